@@ -1,0 +1,98 @@
+//! Domain errors. The gRPC adapter maps each variant to one status code with
+//! `google.rpc` details (see `grpc::status`).
+
+/// One invalid field of a request, named by its path (`config.admin_email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Dotted path of the field in the request.
+    pub field: String,
+    /// What is wrong and what would be right.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// What failed in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; every bad field is listed.
+    #[error("invalid request: {}", summarize(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The resource does not exist (or is not visible to the caller).
+    #[error("{resource_type} {name:?} not found")]
+    NotFound {
+        /// e.g. `store`.
+        resource_type: &'static str,
+        /// The id or name that was asked for.
+        name: String,
+    },
+    /// A resource with that identity exists already.
+    #[error("{resource_type} {name:?} already exists: {description}")]
+    AlreadyExists {
+        /// e.g. `store`.
+        resource_type: &'static str,
+        /// The conflicting name.
+        name: String,
+        /// Why this is a conflict.
+        description: String,
+    },
+    /// The system is not in a state that allows the operation.
+    #[error("{subject}: {description}")]
+    FailedPrecondition {
+        /// Machine-readable kind, e.g. `STORE_PHASE`, `IDEMPOTENCY_KEY`.
+        kind: &'static str,
+        /// What the precondition is about, e.g. `stores/<id>`.
+        subject: String,
+        /// What is wrong and how to get past it.
+        description: String,
+    },
+    /// A concurrency check (etag) failed; read again and retry.
+    #[error("{0}")]
+    Aborted(String),
+    /// The database or another dependency failed; details are logged, not returned.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What the platform was doing.
+        context: String,
+        /// The underlying failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Domain results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an infrastructure failure with what the platform was doing.
+    pub fn internal(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A single-field validation failure.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+fn summarize(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

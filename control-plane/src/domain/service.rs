@@ -1,0 +1,335 @@
+//! The store lifecycle rules, independent of transport and storage.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+use super::{
+    Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Phase, Result, Store,
+    StoreEvent, StoreFilter, StoreRef, TenantId, page,
+    ports::{EngineCatalog, StoreDriver, StoreRepository},
+    validate,
+};
+
+/// A create request as received, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// Proposed name.
+    pub name: String,
+    /// Proposed engine id.
+    pub engine: String,
+    /// Engine configuration.
+    pub config: Config,
+    /// Idempotency key; empty for none.
+    pub request_id: String,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Token for the next page; empty on the last.
+    pub next_page_token: String,
+}
+
+/// The store use cases: validate, apply the lifecycle rules, persist, and
+/// hand the store to the driver.
+#[derive(Clone)]
+pub struct StoreService {
+    repo: Arc<dyn StoreRepository>,
+    engines: Arc<dyn EngineCatalog>,
+    driver: Arc<dyn StoreDriver>,
+}
+
+impl StoreService {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        repo: Arc<dyn StoreRepository>,
+        engines: Arc<dyn EngineCatalog>,
+        driver: Arc<dyn StoreDriver>,
+    ) -> Self {
+        Self {
+            repo,
+            engines,
+            driver,
+        }
+    }
+
+    /// The repository, for watchers.
+    pub fn repository(&self) -> &Arc<dyn StoreRepository> {
+        &self.repo
+    }
+
+    /// The engine catalog.
+    pub fn engines(&self) -> &Arc<dyn EngineCatalog> {
+        &self.engines
+    }
+
+    /// Validates and creates a store, or returns the original one for a
+    /// retried idempotent request.
+    pub async fn create(&self, tenant: TenantId, req: CreateRequest) -> Result<Store> {
+        let mut violations = Vec::new();
+        if let Err(why) = validate::store_name(&req.name) {
+            violations.push(FieldViolation::new("name", why));
+        }
+        if let Err(why) = validate::request_id(&req.request_id) {
+            violations.push(FieldViolation::new("request_id", why));
+        }
+        if req.engine.is_empty() {
+            violations.push(FieldViolation::new("engine", "is required"));
+        } else {
+            match self.engines.validate_config(&req.engine, &req.config) {
+                None => {
+                    let known: Vec<String> =
+                        self.engines.engines().into_iter().map(|e| e.id).collect();
+                    let known = if known.is_empty() {
+                        "no engines are installed".to_owned()
+                    } else {
+                        format!("known engines: {}", known.join(", "))
+                    };
+                    violations.push(FieldViolation::new(
+                        "engine",
+                        format!("unknown engine {:?}; {known}", req.engine),
+                    ));
+                }
+                Some(config_violations) => violations.extend(config_violations),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::InvalidArgument(violations));
+        }
+
+        let key = (!req.request_id.is_empty()).then(|| IdempotencyKey {
+            request_id: req.request_id.clone(),
+            request_hash: request_hash(&req),
+        });
+        let new = NewStore {
+            tenant,
+            name: req.name,
+            engine: req.engine,
+            config: req.config,
+        };
+        match self.repo.create(new, key).await? {
+            super::ports::Created::New(store) => {
+                self.driver.store_changed(&store).await;
+                Ok(store)
+            }
+            super::ports::Created::Replayed(store) => Ok(store),
+        }
+    }
+
+    /// One store of the tenant.
+    pub async fn get(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
+        self.repo.get(tenant, store).await
+    }
+
+    /// A page of the tenant's stores.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &StoreFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Store>> {
+        let size = validate::page_size(page_size, "page_size")
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let mut phases: Vec<&str> = filter.phases.iter().map(|p| p.as_str()).collect();
+        phases.sort_unstable();
+        phases.dedup();
+        let engine = filter.engine.as_deref().unwrap_or("");
+        let mut parts = vec!["stores", engine];
+        parts.extend(phases);
+        let fingerprint = page::fingerprint(&parts);
+        let after = page::decode::<uuid::Uuid>(page_token, &fingerprint)
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        // One extra row tells whether another page exists.
+        let mut items = self.repo.list(tenant, filter, after, size + 1).await?;
+        let next_page_token = next_token(&mut items, size, |s| s.id, &fingerprint);
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// Starts deleting a store. Deleting a store already being deleted
+    /// returns it unchanged. With an etag, the store must be unchanged since.
+    pub async fn delete(&self, tenant: &TenantId, store: &StoreRef, etag: &str) -> Result<Store> {
+        let etag = etag.to_owned();
+        let store = self
+            .repo
+            .update(tenant, store, &move |s: &mut Store| {
+                if !etag.is_empty() && etag != s.etag() {
+                    return Err(Error::Aborted(format!(
+                        "store {} changed since etag {etag} was read (now {}); get it again and retry",
+                        s.name,
+                        s.etag()
+                    )));
+                }
+                if s.phase == Phase::Deleting {
+                    return Ok(None);
+                }
+                s.phase = Phase::Deleting;
+                s.generation += 1;
+                Ok(Some(NewEvent::info(
+                    "DeleteRequested",
+                    "deletion requested; removing the store's resources",
+                )))
+            })
+            .await?;
+        self.driver.store_changed(&store).await;
+        Ok(store)
+    }
+
+    /// Provisions a failed store again.
+    pub async fn retry(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
+        let store = self
+            .repo
+            .update(tenant, store, &|s: &mut Store| {
+                if s.phase != Phase::Failed {
+                    return Err(Error::FailedPrecondition {
+                        kind: "STORE_PHASE",
+                        subject: format!("stores/{}", s.id),
+                        description: format!(
+                            "store {} is {}; only Failed stores can be retried",
+                            s.name,
+                            s.phase.as_str()
+                        ),
+                    });
+                }
+                let previous = s.failure.take();
+                s.phase = Phase::Provisioning;
+                s.generation += 1;
+                let why = previous
+                    .map(|f| format!(" (last failure: {}: {})", f.reason, f.message))
+                    .unwrap_or_default();
+                Ok(Some(NewEvent::info(
+                    "RetryRequested",
+                    format!("retry requested{why}"),
+                )))
+            })
+            .await?;
+        self.driver.store_changed(&store).await;
+        Ok(store)
+    }
+
+    /// A page of the store's timeline.
+    pub async fn events(
+        &self,
+        tenant: &TenantId,
+        store: &StoreRef,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<StoreEvent>> {
+        let size = validate::page_size(page_size, "page_size")
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let fingerprint = page::fingerprint(&["events", &store.to_string()]);
+        let after = page::decode::<i64>(page_token, &fingerprint)
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let mut items = self.repo.events(tenant, store, after, size + 1).await?;
+        let next_page_token = next_token(&mut items, size, |e| e.id, &fingerprint);
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+}
+
+/// Trims the look-ahead row and returns the token for the next page.
+fn next_token<T, K: serde::Serialize>(
+    items: &mut Vec<T>,
+    size: u64,
+    key: impl Fn(&T) -> K,
+    fingerprint: &str,
+) -> String {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if items.len() <= size {
+        return String::new();
+    }
+    items.truncate(size);
+    items
+        .last()
+        .map(|last| page::encode(&key(last), fingerprint))
+        .unwrap_or_default()
+}
+
+/// Fingerprint of what a create asks for, independent of key order in the config.
+fn request_hash(req: &CreateRequest) -> String {
+    let canonical = serde_json::json!({
+        "name": req.name,
+        "engine": req.engine,
+        "config": canonical(&serde_json::Value::Object(req.config.clone())),
+    });
+    page::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Sorts object keys recursively so equal configurations hash equally.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<_, _> =
+                map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(canonical).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The driver used while no cluster backend is configured: there are no
+/// cluster resources, so a deletion completes at once and provisioning
+/// waits for a backend.
+pub struct NoCluster {
+    repo: Arc<dyn StoreRepository>,
+}
+
+impl NoCluster {
+    /// A driver finishing deletions through `repo`.
+    pub fn new(repo: Arc<dyn StoreRepository>) -> Self {
+        Self { repo }
+    }
+}
+
+#[async_trait]
+impl StoreDriver for NoCluster {
+    async fn store_changed(&self, store: &Store) {
+        if store.phase != Phase::Deleting {
+            return;
+        }
+        let event = NewEvent {
+            reason: "Deleted".into(),
+            message: "no cluster resources to remove; store record deleted".into(),
+            outcome: super::Outcome::Succeeded,
+            duration_ms: 0,
+        };
+        if let Err(err) = self.repo.remove(store.id, event).await {
+            // The store stays Deleting; a later delete call finishes it.
+            warn!(store = %store.id, error = %err, "could not finish deleting store");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_hash_ignores_config_key_order() {
+        let a: Config = serde_json::from_str(r#"{"a":1,"b":{"x":1,"y":2}}"#).unwrap_or_default();
+        let b: Config = serde_json::from_str(r#"{"b":{"y":2,"x":1},"a":1}"#).unwrap_or_default();
+        let req = |config| CreateRequest {
+            name: "shop".into(),
+            engine: "e".into(),
+            config,
+            request_id: "k".into(),
+        };
+        assert_eq!(request_hash(&req(a.clone())), request_hash(&req(b)));
+        let mut other = req(a);
+        other.name = "other".into();
+        assert_ne!(request_hash(&other), request_hash(&req(Config::new())));
+    }
+}

@@ -1,0 +1,159 @@
+//! Request validation shared by every adapter (and mirrored by the dashboard).
+
+use uuid::Uuid;
+
+use super::{FieldViolation, StoreRef};
+
+/// Shortest store name.
+pub const NAME_MIN_LEN: usize = 3;
+/// Longest store name. `store-<name>` must stay a valid namespace (63), and
+/// charts derive object names such as `<name>-mysql-headless` from it, so the
+/// bound leaves room for their suffixes.
+pub const NAME_MAX_LEN: usize = 40;
+/// Longest idempotency key.
+pub const REQUEST_ID_MAX_LEN: usize = 128;
+/// Page size when the request gives none.
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// Largest page served; larger requests are clamped (AIP-158).
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// Checks a store name: an RFC 1035 label (lowercase letters, digits and
+/// '-', starting with a letter, ending with a letter or digit) of
+/// [`NAME_MIN_LEN`]..=[`NAME_MAX_LEN`] characters. Returns why it is not.
+pub fn store_name(name: &str) -> Result<(), String> {
+    let len = name.chars().count();
+    if len == 0 {
+        return Err("is required".into());
+    }
+    if len < NAME_MIN_LEN || len > NAME_MAX_LEN {
+        return Err(format!(
+            "must be {NAME_MIN_LEN} to {NAME_MAX_LEN} characters long (got {len})"
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "may contain only lowercase letters, digits and '-' (found {bad:?})"
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("must start with a lowercase letter".into());
+    }
+    if name.ends_with('-') {
+        return Err("must end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Checks an idempotency key: printable ASCII, at most [`REQUEST_ID_MAX_LEN`].
+pub fn request_id(id: &str) -> Result<(), String> {
+    if id.len() > REQUEST_ID_MAX_LEN {
+        return Err(format!(
+            "must be at most {REQUEST_ID_MAX_LEN} characters long (got {})",
+            id.len()
+        ));
+    }
+    if id.chars().any(|c| !c.is_ascii_graphic()) {
+        return Err("may contain only printable ASCII characters without spaces".into());
+    }
+    Ok(())
+}
+
+/// Resolves a page size: 0 means the default, larger than the maximum is clamped.
+pub fn page_size(size: i32, field: &str) -> Result<u64, FieldViolation> {
+    match u64::try_from(size) {
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(n) => Ok(n.min(MAX_PAGE_SIZE)),
+        Err(_) => Err(FieldViolation::new(field, "must not be negative")),
+    }
+}
+
+/// Resolves the `id` / `name` pair that identifies a store: exactly one.
+pub fn store_ref(id: &str, name: &str) -> Result<StoreRef, Vec<FieldViolation>> {
+    match (id.is_empty(), name.is_empty()) {
+        (true, true) => Err(vec![
+            FieldViolation::new("id", "set either id or name"),
+            FieldViolation::new("name", "set either id or name"),
+        ]),
+        (false, false) => Err(vec![FieldViolation::new(
+            "name",
+            "set either id or name, not both",
+        )]),
+        (false, true) => Uuid::parse_str(id).map(StoreRef::Id).map_err(|_| {
+            vec![FieldViolation::new(
+                "id",
+                format!("{id:?} is not a store id (a UUID)"),
+            )]
+        }),
+        (true, false) => store_name(name)
+            .map(|()| StoreRef::Name(name.to_owned()))
+            .map_err(|why| vec![FieldViolation::new("name", why)]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_name_accepts_dns_labels_within_bounds() {
+        for ok in ["abc", "my-shop", "shop-2", "a1b", &"a".repeat(NAME_MAX_LEN)] {
+            assert_eq!(store_name(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn store_name_rejects_everything_else_with_a_reason() {
+        let cases = [
+            ("", "required"),
+            ("ab", "3 to 40"),
+            (&"a".repeat(NAME_MAX_LEN + 1), "3 to 40"),
+            ("My-Shop", "lowercase"),
+            ("shop_1", "'_'"),
+            ("shop.eu", "'.'"),
+            ("1shop", "start with a lowercase letter"),
+            ("-shop", "start with a lowercase letter"),
+            ("shop-", "end with a letter or digit"),
+            ("shöp", "'ö'"),
+        ];
+        for (name, why) in cases {
+            let err = store_name(name).expect_err(name);
+            assert!(err.contains(why), "{name:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn longest_name_keeps_namespace_a_valid_label() {
+        assert!(super::super::namespace_for(&"a".repeat(NAME_MAX_LEN)).len() <= 63);
+    }
+
+    #[test]
+    fn page_size_defaults_clamps_and_rejects_negative() {
+        assert_eq!(page_size(0, "page_size"), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(7, "page_size"), Ok(7));
+        assert_eq!(page_size(5000, "page_size"), Ok(MAX_PAGE_SIZE));
+        assert!(page_size(-1, "page_size").is_err());
+    }
+
+    #[test]
+    fn store_ref_requires_exactly_one_valid_identifier() {
+        assert!(store_ref("", "").is_err());
+        assert!(store_ref("x", "shop").is_err());
+        assert!(store_ref("not-a-uuid", "").is_err());
+        assert_eq!(
+            store_ref("", "my-shop"),
+            Ok(StoreRef::Name("my-shop".into()))
+        );
+        let id = Uuid::now_v7();
+        assert_eq!(store_ref(&id.to_string(), ""), Ok(StoreRef::Id(id)));
+    }
+
+    #[test]
+    fn request_id_rejects_spaces_and_overlong_keys() {
+        assert!(request_id("8d9b7c1e-4a52-4c3e-9f1a-2b7d6e5f4a3c").is_ok());
+        assert!(request_id("has space").is_err());
+        assert!(request_id(&"x".repeat(REQUEST_ID_MAX_LEN + 1)).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! Conversions between protobuf messages and domain types.
+
+use chrono::{DateTime, Utc};
+use prost_types::{ListValue, Struct, Timestamp, Value, value::Kind};
+use storeplane_proto::v1 as pb;
+
+use crate::domain::{
+    Condition, ConditionStatus, Config, FieldViolation, Outcome, Phase, Store, StoreEvent,
+};
+
+pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub fn phase_to_pb(phase: Phase) -> pb::StorePhase {
+    match phase {
+        Phase::Provisioning => pb::StorePhase::Provisioning,
+        Phase::Ready => pb::StorePhase::Ready,
+        Phase::Failed => pb::StorePhase::Failed,
+        Phase::Deleting => pb::StorePhase::Deleting,
+    }
+}
+
+/// Parses the `phases` filter; unknown or unspecified values are violations.
+pub fn phases_from_pb(values: &[i32]) -> Result<Vec<Phase>, FieldViolation> {
+    values
+        .iter()
+        .map(|v| match pb::StorePhase::try_from(*v) {
+            Ok(pb::StorePhase::Provisioning) => Ok(Phase::Provisioning),
+            Ok(pb::StorePhase::Ready) => Ok(Phase::Ready),
+            Ok(pb::StorePhase::Failed) => Ok(Phase::Failed),
+            Ok(pb::StorePhase::Deleting) => Ok(Phase::Deleting),
+            Ok(pb::StorePhase::Unspecified) | Err(_) => Err(FieldViolation::new(
+                "phases",
+                format!("{v} is not a store phase (PROVISIONING, READY, FAILED, DELETING)"),
+            )),
+        })
+        .collect()
+}
+
+fn condition_to_pb(c: &Condition) -> pb::Condition {
+    pb::Condition {
+        r#type: c.type_.clone(),
+        status: match c.status {
+            ConditionStatus::True => pb::ConditionStatus::True,
+            ConditionStatus::False => pb::ConditionStatus::False,
+            ConditionStatus::Unknown => pb::ConditionStatus::Unknown,
+        }
+        .into(),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+        last_transition_time: Some(timestamp(c.last_transition_time)),
+    }
+}
+
+pub fn store_to_pb(s: &Store) -> pb::Store {
+    let (failure_reason, failure_message) = s
+        .failure
+        .as_ref()
+        .map(|f| (f.reason.clone(), f.message.clone()))
+        .unwrap_or_default();
+    pb::Store {
+        id: s.id.to_string(),
+        name: s.name.clone(),
+        tenant: s.tenant.resource_name(),
+        engine: s.engine.clone(),
+        config: Some(config_to_struct(&s.config)),
+        phase: phase_to_pb(s.phase).into(),
+        conditions: s.conditions.iter().map(condition_to_pb).collect(),
+        urls: Some(pb::StoreUrls {
+            storefront: s.urls.storefront.clone(),
+            admin: s.urls.admin.clone(),
+        }),
+        generation: s.generation,
+        observed_generation: s.observed_generation,
+        etag: s.etag(),
+        create_time: Some(timestamp(s.created_at)),
+        update_time: Some(timestamp(s.updated_at)),
+        failure_reason,
+        failure_message,
+    }
+}
+
+pub fn event_to_pb(e: &StoreEvent) -> pb::StoreEvent {
+    pb::StoreEvent {
+        id: e.id,
+        store_id: e.store_id.to_string(),
+        reason: e.reason.clone(),
+        message: e.message.clone(),
+        outcome: match e.outcome {
+            Outcome::Succeeded => pb::EventOutcome::Succeeded,
+            Outcome::Failed => pb::EventOutcome::Failed,
+            Outcome::Info => pb::EventOutcome::Info,
+        }
+        .into(),
+        time: Some(timestamp(e.time)),
+        duration_ms: e.duration_ms,
+    }
+}
+
+/// `google.protobuf.Struct` to a JSON object. Integral numbers become JSON
+/// integers so that `"type": "integer"` schemas accept them.
+pub fn struct_to_config(s: Option<Struct>) -> Result<Config, FieldViolation> {
+    s.map(|s| {
+        s.fields
+            .into_iter()
+            .map(|(k, v)| {
+                let path = format!("config.{k}");
+                value_to_json(v, &path).map(|v| (k, v))
+            })
+            .collect()
+    })
+    .unwrap_or_else(|| Ok(Config::new()))
+}
+
+fn value_to_json(v: Value, path: &str) -> Result<serde_json::Value, FieldViolation> {
+    use serde_json::Value as J;
+    Ok(match v.kind {
+        None | Some(Kind::NullValue(_)) => J::Null,
+        Some(Kind::BoolValue(b)) => J::Bool(b),
+        Some(Kind::StringValue(s)) => J::String(s),
+        Some(Kind::NumberValue(n)) => {
+            // 2^53: beyond it f64 no longer holds every integer exactly.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if n.fract() == 0.0 && n.abs() <= EXACT {
+                #[allow(clippy::cast_possible_truncation)]
+                J::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n).map(J::Number).ok_or_else(|| {
+                    FieldViolation::new(path, "must be a finite number (not NaN or infinity)")
+                })?
+            }
+        }
+        Some(Kind::StructValue(s)) => J::Object(
+            s.fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let p = format!("{path}.{k}");
+                    value_to_json(v, &p).map(|v| (k, v))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Kind::ListValue(l)) => J::Array(
+            l.values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| value_to_json(v, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+pub fn config_to_struct(c: &Config) -> Struct {
+    Struct {
+        fields: c
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .collect(),
+    }
+}
+
+fn json_to_value(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(*b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Kind::StringValue(s.clone()),
+        J::Array(items) => Kind::ListValue(ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
+        J::Object(map) => Kind::StructValue(Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect(),
+        }),
+    };
+    Value { kind: Some(kind) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_through_struct_with_integers_kept() {
+        let json = serde_json::json!({"n": 3, "f": 1.5, "s": "x", "b": true, "z": null,
+                                      "l": [1, {"k": "v"}], "o": {"p": 2}});
+        let config: Config = json.as_object().cloned().unwrap_or_default();
+        let back = struct_to_config(Some(config_to_struct(&config)));
+        assert_eq!(back, Ok(config));
+    }
+
+    #[test]
+    fn non_finite_numbers_are_field_violations_with_a_path() {
+        let s = Struct {
+            fields: [(
+                "o".to_owned(),
+                Value {
+                    kind: Some(Kind::StructValue(Struct {
+                        fields: [(
+                            "x".to_owned(),
+                            Value {
+                                kind: Some(Kind::NumberValue(f64::NAN)),
+                            },
+                        )]
+                        .into(),
+                    })),
+                },
+            )]
+            .into(),
+        };
+        let err = struct_to_config(Some(s)).expect_err("NaN");
+        assert_eq!(err.field, "config.o.x");
+    }
+
+    #[test]
+    fn unspecified_phase_filter_is_rejected() {
+        assert!(phases_from_pb(&[0]).is_err());
+        assert!(phases_from_pb(&[99]).is_err());
+        assert_eq!(phases_from_pb(&[2]), Ok(vec![Phase::Ready]));
+    }
+}

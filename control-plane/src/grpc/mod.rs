@@ -1,0 +1,14 @@
+//! gRPC adapter: tonic services over the domain, and the one mapping from
+//! domain errors to `tonic::Status`.
+
+mod convert;
+mod engines;
+mod status;
+mod stores;
+
+pub use engines::EngineApi;
+pub use status::to_status;
+pub use stores::StoreApi;
+
+/// `ErrorInfo.domain` of every storeplane error.
+pub const ERROR_DOMAIN: &str = "storeplane.dev";

@@ -1,0 +1,107 @@
+//! Domain errors as `google.rpc.Status` (AIP-193): a code, a message a person
+//! can act on, and machine-readable details.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use tracing::error;
+
+use super::ERROR_DOMAIN;
+use crate::domain::Error;
+
+/// Maps a domain error to a status with `google.rpc` details. Internal
+/// errors are logged with their causes and returned without them.
+pub fn to_status(err: Error) -> Status {
+    let mut details = ErrorDetails::new();
+    match err {
+        Error::InvalidArgument(violations) => {
+            let message = match violations.as_slice() {
+                [one] => format!("invalid {}: {}", one.field, one.description),
+                _ => format!(
+                    "invalid request: {}",
+                    violations
+                        .iter()
+                        .map(|v| format!("{}: {}", v.field, v.description))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            };
+            for v in violations {
+                details.add_bad_request_violation(v.field, v.description);
+            }
+            details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        Error::NotFound {
+            resource_type,
+            name,
+        } => {
+            let message = format!("{resource_type} {name:?} not found");
+            details.set_resource_info(resource_type, &name, "", &message);
+            details.set_error_info("NOT_FOUND", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::NotFound, message, details)
+        }
+        Error::AlreadyExists {
+            resource_type,
+            name,
+            description,
+        } => {
+            let message = format!("{resource_type} {name:?} already exists: {description}");
+            details.set_resource_info(resource_type, &name, "", description);
+            details.set_error_info("ALREADY_EXISTS", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::AlreadyExists, message, details)
+        }
+        Error::FailedPrecondition {
+            kind,
+            subject,
+            description,
+        } => {
+            let message = description.clone();
+            details.add_precondition_failure_violation(kind, subject, description);
+            details.set_error_info(kind, ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
+        Error::Aborted(message) => {
+            details.set_error_info("ETAG_MISMATCH", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::Aborted, message, details)
+        }
+        err @ Error::Internal { .. } => {
+            error!(error = %err, cause = ?std::error::Error::source(&err), "internal error");
+            details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(
+                Code::Internal,
+                "internal error; the details are in the server log",
+                details,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FieldViolation;
+
+    #[test]
+    fn invalid_argument_lists_every_field() {
+        let status = to_status(Error::InvalidArgument(vec![
+            FieldViolation::new("name", "is required"),
+            FieldViolation::new("engine", "is required"),
+        ]));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_error_details()
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["name", "engine"]);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status = to_status(Error::internal("read store", "password=hunter2"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+}

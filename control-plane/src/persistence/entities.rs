@@ -1,0 +1,105 @@
+//! sea-orm entities, one module per table (schema in `migrations/`).
+
+/// `stores`.
+pub mod stores {
+    use sea_orm::entity::prelude::*;
+
+    /// One store row; JSON columns are text for SQLite/PostgreSQL portability.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stores")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub tenant_id: String,
+        pub engine: String,
+        pub config: String,
+        pub phase: String,
+        pub conditions: String,
+        pub storefront_url: String,
+        pub admin_url: String,
+        pub generation: i64,
+        pub observed_generation: i64,
+        pub resource_version: i64,
+        pub failure_reason: String,
+        pub failure_message: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `store_events`.
+pub mod store_events {
+    use sea_orm::entity::prelude::*;
+
+    /// One timeline entry.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "store_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub store_id: String,
+        pub tenant_id: String,
+        pub reason: String,
+        pub message: String,
+        pub outcome: String,
+        pub duration_ms: i64,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `store_changes`.
+pub mod store_changes {
+    use sea_orm::entity::prelude::*;
+
+    /// One change-log entry.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "store_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub store_id: String,
+        pub tenant_id: String,
+        pub change_type: String,
+        pub snapshot: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `idempotency_keys`.
+pub mod idempotency_keys {
+    use sea_orm::entity::prelude::*;
+
+    /// A remembered `request_id`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub request_hash: String,
+        pub store_id: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,558 @@
+//! [`StoreRepository`] over sea-orm.
+//!
+//! Every write runs in one transaction that also appends to `store_changes`.
+//! On PostgreSQL the transaction first takes a transaction-scoped advisory
+//! lock, so change sequence numbers commit in order (a reader that has seen
+//! `seq = n` has seen every change before it — the property resume tokens
+//! rely on) and check-then-insert races (names, idempotency keys) cannot
+//! happen; it then `NOTIFY`s other processes, delivered at commit. On SQLite
+//! the single connection serialises writes the same way.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::CHANGES_CHANNEL;
+use super::entities::{idempotency_keys, store_changes, store_events, stores};
+use crate::domain::{
+    ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
+    NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
+    StoreRef, TenantId, Urls,
+    ports::{ChangeFn, Created, StoreRepository},
+};
+
+/// Arbitrary key of the advisory lock that orders change-log writes.
+const CHANGE_LOG_LOCK: i64 = 0x5354_4f52_4550_4c4e;
+/// Pruning runs at most when a change's sequence number is a multiple of
+/// this (more often when the history kept is shorter).
+const PRUNE_EVERY: i64 = 128;
+
+/// sea-orm implementation of the store repository.
+pub struct SqlStoreRepository {
+    db: DatabaseConnection,
+    wake: Arc<Notify>,
+    history: i64,
+}
+
+impl SqlStoreRepository {
+    /// A repository over `db` keeping about `history` changes for resuming
+    /// watches, signalling `wake` after each commit.
+    pub fn new(db: DatabaseConnection, wake: Arc<Notify>, history: u64) -> Self {
+        Self {
+            db,
+            wake,
+            history: i64::try_from(history.max(1)).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
+        if self.backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
+                .await
+                .map_err(db("lock change log"))?;
+        }
+        Ok(txn)
+    }
+
+    /// A read-only transaction that sees one consistent state.
+    async fn begin_read(&self) -> Result<DatabaseTransaction> {
+        let txn = if self.backend() == DbBackend::Postgres {
+            self.db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await
+        } else {
+            self.db.begin().await
+        };
+        txn.map_err(db("begin read transaction"))
+    }
+
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<()> {
+        txn.commit().await.map_err(db("commit"))?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Appends to the change log (and announces it on PostgreSQL).
+    async fn log_change(
+        &self,
+        txn: &DatabaseTransaction,
+        change_type: ChangeType,
+        store: &Store,
+    ) -> Result<()> {
+        let snapshot = serde_json::to_string(store)
+            .map_err(|e| Error::internal("serialize store snapshot", e))?;
+        let row = store_changes::ActiveModel {
+            store_id: Set(store.id.to_string()),
+            tenant_id: Set(store.tenant.0.clone()),
+            change_type: Set(change_type.as_str().to_owned()),
+            snapshot: Set(snapshot),
+            created_at: Set(now()),
+            ..Default::default()
+        };
+        let seq = store_changes::Entity::insert(row)
+            .exec(txn)
+            .await
+            .map_err(db("append change"))?
+            .last_insert_id;
+        if seq % PRUNE_EVERY.min(self.history) == 0 {
+            store_changes::Entity::delete_many()
+                .filter(store_changes::Column::Seq.lte(seq - self.history))
+                .exec(txn)
+                .await
+                .map_err(db("prune change log"))?;
+        }
+        if self.backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
+                .await
+                .map_err(db("notify change"))?;
+        }
+        Ok(())
+    }
+
+    async fn record_event(
+        &self,
+        txn: &DatabaseTransaction,
+        store: &Store,
+        event: NewEvent,
+    ) -> Result<()> {
+        let row = store_events::ActiveModel {
+            store_id: Set(store.id.to_string()),
+            tenant_id: Set(store.tenant.0.clone()),
+            reason: Set(event.reason),
+            message: Set(event.message),
+            outcome: Set(event.outcome.as_str().to_owned()),
+            duration_ms: Set(event.duration_ms),
+            created_at: Set(now()),
+            ..Default::default()
+        };
+        store_events::Entity::insert(row)
+            .exec(txn)
+            .await
+            .map_err(db("record store event"))?;
+        Ok(())
+    }
+
+    async fn find<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: &TenantId,
+        store: &StoreRef,
+    ) -> Result<stores::Model> {
+        let query = stores::Entity::find().filter(stores::Column::TenantId.eq(tenant.0.as_str()));
+        let query = match store {
+            StoreRef::Id(id) => query.filter(stores::Column::Id.eq(id.to_string())),
+            StoreRef::Name(name) => query.filter(stores::Column::Name.eq(name.as_str())),
+        };
+        query
+            .one(conn)
+            .await
+            .map_err(db("read store"))?
+            .ok_or_else(|| Error::NotFound {
+                resource_type: "store",
+                name: store.to_string(),
+            })
+    }
+}
+
+#[async_trait]
+impl StoreRepository for SqlStoreRepository {
+    async fn create(&self, new: NewStore, key: Option<IdempotencyKey>) -> Result<Created> {
+        let txn = self.begin_write().await?;
+        if let Some(key) = &key {
+            let existing = idempotency_keys::Entity::find_by_id((
+                new.tenant.0.clone(),
+                key.request_id.clone(),
+            ))
+            .one(&txn)
+            .await
+            .map_err(db("read idempotency key"))?;
+            if let Some(existing) = existing {
+                if existing.request_hash != key.request_hash {
+                    return Err(Error::FailedPrecondition {
+                        kind: "IDEMPOTENCY_KEY",
+                        subject: format!("request_id/{}", key.request_id),
+                        description: "request_id was already used for a different request; \
+                                      use a new request_id for a new request"
+                            .into(),
+                    });
+                }
+                let original = stores::Entity::find_by_id(existing.store_id.clone())
+                    .filter(stores::Column::TenantId.eq(new.tenant.0.as_str()))
+                    .one(&txn)
+                    .await
+                    .map_err(db("read store"))?;
+                return match original {
+                    Some(row) => Ok(Created::Replayed(to_domain(row)?)),
+                    None => Err(Error::FailedPrecondition {
+                        kind: "IDEMPOTENCY_KEY",
+                        subject: format!("request_id/{}", key.request_id),
+                        description: format!(
+                            "the store this request created ({}) has since been deleted; \
+                             use a new request_id to create it again",
+                            existing.store_id
+                        ),
+                    }),
+                };
+            }
+        }
+
+        let taken = stores::Entity::find()
+            .filter(stores::Column::Name.eq(new.name.as_str()))
+            .one(&txn)
+            .await
+            .map_err(db("check store name"))?;
+        if taken.is_some() {
+            return Err(name_taken(&new.name));
+        }
+
+        let now = now();
+        let store = Store {
+            id: Uuid::now_v7(),
+            name: new.name,
+            tenant: new.tenant,
+            engine: new.engine,
+            config: new.config,
+            phase: Phase::Provisioning,
+            conditions: Vec::new(),
+            urls: Urls::default(),
+            generation: 1,
+            observed_generation: 0,
+            resource_version: 1,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+        };
+        stores::Entity::insert(to_active(&store)?)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => name_taken(&store.name),
+                _ => Error::internal("insert store", e),
+            })?;
+        if let Some(key) = key {
+            let row = idempotency_keys::ActiveModel {
+                tenant_id: Set(store.tenant.0.clone()),
+                request_id: Set(key.request_id),
+                request_hash: Set(key.request_hash),
+                store_id: Set(store.id.to_string()),
+                created_at: Set(now),
+            };
+            idempotency_keys::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db("remember idempotency key"))?;
+        }
+        self.record_event(
+            &txn,
+            &store,
+            NewEvent::info(
+                "Created",
+                format!("store {} created with engine {}", store.name, store.engine),
+            ),
+        )
+        .await?;
+        self.log_change(&txn, ChangeType::Added, &store).await?;
+        self.commit(txn).await?;
+        Ok(Created::New(store))
+    }
+
+    async fn get(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
+        to_domain(self.find(&self.db, tenant, store).await?)
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &StoreFilter,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Store>> {
+        let mut query =
+            stores::Entity::find().filter(stores::Column::TenantId.eq(tenant.0.as_str()));
+        if !filter.phases.is_empty() {
+            query = query.filter(stores::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
+        }
+        if let Some(engine) = &filter.engine {
+            query = query.filter(stores::Column::Engine.eq(engine.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(stores::Column::Id.gt(after.to_string()));
+        }
+        query
+            .order_by_asc(stores::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db("list stores"))?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        store: &StoreRef,
+        change: &ChangeFn,
+    ) -> Result<Store> {
+        let txn = self.begin_write().await?;
+        let mut current = to_domain(self.find(&txn, tenant, store).await?)?;
+        let Some(event) = change(&mut current)? else {
+            // Nothing to write: end the transaction without a change.
+            txn.rollback().await.map_err(db("end transaction"))?;
+            return Ok(current);
+        };
+        current.resource_version += 1;
+        current.updated_at = now();
+        stores::Entity::update(to_active(&current)?)
+            .exec(&txn)
+            .await
+            .map_err(db("update store"))?;
+        self.record_event(&txn, &current, event).await?;
+        self.log_change(&txn, ChangeType::Modified, &current).await?;
+        self.commit(txn).await?;
+        Ok(current)
+    }
+
+    async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let Some(row) = stores::Entity::find_by_id(id.to_string())
+            .one(&txn)
+            .await
+            .map_err(db("read store"))?
+        else {
+            txn.rollback().await.map_err(db("end transaction"))?;
+            return Ok(());
+        };
+        let store = to_domain(row)?;
+        stores::Entity::delete_by_id(id.to_string())
+            .exec(&txn)
+            .await
+            .map_err(db("delete store"))?;
+        self.record_event(&txn, &store, event).await?;
+        self.log_change(&txn, ChangeType::Deleted, &store).await?;
+        self.commit(txn).await
+    }
+
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        store: &StoreRef,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<StoreEvent>> {
+        let row = self.find(&self.db, tenant, store).await?;
+        let mut query = store_events::Entity::find()
+            .filter(store_events::Column::StoreId.eq(row.id.as_str()))
+            .filter(store_events::Column::TenantId.eq(tenant.0.as_str()));
+        if let Some(after) = after {
+            query = query.filter(store_events::Column::Id.gt(after));
+        }
+        query
+            .order_by_asc(store_events::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db("list store events"))?
+            .into_iter()
+            .map(|e| {
+                Ok(StoreEvent {
+                    id: e.id,
+                    store_id: parse_id(&e.store_id)?,
+                    reason: e.reason,
+                    message: e.message,
+                    outcome: Outcome::parse(&e.outcome).unwrap_or(Outcome::Info),
+                    time: e.created_at,
+                    duration_ms: e.duration_ms,
+                })
+            })
+            .collect()
+    }
+
+    async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot> {
+        let txn = self.begin_read().await?;
+        let stores = stores::Entity::find()
+            .filter(stores::Column::TenantId.eq(tenant.0.as_str()))
+            .order_by_asc(stores::Column::Id)
+            .all(&txn)
+            .await
+            .map_err(db("list stores"))?
+            .into_iter()
+            .map(to_domain)
+            .collect::<Result<Vec<_>>>()?;
+        let seq = max_seq(&txn).await?;
+        txn.commit().await.map_err(db("end read transaction"))?;
+        Ok(Snapshot { stores, seq })
+    }
+
+    async fn changes_since(&self, seq: i64, limit: u64) -> Result<ChangesSince> {
+        let txn = self.begin_read().await?;
+        let bounds: Option<(Option<i64>, Option<i64>)> = store_changes::Entity::find()
+            .select_only()
+            .column_as(store_changes::Column::Seq.min(), "oldest")
+            .column_as(store_changes::Column::Seq.max(), "newest")
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(db("read change log bounds"))?;
+        let (oldest, newest) = bounds.unwrap_or((None, None));
+        let newest = newest.unwrap_or(0);
+        // A position past the end means the log was reset; one before the
+        // oldest retained change means changes were pruned.
+        if seq > newest || oldest.is_some_and(|oldest| seq < oldest - 1) {
+            txn.commit().await.map_err(db("end read transaction"))?;
+            return Ok(ChangesSince::Gone);
+        }
+        let rows = store_changes::Entity::find()
+            .filter(store_changes::Column::Seq.gt(seq))
+            .order_by_asc(store_changes::Column::Seq)
+            .limit(limit)
+            .all(&txn)
+            .await
+            .map_err(db("read change log"))?;
+        txn.commit().await.map_err(db("end read transaction"))?;
+        rows.into_iter()
+            .map(|row| {
+                let store: Store = serde_json::from_str(&row.snapshot)
+                    .map_err(|e| Error::internal("decode store snapshot", e))?;
+                let change_type = ChangeType::parse(&row.change_type).ok_or_else(|| {
+                    Error::internal(
+                        "decode change type",
+                        format!("unknown change type {:?}", row.change_type),
+                    )
+                })?;
+                Ok(StoreChange {
+                    seq: row.seq,
+                    change_type,
+                    store,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(ChangesSince::Changes)
+    }
+
+    async fn latest_seq(&self) -> Result<i64> {
+        max_seq(&self.db).await
+    }
+}
+
+async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
+    let newest: Option<Option<i64>> = store_changes::Entity::find()
+        .select_only()
+        .column_as(store_changes::Column::Seq.max(), "newest")
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db("read change log position"))?;
+    Ok(newest.flatten().unwrap_or(0))
+}
+
+/// The current time at the database's precision (PostgreSQL keeps
+/// microseconds), so a store returned by a write equals the one read back.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn db(context: &'static str) -> impl FnOnce(DbErr) -> Error {
+    move |e| Error::internal(context, e)
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::AlreadyExists {
+        resource_type: "store",
+        name: name.to_owned(),
+        description: "store names are unique on the platform (they name the store's \
+                      namespace and host); choose another name"
+            .into(),
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|e| Error::internal("decode store id", e))
+}
+
+fn to_active(store: &Store) -> Result<stores::ActiveModel> {
+    let json = |what: &'static str, v: serde_json::Result<String>| {
+        v.map_err(|e| Error::internal(what, e))
+    };
+    let (failure_reason, failure_message) = store
+        .failure
+        .as_ref()
+        .map(|f| (f.reason.clone(), f.message.clone()))
+        .unwrap_or_default();
+    Ok(stores::ActiveModel {
+        id: Set(store.id.to_string()),
+        name: Set(store.name.clone()),
+        tenant_id: Set(store.tenant.0.clone()),
+        engine: Set(store.engine.clone()),
+        config: Set(json("encode config", serde_json::to_string(&store.config))?),
+        phase: Set(store.phase.as_str().to_owned()),
+        conditions: Set(json(
+            "encode conditions",
+            serde_json::to_string(&store.conditions),
+        )?),
+        storefront_url: Set(store.urls.storefront.clone()),
+        admin_url: Set(store.urls.admin.clone()),
+        generation: Set(store.generation),
+        observed_generation: Set(store.observed_generation),
+        resource_version: Set(store.resource_version),
+        failure_reason: Set(failure_reason),
+        failure_message: Set(failure_message),
+        created_at: Set(store.created_at),
+        updated_at: Set(store.updated_at),
+    })
+}
+
+fn to_domain(row: stores::Model) -> Result<Store> {
+    let config: Config =
+        serde_json::from_str(&row.config).map_err(|e| Error::internal("decode config", e))?;
+    let conditions: Vec<Condition> = serde_json::from_str(&row.conditions)
+        .map_err(|e| Error::internal("decode conditions", e))?;
+    let phase = Phase::parse(&row.phase).ok_or_else(|| {
+        Error::internal("decode phase", format!("unknown phase {:?}", row.phase))
+    })?;
+    let failure = (!row.failure_reason.is_empty()).then(|| Failure {
+        reason: row.failure_reason,
+        message: row.failure_message,
+    });
+    Ok(Store {
+        id: parse_id(&row.id)?,
+        name: row.name,
+        tenant: TenantId(row.tenant_id),
+        engine: row.engine,
+        config,
+        phase,
+        conditions,
+        urls: Urls {
+            storefront: row.storefront_url,
+            admin: row.admin_url,
+        },
+        generation: row.generation,
+        observed_generation: row.observed_generation,
+        resource_version: row.resource_version,
+        failure,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

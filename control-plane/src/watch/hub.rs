@@ -1,0 +1,90 @@
+//! The per-process change fan-out.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::domain::{ChangesSince, StoreChange, ports::StoreRepository};
+
+/// How many changes the hub reads from the log at once.
+const BATCH: u64 = 500;
+/// How many messages a slow watcher may fall behind before it re-reads the
+/// log itself.
+const CAPACITY: usize = 1024;
+/// Pause before reading the log again after a database error.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// What the hub broadcasts.
+#[derive(Debug, Clone)]
+pub enum HubMessage {
+    /// The next committed change, in log order.
+    Change(Arc<StoreChange>),
+    /// The hub fell behind the log's retention; watchers must resync.
+    Gone,
+}
+
+/// Fans committed changes out to watchers, in log order, exactly once each.
+#[derive(Clone)]
+pub struct ChangeHub {
+    tx: broadcast::Sender<HubMessage>,
+}
+
+impl ChangeHub {
+    /// Starts the hub at log position `start`; it reads the log whenever
+    /// `wake` is signalled, until `cancel`.
+    pub fn spawn(
+        repo: Arc<dyn StoreRepository>,
+        wake: Arc<Notify>,
+        start: i64,
+        cancel: CancellationToken,
+    ) -> Self {
+        let (tx, _) = broadcast::channel(CAPACITY);
+        let hub = Self { tx: tx.clone() };
+        tokio::spawn(async move {
+            let mut last = start;
+            loop {
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = cancel.cancelled() => return,
+                }
+                loop {
+                    match repo.changes_since(last, BATCH).await {
+                        Ok(ChangesSince::Changes(changes)) if changes.is_empty() => break,
+                        Ok(ChangesSince::Changes(changes)) => {
+                            for change in changes {
+                                last = change.seq;
+                                // No receivers is fine: nobody is watching.
+                                let _ = tx.send(HubMessage::Change(Arc::new(change)));
+                            }
+                        }
+                        Ok(ChangesSince::Gone) => {
+                            warn!(last, "change hub fell behind the change log; watchers resync");
+                            let _ = tx.send(HubMessage::Gone);
+                            match repo.latest_seq().await {
+                                Ok(latest) => last = latest,
+                                Err(err) => warn!(error = %err, "cannot read change log position"),
+                            }
+                            break;
+                        }
+                        Err(err) => {
+                            warn!(error = %err, "cannot read change log; retrying");
+                            tokio::select! {
+                                () = tokio::time::sleep(RETRY_AFTER_ERROR) => {}
+                                () = cancel.cancelled() => return,
+                            }
+                        }
+                    }
+                }
+                debug!(last, "change hub caught up");
+            }
+        });
+        hub
+    }
+
+    /// A receiver of every change committed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<HubMessage> {
+        self.tx.subscribe()
+    }
+}

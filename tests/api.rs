@@ -1,0 +1,507 @@
+//! Every StoreService / EngineService RPC and error path, over a real
+//! socket, against SQLite and PostgreSQL.
+
+use anyhow::{Context, Result, ensure};
+use storeplane_e2e::{
+    Backend, Server, config, create_request, force_failed, on_both_backends, v1 as pb,
+    violated_fields,
+};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+on_both_backends!(
+    create_returns_a_provisioning_store_with_every_field,
+    create_rejects_invalid_input_with_field_violations,
+    create_with_a_taken_name_is_already_exists,
+    idempotent_create_returns_the_original_store,
+    get_finds_by_id_or_name_and_rejects_bad_references,
+    list_pages_in_creation_order_and_filters,
+    list_rejects_bad_tokens_sizes_and_phases,
+    delete_checks_the_etag_and_removes_the_store,
+    retry_only_from_failed,
+    store_events_are_the_timeline,
+    engines_come_with_their_config_schema,
+    health_and_reflection_are_served,
+);
+
+async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let mut req = create_request("corner-shop");
+    req.config = Some(config(&[
+        ("admin_email", "owner@example.com"),
+        ("currency", "EUR"),
+    ]));
+    let store = stores.create_store(req).await?.into_inner();
+    ensure!(uuid::Uuid::parse_str(&store.id).is_ok(), "id {:?}", store.id);
+    assert_eq!(store.name, "corner-shop");
+    assert_eq!(store.tenant, "tenants/default");
+    assert_eq!(store.engine, "woocommerce");
+    assert_eq!(store.phase(), pb::StorePhase::Provisioning);
+    assert_eq!(store.generation, 1);
+    assert_eq!(store.observed_generation, 0);
+    ensure!(!store.etag.is_empty());
+    ensure!(store.create_time.is_some() && store.update_time.is_some());
+    let config = store.config.context("config")?;
+    assert_eq!(config.fields.len(), 2);
+    assert!(config.fields.contains_key("currency"));
+    assert_eq!(store.failure_reason, "");
+    Ok(())
+}
+
+async fn create_rejects_invalid_input_with_field_violations(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    for bad in ["", "ab", "My-Shop", "shop_1", "1shop", "shop-", &"a".repeat(41)] {
+        let status = stores
+            .create_store(create_request(bad))
+            .await
+            .expect_err(bad);
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+        assert_eq!(violated_fields(&status), ["name"], "{bad:?}");
+    }
+
+    // Several problems at once are reported together.
+    let status = stores
+        .create_store(pb::CreateStoreRequest {
+            name: "Bad Name".into(),
+            engine: String::new(),
+            config: None,
+            request_id: "has space".into(),
+        })
+        .await
+        .expect_err("invalid");
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(fields, ["engine", "name", "request_id"]);
+
+    let mut req = create_request("good-name");
+    req.engine = "magento".into();
+    let status = stores.create_store(req).await.expect_err("unknown engine");
+    assert_eq!(violated_fields(&status), ["engine"]);
+    assert!(status.message().contains("woocommerce"), "{}", status.message());
+
+    // The engine's JSON Schema is enforced, naming the config field.
+    let mut req = create_request("good-name");
+    req.config = Some(config(&[("admin_email", "not-an-email"), ("currency", "XYZ")]));
+    let status = stores.create_store(req).await.expect_err("bad config");
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(fields, ["config.admin_email", "config.currency"]);
+
+    let mut req = create_request("good-name");
+    req.config = None;
+    let status = stores.create_store(req).await.expect_err("missing email");
+    assert_eq!(violated_fields(&status), ["config.admin_email"]);
+
+    // Nothing was created by any of these.
+    let list = stores
+        .list_stores(pb::ListStoresRequest::default())
+        .await?
+        .into_inner();
+    assert!(list.stores.is_empty());
+    Ok(())
+}
+
+async fn create_with_a_taken_name_is_already_exists(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    stores.create_store(create_request("taken")).await?;
+    let status = stores
+        .create_store(create_request("taken"))
+        .await
+        .expect_err("duplicate");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    let info = status.get_error_details();
+    assert_eq!(
+        info.resource_info().map(|r| r.resource_name.as_str()),
+        Some("taken")
+    );
+    Ok(())
+}
+
+async fn idempotent_create_returns_the_original_store(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let key = uuid::Uuid::new_v4().to_string();
+    let mut req = create_request("once");
+    req.request_id = key.clone();
+    let first = stores.create_store(req.clone()).await?.into_inner();
+    for _ in 0..3 {
+        let again = stores.create_store(req.clone()).await?.into_inner();
+        assert_eq!(again.id, first.id);
+    }
+    let list = stores
+        .list_stores(pb::ListStoresRequest::default())
+        .await?
+        .into_inner();
+    assert_eq!(list.stores.len(), 1);
+
+    // The same key with a different request is refused and says why.
+    let mut other = create_request("twice");
+    other.request_id = key;
+    let status = stores.create_store(other).await.expect_err("key reuse");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let details = status.get_error_details();
+    let violation = details
+        .precondition_failure()
+        .and_then(|p| p.violations.first())
+        .context("precondition violation")?;
+    assert_eq!(violation.r#type, "IDEMPOTENCY_KEY");
+    assert!(status.message().contains("different request"));
+    Ok(())
+}
+
+async fn get_finds_by_id_or_name_and_rejects_bad_references(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let created = stores
+        .create_store(create_request("findme"))
+        .await?
+        .into_inner();
+    let by_id = stores
+        .get_store(pb::GetStoreRequest {
+            id: created.id.clone(),
+            name: String::new(),
+        })
+        .await?
+        .into_inner();
+    let by_name = stores
+        .get_store(pb::GetStoreRequest {
+            id: String::new(),
+            name: "findme".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(by_id, created);
+    assert_eq!(by_name, created);
+
+    let cases = [
+        ("", "", Code::InvalidArgument),
+        (created.id.as_str(), "findme", Code::InvalidArgument),
+        ("not-a-uuid", "", Code::InvalidArgument),
+        ("", "Not_A_Name", Code::InvalidArgument),
+        ("", "missing", Code::NotFound),
+        ("0190f5d2-0000-7000-8000-000000000000", "", Code::NotFound),
+    ];
+    for (id, name, code) in cases {
+        let status = stores
+            .get_store(pb::GetStoreRequest {
+                id: id.into(),
+                name: name.into(),
+            })
+            .await
+            .expect_err("bad reference");
+        assert_eq!(status.code(), code, "id={id:?} name={name:?}");
+        if code == Code::InvalidArgument {
+            assert!(!violated_fields(&status).is_empty());
+        }
+    }
+    Ok(())
+}
+
+async fn list_pages_in_creation_order_and_filters(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let mut names = Vec::new();
+    for i in 0..7 {
+        let name = format!("shop-{i}");
+        let mut req = create_request(&name);
+        if i % 3 == 0 {
+            req.engine = "medusa".into();
+        }
+        stores.create_store(req).await?;
+        names.push(name);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = stores
+            .list_stores(pb::ListStoresRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        pages += 1;
+        ensure!(page.stores.len() <= 3);
+        seen.extend(page.stores.into_iter().map(|s| s.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, names);
+
+    let medusa = stores
+        .list_stores(pb::ListStoresRequest {
+            engine: "medusa".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let medusa: Vec<String> = medusa.stores.into_iter().map(|s| s.name).collect();
+    assert_eq!(medusa, ["shop-0", "shop-3", "shop-6"]);
+
+    force_failed(&server.database_url, "shop-4").await?;
+    let failed = stores
+        .list_stores(pb::ListStoresRequest {
+            phases: vec![pb::StorePhase::Failed.into()],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(failed.stores.len(), 1);
+    assert_eq!(failed.stores[0].name, "shop-4");
+    let active = stores
+        .list_stores(pb::ListStoresRequest {
+            phases: vec![
+                pb::StorePhase::Provisioning.into(),
+                pb::StorePhase::Ready.into(),
+            ],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(active.stores.len(), 6);
+    Ok(())
+}
+
+async fn list_rejects_bad_tokens_sizes_and_phases(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    for i in 0..3 {
+        stores
+            .create_store(create_request(&format!("shop-{i}")))
+            .await?;
+    }
+    let first = stores
+        .list_stores(pb::ListStoresRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    ensure!(!first.next_page_token.is_empty());
+
+    let bad = [
+        pb::ListStoresRequest {
+            page_size: -1,
+            ..Default::default()
+        },
+        pb::ListStoresRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        },
+        // A token used with other filters than the ones it was issued for.
+        pb::ListStoresRequest {
+            page_size: 1,
+            page_token: first.next_page_token.clone(),
+            engine: "medusa".into(),
+            ..Default::default()
+        },
+        pb::ListStoresRequest {
+            phases: vec![0],
+            ..Default::default()
+        },
+    ];
+    let expected = ["page_size", "page_token", "page_token", "phases"];
+    for (req, field) in bad.into_iter().zip(expected) {
+        let status = stores.list_stores(req).await.expect_err(field);
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(violated_fields(&status), [field]);
+    }
+    Ok(())
+}
+
+async fn delete_checks_the_etag_and_removes_the_store(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let store = stores
+        .create_store(create_request("doomed"))
+        .await?
+        .into_inner();
+    let status = stores
+        .delete_store(pb::DeleteStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            etag: "\"999\"".into(),
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(status.code(), Code::Aborted);
+    // Still there after the refused delete.
+    stores
+        .get_store(pb::GetStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+        })
+        .await?;
+
+    let deleting = stores
+        .delete_store(pb::DeleteStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            etag: store.etag.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(deleting.phase(), pb::StorePhase::Deleting);
+    assert_eq!(deleting.generation, 2);
+    // With no cluster resources to remove the record goes at once.
+    let status = stores
+        .get_store(pb::GetStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+        })
+        .await
+        .expect_err("gone");
+    assert_eq!(status.code(), Code::NotFound);
+
+    let status = stores
+        .delete_store(pb::DeleteStoreRequest {
+            id: String::new(),
+            name: "doomed".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("already gone");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // The name is free again.
+    stores.create_store(create_request("doomed")).await?;
+    Ok(())
+}
+
+async fn retry_only_from_failed(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let store = stores
+        .create_store(create_request("flaky"))
+        .await?
+        .into_inner();
+    let retry = || pb::RetryStoreRequest {
+        id: String::new(),
+        name: "flaky".into(),
+    };
+    let status = stores.retry_store(retry()).await.expect_err("not failed");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let details = status.get_error_details();
+    let violation = details
+        .precondition_failure()
+        .and_then(|p| p.violations.first())
+        .context("precondition violation")?;
+    assert_eq!(violation.r#type, "STORE_PHASE");
+    assert_eq!(violation.subject, format!("stores/{}", store.id));
+    assert!(status.message().contains("Provisioning"), "{}", status.message());
+
+    force_failed(&server.database_url, "flaky").await?;
+    let failed = stores
+        .get_store(pb::GetStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(failed.phase(), pb::StorePhase::Failed);
+    assert_eq!(failed.failure_reason, "ProvisioningTimedOut");
+
+    let retried = stores.retry_store(retry()).await?.into_inner();
+    assert_eq!(retried.phase(), pb::StorePhase::Provisioning);
+    assert_eq!(retried.generation, 2);
+    assert_eq!(retried.failure_reason, "");
+
+    let status = stores
+        .retry_store(pb::RetryStoreRequest {
+            id: String::new(),
+            name: "nope".into(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(status.code(), Code::NotFound);
+    Ok(())
+}
+
+async fn store_events_are_the_timeline(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    stores.create_store(create_request("history")).await?;
+    force_failed(&server.database_url, "history").await?;
+    stores
+        .retry_store(pb::RetryStoreRequest {
+            id: String::new(),
+            name: "history".into(),
+        })
+        .await?;
+    let req = |page_token: String| pb::ListStoreEventsRequest {
+        id: String::new(),
+        name: "history".into(),
+        page_size: 1,
+        page_token,
+    };
+    let first = stores.list_store_events(req(String::new())).await?.into_inner();
+    assert_eq!(first.events.len(), 1);
+    assert_eq!(first.events[0].reason, "Created");
+    assert_eq!(first.events[0].outcome(), pb::EventOutcome::Info);
+    ensure!(first.events[0].time.is_some());
+    let second = stores
+        .list_store_events(req(first.next_page_token))
+        .await?
+        .into_inner();
+    assert_eq!(second.events.len(), 1);
+    assert_eq!(second.events[0].reason, "RetryRequested");
+    assert!(second.events[0].message.contains("ProvisioningTimedOut"));
+    ensure!(second.events[0].id > first.events[0].id);
+    assert_eq!(second.next_page_token, "");
+
+    let status = stores
+        .list_store_events(pb::ListStoreEventsRequest {
+            name: "nope".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(status.code(), Code::NotFound);
+    Ok(())
+}
+
+async fn engines_come_with_their_config_schema(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let engines = server
+        .engines()
+        .await?
+        .list_engines(pb::ListEnginesRequest {})
+        .await?
+        .into_inner()
+        .engines;
+    let ids: Vec<&str> = engines.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["medusa", "woocommerce"]);
+    for engine in &engines {
+        let schema: serde_json::Value = serde_json::from_str(&engine.config_schema)?;
+        assert_eq!(schema["type"], "object", "{}", engine.id);
+        ensure!(!engine.display_name.is_empty() && !engine.version.is_empty());
+    }
+    Ok(())
+}
+
+async fn health_and_reflection_are_served(backend: Backend) -> Result<()> {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let server = Server::start(backend).await?;
+    let mut health = HealthClient::new(server.channel().await?);
+    for service in ["", "storeplane.v1.StoreService", "storeplane.v1.EngineService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await?
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    Ok(())
+}

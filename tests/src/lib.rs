@@ -1,0 +1,274 @@
+//! Harness for end-to-end tests: starts the real `storeplane` binary on a
+//! fresh database (a SQLite file, or a new database on the PostgreSQL server
+//! `cargo xtask test` started) and connects clients to it over a real socket.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use storeplane_proto::v1::{
+    self as pb, engine_service_client::EngineServiceClient,
+    store_service_client::StoreServiceClient,
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+use tonic::transport::Channel;
+
+pub use storeplane_proto::v1;
+
+/// Which database a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file of its own.
+    Sqlite,
+    /// A database of its own on the test PostgreSQL server.
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend from an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn binary() -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("STOREPLANE_BIN") {
+        return Ok(bin.into());
+    }
+    let bin = repo_root().join("target/debug/storeplane");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    bail!("storeplane binary not found: run `cargo xtask test` (or build with `cargo build --workspace --bins`)")
+}
+
+/// A fresh, empty database URL for `backend`.
+pub async fn fresh_database(backend: Backend) -> Result<String> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let dir = repo_root().join("target/e2e").join(&id);
+            std::fs::create_dir_all(&dir)?;
+            Ok(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("storeplane.db").display()
+            ))
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("STOREPLANE_TEST_PG").context(
+                "STOREPLANE_TEST_PG is not set: run the tests with `cargo xtask test`, \
+                 which starts a PostgreSQL server for them",
+            )?;
+            let pool = sqlx::PgPool::connect(&admin).await?;
+            let name = format!("sp_{id}");
+            // `name` is a generated identifier (hex digits only).
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await?;
+            pool.close().await;
+            let base = admin
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .context("STOREPLANE_TEST_PG has no database path")?;
+            Ok(format!("{base}/{name}"))
+        }
+    }
+}
+
+/// A running `storeplane serve`, killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    /// The database it runs on.
+    pub database_url: String,
+    log: PathBuf,
+}
+
+/// Options for [`Server::start_with`].
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Extra `serve` arguments.
+    pub args: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> Result<Self> {
+        let db = fresh_database(backend).await?;
+        Self::start_on(&db, &[]).await
+    }
+
+    /// Starts a server on `database_url` with extra `serve` arguments.
+    pub async fn start_on(database_url: &str, args: &[&str]) -> Result<Self> {
+        let log_dir = repo_root().join("target/e2e/logs");
+        std::fs::create_dir_all(&log_dir)?;
+        let log = log_dir.join(format!("{}.log", uuid::Uuid::new_v4().simple()));
+        let mut child = Command::new(binary()?)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
+            .arg("--engines-file")
+            .arg(repo_root().join("plugins/engines.json"))
+            .args(["--watch-heartbeat", "1s"])
+            .args(args)
+            .env("RUST_LOG", "info,storeplane=debug")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting storeplane")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("storeplane listening on http://") {
+                    return Ok(url.to_owned());
+                }
+            }
+            bail!("storeplane exited before listening")
+        })
+        .await
+        .context("storeplane did not start within 60 s")?
+        .with_context(|| {
+            format!(
+                "storeplane failed to start; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })?;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            child: Some(child),
+            url: format!("http://{addr}"),
+            addr,
+            database_url: database_url.to_owned(),
+            log,
+        })
+    }
+
+    /// A gRPC channel to the server.
+    pub async fn channel(&self) -> Result<Channel> {
+        Ok(Channel::from_shared(self.url.clone())?.connect().await?)
+    }
+
+    /// A StoreService client.
+    pub async fn stores(&self) -> Result<StoreServiceClient<Channel>> {
+        Ok(StoreServiceClient::new(self.channel().await?))
+    }
+
+    /// An EngineService client.
+    pub async fn engines(&self) -> Result<EngineServiceClient<Channel>> {
+        Ok(EngineServiceClient::new(self.channel().await?))
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(&mut self) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        let pid = child.id().context("no pid")?;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        Ok(tokio::time::timeout(Duration::from_secs(30), child.wait()).await??)
+    }
+}
+
+/// A valid WooCommerce create request.
+pub fn create_request(name: &str) -> pb::CreateStoreRequest {
+    pb::CreateStoreRequest {
+        name: name.to_owned(),
+        engine: "woocommerce".to_owned(),
+        config: Some(config(&[("admin_email", "owner@example.com")])),
+        request_id: String::new(),
+    }
+}
+
+/// A `Struct` of string fields.
+pub fn config(fields: &[(&str, &str)]) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_owned(),
+                    prost_types::Value {
+                        kind: Some(prost_types::value::Kind::StringValue((*v).to_owned())),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Puts a store into the Failed phase directly in the database, as the
+/// reconciler does when provisioning gives up.
+pub async fn force_failed(database_url: &str, name: &str) -> Result<()> {
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        sqlx::query(
+            "UPDATE stores SET phase = 'Failed', failure_reason = 'ProvisioningTimedOut', \
+             failure_message = 'forced by the test' WHERE name = ?1",
+        )
+            .bind(name)
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query(
+            "UPDATE stores SET phase = 'Failed', failure_reason = 'ProvisioningTimedOut', \
+             failure_message = 'forced by the test' WHERE name = $1",
+        )
+            .bind(name)
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
+/// The fields named in a status's `BadRequest` details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}

