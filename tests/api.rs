@@ -1,6 +1,8 @@
 //! Every StoreService / EngineService RPC and error path, over a real
 //! socket, against SQLite and PostgreSQL.
 
+#![allow(clippy::expect_used)] // A failed expectation is the test failing.
+
 use anyhow::{Context, Result, ensure};
 use storeplane_e2e::{
     Backend, Server, config, create_request, force_failed, on_both_backends, v1 as pb,
@@ -33,7 +35,11 @@ async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) 
         ("currency", "EUR"),
     ]));
     let store = stores.create_store(req).await?.into_inner();
-    ensure!(uuid::Uuid::parse_str(&store.id).is_ok(), "id {:?}", store.id);
+    ensure!(
+        uuid::Uuid::parse_str(&store.id).is_ok(),
+        "id {:?}",
+        store.id
+    );
     assert_eq!(store.name, "corner-shop");
     assert_eq!(store.tenant, "tenants/default");
     assert_eq!(store.engine, "woocommerce");
@@ -52,7 +58,15 @@ async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) 
 async fn create_rejects_invalid_input_with_field_violations(backend: Backend) -> Result<()> {
     let server = Server::start(backend).await?;
     let mut stores = server.stores().await?;
-    for bad in ["", "ab", "My-Shop", "shop_1", "1shop", "shop-", &"a".repeat(41)] {
+    for bad in [
+        "",
+        "ab",
+        "My-Shop",
+        "shop_1",
+        "1shop",
+        "shop-",
+        &"a".repeat(41),
+    ] {
         let status = stores
             .create_store(create_request(bad))
             .await
@@ -79,11 +93,18 @@ async fn create_rejects_invalid_input_with_field_violations(backend: Backend) ->
     req.engine = "magento".into();
     let status = stores.create_store(req).await.expect_err("unknown engine");
     assert_eq!(violated_fields(&status), ["engine"]);
-    assert!(status.message().contains("woocommerce"), "{}", status.message());
+    assert!(
+        status.message().contains("woocommerce"),
+        "{}",
+        status.message()
+    );
 
     // The engine's JSON Schema is enforced, naming the config field.
     let mut req = create_request("good-name");
-    req.config = Some(config(&[("admin_email", "not-an-email"), ("currency", "XYZ")]));
+    req.config = Some(config(&[
+        ("admin_email", "not-an-email"),
+        ("currency", "XYZ"),
+    ]));
     let status = stores.create_store(req).await.expect_err("bad config");
     let mut fields = violated_fields(&status);
     fields.sort();
@@ -396,7 +417,11 @@ async fn retry_only_from_failed(backend: Backend) -> Result<()> {
         .context("precondition violation")?;
     assert_eq!(violation.r#type, "STORE_PHASE");
     assert_eq!(violation.subject, format!("stores/{}", store.id));
-    assert!(status.message().contains("Provisioning"), "{}", status.message());
+    assert!(
+        status.message().contains("Provisioning"),
+        "{}",
+        status.message()
+    );
 
     force_failed(&server.database_url, "flaky").await?;
     let failed = stores
@@ -442,7 +467,10 @@ async fn store_events_are_the_timeline(backend: Backend) -> Result<()> {
         page_size: 1,
         page_token,
     };
-    let first = stores.list_store_events(req(String::new())).await?.into_inner();
+    let first = stores
+        .list_store_events(req(String::new()))
+        .await?
+        .into_inner();
     assert_eq!(first.events.len(), 1);
     assert_eq!(first.events[0].reason, "Created");
     assert_eq!(first.events[0].outcome(), pb::EventOutcome::Info);
@@ -493,7 +521,11 @@ async fn health_and_reflection_are_served(backend: Backend) -> Result<()> {
     };
     let server = Server::start(backend).await?;
     let mut health = HealthClient::new(server.channel().await?);
-    for service in ["", "storeplane.v1.StoreService", "storeplane.v1.EngineService"] {
+    for service in [
+        "",
+        "storeplane.v1.StoreService",
+        "storeplane.v1.EngineService",
+    ] {
         let status = health
             .check(HealthCheckRequest {
                 service: service.into(),

@@ -110,12 +110,12 @@ impl EngineCatalog for FileCatalog {
                         }
                     }
                     // A missing property is about that property, not its parent.
-                    if let ValidationErrorKind::Required { property } = error.kind() {
-                        if let Some(name) = property.as_str() {
-                            field.push('.');
-                            field.push_str(name);
-                            return FieldViolation::new(field, "is required");
-                        }
+                    if let ValidationErrorKind::Required { property } = error.kind()
+                        && let Some(name) = property.as_str()
+                    {
+                        field.push('.');
+                        field.push_str(name);
+                        return FieldViolation::new(field, "is required");
                     }
                     FieldViolation::new(field, error.to_string())
                 })
@@ -154,8 +154,8 @@ mod tests {
     #[test]
     fn unknown_engine_is_none_and_valid_config_has_no_violations() {
         let catalog = FileCatalog::parse(DOC).unwrap_or_default();
-        let ok: Config = serde_json::from_str(r#"{"admin_email": "a@b.example"}"#)
-            .unwrap_or_default();
+        let ok: Config =
+            serde_json::from_str(r#"{"admin_email": "a@b.example"}"#).unwrap_or_default();
         assert_eq!(catalog.validate_config("demo", &ok), Some(vec![]));
         assert_eq!(catalog.validate_config("nope", &ok), None);
     }

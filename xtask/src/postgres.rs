@@ -38,7 +38,9 @@ impl Server {
         let socket = dir.join("socket");
         fs::create_dir_all(&socket)?;
         if as_postgres {
-            sh(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir))?;
+            sh(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir))?;
         }
         let server = Self {
             bin,
@@ -48,7 +50,13 @@ impl Server {
         };
         sh(server
             .command("initdb")
-            .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+                "-D",
+            ])
             .arg(&server.data))
         .context("initdb failed")?;
         let options = format!(
@@ -63,7 +71,12 @@ impl Server {
             .args(["-l"])
             .arg(dir.join("server.log"))
             .args(["-o", &options, "start"]))
-        .with_context(|| format!("PostgreSQL did not start; see {}", dir.join("server.log").display()))?;
+        .with_context(|| {
+            format!(
+                "PostgreSQL did not start; see {}",
+                dir.join("server.log").display()
+            )
+        })?;
         Ok(server)
     }
 
@@ -110,7 +123,9 @@ fn find_bin() -> Option<PathBuf> {
 
 fn install() -> Result<()> {
     if !on_path("apt-get") {
-        bail!("PostgreSQL is not installed and apt-get is unavailable: install PostgreSQL (initdb, pg_ctl) and retry");
+        bail!(
+            "PostgreSQL is not installed and apt-get is unavailable: install PostgreSQL (initdb, pg_ctl) and retry"
+        );
     }
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     let apt = |args: &[&str]| {
@@ -122,8 +137,13 @@ fn install() -> Result<()> {
         cmd
     };
     sh(&mut apt(&["update"])).context("apt-get update failed")?;
-    sh(&mut apt(&["install", "-y", "--no-install-recommends", "postgresql"]))
-        .context("apt-get install postgresql failed")
+    sh(&mut apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "postgresql",
+    ]))
+    .context("apt-get install postgresql failed")
 }
 
 fn is_root() -> bool {

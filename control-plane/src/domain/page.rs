@@ -38,10 +38,7 @@ pub fn encode<K: Serialize>(after: &K, filter: &str) -> String {
 }
 
 /// Decodes a token; empty means the first page.
-pub fn decode<K: DeserializeOwned>(
-    token: &str,
-    filter: &str,
-) -> Result<Option<K>, FieldViolation> {
+pub fn decode<K: DeserializeOwned>(token: &str, filter: &str) -> Result<Option<K>, FieldViolation> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -57,12 +57,8 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// returns an event, records it in the store's timeline, bumps the
     /// resource version and logs a `Modified` change. `None` means nothing to
     /// do; an error refuses the change. Either way nothing is written then.
-    async fn update(
-        &self,
-        tenant: &TenantId,
-        store: &StoreRef,
-        change: &ChangeFn,
-    ) -> Result<Store>;
+    async fn update(&self, tenant: &TenantId, store: &StoreRef, change: &ChangeFn)
+    -> Result<Store>;
 
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()>;

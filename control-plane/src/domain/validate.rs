@@ -25,7 +25,7 @@ pub fn store_name(name: &str) -> Result<(), String> {
     if len == 0 {
         return Err("is required".into());
     }
-    if len < NAME_MIN_LEN || len > NAME_MAX_LEN {
+    if !(NAME_MIN_LEN..=NAME_MAX_LEN).contains(&len) {
         return Err(format!(
             "must be {NAME_MIN_LEN} to {NAME_MAX_LEN} characters long (got {len})"
         ));

@@ -129,9 +129,11 @@ fn value_to_json(v: Value, path: &str) -> Result<serde_json::Value, FieldViolati
                 #[allow(clippy::cast_possible_truncation)]
                 J::from(n as i64)
             } else {
-                serde_json::Number::from_f64(n).map(J::Number).ok_or_else(|| {
-                    FieldViolation::new(path, "must be a finite number (not NaN or infinity)")
-                })?
+                serde_json::Number::from_f64(n)
+                    .map(J::Number)
+                    .ok_or_else(|| {
+                        FieldViolation::new(path, "must be a finite number (not NaN or infinity)")
+                    })?
             }
         }
         Some(Kind::StructValue(s)) => J::Object(

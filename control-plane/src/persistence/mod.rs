@@ -25,13 +25,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
-        if let Some(path) = sqlite_path(url) {
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| Error::CreateDataDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
+        if let Some(dir) = sqlite_path(url)
+            .and_then(|path| Path::new(path).parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         // One connection: SQLite has one writer anyway, and a single
         // connection makes every write transaction serial without
@@ -78,7 +79,9 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
 }

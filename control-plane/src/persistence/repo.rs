@@ -291,7 +291,8 @@ impl StoreRepository for SqlStoreRepository {
         let mut query =
             stores::Entity::find().filter(stores::Column::TenantId.eq(tenant.0.as_str()));
         if !filter.phases.is_empty() {
-            query = query.filter(stores::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
+            query =
+                query.filter(stores::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
         }
         if let Some(engine) = &filter.engine {
             query = query.filter(stores::Column::Engine.eq(engine.as_str()));
@@ -330,7 +331,8 @@ impl StoreRepository for SqlStoreRepository {
             .await
             .map_err(db("update store"))?;
         self.record_event(&txn, &current, event).await?;
-        self.log_change(&txn, ChangeType::Modified, &current).await?;
+        self.log_change(&txn, ChangeType::Modified, &current)
+            .await?;
         self.commit(txn).await?;
         Ok(current)
     }
@@ -493,9 +495,8 @@ fn parse_id(id: &str) -> Result<Uuid> {
 }
 
 fn to_active(store: &Store) -> Result<stores::ActiveModel> {
-    let json = |what: &'static str, v: serde_json::Result<String>| {
-        v.map_err(|e| Error::internal(what, e))
-    };
+    let json =
+        |what: &'static str, v: serde_json::Result<String>| v.map_err(|e| Error::internal(what, e));
     let (failure_reason, failure_message) = store
         .failure
         .as_ref()
@@ -529,10 +530,9 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         serde_json::from_str(&row.config).map_err(|e| Error::internal("decode config", e))?;
     let conditions: Vec<Condition> = serde_json::from_str(&row.conditions)
         .map_err(|e| Error::internal("decode conditions", e))?;
-    let phase = Phase::parse(&row.phase).ok_or_else(|| {
-        Error::internal("decode phase", format!("unknown phase {:?}", row.phase))
-    })?;
-    let failure = (!row.failure_reason.is_empty()).then(|| Failure {
+    let phase = Phase::parse(&row.phase)
+        .ok_or_else(|| Error::internal("decode phase", format!("unknown phase {:?}", row.phase)))?;
+    let failure = (!row.failure_reason.is_empty()).then_some(Failure {
         reason: row.failure_reason,
         message: row.failure_message,
     });

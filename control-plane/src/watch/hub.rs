@@ -60,7 +60,10 @@ impl ChangeHub {
                             }
                         }
                         Ok(ChangesSince::Gone) => {
-                            warn!(last, "change hub fell behind the change log; watchers resync");
+                            warn!(
+                                last,
+                                "change hub fell behind the change log; watchers resync"
+                            );
                             let _ = tx.send(HubMessage::Gone);
                             match repo.latest_seq().await {
                                 Ok(latest) => last = latest,

@@ -36,7 +36,10 @@ pub fn spawn_listener(pool: PgPool, wake: Arc<Notify>, cancel: CancellationToken
                     () = cancel.cancelled() => return,
                 }
             }
-            info!(channel = CHANGES_CHANNEL, "listening for changes from other replicas");
+            info!(
+                channel = CHANGES_CHANNEL,
+                "listening for changes from other replicas"
+            );
             // Anything committed before LISTEN took effect is read now.
             wake.notify_one();
             loop {
