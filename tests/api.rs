@@ -24,6 +24,7 @@ on_both_backends!(
     store_events_are_the_timeline,
     engines_come_with_their_config_schema,
     health_and_reflection_are_served,
+    migrate_command_prepares_the_database,
 );
 
 async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) -> Result<()> {
@@ -535,5 +536,29 @@ async fn health_and_reflection_are_served(backend: Backend) -> Result<()> {
             .status();
         assert_eq!(status, ServingStatus::Serving, "{service:?}");
     }
+    Ok(())
+}
+
+/// `storeplane migrate` prepares a database (and is a no-op the second
+/// time); `serve` then starts on it.
+async fn migrate_command_prepares_the_database(backend: Backend) -> Result<()> {
+    let db = storeplane_e2e::fresh_database(backend).await?;
+    for _ in 0..2 {
+        let out = tokio::process::Command::new(storeplane_e2e::binary()?)
+            .args(["migrate", "--database-url", &db])
+            .output()
+            .await?;
+        ensure!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let server = Server::start_on(&db, &[]).await?;
+    server
+        .stores()
+        .await?
+        .create_store(create_request("migrated"))
+        .await?;
     Ok(())
 }

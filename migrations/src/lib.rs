@@ -28,3 +28,56 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_migration_goes_down_and_up_again() -> Result<(), DbErr> {
+        let path = std::env::temp_dir().join(format!(
+            "storeplane-migrations-{}-{}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display())).await?;
+        Migrator::up(&db, None).await?;
+        let tables = |db: &sea_orm_migration::sea_orm::DatabaseConnection| {
+            let db = db.clone();
+            async move {
+                let rows = db
+                    .query_all_raw(Statement::from_string(
+                        DbBackend::Sqlite,
+                        "SELECT name FROM sqlite_master WHERE type = 'table' \
+                         AND name NOT LIKE 'sqlite_%' AND name != 'seaql_migrations' ORDER BY name",
+                    ))
+                    .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String>("", "name"))
+                    .collect::<Result<Vec<_>, _>>()
+            }
+        };
+        assert_eq!(
+            tables(&db).await?,
+            [
+                "idempotency_keys",
+                "store_changes",
+                "store_events",
+                "stores",
+                "tenants"
+            ]
+        );
+        Migrator::down(&db, None).await?;
+        assert!(tables(&db).await?.is_empty());
+        Migrator::up(&db, None).await?;
+        assert_eq!(tables(&db).await?.len(), 5);
+        db.close().await?;
+        let _ = std::fs::remove_file(path);
+        Ok(())
+    }
+}

@@ -61,7 +61,8 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn binary() -> Result<PathBuf> {
+/// The `storeplane` binary under test.
+pub fn binary() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("STOREPLANE_BIN") {
         return Ok(bin.into());
     }
