@@ -6,7 +6,12 @@ use std::{env, fs, path::PathBuf};
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["storeplane/v1/store.proto"];
+    let protos = [
+        "storeplane/v1/store.proto",
+        "storeplane/v1/tenancy.proto",
+        "storeplane/v1/audit.proto",
+        "storeplane/v1/info.proto",
+    ];
     println!("cargo:rerun-if-changed=storeplane");
 
     let fds = protox::compile(protos, ["."])?;

@@ -83,6 +83,7 @@ async fn create_rejects_invalid_input_with_field_violations(backend: Backend) ->
             engine: String::new(),
             config: None,
             request_id: "has space".into(),
+            tenant: String::new(),
         })
         .await
         .expect_err("invalid");

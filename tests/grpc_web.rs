@@ -94,7 +94,12 @@ fn frames(mut body: &[u8]) -> Result<Vec<(u8, Vec<u8>)>> {
     Ok(out)
 }
 
-fn grpc_web_request(addr: &str, path: &str, message: &impl Message) -> (String, Vec<u8>) {
+fn grpc_web_request(
+    addr: &str,
+    token: &str,
+    path: &str,
+    message: &impl Message,
+) -> (String, Vec<u8>) {
     let payload = message.encode_to_vec();
     let mut body = vec![0u8];
     body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -102,7 +107,7 @@ fn grpc_web_request(addr: &str, path: &str, message: &impl Message) -> (String, 
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/grpc-web+proto\r\n\
          X-Grpc-Web: 1\r\nOrigin: http://dashboard.example\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
+         Authorization: Bearer {token}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     (head, body)
@@ -113,6 +118,7 @@ async fn grpc_web_call_over_http1_gets_a_grpc_web_response() -> Result<()> {
     let server = Server::start(Backend::Sqlite).await?;
     let (head, body) = grpc_web_request(
         &server.addr,
+        &server.admin_token,
         "/storeplane.v1.EngineService/ListEngines",
         &pb::ListEnginesRequest {},
     );
@@ -146,6 +152,7 @@ async fn grpc_web_errors_carry_status_and_details_in_trailers() -> Result<()> {
     let server = Server::start(Backend::Sqlite).await?;
     let (head, body) = grpc_web_request(
         &server.addr,
+        &server.admin_token,
         "/storeplane.v1.StoreService/CreateStore",
         &pb::CreateStoreRequest {
             name: "NO".into(),

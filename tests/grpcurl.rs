@@ -22,19 +22,25 @@ fn grpcurl() -> Result<String> {
 /// Runs grpcurl to completion: (success, stdout + stderr).
 async fn run(args: &[&str]) -> Result<(bool, String)> {
     let out = Command::new(grpcurl()?).args(args).output().await?;
+    Ok(output(out))
+}
+
+fn output(out: std::process::Output) -> (bool, String) {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok((out.status.success(), text))
+    (out.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcurl_lists_describes_and_calls_through_reflection() -> Result<()> {
     let server = Server::start(Backend::Sqlite).await?;
     let addr = server.addr.as_str();
+    let auth = format!("authorization: Bearer {}", server.admin_token);
 
+    // Reflection and health need no token.
     let (ok, listed) = run(&["-plaintext", addr, "list"]).await?;
     ensure!(ok, "list failed: {listed}");
     for service in [
@@ -63,6 +69,8 @@ async fn grpcurl_lists_describes_and_calls_through_reflection() -> Result<()> {
     // An invalid name: InvalidArgument with a BadRequest field violation for `name`.
     let (ok, error) = run(&[
         "-plaintext",
+        "-H",
+        &auth,
         "-d",
         r#"{"name": "Not Valid!", "engine": "woocommerce", "config": {"admin_email": "a@b.example"}}"#,
         addr,
@@ -76,6 +84,8 @@ async fn grpcurl_lists_describes_and_calls_through_reflection() -> Result<()> {
 
     let (ok, created) = run(&[
         "-plaintext",
+        "-H",
+        &auth,
         "-d",
         r#"{"name": "from-grpcurl", "engine": "woocommerce", "config": {"admin_email": "a@b.example", "sample_products": 3}}"#,
         addr,
@@ -87,6 +97,21 @@ async fn grpcurl_lists_describes_and_calls_through_reflection() -> Result<()> {
 
     let (ok, health) = run(&["-plaintext", addr, "grpc.health.v1.Health/Check"]).await?;
     ensure!(ok && health.contains("SERVING"), "{health}");
+
+    // Without a token the API refuses, and says how to authenticate.
+    let (ok, refused) = run(&[
+        "-plaintext",
+        "-d",
+        "{}",
+        addr,
+        "storeplane.v1.StoreService/ListStores",
+    ])
+    .await?;
+    ensure!(
+        !ok && refused.contains("Code: Unauthenticated"),
+        "{refused}"
+    );
+    ensure!(refused.contains("authorization"), "{refused}");
     Ok(())
 }
 
@@ -96,6 +121,8 @@ async fn grpcurl_watch_prints_a_create_and_a_delete_made_by_another_client() -> 
     let mut watcher = Command::new(grpcurl()?)
         .args([
             "-plaintext",
+            "-H",
+            &format!("authorization: Bearer {}", server.admin_token),
             "-d",
             "{}",
             &server.addr,

@@ -1,10 +1,19 @@
 //! The `storeplane` command.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use storeplane::{persistence, server};
+use storeplane::{
+    domain::{
+        TenantId,
+        admin::Admin,
+        ports::TenantRepository,
+        tenancy::{Caller, GlobalLimits, Quota, Role},
+    },
+    grpc::gate::{AuthMode, RateLimit},
+    persistence, server,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
@@ -33,6 +42,94 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
+    /// Administer tenants directly in the database.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Administer API tokens directly in the database.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Lowercase DNS label, e.g. `acme`.
+        id: String,
+        /// Name shown to people (default: the id).
+        #[arg(long, default_value = "")]
+        display_name: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tenants and their quotas.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Args)]
+struct QuotaArgs {
+    /// Most stores the tenant may have (default: unlimited).
+    #[arg(long)]
+    max_stores: Option<u32>,
+    /// Most stores provisioning at once (default: unlimited).
+    #[arg(long)]
+    max_concurrent_provisions: Option<u32>,
+    /// Engines the tenant may use, comma separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    allowed_engines: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (once).
+    Create {
+        /// Tenant the token acts for.
+        #[arg(long)]
+        tenant: String,
+        /// What the token may do.
+        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+        role: RoleArg,
+        /// Free text, e.g. who holds it.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Lifetime, e.g. `30d` (default: no expiry).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Only this tenant's.
+        #[arg(long, default_value = "")]
+        tenant: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (the part after `spt_`, before the second `_`).
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Member,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum AuthArg {
+    Required,
+    Disabled,
 }
 
 #[derive(Args)]
@@ -81,6 +178,42 @@ struct ServeArgs {
         default_value = "*"
     )]
     cors_allow_origins: Vec<String>,
+    /// `disabled` makes every caller an administrator: local development only.
+    #[arg(long, env = "STOREPLANE_AUTH", value_enum, default_value_t = AuthArg::Required)]
+    auth: AuthArg,
+    /// Mutating calls per second per tenant (0: unlimited).
+    #[arg(long, env = "STOREPLANE_RATE_LIMIT_PER_TENANT", default_value_t = 10)]
+    rate_limit_per_tenant: u32,
+    /// Burst of mutating calls per tenant.
+    #[arg(
+        long,
+        env = "STOREPLANE_RATE_LIMIT_BURST_PER_TENANT",
+        default_value_t = 50
+    )]
+    rate_limit_burst_per_tenant: u32,
+    /// Mutating calls per second per client address (0: unlimited).
+    #[arg(long, env = "STOREPLANE_RATE_LIMIT_PER_ADDRESS", default_value_t = 20)]
+    rate_limit_per_address: u32,
+    /// Burst of mutating calls per client address.
+    #[arg(
+        long,
+        env = "STOREPLANE_RATE_LIMIT_BURST_PER_ADDRESS",
+        default_value_t = 100
+    )]
+    rate_limit_burst_per_address: u32,
+    /// Most stores on the platform (default: unlimited).
+    #[arg(long, env = "STOREPLANE_MAX_STORES")]
+    max_stores: Option<u32>,
+    /// Most stores provisioning at once on the platform (default: unlimited).
+    #[arg(long, env = "STOREPLANE_MAX_CONCURRENT_PROVISIONS")]
+    max_concurrent_provisions: Option<u32>,
+}
+
+fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
+    Some(RateLimit {
+        per_second: NonZeroU32::new(per_second)?,
+        burst: NonZeroU32::new(burst.max(1))?,
+    })
 }
 
 #[tokio::main]
@@ -99,6 +232,22 @@ async fn main() -> anyhow::Result<()> {
                     watch_heartbeat: args.watch_heartbeat,
                     watch_history: args.watch_history,
                     cors_allow_origins: args.cors_allow_origins,
+                    auth: match args.auth {
+                        AuthArg::Required => AuthMode::Required,
+                        AuthArg::Disabled => AuthMode::Disabled,
+                    },
+                    rate_limit_per_tenant: rate_limit(
+                        args.rate_limit_per_tenant,
+                        args.rate_limit_burst_per_tenant,
+                    ),
+                    rate_limit_per_address: rate_limit(
+                        args.rate_limit_per_address,
+                        args.rate_limit_burst_per_address,
+                    ),
+                    limits: GlobalLimits {
+                        max_stores: args.max_stores,
+                        max_concurrent_provisions: args.max_concurrent_provisions,
+                    },
                 },
                 shutdown,
             )
@@ -111,7 +260,131 @@ async fn main() -> anyhow::Result<()> {
             info!(database = %persistence::redact(&url), "migrations applied");
             Ok(())
         }
+        Command::Tenant(command) => tenant_command(command).await,
+        Command::Token(command) => token_command(command).await,
     }
+}
+
+/// The operator at the command line acts as an administrator.
+fn operator() -> Caller {
+    Caller {
+        tenant: TenantId::default_tenant(),
+        token_id: None,
+        role: Role::Admin,
+        address: None,
+    }
+}
+
+async fn admin(db: &DbArgs) -> anyhow::Result<Admin> {
+    let conn = persistence::connect(&db.url()).await?;
+    persistence::migrate(&conn).await?;
+    let repo: Arc<dyn TenantRepository> = Arc::new(persistence::SqlTenantRepository::new(conn));
+    Ok(Admin::new(repo))
+}
+
+fn show_limit(limit: Option<u32>) -> String {
+    limit.map_or_else(|| "unlimited".into(), |l| l.to_string())
+}
+
+async fn tenant_command(command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            id,
+            display_name,
+            quota,
+            db,
+        } => {
+            let quota = Quota {
+                max_stores: quota.max_stores,
+                max_concurrent_provisions: quota.max_concurrent_provisions,
+                allowed_engines: quota.allowed_engines,
+            };
+            let tenant = admin(&db)
+                .await?
+                .create_tenant(&operator(), &id, &display_name, quota)
+                .await?;
+            println!("created tenants/{}", tenant.id.0);
+        }
+        TenantCommand::List { db } => {
+            println!(
+                "{:<24} {:<32} {:>10} {:>13}  ENGINES",
+                "ID", "NAME", "STORES", "PROVISIONING"
+            );
+            for t in admin(&db).await?.tenants(&operator()).await? {
+                let engines = if t.quota.allowed_engines.is_empty() {
+                    "all".to_owned()
+                } else {
+                    t.quota.allowed_engines.join(",")
+                };
+                println!(
+                    "{:<24} {:<32} {:>10} {:>13}  {engines}",
+                    t.id.0,
+                    t.display_name,
+                    show_limit(t.quota.max_stores),
+                    show_limit(t.quota.max_concurrent_provisions),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            tenant,
+            role,
+            description,
+            expires_in,
+            db,
+        } => {
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Member => Role::Member,
+            };
+            let issued = admin(&db)
+                .await?
+                .create_token(&operator(), &tenant, Some(role), &description, expires_in)
+                .await?;
+            eprintln!(
+                "created token {} for tenants/{} ({}); it is shown once:",
+                issued.token.id,
+                issued.token.tenant.0,
+                issued.token.role.as_str()
+            );
+            println!("{}", issued.secret);
+        }
+        TokenCommand::List { tenant, db } => {
+            println!(
+                "{:<18} {:<24} {:<7} {:<26} {:<10}  DESCRIPTION",
+                "ID", "TENANT", "ROLE", "EXPIRES", "STATE"
+            );
+            for t in admin(&db).await?.tokens(&operator(), &tenant).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.is_valid_at(chrono::Utc::now()) {
+                    "active"
+                } else {
+                    "expired"
+                };
+                println!(
+                    "{:<18} {:<24} {:<7} {:<26} {:<10}  {}",
+                    t.id,
+                    t.tenant.0,
+                    t.role.as_str(),
+                    t.expires_at
+                        .map_or_else(|| "never".into(), |e| e.to_rfc3339()),
+                    state,
+                    t.description
+                );
+            }
+        }
+        TokenCommand::Revoke { id, db } => {
+            let token = admin(&db).await?.revoke_token(&operator(), &id).await?;
+            println!("revoked token {}", token.id);
+        }
+    }
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {

@@ -6,21 +6,28 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use http::{HeaderName, HeaderValue, Method};
 use storeplane_proto::v1::{
-    engine_service_server::EngineServiceServer, store_service_server::StoreServiceServer,
+    admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
+    engine_service_server::EngineServiceServer, info_service_server::InfoServiceServer,
+    store_service_server::StoreServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{
     domain::{
-        ports::{EngineCatalog, StoreRepository},
+        admin::{Admin, random_token},
+        ports::{EngineCatalog, StoreRepository, TenantRepository},
         service::{NoCluster, StoreService},
+        tenancy::GlobalLimits,
     },
     engines::FileCatalog,
-    grpc::{EngineApi, StoreApi},
+    grpc::{
+        AdminApi, AuditApi, EngineApi, InfoApi, StoreApi,
+        gate::{AuthMode, Gate, RateLimit},
+    },
     persistence,
     watch::{self, ChangeHub, WatchOptions},
 };
@@ -40,10 +47,20 @@ pub struct ServeConfig {
     pub watch_history: u64,
     /// Origins allowed to call the API from a browser; `*` for any.
     pub cors_allow_origins: Vec<String>,
+    /// Whether callers need tokens.
+    pub auth: AuthMode,
+    /// Rate limit of mutating calls per tenant.
+    pub rate_limit_per_tenant: Option<RateLimit>,
+    /// Rate limit of mutating calls per client address.
+    pub rate_limit_per_address: Option<RateLimit>,
+    /// Platform-wide caps.
+    pub limits: GlobalLimits,
 }
 
 /// Runs the control plane until `shutdown` is cancelled. Prints
-/// `storeplane listening on http://<addr>` on stdout once it accepts calls.
+/// `storeplane listening on http://<addr>` on stdout once it accepts calls,
+/// preceded, on the first start of a database, by the administrator token
+/// (`storeplane admin token: spt_…`), which is shown nowhere else.
 pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = persistence::connect(&config.database_url).await?;
     persistence::migrate(&db).await?;
@@ -61,8 +78,39 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
             shutdown.clone(),
         );
     }
+    let tenants = Arc::new(persistence::SqlTenantRepository::new(db.clone()));
     let repo: Arc<dyn StoreRepository> =
-        persistence::repository(db, Arc::clone(&wake), config.watch_history);
+        persistence::repository(db, Arc::clone(&wake), config.watch_history, config.limits);
+    match config.auth {
+        AuthMode::Required => {
+            let secret = random_token()?;
+            if tenants
+                .bootstrap_admin_token(&secret.id, &secret.hash)
+                .await?
+            {
+                info!(token = %secret.id, "created the first administrator token; it is printed once on stdout");
+                println!("storeplane admin token: {}", secret.token);
+                println!(
+                    "  (shown once; use it as `authorization: Bearer <token>` and create more with `storeplane token create`)"
+                );
+            }
+        }
+        AuthMode::Disabled => {
+            warn!(
+                "AUTHENTICATION IS DISABLED: every caller is an administrator; local development only"
+            );
+            println!(
+                "storeplane: WARNING authentication is disabled (--auth disabled): every caller is an administrator"
+            );
+        }
+    }
+    let gate = Arc::new(Gate::new(
+        config.auth,
+        Arc::clone(&tenants) as Arc<dyn TenantRepository>,
+        Arc::clone(&tenants) as Arc<dyn crate::domain::ports::AuditLog>,
+        config.rate_limit_per_tenant,
+        config.rate_limit_per_address,
+    ));
     let start = repo
         .latest_seq()
         .await
@@ -78,6 +126,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     let service = StoreService::new(repo, Arc::clone(&catalog), driver);
     let store_api = StoreApi::new(
         service,
+        Arc::clone(&gate),
         hub,
         WatchOptions {
             heartbeat: config.watch_heartbeat,
@@ -88,6 +137,20 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StoreServiceServer<StoreApi>>().await;
     health.set_serving::<EngineServiceServer<EngineApi>>().await;
+    health.set_serving::<AdminServiceServer<AdminApi>>().await;
+    health.set_serving::<AuditServiceServer<AuditApi>>().await;
+    health.set_serving::<InfoServiceServer<InfoApi>>().await;
+    let info_api = InfoApi::new(
+        config.auth,
+        backend,
+        "none",
+        vec!["No cluster backend is configured: stores are recorded but not provisioned.".into()],
+    );
+    let admin_api = AdminApi::new(
+        Admin::new(Arc::clone(&tenants) as Arc<dyn TenantRepository>),
+        Arc::clone(&gate),
+    );
+    let audit_api = AuditApi::new(tenants, Arc::clone(&gate));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(storeplane_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -127,7 +190,10 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(StoreServiceServer::new(store_api))
-        .add_service(EngineServiceServer::new(EngineApi::new(catalog)))
+        .add_service(EngineServiceServer::new(EngineApi::new(catalog, gate)))
+        .add_service(AdminServiceServer::new(admin_api))
+        .add_service(AuditServiceServer::new(audit_api))
+        .add_service(InfoServiceServer::new(info_api))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped)
         .await
         .context("serving gRPC")?;

@@ -12,6 +12,9 @@ mod m20261122_000002_create_stores;
 mod m20261122_000003_create_store_events;
 mod m20261122_000004_create_store_changes;
 mod m20261122_000005_create_idempotency_keys;
+mod m20261122_000006_add_tenant_quotas;
+mod m20261122_000007_create_tokens;
+mod m20261122_000008_create_audit_log;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -25,6 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_store_events::Migration),
             Box::new(m20261122_000004_create_store_changes::Migration),
             Box::new(m20261122_000005_create_idempotency_keys::Migration),
+            Box::new(m20261122_000006_add_tenant_quotas::Migration),
+            Box::new(m20261122_000007_create_tokens::Migration),
+            Box::new(m20261122_000008_create_audit_log::Migration),
         ]
     }
 }
@@ -65,17 +71,19 @@ mod tests {
         assert_eq!(
             tables(&db).await?,
             [
+                "audit_log",
                 "idempotency_keys",
                 "store_changes",
                 "store_events",
                 "stores",
-                "tenants"
+                "tenants",
+                "tokens"
             ]
         );
         Migrator::down(&db, None).await?;
         assert!(tables(&db).await?.is_empty());
         Migrator::up(&db, None).await?;
-        assert_eq!(tables(&db).await?.len(), 5);
+        assert_eq!(tables(&db).await?.len(), 7);
         db.close().await?;
         let _ = std::fs::remove_file(path);
         Ok(())

@@ -10,14 +10,49 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use storeplane_proto::v1::{
-    self as pb, engine_service_client::EngineServiceClient,
-    store_service_client::StoreServiceClient,
+    self as pb, admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
+    engine_service_client::EngineServiceClient, store_service_client::StoreServiceClient,
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
 };
-use tonic::transport::Channel;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// Sends `token`; an empty token sends no header at all.
+    pub fn new(token: &str) -> Result<Self> {
+        if token.is_empty() {
+            return Ok(Self(None));
+        }
+        Ok(Self(Some(format!("Bearer {token}").parse()?)))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates every call.
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 pub use storeplane_proto::v1;
 
@@ -117,6 +152,9 @@ pub struct Server {
     pub addr: String,
     /// The database it runs on.
     pub database_url: String,
+    /// The administrator token printed at first start (empty when the
+    /// database already had tokens or authentication is disabled).
+    pub admin_token: String,
     log: PathBuf,
 }
 
@@ -154,8 +192,12 @@ impl Server {
             .context("starting storeplane")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin_token = String::new();
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await? {
+                if let Some(token) = line.strip_prefix("storeplane admin token: ") {
+                    admin_token = token.trim().to_owned();
+                }
                 if let Some(url) = line.strip_prefix("storeplane listening on http://") {
                     return Ok(url.to_owned());
                 }
@@ -177,6 +219,7 @@ impl Server {
             url: format!("http://{addr}"),
             addr,
             database_url: database_url.to_owned(),
+            admin_token,
             log,
         })
     }
@@ -186,14 +229,61 @@ impl Server {
         Ok(Channel::from_shared(self.url.clone())?.connect().await?)
     }
 
-    /// A StoreService client.
-    pub async fn stores(&self) -> Result<StoreServiceClient<Channel>> {
-        Ok(StoreServiceClient::new(self.channel().await?))
+    /// A channel sending `token` with every call.
+    pub async fn authed(&self, token: &str) -> Result<Authed> {
+        Ok(InterceptedService::new(
+            self.channel().await?,
+            Bearer::new(token)?,
+        ))
     }
 
-    /// An EngineService client.
-    pub async fn engines(&self) -> Result<EngineServiceClient<Channel>> {
-        Ok(EngineServiceClient::new(self.channel().await?))
+    /// A StoreService client acting as the administrator.
+    pub async fn stores(&self) -> Result<StoreServiceClient<Authed>> {
+        self.stores_as(&self.admin_token).await
+    }
+
+    /// A StoreService client sending `token`.
+    pub async fn stores_as(&self, token: &str) -> Result<StoreServiceClient<Authed>> {
+        Ok(StoreServiceClient::new(self.authed(token).await?))
+    }
+
+    /// An EngineService client acting as the administrator.
+    pub async fn engines(&self) -> Result<EngineServiceClient<Authed>> {
+        Ok(EngineServiceClient::new(
+            self.authed(&self.admin_token).await?,
+        ))
+    }
+
+    /// An AdminService client sending `token`.
+    pub async fn admin_as(&self, token: &str) -> Result<AdminServiceClient<Authed>> {
+        Ok(AdminServiceClient::new(self.authed(token).await?))
+    }
+
+    /// An AuditService client sending `token`.
+    pub async fn audit_as(&self, token: &str) -> Result<AuditServiceClient<Authed>> {
+        Ok(AuditServiceClient::new(self.authed(token).await?))
+    }
+
+    /// Creates a tenant (with `quota`) and a member token for it; returns the token.
+    pub async fn tenant_with_token(&self, id: &str, quota: Option<pb::Quota>) -> Result<String> {
+        let mut admin = self.admin_as(&self.admin_token).await?;
+        admin
+            .create_tenant(pb::CreateTenantRequest {
+                id: id.into(),
+                display_name: String::new(),
+                quota,
+            })
+            .await?;
+        let issued = admin
+            .create_token(pb::CreateTokenRequest {
+                tenant: id.into(),
+                role: pb::Role::Member.into(),
+                description: "test".into(),
+                ttl: None,
+            })
+            .await?
+            .into_inner();
+        Ok(issued.secret)
     }
 
     /// What the server logged so far.
@@ -219,6 +309,7 @@ pub fn create_request(name: &str) -> pb::CreateStoreRequest {
         engine: "woocommerce".to_owned(),
         config: Some(config(&[("admin_email", "owner@example.com")])),
         request_id: String::new(),
+        tenant: String::new(),
     }
 }
 

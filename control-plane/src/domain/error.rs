@@ -20,6 +20,15 @@ impl FieldViolation {
     }
 }
 
+/// One quota that a request would exceed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaViolation {
+    /// Whose quota: `tenants/<id>` or `platform`.
+    pub subject: String,
+    /// Which limit and its value, e.g. "max_stores is 5".
+    pub description: String,
+}
+
 /// What failed in a store operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -57,6 +66,28 @@ pub enum Error {
     /// A concurrency check (etag) failed; read again and retry.
     #[error("{0}")]
     Aborted(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("{message}")]
+    PermissionDenied {
+        /// Machine-readable reason, e.g. `ADMIN_ONLY`, `ENGINE_NOT_ALLOWED`.
+        reason: &'static str,
+        /// What is not allowed and why.
+        message: String,
+    },
+    /// A quota would be exceeded.
+    #[error("quota exceeded: {}", .0.iter().map(|v| v.description.as_str()).collect::<Vec<_>>().join("; "))]
+    QuotaExceeded(Vec<QuotaViolation>),
+    /// Too many calls; try again after `retry_after`.
+    #[error("rate limit exceeded for {subject}; retry in {retry_after:?}")]
+    RateLimited {
+        /// Whose limit: `tenants/<id>` or `address/<ip>`.
+        subject: String,
+        /// When a call will be accepted again.
+        retry_after: std::time::Duration,
+    },
     /// The database or another dependency failed; details are logged, not returned.
     #[error("internal error: {context}")]
     Internal {

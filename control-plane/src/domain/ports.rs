@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::{
     ChangesSince, Config, FieldViolation, IdempotencyKey, NewEvent, NewStore, Result, Snapshot,
-    Store, StoreEvent, StoreFilter, StoreRef, TenantId, engine::Engine,
+    Store, StoreEvent, StoreFilter, StoreRef, TenantId,
+    engine::Engine,
+    tenancy::{Quota, Role, Scope, Tenant, Token},
 };
 
 /// Result of a create: a new store, or the one an earlier call with the same
@@ -37,28 +39,37 @@ pub type ChangeFn = dyn for<'a> Fn(&'a mut Store) -> Result<Option<NewEvent>> + 
 #[async_trait]
 pub trait StoreRepository: Send + Sync + 'static {
     /// Creates a store (with its `Created` timeline event and `Added` change),
-    /// honouring the idempotency key. Name conflicts: `AlreadyExists`; a key
-    /// reused for another request: `FailedPrecondition`.
+    /// honouring the idempotency key, and checking the tenant's quota and the
+    /// platform's limits in the same transaction, so concurrent creates
+    /// cannot overshoot. Name conflicts: `AlreadyExists`; a key reused for
+    /// another request: `FailedPrecondition`; a quota: `QuotaExceeded`.
     async fn create(&self, new: NewStore, key: Option<IdempotencyKey>) -> Result<Created>;
 
     /// One store of the tenant.
-    async fn get(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store>;
+    async fn get(&self, scope: &Scope, store: &StoreRef) -> Result<Store>;
 
-    /// A page of the tenant's stores after `after`, oldest first.
+    /// A page of the stores in scope after `after`, oldest first.
     async fn list(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         filter: &StoreFilter,
         after: Option<Uuid>,
         limit: u64,
     ) -> Result<Vec<Store>>;
 
-    /// Applies `change` to a store of the tenant in one transaction. When it
+    /// Applies `change` to a store in scope in one transaction. When it
     /// returns an event, records it in the store's timeline, bumps the
     /// resource version and logs a `Modified` change. `None` means nothing to
     /// do; an error refuses the change. Either way nothing is written then.
-    async fn update(&self, tenant: &TenantId, store: &StoreRef, change: &ChangeFn)
-    -> Result<Store>;
+    /// With `claim_provisioning_slot`, the tenant's and the platform's
+    /// concurrent-provisioning limits are checked in the same transaction.
+    async fn update(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        claim_provisioning_slot: bool,
+        change: &ChangeFn,
+    ) -> Result<Store>;
 
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()>;
@@ -66,15 +77,15 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// A page of a store's timeline after event `after`, oldest first.
     async fn events(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         store: &StoreRef,
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<StoreEvent>>;
 
-    /// The tenant's stores and the change-log position they reflect, read
+    /// The stores in scope and the change-log position they reflect, read
     /// consistently.
-    async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot>;
+    async fn snapshot(&self, scope: &Scope) -> Result<Snapshot>;
 
     /// Up to `limit` changes (of every tenant) after `seq`, or `Gone` when
     /// some were pruned.
@@ -82,6 +93,98 @@ pub trait StoreRepository: Send + Sync + 'static {
 
     /// The newest change-log position.
     async fn latest_seq(&self) -> Result<i64>;
+}
+
+/// Tenants and their tokens.
+#[async_trait]
+pub trait TenantRepository: Send + Sync + 'static {
+    /// Creates a tenant; `AlreadyExists` when the id is taken.
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        display_name: &str,
+        quota: &Quota,
+    ) -> Result<Tenant>;
+
+    /// Every tenant, by id.
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
+
+    /// One tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant>;
+
+    /// Replaces a tenant's quota.
+    async fn set_quota(&self, id: &TenantId, quota: &Quota) -> Result<Tenant>;
+
+    /// Stores a new token (its secret only as `hash`).
+    async fn create_token(
+        &self,
+        id: &str,
+        tenant: &TenantId,
+        role: Role,
+        description: &str,
+        hash: &str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Token>;
+
+    /// A token with its secret hash, by id.
+    async fn token(&self, id: &str) -> Result<Option<(Token, String)>>;
+
+    /// Tokens, of one tenant or all.
+    async fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<Token>>;
+
+    /// Revokes a token (idempotent).
+    async fn revoke_token(&self, id: &str) -> Result<Token>;
+
+    /// Stores `hash` as an admin token of the default tenant if no token
+    /// exists at all, atomically; returns whether it did.
+    async fn bootstrap_admin_token(&self, id: &str, hash: &str) -> Result<bool>;
+}
+
+/// One mutating call or attempt, for the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Tenant of the caller, if authenticated.
+    pub tenant: Option<TenantId>,
+    /// Token used, if any.
+    pub token_id: Option<String>,
+    /// Client address.
+    pub client_address: String,
+    /// Full gRPC method name.
+    pub method: String,
+    /// What it acted on.
+    pub resource: String,
+    /// Parameters, secrets removed.
+    pub parameters: serde_json::Value,
+    /// gRPC code name.
+    pub outcome: String,
+    /// Error message, if any.
+    pub message: String,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Monotonic id.
+    pub id: i64,
+    /// When.
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// What.
+    pub record: AuditRecord,
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends a record.
+    async fn append(&self, record: AuditRecord) -> Result<()>;
+
+    /// Entries in scope with ids below `before`, newest first.
+    async fn entries(
+        &self,
+        scope: &Scope,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<AuditEntry>>;
 }
 
 /// The engines the platform can provision and how to check their configuration.

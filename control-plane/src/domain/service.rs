@@ -8,8 +8,9 @@ use tracing::warn;
 
 use super::{
     Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Phase, Result, Store,
-    StoreEvent, StoreFilter, StoreRef, TenantId, page,
+    StoreEvent, StoreFilter, StoreRef, page,
     ports::{EngineCatalog, StoreDriver, StoreRepository},
+    tenancy::{Caller, Scope},
     validate,
 };
 
@@ -24,6 +25,8 @@ pub struct CreateRequest {
     pub config: Config,
     /// Idempotency key; empty for none.
     pub request_id: String,
+    /// Owner (`tenants/<id>`); empty for the caller's tenant.
+    pub tenant: String,
 }
 
 /// One page of a listing.
@@ -70,8 +73,19 @@ impl StoreService {
 
     /// Validates and creates a store, or returns the original one for a
     /// retried idempotent request.
-    pub async fn create(&self, tenant: TenantId, req: CreateRequest) -> Result<Store> {
+    pub async fn create(&self, caller: &Caller, req: CreateRequest) -> Result<Store> {
         let mut violations = Vec::new();
+        let tenant = if req.tenant.is_empty() {
+            caller.tenant.clone()
+        } else {
+            match validate::tenant_ref(&req.tenant) {
+                Ok(tenant) => tenant,
+                Err(why) => {
+                    violations.push(FieldViolation::new("tenant", why));
+                    caller.tenant.clone()
+                }
+            }
+        };
         if let Err(why) = validate::store_name(&req.name) {
             violations.push(FieldViolation::new("name", why));
         }
@@ -101,6 +115,15 @@ impl StoreService {
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
+        if tenant != caller.tenant && !caller.is_admin() {
+            return Err(Error::PermissionDenied {
+                reason: "OTHER_TENANT",
+                message: format!(
+                    "only administrators may create stores for another tenant ({})",
+                    tenant.resource_name()
+                ),
+            });
+        }
 
         let key = (!req.request_id.is_empty()).then(|| IdempotencyKey {
             request_id: req.request_id.clone(),
@@ -121,15 +144,15 @@ impl StoreService {
         }
     }
 
-    /// One store of the tenant.
-    pub async fn get(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
-        self.repo.get(tenant, store).await
+    /// One store in scope.
+    pub async fn get(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
+        self.repo.get(scope, store).await
     }
 
-    /// A page of the tenant's stores.
+    /// A page of the stores in scope.
     pub async fn list(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         filter: &StoreFilter,
         page_size: i32,
         page_token: &str,
@@ -146,7 +169,7 @@ impl StoreService {
         let after = page::decode::<uuid::Uuid>(page_token, &fingerprint)
             .map_err(|v| Error::InvalidArgument(vec![v]))?;
         // One extra row tells whether another page exists.
-        let mut items = self.repo.list(tenant, filter, after, size + 1).await?;
+        let mut items = self.repo.list(scope, filter, after, size + 1).await?;
         let next_page_token = next_token(&mut items, size, |s| s.id, &fingerprint);
         Ok(Page {
             items,
@@ -156,11 +179,11 @@ impl StoreService {
 
     /// Starts deleting a store. Deleting a store already being deleted
     /// returns it unchanged. With an etag, the store must be unchanged since.
-    pub async fn delete(&self, tenant: &TenantId, store: &StoreRef, etag: &str) -> Result<Store> {
+    pub async fn delete(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
         let etag = etag.to_owned();
         let store = self
             .repo
-            .update(tenant, store, &move |s: &mut Store| {
+            .update(scope, store, false, &move |s: &mut Store| {
                 if !etag.is_empty() && etag != s.etag() {
                     return Err(Error::Aborted(format!(
                         "store {} changed since etag {etag} was read (now {}); get it again and retry",
@@ -184,10 +207,10 @@ impl StoreService {
     }
 
     /// Provisions a failed store again.
-    pub async fn retry(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
+    pub async fn retry(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
         let store = self
             .repo
-            .update(tenant, store, &|s: &mut Store| {
+            .update(scope, store, true, &|s: &mut Store| {
                 if s.phase != Phase::Failed {
                     return Err(Error::FailedPrecondition {
                         kind: "STORE_PHASE",
@@ -218,7 +241,7 @@ impl StoreService {
     /// A page of the store's timeline.
     pub async fn events(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         store: &StoreRef,
         page_size: i32,
         page_token: &str,
@@ -228,7 +251,7 @@ impl StoreService {
         let fingerprint = page::fingerprint(&["events", &store.to_string()]);
         let after = page::decode::<i64>(page_token, &fingerprint)
             .map_err(|v| Error::InvalidArgument(vec![v]))?;
-        let mut items = self.repo.events(tenant, store, after, size + 1).await?;
+        let mut items = self.repo.events(scope, store, after, size + 1).await?;
         let next_page_token = next_token(&mut items, size, |e| e.id, &fingerprint);
         Ok(Page {
             items,
@@ -326,6 +349,7 @@ mod tests {
             engine: "e".into(),
             config,
             request_id: "k".into(),
+            tenant: String::new(),
         };
         assert_eq!(request_hash(&req(a.clone())), request_hash(&req(b)));
         let mut other = req(a);

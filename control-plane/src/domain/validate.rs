@@ -47,6 +47,13 @@ pub fn store_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Resolves a tenant reference, `tenants/<id>` or `<id>`; ids follow the
+/// store-name rules (they appear in labels and log lines).
+pub fn tenant_ref(value: &str) -> Result<super::TenantId, String> {
+    let id = value.strip_prefix("tenants/").unwrap_or(value);
+    store_name(id).map(|()| super::TenantId(id.to_owned()))
+}
+
 /// Checks an idempotency key: printable ASCII, at most [`REQUEST_ID_MAX_LEN`].
 pub fn request_id(id: &str) -> Result<(), String> {
     if id.len() > REQUEST_ID_MAX_LEN {
@@ -148,6 +155,14 @@ mod tests {
         );
         let id = Uuid::now_v7();
         assert_eq!(store_ref(&id.to_string(), ""), Ok(StoreRef::Id(id)));
+    }
+
+    #[test]
+    fn tenant_ref_accepts_resource_names_and_bare_ids() {
+        assert_eq!(tenant_ref("tenants/acme").map(|t| t.0), Ok("acme".into()));
+        assert_eq!(tenant_ref("acme").map(|t| t.0), Ok("acme".into()));
+        assert!(tenant_ref("tenants/").is_err());
+        assert!(tenant_ref("Acme Corp").is_err());
     }
 
     #[test]

@@ -6,6 +6,9 @@ use storeplane_proto::v1 as pb;
 
 use crate::domain::{
     Condition, ConditionStatus, Config, FieldViolation, Outcome, Phase, Store, StoreEvent,
+    admin::limit,
+    ports::AuditEntry,
+    tenancy::{Quota, Role, Tenant, Token},
 };
 
 pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
@@ -98,6 +101,88 @@ pub fn event_to_pb(e: &StoreEvent) -> pb::StoreEvent {
         .into(),
         time: Some(timestamp(e.time)),
         duration_ms: e.duration_ms,
+    }
+}
+
+pub fn role_to_pb(role: Role) -> pb::Role {
+    match role {
+        Role::Admin => pb::Role::Admin,
+        Role::Member => pb::Role::Member,
+    }
+}
+
+pub fn role_from_pb(role: i32) -> Option<Role> {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Admin) => Some(Role::Admin),
+        Ok(pb::Role::Member) => Some(Role::Member),
+        _ => None,
+    }
+}
+
+pub fn quota_to_pb(q: &Quota) -> pb::Quota {
+    let limit = |v: Option<u32>| v.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+    pb::Quota {
+        max_stores: limit(q.max_stores),
+        max_concurrent_provisions: limit(q.max_concurrent_provisions),
+        allowed_engines: q.allowed_engines.clone(),
+    }
+}
+
+pub fn quota_from_pb(q: Option<pb::Quota>) -> Result<Quota, FieldViolation> {
+    let q = q.unwrap_or_default();
+    Ok(Quota {
+        max_stores: limit(q.max_stores, "quota.max_stores")?,
+        max_concurrent_provisions: limit(
+            q.max_concurrent_provisions,
+            "quota.max_concurrent_provisions",
+        )?,
+        allowed_engines: q.allowed_engines,
+    })
+}
+
+pub fn tenant_to_pb(t: &Tenant) -> pb::Tenant {
+    pb::Tenant {
+        name: t.id.resource_name(),
+        id: t.id.0.clone(),
+        display_name: t.display_name.clone(),
+        quota: Some(quota_to_pb(&t.quota)),
+        create_time: Some(timestamp(t.created_at)),
+    }
+}
+
+pub fn token_to_pb(t: &Token) -> pb::Token {
+    pb::Token {
+        id: t.id.clone(),
+        tenant: t.tenant.resource_name(),
+        role: role_to_pb(t.role).into(),
+        description: t.description.clone(),
+        create_time: Some(timestamp(t.created_at)),
+        expire_time: t.expires_at.map(timestamp),
+        revoke_time: t.revoked_at.map(timestamp),
+    }
+}
+
+pub fn audit_to_pb(e: &AuditEntry) -> pb::AuditEntry {
+    let parameters = match &e.record.parameters {
+        serde_json::Value::Object(map) => Some(config_to_struct(map)),
+        _ => None,
+    };
+    pb::AuditEntry {
+        id: e.id,
+        time: Some(timestamp(e.time)),
+        tenant: e
+            .record
+            .tenant
+            .as_ref()
+            .map(|t| t.resource_name())
+            .unwrap_or_default(),
+        token_id: e.record.token_id.clone().unwrap_or_default(),
+        client_address: e.record.client_address.clone(),
+        method: e.record.method.clone(),
+        resource: e.record.resource.clone(),
+        parameters,
+        outcome: e.record.outcome.clone(),
+        message: e.record.message.clone(),
     }
 }
 

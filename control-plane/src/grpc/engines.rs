@@ -5,18 +5,20 @@ use std::sync::Arc;
 use storeplane_proto::v1::{self as pb, engine_service_server::EngineService as EngineServiceRpc};
 use tonic::{Request, Response, Status};
 
+use super::gate::Gate;
 use crate::domain::ports::EngineCatalog;
 
 /// The engine API.
 #[derive(Clone)]
 pub struct EngineApi {
     catalog: Arc<dyn EngineCatalog>,
+    gate: Arc<Gate>,
 }
 
 impl EngineApi {
-    /// Serves the engines of `catalog`.
-    pub fn new(catalog: Arc<dyn EngineCatalog>) -> Self {
-        Self { catalog }
+    /// Serves the engines of `catalog` to authenticated callers.
+    pub fn new(catalog: Arc<dyn EngineCatalog>, gate: Arc<Gate>) -> Self {
+        Self { catalog, gate }
     }
 }
 
@@ -24,8 +26,9 @@ impl EngineApi {
 impl EngineServiceRpc for EngineApi {
     async fn list_engines(
         &self,
-        _request: Request<pb::ListEnginesRequest>,
+        request: Request<pb::ListEnginesRequest>,
     ) -> Result<Response<pb::ListEnginesResponse>, Status> {
+        self.gate.caller(&request).await?;
         let engines = self
             .catalog
             .engines()

@@ -1,11 +1,14 @@
 //! gRPC adapter: tonic services over the domain, and the one mapping from
 //! domain errors to `tonic::Status`.
 
+mod admin;
 mod convert;
 mod engines;
+pub mod gate;
 mod status;
 mod stores;
 
+pub use admin::{AdminApi, AuditApi, InfoApi};
 pub use engines::EngineApi;
 pub use status::to_status;
 pub use stores::StoreApi;

@@ -66,6 +66,42 @@ pub fn to_status(err: Error) -> Status {
             details.set_error_info("ETAG_MISMATCH", ERROR_DOMAIN, HashMap::new());
             Status::with_error_details(Code::Aborted, message, details)
         }
+        Error::Unauthenticated(message) => {
+            details.set_error_info("UNAUTHENTICATED", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::Unauthenticated, message, details)
+        }
+        Error::PermissionDenied { reason, message } => {
+            details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::PermissionDenied, message, details)
+        }
+        Error::QuotaExceeded(violations) => {
+            let message = format!(
+                "quota exceeded: {}",
+                violations
+                    .iter()
+                    .map(|v| v.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            for v in violations {
+                details.add_quota_failure_violation(v.subject, v.description);
+            }
+            details.set_error_info("QUOTA_EXCEEDED", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
+        Error::RateLimited {
+            subject,
+            retry_after,
+        } => {
+            let message = format!(
+                "rate limit exceeded for {subject}; retry in {} ms",
+                retry_after.as_millis()
+            );
+            details.set_retry_info(Some(retry_after));
+            details.add_quota_failure_violation(&subject, "rate limit of mutating calls");
+            details.set_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
         err @ Error::Internal { .. } => {
             error!(error = %err, cause = ?std::error::Error::source(&err), "internal error");
             details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());

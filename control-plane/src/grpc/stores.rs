@@ -11,48 +11,89 @@ use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{convert, to_status};
+use super::{
+    convert,
+    gate::{Gate, redact},
+    to_status,
+};
 use crate::domain::{
-    Error, FieldViolation, StoreFilter, TenantId,
+    Error, FieldViolation, Store, StoreFilter, StoreRef,
     service::{CreateRequest, StoreService},
     validate,
 };
 use crate::watch::{self, ChangeHub, WatchEvent, WatchOptions};
 
+const CREATE: &str = "storeplane.v1.StoreService/CreateStore";
+const DELETE: &str = "storeplane.v1.StoreService/DeleteStore";
+const RETRY: &str = "storeplane.v1.StoreService/RetryStore";
+
 /// The store API.
 #[derive(Clone)]
 pub struct StoreApi {
     service: StoreService,
+    gate: Arc<Gate>,
     hub: ChangeHub,
     watch: WatchOptions,
     shutdown: CancellationToken,
 }
 
 impl StoreApi {
-    /// Serves `service`; watches end when `shutdown` is cancelled.
+    /// Serves `service` behind `gate`; watches end when `shutdown` is cancelled.
     pub fn new(
         service: StoreService,
+        gate: Arc<Gate>,
         hub: ChangeHub,
         watch: WatchOptions,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             service,
+            gate,
             hub,
             watch,
             shutdown,
         }
     }
+
+    /// Audits a mutating call's outcome and converts it to a response.
+    async fn audited(
+        &self,
+        caller: &crate::domain::tenancy::Caller,
+        address: Option<std::net::SocketAddr>,
+        method: &str,
+        target: &str,
+        parameters: serde_json::Value,
+        result: Result<Store, Error>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let result = result.map_err(to_status);
+        let resource = match &result {
+            Ok(store) => format!("stores/{}", store.id),
+            Err(_) => target.to_owned(),
+        };
+        self.gate
+            .record(
+                Some(caller),
+                address,
+                method,
+                resource,
+                redact(parameters),
+                result.as_ref().map(|_| ()),
+            )
+            .await;
+        result.map(|store| Response::new(convert::store_to_pb(&store)))
+    }
 }
 
-/// The caller's tenant. Until authentication exists every caller acts for
-/// the default tenant; every query is already scoped by tenant below.
-fn tenant<T>(_request: &Request<T>) -> TenantId {
-    TenantId::default_tenant()
+fn store_ref(id: &str, name: &str) -> Result<StoreRef, Error> {
+    validate::store_ref(id, name).map_err(Error::InvalidArgument)
 }
 
-fn store_ref(id: &str, name: &str) -> Result<crate::domain::StoreRef, Status> {
-    validate::store_ref(id, name).map_err(|v| to_status(Error::InvalidArgument(v)))
+fn target(id: &str, name: &str) -> String {
+    if id.is_empty() {
+        format!("stores/name={name}")
+    } else {
+        format!("stores/{id}")
+    }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStoresResponse, Status>> + Send>>;
@@ -63,37 +104,58 @@ impl StoreServiceRpc for StoreApi {
         &self,
         request: Request<pb::CreateStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.mutating(&request, CREATE).await?;
+        let address = request.remote_addr();
         let req = request.into_inner();
-        let config = convert::struct_to_config(req.config)
-            .map_err(|v| to_status(Error::InvalidArgument(vec![v])))?;
-        let store = self
-            .service
-            .create(
-                tenant,
-                CreateRequest {
-                    name: req.name,
-                    engine: req.engine,
-                    config,
-                    request_id: req.request_id,
-                },
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::store_to_pb(&store)))
+        let config = convert::struct_to_config(req.config.clone());
+        let parameters = serde_json::json!({
+            "name": req.name,
+            "engine": req.engine,
+            "tenant": req.tenant,
+            "request_id": req.request_id,
+            "config": config.clone().map(serde_json::Value::Object).unwrap_or_default(),
+        });
+        let result = match config {
+            Err(v) => Err(Error::InvalidArgument(vec![v])),
+            Ok(config) => {
+                self.service
+                    .create(
+                        &caller,
+                        CreateRequest {
+                            name: req.name.clone(),
+                            engine: req.engine,
+                            config,
+                            request_id: req.request_id,
+                            tenant: req.tenant,
+                        },
+                    )
+                    .await
+            }
+        };
+        self.audited(
+            &caller,
+            address,
+            CREATE,
+            &target("", &req.name),
+            parameters,
+            result,
+        )
+        .await
     }
 
     async fn get_store(
         &self,
         request: Request<pb::GetStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.caller(&request).await?;
         let req = request.into_inner();
-        let store = self
-            .service
-            .get(&tenant, &store_ref(&req.id, &req.name)?)
-            .await
-            .map_err(to_status)?;
+        let store = async {
+            self.service
+                .get(&caller.scope(), &store_ref(&req.id, &req.name)?)
+                .await
+        }
+        .await
+        .map_err(to_status)?;
         Ok(Response::new(convert::store_to_pb(&store)))
     }
 
@@ -101,23 +163,17 @@ impl StoreServiceRpc for StoreApi {
         &self,
         request: Request<pb::ListStoresRequest>,
     ) -> Result<Response<pb::ListStoresResponse>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.caller(&request).await?;
         let req = request.into_inner();
-        let mut violations: Vec<FieldViolation> = Vec::new();
-        let phases = convert::phases_from_pb(&req.phases).unwrap_or_else(|v| {
-            violations.push(v);
-            Vec::new()
-        });
-        if !violations.is_empty() {
-            return Err(to_status(Error::InvalidArgument(violations)));
-        }
+        let phases = convert::phases_from_pb(&req.phases)
+            .map_err(|v: FieldViolation| to_status(Error::InvalidArgument(vec![v])))?;
         let filter = StoreFilter {
             phases,
             engine: (!req.engine.is_empty()).then_some(req.engine),
         };
         let page = self
             .service
-            .list(&tenant, &filter, req.page_size, &req.page_token)
+            .list(&caller.scope(), &filter, req.page_size, &req.page_token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListStoresResponse {
@@ -130,28 +186,50 @@ impl StoreServiceRpc for StoreApi {
         &self,
         request: Request<pb::DeleteStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.mutating(&request, DELETE).await?;
+        let address = request.remote_addr();
         let req = request.into_inner();
-        let store = self
-            .service
-            .delete(&tenant, &store_ref(&req.id, &req.name)?, &req.etag)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::store_to_pb(&store)))
+        let parameters = serde_json::json!({"id": req.id, "name": req.name, "etag": req.etag});
+        let result = async {
+            self.service
+                .delete(&caller.scope(), &store_ref(&req.id, &req.name)?, &req.etag)
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            DELETE,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
     }
 
     async fn retry_store(
         &self,
         request: Request<pb::RetryStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.mutating(&request, RETRY).await?;
+        let address = request.remote_addr();
         let req = request.into_inner();
-        let store = self
-            .service
-            .retry(&tenant, &store_ref(&req.id, &req.name)?)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(convert::store_to_pb(&store)))
+        let parameters = serde_json::json!({"id": req.id, "name": req.name});
+        let result = async {
+            self.service
+                .retry(&caller.scope(), &store_ref(&req.id, &req.name)?)
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            RETRY,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
     }
 
     type WatchStoresStream = WatchStream;
@@ -160,7 +238,7 @@ impl StoreServiceRpc for StoreApi {
         &self,
         request: Request<pb::WatchStoresRequest>,
     ) -> Result<Response<Self::WatchStoresStream>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.caller(&request).await?;
         let req = request.into_inner();
         let resume = if req.resume_token.is_empty() {
             None
@@ -178,7 +256,7 @@ impl StoreServiceRpc for StoreApi {
         let events = watch::watch(
             Arc::clone(self.service.repository()),
             &self.hub,
-            tenant,
+            caller.scope(),
             resume,
             self.watch,
             self.shutdown.clone(),
@@ -194,18 +272,20 @@ impl StoreServiceRpc for StoreApi {
         &self,
         request: Request<pb::ListStoreEventsRequest>,
     ) -> Result<Response<pb::ListStoreEventsResponse>, Status> {
-        let tenant = tenant(&request);
+        let caller = self.gate.caller(&request).await?;
         let req = request.into_inner();
-        let page = self
-            .service
-            .events(
-                &tenant,
-                &store_ref(&req.id, &req.name)?,
-                req.page_size,
-                &req.page_token,
-            )
-            .await
-            .map_err(to_status)?;
+        let page = async {
+            self.service
+                .events(
+                    &caller.scope(),
+                    &store_ref(&req.id, &req.name)?,
+                    req.page_size,
+                    &req.page_token,
+                )
+                .await
+        }
+        .await
+        .map_err(to_status)?;
         Ok(Response::new(pb::ListStoreEventsResponse {
             events: page.items.iter().map(convert::event_to_pb).collect(),
             next_page_token: page.next_page_token,

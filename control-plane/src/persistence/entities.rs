@@ -103,3 +103,79 @@ pub mod idempotency_keys {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `tenants`.
+pub mod tenants {
+    use sea_orm::entity::prelude::*;
+
+    /// One tenant with its quota (NULL limits: unlimited).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub created_at: DateTimeUtc,
+        pub max_stores: Option<i32>,
+        pub max_concurrent_provisions: Option<i32>,
+        /// JSON array of engine ids; empty: all.
+        pub allowed_engines: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `tokens`.
+pub mod tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// One API token; only the secret's hash is stored.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant_id: String,
+        pub role: String,
+        pub secret_hash: String,
+        pub description: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `audit_log`.
+pub mod audit_log {
+    use sea_orm::entity::prelude::*;
+
+    /// One audited call.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub created_at: DateTimeUtc,
+        pub tenant_id: String,
+        pub token_id: String,
+        pub client_address: String,
+        pub method: String,
+        pub resource: String,
+        pub parameters: String,
+        pub outcome: String,
+        pub message: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

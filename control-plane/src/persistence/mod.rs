@@ -3,6 +3,7 @@
 mod entities;
 mod error;
 mod repo;
+mod tenants;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -10,8 +11,11 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use storeplane_migrations::{Migrator, MigratorTrait};
 use tokio::sync::Notify;
 
+use crate::domain::tenancy::GlobalLimits;
+
 pub use error::{Error, Result};
 pub use repo::SqlStoreRepository;
+pub use tenants::SqlTenantRepository;
 
 /// PostgreSQL channel on which every committed store change is announced.
 pub const CHANGES_CHANNEL: &str = "storeplane_store_changes";
@@ -64,13 +68,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
     Migrator::up(db, None).await.map_err(Error::Migrate)
 }
 
-/// Builds the repository over `db`; `wake` is signalled after every commit.
+/// Builds the store repository over `db`; `wake` is signalled after every
+/// commit.
 pub fn repository(
     db: DatabaseConnection,
     wake: Arc<Notify>,
     history: u64,
+    limits: GlobalLimits,
 ) -> Arc<SqlStoreRepository> {
-    Arc::new(SqlStoreRepository::new(db, wake, history))
+    Arc::new(SqlStoreRepository::new(db, wake, history, limits))
 }
 
 /// Whether the database can announce changes to other processes.

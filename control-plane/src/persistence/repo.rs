@@ -14,23 +14,24 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, SqlErr, TransactionTrait,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::CHANGES_CHANNEL;
-use super::entities::{idempotency_keys, store_changes, store_events, stores};
+use super::entities::{idempotency_keys, store_changes, store_events, stores, tenants};
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
-    NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
-    StoreRef, TenantId, Urls,
+    NewStore, Outcome, Phase, QuotaViolation, Result, Snapshot, Store, StoreChange, StoreEvent,
+    StoreFilter, StoreRef, TenantId, Urls,
     ports::{ChangeFn, Created, StoreRepository},
+    tenancy::{GlobalLimits, Scope},
 };
 
 /// Arbitrary key of the advisory lock that orders change-log writes.
-const CHANGE_LOG_LOCK: i64 = 0x5354_4f52_4550_4c4e;
+pub(super) const CHANGE_LOG_LOCK: i64 = 0x5354_4f52_4550_4c4e;
 /// Pruning runs at most when a change's sequence number is a multiple of
 /// this (more often when the history kept is shorter).
 const PRUNE_EVERY: i64 = 128;
@@ -40,16 +41,23 @@ pub struct SqlStoreRepository {
     db: DatabaseConnection,
     wake: Arc<Notify>,
     history: i64,
+    limits: GlobalLimits,
 }
 
 impl SqlStoreRepository {
     /// A repository over `db` keeping about `history` changes for resuming
-    /// watches, signalling `wake` after each commit.
-    pub fn new(db: DatabaseConnection, wake: Arc<Notify>, history: u64) -> Self {
+    /// watches, signalling `wake` after each commit, enforcing `limits`.
+    pub fn new(
+        db: DatabaseConnection,
+        wake: Arc<Notify>,
+        history: u64,
+        limits: GlobalLimits,
+    ) -> Self {
         Self {
             db,
             wake,
             history: i64::try_from(history.max(1)).unwrap_or(i64::MAX),
+            limits,
         }
     }
 
@@ -156,10 +164,10 @@ impl SqlStoreRepository {
     async fn find<C: ConnectionTrait>(
         &self,
         conn: &C,
-        tenant: &TenantId,
+        scope: &Scope,
         store: &StoreRef,
     ) -> Result<stores::Model> {
-        let query = stores::Entity::find().filter(stores::Column::TenantId.eq(tenant.0.as_str()));
+        let query = scoped(stores::Entity::find(), scope);
         let query = match store {
             StoreRef::Id(id) => query.filter(stores::Column::Id.eq(id.to_string())),
             StoreRef::Name(name) => query.filter(stores::Column::Name.eq(name.as_str())),
@@ -172,6 +180,80 @@ impl SqlStoreRepository {
                 resource_type: "store",
                 name: store.to_string(),
             })
+    }
+
+    /// Checks the tenant's quota and the platform's limits inside `txn`:
+    /// store counts when `new_store`, concurrent provisions always.
+    async fn check_quota(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: &tenants::Model,
+        new_store: bool,
+    ) -> Result<()> {
+        let count = |query: Select<stores::Entity>| async move {
+            query.count(txn).await.map_err(db("count stores"))
+        };
+        let provisioning = stores::Column::Phase.eq(Phase::Provisioning.as_str());
+        let of_tenant = stores::Column::TenantId.eq(tenant.id.as_str());
+        let subject = format!("tenants/{}", tenant.id);
+        let mut checks: Vec<(String, &str, Option<i32>, Select<stores::Entity>)> = vec![(
+            subject.clone(),
+            "max_concurrent_provisions",
+            tenant.max_concurrent_provisions,
+            stores::Entity::find()
+                .filter(of_tenant.clone())
+                .filter(provisioning.clone()),
+        )];
+        checks.push((
+            "platform".into(),
+            "max_concurrent_provisions",
+            self.limits
+                .max_concurrent_provisions
+                .map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
+            stores::Entity::find().filter(provisioning),
+        ));
+        if new_store {
+            checks.push((
+                subject,
+                "max_stores",
+                tenant.max_stores,
+                stores::Entity::find().filter(of_tenant),
+            ));
+            checks.push((
+                "platform".into(),
+                "max_stores",
+                self.limits
+                    .max_stores
+                    .map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
+                stores::Entity::find(),
+            ));
+        }
+        let mut violations = Vec::new();
+        for (subject, limit_name, limit, query) in checks {
+            let Some(limit) = limit else { continue };
+            let used = count(query).await?;
+            if used >= u64::try_from(limit).unwrap_or(0) {
+                violations.push(QuotaViolation {
+                    description: format!(
+                        "{limit_name} of {subject} is {limit} and {used} are in use"
+                    ),
+                    subject,
+                });
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::QuotaExceeded(violations))
+        }
+    }
+}
+
+/// Restricts a store query to the scope.
+fn scoped(query: Select<stores::Entity>, scope: &Scope) -> Select<stores::Entity> {
+    match scope {
+        Scope::Tenant(tenant) => query.filter(stores::Column::TenantId.eq(tenant.0.as_str())),
+        Scope::All => query,
     }
 }
 
@@ -225,6 +307,28 @@ impl StoreRepository for SqlStoreRepository {
         if taken.is_some() {
             return Err(name_taken(&new.name));
         }
+        let tenant = tenants::Entity::find_by_id(new.tenant.0.clone())
+            .one(&txn)
+            .await
+            .map_err(db("read tenant"))?
+            .ok_or_else(|| Error::NotFound {
+                resource_type: "tenant",
+                name: new.tenant.resource_name(),
+            })?;
+        let allowed: Vec<String> = serde_json::from_str(&tenant.allowed_engines)
+            .map_err(|e| Error::internal("decode allowed engines", e))?;
+        if !allowed.is_empty() && !allowed.contains(&new.engine) {
+            return Err(Error::PermissionDenied {
+                reason: "ENGINE_NOT_ALLOWED",
+                message: format!(
+                    "tenant {} may not use engine {}; allowed: {}",
+                    tenant.id,
+                    new.engine,
+                    allowed.join(", ")
+                ),
+            });
+        }
+        self.check_quota(&txn, &tenant, true).await?;
 
         let now = now();
         let store = Store {
@@ -277,19 +381,18 @@ impl StoreRepository for SqlStoreRepository {
         Ok(Created::New(store))
     }
 
-    async fn get(&self, tenant: &TenantId, store: &StoreRef) -> Result<Store> {
-        to_domain(self.find(&self.db, tenant, store).await?)
+    async fn get(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
+        to_domain(self.find(&self.db, scope, store).await?)
     }
 
     async fn list(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         filter: &StoreFilter,
         after: Option<Uuid>,
         limit: u64,
     ) -> Result<Vec<Store>> {
-        let mut query =
-            stores::Entity::find().filter(stores::Column::TenantId.eq(tenant.0.as_str()));
+        let mut query = scoped(stores::Entity::find(), scope);
         if !filter.phases.is_empty() {
             query =
                 query.filter(stores::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
@@ -313,17 +416,29 @@ impl StoreRepository for SqlStoreRepository {
 
     async fn update(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         store: &StoreRef,
+        claim_provisioning_slot: bool,
         change: &ChangeFn,
     ) -> Result<Store> {
         let txn = self.begin_write().await?;
-        let mut current = to_domain(self.find(&txn, tenant, store).await?)?;
+        let mut current = to_domain(self.find(&txn, scope, store).await?)?;
         let Some(event) = change(&mut current)? else {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
             return Ok(current);
         };
+        if claim_provisioning_slot {
+            let tenant = tenants::Entity::find_by_id(current.tenant.0.clone())
+                .one(&txn)
+                .await
+                .map_err(db("read tenant"))?
+                .ok_or_else(|| Error::NotFound {
+                    resource_type: "tenant",
+                    name: current.tenant.resource_name(),
+                })?;
+            self.check_quota(&txn, &tenant, false).await?;
+        }
         current.resource_version += 1;
         current.updated_at = now();
         stores::Entity::update(to_active(&current)?)
@@ -359,15 +474,14 @@ impl StoreRepository for SqlStoreRepository {
 
     async fn events(
         &self,
-        tenant: &TenantId,
+        scope: &Scope,
         store: &StoreRef,
         after: Option<i64>,
         limit: u64,
     ) -> Result<Vec<StoreEvent>> {
-        let row = self.find(&self.db, tenant, store).await?;
-        let mut query = store_events::Entity::find()
-            .filter(store_events::Column::StoreId.eq(row.id.as_str()))
-            .filter(store_events::Column::TenantId.eq(tenant.0.as_str()));
+        let row = self.find(&self.db, scope, store).await?;
+        let mut query =
+            store_events::Entity::find().filter(store_events::Column::StoreId.eq(row.id.as_str()));
         if let Some(after) = after {
             query = query.filter(store_events::Column::Id.gt(after));
         }
@@ -392,10 +506,9 @@ impl StoreRepository for SqlStoreRepository {
             .collect()
     }
 
-    async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot> {
+    async fn snapshot(&self, scope: &Scope) -> Result<Snapshot> {
         let txn = self.begin_read().await?;
-        let stores = stores::Entity::find()
-            .filter(stores::Column::TenantId.eq(tenant.0.as_str()))
+        let stores = scoped(stores::Entity::find(), scope)
             .order_by_asc(stores::Column::Id)
             .all(&txn)
             .await
@@ -472,11 +585,11 @@ async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
 
 /// The current time at the database's precision (PostgreSQL keeps
 /// microseconds), so a store returned by a write equals the one read back.
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-fn db(context: &'static str) -> impl FnOnce(DbErr) -> Error {
+pub(super) fn db(context: &'static str) -> impl FnOnce(DbErr) -> Error {
     move |e| Error::internal(context, e)
 }
 

@@ -8,7 +8,7 @@ use tracing::debug;
 
 use super::{ChangeHub, HubMessage};
 use crate::domain::{
-    ChangeType, ChangesSince, Result, Store, StoreChange, TenantId, ports::StoreRepository,
+    ChangeType, ChangesSince, Result, Store, StoreChange, ports::StoreRepository, tenancy::Scope,
 };
 
 /// How many changes a catch-up reads from the log at once.
@@ -41,13 +41,13 @@ pub struct WatchOptions {
     pub heartbeat: Duration,
 }
 
-/// Starts a watch of `tenant`'s stores from `resume` (or from a fresh list)
+/// Starts a watch of the stores in `scope` from `resume` (or from a fresh list)
 /// and returns its events. The stream ends when the receiver is dropped,
 /// on `cancel` (server shutdown), after `ResyncRequired`, or with an error.
 pub fn watch(
     repo: Arc<dyn StoreRepository>,
     hub: &ChangeHub,
-    tenant: TenantId,
+    scope: Scope,
     resume: Option<i64>,
     options: WatchOptions,
     cancel: CancellationToken,
@@ -58,7 +58,7 @@ pub fn watch(
     tokio::spawn(async move {
         let mut watcher = Watcher {
             repo,
-            tenant,
+            scope,
             tx,
             last: 0,
         };
@@ -99,7 +99,7 @@ pub fn watch(
 
 struct Watcher {
     repo: Arc<dyn StoreRepository>,
-    tenant: TenantId,
+    scope: Scope,
     tx: mpsc::Sender<Result<WatchEvent>>,
     /// Log position of the last change handled.
     last: i64,
@@ -121,7 +121,7 @@ impl Watcher {
     }
 
     async fn list(&mut self) -> Step {
-        let snapshot = self.repo.snapshot(&self.tenant).await?;
+        let snapshot = self.repo.snapshot(&self.scope).await?;
         self.last = snapshot.seq;
         for store in snapshot.stores {
             if !self.send(WatchEvent::Added(store, None)).await? {
@@ -152,7 +152,7 @@ impl Watcher {
             return Ok(true);
         }
         self.last = change.seq;
-        if change.store.tenant != self.tenant {
+        if !self.scope.includes(&change.store.tenant) {
             return Ok(true);
         }
         let store = change.store.clone();

@@ -1,0 +1,251 @@
+//! Status documents of workloads as the real controllers write them, for each
+//! simulated phase.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::Failure;
+use crate::meta;
+
+/// Where a simulated workload is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Seen, pods not ready yet.
+    Starting,
+    /// Pods ready (or, for a Job, finished successfully).
+    Ready,
+    /// The injected failure has shown itself.
+    Failed(Failure),
+}
+
+/// Sets a condition, keeping `lastTransitionTime` when the status is unchanged
+/// and `lastUpdateTime` when nothing changed, so reconciling twice is a no-op.
+pub(crate) fn set_condition(
+    conditions: &mut Vec<Value>,
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    with_update_time: bool,
+) {
+    let now = meta::now();
+    let existing = conditions
+        .iter()
+        .position(|c| c.get("type").and_then(Value::as_str) == Some(kind));
+    let previous = existing.map(|i| conditions[i].clone());
+    let same_status = previous
+        .as_ref()
+        .is_some_and(|p| p.get("status").and_then(Value::as_str) == Some(status));
+    let unchanged = same_status
+        && previous.as_ref().is_some_and(|p| {
+            p.get("reason").and_then(Value::as_str) == Some(reason)
+                && p.get("message").and_then(Value::as_str) == Some(message)
+        });
+    let transition = if same_status {
+        previous
+            .as_ref()
+            .and_then(|p| p.get("lastTransitionTime").cloned())
+            .unwrap_or(json!(now))
+    } else {
+        json!(now)
+    };
+    let mut condition = json!({
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": transition,
+    });
+    if with_update_time {
+        let update = if unchanged {
+            previous
+                .as_ref()
+                .and_then(|p| p.get("lastUpdateTime").cloned())
+                .unwrap_or(json!(now))
+        } else {
+            json!(now)
+        };
+        condition["lastUpdateTime"] = update;
+    }
+    match existing {
+        Some(i) => conditions[i] = condition,
+        None => conditions.push(condition),
+    }
+}
+
+fn conditions_of(obj: &Value) -> Vec<Value> {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Inserts integer fields, leaving out zeros as the API's `omitempty` does.
+fn counts(status: &mut Map<String, Value>, fields: &[(&str, i64)]) {
+    for (name, value) in fields {
+        if *value != 0 {
+            status.insert((*name).to_owned(), json!(value));
+        }
+    }
+}
+
+pub(crate) fn replicas(obj: &Value) -> i64 {
+    obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0)
+}
+
+/// The name Kubernetes would give the Deployment's current ReplicaSet.
+pub(crate) fn replica_set_name(deploy: &Value) -> String {
+    let template = deploy.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+    format!("{}-{}", meta::name(deploy).unwrap_or(""), meta::stable_hash(&template, 10))
+}
+
+pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
+    let want = replicas(deploy);
+    let generation = meta::generation(deploy);
+    let rs = replica_set_name(deploy);
+    let mut conditions = conditions_of(deploy);
+    let mut status = Map::new();
+    status.insert("observedGeneration".to_owned(), json!(generation));
+    let was_available = deploy.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0);
+    match phase {
+        Phase::Ready => {
+            counts(&mut status, &[("replicas", want), ("updatedReplicas", want), ("readyReplicas", want), ("availableReplicas", want)]);
+            set_condition(&mut conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true);
+            set_condition(&mut conditions, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs}\" has successfully progressed."), true);
+        }
+        Phase::Starting | Phase::Failed(_) => {
+            // A rollout keeps the old pods serving; a new Deployment has none.
+            let available = was_available.min(want);
+            counts(&mut status, &[
+                ("replicas", want),
+                ("updatedReplicas", want),
+                ("readyReplicas", available),
+                ("availableReplicas", available),
+                ("unavailableReplicas", want - available),
+            ]);
+            if available >= want && want > 0 {
+                set_condition(&mut conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true);
+            } else {
+                set_condition(&mut conditions, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", true);
+            }
+            if let Phase::Failed(_) = phase {
+                // The real controller waits progressDeadlineSeconds (600s by
+                // default); the simulation reports the deadline at once.
+                set_condition(&mut conditions, "Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{rs}\" has timed out progressing."), true);
+            } else {
+                set_condition(&mut conditions, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs}\" is progressing."), true);
+            }
+        }
+    }
+    if want == 0 && phase == Phase::Ready {
+        status.remove("readyReplicas");
+    }
+    status.insert("conditions".to_owned(), Value::Array(conditions));
+    Value::Object(status)
+}
+
+pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
+    let want = replicas(sts);
+    let revision = format!(
+        "{}-{}",
+        meta::name(sts).unwrap_or(""),
+        meta::stable_hash(&sts.pointer("/spec/template").cloned().unwrap_or(Value::Null), 10)
+    );
+    let ready = if phase == Phase::Ready { want } else { 0 };
+    let mut status = Map::new();
+    status.insert("observedGeneration".to_owned(), json!(meta::generation(sts)));
+    counts(&mut status, &[
+        ("replicas", want),
+        ("readyReplicas", ready),
+        ("currentReplicas", want),
+        ("updatedReplicas", want),
+        ("availableReplicas", ready),
+    ]);
+    status.insert("currentRevision".to_owned(), json!(revision));
+    status.insert("updateRevision".to_owned(), json!(revision));
+    status.insert("collisionCount".to_owned(), json!(0));
+    Value::Object(status)
+}
+
+pub(crate) fn job(job: &Value, phase: Phase, start_time: &str) -> Value {
+    let completions = job.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1).max(1);
+    let backoff_limit = job.pointer("/spec/backoffLimit").and_then(Value::as_i64).unwrap_or(6);
+    let mut conditions = conditions_of(job);
+    let mut status = Map::new();
+    status.insert("startTime".to_owned(), json!(start_time));
+    let finished_at = job
+        .pointer("/status/completionTime")
+        .cloned()
+        .unwrap_or_else(|| json!(meta::now()));
+    match phase {
+        Phase::Ready => {
+            counts(&mut status, &[("succeeded", completions)]);
+            status.insert("ready".to_owned(), json!(0));
+            status.insert("terminating".to_owned(), json!(0));
+            status.insert("completionTime".to_owned(), finished_at);
+            set_condition(&mut conditions, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", false);
+            set_condition(&mut conditions, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", false);
+        }
+        Phase::Failed(Failure::JobFail) => {
+            counts(&mut status, &[("failed", backoff_limit + 1)]);
+            status.insert("ready".to_owned(), json!(0));
+            status.insert("terminating".to_owned(), json!(0));
+            set_condition(&mut conditions, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", false);
+            set_condition(&mut conditions, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", false);
+        }
+        Phase::Starting | Phase::Failed(_) => {
+            counts(&mut status, &[("active", 1)]);
+            status.insert("ready".to_owned(), json!(0));
+            status.insert("terminating".to_owned(), json!(0));
+        }
+    }
+    status.insert("uncountedTerminatedPods".to_owned(), json!({}));
+    if !conditions.is_empty() {
+        status.insert("conditions".to_owned(), Value::Array(conditions));
+    }
+    Value::Object(status)
+}
+
+/// Replaces `.status` of a copy of `obj`; `None` when it would not change.
+pub(crate) fn with_status(obj: &Value, status: Value) -> Option<Value> {
+    if obj.get("status") == Some(&status) {
+        return None;
+    }
+    let mut updated = obj.clone();
+    updated["status"] = status;
+    Some(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deploy() -> Value {
+        json!({ "metadata": { "name": "web", "generation": 2 }, "spec": { "replicas": 2, "template": {} } })
+    }
+
+    #[test]
+    fn ready_deployment_reports_available_replicas_and_conditions() {
+        let status = deployment(&deploy(), Phase::Ready);
+        assert_eq!(status["readyReplicas"], 2);
+        assert_eq!(status["availableReplicas"], 2);
+        assert_eq!(status["observedGeneration"], 2);
+        assert_eq!(status["conditions"][0]["type"], "Available");
+        assert_eq!(status["conditions"][0]["status"], "True");
+    }
+
+    #[test]
+    fn reconciling_twice_gives_the_same_status() {
+        let mut obj = deploy();
+        obj["status"] = deployment(&obj, Phase::Ready);
+        assert!(with_status(&obj, deployment(&obj, Phase::Ready)).is_none());
+    }
+
+    #[test]
+    fn failed_job_reports_backoff_limit_exceeded() {
+        let job_obj = json!({ "metadata": { "name": "migrate" }, "spec": { "backoffLimit": 2 } });
+        let status = job(&job_obj, Phase::Failed(Failure::JobFail), "2025-01-01T00:00:00Z");
+        assert_eq!(status["failed"], 3);
+        let failed = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Failed").unwrap();
+        assert_eq!(failed["reason"], "BackoffLimitExceeded");
+    }
+}

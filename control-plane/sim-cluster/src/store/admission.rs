@@ -1,0 +1,196 @@
+//! Defaulting and allocation done by the apiserver on create and update, for
+//! the kinds whose defaults clients and `kubectl` output rely on.
+
+use serde_json::{Value, json};
+
+use super::State;
+use crate::meta;
+use crate::registry::ResourceInfo;
+
+/// Defaults a new object in place.
+pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
+    match (info.group, info.plural) {
+        ("", "namespaces") => {
+            let name = meta::name(obj).unwrap_or("").to_owned();
+            meta::object_mut(obj, "metadata")
+                .entry("labels")
+                .or_insert_with(|| json!({}));
+            if let Some(labels) = obj.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+                labels.insert("kubernetes.io/metadata.name".to_owned(), json!(name));
+            }
+            meta::object_mut(obj, "spec").insert("finalizers".to_owned(), json!(["kubernetes"]));
+            obj["status"] = json!({ "phase": "Active" });
+        }
+        ("apps", "deployments") => {
+            let spec = meta::object_mut(obj, "spec");
+            spec.entry("replicas").or_insert(json!(1));
+            spec.entry("revisionHistoryLimit").or_insert(json!(10));
+            spec.entry("progressDeadlineSeconds").or_insert(json!(600));
+            spec.entry("strategy").or_insert(json!({
+                "type": "RollingUpdate",
+                "rollingUpdate": { "maxUnavailable": "25%", "maxSurge": "25%" }
+            }));
+            reset_status(obj);
+        }
+        ("apps", "statefulsets") => {
+            let spec = meta::object_mut(obj, "spec");
+            spec.entry("replicas").or_insert(json!(1));
+            spec.entry("podManagementPolicy").or_insert(json!("OrderedReady"));
+            spec.entry("revisionHistoryLimit").or_insert(json!(10));
+            spec.entry("updateStrategy").or_insert(json!({
+                "type": "RollingUpdate", "rollingUpdate": { "partition": 0 }
+            }));
+            reset_status(obj);
+        }
+        ("apps", "replicasets" | "daemonsets") => reset_status(obj),
+        ("batch", "jobs") => default_job(obj),
+        ("", "services") => default_service(obj, st),
+        ("", "persistentvolumeclaims") => {
+            let spec = meta::object_mut(obj, "spec");
+            spec.entry("volumeMode").or_insert(json!("Filesystem"));
+            // What the DefaultStorageClass admission plugin does.
+            spec.entry("storageClassName").or_insert(json!("standard"));
+            obj["status"] = json!({ "phase": "Pending" });
+        }
+        ("", "pods") => {
+            if obj.get("status").is_none_or(|s| s.get("phase").is_none()) {
+                obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
+            }
+        }
+        ("", "secrets") => {
+            if let Value::Object(map) = obj {
+                map.entry("type").or_insert(json!("Opaque"));
+            }
+        }
+        ("", "events") => {
+            if let Value::Object(map) = obj {
+                map.entry("type").or_insert(json!("Normal"));
+                map.entry("count").or_insert(json!(1));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keeps fields an update may not drop.
+pub(super) fn on_update(info: &ResourceInfo, old: &Value, new: &mut Value) {
+    match (info.group, info.plural) {
+        ("", "services") => {
+            for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                if new.pointer(&format!("/spec/{field}")).is_none() {
+                    if let Some(value) = old.pointer(&format!("/spec/{field}")).cloned() {
+                        meta::object_mut(new, "spec").insert(field.to_owned(), value);
+                    }
+                }
+            }
+            default_service_ports(new);
+        }
+        ("", "namespaces") => {
+            // Only the /finalize subresource changes spec.finalizers.
+            let finalizers = old.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            meta::object_mut(new, "spec").insert("finalizers".to_owned(), finalizers);
+        }
+        ("batch", "jobs") => {
+            for field in ["selector", "completions", "parallelism", "backoffLimit", "completionMode", "suspend"] {
+                if new.pointer(&format!("/spec/{field}")).is_none() {
+                    if let Some(value) = old.pointer(&format!("/spec/{field}")).cloned() {
+                        meta::object_mut(new, "spec").insert(field.to_owned(), value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn reset_status(obj: &mut Value) {
+    if let Value::Object(map) = obj {
+        map.remove("status");
+    }
+}
+
+fn default_job(obj: &mut Value) {
+    let uid = meta::uid(obj).to_owned();
+    let name = meta::name(obj).unwrap_or("").to_owned();
+    let spec = meta::object_mut(obj, "spec");
+    spec.entry("completions").or_insert(json!(1));
+    spec.entry("parallelism").or_insert(json!(1));
+    spec.entry("backoffLimit").or_insert(json!(6));
+    spec.entry("completionMode").or_insert(json!("NonIndexed"));
+    spec.entry("suspend").or_insert(json!(false));
+    let generated_labels = json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    if !spec.contains_key("selector") {
+        spec.insert(
+            "selector".to_owned(),
+            json!({ "matchLabels": { "batch.kubernetes.io/controller-uid": uid } }),
+        );
+    }
+    let template = spec.entry("template").or_insert_with(|| json!({}));
+    let labels = meta::object_mut(meta::object_mut_value(template, "metadata"), "labels");
+    if let Some(generated) = generated_labels.as_object() {
+        for (k, v) in generated {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+    reset_status(obj);
+}
+
+fn default_service(obj: &mut Value, st: &mut State) {
+    let spec = meta::object_mut(obj, "spec");
+    let kind = spec
+        .entry("type")
+        .or_insert(json!("ClusterIP"))
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_owned();
+    spec.entry("sessionAffinity").or_insert(json!("None"));
+    if kind != "ExternalName" {
+        spec.entry("internalTrafficPolicy").or_insert(json!("Cluster"));
+        let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
+        let ip = match spec.get("clusterIP").and_then(Value::as_str) {
+            Some(ip) if !ip.is_empty() => ip.to_owned(),
+            _ => {
+                let n = st.next_cluster_ip;
+                st.next_cluster_ip += 1;
+                format!("10.96.{}.{}", (n / 256) % 256, n % 256)
+            }
+        };
+        spec.insert("clusterIP".to_owned(), json!(ip));
+        spec.insert("clusterIPs".to_owned(), json!([ip]));
+        if !headless {
+            spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
+            spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
+        }
+    }
+    if kind == "NodePort" || kind == "LoadBalancer" {
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for port in ports {
+                if port.get("nodePort").is_none() {
+                    port["nodePort"] = json!(st.next_node_port);
+                    st.next_node_port = if st.next_node_port >= 32_767 { 30_000 } else { st.next_node_port + 1 };
+                }
+            }
+        }
+        spec.entry("externalTrafficPolicy").or_insert(json!("Cluster"));
+    }
+    default_service_ports(obj);
+    obj["status"] = json!({ "loadBalancer": {} });
+}
+
+fn default_service_ports(obj: &mut Value) {
+    if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+        for port in ports {
+            if let Value::Object(p) = port {
+                p.entry("protocol").or_insert(json!("TCP"));
+                if let Some(number) = p.get("port").cloned() {
+                    p.entry("targetPort").or_insert(number);
+                }
+            }
+        }
+    }
+}

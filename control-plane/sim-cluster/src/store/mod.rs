@@ -1,0 +1,373 @@
+//! The object store: every object as a `serde_json::Value`, one global
+//! monotonic resourceVersion (like etcd's revision), and a capped history of
+//! changes from which watches resume.
+//!
+//! All state sits behind one mutex held only for short, non-async sections;
+//! every change is published to watchers (a broadcast channel) and to the
+//! simulated controllers (an unbounded channel, so they never miss work).
+
+mod admission;
+mod write;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+pub(crate) use write::{DeleteOutcome, PatchKind, WriteCtx};
+
+use crate::meta;
+use crate::registry::{Registry, ResId, ResourceInfo};
+use crate::selector::Filter;
+use crate::status::ApiError;
+
+/// `(namespace, name)`; the namespace is `""` for cluster-scoped objects.
+/// Ordered by namespace first so that one namespace is a contiguous range.
+pub(crate) type Key = (String, String);
+
+/// What happened to an object, as named in a watch event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub rv: u64,
+    pub res: ResId,
+    pub kind: EventType,
+    /// The object after the change (for deletes: its last state, at `rv`).
+    pub object: Arc<Value>,
+    /// The object before a modification; lets filtered watches turn a change
+    /// into or out of their selection into ADDED/DELETED, as the apiserver does.
+    pub old: Option<Arc<Value>>,
+}
+
+struct State {
+    rv: u64,
+    objects: Vec<BTreeMap<Key, Arc<Value>>>,
+    history: VecDeque<Arc<Record>>,
+    /// Every change with a resourceVersion above this is still in `history`.
+    floor: u64,
+    next_cluster_ip: u32,
+    next_node_port: u32,
+}
+
+/// Whether a namespace can take new objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NamespacePhase {
+    Missing,
+    Active,
+    Terminating,
+}
+
+/// A page of a list.
+#[derive(Debug)]
+pub(crate) struct ListPage {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: usize,
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WatchStart {
+    /// Synthetic ADDED events for the current state, then changes.
+    Now,
+    /// Changes after this resourceVersion.
+    After(u64),
+}
+
+/// What a new watch receives: the events to replay and the live feed.
+pub(crate) struct WatchFeed {
+    pub replay: Vec<Arc<Record>>,
+    pub live: broadcast::Receiver<Arc<Record>>,
+    pub resource_version: u64,
+}
+
+pub(crate) struct Store {
+    state: Mutex<State>,
+    registry: Arc<Registry>,
+    watchers: broadcast::Sender<Arc<Record>>,
+    controllers: mpsc::UnboundedSender<Arc<Record>>,
+    history_cap: usize,
+    namespaces: ResId,
+}
+
+impl Store {
+    /// A store with no objects. Changes are also sent to `controllers`.
+    pub fn new(
+        registry: Arc<Registry>,
+        history_cap: usize,
+        controllers: mpsc::UnboundedSender<Arc<Record>>,
+    ) -> Self {
+        let history_cap = history_cap.max(1);
+        let namespaces = registry
+            .lookup("", "v1", "namespaces")
+            .unwrap_or_default();
+        let (watchers, _) = broadcast::channel(history_cap.clamp(1024, 65_536));
+        let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
+        Self {
+            state: Mutex::new(State {
+                rv: 0,
+                objects,
+                history: VecDeque::new(),
+                floor: 0,
+                next_cluster_ip: 10,
+                next_node_port: 30_000,
+            }),
+            registry,
+            watchers,
+            controllers,
+            history_cap,
+            namespaces,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn info(&self, res: ResId) -> &ResourceInfo {
+        self.registry.get(res)
+    }
+
+    pub fn namespaces_id(&self) -> ResId {
+        self.namespaces
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (each
+        // mutation is a single insert or remove), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The latest resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    pub fn get(&self, res: ResId, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+        let st = self.lock();
+        st.objects[res]
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(self.info(res), name))
+    }
+
+    pub fn namespace_phase(&self, namespace: &str) -> NamespacePhase {
+        let st = self.lock();
+        Self::phase_of(&st, self.namespaces, namespace)
+    }
+
+    fn phase_of(st: &State, namespaces: ResId, namespace: &str) -> NamespacePhase {
+        match st.objects[namespaces].get(&(String::new(), namespace.to_owned())) {
+            None => NamespacePhase::Missing,
+            Some(ns) if meta::is_deleting(ns) => NamespacePhase::Terminating,
+            Some(_) => NamespacePhase::Active,
+        }
+    }
+
+    /// Objects of `res`, in one namespace or all, matching `filter`, a page at a time.
+    pub fn list(
+        &self,
+        res: ResId,
+        namespace: Option<&str>,
+        filter: &Filter,
+        limit: Option<usize>,
+        continue_after: Option<&Key>,
+    ) -> ListPage {
+        let st = self.lock();
+        let map = &st.objects[res];
+        let mut items = Vec::new();
+        let mut last_key = None;
+        let mut remaining = 0;
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let range: Box<dyn Iterator<Item = (&Key, &Arc<Value>)>> = match (namespace, continue_after) {
+            (_, Some(after)) => Box::new(
+                map.range::<Key, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            ),
+            (Some(ns), None) => Box::new(map.range::<Key, _>((ns.to_owned(), String::new())..)),
+            (None, None) => Box::new(map.iter()),
+        };
+        for (key, obj) in range {
+            if let Some(ns) = namespace {
+                if key.0 != ns {
+                    break;
+                }
+            }
+            if let Some(name) = filter.fields.required_name() {
+                if key.1 != name {
+                    continue;
+                }
+            }
+            if !filter.matches(obj) {
+                continue;
+            }
+            if items.len() < limit {
+                items.push(Arc::clone(obj));
+                last_key = Some(key.clone());
+            } else {
+                remaining += 1;
+            }
+        }
+        let continue_token = (remaining > 0)
+            .then(|| last_key.map(|k| encode_continue(&k)))
+            .flatten();
+        ListPage {
+            items,
+            resource_version: st.rv,
+            continue_token,
+            remaining,
+        }
+    }
+
+    /// Every object of `res` in `namespace` (all namespaces when `None`).
+    pub fn all(&self, res: ResId, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        self.list(res, namespace, &Filter::default(), None, None).items
+    }
+
+    /// Whether any namespaced object is left in `namespace`.
+    pub fn namespace_is_empty(&self, namespace: &str) -> bool {
+        let st = self.lock();
+        self.registry
+            .iter()
+            .filter(|(_, info)| info.namespaced)
+            .all(|(res, _)| {
+                st.objects[res]
+                    .range::<Key, _>((namespace.to_owned(), String::new())..)
+                    .next()
+                    .is_none_or(|(k, _)| k.0 != namespace)
+            })
+    }
+
+    /// Opens a watch: returns the events to replay and a live receiver, taken
+    /// atomically so nothing falls between them.
+    pub fn watch(&self, res: ResId, namespace: Option<&str>, start: WatchStart) -> Result<WatchFeed, ApiError> {
+        let st = self.lock();
+        let live = self.watchers.subscribe();
+        let replay = match start {
+            WatchStart::Now => {
+                let map = &st.objects[res];
+                let iter: Box<dyn Iterator<Item = &Arc<Value>>> = match namespace {
+                    Some(ns) => Box::new(
+                        map.range::<Key, _>((ns.to_owned(), String::new())..)
+                            .take_while(move |(k, _)| k.0 == ns)
+                            .map(|(_, v)| v),
+                    ),
+                    None => Box::new(map.values()),
+                };
+                iter.map(|obj| {
+                    Arc::new(Record {
+                        rv: meta::resource_version(obj),
+                        res,
+                        kind: EventType::Added,
+                        object: Arc::clone(obj),
+                        old: None,
+                    })
+                })
+                .collect()
+            }
+            WatchStart::After(rv) => {
+                if rv < st.floor {
+                    return Err(ApiError::gone(format!(
+                        "too old resource version: {rv} ({})",
+                        st.floor + 1
+                    )));
+                }
+                let first = st.history.partition_point(|r| r.rv <= rv);
+                st.history.range(first..).filter(|r| r.res == res).cloned().collect()
+            }
+        };
+        Ok(WatchFeed {
+            replay,
+            live,
+            resource_version: st.rv,
+        })
+    }
+
+    /// Commits one change: assigns the next resourceVersion, stores or removes
+    /// the object, appends to the history and tells watchers and controllers.
+    fn commit(
+        &self,
+        st: &mut State,
+        res: ResId,
+        kind: EventType,
+        mut object: Value,
+        old: Option<Arc<Value>>,
+    ) -> Arc<Value> {
+        st.rv += 1;
+        let rv = st.rv;
+        meta::metadata_mut(&mut object).insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
+        let key = (
+            meta::namespace(&object).unwrap_or("").to_owned(),
+            meta::name(&object).unwrap_or("").to_owned(),
+        );
+        let object = Arc::new(object);
+        match kind {
+            EventType::Deleted => {
+                st.objects[res].remove(&key);
+            }
+            EventType::Added | EventType::Modified => {
+                st.objects[res].insert(key, Arc::clone(&object));
+            }
+        }
+        let record = Arc::new(Record {
+            rv,
+            res,
+            kind,
+            object: Arc::clone(&object),
+            old,
+        });
+        st.history.push_back(Arc::clone(&record));
+        while st.history.len() > self.history_cap {
+            if let Some(dropped) = st.history.pop_front() {
+                st.floor = dropped.rv;
+            }
+        }
+        // No receivers is normal (nobody watching); a closed controller
+        // channel only happens while the cluster shuts down.
+        let _ = self.watchers.send(Arc::clone(&record));
+        let _ = self.controllers.send(record);
+        object
+    }
+}
+
+/// Continue tokens are opaque to clients; ours is the last key, hex-encoded
+/// so it survives any query-string handling.
+pub(crate) fn encode_continue(key: &Key) -> String {
+    format!("{}/{}", key.0, key.1)
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn decode_continue(token: &str) -> Result<Key, ApiError> {
+    let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
+    if token.len() % 2 != 0 {
+        return Err(bad());
+    }
+    let bytes = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or(""), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (ns, name) = text.split_once('/').ok_or_else(bad)?;
+    Ok((ns.to_owned(), name.to_owned()))
+}

@@ -1,0 +1,660 @@
+//! Tenancy and abuse limits over real sockets: authentication, isolation,
+//! quotas, rate limits, the audit log and secrets hygiene.
+
+#![allow(clippy::expect_used)] // A failed expectation is the test failing.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use storeplane_e2e::{
+    Backend, Server, config, create_request, fresh_database, on_both_backends, v1 as pb,
+};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+on_both_backends!(
+    tenants_cannot_see_or_touch_each_others_stores,
+    quota_holds_under_twenty_concurrent_creates,
+    every_mutating_call_is_audited_without_secrets,
+    command_line_tokens_work_until_revoked,
+);
+
+fn no_limits() -> [&'static str; 4] {
+    [
+        "--rate-limit-per-tenant",
+        "0",
+        "--rate-limit-per-address",
+        "0",
+    ]
+}
+
+async fn start(backend: Backend, args: &[&str]) -> Result<Server> {
+    Server::start_on(&fresh_database(backend).await?, args).await
+}
+
+fn by_name<T: Default>(name: &str, make: impl FnOnce(String) -> T) -> T {
+    make(name.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_calls_fail_except_health_reflection_and_info() -> Result<()> {
+    let server = Server::start(Backend::Sqlite).await?;
+    ensure!(
+        server.admin_token.starts_with("spt_"),
+        "no admin token printed"
+    );
+    for token in ["", "spt_0123_abcd", "not-a-token"] {
+        let mut stores = server.stores_as(token).await?;
+        let mut admin = server.admin_as(token).await?;
+        let mut audit = server.audit_as(token).await?;
+        let mut engines = storeplane_proto::v1::engine_service_client::EngineServiceClient::new(
+            server.authed(token).await?,
+        );
+        let codes = [
+            stores.create_store(create_request("x-shop")).await.err(),
+            stores
+                .get_store(by_name("x-shop", |name| pb::GetStoreRequest {
+                    name,
+                    ..Default::default()
+                }))
+                .await
+                .err(),
+            stores
+                .list_stores(pb::ListStoresRequest::default())
+                .await
+                .err(),
+            stores
+                .delete_store(by_name("x-shop", |name| pb::DeleteStoreRequest {
+                    name,
+                    ..Default::default()
+                }))
+                .await
+                .err(),
+            stores
+                .retry_store(by_name("x-shop", |name| pb::RetryStoreRequest {
+                    name,
+                    ..Default::default()
+                }))
+                .await
+                .err(),
+            stores
+                .watch_stores(pb::WatchStoresRequest::default())
+                .await
+                .err(),
+            stores
+                .list_store_events(by_name("x-shop", |name| pb::ListStoreEventsRequest {
+                    name,
+                    ..Default::default()
+                }))
+                .await
+                .err(),
+            engines.list_engines(pb::ListEnginesRequest {}).await.err(),
+            admin.list_tenants(pb::ListTenantsRequest {}).await.err(),
+            admin
+                .create_tenant(pb::CreateTenantRequest {
+                    id: "acme".into(),
+                    ..Default::default()
+                })
+                .await
+                .err(),
+            admin
+                .list_tokens(pb::ListTokensRequest::default())
+                .await
+                .err(),
+            audit
+                .list_audit_entries(pb::ListAuditEntriesRequest::default())
+                .await
+                .err(),
+        ];
+        for (i, status) in codes.into_iter().enumerate() {
+            let status =
+                status.with_context(|| format!("call {i} succeeded with token {token:?}"))?;
+            assert_eq!(
+                status.code(),
+                Code::Unauthenticated,
+                "call {i}, token {token:?}"
+            );
+        }
+    }
+    let mut info =
+        storeplane_proto::v1::info_service_client::InfoServiceClient::new(server.channel().await?);
+    let info = info
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await?
+        .into_inner();
+    assert!(info.auth_required);
+    assert_eq!(info.database, "sqlite");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_and_expired_tokens_stop_working() -> Result<()> {
+    let server = Server::start(Backend::Sqlite).await?;
+    let mut admin = server.admin_as(&server.admin_token).await?;
+    let issue = |ttl: Option<prost_types::Duration>| pb::CreateTokenRequest {
+        tenant: "tenants/default".into(),
+        role: pb::Role::Member.into(),
+        description: "short-lived".into(),
+        ttl,
+    };
+    let revoked = admin.create_token(issue(None)).await?.into_inner();
+    let expiring = admin
+        .create_token(issue(Some(prost_types::Duration {
+            seconds: 1,
+            nanos: 0,
+        })))
+        .await?
+        .into_inner();
+    let list = pb::ListStoresRequest::default();
+    server
+        .stores_as(&revoked.secret)
+        .await?
+        .list_stores(list.clone())
+        .await?;
+    server
+        .stores_as(&expiring.secret)
+        .await?
+        .list_stores(list.clone())
+        .await?;
+
+    let id = revoked.token.context("token")?.id;
+    let after = admin
+        .revoke_token(pb::RevokeTokenRequest { id })
+        .await?
+        .into_inner();
+    ensure!(after.revoke_time.is_some());
+    let status = server
+        .stores_as(&revoked.secret)
+        .await?
+        .list_stores(list.clone())
+        .await
+        .expect_err("revoked token accepted");
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = server
+        .stores_as(&expiring.secret)
+        .await?
+        .list_stores(list)
+        .await
+        .expect_err("expired token accepted");
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // A member cannot administer.
+    let member = admin.create_token(issue(None)).await?.into_inner();
+    let status = server
+        .admin_as(&member.secret)
+        .await?
+        .list_tenants(pb::ListTenantsRequest {})
+        .await
+        .expect_err("member administered");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    Ok(())
+}
+
+async fn tenants_cannot_see_or_touch_each_others_stores(backend: Backend) -> Result<()> {
+    let server = start(backend, &[]).await?;
+    let a = server.tenant_with_token("tenant-a", None).await?;
+    let b = server.tenant_with_token("tenant-b", None).await?;
+    let mut as_a = server.stores_as(&a).await?;
+    let mut as_b = server.stores_as(&b).await?;
+
+    let mut b_watch = as_b
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    let first = b_watch.message().await?.context("watch ended")?;
+    assert_eq!(
+        first.r#type(),
+        pb::watch_stores_response::EventType::InitialListComplete
+    );
+
+    let a_store = as_a
+        .create_store(create_request("a-shop"))
+        .await?
+        .into_inner();
+    assert_eq!(a_store.tenant, "tenants/tenant-a");
+    let id = a_store.id.clone();
+    let not_found = [
+        as_b.get_store(pb::GetStoreRequest {
+            id: id.clone(),
+            name: String::new(),
+        })
+        .await
+        .err(),
+        as_b.get_store(by_name("a-shop", |name| pb::GetStoreRequest {
+            name,
+            ..Default::default()
+        }))
+        .await
+        .err(),
+        as_b.delete_store(pb::DeleteStoreRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .err(),
+        as_b.retry_store(pb::RetryStoreRequest {
+            id: id.clone(),
+            name: String::new(),
+        })
+        .await
+        .err(),
+        as_b.list_store_events(pb::ListStoreEventsRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .err(),
+    ];
+    for (i, status) in not_found.into_iter().enumerate() {
+        let status = status.with_context(|| format!("call {i} reached another tenant's store"))?;
+        // NOT_FOUND, never PERMISSION_DENIED: existence does not leak.
+        assert_eq!(status.code(), Code::NotFound, "call {i}");
+    }
+    let listed = as_b
+        .list_stores(pb::ListStoresRequest::default())
+        .await?
+        .into_inner();
+    ensure!(
+        listed.stores.is_empty(),
+        "B lists A's stores: {:?}",
+        listed.stores
+    );
+
+    // B's watch carries B's store, and nothing of A's.
+    as_b.create_store(create_request("b-shop")).await?;
+    let next = b_watch.message().await?.context("watch ended")?;
+    assert_eq!(next.store.context("store")?.name, "b-shop");
+
+    // A member cannot create for another tenant; an admin can.
+    let mut for_b = create_request("sneaky");
+    for_b.tenant = "tenants/tenant-b".into();
+    let status = as_a
+        .create_store(for_b.clone())
+        .await
+        .expect_err("cross-tenant create");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let created = server
+        .stores()
+        .await?
+        .create_store(for_b)
+        .await?
+        .into_inner();
+    assert_eq!(created.tenant, "tenants/tenant-b");
+    // The administrator sees every tenant's stores.
+    let all = server
+        .stores()
+        .await?
+        .list_stores(pb::ListStoresRequest::default())
+        .await?;
+    assert_eq!(all.into_inner().stores.len(), 3);
+    Ok(())
+}
+
+async fn quota_holds_under_twenty_concurrent_creates(backend: Backend) -> Result<()> {
+    let server = start(backend, &no_limits()).await?;
+    let token = server
+        .tenant_with_token(
+            "limited",
+            Some(pb::Quota {
+                max_stores: Some(5),
+                max_concurrent_provisions: None,
+                allowed_engines: vec!["woocommerce".into()],
+            }),
+        )
+        .await?;
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let mut client = server.stores_as(&token).await?;
+        calls.push(tokio::spawn(async move {
+            client
+                .create_store(create_request(&format!("race-{i}")))
+                .await
+        }));
+    }
+    let mut created = 0;
+    for call in calls {
+        match call.await? {
+            Ok(_) => created += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                let details = status.get_error_details();
+                let violation = details
+                    .quota_failure()
+                    .and_then(|q| q.violations.first())
+                    .context("QuotaFailure detail")?;
+                assert_eq!(violation.subject, "tenants/limited");
+                ensure!(
+                    violation
+                        .description
+                        .contains("max_stores of tenants/limited is 5")
+                );
+            }
+        }
+    }
+    assert_eq!(
+        created, 5,
+        "the quota of 5 stores was overshot or undershot"
+    );
+    let listed = server
+        .stores_as(&token)
+        .await?
+        .list_stores(pb::ListStoresRequest::default())
+        .await?;
+    assert_eq!(listed.into_inner().stores.len(), 5);
+
+    // Engines outside the allowed list are refused.
+    let mut medusa = create_request("other-engine");
+    medusa.engine = "medusa".into();
+    let status = server
+        .stores_as(&token)
+        .await?
+        .create_store(medusa)
+        .await
+        .expect_err("engine not allowed");
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // Concurrent provisioning is a separate limit, also enforced on retry.
+    let busy = server
+        .tenant_with_token(
+            "busy",
+            Some(pb::Quota {
+                max_concurrent_provisions: Some(1),
+                ..Default::default()
+            }),
+        )
+        .await?;
+    let mut stores = server.stores_as(&busy).await?;
+    stores.create_store(create_request("busy-1")).await?;
+    let status = stores
+        .create_store(create_request("busy-2"))
+        .await
+        .expect_err("second provisioning");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    ensure!(
+        status.message().contains("max_concurrent_provisions"),
+        "{}",
+        status.message()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_limits_apply_across_tenants() -> Result<()> {
+    let server = start(Backend::Sqlite, &["--max-stores", "2"]).await?;
+    let a = server.tenant_with_token("tenant-a", None).await?;
+    let b = server.tenant_with_token("tenant-b", None).await?;
+    server
+        .stores_as(&a)
+        .await?
+        .create_store(create_request("one"))
+        .await?;
+    server
+        .stores_as(&b)
+        .await?
+        .create_store(create_request("two"))
+        .await?;
+    let status = server
+        .stores_as(&b)
+        .await?
+        .create_store(create_request("three"))
+        .await
+        .expect_err("platform cap");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    let details = status.get_error_details();
+    let subject = details
+        .quota_failure()
+        .and_then(|q| q.violations.first())
+        .map(|v| v.subject.clone());
+    assert_eq!(subject.as_deref(), Some("platform"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limiter_trips_and_recovers() -> Result<()> {
+    let server = start(
+        Backend::Sqlite,
+        &[
+            "--rate-limit-per-tenant",
+            "1",
+            "--rate-limit-burst-per-tenant",
+            "3",
+            "--rate-limit-per-address",
+            "0",
+        ],
+    )
+    .await?;
+    let mut stores = server.stores().await?;
+    for i in 0..3 {
+        stores
+            .create_store(create_request(&format!("burst-{i}")))
+            .await?;
+    }
+    let status = stores
+        .create_store(create_request("burst-3"))
+        .await
+        .expect_err("rate limit did not trip");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    let details = status.get_error_details();
+    let delay = details
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .context("RetryInfo detail")?;
+    ensure!(
+        delay > Duration::ZERO && delay <= Duration::from_secs(1),
+        "{delay:?}"
+    );
+    // Reads are not rate limited.
+    stores.list_stores(pb::ListStoresRequest::default()).await?;
+    tokio::time::sleep(delay).await;
+    stores.create_store(create_request("burst-3")).await?;
+
+    // The per-address limit works the same way for any tenant.
+    let by_address = start(
+        Backend::Sqlite,
+        &[
+            "--rate-limit-per-tenant",
+            "0",
+            "--rate-limit-per-address",
+            "1",
+            "--rate-limit-burst-per-address",
+            "1",
+        ],
+    )
+    .await?;
+    let mut stores = by_address.stores().await?;
+    stores.create_store(create_request("first")).await?;
+    let status = stores
+        .create_store(create_request("second"))
+        .await
+        .expect_err("address limit did not trip");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    ensure!(
+        status.message().contains("address/127.0.0.1"),
+        "{}",
+        status.message()
+    );
+    Ok(())
+}
+
+async fn every_mutating_call_is_audited_without_secrets(backend: Backend) -> Result<()> {
+    let server = start(backend, &no_limits()).await?;
+    let member = server.tenant_with_token("audited", None).await?;
+    let mut stores = server.stores_as(&member).await?;
+    stores.create_store(create_request("kept")).await?;
+    // A secret-looking config value: refused by the schema, audited redacted.
+    let mut leaky = create_request("leaky");
+    leaky.config = Some(config(&[
+        ("admin_email", "a@b.example"),
+        ("admin_password", "hunter2-do-not-log"),
+    ]));
+    stores
+        .create_store(leaky)
+        .await
+        .expect_err("schema refuses extra fields");
+    stores
+        .retry_store(by_name("kept", |name| pb::RetryStoreRequest {
+            name,
+            ..Default::default()
+        }))
+        .await
+        .expect_err("not failed");
+    stores
+        .delete_store(by_name("kept", |name| pb::DeleteStoreRequest {
+            name,
+            ..Default::default()
+        }))
+        .await?;
+    server
+        .stores_as("")
+        .await?
+        .create_store(create_request("anonymous"))
+        .await
+        .expect_err("unauthenticated");
+
+    let entries = server
+        .audit_as(&server.admin_token)
+        .await?
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .entries;
+    let seen: Vec<(String, String)> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e.method.rsplit('/').next().unwrap_or_default().to_owned(),
+                e.outcome.clone(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("CreateTenant", "OK"),
+        ("CreateToken", "OK"),
+        ("CreateStore", "OK"),
+        ("CreateStore", "INVALID_ARGUMENT"),
+        ("RetryStore", "FAILED_PRECONDITION"),
+        ("DeleteStore", "OK"),
+        ("CreateStore", "UNAUTHENTICATED"),
+    ]
+    .iter()
+    .map(|(m, o)| ((*m).to_owned(), (*o).to_owned()))
+    .collect();
+    assert_eq!(seen, expected);
+    let created = entries
+        .iter()
+        .find(|e| e.method.ends_with("CreateStore") && e.outcome == "OK")
+        .context("create entry")?;
+    assert_eq!(created.tenant, "tenants/audited");
+    ensure!(created.resource.starts_with("stores/"));
+    ensure!(!created.token_id.is_empty() && !created.client_address.is_empty());
+    let dump = format!("{entries:?}");
+    ensure!(!dump.contains("hunter2"), "secret in audit log");
+    let member_secret = member.rsplit('_').next().unwrap_or_default();
+    ensure!(!dump.contains(member_secret), "token secret in audit log");
+
+    // A member sees only its own tenant's entries.
+    let own = server
+        .audit_as(&member)
+        .await?
+        .list_audit_entries(pb::ListAuditEntriesRequest::default())
+        .await?
+        .into_inner()
+        .entries;
+    ensure!(!own.is_empty() && own.iter().all(|e| e.tenant == "tenants/audited"));
+
+    // Nothing secret reached the server's log either.
+    let log = server.log();
+    for secret in [&server.admin_token, &member, &"hunter2".to_owned()] {
+        let part = secret.rsplit('_').next().unwrap_or(secret);
+        ensure!(!log.contains(part), "secret {part:?} in the server log");
+    }
+    Ok(())
+}
+
+async fn command_line_tokens_work_until_revoked(backend: Backend) -> Result<()> {
+    let db = fresh_database(backend).await?;
+    let cli = |args: Vec<String>| {
+        let db = db.clone();
+        async move {
+            let out = tokio::process::Command::new(storeplane_e2e::binary()?)
+                .args(&args)
+                .args(["--database-url", &db])
+                .output()
+                .await?;
+            ensure!(
+                out.status.success(),
+                "{args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(String::from_utf8(out.stdout)?)
+        }
+    };
+    let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    cli(words(
+        "tenant create acme --display-name Acme --max-stores 3",
+    ))
+    .await?;
+    let tenants = cli(words("tenant list")).await?;
+    ensure!(
+        tenants.contains("acme") && tenants.contains("Acme"),
+        "{tenants}"
+    );
+    let token = cli(words("token create --tenant acme --description ci")).await?;
+    let token = token.trim().to_owned();
+    ensure!(token.starts_with("spt_"), "{token}");
+
+    let server = Server::start_on(&db, &[]).await?;
+    let store = server
+        .stores_as(&token)
+        .await?
+        .create_store(create_request("cli-shop"))
+        .await?
+        .into_inner();
+    assert_eq!(store.tenant, "tenants/acme");
+
+    let id = token
+        .strip_prefix("spt_")
+        .and_then(|t| t.split('_').next())
+        .context("token id")?;
+    cli(vec!["token".into(), "revoke".into(), id.into()]).await?;
+    let listed = cli(words("token list --tenant acme")).await?;
+    ensure!(listed.contains("revoked"), "{listed}");
+    let status = server
+        .stores_as(&token)
+        .await?
+        .list_stores(pb::ListStoresRequest::default())
+        .await
+        .expect_err("revoked token accepted");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_auth_is_announced_and_lets_everyone_in() -> Result<()> {
+    let server = start(Backend::Sqlite, &["--auth", "disabled"]).await?;
+    ensure!(server.admin_token.is_empty());
+    server
+        .stores_as("")
+        .await?
+        .create_store(create_request("open-door"))
+        .await?;
+    let info =
+        storeplane_proto::v1::info_service_client::InfoServiceClient::new(server.channel().await?)
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await?
+            .into_inner();
+    assert!(!info.auth_required);
+    ensure!(
+        info.notices
+            .iter()
+            .any(|n| n.contains("Authentication is disabled"))
+    );
+    ensure!(server.log().contains("AUTHENTICATION IS DISABLED"));
+    Ok(())
+}
