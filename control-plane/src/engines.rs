@@ -74,9 +74,7 @@ impl FileCatalog {
             if let Err(why) = crate::domain::validate::store_name(&engine.id) {
                 return Err(format!("engine id {:?} {why}", engine.id));
             }
-            let validator = jsonschema::options()
-                .should_validate_formats(true)
-                .build(&engine.config_schema)
+            let validator = compile_schema(&engine.config_schema)
                 .map_err(|e| format!("engine {}: invalid config schema: {e}", engine.id))?;
             if engines.contains_key(&engine.id) {
                 return Err(format!("engine {} is listed twice", engine.id));
@@ -87,40 +85,52 @@ impl FileCatalog {
     }
 }
 
+/// Compiles a configuration schema, with `format` checks on.
+pub fn compile_schema(schema: &serde_json::Value) -> Result<Validator, String> {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| e.to_string())
+}
+
+/// The schema violations of `config`, as field violations under `config`.
+pub fn schema_violations(validator: &Validator, config: &Config) -> Vec<FieldViolation> {
+    let instance = serde_json::Value::Object(config.clone());
+    validator
+        .iter_errors(&instance)
+        .map(|error| {
+            let mut field = String::from("config");
+            for segment in error.instance_path().segments() {
+                match segment {
+                    LocationSegment::Property(p) => {
+                        field.push('.');
+                        field.push_str(&p);
+                    }
+                    LocationSegment::Index(i) => field.push_str(&format!("[{i}]")),
+                }
+            }
+            // A missing property is about that property, not its parent.
+            if let ValidationErrorKind::Required { property } = error.kind()
+                && let Some(name) = property.as_str()
+            {
+                field.push('.');
+                field.push_str(name);
+                return FieldViolation::new(field, "is required");
+            }
+            FieldViolation::new(field, error.to_string())
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
 impl EngineCatalog for FileCatalog {
     fn engines(&self) -> Vec<Engine> {
         self.engines.values().map(|(e, _)| e.clone()).collect()
     }
 
-    fn validate_config(&self, engine: &str, config: &Config) -> Option<Vec<FieldViolation>> {
+    async fn validate_config(&self, engine: &str, config: &Config) -> Option<Vec<FieldViolation>> {
         let (_, validator) = self.engines.get(engine)?;
-        let instance = serde_json::Value::Object(config.clone());
-        Some(
-            validator
-                .iter_errors(&instance)
-                .map(|error| {
-                    let mut field = String::from("config");
-                    for segment in error.instance_path().segments() {
-                        match segment {
-                            LocationSegment::Property(p) => {
-                                field.push('.');
-                                field.push_str(&p);
-                            }
-                            LocationSegment::Index(i) => field.push_str(&format!("[{i}]")),
-                        }
-                    }
-                    // A missing property is about that property, not its parent.
-                    if let ValidationErrorKind::Required { property } = error.kind()
-                        && let Some(name) = property.as_str()
-                    {
-                        field.push('.');
-                        field.push_str(name);
-                        return FieldViolation::new(field, "is required");
-                    }
-                    FieldViolation::new(field, error.to_string())
-                })
-                .collect(),
-        )
+        Some(schema_violations(validator, config))
     }
 }
 
@@ -136,13 +146,14 @@ mod tests {
                            "products": {"type": "integer", "minimum": 0, "maximum": 100}}}
     }]}"#;
 
-    #[test]
-    fn violations_name_the_config_field() {
+    #[tokio::test]
+    async fn violations_name_the_config_field() {
         let catalog = FileCatalog::parse(DOC).unwrap_or_default();
         let config: Config =
             serde_json::from_str(r#"{"products": 500, "extra": 1}"#).unwrap_or_default();
         let mut fields: Vec<String> = catalog
             .validate_config("demo", &config)
+            .await
             .unwrap_or_default()
             .into_iter()
             .map(|v| v.field)
@@ -151,13 +162,13 @@ mod tests {
         assert_eq!(fields, ["config", "config.admin_email", "config.products"]);
     }
 
-    #[test]
-    fn unknown_engine_is_none_and_valid_config_has_no_violations() {
+    #[tokio::test]
+    async fn unknown_engine_is_none_and_valid_config_has_no_violations() {
         let catalog = FileCatalog::parse(DOC).unwrap_or_default();
         let ok: Config =
             serde_json::from_str(r#"{"admin_email": "a@b.example"}"#).unwrap_or_default();
-        assert_eq!(catalog.validate_config("demo", &ok), Some(vec![]));
-        assert_eq!(catalog.validate_config("nope", &ok), None);
+        assert_eq!(catalog.validate_config("demo", &ok).await, Some(vec![]));
+        assert_eq!(catalog.validate_config("nope", &ok).await, None);
     }
 
     #[test]

@@ -7,9 +7,14 @@
 //! - [`engines`]: the engine catalog from configuration.
 //! - [`server`]: `storeplane serve`.
 
+pub mod cluster;
+pub mod dashboard;
 pub mod domain;
 pub mod engines;
 pub mod grpc;
+pub mod metrics;
 pub mod persistence;
+pub mod plugins;
+pub mod reconcile;
 pub mod server;
 pub mod watch;

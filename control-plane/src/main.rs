@@ -48,6 +48,60 @@ enum Command {
     /// Administer API tokens directly in the database.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run the simulated cluster as its own process (kubectl-compatible).
+    SimCluster(SimClusterArgs),
+    /// Render and inspect Helm charts with storeplane's chart engine.
+    #[command(subcommand)]
+    Chart(ChartCommand),
+}
+
+#[derive(Args)]
+struct SimClusterArgs {
+    /// Address of the simulated API server.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Write a kubeconfig for it here.
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
+    /// Kubelet delays: `0s` for tests, a few seconds for demos.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    delay: Duration,
+}
+
+#[derive(Subcommand)]
+enum ChartCommand {
+    /// Print a chart's manifests like `helm template`.
+    Render {
+        /// Chart directory.
+        chart: PathBuf,
+        /// Release name.
+        #[arg(long, default_value = "release-name")]
+        release: String,
+        /// Namespace.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Values files, in order.
+        #[arg(short = 'f', long = "values")]
+        values: Vec<PathBuf>,
+        /// `key=value` overrides, Helm's `--set` syntax.
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// `key=value` overrides kept as strings.
+        #[arg(long = "set-string")]
+        set_string: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ClusterArg {
+    /// A kubeconfig if one is found, else the simulated cluster.
+    Auto,
+    /// The in-process simulated cluster.
+    Simulated,
+    /// A real cluster from the kubeconfig.
+    Kubernetes,
+    /// No cluster: record stores only.
+    None,
 }
 
 #[derive(Subcommand)]
@@ -207,6 +261,63 @@ struct ServeArgs {
     /// Most stores provisioning at once on the platform (default: unlimited).
     #[arg(long, env = "STOREPLANE_MAX_CONCURRENT_PROVISIONS")]
     max_concurrent_provisions: Option<u32>,
+    /// Built dashboard to serve at `/` (`cargo xtask run` builds and sets it).
+    #[arg(long, env = "STOREPLANE_DASHBOARD_DIR")]
+    dashboard_dir: Option<PathBuf>,
+    /// Which cluster to provision on.
+    #[arg(long, env = "STOREPLANE_CLUSTER", value_enum, default_value_t = ClusterArg::Auto)]
+    cluster: ClusterArg,
+    /// Kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, env = "STOREPLANE_KUBE_CONTEXT")]
+    kube_context: Option<String>,
+    /// Also serve the simulated cluster's API here (for kubectl).
+    #[arg(long, env = "STOREPLANE_SIM_APISERVER_ADDR")]
+    sim_apiserver_addr: Option<SocketAddr>,
+    /// Write a kubeconfig for the simulated API server here.
+    #[arg(long)]
+    sim_write_kubeconfig: Option<PathBuf>,
+    /// Simulated kubelet delay (`0s`: instant).
+    #[arg(long, env = "STOREPLANE_SIM_DELAY", default_value = "3s", value_parser = humantime::parse_duration)]
+    sim_delay: Duration,
+    /// Directory of plugin bundles (engines).
+    #[arg(long, env = "STOREPLANE_PLUGINS_DIR")]
+    plugins_dir: Option<PathBuf>,
+    /// Operator grants for plugins (TOML); default: grant what each asks.
+    #[arg(long, env = "STOREPLANE_PLUGIN_GRANTS")]
+    plugin_grants: Option<PathBuf>,
+    /// Cache of compiled plugins.
+    #[arg(long, env = "STOREPLANE_PLUGIN_CACHE")]
+    plugin_cache: Option<PathBuf>,
+    /// Wall-clock deadline of one plugin call.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    plugin_timeout: Duration,
+    /// Memory limit of one plugin call, in MiB.
+    #[arg(long, default_value_t = 128)]
+    plugin_memory_mib: usize,
+    /// Stores are served at `<name>.<base-domain>`.
+    #[arg(long, env = "STOREPLANE_BASE_DOMAIN", default_value = "localhost")]
+    base_domain: String,
+    /// Ingress class for store Ingresses.
+    #[arg(long, env = "STOREPLANE_INGRESS_CLASS")]
+    ingress_class: Option<String>,
+    /// Storage class for store volumes.
+    #[arg(long, env = "STOREPLANE_STORAGE_CLASS")]
+    storage_class: Option<String>,
+    /// cert-manager ClusterIssuer; setting it turns TLS on.
+    #[arg(long, env = "STOREPLANE_CLUSTER_ISSUER")]
+    cluster_issuer: Option<String>,
+    /// Provisioning that takes longer fails.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    provision_timeout: Duration,
+    /// Stores reconciled at once.
+    #[arg(long, default_value_t = 16)]
+    reconcile_concurrency: usize,
+    /// Where to serve Prometheus metrics (`/metrics`).
+    #[arg(long, env = "STOREPLANE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
@@ -228,10 +339,10 @@ async fn main() -> anyhow::Result<()> {
                 server::ServeConfig {
                     listen: args.listen,
                     database_url: args.db.url(),
-                    engines_file: args.engines_file,
+                    engines_file: args.engines_file.clone(),
                     watch_heartbeat: args.watch_heartbeat,
                     watch_history: args.watch_history,
-                    cors_allow_origins: args.cors_allow_origins,
+                    cors_allow_origins: args.cors_allow_origins.clone(),
                     auth: match args.auth {
                         AuthArg::Required => AuthMode::Required,
                         AuthArg::Disabled => AuthMode::Disabled,
@@ -248,6 +359,17 @@ async fn main() -> anyhow::Result<()> {
                         max_stores: args.max_stores,
                         max_concurrent_provisions: args.max_concurrent_provisions,
                     },
+                    dashboard_dir: args.dashboard_dir.clone(),
+                    cluster: cluster_choice(&args),
+                    plugins: plugin_options(&args)?,
+                    platform: platform(&args),
+                    reconcile_concurrency: args.reconcile_concurrency.max(1),
+                    metrics_listen: args.metrics_listen,
+                    replica: format!(
+                        "{}-{}",
+                        std::env::var("HOSTNAME").unwrap_or_else(|_| "storeplane".into()),
+                        std::process::id()
+                    ),
                 },
                 shutdown,
             )
@@ -261,7 +383,120 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => tenant_command(command).await,
+        Command::SimCluster(args) => sim_cluster(args).await,
+        Command::Chart(command) => chart_command(command),
         Command::Token(command) => token_command(command).await,
+    }
+}
+
+fn cluster_choice(args: &ServeArgs) -> server::ClusterChoice {
+    let simulated = || server::ClusterChoice::Simulated {
+        config: storeplane_sim_cluster::SimConfig::default().with_delays(args.sim_delay),
+        apiserver: args.sim_apiserver_addr,
+        kubeconfig_out: args.sim_write_kubeconfig.clone(),
+    };
+    let kubernetes = || server::ClusterChoice::Kubernetes {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.kube_context.clone(),
+    };
+    match args.cluster {
+        ClusterArg::None => server::ClusterChoice::None,
+        ClusterArg::Simulated => simulated(),
+        ClusterArg::Kubernetes => kubernetes(),
+        ClusterArg::Auto
+            if args.kubeconfig.is_some() || storeplane::cluster::kubeconfig_available() =>
+        {
+            kubernetes()
+        }
+        ClusterArg::Auto => simulated(),
+    }
+}
+
+fn plugin_options(args: &ServeArgs) -> anyhow::Result<Option<server::PluginOptions>> {
+    let Some(dir) = &args.plugins_dir else {
+        return Ok(None);
+    };
+    let grants = match &args.plugin_grants {
+        Some(path) => storeplane_plugin_host::Grants::parse(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        None => storeplane_plugin_host::Grants::all_requested(),
+    };
+    Ok(Some(server::PluginOptions {
+        dir: dir.clone(),
+        cache_dir: args.plugin_cache.clone(),
+        grants,
+        call_timeout: args.plugin_timeout,
+        memory_limit: args.plugin_memory_mib.max(1) << 20,
+    }))
+}
+
+fn platform(args: &ServeArgs) -> storeplane::reconcile::PlatformConfig {
+    let mut platform = storeplane::reconcile::PlatformConfig::local();
+    platform.base_domain = args.base_domain.clone();
+    platform.ingress_class = args.ingress_class.clone();
+    platform.storage_class = args.storage_class.clone();
+    platform.tls = args.cluster_issuer.is_some();
+    platform.cluster_issuer = args.cluster_issuer.clone();
+    platform.provision_timeout = args.provision_timeout;
+    platform
+}
+
+async fn sim_cluster(args: SimClusterArgs) -> anyhow::Result<()> {
+    let cluster = storeplane_sim_cluster::SimCluster::new(
+        storeplane_sim_cluster::SimConfig::default().with_delays(args.delay),
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    if let Some(path) = &args.write_kubeconfig {
+        storeplane_sim_cluster::write_kubeconfig(path, &url).await?;
+    }
+    println!("storeplane simulated cluster at {url}");
+    info!(%url, "simulated cluster serving; try: kubectl --server {url} get ns");
+    tokio::select! {
+        result = cluster.serve(listener) => result?,
+        _ = tokio::signal::ctrl_c() => info!("stopping"),
+    }
+    Ok(())
+}
+
+fn chart_command(command: ChartCommand) -> anyhow::Result<()> {
+    use storeplane_chart::{Chart, RenderOptions, Values};
+    match command {
+        ChartCommand::Render {
+            chart,
+            release,
+            namespace,
+            values,
+            set,
+            set_string,
+        } => {
+            let chart = Chart::load(&chart)?;
+            let mut merged = serde_json::Value::Object(serde_json::Map::new());
+            for file in &values {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                merged = Values::merge(&merged, &Values::from_yaml(&text)?);
+            }
+            for expression in &set {
+                Values::apply_set(&mut merged, expression)?;
+            }
+            for expression in &set_string {
+                Values::apply_set_string(&mut merged, expression)?;
+            }
+            let rendered = chart.render(&RenderOptions {
+                release_name: release,
+                namespace,
+                values: merged,
+                ..RenderOptions::default()
+            })?;
+            print!("{}", rendered.to_helm_template_output());
+            Ok(())
+        }
     }
 }
 

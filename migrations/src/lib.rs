@@ -15,6 +15,8 @@ mod m20261122_000005_create_idempotency_keys;
 mod m20261122_000006_add_tenant_quotas;
 mod m20261122_000007_create_tokens;
 mod m20261122_000008_create_audit_log;
+mod m20261122_000009_add_reconcile_state;
+mod m20261122_000010_create_releases;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_add_tenant_quotas::Migration),
             Box::new(m20261122_000007_create_tokens::Migration),
             Box::new(m20261122_000008_create_audit_log::Migration),
+            Box::new(m20261122_000009_add_reconcile_state::Migration),
+            Box::new(m20261122_000010_create_releases::Migration),
         ]
     }
 }
@@ -73,6 +77,7 @@ mod tests {
             [
                 "audit_log",
                 "idempotency_keys",
+                "releases",
                 "store_changes",
                 "store_events",
                 "stores",
@@ -83,7 +88,7 @@ mod tests {
         Migrator::down(&db, None).await?;
         assert!(tables(&db).await?.is_empty());
         Migrator::up(&db, None).await?;
-        assert_eq!(tables(&db).await?.len(), 7);
+        assert_eq!(tables(&db).await?.len(), 8);
         db.close().await?;
         let _ = std::fs::remove_file(path);
         Ok(())

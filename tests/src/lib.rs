@@ -155,6 +155,8 @@ pub struct Server {
     /// The administrator token printed at first start (empty when the
     /// database already had tokens or authentication is disabled).
     pub admin_token: String,
+    /// URL of the simulated cluster's API when the server serves it.
+    pub cluster_url: Option<String>,
     log: PathBuf,
 }
 
@@ -183,6 +185,9 @@ impl Server {
             .arg("--engines-file")
             .arg(repo_root().join("plugins/engines.json"))
             .args(["--watch-heartbeat", "1s"])
+            // API tests record stores only; provisioning tests pass
+            // `--cluster simulated --plugins-dir …`, which win (last flag).
+            .args(["--cluster", "none"])
             .args(args)
             .env("RUST_LOG", "info,storeplane=debug")
             .stdout(Stdio::piped())
@@ -193,10 +198,14 @@ impl Server {
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let mut admin_token = String::new();
+        let mut cluster_url = None;
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(token) = line.strip_prefix("storeplane admin token: ") {
                     admin_token = token.trim().to_owned();
+                }
+                if let Some(url) = line.strip_prefix("storeplane simulated cluster at ") {
+                    cluster_url = Some(url.trim().to_owned());
                 }
                 if let Some(url) = line.strip_prefix("storeplane listening on http://") {
                     return Ok(url.to_owned());
@@ -220,6 +229,7 @@ impl Server {
             addr,
             database_url: database_url.to_owned(),
             admin_token,
+            cluster_url,
             log,
         })
     }
@@ -291,6 +301,27 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// A Kubernetes client for the simulated cluster this server serves.
+    pub async fn kube(&self) -> Result<kube::Client> {
+        let url = self
+            .cluster_url
+            .as_deref()
+            .context("this server does not serve its simulated cluster (--sim-apiserver-addr)")?;
+        kube_client(url)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// Kills the server with SIGKILL (no clean-up at all).
+    pub async fn kill(&mut self) -> Result<()> {
+        let mut child = self.child.take().context("already stopped")?;
+        child.kill().await?;
+        Ok(())
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub async fn terminate(&mut self) -> Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
@@ -300,6 +331,43 @@ impl Server {
             .status()?;
         Ok(tokio::time::timeout(Duration::from_secs(30), child.wait()).await??)
     }
+}
+
+/// A Kubernetes client for the API server at `url` (plain HTTP).
+pub fn kube_client(url: &str) -> Result<kube::Client> {
+    let config = kube::Config::new(url.parse()?);
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Where `cargo xtask test` puts the plugin bundles.
+pub fn plugins_dir() -> PathBuf {
+    std::env::var_os("STOREPLANE_PLUGINS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/plugins"))
+}
+
+/// `serve` arguments for provisioning on the in-process simulated cluster
+/// with no kubelet delay, with the built plugins.
+pub fn provisioning_args() -> Vec<String> {
+    vec![
+        "--cluster".into(),
+        "simulated".into(),
+        "--sim-delay".into(),
+        "0s".into(),
+        "--plugins-dir".into(),
+        plugins_dir().display().to_string(),
+        "--plugin-cache".into(),
+        repo_root()
+            .join("target/plugin-cache")
+            .display()
+            .to_string(),
+        "--sim-apiserver-addr".into(),
+        "127.0.0.1:0".into(),
+        "--rate-limit-per-tenant".into(),
+        "0".into(),
+        "--rate-limit-per-address".into(),
+        "0".into(),
+    ]
 }
 
 /// A valid WooCommerce create request.

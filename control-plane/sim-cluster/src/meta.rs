@@ -18,13 +18,6 @@ pub(crate) fn uid(obj: &Value) -> &str {
     str_at(obj, &["metadata", "uid"]).unwrap_or("")
 }
 
-/// The object's `metadata.resourceVersion` as a number, or 0.
-pub(crate) fn resource_version(obj: &Value) -> u64 {
-    str_at(obj, &["metadata", "resourceVersion"])
-        .and_then(|rv| rv.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The object's `metadata.generation`, or 0.
 pub(crate) fn generation(obj: &Value) -> i64 {
     obj.pointer("/metadata/generation")
@@ -222,6 +215,15 @@ pub(crate) fn stable_hash(value: &Value, n: usize) -> String {
         .collect()
 }
 
+/// Like [`object_mut`], for a value reached through a map entry.
+pub(crate) fn object_mut_value<'a>(obj: &'a mut Value, key: &str) -> &'a mut Value {
+    object_mut(obj, key);
+    match obj {
+        Value::Object(map) => map.entry(key.to_owned()).or_insert(Value::Null),
+        _ => unreachable!("object_mut made an object"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,14 +243,5 @@ mod tests {
         let text = now();
         assert!(text.ends_with('Z'));
         assert!(parse_time(&text).is_some());
-    }
-}
-
-/// Like [`object_mut`], for a value reached through a map entry.
-pub(crate) fn object_mut_value<'a>(obj: &'a mut Value, key: &str) -> &'a mut Value {
-    object_mut(obj, key);
-    match obj {
-        Value::Object(map) => map.entry(key.to_owned()).or_insert(Value::Null),
-        _ => unreachable!("object_mut made an object"),
     }
 }

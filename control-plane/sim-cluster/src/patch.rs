@@ -37,16 +37,26 @@ pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
 pub(crate) fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-    json_patch::patch(target, &ops)
-        .map_err(|e| ApiError::invalid_patch(format!("the server rejected our request due to an error in our request: {e}")))
+    json_patch::patch(target, &ops).map_err(|e| {
+        ApiError::invalid_patch(format!(
+            "the server rejected our request due to an error in our request: {e}"
+        ))
+    })
 }
 
 /// The merge key of list `field`, if Kubernetes merges it by key, judged from
 /// the field name and the elements' shape.
 fn merge_key(field: &str, sample: &Map<String, Value>) -> Option<&'static str> {
     let key = match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "readinessGates" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates"
+        | "readinessGates" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "hostAliases" => "ip",
@@ -84,7 +94,9 @@ pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result
         }
         Some("merge") | None => {}
         Some(other) => {
-            return Err(ApiError::bad_request(format!("unknown patch type {other:?}")));
+            return Err(ApiError::bad_request(format!(
+                "unknown patch type {other:?}"
+            )));
         }
     }
     if !target.is_object() {
@@ -102,7 +114,9 @@ pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(items)), Value::Array(remove)) = (target_map.get_mut(field), value) {
+            if let (Some(Value::Array(items)), Value::Array(remove)) =
+                (target_map.get_mut(field), value)
+            {
                 items.retain(|item| !remove.contains(item));
             }
             continue;
@@ -134,7 +148,10 @@ pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result
 }
 
 fn merge_list(field: &str, existing: &mut Vec<Value>, items: &[Value]) -> Result<(), ApiError> {
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         *existing = items
             .iter()
             .filter(|i| i.get("$patch").is_none())
@@ -142,7 +159,10 @@ fn merge_list(field: &str, existing: &mut Vec<Value>, items: &[Value]) -> Result
             .collect();
         return Ok(());
     }
-    let sample = items.iter().chain(existing.iter()).find_map(Value::as_object);
+    let sample = items
+        .iter()
+        .chain(existing.iter())
+        .find_map(Value::as_object);
     let key = sample.and_then(|s| merge_key(field, s));
     match key {
         Some(key) => {
@@ -198,8 +218,14 @@ mod tests {
     #[test]
     fn merge_patch_merges_objects_deletes_nulls_and_replaces_lists() {
         let mut doc = json!({ "a": { "b": 1, "c": 2 }, "list": [1, 2], "gone": true });
-        merge_patch(&mut doc, &json!({ "a": { "b": 9 }, "list": [3], "gone": null, "new": "x" }));
-        assert_eq!(doc, json!({ "a": { "b": 9, "c": 2 }, "list": [3], "new": "x" }));
+        merge_patch(
+            &mut doc,
+            &json!({ "a": { "b": 9 }, "list": [3], "gone": null, "new": "x" }),
+        );
+        assert_eq!(
+            doc,
+            json!({ "a": { "b": 9, "c": 2 }, "list": [3], "new": "x" })
+        );
     }
 
     #[test]
@@ -229,7 +255,11 @@ mod tests {
         strategic_merge_patch(&mut obj, &patch).unwrap();
         assert_eq!(obj["metadata"]["finalizers"], json!(["a", "b"]));
         assert_eq!(obj["spec"]["ports"], json!([{ "port": 443 }]));
-        strategic_merge_patch(&mut obj, &json!({ "metadata": { "$deleteFromPrimitiveList/finalizers": ["a"] } })).unwrap();
+        strategic_merge_patch(
+            &mut obj,
+            &json!({ "metadata": { "$deleteFromPrimitiveList/finalizers": ["a"] } }),
+        )
+        .unwrap();
         assert_eq!(obj["metadata"]["finalizers"], json!(["b"]));
     }
 
@@ -243,11 +273,23 @@ mod tests {
     #[test]
     fn json_patch_applies_operations() {
         let mut obj = json!({ "metadata": { "labels": { "a": "1" } } });
-        json_patch(&mut obj, &json!([
-            { "op": "add", "path": "/metadata/labels/b", "value": "2" },
-            { "op": "remove", "path": "/metadata/labels/a" }
-        ])).unwrap();
+        json_patch(
+            &mut obj,
+            &json!([
+                { "op": "add", "path": "/metadata/labels/b", "value": "2" },
+                { "op": "remove", "path": "/metadata/labels/a" }
+            ]),
+        )
+        .unwrap();
         assert_eq!(obj, json!({ "metadata": { "labels": { "b": "2" } } }));
-        assert_eq!(json_patch(&mut obj, &json!([{ "op": "test", "path": "/x", "value": 1 }])).unwrap_err().code, 422);
+        assert_eq!(
+            json_patch(
+                &mut obj,
+                &json!([{ "op": "test", "path": "/x", "value": 1 }])
+            )
+            .unwrap_err()
+            .code,
+            422
+        );
     }
 }

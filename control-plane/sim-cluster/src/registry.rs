@@ -37,7 +37,8 @@ impl ResourceInfo {
     pub fn has_scale(&self) -> bool {
         matches!(
             (self.group, self.plural),
-            ("apps", "deployments" | "statefulsets" | "replicasets") | ("", "replicationcontrollers")
+            ("apps", "deployments" | "statefulsets" | "replicasets")
+                | ("", "replicationcontrollers")
         )
     }
 
@@ -261,20 +262,6 @@ impl Registry {
         self.by_path.get(&(group, version, plural)).copied()
     }
 
-    /// The resource with this apiVersion and kind (as written in an object).
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<ResId> {
-        self.resources
-            .iter()
-            .position(|r| r.api_version == api_version && r.kind == kind)
-    }
-
-    /// Looks up a core or named-group resource by its group and plural, in the
-    /// group's preferred version.
-    pub fn preferred(&self, group: &str, plural: &str) -> Option<ResId> {
-        let version = self.preferred_version(group)?;
-        self.lookup(group, version, plural)
-    }
-
     /// The groups served, each with its versions ordered by Kubernetes' version
     /// priority (GA before beta before alpha, higher numbers first).
     pub fn groups(&self) -> Vec<(&'static str, Vec<&'static str>)> {
@@ -295,6 +282,7 @@ impl Registry {
         groups
     }
 
+    #[cfg(test)]
     pub fn preferred_version(&self, group: &str) -> Option<&'static str> {
         self.groups()
             .into_iter()
@@ -359,6 +347,9 @@ mod tests {
         let registry = Registry::builtin();
         assert_eq!(registry.preferred_version("autoscaling"), Some("v2"));
         assert_eq!(registry.preferred_version("resource.k8s.io"), Some("v1"));
-        assert_eq!(registry.preferred_version("coordination.k8s.io"), Some("v1"));
+        assert_eq!(
+            registry.preferred_version("coordination.k8s.io"),
+            Some("v1")
+        );
     }
 }

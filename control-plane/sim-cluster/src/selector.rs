@@ -27,7 +27,9 @@ impl LabelSelector {
     /// Parses `app=web,tier!=db,env in (a,b),!legacy,release`.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let bad = |why: &str| {
-            ApiError::bad_request(format!("unable to parse requirement: {why} in selector {text:?}"))
+            ApiError::bad_request(format!(
+                "unable to parse requirement: {why} in selector {text:?}"
+            ))
         };
         let mut reqs = Vec::new();
         for term in split_top_level(text) {
@@ -40,11 +42,17 @@ impl LabelSelector {
                 continue;
             }
             if let Some((key, rest)) = split_set_op(term, " notin ") {
-                reqs.push(LabelReq::NotIn(valid_key(key)?, parse_set(rest).map_err(|w| bad(&w))?));
+                reqs.push(LabelReq::NotIn(
+                    valid_key(key)?,
+                    parse_set(rest).map_err(|w| bad(&w))?,
+                ));
                 continue;
             }
             if let Some((key, rest)) = split_set_op(term, " in ") {
-                reqs.push(LabelReq::In(valid_key(key)?, parse_set(rest).map_err(|w| bad(&w))?));
+                reqs.push(LabelReq::In(
+                    valid_key(key)?,
+                    parse_set(rest).map_err(|w| bad(&w))?,
+                ));
                 continue;
             }
             let req = if let Some((k, v)) = term.split_once("!=") {
@@ -54,9 +62,15 @@ impl LabelSelector {
             } else if let Some((k, v)) = term.split_once('=') {
                 LabelReq::Eq(valid_key(k)?, v.trim().to_owned())
             } else if let Some((k, v)) = term.split_once('>') {
-                LabelReq::Gt(valid_key(k)?, v.trim().parse().map_err(|_| bad("expected an integer"))?)
+                LabelReq::Gt(
+                    valid_key(k)?,
+                    v.trim().parse().map_err(|_| bad("expected an integer"))?,
+                )
             } else if let Some((k, v)) = term.split_once('<') {
-                LabelReq::Lt(valid_key(k)?, v.trim().parse().map_err(|_| bad("expected an integer"))?)
+                LabelReq::Lt(
+                    valid_key(k)?,
+                    v.trim().parse().map_err(|_| bad("expected an integer"))?,
+                )
             } else {
                 LabelReq::Exists(valid_key(term)?)
             };
@@ -80,8 +94,12 @@ impl LabelSelector {
             LabelReq::NotIn(k, vs) => get(k).is_none_or(|l| vs.iter().all(|v| v != l)),
             LabelReq::Exists(k) => get(k).is_some(),
             LabelReq::NotExists(k) => get(k).is_none(),
-            LabelReq::Gt(k, n) => get(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l > *n),
-            LabelReq::Lt(k, n) => get(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l < *n),
+            LabelReq::Gt(k, n) => get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l > *n),
+            LabelReq::Lt(k, n) => get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l < *n),
         })
     }
 }
@@ -212,6 +230,10 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
@@ -234,18 +256,25 @@ mod tests {
         assert!(sel.matches(&pod(json!({ "app": "web" }))));
         assert!(!sel.matches(&pod(json!({ "app": "web", "tier": "db" }))));
         assert!(!sel.matches(&pod(json!({ "app": "api" }))));
-        assert!(LabelSelector::parse("app==web").unwrap().matches(&pod(json!({ "app": "web" }))));
+        assert!(
+            LabelSelector::parse("app==web")
+                .unwrap()
+                .matches(&pod(json!({ "app": "web" })))
+        );
     }
 
     #[test]
     fn set_selectors_match_in_notin_exists_and_absent() {
-        let sel = LabelSelector::parse("env in (prod, staging),tier notin (db),release,!legacy").unwrap();
+        let sel =
+            LabelSelector::parse("env in (prod, staging),tier notin (db),release,!legacy").unwrap();
         assert!(sel.matches(&pod(json!({ "env": "prod", "tier": "fe", "release": "1" }))));
         assert!(sel.matches(&pod(json!({ "env": "staging", "release": "" }))));
         assert!(!sel.matches(&pod(json!({ "env": "dev", "release": "1" }))));
         assert!(!sel.matches(&pod(json!({ "env": "prod", "tier": "db", "release": "1" }))));
         assert!(!sel.matches(&pod(json!({ "env": "prod" }))));
-        assert!(!sel.matches(&pod(json!({ "env": "prod", "release": "1", "legacy": "y" }))));
+        assert!(!sel.matches(&pod(
+            json!({ "env": "prod", "release": "1", "legacy": "y" })
+        )));
     }
 
     #[test]
@@ -262,10 +291,22 @@ mod tests {
             "involvedObject": { "kind": "Deployment", "name": "web" },
             "type": "Warning",
         });
-        let sel = FieldSelector::parse("involvedObject.kind=Deployment,involvedObject.name=web,type!=Normal").unwrap();
+        let sel = FieldSelector::parse(
+            "involvedObject.kind=Deployment,involvedObject.name=web,type!=Normal",
+        )
+        .unwrap();
         assert!(sel.matches(&event));
-        assert!(!FieldSelector::parse("metadata.namespace=other").unwrap().matches(&event));
-        assert_eq!(FieldSelector::parse("metadata.name=e1").unwrap().required_name(), Some("e1"));
+        assert!(
+            !FieldSelector::parse("metadata.namespace=other")
+                .unwrap()
+                .matches(&event)
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.name=e1")
+                .unwrap()
+                .required_name(),
+            Some("e1")
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

@@ -47,8 +47,12 @@ impl ApiError {
     }
 
     pub fn namespace_not_found(namespace: &str) -> Self {
-        Self::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"))
-            .with_details(json!({ "name": namespace, "kind": "namespaces" }))
+        Self::new(
+            404,
+            "NotFound",
+            format!("namespaces \"{namespace}\" not found"),
+        )
+        .with_details(json!({ "name": namespace, "kind": "namespaces" }))
     }
 
     pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
@@ -92,7 +96,9 @@ impl ApiError {
         let api_version = info.api_version;
         let list: Vec<String> = fields
             .iter()
-            .map(|(manager, field)| format!("conflict with \"{manager}\" using {api_version}: {field}"))
+            .map(|(manager, field)| {
+                format!("conflict with \"{manager}\" using {api_version}: {field}")
+            })
             .collect();
         let causes: Vec<Value> = fields
             .iter()
@@ -109,7 +115,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Apply failed with {count} conflict{plural}: {}", list.join("\n")),
+            format!(
+                "Apply failed with {count} conflict{plural}: {}",
+                list.join("\n")
+            ),
         )
         .with_details(details)
     }
@@ -149,10 +158,6 @@ impl ApiError {
         .with_details(details)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(403, "Forbidden", message)
-    }
-
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
@@ -165,7 +170,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json (got {content_type:?})"
+            ),
         )
     }
 

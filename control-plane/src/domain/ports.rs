@@ -31,7 +31,8 @@ impl Created {
 
 /// A change to a store: `Some(event)` to write it with that timeline
 /// event, `None` when there is nothing to do, an error to refuse.
-pub type ChangeFn = dyn for<'a> Fn(&'a mut Store) -> Result<Option<NewEvent>> + Send + Sync;
+pub type ChangeFn<'f> =
+    dyn for<'s> Fn(&'s mut Store) -> Result<Option<NewEvent>> + Send + Sync + 'f;
 
 /// Durable store state. Every method that reads or writes a tenant's stores
 /// takes the tenant, so isolation holds below the handlers. Every write
@@ -68,7 +69,7 @@ pub trait StoreRepository: Send + Sync + 'static {
         scope: &Scope,
         store: &StoreRef,
         claim_provisioning_slot: bool,
-        change: &ChangeFn,
+        change: &ChangeFn<'_>,
     ) -> Result<Store>;
 
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
@@ -93,6 +94,20 @@ pub trait StoreRepository: Send + Sync + 'static {
 
     /// The newest change-log position.
     async fn latest_seq(&self) -> Result<i64>;
+
+    /// Ids of every store the reconciler has work for (provisioning,
+    /// deleting, or ready with a newer generation), of every tenant.
+    async fn needing_work(&self) -> Result<Vec<Uuid>>;
+
+    /// Takes (or renews) the lease on a store for `holder`; false when
+    /// another replica holds an unexpired lease.
+    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool>;
+
+    /// Gives the lease up early.
+    async fn release(&self, id: Uuid, holder: &str) -> Result<()>;
+
+    /// Adds a timeline entry without changing the store.
+    async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()>;
 }
 
 /// Tenants and their tokens.
@@ -188,13 +203,14 @@ pub trait AuditLog: Send + Sync + 'static {
 }
 
 /// The engines the platform can provision and how to check their configuration.
+#[async_trait]
 pub trait EngineCatalog: Send + Sync + 'static {
     /// Every engine.
     fn engines(&self) -> Vec<Engine>;
 
     /// `None` when the engine is unknown; else the configuration's violations
     /// (field paths start with `config`).
-    fn validate_config(&self, engine: &str, config: &Config) -> Option<Vec<FieldViolation>>;
+    async fn validate_config(&self, engine: &str, config: &Config) -> Option<Vec<FieldViolation>>;
 }
 
 /// What happens after the API changed a store's desired state. The

@@ -95,7 +95,7 @@ impl StoreService {
         if req.engine.is_empty() {
             violations.push(FieldViolation::new("engine", "is required"));
         } else {
-            match self.engines.validate_config(&req.engine, &req.config) {
+            match self.engines.validate_config(&req.engine, &req.config).await {
                 None => {
                     let known: Vec<String> =
                         self.engines.engines().into_iter().map(|e| e.id).collect();
@@ -184,13 +184,7 @@ impl StoreService {
         let store = self
             .repo
             .update(scope, store, false, &move |s: &mut Store| {
-                if !etag.is_empty() && etag != s.etag() {
-                    return Err(Error::Aborted(format!(
-                        "store {} changed since etag {etag} was read (now {}); get it again and retry",
-                        s.name,
-                        s.etag()
-                    )));
-                }
+                check_etag(s, &etag)?;
                 if s.phase == Phase::Deleting {
                     return Ok(None);
                 }
@@ -223,14 +217,95 @@ impl StoreService {
                     });
                 }
                 let previous = s.failure.take();
-                s.phase = Phase::Provisioning;
-                s.generation += 1;
+                restart(s);
                 let why = previous
                     .map(|f| format!(" (last failure: {}: {})", f.reason, f.message))
                     .unwrap_or_default();
                 Ok(Some(NewEvent::info(
                     "RetryRequested",
                     format!("retry requested{why}"),
+                )))
+            })
+            .await?;
+        self.driver.store_changed(&store).await;
+        Ok(store)
+    }
+
+    /// Moves a store to a new configuration (validated like a create) and
+    /// to the installed engine version.
+    pub async fn upgrade(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        config: Option<Config>,
+        etag: &str,
+    ) -> Result<Store> {
+        let current = self.repo.get(scope, store).await?;
+        if let Some(config) = &config {
+            match self.engines.validate_config(&current.engine, config).await {
+                Some(violations) if violations.is_empty() => {}
+                Some(violations) => return Err(Error::InvalidArgument(violations)),
+                None => {
+                    return Err(Error::FailedPrecondition {
+                        kind: "ENGINE_NOT_INSTALLED",
+                        subject: format!("stores/{}", current.id),
+                        description: format!("engine {} is not installed", current.engine),
+                    });
+                }
+            }
+        }
+        let etag = etag.to_owned();
+        let claim = current.phase == Phase::Failed;
+        let store = self
+            .repo
+            .update(scope, store, claim, &move |s: &mut Store| {
+                check_etag(s, &etag)?;
+                if s.phase == Phase::Deleting {
+                    return Err(deleting(s));
+                }
+                s.previous_config = Some(s.config.clone());
+                if let Some(config) = &config {
+                    s.config = config.clone();
+                }
+                restart(s);
+                Ok(Some(NewEvent::info(
+                    "UpgradeRequested",
+                    format!("upgrade to generation {} requested", s.generation),
+                )))
+            })
+            .await?;
+        self.driver.store_changed(&store).await;
+        Ok(store)
+    }
+
+    /// Goes back to the configuration before the last upgrade.
+    pub async fn rollback(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
+        let current = self.repo.get(scope, store).await?;
+        let claim = current.phase == Phase::Failed;
+        let store = self
+            .repo
+            .update(scope, store, claim, &|s: &mut Store| {
+                if s.phase == Phase::Deleting {
+                    return Err(deleting(s));
+                }
+                let Some(previous) = s.previous_config.take() else {
+                    return Err(Error::FailedPrecondition {
+                        kind: "NO_PREVIOUS_REVISION",
+                        subject: format!("stores/{}", s.id),
+                        description: format!(
+                            "store {} has not been upgraded; nothing to roll back to",
+                            s.name
+                        ),
+                    });
+                };
+                s.previous_config = Some(std::mem::replace(&mut s.config, previous));
+                restart(s);
+                Ok(Some(NewEvent::info(
+                    "RollbackRequested",
+                    format!(
+                        "rollback to the previous configuration as generation {}",
+                        s.generation
+                    ),
                 )))
             })
             .await?;
@@ -258,6 +333,36 @@ impl StoreService {
             next_page_token,
         })
     }
+}
+
+fn check_etag(s: &Store, etag: &str) -> Result<()> {
+    if !etag.is_empty() && etag != s.etag() {
+        return Err(Error::Aborted(format!(
+            "store {} changed since etag {etag} was read (now {}); get it again and retry",
+            s.name,
+            s.etag()
+        )));
+    }
+    Ok(())
+}
+
+fn deleting(s: &Store) -> Error {
+    Error::FailedPrecondition {
+        kind: "STORE_PHASE",
+        subject: format!("stores/{}", s.id),
+        description: format!("store {} is being deleted", s.name),
+    }
+}
+
+/// A new desired state: the platform works on it from the start.
+fn restart(s: &mut Store) {
+    s.generation += 1;
+    if s.phase == Phase::Failed {
+        s.phase = Phase::Provisioning;
+        s.failure = None;
+    }
+    s.attempts = 0;
+    s.provisioning_since = None;
 }
 
 /// Trims the look-ahead row and returns the token for the next page.

@@ -86,6 +86,9 @@ pub struct Condition {
     pub message: String,
     /// When the status last changed.
     pub last_transition_time: DateTime<Utc>,
+    /// The store generation the condition was observed for.
+    #[serde(default)]
+    pub observed_generation: i64,
 }
 
 /// Why a store failed.
@@ -117,6 +120,9 @@ pub struct Store {
     pub tenant: TenantId,
     /// Engine id.
     pub engine: String,
+    /// Engine version the store runs (set once provisioned by a plugin).
+    #[serde(default)]
+    pub engine_version: String,
     /// Engine configuration.
     pub config: Config,
     /// Lifecycle phase.
@@ -137,9 +143,73 @@ pub struct Store {
     pub created_at: DateTime<Utc>,
     /// Last write.
     pub updated_at: DateTime<Utc>,
+    /// When the current provisioning began, for the overall timeout.
+    #[serde(default)]
+    pub provisioning_since: Option<DateTime<Utc>>,
+    /// Failed attempts in a row, for backoff.
+    #[serde(default)]
+    pub attempts: i32,
+    /// The configuration before the last upgrade, for rollback.
+    #[serde(default)]
+    pub previous_config: Option<Config>,
 }
 
 impl Store {
+    /// The condition of `type_`, if any.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether condition `type_` is true for the current generation.
+    pub fn is_done(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(|c| {
+            c.status == ConditionStatus::True && c.observed_generation == self.generation
+        })
+    }
+
+    /// Sets a condition; returns whether anything changed. The transition
+    /// time moves only when the status does, as in Kubernetes.
+    pub fn set_condition(
+        &mut self,
+        type_: &str,
+        status: ConditionStatus,
+        reason: &str,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let generation = self.generation;
+        match self.conditions.iter_mut().find(|c| c.type_ == type_) {
+            Some(c) => {
+                if c.status == status
+                    && c.reason == reason
+                    && c.message == message
+                    && c.observed_generation == generation
+                {
+                    return false;
+                }
+                if c.status != status {
+                    c.last_transition_time = now;
+                }
+                c.status = status;
+                c.reason = reason.to_owned();
+                c.message = message.to_owned();
+                c.observed_generation = generation;
+                true
+            }
+            None => {
+                self.conditions.push(Condition {
+                    type_: type_.to_owned(),
+                    status,
+                    reason: reason.to_owned(),
+                    message: message.to_owned(),
+                    last_transition_time: now,
+                    observed_generation: generation,
+                });
+                true
+            }
+        }
+    }
+
     /// The opaque etag clients pass back to guard writes.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.resource_version)

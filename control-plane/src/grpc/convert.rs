@@ -56,6 +56,7 @@ fn condition_to_pb(c: &Condition) -> pb::Condition {
         reason: c.reason.clone(),
         message: c.message.clone(),
         last_transition_time: Some(timestamp(c.last_transition_time)),
+        observed_generation: c.observed_generation,
     }
 }
 
@@ -84,6 +85,7 @@ pub fn store_to_pb(s: &Store) -> pb::Store {
         update_time: Some(timestamp(s.updated_at)),
         failure_reason,
         failure_message,
+        engine_version: s.engine_version.clone(),
     }
 }
 

@@ -26,6 +26,8 @@ use crate::watch::{self, ChangeHub, WatchEvent, WatchOptions};
 const CREATE: &str = "storeplane.v1.StoreService/CreateStore";
 const DELETE: &str = "storeplane.v1.StoreService/DeleteStore";
 const RETRY: &str = "storeplane.v1.StoreService/RetryStore";
+const UPGRADE: &str = "storeplane.v1.StoreService/UpgradeStore";
+const ROLLBACK: &str = "storeplane.v1.StoreService/RollbackStore";
 
 /// The store API.
 #[derive(Clone)]
@@ -225,6 +227,70 @@ impl StoreServiceRpc for StoreApi {
             &caller,
             address,
             RETRY,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn upgrade_store(
+        &self,
+        request: Request<pb::UpgradeStoreRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, UPGRADE).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let config = req
+            .config
+            .clone()
+            .map(|c| convert::struct_to_config(Some(c)))
+            .transpose();
+        let parameters = serde_json::json!({
+            "id": req.id, "name": req.name, "etag": req.etag,
+            "config": config.clone().ok().flatten().map(serde_json::Value::Object).unwrap_or_default(),
+        });
+        let result = async {
+            let config = config.map_err(|v| Error::InvalidArgument(vec![v]))?;
+            self.service
+                .upgrade(
+                    &caller.scope(),
+                    &store_ref(&req.id, &req.name)?,
+                    config,
+                    &req.etag,
+                )
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            UPGRADE,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn rollback_store(
+        &self,
+        request: Request<pb::RollbackStoreRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, ROLLBACK).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters = serde_json::json!({"id": req.id, "name": req.name});
+        let result = async {
+            self.service
+                .rollback(&caller.scope(), &store_ref(&req.id, &req.name)?)
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            ROLLBACK,
             &target(&req.id, &req.name),
             parameters,
             result,

@@ -25,6 +25,14 @@ pub mod stores {
         pub failure_message: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        pub engine_version: String,
+        pub provisioning_since: Option<DateTimeUtc>,
+        pub attempts: i32,
+        /// Replica working on the store, until `lease_until`.
+        pub lease_holder: String,
+        pub lease_until: Option<DateTimeUtc>,
+        /// JSON of the configuration before the last upgrade; empty: none.
+        pub previous_config: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -172,6 +180,37 @@ pub mod audit_log {
         pub parameters: String,
         pub outcome: String,
         pub message: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `releases`.
+pub mod releases {
+    use sea_orm::entity::prelude::*;
+
+    /// One revision of a chart release.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "releases")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub store_id: String,
+        pub namespace: String,
+        pub name: String,
+        pub revision: i32,
+        pub chart: String,
+        pub chart_version: String,
+        pub chart_dir: String,
+        /// JSON: the user values the revision was rendered with.
+        pub values: String,
+        pub digest: String,
+        /// JSON array of `{apiVersion, kind, name}` applied.
+        pub objects: String,
+        pub created_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,8 @@
 //! Persistence adapter: sea-orm over SQLite (embedded default) or PostgreSQL.
 
-mod entities;
+pub(crate) mod entities;
 mod error;
+mod releases;
 mod repo;
 mod tenants;
 
@@ -14,6 +15,7 @@ use tokio::sync::Notify;
 use crate::domain::tenancy::GlobalLimits;
 
 pub use error::{Error, Result};
+pub use releases::{ObjectRef, ReleaseRepository, Revision};
 pub use repo::SqlStoreRepository;
 pub use tenants::SqlTenantRepository;
 
@@ -77,6 +79,25 @@ pub fn repository(
     limits: GlobalLimits,
 ) -> Arc<SqlStoreRepository> {
     Arc::new(SqlStoreRepository::new(db, wake, history, limits))
+}
+
+/// Stores by (phase, engine), for the metrics gauge; empty on error (logged).
+pub async fn store_counts(db: &DatabaseConnection) -> Vec<(String, String, i64)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
+    let rows: Result<Vec<(String, String, i64)>, _> = entities::stores::Entity::find()
+        .select_only()
+        .column(entities::stores::Column::Phase)
+        .column(entities::stores::Column::Engine)
+        .column_as(entities::stores::Column::Id.count(), "n")
+        .group_by(entities::stores::Column::Phase)
+        .group_by(entities::stores::Column::Engine)
+        .into_tuple()
+        .all(db)
+        .await;
+    rows.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "cannot count stores for metrics");
+        Vec::new()
+    })
 }
 
 /// Whether the database can announce changes to other processes.

@@ -138,7 +138,7 @@ impl SqlStoreRepository {
         Ok(())
     }
 
-    async fn record_event(
+    async fn insert_event(
         &self,
         txn: &DatabaseTransaction,
         store: &Store,
@@ -346,6 +346,10 @@ impl StoreRepository for SqlStoreRepository {
             failure: None,
             created_at: now,
             updated_at: now,
+            engine_version: String::new(),
+            provisioning_since: None,
+            attempts: 0,
+            previous_config: None,
         };
         stores::Entity::insert(to_active(&store)?)
             .exec_without_returning(&txn)
@@ -367,7 +371,7 @@ impl StoreRepository for SqlStoreRepository {
                 .await
                 .map_err(db("remember idempotency key"))?;
         }
-        self.record_event(
+        self.insert_event(
             &txn,
             &store,
             NewEvent::info(
@@ -419,7 +423,7 @@ impl StoreRepository for SqlStoreRepository {
         scope: &Scope,
         store: &StoreRef,
         claim_provisioning_slot: bool,
-        change: &ChangeFn,
+        change: &ChangeFn<'_>,
     ) -> Result<Store> {
         let txn = self.begin_write().await?;
         let mut current = to_domain(self.find(&txn, scope, store).await?)?;
@@ -445,7 +449,7 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("update store"))?;
-        self.record_event(&txn, &current, event).await?;
+        self.insert_event(&txn, &current, event).await?;
         self.log_change(&txn, ChangeType::Modified, &current)
             .await?;
         self.commit(txn).await?;
@@ -467,7 +471,7 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("delete store"))?;
-        self.record_event(&txn, &store, event).await?;
+        self.insert_event(&txn, &store, event).await?;
         self.log_change(&txn, ChangeType::Deleted, &store).await?;
         self.commit(txn).await
     }
@@ -570,6 +574,73 @@ impl StoreRepository for SqlStoreRepository {
     async fn latest_seq(&self) -> Result<i64> {
         max_seq(&self.db).await
     }
+
+    async fn needing_work(&self) -> Result<Vec<Uuid>> {
+        let rows: Vec<(String, String, i64, i64)> = stores::Entity::find()
+            .select_only()
+            .column(stores::Column::Id)
+            .column(stores::Column::Phase)
+            .column(stores::Column::Generation)
+            .column(stores::Column::ObservedGeneration)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db("list stores needing work"))?;
+        rows.into_iter()
+            .filter(|(_, phase, generation, observed)| {
+                phase == Phase::Provisioning.as_str()
+                    || phase == Phase::Deleting.as_str()
+                    || (phase == Phase::Ready.as_str() && generation != observed)
+            })
+            .map(|(id, ..)| parse_id(&id))
+            .collect()
+    }
+
+    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        let now = now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60));
+        let claimed = stores::Entity::update_many()
+            .col_expr(stores::Column::LeaseHolder, holder.into())
+            .col_expr(stores::Column::LeaseUntil, Some(until).into())
+            .filter(stores::Column::Id.eq(id.to_string()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(stores::Column::LeaseUntil.is_null())
+                    .add(stores::Column::LeaseUntil.lt(now))
+                    .add(stores::Column::LeaseHolder.eq(holder)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(db("claim store lease"))?;
+        Ok(claimed.rows_affected == 1)
+    }
+
+    async fn release(&self, id: Uuid, holder: &str) -> Result<()> {
+        stores::Entity::update_many()
+            .col_expr(
+                stores::Column::LeaseUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .filter(stores::Column::Id.eq(id.to_string()))
+            .filter(stores::Column::LeaseHolder.eq(holder))
+            .exec(&self.db)
+            .await
+            .map_err(db("release store lease"))?;
+        Ok(())
+    }
+
+    async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()> {
+        let Some(row) = stores::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await
+            .map_err(db("read store"))?
+        else {
+            return Ok(());
+        };
+        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
+        self.insert_event(&txn, &to_domain(row)?, event).await?;
+        txn.commit().await.map_err(db("commit"))
+    }
 }
 
 async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
@@ -635,6 +706,16 @@ fn to_active(store: &Store) -> Result<stores::ActiveModel> {
         failure_message: Set(failure_message),
         created_at: Set(store.created_at),
         updated_at: Set(store.updated_at),
+        engine_version: Set(store.engine_version.clone()),
+        provisioning_since: Set(store.provisioning_since),
+        attempts: Set(store.attempts),
+        previous_config: Set(match &store.previous_config {
+            Some(c) => json("encode previous config", serde_json::to_string(c))?,
+            None => String::new(),
+        }),
+        // The lease is written only by `claim`.
+        lease_holder: sea_orm::ActiveValue::NotSet,
+        lease_until: sea_orm::ActiveValue::NotSet,
     })
 }
 
@@ -667,5 +748,16 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         failure,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        engine_version: row.engine_version,
+        provisioning_since: row.provisioning_since,
+        attempts: row.attempts,
+        previous_config: if row.previous_config.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_str(&row.previous_config)
+                    .map_err(|e| Error::internal("decode previous config", e))?,
+            )
+        },
     })
 }

@@ -98,7 +98,13 @@ impl Emitter {
         self.indention = true;
     }
 
-    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
@@ -215,7 +221,8 @@ impl Emitter {
         if style == Style::SingleQuoted && !analysis.single_quoted_allowed {
             style = Style::DoubleQuoted;
         }
-        if style == Style::Literal && (!analysis.block_allowed || self.flow_level > 0 || simple_key) {
+        if style == Style::Literal && (!analysis.block_allowed || self.flow_level > 0 || simple_key)
+        {
             style = Style::DoubleQuoted;
         }
         self.increase_indent(true, false);
@@ -240,7 +247,11 @@ impl Emitter {
         while i < chars.len() {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && chars.get(i + 1) != Some(&' ')
+                {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -362,7 +373,12 @@ impl Emitter {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i < chars.len() - 1 {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i < chars.len() - 1
+                {
                     self.write_indent();
                     if chars.get(i + 1) == Some(&' ') {
                         self.put('\\');
@@ -473,8 +489,8 @@ fn analyze(text: &str) -> Analysis {
         let followed_by_whitespace = i + 1 >= chars.len() || is_blank(chars[i + 1]);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@'
-                | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_indicators = true;
                     block_indicators = true;
                 }
@@ -597,7 +613,10 @@ fn is_base60_float(text: &str) -> bool {
         return false;
     }
     i += 1;
-    while bytes.get(i).is_some_and(|b| b.is_ascii_digit() || *b == b'_') {
+    while bytes
+        .get(i)
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
+    {
         i += 1;
     }
     let mut groups = 0;
@@ -623,7 +642,10 @@ fn is_base60_float(text: &str) -> bool {
     }
     if bytes.get(i) == Some(&b'.') {
         i += 1;
-        while bytes.get(i).is_some_and(|b| b.is_ascii_digit() || *b == b'_') {
+        while bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
+        {
             i += 1;
         }
     }
@@ -692,12 +714,16 @@ fn key_less(a: &str, b: &str) -> bool {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -720,7 +746,8 @@ mod tests {
     fn keys_sort_naturally_like_yaml_v2() {
         let mut keys = vec!["b", "a10", "a2", "A", "_x", "a-b", "ab"];
         keys.sort_by(|a, b| key_order(a, b));
-        assert_eq!(keys, vec!["A", "_x", "a-b", "a2", "a10", "ab", "b"]);
+        // A letter sorts after any other character, so `_x` comes before `A`.
+        assert_eq!(keys, vec!["_x", "A", "a-b", "a2", "a10", "ab", "b"]);
     }
 
     #[test]
@@ -738,7 +765,19 @@ mod tests {
 
     #[test]
     fn strings_that_would_change_type_are_quoted() {
-        let value = json!(["true", "123", "", "a: b", "- x", "0644", "1.5", "2001-12-14", "plain text", "tab\there", "it's"]);
+        let value = json!([
+            "true",
+            "123",
+            "",
+            "a: b",
+            "- x",
+            "0644",
+            "1.5",
+            "2001-12-14",
+            "plain text",
+            "tab\there",
+            "it's"
+        ]);
         assert_eq!(
             to_yaml(&value),
             "- \"true\"\n- \"123\"\n- \"\"\n- 'a: b'\n- '- x'\n- \"0644\"\n- \"1.5\"\n- \"2001-12-14\"\n- plain text\n- \"tab\\there\"\n- it's\n"

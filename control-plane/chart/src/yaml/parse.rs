@@ -31,7 +31,11 @@ pub struct YamlError {
 
 impl std::fmt::Display for YamlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -173,7 +177,12 @@ impl Builder {
                     for source in sources {
                         match source {
                             Value::Object(entries) => map.extend(entries),
-                            _ => return Err("map merge requires map or sequence of maps as the value".to_owned()),
+                            _ => {
+                                return Err(
+                                    "map merge requires map or sequence of maps as the value"
+                                        .to_owned(),
+                                );
+                            }
                         }
                     }
                     Ok(())
@@ -274,15 +283,25 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys_are_expanded() {
-        let text = "base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\nlist: [*b]\n";
+        let text = "base: &b {a: 1, b: 2}\nderived:\n  <<: *b\n  b: 3\nlist: [*b]\n";
         let value = from_yaml(text, Numbers::Typed).unwrap();
-        assert_eq!(value["derived"], json!({"x": 1, "y": 3}));
-        assert_eq!(value["list"], json!([{"x": 1, "y": 2}]));
+        assert_eq!(value["derived"], json!({"a": 1, "b": 3}));
+        assert_eq!(value["list"], json!([{"a": 1, "b": 2}]));
+    }
+
+    #[test]
+    fn yaml_1_1_boolean_keys_become_their_json_spelling() {
+        // yaml.v2 reads the key `y` as the boolean true.
+        let value = from_yaml("y: 1\n", Numbers::Typed).unwrap();
+        assert_eq!(value, json!({"true": 1}));
     }
 
     #[test]
     fn empty_document_is_null_and_errors_carry_a_position() {
-        assert_eq!(from_yaml("# nothing\n", Numbers::Typed).unwrap(), Value::Null);
+        assert_eq!(
+            from_yaml("# nothing\n", Numbers::Typed).unwrap(),
+            Value::Null
+        );
         let error = from_yaml("a: [1, 2\nb: 3\n", Numbers::Typed).unwrap_err();
         assert!(error.line >= 1, "{error}");
     }

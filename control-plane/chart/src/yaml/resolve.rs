@@ -67,10 +67,10 @@ fn resolve_number(text: &str) -> Resolved {
             return Resolved::Uint(value);
         }
     }
-    if is_yaml_style_float(&plain) {
-        if let Ok(value) = plain.parse::<f64>() {
-            return Resolved::Float(value);
-        }
+    if is_yaml_style_float(&plain)
+        && let Ok(value) = plain.parse::<f64>()
+    {
+        return Resolved::Float(value);
     }
     // Go's ParseInt(…, 0, 64) already accepts `0b`; what is left is an
     // integer too large for 64 bits, which Go keeps as a big.Int. Nothing in a
@@ -112,12 +112,15 @@ fn parse_go_int(text: &str) -> Result<i128, IntError> {
     let mut value: i128 = 0;
     for c in digits.chars() {
         let digit = i128::from(c.to_digit(radix).unwrap_or(0));
-        value = match value.checked_mul(i128::from(radix)).and_then(|v| v.checked_add(digit)) {
+        value = match value
+            .checked_mul(i128::from(radix))
+            .and_then(|v| v.checked_add(digit))
+        {
             Some(v) if v <= i128::from(u64::MAX) => v,
             _ => {
-                let approx = digits
-                    .chars()
-                    .fold(0f64, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0)));
+                let approx = digits.chars().fold(0f64, |acc, c| {
+                    acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+                });
                 return Err(IntError::Range(if negative { -approx } else { approx }));
             }
         };
@@ -265,7 +268,9 @@ pub fn is_timestamp(text: &str) -> bool {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

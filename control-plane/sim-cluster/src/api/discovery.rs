@@ -66,14 +66,26 @@ pub(crate) fn group_list(registry: &Registry) -> Value {
 }
 
 pub(crate) fn group(registry: &Registry, name: &str) -> Option<Value> {
-    let (g, versions) = registry.groups().into_iter().find(|(g, _)| *g == name && !g.is_empty())?;
+    let (g, versions) = registry
+        .groups()
+        .into_iter()
+        .find(|(g, _)| *g == name && !g.is_empty())?;
     let mut doc = group_json(g, &versions);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
     Some(doc)
 }
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn resource_json(info: &ResourceInfo) -> Value {
     let mut doc = json!({

@@ -2,6 +2,7 @@
 //! `kube::Client`) and over TCP (for kubectl) alike.
 
 pub(crate) mod discovery;
+mod openapi;
 pub(crate) mod table;
 mod watch;
 
@@ -21,7 +22,7 @@ use crate::meta;
 use crate::registry::ResId;
 use crate::selector::{FieldSelector, Filter, LabelSelector};
 use crate::status::{ApiError, success_status};
-use crate::store::{DeleteOutcome, PatchKind, Store, WatchStart, WriteCtx, decode_continue};
+use crate::store::{DeleteOutcome, PatchKind, Store, WatchStart, WriteCtx, decode_continue, parse};
 use table::{IncludeObject, table};
 
 /// The body of every response: a full JSON document or a watch stream.
@@ -68,7 +69,10 @@ impl ApiRequest<'_> {
     }
 
     fn header(&self, name: header::HeaderName) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     fn wants_table(&self) -> Option<IncludeObject> {
@@ -85,7 +89,11 @@ impl ApiRequest<'_> {
         }
         let agent = self.header(header::USER_AGENT);
         let product = agent.split('/').next().unwrap_or("").trim();
-        if product.is_empty() { "unknown".to_owned() } else { product.to_owned() }
+        if product.is_empty() {
+            "unknown".to_owned()
+        } else {
+            product.to_owned()
+        }
     }
 
     fn dry_run(&self) -> bool {
@@ -116,17 +124,21 @@ pub(crate) fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiEr
     match serde_json::from_slice(body) {
         Ok(value) => Ok(value),
         Err(json_error) if content_type.contains("yaml") => serde_saphyr::from_slice::<Value>(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}; as JSON: {json_error}"))),
+            .map_err(|e| {
+                ApiError::bad_request(format!("error decoding YAML: {e}; as JSON: {json_error}"))
+            }),
         Err(e) => Err(ApiError::bad_request(format!("error decoding JSON: {e}"))),
     }
 }
 
 pub(crate) fn json_bytes(code: u16, bytes: Vec<u8>) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::from(bytes)).boxed_unsync());
-    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -137,9 +149,10 @@ pub(crate) fn json_response(code: u16, value: &Value) -> Response<ResponseBody> 
 fn text_response(code: u16, text: String) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::from(text)).boxed_unsync());
     *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -187,14 +200,21 @@ struct Target {
     subresource: Option<String>,
 }
 
-fn route(ctx: &ApiContext, req: &ApiRequest<'_>, path: &str) -> Result<Response<ResponseBody>, ApiError> {
+fn route(
+    ctx: &ApiContext,
+    req: &ApiRequest<'_>,
+    path: &str,
+) -> Result<Response<ResponseBody>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let registry = ctx.store.registry();
     let get_only = |value: Value| {
         if req.method == Method::GET {
             Ok(json_response(200, &value))
         } else {
-            Err(ApiError::method_not_allowed(format!("{} is not allowed on {path}", req.method)))
+            Err(ApiError::method_not_allowed(format!(
+                "{} is not allowed on {path}",
+                req.method
+            )))
         }
     };
     match segments.as_slice() {
@@ -203,8 +223,14 @@ fn route(ctx: &ApiContext, req: &ApiRequest<'_>, path: &str) -> Result<Response<
         ["healthz" | "livez" | "readyz", ..] => Ok(text_response(200, "ok".to_owned())),
         ["api"] => get_only(discovery::core_versions(req.header(header::HOST))),
         ["apis"] => get_only(discovery::group_list(registry)),
-        ["apis", group] => {
-            discovery::group(registry, group).map_or_else(|| Err(ApiError::page_not_found(path)), get_only)
+        ["apis", group] => discovery::group(registry, group)
+            .map_or_else(|| Err(ApiError::page_not_found(path)), get_only),
+        ["openapi", "v3"] => get_only(openapi::index(registry)),
+        ["openapi", "v3", "api", version] => openapi::group_version(registry, "", version)
+            .map_or_else(|| Err(ApiError::page_not_found(path)), get_only),
+        ["openapi", "v3", "apis", group, version] => {
+            openapi::group_version(registry, group, version)
+                .map_or_else(|| Err(ApiError::page_not_found(path)), get_only)
         }
         ["api", "v1", rest @ ..] => resource(ctx, req, path, "", "v1", rest),
         ["apis", group, version, rest @ ..] => resource(ctx, req, path, group, version, rest),
@@ -228,9 +254,15 @@ fn resource(
     let (plural, namespace, name, subresource) = match rest {
         [] => {
             return if req.method == Method::GET {
-                Ok(json_response(200, &discovery::resource_list(registry, group, version)))
+                Ok(json_response(
+                    200,
+                    &discovery::resource_list(registry, group, version),
+                ))
             } else {
-                Err(ApiError::method_not_allowed(format!("{} is not allowed on {path}", req.method)))
+                Err(ApiError::method_not_allowed(format!(
+                    "{} is not allowed on {path}",
+                    req.method
+                )))
             };
         }
         [plural] => (*plural, None, None, None),
@@ -240,7 +272,12 @@ fn resource(
         }
         ["namespaces", ns, plural] => (*plural, Some(owned(ns)), None, None),
         ["namespaces", ns, plural, name] => (*plural, Some(owned(ns)), Some(owned(name)), None),
-        ["namespaces", ns, plural, name, sub] => (*plural, Some(owned(ns)), Some(owned(name)), Some(owned(sub))),
+        ["namespaces", ns, plural, name, sub] => (
+            *plural,
+            Some(owned(ns)),
+            Some(owned(name)),
+            Some(owned(sub)),
+        ),
         [plural, name, sub] => (*plural, None, Some(owned(name)), Some(owned(sub))),
         _ => return Err(ApiError::page_not_found(path)),
     };
@@ -266,7 +303,9 @@ fn resource(
         (None, &Method::POST) => create(ctx, req, &target),
         (None, &Method::DELETE) => delete_collection(ctx, req, &target),
         (Some(name), method) => object(ctx, req, &target, name, method),
-        (None, method) => Err(ApiError::method_not_allowed(format!("{method} is not allowed on a collection"))),
+        (None, method) => Err(ApiError::method_not_allowed(format!(
+            "{method} is not allowed on a collection"
+        ))),
     }
 }
 
@@ -279,24 +318,45 @@ fn list_metadata(rv: u64, continue_token: Option<&str>, remaining: usize) -> Val
     metadata
 }
 
-fn list(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Response<ResponseBody>, ApiError> {
+fn list(
+    ctx: &ApiContext,
+    req: &ApiRequest<'_>,
+    target: &Target,
+) -> Result<Response<ResponseBody>, ApiError> {
     let filter = req.filter()?;
     let limit = match req.param("limit") {
-        Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?),
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        ),
         None => None,
     };
     let after = match req.param("continue").filter(|c| !c.is_empty()) {
         Some(token) => Some(decode_continue(token)?),
         None => None,
     };
-    let page = ctx.store.list(target.res, target.namespace.as_deref(), &filter, limit, after.as_ref());
+    let page = ctx.store.list(
+        target.res,
+        target.namespace.as_deref(),
+        &filter,
+        limit,
+        after.as_ref(),
+    );
     let info = ctx.store.info(target.res);
-    let metadata = list_metadata(page.resource_version, page.continue_token.as_deref(), page.remaining);
+    let metadata = list_metadata(
+        page.resource_version,
+        page.continue_token.as_deref(),
+        page.remaining,
+    );
     if let Some(include) = req.wants_table() {
-        return Ok(json_response(200, &table(info, &page.items, include, metadata)));
+        let items: Vec<Arc<Value>> = page
+            .items
+            .iter()
+            .map(|json| Arc::new(parse(json)))
+            .collect();
+        return Ok(json_response(200, &table(info, &items, include, metadata)));
     }
-    // Written by hand so items are serialised straight from their shared
-    // `Arc`s, without cloning each object into a new list value.
+    // Written by hand so the items' stored JSON is copied as it is.
     let mut out = Vec::with_capacity(256 + page.items.len() * 1024);
     let head = json!({ "kind": format!("{}List", info.kind), "apiVersion": info.api_version, "metadata": metadata });
     let head = serde_json::to_string(&head).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -306,16 +366,23 @@ fn list(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Respo
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &**item).map_err(|e| ApiError::internal(e.to_string()))?;
+        out.extend_from_slice(item);
     }
     out.extend_from_slice(b"]}");
     Ok(json_bytes(200, out))
 }
 
-fn watch(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Response<ResponseBody>, ApiError> {
+fn watch(
+    ctx: &ApiContext,
+    req: &ApiRequest<'_>,
+    target: &Target,
+) -> Result<Response<ResponseBody>, ApiError> {
     let filter = req.filter()?;
     let send_initial = req.param("sendInitialEvents");
-    let start = match req.param("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
+    let start = match req
+        .param("resourceVersion")
+        .filter(|rv| !rv.is_empty() && *rv != "0")
+    {
         Some(rv) => WatchStart::After(
             rv.parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?,
@@ -335,17 +402,29 @@ fn watch(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Resp
         bookmark_interval: ctx.config.bookmark_interval,
         table: req.wants_table(),
     };
-    watch::watch(&ctx.store, target.res, target.namespace.clone(), filter, params)
+    watch::watch(
+        &ctx.store,
+        target.res,
+        target.namespace.clone(),
+        filter,
+        params,
+    )
 }
 
-fn create(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Response<ResponseBody>, ApiError> {
+fn create(
+    ctx: &ApiContext,
+    req: &ApiRequest<'_>,
+    target: &Target,
+) -> Result<Response<ResponseBody>, ApiError> {
     let body = req.body_value()?;
     let manager = req.manager();
     let write = WriteCtx {
         manager: &manager,
         dry_run: req.dry_run(),
     };
-    let created = ctx.store.create(target.res, target.namespace.as_deref(), body, write)?;
+    let created = ctx
+        .store
+        .create(target.res, target.namespace.as_deref(), body, write)?;
     Ok(json_response(201, &created))
 }
 
@@ -355,8 +434,15 @@ fn delete_options(req: &ApiRequest<'_>) -> crate::store::DeleteOpts {
     } else {
         parse_body(req.content_type(), req.body).unwrap_or(Value::Null)
     };
-    let text = |path: &str| body.pointer(path).and_then(Value::as_str).map(str::to_owned);
-    let propagation = req.param("propagationPolicy").map(str::to_owned).or_else(|| text("/propagationPolicy"));
+    let text = |path: &str| {
+        body.pointer(path)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let propagation = req
+        .param("propagationPolicy")
+        .map(str::to_owned)
+        .or_else(|| text("/propagationPolicy"));
     let dry_run_body = body
         .get("dryRun")
         .and_then(Value::as_array)
@@ -365,21 +451,34 @@ fn delete_options(req: &ApiRequest<'_>) -> crate::store::DeleteOpts {
         uid: text("/preconditions/uid"),
         resource_version: text("/preconditions/resourceVersion"),
         dry_run: req.dry_run() || dry_run_body,
-        orphan: propagation.as_deref() == Some("Orphan") || body.get("orphanDependents") == Some(&json!(true)),
+        orphan: propagation.as_deref() == Some("Orphan")
+            || body.get("orphanDependents") == Some(&json!(true)),
     }
 }
 
-fn delete_collection(ctx: &ApiContext, req: &ApiRequest<'_>, target: &Target) -> Result<Response<ResponseBody>, ApiError> {
+fn delete_collection(
+    ctx: &ApiContext,
+    req: &ApiRequest<'_>,
+    target: &Target,
+) -> Result<Response<ResponseBody>, ApiError> {
     let filter = req.filter()?;
-    let deleted = ctx.store.delete_collection(target.res, target.namespace.as_deref(), &filter, &delete_options(req));
+    let deleted = ctx.store.delete_collection(
+        target.res,
+        target.namespace.as_deref(),
+        &filter,
+        &delete_options(req),
+    );
     let info = ctx.store.info(target.res);
     let items: Vec<&Value> = deleted.iter().map(|o| &**o).collect();
-    Ok(json_response(200, &json!({
-        "kind": format!("{}List", info.kind),
-        "apiVersion": info.api_version,
-        "metadata": { "resourceVersion": ctx.store.resource_version().to_string() },
-        "items": items,
-    })))
+    Ok(json_response(
+        200,
+        &json!({
+            "kind": format!("{}List", info.kind),
+            "apiVersion": info.api_version,
+            "metadata": { "resourceVersion": ctx.store.resource_version().to_string() },
+            "items": items,
+        }),
+    ))
 }
 
 fn object(
@@ -400,11 +499,19 @@ fn object(
         Some("scale") if info.has_scale() => return scale(ctx, req, target, name, method),
         Some("log") if info.group.is_empty() && info.plural == "pods" => {
             store.get(target.res, ns, name)?;
-            return Ok(text_response(200, format!(
-                "storeplane sim-cluster: pod {ns}/{name} is simulated; no container runs, so there are no logs.\n"
+            return Ok(text_response(
+                200,
+                format!(
+                    "storeplane sim-cluster: pod {ns}/{name} is simulated; no container runs, so there are no logs.\n"
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::page_not_found(&format!(
+                "{}/{name}/{other}",
+                info.plural
             )));
         }
-        Some(other) => return Err(ApiError::page_not_found(&format!("{}/{name}/{other}", info.plural))),
     }
     let manager = req.manager();
     let write = WriteCtx {
@@ -427,24 +534,36 @@ fn object(
         Method::PATCH => {
             let content_type = req.content_type();
             let kind = patch_kind(content_type, req.flag("force"))?;
-            if matches!(kind, PatchKind::Apply { .. }) && req.param("fieldManager").is_none_or(str::is_empty) {
+            if matches!(kind, PatchKind::Apply { .. })
+                && req.param("fieldManager").is_none_or(str::is_empty)
+            {
                 return Err(ApiError::invalid(
                     "PatchOptions.meta.k8s.io",
                     "",
-                    &[("fieldManager", "Required value: is required for apply patch".to_owned())],
+                    &[(
+                        "fieldManager",
+                        "Required value: is required for apply patch".to_owned(),
+                    )],
                 ));
             }
             let body = req.body_value()?;
-            let existed = matches!(kind, PatchKind::Apply { .. }) && store.get(target.res, ns, name).is_ok();
+            let existed =
+                matches!(kind, PatchKind::Apply { .. }) && store.get(target.res, ns, name).is_ok();
             let patched = store.patch(target.res, ns, name, kind, &body, sub, write)?;
             let created = matches!(kind, PatchKind::Apply { .. }) && !existed;
             Ok(json_response(if created { 201 } else { 200 }, &patched))
         }
         Method::DELETE => match store.delete(target.res, ns, name, &delete_options(req))? {
-            DeleteOutcome::Deleted(obj) => Ok(json_response(200, &success_status(info, name, meta::uid(&obj)))),
+            DeleteOutcome::Deleted(obj) => Ok(json_response(
+                200,
+                &success_status(info, name, meta::uid(&obj)),
+            )),
             DeleteOutcome::Pending(obj) => Ok(json_response(200, &obj)),
         },
-        _ => Err(ApiError::method_not_allowed(format!("{method} is not allowed on {}", info.plural))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "{method} is not allowed on {}",
+            info.plural
+        ))),
     }
 }
 
@@ -474,7 +593,12 @@ fn scale(
         let selector = obj
             .pointer("/spec/selector/matchLabels")
             .and_then(Value::as_object)
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(","))
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
             .unwrap_or_default();
         let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
         json!({
@@ -498,7 +622,11 @@ fn scale(
     let body = match *method {
         Method::GET => return Ok(json_response(200, &scale_obj)),
         Method::PUT | Method::PATCH => req.body_value()?,
-        _ => return Err(ApiError::method_not_allowed(format!("{method} is not allowed on scale"))),
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on scale"
+            )));
+        }
     };
     if *method == Method::PUT {
         scale_obj = body;
@@ -514,11 +642,21 @@ fn scale(
         .ok_or_else(|| ApiError::bad_request("spec.replicas is required"))?;
     let manager = req.manager();
     let updated = store
-        .modify(target.res, ns, name, None, WriteCtx { manager: &manager, dry_run: req.dry_run() }, |obj| {
-            let mut new = obj.clone();
-            meta::object_mut(&mut new, "spec").insert("replicas".to_owned(), json!(replicas));
-            Some(new)
-        })?
+        .modify(
+            target.res,
+            ns,
+            name,
+            None,
+            WriteCtx {
+                manager: &manager,
+                dry_run: req.dry_run(),
+            },
+            |obj| {
+                let mut new = obj.clone();
+                meta::object_mut(&mut new, "spec").insert("replicas".to_owned(), json!(replicas));
+                Some(new)
+            },
+        )?
         .unwrap_or(current);
     Ok(json_response(200, &to_scale(&updated)))
 }

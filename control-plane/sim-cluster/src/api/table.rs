@@ -34,51 +34,141 @@ struct Column {
 }
 
 const fn col(name: &'static str) -> Column {
-    Column { name, kind: "string", priority: 0 }
+    Column {
+        name,
+        kind: "string",
+        priority: 0,
+    }
 }
 
 const fn int(name: &'static str) -> Column {
-    Column { name, kind: "integer", priority: 0 }
+    Column {
+        name,
+        kind: "integer",
+        priority: 0,
+    }
 }
 
 const fn wide(name: &'static str) -> Column {
-    Column { name, kind: "string", priority: 1 }
+    Column {
+        name,
+        kind: "string",
+        priority: 1,
+    }
 }
 
 fn columns(info: &ResourceInfo) -> Vec<Column> {
     match (info.group, info.plural) {
         ("", "namespaces") => vec![col("Name"), col("Status"), col("Age")],
-        ("", "pods") => vec![col("Name"), col("Ready"), col("Status"), col("Restarts"), col("Age"), wide("IP"), wide("Node")],
+        ("", "pods") => vec![
+            col("Name"),
+            col("Ready"),
+            col("Status"),
+            col("Restarts"),
+            col("Age"),
+            wide("IP"),
+            wide("Node"),
+        ],
         ("apps", "deployments") => vec![
-            col("Name"), col("Ready"), int("Up-to-date"), int("Available"), col("Age"),
-            wide("Containers"), wide("Images"), wide("Selector"),
+            col("Name"),
+            col("Ready"),
+            int("Up-to-date"),
+            int("Available"),
+            col("Age"),
+            wide("Containers"),
+            wide("Images"),
+            wide("Selector"),
         ],
-        ("apps", "statefulsets") => vec![col("Name"), col("Ready"), col("Age"), wide("Containers"), wide("Images")],
-        ("apps", "replicasets") => vec![col("Name"), int("Desired"), int("Current"), int("Ready"), col("Age")],
-        ("batch", "jobs") => vec![col("Name"), col("Status"), col("Completions"), col("Duration"), col("Age")],
-        ("batch", "cronjobs") => vec![col("Name"), col("Schedule"), col("Suspend"), int("Active"), col("Last Schedule"), col("Age")],
+        ("apps", "statefulsets") => vec![
+            col("Name"),
+            col("Ready"),
+            col("Age"),
+            wide("Containers"),
+            wide("Images"),
+        ],
+        ("apps", "replicasets") => vec![
+            col("Name"),
+            int("Desired"),
+            int("Current"),
+            int("Ready"),
+            col("Age"),
+        ],
+        ("batch", "jobs") => vec![
+            col("Name"),
+            col("Status"),
+            col("Completions"),
+            col("Duration"),
+            col("Age"),
+        ],
+        ("batch", "cronjobs") => vec![
+            col("Name"),
+            col("Schedule"),
+            col("Suspend"),
+            int("Active"),
+            col("Last Schedule"),
+            col("Age"),
+        ],
         ("", "services") => vec![
-            col("Name"), col("Type"), col("Cluster-IP"), col("External-IP"), col("Port(s)"), col("Age"), wide("Selector"),
+            col("Name"),
+            col("Type"),
+            col("Cluster-IP"),
+            col("External-IP"),
+            col("Port(s)"),
+            col("Age"),
+            wide("Selector"),
         ],
-        ("networking.k8s.io", "ingresses") => vec![col("Name"), col("Class"), col("Hosts"), col("Address"), col("Ports"), col("Age")],
+        ("networking.k8s.io", "ingresses") => vec![
+            col("Name"),
+            col("Class"),
+            col("Hosts"),
+            col("Address"),
+            col("Ports"),
+            col("Age"),
+        ],
         ("", "persistentvolumeclaims") => vec![
-            col("Name"), col("Status"), col("Volume"), col("Capacity"), col("Access Modes"), col("StorageClass"),
-            col("VolumeAttributesClass"), col("Age"),
+            col("Name"),
+            col("Status"),
+            col("Volume"),
+            col("Capacity"),
+            col("Access Modes"),
+            col("StorageClass"),
+            col("VolumeAttributesClass"),
+            col("Age"),
         ],
         ("", "secrets") => vec![col("Name"), col("Type"), int("Data"), col("Age")],
         ("", "configmaps") => vec![col("Name"), int("Data"), col("Age")],
         ("", "serviceaccounts") => vec![col("Name"), int("Secrets"), col("Age")],
-        ("", "events") => vec![col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
-        ("", "nodes") => vec![col("Name"), col("Status"), col("Roles"), col("Age"), col("Version")],
+        ("", "events") => vec![
+            col("Last Seen"),
+            col("Type"),
+            col("Reason"),
+            col("Object"),
+            col("Message"),
+        ],
+        ("", "nodes") => vec![
+            col("Name"),
+            col("Status"),
+            col("Roles"),
+            col("Age"),
+            col("Version"),
+        ],
         ("storage.k8s.io", "storageclasses") => vec![
-            col("Name"), col("Provisioner"), col("ReclaimPolicy"), col("VolumeBindingMode"), col("AllowVolumeExpansion"), col("Age"),
+            col("Name"),
+            col("Provisioner"),
+            col("ReclaimPolicy"),
+            col("VolumeBindingMode"),
+            col("AllowVolumeExpansion"),
+            col("Age"),
         ],
         _ => vec![col("Name"), col("Age")],
     }
 }
 
 fn s(v: &Value, path: &str) -> String {
-    v.pointer(path).and_then(Value::as_str).unwrap_or("").to_owned()
+    v.pointer(path)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn n(v: &Value, path: &str) -> i64 {
@@ -86,17 +176,29 @@ fn n(v: &Value, path: &str) -> i64 {
 }
 
 fn or_none(text: String) -> String {
-    if text.is_empty() { "<none>".to_owned() } else { text }
+    if text.is_empty() {
+        "<none>".to_owned()
+    } else {
+        text
+    }
 }
 
 fn age(obj: &Value) -> String {
-    meta::age(obj.pointer("/metadata/creationTimestamp").and_then(Value::as_str))
+    meta::age(
+        obj.pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str),
+    )
 }
 
 fn containers(obj: &Value, field: &str) -> String {
     obj.pointer("/spec/template/spec/containers")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| c.get(field).and_then(Value::as_str)).collect::<Vec<_>>().join(","))
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get(field).and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default()
 }
 
@@ -121,7 +223,9 @@ pub(crate) fn pod_status(pod: &Value) -> String {
     if reason.is_empty() {
         reason = s(pod, "/status/phase");
     }
-    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array);
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
     for status in statuses.into_iter().flatten().rev() {
         let waiting = s(status, "/state/waiting/reason");
         let terminated = s(status, "/state/terminated/reason");
@@ -182,7 +286,11 @@ fn load_balancer_ips(obj: &Value) -> String {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|i| i.get("ip").or_else(|| i.get("hostname")).and_then(Value::as_str))
+                .filter_map(|i| {
+                    i.get("ip")
+                        .or_else(|| i.get("hostname"))
+                        .and_then(Value::as_str)
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         })
@@ -192,10 +300,10 @@ fn load_balancer_ips(obj: &Value) -> String {
 fn job_status(job: &Value) -> String {
     let conditions = job.pointer("/status/conditions").and_then(Value::as_array);
     let has = |kind: &str| {
-        conditions
-            .into_iter()
-            .flatten()
-            .any(|c| c.get("type").and_then(Value::as_str) == Some(kind) && c.get("status").and_then(Value::as_str) == Some("True"))
+        conditions.into_iter().flatten().any(|c| {
+            c.get("type").and_then(Value::as_str) == Some(kind)
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        })
     };
     if has("Complete") {
         "Complete".to_owned()
@@ -212,7 +320,8 @@ fn job_duration(job: &Value) -> String {
     let Some(start) = meta::parse_time(&s(job, "/status/startTime")) else {
         return String::new();
     };
-    let end = meta::parse_time(&s(job, "/status/completionTime")).unwrap_or_else(jiff::Timestamp::now);
+    let end =
+        meta::parse_time(&s(job, "/status/completionTime")).unwrap_or_else(jiff::Timestamp::now);
     meta::human_duration(end.as_second() - start.as_second())
 }
 
@@ -221,10 +330,23 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
     match (info.group, info.plural) {
         ("", "namespaces") => vec![name, json!(s(obj, "/status/phase")), json!(age(obj))],
         ("", "pods") => {
-            let statuses = obj.pointer("/status/containerStatuses").and_then(Value::as_array);
-            let total = obj.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
-            let ready = statuses.into_iter().flatten().filter(|c| c.get("ready") == Some(&json!(true))).count();
-            let restarts: i64 = statuses.into_iter().flatten().map(|c| n(c, "/restartCount")).sum();
+            let statuses = obj
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array);
+            let total = obj
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let ready = statuses
+                .into_iter()
+                .flatten()
+                .filter(|c| c.get("ready") == Some(&json!(true)))
+                .count();
+            let restarts: i64 = statuses
+                .into_iter()
+                .flatten()
+                .map(|c| n(c, "/restartCount"))
+                .sum();
             vec![
                 name,
                 json!(format!("{ready}/{total}")),
@@ -237,7 +359,11 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         ("apps", "deployments") => vec![
             name,
-            json!(format!("{}/{}", n(obj, "/status/readyReplicas"), n(obj, "/spec/replicas"))),
+            json!(format!(
+                "{}/{}",
+                n(obj, "/status/readyReplicas"),
+                n(obj, "/spec/replicas")
+            )),
             json!(n(obj, "/status/updatedReplicas")),
             json!(n(obj, "/status/availableReplicas")),
             json!(age(obj)),
@@ -247,7 +373,11 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
         ],
         ("apps", "statefulsets") => vec![
             name,
-            json!(format!("{}/{}", n(obj, "/status/readyReplicas"), n(obj, "/spec/replicas"))),
+            json!(format!(
+                "{}/{}",
+                n(obj, "/status/readyReplicas"),
+                n(obj, "/spec/replicas")
+            )),
             json!(age(obj)),
             json!(containers(obj, "name")),
             json!(containers(obj, "image")),
@@ -262,16 +392,35 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
         ("batch", "jobs") => vec![
             name,
             json!(job_status(obj)),
-            json!(format!("{}/{}", n(obj, "/status/succeeded"), n(obj, "/spec/completions").max(1))),
+            json!(format!(
+                "{}/{}",
+                n(obj, "/status/succeeded"),
+                n(obj, "/spec/completions").max(1)
+            )),
             json!(job_duration(obj)),
             json!(age(obj)),
         ],
         ("batch", "cronjobs") => vec![
             name,
             json!(s(obj, "/spec/schedule")),
-            json!(obj.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false).to_string()),
-            json!(obj.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len)),
-            json!(or_none(meta::age(obj.pointer("/status/lastScheduleTime").and_then(Value::as_str)).replace("<unknown>", ""))),
+            json!(
+                obj.pointer("/spec/suspend")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .to_string()
+            ),
+            json!(
+                obj.pointer("/status/active")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            ),
+            json!(or_none(
+                meta::age(
+                    obj.pointer("/status/lastScheduleTime")
+                        .and_then(Value::as_str)
+                )
+                .replace("<unknown>", "")
+            )),
             json!(age(obj)),
         ],
         ("", "services") => {
@@ -279,7 +428,11 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let external = match kind.as_str() {
                 "LoadBalancer" => {
                     let ips = load_balancer_ips(obj);
-                    if ips.is_empty() { "<pending>".to_owned() } else { ips }
+                    if ips.is_empty() {
+                        "<pending>".to_owned()
+                    } else {
+                        ips
+                    }
                 }
                 "ExternalName" => s(obj, "/spec/externalName"),
                 _ => "<none>".to_owned(),
@@ -296,12 +449,28 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         ("networking.k8s.io", "ingresses") => {
             let rules = obj.pointer("/spec/rules").and_then(Value::as_array);
-            let hosts: Vec<&str> = rules.into_iter().flatten().filter_map(|r| r.get("host").and_then(Value::as_str)).collect();
-            let ports = if obj.pointer("/spec/tls").and_then(Value::as_array).is_some_and(|t| !t.is_empty()) { "80, 443" } else { "80" };
+            let hosts: Vec<&str> = rules
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get("host").and_then(Value::as_str))
+                .collect();
+            let ports = if obj
+                .pointer("/spec/tls")
+                .and_then(Value::as_array)
+                .is_some_and(|t| !t.is_empty())
+            {
+                "80, 443"
+            } else {
+                "80"
+            };
             vec![
                 name,
                 json!(or_none(s(obj, "/spec/ingressClassName"))),
-                json!(if hosts.is_empty() { "*".to_owned() } else { hosts.join(",") }),
+                json!(if hosts.is_empty() {
+                    "*".to_owned()
+                } else {
+                    hosts.join(",")
+                }),
                 json!(load_balancer_ips(obj)),
                 json!(ports),
                 json!(age(obj)),
@@ -318,16 +487,28 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             json!(age(obj)),
         ],
         ("", "secrets") => {
-            let data = obj.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
+            let data = obj
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len());
             vec![name, json!(s(obj, "/type")), json!(data), json!(age(obj))]
         }
         ("", "configmaps") => {
-            let data = obj.get("data").and_then(Value::as_object).map_or(0, |m| m.len())
-                + obj.get("binaryData").and_then(Value::as_object).map_or(0, |m| m.len());
+            let data = obj
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())
+                + obj
+                    .get("binaryData")
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len());
             vec![name, json!(data), json!(age(obj))]
         }
         ("", "serviceaccounts") => {
-            let secrets = obj.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
+            let secrets = obj
+                .get("secrets")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             vec![name, json!(secrets), json!(age(obj))]
         }
         ("", "events") => {
@@ -335,7 +516,10 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
                 .get("lastTimestamp")
                 .and_then(Value::as_str)
                 .or_else(|| obj.get("eventTime").and_then(Value::as_str))
-                .or_else(|| obj.pointer("/metadata/creationTimestamp").and_then(Value::as_str));
+                .or_else(|| {
+                    obj.pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                });
             let object = format!(
                 "{}/{}",
                 s(obj, "/involvedObject/kind").to_ascii_lowercase(),
@@ -353,7 +537,10 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let ready = obj
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .and_then(|cs| cs.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready")))
+                .and_then(|cs| {
+                    cs.iter()
+                        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+                })
                 .and_then(|c| c.get("status").and_then(Value::as_str))
                 == Some("True");
             vec![
@@ -365,14 +552,24 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             ]
         }
         ("storage.k8s.io", "storageclasses") => {
-            let default = meta::annotation(obj, "storageclass.kubernetes.io/is-default-class") == Some("true");
-            let shown = if default { format!("{} (default)", meta::name(obj).unwrap_or("")) } else { meta::name(obj).unwrap_or("").to_owned() };
+            let default = meta::annotation(obj, "storageclass.kubernetes.io/is-default-class")
+                == Some("true");
+            let shown = if default {
+                format!("{} (default)", meta::name(obj).unwrap_or(""))
+            } else {
+                meta::name(obj).unwrap_or("").to_owned()
+            };
             vec![
                 json!(shown),
                 json!(s(obj, "/provisioner")),
                 json!(s(obj, "/reclaimPolicy")),
                 json!(s(obj, "/volumeBindingMode")),
-                json!(obj.get("allowVolumeExpansion").and_then(Value::as_bool).unwrap_or(false).to_string()),
+                json!(
+                    obj.get("allowVolumeExpansion")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .to_string()
+                ),
                 json!(age(obj)),
             ]
         }
@@ -395,7 +592,12 @@ fn row_object(obj: &Value, include: IncludeObject) -> Value {
 }
 
 /// A Table of `objects`, with `list_metadata` (resourceVersion, continue) as its metadata.
-pub(crate) fn table(info: &ResourceInfo, objects: &[Arc<Value>], include: IncludeObject, list_metadata: Value) -> Value {
+pub(crate) fn table(
+    info: &ResourceInfo,
+    objects: &[Arc<Value>],
+    include: IncludeObject,
+    list_metadata: Value,
+) -> Value {
     let columns: Vec<Value> = columns(info)
         .iter()
         .map(|c| {

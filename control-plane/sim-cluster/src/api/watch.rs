@@ -15,11 +15,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::ResponseBody;
 use super::table::{IncludeObject, table};
-use crate::meta;
 use crate::registry::{ResId, ResourceInfo};
 use crate::selector::Filter;
 use crate::status::ApiError;
-use crate::store::{EventType, Record, Store, WatchStart};
+use crate::store::{EventType, Record, Store, WatchStart, parse};
 
 /// Options of one watch request.
 pub(crate) struct WatchParams {
@@ -43,21 +42,39 @@ struct Selection {
     table: Option<IncludeObject>,
 }
 
-impl Selection {
-    fn matches(&self, obj: &Value) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| meta::namespace(obj) == Some(ns)) && self.filter.matches(obj)
-    }
+/// An object to put in a watch line: stored text or a parsed value.
+#[derive(Clone, Copy)]
+enum Raw<'a> {
+    Json(&'a [u8]),
+    Value(&'a Value),
+}
 
+impl Selection {
     /// The watch line for a change, or `None` when it is not this watcher's.
     fn render(&self, record: &Record) -> Option<Bytes> {
         if record.res != self.res {
             return None;
         }
-        let now = self.matches(&record.object);
+        if self
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| record.namespace != ns)
+        {
+            return None;
+        }
+        if self.filter.is_empty() && self.table.is_none() {
+            // The common case needs no parsing: the stored text goes out as is.
+            return Some(self.line(record.kind.as_str(), Raw::Json(&record.object)));
+        }
+        let object = parse(&record.object);
+        let now = self.filter.matches(&object);
         let kind = match record.kind {
             EventType::Added | EventType::Deleted if now => record.kind,
             EventType::Modified => {
-                let before = record.old.as_ref().map_or(now, |old| self.matches(old));
+                let before = record
+                    .old
+                    .as_ref()
+                    .map_or(now, |old| self.filter.matches(&parse(old)));
                 match (before, now) {
                     (true, true) => EventType::Modified,
                     (false, true) => EventType::Added,
@@ -67,22 +84,37 @@ impl Selection {
             }
             _ => return None,
         };
-        Some(self.line(kind.as_str(), &record.object))
+        Some(self.line(kind.as_str(), Raw::Value(&object)))
     }
 
-    fn line(&self, kind: &str, object: &Arc<Value>) -> Bytes {
+    fn line(&self, kind: &str, object: Raw<'_>) -> Bytes {
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(kind.as_bytes());
         out.extend_from_slice(b"\",\"object\":");
-        let written = match self.table {
-            Some(include) => {
-                let rendered = table(&self.info, std::slice::from_ref(object), include, json!({
-                    "resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)
-                }));
+        let written = match (self.table, object) {
+            (None, Raw::Json(json)) => {
+                out.extend_from_slice(json);
+                Ok(())
+            }
+            (None, Raw::Value(value)) => serde_json::to_writer(&mut out, value),
+            (Some(include), object) => {
+                let value = match object {
+                    Raw::Json(json) => parse(json),
+                    Raw::Value(value) => value.clone(),
+                };
+                let rv = value
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let rendered = table(
+                    &self.info,
+                    &[Arc::new(value)],
+                    include,
+                    json!({ "resourceVersion": rv }),
+                );
                 serde_json::to_writer(&mut out, &rendered)
             }
-            None => serde_json::to_writer(&mut out, &**object),
         };
         if written.is_err() {
             // Serialising a Value cannot fail; keep the stream well-formed anyway.
@@ -98,12 +130,13 @@ impl Selection {
             metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
         let object = json!({ "kind": self.info.kind, "apiVersion": self.info.api_version, "metadata": metadata });
-        self.line("BOOKMARK", &Arc::new(object))
+        self.line("BOOKMARK", Raw::Value(&object))
     }
 }
 
 fn error_line(error: &ApiError) -> Bytes {
-    let mut out = serde_json::to_vec(&json!({ "type": "ERROR", "object": error.to_status() })).unwrap_or_default();
+    let mut out = serde_json::to_vec(&json!({ "type": "ERROR", "object": error.to_status() }))
+        .unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
 }
@@ -136,7 +169,9 @@ pub(crate) fn watch(
         Err(other) => return Err(other),
     }
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|line| (Ok::<_, Infallible>(Frame::data(line)), rx))
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, Infallible>(Frame::data(line)), rx))
     });
     let body = StreamBody::new(stream).boxed_unsync();
     Response::builder()
@@ -147,21 +182,29 @@ pub(crate) fn watch(
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-async fn pump(selection: Selection, feed: crate::store::WatchFeed, params: WatchParams, tx: mpsc::Sender<Bytes>) {
+async fn pump(
+    selection: Selection,
+    feed: crate::store::WatchFeed,
+    params: WatchParams,
+    tx: mpsc::Sender<Bytes>,
+) {
     let crate::store::WatchFeed {
         replay,
         mut live,
         resource_version,
     } = feed;
     for record in &replay {
-        if let Some(line) = selection.render(record) {
-            if tx.send(line).await.is_err() {
-                return;
-            }
+        if let Some(line) = selection.render(record)
+            && tx.send(line).await.is_err()
+        {
+            return;
         }
     }
     let mut last_rv = resource_version;
-    if params.initial_events_end && params.bookmarks && tx.send(selection.bookmark(last_rv, true)).await.is_err() {
+    if params.initial_events_end
+        && params.bookmarks
+        && tx.send(selection.bookmark(last_rv, true)).await.is_err()
+    {
         return;
     }
     let deadline = params.timeout.map(|t| tokio::time::Instant::now() + t);
@@ -174,11 +217,10 @@ async fn pump(selection: Selection, feed: crate::store::WatchFeed, params: Watch
             received = live.recv() => match received {
                 Ok(record) => {
                     last_rv = record.rv;
-                    if let Some(line) = selection.render(&record) {
-                        if tx.send(line).await.is_err() {
+                    if let Some(line) = selection.render(&record)
+                        && tx.send(line).await.is_err() {
                             return;
                         }
-                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let gone = ApiError::gone(format!("too old resource version: {last_rv}: the watcher fell behind"));

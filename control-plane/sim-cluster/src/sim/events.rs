@@ -35,13 +35,20 @@ pub(crate) fn record(
     let kind_hash = meta::stable_hash(&json!([uid, reason, message]), 16);
     let event_name = format!("{name}.{kind_hash}");
     let now = meta::now();
-    let bumped = store.modify(events, namespace, &event_name, None, WriteCtx::new(component), |existing| {
-        let mut updated = existing.clone();
-        let count = existing.get("count").and_then(Value::as_i64).unwrap_or(1);
-        updated["count"] = json!(count + 1);
-        updated["lastTimestamp"] = json!(now);
-        Some(updated)
-    });
+    let bumped = store.modify(
+        events,
+        namespace,
+        &event_name,
+        None,
+        WriteCtx::new(component),
+        |existing| {
+            let mut updated = existing.clone();
+            let count = existing.get("count").and_then(Value::as_i64).unwrap_or(1);
+            updated["count"] = json!(count + 1);
+            updated["lastTimestamp"] = json!(now);
+            Some(updated)
+        },
+    );
     if bumped.is_ok() {
         return;
     }

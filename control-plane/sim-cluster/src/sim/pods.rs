@@ -40,8 +40,13 @@ pub(crate) fn state_for(kind: Kind, phase: Phase) -> PodState {
 pub(crate) fn observed_state(pod: &Value) -> Option<PodState> {
     let phase = pod.pointer("/status/phase").and_then(Value::as_str)?;
     let first = pod.pointer("/status/containerStatuses/0");
-    let waiting = first.and_then(|c| c.pointer("/state/waiting/reason")).and_then(Value::as_str);
-    let ready = first.and_then(|c| c.get("ready")).and_then(Value::as_bool).unwrap_or(false);
+    let waiting = first
+        .and_then(|c| c.pointer("/state/waiting/reason"))
+        .and_then(Value::as_str);
+    let ready = first
+        .and_then(|c| c.get("ready"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Some(match (phase, waiting) {
         ("Succeeded", _) => PodState::Succeeded,
         ("Failed", _) => PodState::Failed,
@@ -57,7 +62,10 @@ pub(crate) fn observed_state(pod: &Value) -> Option<PodState> {
 /// The pods a workload should have: `(name, pod without status)`.
 pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
     let name = meta::name(owner).unwrap_or("");
-    let template = owner.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+    let template = owner
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let uid = meta::uid(owner);
     match kind {
         Kind::Deployment => {
@@ -67,7 +75,7 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
                 .map(|i| {
                     let pod_name = format!("{rs}-{}", meta::stable_hash(&json!([uid, hash, i]), 5));
                     let labels = json!({ "pod-template-hash": hash });
-                    let pod = build(owner, &template, &pod_name, labels, "ReplicaSet", &rs);
+                    let pod = build(owner, &template, &pod_name, labels);
                     (pod_name, pod)
                 })
                 .collect()
@@ -82,14 +90,17 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
                         "statefulset.kubernetes.io/pod-name": pod_name,
                         "apps.kubernetes.io/pod-index": i.to_string(),
                     });
-                    let pod = build(owner, &template, &pod_name, labels, "StatefulSet", name);
+                    let pod = build(owner, &template, &pod_name, labels);
                     (pod_name, pod)
                 })
                 .collect()
         }
         Kind::Job => {
             let pod_name = format!("{name}-{}", meta::stable_hash(&json!(uid), 5));
-            vec![(pod_name.clone(), build(owner, &template, &pod_name, json!({}), "Job", name))]
+            vec![(
+                pod_name.clone(),
+                build(owner, &template, &pod_name, json!({})),
+            )]
         }
         _ => Vec::new(),
     }
@@ -97,7 +108,7 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
 
 /// A pod from a template. Pods are owned by the workload itself (no
 /// ReplicaSet objects are simulated), so deleting the workload removes them.
-fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value, _via: &str, _via_name: &str) -> Value {
+fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Value {
     let mut labels: Map<String, Value> = template
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
@@ -109,11 +120,13 @@ fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value, _via:
     let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
     if let Value::Object(s) = &mut spec {
         s.insert("nodeName".to_owned(), json!(NODE_NAME));
-        s.entry("schedulerName").or_insert(json!("default-scheduler"));
+        s.entry("schedulerName")
+            .or_insert(json!("default-scheduler"));
         s.entry("serviceAccountName").or_insert(json!("default"));
         s.entry("restartPolicy").or_insert(json!("Always"));
         s.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
-        s.entry("terminationGracePeriodSeconds").or_insert(json!(30));
+        s.entry("terminationGracePeriodSeconds")
+            .or_insert(json!(30));
         s.entry("containers").or_insert(json!([]));
     }
     json!({
@@ -144,8 +157,14 @@ fn container_names(pod: &Value) -> Vec<(String, String)> {
             cs.iter()
                 .map(|c| {
                     (
-                        c.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
-                        c.get("image").and_then(Value::as_str).unwrap_or("").to_owned(),
+                        c.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        c.get("image")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
                     )
                 })
                 .collect()
@@ -155,7 +174,9 @@ fn container_names(pod: &Value) -> Vec<(String, String)> {
 
 fn pod_ip(name: &str) -> String {
     let hash = meta::stable_hash(&json!(name), 4);
-    let n: u32 = hash.bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let n: u32 = hash.bytes().fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
     format!("10.244.{}.{}", (n >> 8) % 256, (n % 253) + 2)
 }
 
@@ -174,7 +195,11 @@ pub(crate) fn status(pod: &Value, state: PodState) -> Value {
         PodState::Failed => "Failed",
     };
     let unready: Vec<&str> = containers.iter().map(|(n, _)| n.as_str()).collect();
-    let not_ready_reason = if matches!(state, PodState::Succeeded | PodState::Failed) { "PodCompleted" } else { "ContainersNotReady" };
+    let not_ready_reason = if matches!(state, PodState::Succeeded | PodState::Failed) {
+        "PodCompleted"
+    } else {
+        "ContainersNotReady"
+    };
     let not_ready_message = format!("containers with unready status: [{}]", unready.join(" "));
     let flag = |ok: bool| if ok { "True" } else { "False" };
     let condition = |kind: &str, ok: bool| {
@@ -265,7 +290,11 @@ pub(crate) fn events_for(pod: &Value, state: PodState) -> Vec<(bool, &'static st
                     "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found (simulated by storeplane sim-cluster)"
                 )));
                 events.push((true, "Failed", "Error: ErrImagePull".to_owned()));
-                events.push((false, "BackOff", format!("Back-off pulling image \"{image}\"")));
+                events.push((
+                    false,
+                    "BackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                ));
                 events.push((true, "Failed", "Error: ImagePullBackOff".to_owned()));
             }
             PodState::CrashLoop => {
@@ -274,7 +303,12 @@ pub(crate) fn events_for(pod: &Value, state: PodState) -> Vec<(bool, &'static st
             PodState::Creating => {}
         }
         if state == PodState::NotReady {
-            events.push((true, "Unhealthy", "Readiness probe failed: simulated failure (sim.storeplane.io/fail=never-ready)".to_owned()));
+            events.push((
+                true,
+                "Unhealthy",
+                "Readiness probe failed: simulated failure (sim.storeplane.io/fail=never-ready)"
+                    .to_owned(),
+            ));
         }
     }
     events

@@ -89,13 +89,23 @@ fn counts(status: &mut Map<String, Value>, fields: &[(&str, i64)]) {
 }
 
 pub(crate) fn replicas(obj: &Value) -> i64 {
-    obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0)
+    obj.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0)
 }
 
 /// The name Kubernetes would give the Deployment's current ReplicaSet.
 pub(crate) fn replica_set_name(deploy: &Value) -> String {
-    let template = deploy.pointer("/spec/template").cloned().unwrap_or(Value::Null);
-    format!("{}-{}", meta::name(deploy).unwrap_or(""), meta::stable_hash(&template, 10))
+    let template = deploy
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(Value::Null);
+    format!(
+        "{}-{}",
+        meta::name(deploy).unwrap_or(""),
+        meta::stable_hash(&template, 10)
+    )
 }
 
 pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
@@ -105,34 +115,90 @@ pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
     let mut conditions = conditions_of(deploy);
     let mut status = Map::new();
     status.insert("observedGeneration".to_owned(), json!(generation));
-    let was_available = deploy.pointer("/status/availableReplicas").and_then(Value::as_i64).unwrap_or(0);
+    let was_available = deploy
+        .pointer("/status/availableReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     match phase {
         Phase::Ready => {
-            counts(&mut status, &[("replicas", want), ("updatedReplicas", want), ("readyReplicas", want), ("availableReplicas", want)]);
-            set_condition(&mut conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true);
-            set_condition(&mut conditions, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{rs}\" has successfully progressed."), true);
+            counts(
+                &mut status,
+                &[
+                    ("replicas", want),
+                    ("updatedReplicas", want),
+                    ("readyReplicas", want),
+                    ("availableReplicas", want),
+                ],
+            );
+            set_condition(
+                &mut conditions,
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                true,
+            );
+            set_condition(
+                &mut conditions,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                &format!("ReplicaSet \"{rs}\" has successfully progressed."),
+                true,
+            );
         }
         Phase::Starting | Phase::Failed(_) => {
             // A rollout keeps the old pods serving; a new Deployment has none.
             let available = was_available.min(want);
-            counts(&mut status, &[
-                ("replicas", want),
-                ("updatedReplicas", want),
-                ("readyReplicas", available),
-                ("availableReplicas", available),
-                ("unavailableReplicas", want - available),
-            ]);
+            counts(
+                &mut status,
+                &[
+                    ("replicas", want),
+                    ("updatedReplicas", want),
+                    ("readyReplicas", available),
+                    ("availableReplicas", available),
+                    ("unavailableReplicas", want - available),
+                ],
+            );
             if available >= want && want > 0 {
-                set_condition(&mut conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true);
+                set_condition(
+                    &mut conditions,
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    true,
+                );
             } else {
-                set_condition(&mut conditions, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", true);
+                set_condition(
+                    &mut conditions,
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    true,
+                );
             }
             if let Phase::Failed(_) = phase {
                 // The real controller waits progressDeadlineSeconds (600s by
                 // default); the simulation reports the deadline at once.
-                set_condition(&mut conditions, "Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{rs}\" has timed out progressing."), true);
+                set_condition(
+                    &mut conditions,
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    &format!("ReplicaSet \"{rs}\" has timed out progressing."),
+                    true,
+                );
             } else {
-                set_condition(&mut conditions, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs}\" is progressing."), true);
+                set_condition(
+                    &mut conditions,
+                    "Progressing",
+                    "True",
+                    "ReplicaSetUpdated",
+                    &format!("ReplicaSet \"{rs}\" is progressing."),
+                    true,
+                );
             }
         }
     }
@@ -148,18 +214,29 @@ pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
     let revision = format!(
         "{}-{}",
         meta::name(sts).unwrap_or(""),
-        meta::stable_hash(&sts.pointer("/spec/template").cloned().unwrap_or(Value::Null), 10)
+        meta::stable_hash(
+            &sts.pointer("/spec/template")
+                .cloned()
+                .unwrap_or(Value::Null),
+            10
+        )
     );
     let ready = if phase == Phase::Ready { want } else { 0 };
     let mut status = Map::new();
-    status.insert("observedGeneration".to_owned(), json!(meta::generation(sts)));
-    counts(&mut status, &[
-        ("replicas", want),
-        ("readyReplicas", ready),
-        ("currentReplicas", want),
-        ("updatedReplicas", want),
-        ("availableReplicas", ready),
-    ]);
+    status.insert(
+        "observedGeneration".to_owned(),
+        json!(meta::generation(sts)),
+    );
+    counts(
+        &mut status,
+        &[
+            ("replicas", want),
+            ("readyReplicas", ready),
+            ("currentReplicas", want),
+            ("updatedReplicas", want),
+            ("availableReplicas", ready),
+        ],
+    );
     status.insert("currentRevision".to_owned(), json!(revision));
     status.insert("updateRevision".to_owned(), json!(revision));
     status.insert("collisionCount".to_owned(), json!(0));
@@ -167,8 +244,15 @@ pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
 }
 
 pub(crate) fn job(job: &Value, phase: Phase, start_time: &str) -> Value {
-    let completions = job.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1).max(1);
-    let backoff_limit = job.pointer("/spec/backoffLimit").and_then(Value::as_i64).unwrap_or(6);
+    let completions = job
+        .pointer("/spec/completions")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(1);
+    let backoff_limit = job
+        .pointer("/spec/backoffLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(6);
     let mut conditions = conditions_of(job);
     let mut status = Map::new();
     status.insert("startTime".to_owned(), json!(start_time));
@@ -182,15 +266,43 @@ pub(crate) fn job(job: &Value, phase: Phase, start_time: &str) -> Value {
             status.insert("ready".to_owned(), json!(0));
             status.insert("terminating".to_owned(), json!(0));
             status.insert("completionTime".to_owned(), finished_at);
-            set_condition(&mut conditions, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods", false);
-            set_condition(&mut conditions, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", false);
+            set_condition(
+                &mut conditions,
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                false,
+            );
+            set_condition(
+                &mut conditions,
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                false,
+            );
         }
         Phase::Failed(Failure::JobFail) => {
             counts(&mut status, &[("failed", backoff_limit + 1)]);
             status.insert("ready".to_owned(), json!(0));
             status.insert("terminating".to_owned(), json!(0));
-            set_condition(&mut conditions, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", false);
-            set_condition(&mut conditions, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit", false);
+            set_condition(
+                &mut conditions,
+                "FailureTarget",
+                "True",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                false,
+            );
+            set_condition(
+                &mut conditions,
+                "Failed",
+                "True",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                false,
+            );
         }
         Phase::Starting | Phase::Failed(_) => {
             counts(&mut status, &[("active", 1)]);
@@ -243,9 +355,18 @@ mod tests {
     #[test]
     fn failed_job_reports_backoff_limit_exceeded() {
         let job_obj = json!({ "metadata": { "name": "migrate" }, "spec": { "backoffLimit": 2 } });
-        let status = job(&job_obj, Phase::Failed(Failure::JobFail), "2025-01-01T00:00:00Z");
+        let status = job(
+            &job_obj,
+            Phase::Failed(Failure::JobFail),
+            "2025-01-01T00:00:00Z",
+        );
         assert_eq!(status["failed"], 3);
-        let failed = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Failed").unwrap();
+        let failed = status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Failed")
+            .unwrap();
         assert_eq!(failed["reason"], "BackoffLimitExceeded");
     }
 }

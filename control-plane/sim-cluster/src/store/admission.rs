@@ -15,7 +15,10 @@ pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
             meta::object_mut(obj, "metadata")
                 .entry("labels")
                 .or_insert_with(|| json!({}));
-            if let Some(labels) = obj.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            if let Some(labels) = obj
+                .pointer_mut("/metadata/labels")
+                .and_then(Value::as_object_mut)
+            {
                 labels.insert("kubernetes.io/metadata.name".to_owned(), json!(name));
             }
             meta::object_mut(obj, "spec").insert("finalizers".to_owned(), json!(["kubernetes"]));
@@ -35,7 +38,8 @@ pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
         ("apps", "statefulsets") => {
             let spec = meta::object_mut(obj, "spec");
             spec.entry("replicas").or_insert(json!(1));
-            spec.entry("podManagementPolicy").or_insert(json!("OrderedReady"));
+            spec.entry("podManagementPolicy")
+                .or_insert(json!("OrderedReady"));
             spec.entry("revisionHistoryLimit").or_insert(json!(10));
             spec.entry("updateStrategy").or_insert(json!({
                 "type": "RollingUpdate", "rollingUpdate": { "partition": 0 }
@@ -52,15 +56,14 @@ pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
             spec.entry("storageClassName").or_insert(json!("standard"));
             obj["status"] = json!({ "phase": "Pending" });
         }
-        ("", "pods") => {
-            if obj.get("status").is_none_or(|s| s.get("phase").is_none()) {
-                obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
-            }
+        ("", "pods") if obj.get("status").is_none_or(|s| s.get("phase").is_none()) => {
+            obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
         }
         ("", "secrets") => {
             if let Value::Object(map) = obj {
                 map.entry("type").or_insert(json!("Opaque"));
             }
+            fold_string_data(obj);
         }
         ("", "events") => {
             if let Value::Object(map) = obj {
@@ -73,33 +76,68 @@ pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
 }
 
 /// Keeps fields an update may not drop.
-pub(super) fn on_update(info: &ResourceInfo, old: &Value, new: &mut Value) {
+pub(super) fn on_update(
+    info: &ResourceInfo,
+    old: &Value,
+    new: &mut Value,
+    subresource: Option<&str>,
+) {
     match (info.group, info.plural) {
         ("", "services") => {
             for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-                if new.pointer(&format!("/spec/{field}")).is_none() {
-                    if let Some(value) = old.pointer(&format!("/spec/{field}")).cloned() {
-                        meta::object_mut(new, "spec").insert(field.to_owned(), value);
-                    }
+                if new.pointer(&format!("/spec/{field}")).is_none()
+                    && let Some(value) = old.pointer(&format!("/spec/{field}")).cloned()
+                {
+                    meta::object_mut(new, "spec").insert(field.to_owned(), value);
                 }
             }
             default_service_ports(new);
         }
-        ("", "namespaces") => {
+        ("", "secrets") => fold_string_data(new),
+        ("", "namespaces") if subresource != Some("finalize") => {
             // Only the /finalize subresource changes spec.finalizers.
-            let finalizers = old.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            let finalizers = old
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
             meta::object_mut(new, "spec").insert("finalizers".to_owned(), finalizers);
         }
         ("batch", "jobs") => {
-            for field in ["selector", "completions", "parallelism", "backoffLimit", "completionMode", "suspend"] {
-                if new.pointer(&format!("/spec/{field}")).is_none() {
-                    if let Some(value) = old.pointer(&format!("/spec/{field}")).cloned() {
-                        meta::object_mut(new, "spec").insert(field.to_owned(), value);
-                    }
+            for field in [
+                "selector",
+                "completions",
+                "parallelism",
+                "backoffLimit",
+                "completionMode",
+                "suspend",
+            ] {
+                if new.pointer(&format!("/spec/{field}")).is_none()
+                    && let Some(value) = old.pointer(&format!("/spec/{field}")).cloned()
+                {
+                    meta::object_mut(new, "spec").insert(field.to_owned(), value);
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// Moves Secret `stringData` into base64 `data`, as the apiserver does (the
+/// write-only field is never stored).
+fn fold_string_data(obj: &mut Value) {
+    use base64::Engine as _;
+    let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
+    else {
+        return;
+    };
+    let data = meta::object_mut(obj, "data");
+    for (key, value) in plain {
+        let text = value
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        data.insert(key, json!(encoded));
     }
 }
 
@@ -150,7 +188,8 @@ fn default_service(obj: &mut Value, st: &mut State) {
         .to_owned();
     spec.entry("sessionAffinity").or_insert(json!("None"));
     if kind != "ExternalName" {
-        spec.entry("internalTrafficPolicy").or_insert(json!("Cluster"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert(json!("Cluster"));
         let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
         let ip = match spec.get("clusterIP").and_then(Value::as_str) {
             Some(ip) if !ip.is_empty() => ip.to_owned(),
@@ -172,11 +211,16 @@ fn default_service(obj: &mut Value, st: &mut State) {
             for port in ports {
                 if port.get("nodePort").is_none() {
                     port["nodePort"] = json!(st.next_node_port);
-                    st.next_node_port = if st.next_node_port >= 32_767 { 30_000 } else { st.next_node_port + 1 };
+                    st.next_node_port = if st.next_node_port >= 32_767 {
+                        30_000
+                    } else {
+                        st.next_node_port + 1
+                    };
                 }
             }
         }
-        spec.entry("externalTrafficPolicy").or_insert(json!("Cluster"));
+        spec.entry("externalTrafficPolicy")
+            .or_insert(json!("Cluster"));
     }
     default_service_ports(obj);
     obj["status"] = json!({ "loadBalancer": {} });

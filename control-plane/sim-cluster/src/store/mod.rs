@@ -1,6 +1,11 @@
-//! The object store: every object as a `serde_json::Value`, one global
-//! monotonic resourceVersion (like etcd's revision), and a capped history of
-//! changes from which watches resume.
+//! The object store: one global monotonic resourceVersion (like etcd's
+//! revision), objects in a `BTreeMap` per resource keyed by (namespace, name),
+//! and a capped history of changes from which watches resume.
+//!
+//! Objects are held as their compact JSON text (`Bytes`), not as parsed
+//! `serde_json::Value`s: a `Value` tree of a typical object takes ten times
+//! its text, and lists and watches send the text as it is. Reads parse on
+//! demand.
 //!
 //! All state sits behind one mutex held only for short, non-async sections;
 //! every change is published to watchers (a broadcast channel) and to the
@@ -12,10 +17,11 @@ mod write;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
-pub(crate) use write::{DeleteOutcome, PatchKind, WriteCtx};
+pub(crate) use write::{DeleteOpts, DeleteOutcome, PatchKind, WriteCtx};
 
 use crate::meta;
 use crate::registry::{Registry, ResId, ResourceInfo};
@@ -50,16 +56,24 @@ pub(crate) struct Record {
     pub rv: u64,
     pub res: ResId,
     pub kind: EventType,
-    /// The object after the change (for deletes: its last state, at `rv`).
-    pub object: Arc<Value>,
+    /// The object's namespace (`""` when cluster-scoped).
+    pub namespace: String,
+    /// The object after the change (for deletes: its last state, at `rv`), as JSON.
+    pub object: Bytes,
     /// The object before a modification; lets filtered watches turn a change
     /// into or out of their selection into ADDED/DELETED, as the apiserver does.
-    pub old: Option<Arc<Value>>,
+    pub old: Option<Bytes>,
+}
+
+/// Parses stored JSON. Stored text was serialised from a `Value`, so this
+/// cannot fail short of memory corruption; `Null` keeps callers total.
+pub(crate) fn parse(json: &[u8]) -> Value {
+    serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
 struct State {
     rv: u64,
-    objects: Vec<BTreeMap<Key, Arc<Value>>>,
+    objects: Vec<BTreeMap<Key, Bytes>>,
     history: VecDeque<Arc<Record>>,
     /// Every change with a resourceVersion above this is still in `history`.
     floor: u64,
@@ -78,7 +92,8 @@ pub(crate) enum NamespacePhase {
 /// A page of a list.
 #[derive(Debug)]
 pub(crate) struct ListPage {
-    pub items: Vec<Arc<Value>>,
+    /// The items' JSON.
+    pub items: Vec<Bytes>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
     pub remaining: usize,
@@ -117,9 +132,7 @@ impl Store {
         controllers: mpsc::UnboundedSender<Arc<Record>>,
     ) -> Self {
         let history_cap = history_cap.max(1);
-        let namespaces = registry
-            .lookup("", "v1", "namespaces")
-            .unwrap_or_default();
+        let namespaces = registry.lookup("", "v1", "namespaces").unwrap_or_default();
         let (watchers, _) = broadcast::channel(history_cap.clamp(1024, 65_536));
         let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
         Self {
@@ -147,10 +160,6 @@ impl Store {
         self.registry.get(res)
     }
 
-    pub fn namespaces_id(&self) -> ResId {
-        self.namespaces
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the maps consistent (each
         // mutation is a single insert or remove), so poisoning is ignored.
@@ -166,19 +175,14 @@ impl Store {
         let st = self.lock();
         st.objects[res]
             .get(&(namespace.to_owned(), name.to_owned()))
-            .cloned()
+            .map(|json| Arc::new(parse(json)))
             .ok_or_else(|| ApiError::not_found(self.info(res), name))
-    }
-
-    pub fn namespace_phase(&self, namespace: &str) -> NamespacePhase {
-        let st = self.lock();
-        Self::phase_of(&st, self.namespaces, namespace)
     }
 
     fn phase_of(st: &State, namespaces: ResId, namespace: &str) -> NamespacePhase {
         match st.objects[namespaces].get(&(String::new(), namespace.to_owned())) {
             None => NamespacePhase::Missing,
-            Some(ns) if meta::is_deleting(ns) => NamespacePhase::Terminating,
+            Some(ns) if meta::is_deleting(&parse(ns)) => NamespacePhase::Terminating,
             Some(_) => NamespacePhase::Active,
         }
     }
@@ -198,7 +202,8 @@ impl Store {
         let mut last_key = None;
         let mut remaining = 0;
         let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let range: Box<dyn Iterator<Item = (&Key, &Arc<Value>)>> = match (namespace, continue_after) {
+        let filtered = !filter.is_empty();
+        let range: Box<dyn Iterator<Item = (&Key, &Bytes)>> = match (namespace, continue_after) {
             (_, Some(after)) => Box::new(
                 map.range::<Key, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
             ),
@@ -206,21 +211,21 @@ impl Store {
             (None, None) => Box::new(map.iter()),
         };
         for (key, obj) in range {
-            if let Some(ns) = namespace {
-                if key.0 != ns {
-                    break;
-                }
+            if let Some(ns) = namespace
+                && key.0 != ns
+            {
+                break;
             }
-            if let Some(name) = filter.fields.required_name() {
-                if key.1 != name {
-                    continue;
-                }
+            if let Some(name) = filter.fields.required_name()
+                && key.1 != name
+            {
+                continue;
             }
-            if !filter.matches(obj) {
+            if filtered && !filter.matches(&parse(obj)) {
                 continue;
             }
             if items.len() < limit {
-                items.push(Arc::clone(obj));
+                items.push(obj.clone());
                 last_key = Some(key.clone());
             } else {
                 remaining += 1;
@@ -239,7 +244,11 @@ impl Store {
 
     /// Every object of `res` in `namespace` (all namespaces when `None`).
     pub fn all(&self, res: ResId, namespace: Option<&str>) -> Vec<Arc<Value>> {
-        self.list(res, namespace, &Filter::default(), None, None).items
+        self.list(res, namespace, &Filter::default(), None, None)
+            .items
+            .iter()
+            .map(|json| Arc::new(parse(json)))
+            .collect()
     }
 
     /// Whether any namespaced object is left in `namespace`.
@@ -258,26 +267,32 @@ impl Store {
 
     /// Opens a watch: returns the events to replay and a live receiver, taken
     /// atomically so nothing falls between them.
-    pub fn watch(&self, res: ResId, namespace: Option<&str>, start: WatchStart) -> Result<WatchFeed, ApiError> {
+    pub fn watch(
+        &self,
+        res: ResId,
+        namespace: Option<&str>,
+        start: WatchStart,
+    ) -> Result<WatchFeed, ApiError> {
         let st = self.lock();
         let live = self.watchers.subscribe();
         let replay = match start {
             WatchStart::Now => {
                 let map = &st.objects[res];
-                let iter: Box<dyn Iterator<Item = &Arc<Value>>> = match namespace {
+                let iter: Box<dyn Iterator<Item = (&Key, &Bytes)>> = match namespace {
                     Some(ns) => Box::new(
                         map.range::<Key, _>((ns.to_owned(), String::new())..)
-                            .take_while(move |(k, _)| k.0 == ns)
-                            .map(|(_, v)| v),
+                            .take_while(move |(k, _)| k.0 == ns),
                     ),
-                    None => Box::new(map.values()),
+                    None => Box::new(map.iter()),
                 };
-                iter.map(|obj| {
+                iter.map(|(key, obj)| {
                     Arc::new(Record {
-                        rv: meta::resource_version(obj),
+                        // Synthetic: replayed state, not a change.
+                        rv: 0,
                         res,
                         kind: EventType::Added,
-                        object: Arc::clone(obj),
+                        namespace: key.0.clone(),
+                        object: obj.clone(),
                         old: None,
                     })
                 })
@@ -291,7 +306,11 @@ impl Store {
                     )));
                 }
                 let first = st.history.partition_point(|r| r.rv <= rv);
-                st.history.range(first..).filter(|r| r.res == res).cloned().collect()
+                st.history
+                    .range(first..)
+                    .filter(|r| r.res == res)
+                    .cloned()
+                    .collect()
             }
         };
         Ok(WatchFeed {
@@ -303,36 +322,39 @@ impl Store {
 
     /// Commits one change: assigns the next resourceVersion, stores or removes
     /// the object, appends to the history and tells watchers and controllers.
-    fn commit(
-        &self,
-        st: &mut State,
-        res: ResId,
-        kind: EventType,
-        mut object: Value,
-        old: Option<Arc<Value>>,
-    ) -> Arc<Value> {
+    /// Returns the object as committed.
+    fn commit(&self, st: &mut State, res: ResId, kind: EventType, mut object: Value) -> Arc<Value> {
         st.rv += 1;
         let rv = st.rv;
-        meta::metadata_mut(&mut object).insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
+        meta::metadata_mut(&mut object)
+            .insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
         let key = (
             meta::namespace(&object).unwrap_or("").to_owned(),
             meta::name(&object).unwrap_or("").to_owned(),
         );
-        let object = Arc::new(object);
-        match kind {
+        let mut text = serde_json::to_vec(&object).unwrap_or_default();
+        text.shrink_to_fit();
+        let json = Bytes::from(text);
+        let old = match kind {
             EventType::Deleted => {
                 st.objects[res].remove(&key);
+                None
             }
             EventType::Added | EventType::Modified => {
-                st.objects[res].insert(key, Arc::clone(&object));
+                st.objects[res].insert(key.clone(), json.clone())
             }
-        }
+        };
         let record = Arc::new(Record {
             rv,
             res,
             kind,
-            object: Arc::clone(&object),
-            old,
+            namespace: key.0,
+            object: json,
+            old: if kind == EventType::Modified {
+                old
+            } else {
+                None
+            },
         });
         st.history.push_back(Arc::clone(&record));
         while st.history.len() > self.history_cap {
@@ -344,7 +366,7 @@ impl Store {
         // channel only happens while the cluster shuts down.
         let _ = self.watchers.send(Arc::clone(&record));
         let _ = self.controllers.send(record);
-        object
+        Arc::new(object)
     }
 }
 
@@ -359,7 +381,7 @@ pub(crate) fn encode_continue(key: &Key) -> String {
 
 pub(crate) fn decode_continue(token: &str) -> Result<Key, ApiError> {
     let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes = (0..token.len())

@@ -89,7 +89,14 @@ impl Store {
         ctx: WriteCtx<'_>,
     ) -> Result<Arc<Value>, ApiError> {
         let mut st = self.lock();
-        self.create_locked(&mut st, res, namespace, body, ctx, Managed::Record(ctx.manager))
+        self.create_locked(
+            &mut st,
+            res,
+            namespace,
+            body,
+            ctx,
+            Managed::Record(ctx.manager),
+        )
     }
 
     fn create_locked(
@@ -127,11 +134,9 @@ impl Store {
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
-        if !has_name {
-            if let Some(prefix) = metadata.get("generateName").and_then(Value::as_str) {
-                let name = format!("{prefix}{}", meta::random_suffix(5));
-                metadata.insert("name".to_owned(), json!(name));
-            }
+        if !has_name && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str) {
+            let name = format!("{prefix}{}", meta::random_suffix(5));
+            metadata.insert("name".to_owned(), json!(name));
         }
         let name = meta::name(&obj).unwrap_or("").to_owned();
         validate_name(info, &name)?;
@@ -173,7 +178,7 @@ impl Store {
         if ctx.dry_run {
             return Ok(Arc::new(obj));
         }
-        Ok(self.commit(st, res, EventType::Added, obj, None))
+        Ok(self.commit(st, res, EventType::Added, obj))
     }
 
     /// Replaces an object (PUT), or its status with `subresource = Some("status")`.
@@ -188,17 +193,25 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let info = self.info(res);
         check_type(info, &mut body)?;
-        if let Some(body_name) = meta::name(&body) {
-            if body_name != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(body_name) = meta::name(&body)
+            && body_name != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
         }
         let mut st = self.lock();
         let current = self.current(&st, res, namespace, name)?;
         check_resource_version(info, &current, &body)?;
-        self.finish_update(&mut st, res, &current, body, subresource, ctx, Managed::Record(ctx.manager))
+        self.finish_update(
+            &mut st,
+            res,
+            &current,
+            body,
+            subresource,
+            ctx,
+            Managed::Record(ctx.manager),
+        )
     }
 
     /// Patches an object. Apply patches create the object when it is absent.
@@ -215,8 +228,13 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let info = self.info(res);
         let mut st = self.lock();
-        let key = (if info.namespaced { namespace } else { "" }.to_owned(), name.to_owned());
-        let current = st.objects[res].get(&key).cloned();
+        let key = (
+            if info.namespaced { namespace } else { "" }.to_owned(),
+            name.to_owned(),
+        );
+        let current = st.objects[res]
+            .get(&key)
+            .map(|json| Arc::new(super::parse(json)));
         if let PatchKind::Apply { force } = kind {
             let mut config = body.clone();
             check_type(info, &mut config)?;
@@ -231,13 +249,28 @@ impl Store {
                     meta::metadata_mut(&mut config).insert("name".to_owned(), json!(name));
                 }
             }
-            let merged = apply::apply(current.as_deref(), &config, ctx.manager, force, subresource, info)?;
+            let merged = apply::apply(
+                current.as_deref(),
+                &config,
+                ctx.manager,
+                force,
+                subresource,
+                info,
+            )?;
             return match current {
                 None if subresource.is_some() => Err(ApiError::not_found(info, name)),
-                None => self.create_locked(&mut st, res, Some(namespace), merged, ctx, Managed::Preset),
-                Some(current) => {
-                    self.finish_update(&mut st, res, &current, merged, subresource, ctx, Managed::Preset)
+                None => {
+                    self.create_locked(&mut st, res, Some(namespace), merged, ctx, Managed::Preset)
                 }
+                Some(current) => self.finish_update(
+                    &mut st,
+                    res,
+                    &current,
+                    merged,
+                    subresource,
+                    ctx,
+                    Managed::Preset,
+                ),
             };
         }
         let current = current.ok_or_else(|| ApiError::not_found(info, name))?;
@@ -251,7 +284,15 @@ impl Store {
         if kind != PatchKind::Json {
             check_resource_version(info, &current, body)?;
         }
-        self.finish_update(&mut st, res, &current, patched, subresource, ctx, Managed::Record(ctx.manager))
+        self.finish_update(
+            &mut st,
+            res,
+            &current,
+            patched,
+            subresource,
+            ctx,
+            Managed::Record(ctx.manager),
+        )
     }
 
     /// Reads, changes and writes an object atomically; `change` returns `None`
@@ -270,16 +311,30 @@ impl Store {
         let Some(new) = change(&current) else {
             return Ok(None);
         };
-        self.finish_update(&mut st, res, &current, new, subresource, ctx, Managed::Record(ctx.manager))
-            .map(Some)
+        self.finish_update(
+            &mut st,
+            res,
+            &current,
+            new,
+            subresource,
+            ctx,
+            Managed::Record(ctx.manager),
+        )
+        .map(Some)
     }
 
-    fn current(&self, st: &State, res: ResId, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    fn current(
+        &self,
+        st: &State,
+        res: ResId,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         let info = self.info(res);
         let ns = if info.namespaced { namespace } else { "" };
         st.objects[res]
             .get(&(ns.to_owned(), name.to_owned()))
-            .cloned()
+            .map(|json| Arc::new(super::parse(json)))
             .ok_or_else(|| ApiError::not_found(info, name))
     }
 
@@ -307,12 +362,18 @@ impl Store {
             }
             Some("finalize") => {
                 let mut merged = (**current).clone();
-                let finalizers = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                let finalizers = new
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or(json!([]));
                 meta::object_mut(&mut merged, "spec").insert("finalizers".to_owned(), finalizers);
                 merged
             }
             Some(other) => {
-                return Err(ApiError::page_not_found(&format!("{}/{other}", info.plural)));
+                return Err(ApiError::page_not_found(&format!(
+                    "{}/{other}",
+                    info.plural
+                )));
             }
             None => {
                 let mut new = new;
@@ -336,15 +397,23 @@ impl Store {
                 return Err(ApiError::invalid(
                     &kind_name(info),
                     meta::name(current).unwrap_or(""),
-                    &[("metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being deleted".to_owned())],
+                    &[(
+                        "metadata.finalizers",
+                        "Forbidden: no new finalizers can be added if the object is being deleted"
+                            .to_owned(),
+                    )],
                 ));
             }
         }
-        admission::on_update(info, current, &mut new);
+        admission::on_update(info, current, &mut new, subresource);
         if let Managed::Record(manager) = managed {
             apply::record_update(Some(current), &mut new, manager, subresource, info);
         }
-        set_or_remove_meta(&mut new, "resourceVersion", current.pointer("/metadata/resourceVersion").cloned());
+        set_or_remove_meta(
+            &mut new,
+            "resourceVersion",
+            current.pointer("/metadata/resourceVersion").cloned(),
+        );
         if same_ignoring_managed_times(current, &new) {
             return Ok(Arc::clone(current));
         }
@@ -361,7 +430,7 @@ impl Store {
         if ctx.dry_run {
             return Ok(Arc::new(new));
         }
-        Ok(self.commit(st, res, EventType::Modified, new, Some(Arc::clone(current))))
+        Ok(self.commit(st, res, EventType::Modified, new))
     }
 
     /// Deletes an object, honouring finalizers; namespaces go `Terminating`.
@@ -375,22 +444,30 @@ impl Store {
         let mut st = self.lock();
         let current = self.current(&st, res, namespace, name)?;
         let info = self.info(res);
-        if let Some(uid) = &opts.uid {
-            if uid != meta::uid(&current) {
-                return Err(ApiError::precondition_failed(
-                    info,
-                    name,
-                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&current)),
-                ));
-            }
+        if let Some(uid) = &opts.uid
+            && uid != meta::uid(&current)
+        {
+            return Err(ApiError::precondition_failed(
+                info,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&current)
+                ),
+            ));
         }
         if let Some(rv) = &opts.resource_version {
-            let actual = current.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+            let actual = current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if rv != actual {
                 return Err(ApiError::precondition_failed(
                     info,
                     name,
-                    &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                    ),
                 ));
             }
         }
@@ -410,7 +487,8 @@ impl Store {
     ) -> Vec<Arc<Value>> {
         let targets = self.list(res, namespace, filter, None, None).items;
         let mut deleted = Vec::new();
-        for obj in targets {
+        for json in targets {
+            let obj = super::parse(&json);
             let ns = meta::namespace(&obj).unwrap_or("");
             let name = meta::name(&obj).unwrap_or("");
             if let Ok(outcome) = self.delete(res, ns, name, opts) {
@@ -422,11 +500,22 @@ impl Store {
         deleted
     }
 
-    fn delete_locked(&self, st: &mut State, res: ResId, current: Arc<Value>, cascade: bool) -> DeleteOutcome {
+    fn delete_locked(
+        &self,
+        st: &mut State,
+        res: ResId,
+        current: Arc<Value>,
+        cascade: bool,
+    ) -> DeleteOutcome {
         let info = self.info(res);
         let needs_wait = !meta::finalizers(&current).is_empty() || res == self.namespaces;
         if !needs_wait {
-            return DeleteOutcome::Deleted(self.remove_locked(st, res, (*current).clone(), cascade));
+            return DeleteOutcome::Deleted(self.remove_locked(
+                st,
+                res,
+                (*current).clone(),
+                cascade,
+            ));
         }
         if meta::is_deleting(&current) {
             return DeleteOutcome::Pending(current);
@@ -435,12 +524,16 @@ impl Store {
         let metadata = meta::metadata_mut(&mut marked);
         metadata.insert("deletionTimestamp".to_owned(), json!(meta::now()));
         metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(0));
-        metadata.insert("generation".to_owned(), json!(meta::generation(&current) + 1));
+        metadata.insert(
+            "generation".to_owned(),
+            json!(meta::generation(&current) + 1),
+        );
         if res == self.namespaces {
-            meta::object_mut(&mut marked, "status").insert("phase".to_owned(), json!("Terminating"));
+            meta::object_mut(&mut marked, "status")
+                .insert("phase".to_owned(), json!("Terminating"));
         }
         let _ = info;
-        DeleteOutcome::Pending(self.commit(st, res, EventType::Modified, marked, Some(current)))
+        DeleteOutcome::Pending(self.commit(st, res, EventType::Modified, marked))
     }
 
     /// Removes an object for good and, unless orphaning, deletes its
@@ -448,7 +541,7 @@ impl Store {
     fn remove_locked(&self, st: &mut State, res: ResId, obj: Value, cascade: bool) -> Arc<Value> {
         let uid = meta::uid(&obj).to_owned();
         let namespace = meta::namespace(&obj).map(str::to_owned);
-        let removed = self.commit(st, res, EventType::Deleted, obj, None);
+        let removed = self.commit(st, res, EventType::Deleted, obj);
         let Some(namespace) = namespace.filter(|_| cascade && !uid.is_empty()) else {
             return removed;
         };
@@ -457,17 +550,26 @@ impl Store {
             if !info.namespaced {
                 continue;
             }
-            let range = st.objects[dep_res].range::<super::Key, _>((namespace.clone(), String::new())..);
-            for (key, candidate) in range {
+            let range =
+                st.objects[dep_res].range::<super::Key, _>((namespace.clone(), String::new())..);
+            for (key, json) in range {
                 if key.0 != namespace {
                     break;
                 }
+                // Cheap text check first: most objects do not mention the uid.
+                if !contains(json, uid.as_bytes()) {
+                    continue;
+                }
+                let candidate = Arc::new(super::parse(json));
                 let owned = candidate
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(&uid)));
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(&uid))
+                    });
                 if owned {
-                    dependents.push((dep_res, Arc::clone(candidate)));
+                    dependents.push((dep_res, candidate));
                 }
             }
         }
@@ -487,19 +589,38 @@ impl Store {
         }
         let mut new = (*current).clone();
         meta::object_mut(&mut new, "spec").insert("finalizers".to_owned(), json!([]));
-        self.finish_update(&mut st, self.namespaces, &current, new, Some("finalize"), WriteCtx::new("kube-controller-manager"), Managed::Preset)
-            .map(|_| ())
+        self.finish_update(
+            &mut st,
+            self.namespaces,
+            &current,
+            new,
+            Some("finalize"),
+            WriteCtx::new("kube-controller-manager"),
+            Managed::Preset,
+        )
+        .map(|_| ())
     }
 
     /// Sets the namespace's `status.conditions` while it terminates.
     pub fn set_namespace_conditions(&self, name: &str, conditions: Value) -> Result<(), ApiError> {
-        self.modify(self.namespaces, "", name, Some("status"), WriteCtx::new("kube-controller-manager"), |ns| {
-            let mut new = ns.clone();
-            meta::object_mut(&mut new, "status").insert("conditions".to_owned(), conditions);
-            Some(new)
-        })
+        self.modify(
+            self.namespaces,
+            "",
+            name,
+            Some("status"),
+            WriteCtx::new("kube-controller-manager"),
+            |ns| {
+                let mut new = ns.clone();
+                meta::object_mut(&mut new, "status").insert("conditions".to_owned(), conditions);
+                Some(new)
+            },
+        )
         .map(|_| ())
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Whether nothing holds a deleting object any more.
@@ -528,7 +649,9 @@ pub(crate) fn kind_name(info: &ResourceInfo) -> String {
 /// Fills in or checks `apiVersion` and `kind`.
 fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let Value::Object(map) = obj else {
-        return Err(ApiError::bad_request("the body of the request must be a JSON or YAML object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
     };
     match map.get("apiVersion").and_then(Value::as_str) {
         Some(v) if v != info.api_version => {
@@ -556,14 +679,24 @@ fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
 }
 
 /// 409 when the body carries a resourceVersion that is not the current one.
-fn check_resource_version(info: &ResourceInfo, current: &Value, body: &Value) -> Result<(), ApiError> {
-    let Some(wanted) = body.pointer("/metadata/resourceVersion").and_then(Value::as_str) else {
+fn check_resource_version(
+    info: &ResourceInfo,
+    current: &Value,
+    body: &Value,
+) -> Result<(), ApiError> {
+    let Some(wanted) = body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    else {
         return Ok(());
     };
     if wanted.is_empty() {
         return Ok(());
     }
-    let actual = current.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+    let actual = current
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if wanted != actual {
         return Err(ApiError::conflict(info, meta::name(current).unwrap_or("")));
     }
@@ -576,7 +709,10 @@ fn validate_name(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
         return Err(ApiError::invalid(
             &kind,
             name,
-            &[("metadata.name", "Required value: name or generateName is required".to_owned())],
+            &[(
+                "metadata.name",
+                "Required value: name or generateName is required".to_owned(),
+            )],
         ));
     }
     let label_only = matches!((info.group, info.plural), ("", "namespaces" | "services"));
@@ -588,7 +724,9 @@ fn validate_name(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
         name.len() <= max
             && name.split('.').all(|part| {
                 !part.is_empty()
-                    && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !part.starts_with('-')
                     && !part.ends_with('-')
             })
@@ -605,7 +743,10 @@ fn validate_name(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
     Err(ApiError::invalid(
         &kind,
         name,
-        &[("metadata.name", format!("Invalid value: \"{name}\": {rule}"))],
+        &[(
+            "metadata.name",
+            format!("Invalid value: \"{name}\": {rule}"),
+        )],
     ))
 }
 
@@ -642,7 +783,8 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
     let skip = |k: &String| matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind");
     let old_keys = old.iter().filter(|(k, _)| !skip(k));
     let new_count = new.keys().filter(|k| !skip(k)).count();
-    old_keys.clone().count() != new_count || old_keys.into_iter().any(|(k, v)| new.get(k) != Some(v))
+    old_keys.clone().count() != new_count
+        || old_keys.into_iter().any(|(k, v)| new.get(k) != Some(v))
 }
 
 /// Whether two versions are the same object once managedFields timestamps are

@@ -1,0 +1,85 @@
+//! Oracle tests: this crate against real Helm (v4, Go engine through
+//! `helm-python-sdk`). They need `STOREPLANE_PYTHON` and fail without it.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
+mod support;
+
+use serde_json::json;
+use storeplane_chart::Values;
+use support::{as_json_transported, ask, check_chart_dir, testdata_charts};
+
+#[test]
+fn every_testdata_chart_renders_exactly_like_helm() {
+    let charts = testdata_charts();
+    assert!(!charts.is_empty(), "no charts under testdata/");
+    let mut cases = 0;
+    for dir in charts {
+        cases += check_chart_dir(&dir);
+    }
+    assert!(cases >= 10, "only {cases} cases were checked");
+}
+
+/// Any chart directory can be put through the same comparison:
+/// `STOREPLANE_ORACLE_CHART=/path/to/chart cargo test --test oracle`.
+#[test]
+fn chart_named_by_env_renders_exactly_like_helm() {
+    // Asking for the interpreter first keeps the no-Python failure uniform.
+    support::python();
+    if let Some(dir) = std::env::var_os("STOREPLANE_ORACLE_CHART") {
+        check_chart_dir(std::path::Path::new(&dir));
+    }
+}
+
+#[test]
+fn set_expressions_parse_like_helm_strvals() {
+    let expressions = [
+        "a.b=c",
+        "a=1,b=2",
+        "list[0]=x,list[2]=z",
+        "a.b=null",
+        "t=true,f=FALSE,n=Null",
+        "big=9007199254740993,neg=-42,zero=0,lead=0755,plus=+5",
+        "huge=99999999999999999999",
+        "ports={80,443,web}",
+        "name=a\\,b,key\\.with\\.dots=v",
+        "quote=\"x\",single='y',sp=a b",
+        "nested[0].name=n,nested[0].port=8080,nested[1].name=m",
+        "empty=",
+        "deep.a.b.c.d=1",
+        "matrix[0][1]=x",
+    ];
+    let answer = ask(&json!({"op": "parse_set", "expressions": expressions}));
+    let results = answer["results"].as_array().expect("results");
+    for (expression, helm) in expressions.iter().zip(results) {
+        let ours = Values::parse_set(expression);
+        match (helm.get("value"), ours) {
+            // Python keeps the exact integers Helm produced, so an int64
+            // must come back exactly, not as a float.
+            (Some(expected), Ok(ours)) => assert_eq!(&ours, expected, "--set {expression}"),
+            (None, Err(_)) => {}
+            (expected, ours) => panic!("--set {expression}: Helm {expected:?}, ours {ours:?}"),
+        }
+    }
+    for bad in ["a", "a,b=1", "list[x]=1"] {
+        let answer = ask(&json!({"op": "parse_set", "expressions": [bad]}));
+        assert!(
+            answer["results"][0].get("error").is_some(),
+            "Helm accepted {bad}"
+        );
+        assert!(Values::parse_set(bad).is_err(), "we accepted {bad}");
+    }
+}
+
+#[test]
+fn json_transport_turns_every_number_into_a_float() {
+    // The oracle sends values as JSON, which Helm decodes into float64; the
+    // comparison has to feed our engine the same types.
+    let v = as_json_transported(&json!({"a": 1, "b": [2, {"c": 3}]}));
+    assert!(v["a"].is_f64() && v["b"][0].is_f64() && v["b"][1]["c"].is_f64());
+    assert_eq!(v, json!({"a": 1.0, "b": [2.0, {"c": 3.0}]}));
+}

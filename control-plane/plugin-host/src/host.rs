@@ -1,0 +1,666 @@
+//! Loading bundles and calling plugins.
+
+use std::{
+    collections::BTreeMap,
+    hash::{Hash, Hasher},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tracing::{debug, info, warn};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    component::{Component, HasSelf, Linker},
+};
+
+use crate::{
+    backend::{HostBackend, StoreContext},
+    error::{CallError, LoadError},
+    manifest::{Capability, Grants, Manifest},
+    state::{CallState, PluginGrant},
+    v0_1,
+};
+
+/// How often the epoch advances; deadlines are this precise.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Extra wall-clock time allowed to a call blocked in a host call (which
+/// epochs cannot interrupt) before it is abandoned.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(5);
+
+/// How the host runs plugins.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Directory of bundles, one sub-directory each.
+    pub plugins_dir: PathBuf,
+    /// Where compiled components are cached; `None`: compile at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// What the operator grants.
+    pub grants: Grants,
+    /// Wall-clock deadline of one call.
+    pub call_timeout: Duration,
+    /// Linear-memory limit of one call, in bytes.
+    pub memory_limit: usize,
+    /// Most calls running at once (sizes the instance pool).
+    pub max_concurrent_calls: u32,
+}
+
+impl HostConfig {
+    /// Defaults for `plugins_dir`: 30 s per call, 128 MiB, 64 concurrent calls.
+    pub fn new(plugins_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            plugins_dir: plugins_dir.into(),
+            cache_dir: None,
+            grants: Grants::default(),
+            call_timeout: Duration::from_secs(30),
+            memory_limit: 128 << 20,
+            max_concurrent_calls: 64,
+        }
+    }
+}
+
+/// An engine as a loaded plugin describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineDescription {
+    /// Engine id.
+    pub id: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Engine version.
+    pub version: String,
+    /// One paragraph.
+    pub description: String,
+    /// JSON Schema of the store configuration.
+    pub config_schema: Value,
+    /// What the plugin asked for.
+    pub requested: Vec<Capability>,
+    /// What it may use.
+    pub granted: Vec<Capability>,
+    /// `storeplane:engine` version it was built against.
+    pub wit_version: String,
+}
+
+/// A configuration problem reported by a plugin's `validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// Path inside the configuration.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A store's state as its plugin observes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Provisioning, ready or failed.
+    pub phase: ObservedPhase,
+    /// Progress or failure detail.
+    pub message: String,
+    /// CamelCase reason when failed.
+    pub reason: String,
+    /// Storefront URL once known.
+    pub storefront_url: Option<String>,
+    /// Admin URL once known.
+    pub admin_url: Option<String>,
+    /// Secret with the admin credentials.
+    pub credentials_secret: Option<String>,
+}
+
+/// Phases a plugin can observe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservedPhase {
+    /// Coming up.
+    Provisioning,
+    /// Takes orders.
+    Ready,
+    /// Will not come up.
+    Failed,
+}
+
+struct Plugin {
+    description: EngineDescription,
+    grant: Arc<PluginGrant>,
+    pre: v0_1::EnginePre<CallState>,
+}
+
+enum Op {
+    Describe,
+    Validate(String),
+    Provision(v0_1::StoreContext),
+    Observe(v0_1::StoreContext),
+    Deprovision(v0_1::StoreContext),
+    Upgrade(v0_1::StoreContext, String),
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Describe => "describe",
+            Op::Validate(_) => "validate",
+            Op::Provision(_) => "provision",
+            Op::Observe(_) => "observe",
+            Op::Deprovision(_) => "deprovision",
+            Op::Upgrade(..) => "upgrade",
+        }
+    }
+}
+
+enum Returned {
+    Info(v0_1::EngineInfo),
+    Problems(Vec<v0_1::FieldError>),
+    Done(Result<(), v0_1::Failure>),
+    Observed(Result<v0_1::Observation, v0_1::Failure>),
+}
+
+/// Stops the epoch ticker thread when the host goes away.
+struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Loaded plugins and the sandbox they run in.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    backend: Arc<dyn HostBackend>,
+    config: HostConfig,
+    plugins: BTreeMap<String, Plugin>,
+    rejected: Vec<LoadError>,
+    _ticker: Ticker,
+}
+
+impl PluginHost {
+    /// A host with no plugins yet.
+    pub fn new(config: HostConfig, backend: Arc<dyn HostBackend>) -> Result<Self, LoadError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let calls = config.max_concurrent_calls.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls.saturating_mul(16))
+            .total_memories(calls.saturating_mul(2))
+            .total_tables(calls.saturating_mul(16))
+            .max_memory_size(config.memory_limit);
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| LoadError::Runtime(e.to_string()))?;
+
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| LoadError::Runtime(e.to_string()))?;
+        v0_1::Engine::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Runtime(e.to_string()))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticking = engine.clone();
+        let stopped = Arc::clone(&stop);
+        // Epoch interruption needs a clock; a dedicated thread keeps it
+        // ticking even when every async worker is busy.
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| LoadError::Runtime(e.to_string()))?;
+
+        Ok(Self {
+            engine,
+            linker,
+            backend,
+            config,
+            plugins: BTreeMap::new(),
+            rejected: Vec::new(),
+            _ticker: Ticker(stop),
+        })
+    }
+
+    /// Loads every bundle under the plugins directory. A bad bundle is
+    /// rejected (see [`PluginHost::rejected`]) without stopping the others.
+    pub async fn load(
+        config: HostConfig,
+        backend: Arc<dyn HostBackend>,
+    ) -> Result<Self, LoadError> {
+        let dir = config.plugins_dir.clone();
+        let mut host = Self::new(config, backend)?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| LoadError::ReadDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut bundles: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.join("plugin.toml").is_file())
+            .collect();
+        bundles.sort();
+        for bundle in bundles {
+            if let Err(err) = host.load_bundle(&bundle).await {
+                warn!(error = %err, "plugin rejected");
+                host.rejected.push(err);
+            }
+        }
+        Ok(host)
+    }
+
+    /// Loads one bundle directory.
+    pub async fn load_bundle(&mut self, bundle: &Path) -> Result<&EngineDescription, LoadError> {
+        let manifest = Manifest::load(bundle)?;
+        if let Some(existing) = self.plugins.get(&manifest.id) {
+            return Err(LoadError::Duplicate {
+                id: manifest.id.clone(),
+                first: existing.grant.bundle.clone(),
+                second: bundle.to_path_buf(),
+            });
+        }
+        let component_path = bundle.join(&manifest.component);
+        let bytes = std::fs::read(&component_path).map_err(|source| LoadError::ReadFile {
+            bundle: bundle.to_path_buf(),
+            path: component_path.clone(),
+            source,
+        })?;
+        let component = self
+            .compile(&bytes)
+            .map_err(|reason| LoadError::MalformedComponent {
+                bundle: bundle.to_path_buf(),
+                path: component_path.clone(),
+                reason,
+            })?;
+
+        let found = self.wit_version(&component);
+        let supported = format!("{}x", v0_1::VERSION_PREFIX);
+        let version = match &found {
+            Some(v) if v.starts_with(v0_1::VERSION_PREFIX) => v.clone(),
+            other => {
+                return Err(LoadError::IncompatibleVersion {
+                    bundle: bundle.to_path_buf(),
+                    found: other
+                        .clone()
+                        .unwrap_or_else(|| "none (no storeplane:engine/plugin export)".into()),
+                    supported,
+                });
+            }
+        };
+        if !manifest.wit.starts_with(v0_1::VERSION_PREFIX) {
+            return Err(LoadError::Manifest {
+                bundle: bundle.to_path_buf(),
+                reason: format!(
+                    "wit = {:?} but the component exports storeplane:engine@{version}",
+                    manifest.wit
+                ),
+            });
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(v0_1::EnginePre::new)
+            .map_err(|e| LoadError::Link {
+                bundle: bundle.to_path_buf(),
+                reason: format!("{e:#}"),
+            })?;
+
+        let schema_path = bundle.join(&manifest.config_schema);
+        let schema_text =
+            std::fs::read_to_string(&schema_path).map_err(|source| LoadError::ReadFile {
+                bundle: bundle.to_path_buf(),
+                path: schema_path.clone(),
+                source,
+            })?;
+        let invalid = |reason: String| LoadError::Manifest {
+            bundle: bundle.to_path_buf(),
+            reason,
+        };
+        let config_schema: Value = serde_json::from_str(&schema_text)
+            .map_err(|e| invalid(format!("{}: {e}", schema_path.display())))?;
+
+        let granted = self.config.grants.effective(&manifest);
+        let grant = Arc::new(PluginGrant {
+            id: manifest.id.clone(),
+            bundle: bundle.to_path_buf(),
+            charts: manifest.charts.clone(),
+            capabilities: granted.clone(),
+            requested: manifest.capabilities.clone(),
+        });
+        let info = match self
+            .run(&manifest.id, &grant, &pre, None, Op::Describe)
+            .await
+        {
+            Ok(Returned::Info(info)) => info,
+            Ok(_) => return Err(invalid("describe returned the wrong type".into())),
+            Err(source) => {
+                return Err(LoadError::Describe {
+                    bundle: bundle.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        if info.id != manifest.id || info.version != manifest.version {
+            return Err(invalid(format!(
+                "the component describes itself as {} {} but plugin.toml says {} {}",
+                info.id, info.version, manifest.id, manifest.version
+            )));
+        }
+        let described: Vec<Capability> = info
+            .capabilities
+            .iter()
+            .map(|c| v0_1::capability(*c))
+            .collect();
+        if let Some(missing) = described
+            .iter()
+            .find(|c| !manifest.capabilities.contains(c))
+        {
+            return Err(invalid(format!(
+                "the component needs capability {} which plugin.toml does not list",
+                missing.as_str()
+            )));
+        }
+        let own_schema: Value = serde_json::from_str(&info.config_schema)
+            .map_err(|e| invalid(format!("describe().config-schema is not JSON: {e}")))?;
+        if own_schema != config_schema {
+            return Err(invalid(format!(
+                "describe().config-schema differs from {}",
+                manifest.config_schema.display()
+            )));
+        }
+        for missing in manifest.capabilities.difference(&granted) {
+            warn!(plugin = %manifest.id, capability = missing.as_str(), "capability requested but not granted");
+        }
+        let description = EngineDescription {
+            id: info.id,
+            display_name: info.display_name,
+            version: info.version,
+            description: info.description,
+            config_schema,
+            requested: manifest.capabilities.iter().copied().collect(),
+            granted: granted.iter().copied().collect(),
+            wit_version: version,
+        };
+        info!(plugin = %description.id, version = %description.version, wit = %description.wit_version, "plugin loaded");
+        let id = manifest.id.clone();
+        self.plugins.insert(
+            id.clone(),
+            Plugin {
+                description,
+                grant,
+                pre,
+            },
+        );
+        self.plugins
+            .get(&id)
+            .map(|p| &p.description)
+            .ok_or_else(|| invalid("plugin vanished after insert".into()))
+    }
+
+    /// The loaded engines, by id.
+    pub fn engines(&self) -> impl Iterator<Item = &EngineDescription> {
+        self.plugins.values().map(|p| &p.description)
+    }
+
+    /// One loaded engine.
+    pub fn engine(&self, id: &str) -> Option<&EngineDescription> {
+        self.plugins.get(id).map(|p| &p.description)
+    }
+
+    /// Bundles rejected by [`PluginHost::load`], with the reasons.
+    pub fn rejected(&self) -> &[LoadError] {
+        &self.rejected
+    }
+
+    /// Asks the plugin to check a configuration beyond its schema.
+    pub async fn validate(&self, id: &str, config: &Value) -> Result<Vec<FieldProblem>, CallError> {
+        match self
+            .call(id, None, Op::Validate(config.to_string()))
+            .await?
+        {
+            Returned::Problems(p) => Ok(p
+                .into_iter()
+                .map(|p| FieldProblem {
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Creates or converges the store's resources.
+    pub async fn provision(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
+        let op = Op::Provision(v0_1::store_context(store));
+        self.done(id, store, op).await
+    }
+
+    /// Removes what provisioning created.
+    pub async fn deprovision(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
+        let op = Op::Deprovision(v0_1::store_context(store));
+        self.done(id, store, op).await
+    }
+
+    /// Moves a store from `from_version` to the plugin's version.
+    pub async fn upgrade(
+        &self,
+        id: &str,
+        store: &StoreContext,
+        from_version: &str,
+    ) -> Result<(), CallError> {
+        let op = Op::Upgrade(v0_1::store_context(store), from_version.to_owned());
+        self.done(id, store, op).await
+    }
+
+    /// Reports the store's phase and URLs.
+    pub async fn observe(&self, id: &str, store: &StoreContext) -> Result<Observed, CallError> {
+        let op = Op::Observe(v0_1::store_context(store));
+        match self.call(id, Some(store.clone()), op).await? {
+            Returned::Observed(Ok(o)) => Ok(Observed {
+                phase: match o.phase {
+                    v0_1::Phase::Provisioning => ObservedPhase::Provisioning,
+                    v0_1::Phase::Ready => ObservedPhase::Ready,
+                    v0_1::Phase::Failed => ObservedPhase::Failed,
+                },
+                message: o.message,
+                reason: o.reason,
+                storefront_url: o.storefront_url,
+                admin_url: o.admin_url,
+                credentials_secret: o.credentials_secret,
+            }),
+            Returned::Observed(Err(f)) => Err(failure(f)),
+            _ => Err(CallError::Trapped {
+                plugin: id.to_owned(),
+                function: "observe",
+                trap: "unexpected result type".into(),
+            }),
+        }
+    }
+
+    async fn done(&self, id: &str, store: &StoreContext, op: Op) -> Result<(), CallError> {
+        match self.call(id, Some(store.clone()), op).await? {
+            Returned::Done(result) => result.map_err(failure),
+            _ => Ok(()),
+        }
+    }
+
+    async fn call(
+        &self,
+        id: &str,
+        store: Option<StoreContext>,
+        op: Op,
+    ) -> Result<Returned, CallError> {
+        let plugin = self
+            .plugins
+            .get(id)
+            .ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
+        self.run(id, &plugin.grant, &plugin.pre, store, op).await
+    }
+
+    /// One call in a fresh store: instantiate from the pre-linked component,
+    /// call, classify how it ended.
+    async fn run(
+        &self,
+        id: &str,
+        grant: &Arc<PluginGrant>,
+        pre: &v0_1::EnginePre<CallState>,
+        store_ctx: Option<StoreContext>,
+        op: Op,
+    ) -> Result<Returned, CallError> {
+        let function = op.name();
+        let state = CallState::new(
+            Arc::clone(grant),
+            store_ctx,
+            Arc::clone(&self.backend),
+            self.config.memory_limit,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let ticks =
+            u64::try_from(self.config.call_timeout.as_millis() / EPOCH_TICK.as_millis().max(1))
+                .unwrap_or(u64::MAX)
+                .max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(
+            self.config.call_timeout + HOST_CALL_GRACE,
+            invoke(pre, &mut store, op),
+        )
+        .await;
+        store.data().flush_stderr();
+        debug!(
+            plugin = id,
+            function,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "plugin call"
+        );
+        let timed_out = || CallError::TimedOut {
+            plugin: id.to_owned(),
+            function,
+            seconds: self.config.call_timeout.as_secs_f64(),
+        };
+        match outcome {
+            Err(_elapsed) => Err(timed_out()),
+            Ok(Ok(returned)) => Ok(returned),
+            Ok(Err(err)) => {
+                if store.data().limiter.hit {
+                    Err(CallError::OutOfMemory {
+                        plugin: id.to_owned(),
+                        function,
+                        limit_mib: (self.config.memory_limit >> 20) as u64,
+                    })
+                } else if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                    Err(timed_out())
+                } else {
+                    Err(CallError::Trapped {
+                        plugin: id.to_owned(),
+                        function,
+                        trap: trap_message(&err),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Compiles a component, through the on-disk cache when configured.
+    fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
+        let Some(cache) = &self.config.cache_dir else {
+            return Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"));
+        };
+        // The key covers the component, the wasmtime version and every
+        // engine setting that affects code generation.
+        let mut compat = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut compat);
+        let key = format!("{}-{:016x}", hex(&Sha256::digest(bytes)), compat.finish());
+        let path = cache.join(format!("{key}.cwasm"));
+        if path.is_file() {
+            match deserialize_cached(&self.engine, &path) {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "ignoring unusable cached component")
+                }
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| format!("{e:#}"))?;
+        if let Err(e) = std::fs::create_dir_all(cache).and_then(|()| {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &compiled)?;
+            std::fs::rename(&tmp, &path)
+        }) {
+            warn!(dir = %cache.display(), error = %e, "cannot write component cache");
+        }
+        deserialize_cached(&self.engine, &path)
+            .or_else(|_| Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}")))
+    }
+
+    fn wit_version(&self, component: &Component) -> Option<String> {
+        component
+            .component_type()
+            .exports(&self.engine)
+            .find_map(|(name, _)| name.strip_prefix(v0_1::PLUGIN_EXPORT).map(str::to_owned))
+    }
+}
+
+async fn invoke(
+    pre: &v0_1::EnginePre<CallState>,
+    store: &mut Store<CallState>,
+    op: Op,
+) -> wasmtime::Result<Returned> {
+    let bindings = pre.instantiate_async(&mut *store).await?;
+    let guest = bindings.storeplane_engine_plugin();
+    Ok(match op {
+        Op::Describe => Returned::Info(guest.call_describe(&mut *store).await?),
+        Op::Validate(config) => {
+            Returned::Problems(guest.call_validate(&mut *store, &config).await?)
+        }
+        Op::Provision(ctx) => Returned::Done(guest.call_provision(&mut *store, &ctx).await?),
+        Op::Observe(ctx) => Returned::Observed(guest.call_observe(&mut *store, &ctx).await?),
+        Op::Deprovision(ctx) => Returned::Done(guest.call_deprovision(&mut *store, &ctx).await?),
+        Op::Upgrade(ctx, from) => {
+            Returned::Done(guest.call_upgrade(&mut *store, &ctx, &from).await?)
+        }
+    })
+}
+
+/// Loads a component compiled by this host earlier.
+#[allow(unsafe_code)]
+fn deserialize_cached(engine: &Engine, path: &Path) -> Result<Component, String> {
+    // SAFETY: wasmtime requires that the file was produced by
+    // `precompile_component` of a compatible engine and not tampered with.
+    // Only this host writes the cache directory (an operator-owned path),
+    // names files by the hash of the source component and of the engine's
+    // compatibility settings, and wasmtime itself re-checks the version and
+    // settings recorded in the artifact header.
+    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
+}
+
+fn failure(f: v0_1::Failure) -> CallError {
+    CallError::Plugin {
+        reason: if f.reason.is_empty() {
+            "PluginFailed".into()
+        } else {
+            f.reason
+        },
+        message: f.message,
+        retryable: f.retryable,
+    }
+}
+
+fn trap_message(err: &wasmtime::Error) -> String {
+    let text = format!("{err:#}");
+    // The backtrace part of wasmtime's message is long and not for store owners.
+    text.lines().next().unwrap_or("trap").to_owned()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,245 @@
+//! Bindings of `storeplane:engine@0.1.x` and the host side of its imports.
+//!
+//! Every import first checks the sandbox rules — the capability is granted,
+//! the call is about the store's own namespace, the kind is namespaced —
+//! and only then asks the [`HostBackend`](crate::HostBackend).
+
+use serde_json::Value;
+
+use crate::{
+    backend::{HostError, KindScope, Level},
+    manifest::Capability,
+    state::CallState,
+};
+
+wasmtime::component::bindgen!({
+    path: "../../sdk/wit/0.1.0",
+    world: "engine",
+    imports: { default: async },
+    exports: { default: async },
+});
+
+pub use exports::storeplane::engine::plugin::{EngineInfo, Failure, FieldError, Observation};
+pub use storeplane::engine::types::{
+    Capability as WitCapability, HostError as WitHostError, Phase, StoreContext,
+};
+
+/// The version prefix this module serves.
+pub const VERSION_PREFIX: &str = "0.1.";
+/// The export name whose presence identifies the version.
+pub const PLUGIN_EXPORT: &str = "storeplane:engine/plugin@";
+
+impl From<HostError> for WitHostError {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::Denied(m) => WitHostError::Denied(m),
+            HostError::NotFound(m) => WitHostError::NotFound(m),
+            HostError::Conflict(m) => WitHostError::Conflict(m),
+            HostError::Invalid(m) => WitHostError::Invalid(m),
+            HostError::Unavailable(m) => WitHostError::Unavailable(m),
+        }
+    }
+}
+
+/// Converts a store context to the WIT record.
+pub fn store_context(ctx: &crate::StoreContext) -> StoreContext {
+    StoreContext {
+        id: ctx.id.clone(),
+        name: ctx.name.clone(),
+        namespace: ctx.namespace.clone(),
+        tenant: ctx.tenant.clone(),
+        config: ctx.config.to_string(),
+        generation: ctx.generation,
+        host: ctx.host.clone(),
+        ingress_class: ctx.ingress_class.clone(),
+        storage_class: ctx.storage_class.clone(),
+        tls: ctx.tls,
+        cluster_issuer: ctx.cluster_issuer.clone(),
+    }
+}
+
+/// The capability named in WIT as the host's type.
+pub fn capability(c: WitCapability) -> Capability {
+    match c {
+        WitCapability::KubeRead => Capability::KubeRead,
+        WitCapability::KubeWrite => Capability::KubeWrite,
+        WitCapability::Helm => Capability::Helm,
+        WitCapability::Secrets => Capability::Secrets,
+    }
+}
+
+impl storeplane::engine::types::Host for CallState {}
+
+impl storeplane::engine::log::Host for CallState {
+    async fn log(&mut self, level: storeplane::engine::log::Level, message: String) {
+        use storeplane::engine::log::Level as L;
+        let level = match level {
+            L::Trace => Level::Trace,
+            L::Debug => Level::Debug,
+            L::Info => Level::Info,
+            L::Warn => Level::Warn,
+            L::Error => Level::Error,
+        };
+        self.emit_log(level, &message);
+    }
+}
+
+/// Checks that `api_version`/`kind` is namespaced, so a call cannot reach
+/// cluster-scoped objects.
+async fn namespaced(
+    backend: std::sync::Arc<dyn crate::HostBackend>,
+    api_version: &str,
+    kind: &str,
+) -> Result<(), HostError> {
+    {
+        match backend.kind_scope(api_version, kind).await? {
+            KindScope::Namespaced => Ok(()),
+            KindScope::Cluster => Err(HostError::Denied(format!(
+                "{kind} ({api_version}) is cluster-scoped; plugins may only touch objects in the store's namespace"
+            ))),
+        }
+    }
+}
+
+impl storeplane::engine::kube::Host for CallState {
+    async fn apply(&mut self, object: String) -> Result<String, WitHostError> {
+        let store = self.require(Capability::KubeWrite, "kube.apply")?;
+        let mut object: Value = serde_json::from_str(&object)
+            .map_err(|e| HostError::Invalid(format!("object is not JSON: {e}")))?;
+        let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        if api_version.is_empty() || kind.is_empty() || !object["metadata"]["name"].is_string() {
+            return Err(HostError::Invalid(
+                "object needs apiVersion, kind and metadata.name".into(),
+            )
+            .into());
+        }
+        namespaced(self.backend(), &api_version, &kind).await?;
+        match object["metadata"]["namespace"].as_str() {
+            None => object["metadata"]["namespace"] = Value::String(store.namespace.clone()),
+            Some(ns) if ns == store.namespace => {}
+            Some(other) => {
+                return Err(HostError::Denied(format!(
+                    "namespace {other} is not the store's namespace {}",
+                    store.namespace
+                ))
+                .into());
+            }
+        }
+        let applied = self.backend().apply(&store, object).await?;
+        Ok(applied.to_string())
+    }
+
+    async fn get(
+        &mut self,
+        api_version: String,
+        kind: String,
+        name: String,
+    ) -> Result<Option<String>, WitHostError> {
+        let store = self.require(Capability::KubeRead, "kube.get")?;
+        namespaced(self.backend(), &api_version, &kind).await?;
+        Ok(self
+            .backend()
+            .get(&store, &api_version, &kind, &name)
+            .await?
+            .map(|o| o.to_string()))
+    }
+
+    async fn list(
+        &mut self,
+        api_version: String,
+        kind: String,
+        label_selector: Option<String>,
+    ) -> Result<Vec<String>, WitHostError> {
+        let store = self.require(Capability::KubeRead, "kube.list")?;
+        namespaced(self.backend(), &api_version, &kind).await?;
+        Ok(self
+            .backend()
+            .list(&store, &api_version, &kind, label_selector.as_deref())
+            .await?
+            .into_iter()
+            .map(|o| o.to_string())
+            .collect())
+    }
+
+    async fn delete(
+        &mut self,
+        api_version: String,
+        kind: String,
+        name: String,
+    ) -> Result<bool, WitHostError> {
+        let store = self.require(Capability::KubeWrite, "kube.delete")?;
+        namespaced(self.backend(), &api_version, &kind).await?;
+        Ok(self
+            .backend()
+            .delete(&store, &api_version, &kind, &name)
+            .await?)
+    }
+}
+
+fn release(r: crate::Release) -> storeplane::engine::helm::Release {
+    storeplane::engine::helm::Release {
+        name: r.name,
+        chart: r.chart,
+        chart_version: r.chart_version,
+        revision: r.revision,
+        digest: r.digest,
+    }
+}
+
+impl storeplane::engine::helm::Host for CallState {
+    async fn install_or_upgrade(
+        &mut self,
+        name: String,
+        chart: String,
+        values: String,
+    ) -> Result<storeplane::engine::helm::Release, WitHostError> {
+        let store = self.require(Capability::Helm, "helm.install-or-upgrade")?;
+        let chart_dir = self.chart_dir(&chart)?;
+        let values: Value = serde_json::from_str(&values)
+            .map_err(|e| HostError::Invalid(format!("values are not JSON: {e}")))?;
+        if !values.is_object() {
+            return Err(HostError::Invalid("values must be a JSON object".into()).into());
+        }
+        Ok(release(
+            self.backend()
+                .install_or_upgrade(&store, &name, &chart_dir, values)
+                .await?,
+        ))
+    }
+
+    async fn uninstall(&mut self, name: String) -> Result<bool, WitHostError> {
+        let store = self.require(Capability::Helm, "helm.uninstall")?;
+        Ok(self.backend().uninstall(&store, &name).await?)
+    }
+
+    async fn status(
+        &mut self,
+        name: String,
+    ) -> Result<Option<storeplane::engine::helm::Release>, WitHostError> {
+        let store = self.require(Capability::Helm, "helm.status")?;
+        Ok(self
+            .backend()
+            .release_status(&store, &name)
+            .await?
+            .map(release))
+    }
+}
+
+impl storeplane::engine::secrets::Host for CallState {
+    async fn ensure_secret(
+        &mut self,
+        name: String,
+        keys: Vec<String>,
+    ) -> Result<storeplane::engine::secrets::SecretRef, WitHostError> {
+        let store = self.require(Capability::Secrets, "secrets.ensure-secret")?;
+        if keys.is_empty() || keys.iter().any(|k| k.is_empty()) {
+            return Err(HostError::Invalid("keys must be non-empty names".into()).into());
+        }
+        let secret = self.backend().ensure_secret(&store, &name, &keys).await?;
+        Ok(storeplane::engine::secrets::SecretRef {
+            name: secret.name,
+            keys: secret.keys,
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! Kubernetes operations on dynamic objects: discovery, server-side apply
+//! under one field manager, get/list/delete, namespaces.
+
+use std::{collections::HashMap, sync::RwLock};
+
+use kube::{
+    Client,
+    api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+    core::{ApiResource, GroupVersionKind},
+    discovery::{self, Scope},
+};
+use serde_json::{Value, json};
+use storeplane_plugin_host::{HostError, KindScope};
+
+/// The field manager of every server-side apply storeplane makes.
+pub const FIELD_MANAGER: &str = "storeplane";
+/// Label naming the store an object belongs to (its id).
+pub const LABEL_STORE: &str = "storeplane.dev/store";
+/// Label naming the tenant an object belongs to.
+pub const LABEL_TENANT: &str = "storeplane.dev/tenant";
+/// The standard managed-by label.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// Dynamic Kubernetes operations with a discovery cache.
+pub struct KubeOps {
+    client: Client,
+    resources: RwLock<HashMap<(String, String), (ApiResource, Scope)>>,
+}
+
+fn map_err(e: kube::Error) -> HostError {
+    match &e {
+        kube::Error::Api(status) => {
+            let message = status.message.clone();
+            match status.code {
+                404 => HostError::NotFound(message),
+                409 => HostError::Conflict(message),
+                400 | 422 => HostError::Invalid(message),
+                403 => HostError::Denied(message),
+                _ => HostError::Unavailable(message),
+            }
+        }
+        _ => HostError::Unavailable(e.to_string()),
+    }
+}
+
+impl KubeOps {
+    /// Operations through `client`.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            resources: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Finds the resource of `kind` in `api_version` (e.g. `apps/v1`).
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, Scope), HostError> {
+        let key = (api_version.to_owned(), kind.to_owned());
+        if let Some(found) = self
+            .resources
+            .read()
+            .map_err(|_| HostError::Unavailable("discovery cache poisoned".into()))?
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| match map_err(e) {
+                HostError::NotFound(_) => HostError::Invalid(format!(
+                    "the cluster does not serve {kind} in {api_version}"
+                )),
+                other => other,
+            })?;
+        let found = (resource, caps.scope);
+        if let Ok(mut cache) = self.resources.write() {
+            cache.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Whether a kind is namespaced.
+    pub async fn kind_scope(&self, api_version: &str, kind: &str) -> Result<KindScope, HostError> {
+        Ok(match self.resolve(api_version, kind).await?.1 {
+            Scope::Namespaced => KindScope::Namespaced,
+            Scope::Cluster => KindScope::Cluster,
+        })
+    }
+
+    async fn api(
+        &self,
+        namespace: Option<&str>,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Api<DynamicObject>, HostError> {
+        let (resource, scope) = self.resolve(api_version, kind).await?;
+        Ok(match (scope, namespace) {
+            (Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
+            _ => Api::all_with(self.client.clone(), &resource),
+        })
+    }
+
+    /// Server-side applies `object` (in `namespace` when namespaced).
+    pub async fn apply(&self, namespace: Option<&str>, object: &Value) -> Result<Value, HostError> {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| HostError::Invalid("object has no metadata.name".into()))?;
+        let api = self.api(namespace, api_version, kind).await?;
+        let applied = api
+            .patch(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(object),
+            )
+            .await
+            .map_err(map_err)?;
+        serde_json::to_value(applied).map_err(|e| HostError::Unavailable(e.to_string()))
+    }
+
+    /// Reads an object; `None` when absent.
+    pub async fn get(
+        &self,
+        namespace: Option<&str>,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<Value>, HostError> {
+        let api = self.api(namespace, api_version, kind).await?;
+        match api.get_opt(name).await.map_err(map_err)? {
+            Some(o) => Ok(Some(
+                serde_json::to_value(o).map_err(|e| HostError::Unavailable(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Lists objects, optionally by label selector.
+    pub async fn list(
+        &self,
+        namespace: Option<&str>,
+        api_version: &str,
+        kind: &str,
+        selector: Option<&str>,
+    ) -> Result<Vec<Value>, HostError> {
+        let api = self.api(namespace, api_version, kind).await?;
+        let mut params = ListParams::default();
+        if let Some(selector) = selector {
+            params = params.labels(selector);
+        }
+        let list = api.list(&params).await.map_err(map_err)?;
+        list.items
+            .into_iter()
+            .map(|o| {
+                let mut v =
+                    serde_json::to_value(o).map_err(|e| HostError::Unavailable(e.to_string()))?;
+                // List items come without apiVersion/kind; put them back.
+                v["apiVersion"] = Value::String(api_version.to_owned());
+                v["kind"] = Value::String(kind.to_owned());
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// Deletes an object (background propagation); false when absent.
+    pub async fn delete(
+        &self,
+        namespace: Option<&str>,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<bool, HostError> {
+        let api = self.api(namespace, api_version, kind).await?;
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(true),
+            Err(e) => match map_err(e) {
+                HostError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Applies a Namespace with storeplane's labels.
+    pub async fn ensure_namespace(
+        &self,
+        name: &str,
+        labels: &serde_json::Map<String, Value>,
+    ) -> Result<Value, HostError> {
+        let namespace = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels},
+        });
+        self.apply(None, &namespace).await
+    }
+}

@@ -1,0 +1,145 @@
+//! Recorded chart revisions (the `releases` table).
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+
+use super::entities::releases;
+use super::repo::{db, now};
+use crate::domain::{Error, Result};
+
+/// An object a revision applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// `apps/v1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `Deployment`.
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+}
+
+/// One revision of a release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// Store the release belongs to.
+    pub store_id: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Release name.
+    pub name: String,
+    /// 1, 2, ...
+    pub revision: i32,
+    /// Chart name.
+    pub chart: String,
+    /// Chart version.
+    pub chart_version: String,
+    /// Chart directory it was rendered from.
+    pub chart_dir: String,
+    /// User values.
+    pub values: serde_json::Value,
+    /// Digest of the rendered manifests.
+    pub digest: String,
+    /// Objects applied, in order.
+    pub objects: Vec<ObjectRef>,
+}
+
+/// Release revisions over sea-orm.
+pub struct ReleaseRepository {
+    db: DatabaseConnection,
+}
+
+fn decode(row: releases::Model) -> Result<Revision> {
+    Ok(Revision {
+        values: serde_json::from_str(&row.values)
+            .map_err(|e| Error::internal("decode release values", e))?,
+        objects: serde_json::from_str(&row.objects)
+            .map_err(|e| Error::internal("decode release objects", e))?,
+        store_id: row.store_id,
+        namespace: row.namespace,
+        name: row.name,
+        revision: row.revision,
+        chart: row.chart,
+        chart_version: row.chart_version,
+        chart_dir: row.chart_dir,
+        digest: row.digest,
+    })
+}
+
+impl ReleaseRepository {
+    /// Releases over `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Every revision of a release, newest first.
+    pub async fn history(&self, namespace: &str, name: &str) -> Result<Vec<Revision>> {
+        releases::Entity::find()
+            .filter(releases::Column::Namespace.eq(namespace))
+            .filter(releases::Column::Name.eq(name))
+            .order_by_desc(releases::Column::Revision)
+            .all(&self.db)
+            .await
+            .map_err(db("read release history"))?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// The newest revision.
+    pub async fn latest(&self, namespace: &str, name: &str) -> Result<Option<Revision>> {
+        Ok(self.history(namespace, name).await?.into_iter().next())
+    }
+
+    /// Every release of a namespace (their newest revisions).
+    pub async fn releases_in(&self, namespace: &str) -> Result<Vec<Revision>> {
+        let rows = releases::Entity::find()
+            .filter(releases::Column::Namespace.eq(namespace))
+            .order_by_desc(releases::Column::Revision)
+            .all(&self.db)
+            .await
+            .map_err(db("list releases"))?;
+        let mut seen = std::collections::HashSet::new();
+        rows.into_iter()
+            .filter(|r| seen.insert(r.name.clone()))
+            .map(decode)
+            .collect()
+    }
+
+    /// Records a revision.
+    pub async fn record(&self, revision: &Revision) -> Result<()> {
+        let row = releases::ActiveModel {
+            store_id: Set(revision.store_id.clone()),
+            namespace: Set(revision.namespace.clone()),
+            name: Set(revision.name.clone()),
+            revision: Set(revision.revision),
+            chart: Set(revision.chart.clone()),
+            chart_version: Set(revision.chart_version.clone()),
+            chart_dir: Set(revision.chart_dir.clone()),
+            values: Set(revision.values.to_string()),
+            digest: Set(revision.digest.clone()),
+            objects: Set(serde_json::to_string(&revision.objects)
+                .map_err(|e| Error::internal("encode objects", e))?),
+            created_at: Set(now()),
+            ..Default::default()
+        };
+        releases::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(db("record release"))?;
+        Ok(())
+    }
+
+    /// Forgets a release (after uninstalling it).
+    pub async fn forget(&self, namespace: &str, name: &str) -> Result<()> {
+        releases::Entity::delete_many()
+            .filter(releases::Column::Namespace.eq(namespace))
+            .filter(releases::Column::Name.eq(name))
+            .exec(&self.db)
+            .await
+            .map_err(db("delete release"))?;
+        Ok(())
+    }
+}

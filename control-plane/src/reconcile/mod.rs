@@ -1,0 +1,203 @@
+//! The reconciler: turns a store's desired state into cluster resources,
+//! level-triggered and event driven (kube-rs's controller-rs is the model).
+//!
+//! Triggers, none of them polling: every committed store change (this
+//! replica's writes and, on PostgreSQL, other replicas' via the change
+//! hub), Kubernetes watch events on objects labelled with a store id, and
+//! at start-up every store that still needs work. A [`Queue`] dedupes per
+//! store and bounds concurrency; a lease on the store row makes sure only
+//! one replica works on a store at a time. Each run reads the store, does
+//! the next step that is not done for its generation, records the step as
+//! a condition and a timeline event, and says when to run again.
+
+mod backoff;
+mod namespace;
+pub mod queue;
+mod steps;
+mod watches;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+pub use queue::{Next, Queue};
+
+use crate::{
+    cluster::KubeOps,
+    domain::{Store, ports::StoreDriver, ports::StoreRepository},
+    metrics::Metrics,
+    watch::{ChangeHub, HubMessage},
+};
+use storeplane_plugin_host::PluginHost;
+
+/// How stores are provisioned on this platform.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// Stores are served at `<name>.<base_domain>`.
+    pub base_domain: String,
+    /// Ingress class for store Ingresses.
+    pub ingress_class: Option<String>,
+    /// Storage class for store PVCs.
+    pub storage_class: Option<String>,
+    /// Whether store Ingresses terminate TLS (cert-manager).
+    pub tls: bool,
+    /// cert-manager ClusterIssuer.
+    pub cluster_issuer: Option<String>,
+    /// Namespace of the ingress controller, allowed through the network policy.
+    pub ingress_namespace: String,
+    /// `spec.hard` of each store's ResourceQuota.
+    pub quota: serde_json::Value,
+    /// `spec.limits` of each store's LimitRange.
+    pub limits: serde_json::Value,
+    /// Provisioning that takes longer fails with `ProvisioningTimedOut`.
+    pub provision_timeout: Duration,
+    /// Retryable failures in a row before a store fails for good.
+    pub max_attempts: i32,
+    /// Run again after this long while waiting for workloads, in case a
+    /// watch event was missed (controller-runtime's sync period).
+    pub resync: Duration,
+    /// How long a replica's claim on a store lasts without renewal.
+    pub lease: Duration,
+}
+
+impl PlatformConfig {
+    /// Defaults for a local cluster: `*.localhost`, no TLS, 15 min timeout.
+    pub fn local() -> Self {
+        Self {
+            base_domain: "localhost".into(),
+            ingress_class: None,
+            storage_class: None,
+            tls: false,
+            cluster_issuer: None,
+            ingress_namespace: "ingress-nginx".into(),
+            quota: serde_json::json!({
+                "requests.cpu": "4", "requests.memory": "8Gi",
+                "limits.cpu": "8", "limits.memory": "16Gi",
+                "persistentvolumeclaims": "10", "requests.storage": "50Gi",
+                "pods": "30", "services": "20",
+            }),
+            limits: serde_json::json!([{
+                "type": "Container",
+                "default": {"cpu": "500m", "memory": "512Mi"},
+                "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                "max": {"cpu": "4", "memory": "8Gi"},
+            }]),
+            provision_timeout: Duration::from_secs(15 * 60),
+            max_attempts: 8,
+            resync: Duration::from_secs(60),
+            lease: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Everything a reconcile run needs (controller-rs's `Context`).
+pub struct Context {
+    /// Stores.
+    pub repo: Arc<dyn StoreRepository>,
+    /// Engine plugins.
+    pub plugins: Arc<PluginHost>,
+    /// The cluster.
+    pub kube: Arc<KubeOps>,
+    /// Platform settings.
+    pub platform: PlatformConfig,
+    /// This replica's id (lease holder).
+    pub replica: String,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The running reconciler; also the [`StoreDriver`] the API notifies.
+#[derive(Clone)]
+pub struct Reconciler {
+    queue: Queue,
+}
+
+impl Reconciler {
+    /// Starts reconciling: the queue, the triggers, and a first pass over
+    /// every store that needs work.
+    pub async fn start(
+        ctx: Arc<Context>,
+        hub: &ChangeHub,
+        concurrency: usize,
+        cancel: CancellationToken,
+    ) -> Self {
+        let run_ctx = Arc::clone(&ctx);
+        let queue = Queue::start(concurrency, cancel.clone(), move |id| {
+            let ctx = Arc::clone(&run_ctx);
+            async move { steps::run(&ctx, id).await }
+        });
+        ctx.metrics.set_queue(queue.clone());
+
+        // Store changes, from this replica and (PostgreSQL) the others.
+        let mut changes = hub.subscribe();
+        let (hub_queue, hub_ctx, hub_cancel) = (queue.clone(), Arc::clone(&ctx), cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = hub_cancel.cancelled() => return,
+                    message = changes.recv() => match message {
+                        Ok(HubMessage::Change(change)) => {
+                            if needs_work(&change.store) {
+                                hub_queue.enqueue(change.store.id);
+                            }
+                        }
+                        Ok(HubMessage::Gone) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            enqueue_all(&hub_ctx, &hub_queue).await;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
+
+        watches::spawn(Arc::clone(&ctx), queue.clone(), cancel);
+        enqueue_all(&ctx, &queue).await;
+        info!(concurrency, "reconciler started");
+        Self { queue }
+    }
+
+    /// The work queue.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+}
+
+#[async_trait]
+impl StoreDriver for Reconciler {
+    async fn store_changed(&self, store: &Store) {
+        self.queue.enqueue(store.id);
+    }
+}
+
+fn needs_work(store: &Store) -> bool {
+    use crate::domain::Phase;
+    match store.phase {
+        Phase::Provisioning | Phase::Deleting => true,
+        Phase::Ready => store.generation != store.observed_generation,
+        Phase::Failed => false,
+    }
+}
+
+/// Level-triggered catch-up: every store that still needs work.
+async fn enqueue_all(ctx: &Context, queue: &Queue) {
+    match ctx.repo.needing_work().await {
+        Ok(ids) => {
+            info!(
+                stores = ids.len(),
+                "reconciling every store that needs work"
+            );
+            for id in ids {
+                queue.enqueue(id);
+            }
+        }
+        Err(err) => warn!(error = %err, "cannot list stores that need work"),
+    }
+}
+
+/// Parses a store id from a label value.
+fn store_id(label: &str) -> Option<Uuid> {
+    Uuid::parse_str(label).ok()
+}

@@ -1,0 +1,274 @@
+//! A work queue in the style of controller-runtime's: keyed by store id,
+//! deduplicated (a key queued twice runs once), never running the same key
+//! twice at once (a key requested while it runs runs again afterwards),
+//! bounded concurrency, and delayed requeues that an earlier request
+//! overrides.
+
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::StreamExt as _;
+use tokio_util::{sync::CancellationToken, time::DelayQueue, time::delay_queue};
+use uuid::Uuid;
+
+/// What a finished reconcile asks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing until an event arrives.
+    Done,
+    /// Run again after this long (retry with backoff, or a resync).
+    After(Duration),
+}
+
+enum Msg {
+    Enqueue(Uuid),
+    EnqueueAfter(Uuid, Duration),
+    Finished(Uuid, Next),
+}
+
+/// Handle to enqueue work; cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    tx: mpsc::UnboundedSender<Msg>,
+    depth: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Queue {
+    /// Runs `work` for queued keys with at most `concurrency` at once, until
+    /// `cancel`.
+    pub fn start<F, Fut>(concurrency: usize, cancel: CancellationToken, work: F) -> Self
+    where
+        F: Fn(Uuid) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let queue = Self {
+            tx: tx.clone(),
+            depth: Arc::clone(&depth),
+        };
+        tokio::spawn(run(
+            rx,
+            tx,
+            concurrency.max(1),
+            cancel,
+            Arc::new(work),
+            depth,
+        ));
+        queue
+    }
+
+    /// Queues `id` now.
+    pub fn enqueue(&self, id: Uuid) {
+        let _ = self.tx.send(Msg::Enqueue(id));
+    }
+
+    /// Queues `id` after `delay` (unless it is queued earlier).
+    pub fn enqueue_after(&self, id: Uuid, delay: Duration) {
+        let _ = self.tx.send(Msg::EnqueueAfter(id, delay));
+    }
+
+    /// Keys waiting to run (not counting running ones or delayed ones).
+    pub fn depth(&self) -> usize {
+        self.depth.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+async fn run<F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    concurrency: usize,
+    cancel: CancellationToken,
+    work: Arc<F>,
+    depth: Arc<std::sync::atomic::AtomicUsize>,
+) where
+    F: Fn(Uuid) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Next> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut state = State::default();
+    loop {
+        // Start what can start.
+        while !state.ready.is_empty() {
+            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                break;
+            };
+            let Some(id) = state.ready.pop_front() else {
+                break;
+            };
+            state.queued.remove(&id);
+            state.running.insert(id);
+            let work = Arc::clone(&work);
+            let done = tx.clone();
+            tokio::spawn(async move {
+                let next = work(id).await;
+                drop(permit);
+                let _ = done.send(Msg::Finished(id, next));
+            });
+        }
+        depth.store(state.ready.len(), std::sync::atomic::Ordering::Relaxed);
+
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            msg = rx.recv() => match msg {
+                None => return,
+                Some(Msg::Enqueue(id)) => state.schedule(id),
+                Some(Msg::EnqueueAfter(id, after)) => state.schedule_after(id, after),
+                Some(Msg::Finished(id, next)) => state.finished(id, next),
+            },
+            Some(expired) = state.delayed.next(), if !state.delayed.is_empty() => {
+                let id = expired.into_inner();
+                state.delay_keys.remove(&id);
+                state.schedule(id);
+            }
+        }
+    }
+}
+
+/// The queue's bookkeeping.
+#[derive(Default)]
+struct State {
+    ready: std::collections::VecDeque<Uuid>,
+    queued: HashSet<Uuid>,
+    running: HashSet<Uuid>,
+    dirty: HashSet<Uuid>,
+    delayed: DelayQueue<Uuid>,
+    delay_keys: HashMap<Uuid, delay_queue::Key>,
+}
+
+impl State {
+    /// Queues `id` now (a running key runs again when it finishes).
+    fn schedule(&mut self, id: Uuid) {
+        if let Some(key) = self.delay_keys.remove(&id) {
+            self.delayed.remove(&key);
+        }
+        if self.running.contains(&id) {
+            self.dirty.insert(id);
+        } else if self.queued.insert(id) {
+            self.ready.push_back(id);
+        }
+    }
+
+    /// Queues `id` after `after`, unless it is queued or running already.
+    fn schedule_after(&mut self, id: Uuid, after: Duration) {
+        if self.queued.contains(&id) || self.running.contains(&id) {
+            return;
+        }
+        match self.delay_keys.get(&id) {
+            Some(key) => self.delayed.reset(key, after),
+            None => {
+                let key = self.delayed.insert(id, after);
+                self.delay_keys.insert(id, key);
+            }
+        }
+    }
+
+    fn finished(&mut self, id: Uuid, next: Next) {
+        self.running.remove(&id);
+        if self.dirty.remove(&id) {
+            self.schedule(id);
+        } else if let Next::After(after) = next {
+            self.schedule_after(id, after);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_key_queued_while_running_runs_again_but_never_concurrently() {
+        let log = Arc::new(Mutex::new(Vec::<(Uuid, &str)>::new()));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let queue = {
+            let log = Arc::clone(&log);
+            let gate = Arc::clone(&gate);
+            Queue::start(4, CancellationToken::new(), move |id| {
+                let log = Arc::clone(&log);
+                let gate = Arc::clone(&gate);
+                let done = done_tx.clone();
+                async move {
+                    log.lock().map(|mut l| l.push((id, "start"))).ok();
+                    gate.notified().await;
+                    log.lock().map(|mut l| l.push((id, "end"))).ok();
+                    let _ = done.send(id);
+                    Next::Done
+                }
+            })
+        };
+        let id = Uuid::now_v7();
+        queue.enqueue(id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Three requests while it runs collapse into one more run.
+        queue.enqueue(id);
+        queue.enqueue(id);
+        queue.enqueue(id);
+        gate.notify_one();
+        done_rx.recv().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        gate.notify_one();
+        done_rx.recv().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let events: Vec<&str> = log
+            .lock()
+            .map(|l| l.iter().map(|(_, e)| *e).collect())
+            .unwrap_or_default();
+        assert_eq!(events, ["start", "end", "start", "end"]);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded() {
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let queue = {
+            let running = Arc::clone(&running);
+            let peak = Arc::clone(&peak);
+            Queue::start(2, CancellationToken::new(), move |_| {
+                let running = Arc::clone(&running);
+                let peak = Arc::clone(&peak);
+                let done = done_tx.clone();
+                async move {
+                    let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = done.send(());
+                    Next::Done
+                }
+            })
+        };
+        for _ in 0..10 {
+            queue.enqueue(Uuid::new_v4());
+        }
+        for _ in 0..10 {
+            done_rx.recv().await;
+        }
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn delayed_requeue_runs_after_the_delay() {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let queue = Queue::start(1, CancellationToken::new(), move |id| {
+            let done = done_tx.clone();
+            async move {
+                let _ = done.send(id);
+                Next::Done
+            }
+        });
+        let id = Uuid::new_v4();
+        queue.enqueue_after(id, Duration::from_millis(30));
+        let got = tokio::time::timeout(Duration::from_secs(5), done_rx.recv()).await;
+        assert_eq!(got.ok().flatten(), Some(id));
+    }
+}

@@ -1,0 +1,198 @@
+//! Small helpers for the Kubernetes objects plugins build and read, as
+//! `serde_json::Value` (the host API's currency).
+
+use serde_json::{Map, Value, json};
+
+/// A `v1` ConfigMap named `name` holding `data`.
+pub fn config_map<K, V>(name: &str, data: impl IntoIterator<Item = (K, V)>) -> Value
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let data: Map<String, Value> = data
+        .into_iter()
+        .map(|(k, v)| (k.into(), Value::String(v.into())))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "name": name },
+        "data": data,
+    })
+}
+
+/// How a Deployment is doing, read from its `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadHealth {
+    /// At least one replica is available: the workload serves.
+    Available {
+        /// `status.availableReplicas`.
+        available: i64,
+        /// `spec.replicas` (1 when unset).
+        desired: i64,
+    },
+    /// Not available yet, and nothing says it will not become so.
+    Progressing {
+        /// What the Deployment reports, for a progress message.
+        message: String,
+    },
+    /// The Deployment reports it will not become available by itself.
+    Failed {
+        /// The Deployment condition's reason, e.g. `ProgressDeadlineExceeded`.
+        reason: String,
+        /// The condition's message.
+        message: String,
+    },
+}
+
+/// Reads a Deployment's health from its `status`: failed when its
+/// `Progressing` condition is false (e.g. `ProgressDeadlineExceeded`) or a
+/// `ReplicaFailure` condition is true, else available when
+/// `availableReplicas >= 1`, else progressing.
+pub fn deployment_health(deployment: &Value) -> WorkloadHealth {
+    let status = &deployment["status"];
+    let conditions = status["conditions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let condition = |kind: &str, value: &str| {
+        conditions
+            .iter()
+            .find(|c| c["type"] == kind && c["status"] == value)
+    };
+    if let Some(c) =
+        condition("Progressing", "False").or_else(|| condition("ReplicaFailure", "True"))
+    {
+        return WorkloadHealth::Failed {
+            reason: c["reason"]
+                .as_str()
+                .unwrap_or("DeploymentFailed")
+                .to_owned(),
+            message: c["message"].as_str().unwrap_or_default().to_owned(),
+        };
+    }
+    let available = status["availableReplicas"].as_i64().unwrap_or(0);
+    if available >= 1 {
+        return WorkloadHealth::Available {
+            available,
+            desired: deployment["spec"]["replicas"].as_i64().unwrap_or(1),
+        };
+    }
+    let message = condition("Progressing", "True")
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("waiting for the first replica to become available")
+        .to_owned();
+    WorkloadHealth::Progressing { message }
+}
+
+/// Container waiting reasons that will not clear up without a change.
+const STUCK_REASONS: [&str; 5] = [
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CrashLoopBackOff",
+];
+
+/// The first container among `pods` stuck waiting for a reason that needs
+/// help (`ImagePullBackOff`, `CrashLoopBackOff`, ...), as `(reason, message)`.
+pub fn stuck_container(pods: &[Value]) -> Option<(String, String)> {
+    pods.iter().find_map(|pod| {
+        let statuses = ["initContainerStatuses", "containerStatuses"]
+            .iter()
+            .filter_map(|key| pod["status"][key].as_array())
+            .flatten();
+        statuses.into_iter().find_map(|status| {
+            let waiting = &status["state"]["waiting"];
+            let reason = waiting["reason"].as_str()?;
+            STUCK_REASONS.contains(&reason).then(|| {
+                let detail = waiting["message"].as_str().unwrap_or_default();
+                let message = format!(
+                    "pod {} container {}: {reason} {detail}",
+                    pod["metadata"]["name"].as_str().unwrap_or("?"),
+                    status["name"].as_str().unwrap_or("?"),
+                );
+                (reason.to_owned(), message.trim_end().to_owned())
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_map_holds_the_data_as_strings() {
+        let cm = config_map("site", [("index.html", "<h1>Hi</h1>")]);
+        assert_eq!(cm["kind"], "ConfigMap");
+        assert_eq!(cm["metadata"]["name"], "site");
+        assert_eq!(cm["data"]["index.html"], "<h1>Hi</h1>");
+    }
+
+    #[test]
+    fn deployment_without_status_is_progressing() {
+        let health = deployment_health(&json!({"spec": {"replicas": 1}}));
+        assert!(
+            matches!(health, WorkloadHealth::Progressing { .. }),
+            "{health:?}"
+        );
+    }
+
+    #[test]
+    fn deployment_with_an_available_replica_is_available() {
+        let health = deployment_health(
+            &json!({"spec": {"replicas": 2}, "status": {"availableReplicas": 1}}),
+        );
+        assert_eq!(
+            health,
+            WorkloadHealth::Available {
+                available: 1,
+                desired: 2
+            }
+        );
+    }
+
+    #[test]
+    fn progress_deadline_exceeded_is_failed_even_with_old_replicas() {
+        let health = deployment_health(&json!({
+            "status": {
+                "availableReplicas": 1,
+                "conditions": [{
+                    "type": "Progressing", "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": "ReplicaSet \"x\" has timed out progressing."
+                }]
+            }
+        }));
+        assert!(
+            matches!(&health, WorkloadHealth::Failed { reason, .. } if reason == "ProgressDeadlineExceeded"),
+            "{health:?}"
+        );
+    }
+
+    #[test]
+    fn image_pull_back_off_is_reported_with_pod_and_container() {
+        let pods = [json!({
+            "metadata": {"name": "web-1"},
+            "status": {"containerStatuses": [{
+                "name": "nginx",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+            }]}
+        })];
+        let (reason, message) = stuck_container(&pods).unwrap();
+        assert_eq!(reason, "ImagePullBackOff");
+        assert!(
+            message.contains("web-1") && message.contains("nginx"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn container_creating_is_not_stuck() {
+        let pods = [json!({"status": {"containerStatuses": [
+            {"name": "nginx", "state": {"waiting": {"reason": "ContainerCreating"}}}
+        ]}})];
+        assert_eq!(stuck_container(&pods), None);
+    }
+}

@@ -1,0 +1,535 @@
+//! Provisioning end to end: the real control plane, real plugins (built
+//! components), the simulated cluster (in-process, and as its own process),
+//! SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used)] // A failed expectation is the test failing.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{LimitRange, Namespace, ResourceQuota},
+    networking::v1::NetworkPolicy,
+};
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use pb::watch_stores_response::EventType;
+use storeplane_e2e::{
+    Backend, Server, create_request, fresh_database, on_both_backends, provisioning_args, v1 as pb,
+};
+use tokio_stream::StreamExt as _;
+
+on_both_backends!(
+    a_store_becomes_ready_then_is_deleted_with_its_namespace,
+    fifty_concurrent_creates_all_become_ready,
+);
+
+/// How long provisioning may take in these tests (zero kubelet delay).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn start(backend: Backend, extra: &[&str]) -> Result<Server> {
+    let mut args: Vec<String> = provisioning_args();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start_on(&fresh_database(backend).await?, &args).await
+}
+
+fn request(name: &str, engine: &str, config: serde_json::Value) -> pb::CreateStoreRequest {
+    let mut req = create_request(name);
+    req.engine = engine.into();
+    req.config = Some(to_struct(config));
+    req
+}
+
+fn to_struct(config: serde_json::Value) -> prost_types::Struct {
+    let fields = config
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let kind = match v {
+                        serde_json::Value::String(s) => {
+                            prost_types::value::Kind::StringValue(s.clone())
+                        }
+                        serde_json::Value::Bool(b) => prost_types::value::Kind::BoolValue(*b),
+                        serde_json::Value::Number(n) => {
+                            prost_types::value::Kind::NumberValue(n.as_f64().unwrap_or(0.0))
+                        }
+                        _ => prost_types::value::Kind::NullValue(0),
+                    };
+                    (k.clone(), prost_types::Value { kind: Some(kind) })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    prost_types::Struct { fields }
+}
+
+/// Waits, through WatchStores, until every named store is in `phase`;
+/// fails early when one fails (unless waiting for Failed).
+async fn wait_for(
+    server: &Server,
+    names: &[&str],
+    phase: pb::StorePhase,
+) -> Result<Vec<pb::Store>> {
+    let mut stream = server
+        .stores()
+        .await?
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    let mut latest: std::collections::BTreeMap<String, pb::Store> = Default::default();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let done = names
+            .iter()
+            .all(|n| latest.get(*n).is_some_and(|s| s.phase() == phase));
+        if done {
+            return Ok(names
+                .iter()
+                .filter_map(|n| latest.get(*n).cloned())
+                .collect());
+        }
+        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(event)) => event?,
+            Ok(None) => bail!("watch ended"),
+            Err(_) => {
+                let states: Vec<String> = latest
+                    .values()
+                    .map(|s| {
+                        format!(
+                            "{} {:?} {}: {}",
+                            s.name,
+                            s.phase(),
+                            s.failure_reason,
+                            s.failure_message
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "stores did not reach {phase:?} in time; last states: {states:#?}\nserver log tail:\n{}",
+                    tail(&server.log())
+                )
+            }
+        };
+        let deleted = event.r#type() == EventType::Deleted;
+        if let Some(store) = event.store {
+            if deleted {
+                latest.remove(&store.name);
+                continue;
+            }
+            if store.phase() == pb::StorePhase::Failed
+                && phase != pb::StorePhase::Failed
+                && names.contains(&store.name.as_str())
+            {
+                bail!(
+                    "store {} failed: {}: {}",
+                    store.name,
+                    store.failure_reason,
+                    store.failure_message
+                );
+            }
+            latest.insert(store.name.clone(), store);
+        }
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
+    Ok(server
+        .stores()
+        .await?
+        .list_store_events(pb::ListStoreEventsRequest {
+            name: name.into(),
+            page_size: 200,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .events
+        .into_iter()
+        .map(|e| e.reason)
+        .collect())
+}
+
+async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backend) -> Result<()> {
+    let server = start(backend, &[]).await?;
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request("corner", "static-site", serde_json::json!({})))
+        .await?;
+    let ready = wait_for(&server, &["corner"], pb::StorePhase::Ready).await?;
+    let store = &ready[0];
+    let urls = store.urls.clone().context("urls")?;
+    assert_eq!(urls.storefront, "http://corner.localhost/");
+    ensure!(!urls.admin.is_empty());
+    assert_eq!(store.observed_generation, store.generation);
+    assert_eq!(store.engine_version, "0.1.0");
+    let timeline = events(&server, "corner").await?;
+    for step in [
+        "Created",
+        "ProvisioningStarted",
+        "NamespacePrepared",
+        "EngineProvisioned",
+        "Ready",
+    ] {
+        ensure!(
+            timeline.iter().any(|r| r == step),
+            "{step} missing from {timeline:?}"
+        );
+    }
+
+    // Everything the platform promises is in the namespace.
+    let kube = server.kube().await?;
+    let ns = "store-corner";
+    let namespace = Api::<Namespace>::all(kube.clone()).get(ns).await?;
+    let labels = namespace.metadata.labels.unwrap_or_default();
+    assert_eq!(labels.get("storeplane.dev/store"), Some(&store.id));
+    assert_eq!(
+        labels.get("storeplane.dev/tenant").map(String::as_str),
+        Some("default")
+    );
+    Api::<ResourceQuota>::namespaced(kube.clone(), ns)
+        .get("storeplane-quota")
+        .await?;
+    Api::<LimitRange>::namespaced(kube.clone(), ns)
+        .get("storeplane-limits")
+        .await?;
+    let policies = Api::<NetworkPolicy>::namespaced(kube.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
+    ensure!(
+        policies
+            .items
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some("storeplane-default-deny"))
+    );
+    let deployments = Api::<Deployment>::namespaced(kube.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
+    ensure!(
+        !deployments.items.is_empty(),
+        "the engine's Deployment is missing"
+    );
+
+    // Delete: Deleting until the namespace is gone, then the record goes.
+    stores
+        .delete_store(pb::DeleteStoreRequest {
+            name: "corner".into(),
+            ..Default::default()
+        })
+        .await?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let gone = stores
+            .get_store(pb::GetStoreRequest {
+                name: "corner".into(),
+                ..Default::default()
+            })
+            .await
+            .err()
+            .is_some_and(|s| s.code() == tonic::Code::NotFound);
+        if gone {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "store never went away"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let namespace = Api::<Namespace>::all(kube).get_opt(ns).await?;
+    ensure!(namespace.is_none(), "the record went before the namespace");
+    let timeline = events(&server, "corner").await.err();
+    ensure!(timeline.is_some(), "a deleted store has no public timeline");
+    Ok(())
+}
+
+async fn fifty_concurrent_creates_all_become_ready(backend: Backend) -> Result<()> {
+    let server = start(backend, &["--reconcile-concurrency", "16"]).await?;
+    let names: Vec<String> = (0..50).map(|i| format!("shop-{i:02}")).collect();
+    let mut calls = Vec::new();
+    for name in &names {
+        let mut client = server.stores().await?;
+        let req = request(name, "static-site", serde_json::json!({}));
+        calls.push(tokio::spawn(async move { client.create_store(req).await }));
+    }
+    for call in calls {
+        call.await??;
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ready = wait_for(&server, &refs, pb::StorePhase::Ready).await?;
+    assert_eq!(ready.len(), 50);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_errors_traps_and_timeouts_are_distinct_failure_reasons() -> Result<()> {
+    let server = start(Backend::Sqlite, &["--plugin-timeout", "2s"]).await?;
+    let mut stores = server.stores().await?;
+    let cases = [
+        ("said-no", "fail", "PluginSaidNo"),
+        ("crashed", "panic", "PluginCrashed"),
+        ("spinner", "loop", "PluginTimedOut"),
+    ];
+    for (name, mode, _) in cases {
+        stores
+            .create_store(request(
+                name,
+                "misbehave",
+                serde_json::json!({"mode": mode}),
+            ))
+            .await?;
+    }
+    let names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let failed = wait_for(&server, &names, pb::StorePhase::Failed).await?;
+    for ((name, _, reason), store) in cases.iter().zip(&failed) {
+        assert_eq!(&store.name, name);
+        assert_eq!(
+            store.failure_reason, *reason,
+            "{name}: {}",
+            store.failure_message
+        );
+    }
+    ensure!(
+        failed[2].failure_message.contains("timed out"),
+        "{}",
+        failed[2].failure_message
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injected_failure_fails_the_store_and_retry_recovers_it() -> Result<()> {
+    let server = start(Backend::Sqlite, &[]).await?;
+    let kube = server.kube().await?;
+    // The cluster will fail every workload of this namespace.
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    let mut namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some("store-flaky".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    namespace.metadata.annotations =
+        Some([("sim.storeplane.io/fail".to_owned(), "image-pull".to_owned())].into());
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await?;
+
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request("flaky", "static-site", serde_json::json!({})))
+        .await?;
+    let failed = wait_for(&server, &["flaky"], pb::StorePhase::Failed).await?;
+    let reason = &failed[0].failure_reason;
+    ensure!(
+        reason.contains("ImagePull") || failed[0].failure_message.contains("ImagePull"),
+        "unreadable failure: {reason}: {}",
+        failed[0].failure_message
+    );
+
+    // Fix the cluster, retry: the store recovers.
+    let patch = serde_json::json!({"metadata": {"annotations": {"sim.storeplane.io/fail": null}}});
+    namespaces
+        .patch(
+            "store-flaky",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    stores
+        .retry_store(pb::RetryStoreRequest {
+            name: "flaky".into(),
+            ..Default::default()
+        })
+        .await?;
+    wait_for(&server, &["flaky"], pb::StorePhase::Ready).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision() -> Result<()> {
+    let server = start(Backend::Sqlite, &[]).await?;
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request(
+            "versioned",
+            "static-site",
+            serde_json::json!({"currency": "USD"}),
+        ))
+        .await?;
+    wait_for(&server, &["versioned"], pb::StorePhase::Ready).await?;
+    stores
+        .upgrade_store(pb::UpgradeStoreRequest {
+            name: "versioned".into(),
+            config: Some(to_struct(serde_json::json!({"currency": "EUR"}))),
+            ..Default::default()
+        })
+        .await?;
+    wait_until_observed(&server, "versioned", 2).await?;
+    stores
+        .rollback_store(pb::RollbackStoreRequest {
+            name: "versioned".into(),
+            ..Default::default()
+        })
+        .await?;
+    let store = wait_until_observed(&server, "versioned", 3).await?;
+    let config = store.config.context("config")?;
+    assert_eq!(
+        config.fields.get("currency").and_then(|v| v.kind.clone()),
+        Some(prost_types::value::Kind::StringValue("USD".into()))
+    );
+    let digests = release_digests(&server.database_url, "store-versioned").await?;
+    assert_eq!(digests.len(), 3, "{digests:?}");
+    assert_ne!(digests[0], digests[1], "the upgrade changed nothing");
+    assert_eq!(
+        digests[0], digests[2],
+        "the rollback did not restore revision 1"
+    );
+    Ok(())
+}
+
+async fn wait_until_observed(server: &Server, name: &str, generation: i64) -> Result<pb::Store> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut stores = server.stores().await?;
+    loop {
+        let store = stores
+            .get_store(pb::GetStoreRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        if store.observed_generation >= generation && store.phase() == pb::StorePhase::Ready {
+            return Ok(store);
+        }
+        ensure!(
+            store.phase() != pb::StorePhase::Failed,
+            "{}: {}",
+            store.failure_reason,
+            store.failure_message
+        );
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "generation {generation} never observed: {store:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn release_digests(database_url: &str, namespace: &str) -> Result<Vec<String>> {
+    let pool = sqlx::SqlitePool::connect(database_url).await?;
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT digest FROM releases WHERE namespace = ?1 ORDER BY revision")
+            .bind(namespace)
+            .fetch_all(&pool)
+            .await?;
+    pool.close().await;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The control plane is killed (SIGKILL) mid-provision and restarted against
+/// a simulated cluster running as its own process, which keeps its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_killed_mid_provision_converges_after_restart() -> Result<()> {
+    let dir = storeplane_e2e::repo_root()
+        .join("target/e2e")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    let mut cluster = tokio::process::Command::new(storeplane_e2e::binary()?)
+        .args([
+            "sim-cluster",
+            "--listen",
+            "127.0.0.1:0",
+            "--delay",
+            "3s",
+            "--write-kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = cluster.stdout.take().context("stdout")?;
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let url = loop {
+        let line = lines.next_line().await?.context("sim-cluster exited")?;
+        if let Some(url) = line.strip_prefix("storeplane simulated cluster at ") {
+            break url.trim().to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let db = fresh_database(Backend::Sqlite).await?;
+    let kubeconfig_arg = kubeconfig.display().to_string();
+    let plugins = storeplane_e2e::plugins_dir().display().to_string();
+    let args = [
+        "--cluster",
+        "kubernetes",
+        "--kubeconfig",
+        &kubeconfig_arg,
+        "--plugins-dir",
+        &plugins,
+    ];
+    let mut first = Server::start_on(&db, &args).await?;
+    let token = first.admin_token.clone();
+    first
+        .stores()
+        .await?
+        .create_store(request("survivor", "static-site", serde_json::json!({})))
+        .await?;
+    // Kill it once the engine has applied its chart, before the workloads are ready.
+    let kube = storeplane_e2e::kube_client(&url)?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let deployments = Api::<Deployment>::namespaced(kube.clone(), "store-survivor")
+            .list(&ListParams::default())
+            .await?;
+        if !deployments.items.is_empty() {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the engine never applied its chart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill().await?;
+
+    let mut second = Server::start_on(&db, &args).await?;
+    second.admin_token = token;
+    let ready = wait_for(&second, &["survivor"], pb::StorePhase::Ready).await?;
+    assert_eq!(ready.len(), 1);
+    // No duplicates: one store namespace, one Deployment per name.
+    let namespaces = Api::<Namespace>::all(kube.clone())
+        .list(&ListParams::default().labels("storeplane.dev/store"))
+        .await?;
+    assert_eq!(namespaces.items.len(), 1);
+    let deployments = Api::<Deployment>::namespaced(kube, "store-survivor")
+        .list(&ListParams::default())
+        .await?;
+    let mut names: Vec<String> = deployments
+        .items
+        .iter()
+        .filter_map(|d| d.metadata.name.clone())
+        .collect();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before);
+    let listed = second
+        .stores()
+        .await?
+        .list_stores(pb::ListStoresRequest::default())
+        .await?
+        .into_inner();
+    assert_eq!(listed.stores.len(), 1);
+    cluster.kill().await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Builds the engine plugins for `wasm32-wasip2` and assembles their
+//! bundles under `target/plugins/<id>/` (`plugin.toml`, the component, the
+//! config schema and the charts), where `storeplane serve --plugins-dir`
+//! and the tests load them.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::sh;
+
+/// Plugin crates: every workspace crate under `plugins/` with a `plugin.toml`.
+pub fn plugin_crates(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut crates = Vec::new();
+    let mut stack = vec![root.join("plugins")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if !path.is_dir() || path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            if path.join("plugin.toml").is_file() && path.join("Cargo.toml").is_file() {
+                // A crate with its own `[workspace]` is not part of this one yet.
+                let manifest = fs::read_to_string(path.join("Cargo.toml"))?;
+                if !manifest.lines().any(|l| l.trim() == "[workspace]") {
+                    crates.push(path);
+                }
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    crates.sort();
+    Ok(crates)
+}
+
+fn package_name(krate: &Path) -> Result<String> {
+    let manifest = fs::read_to_string(krate.join("Cargo.toml"))?;
+    let parsed: toml::Table = toml::from_str(&manifest)?;
+    parsed
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no package name", krate.display()))
+}
+
+/// Builds every plugin and writes its bundle; returns the bundles directory.
+pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<PathBuf> {
+    let crates = plugin_crates(root)?;
+    if crates.is_empty() {
+        bail!("no plugin crates under plugins/");
+    }
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-wasip2",
+    ]);
+    let mut names = Vec::new();
+    for krate in &crates {
+        let name = package_name(krate)?;
+        build.args(["-p", &name]);
+        names.push(name);
+    }
+    sh(&mut build).context("building the plugins for wasm32-wasip2")?;
+
+    let out = root.join("target/plugins");
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    for (krate, name) in crates.iter().zip(&names) {
+        let manifest_text = fs::read_to_string(krate.join("plugin.toml"))?;
+        let manifest: toml::Table = toml::from_str(&manifest_text)
+            .with_context(|| format!("{}/plugin.toml", krate.display()))?;
+        let field = |key: &str| -> Result<String> {
+            manifest
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .with_context(|| format!("{}/plugin.toml has no {key}", krate.display()))
+        };
+        let id = field("id")?;
+        let bundle = out.join(&id);
+        fs::create_dir_all(&bundle)?;
+        fs::write(bundle.join("plugin.toml"), &manifest_text)?;
+        let artifact = root
+            .join("target/wasm32-wasip2/wasm-release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        fs::copy(&artifact, bundle.join(field("component")?))
+            .with_context(|| format!("copying {}", artifact.display()))?;
+        let schema = field("config-schema")?;
+        fs::copy(krate.join(&schema), bundle.join(&schema))
+            .with_context(|| format!("copying {}/{schema}", krate.display()))?;
+        for chart in manifest
+            .get("charts")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+        {
+            copy_dir(&krate.join(chart), &bundle.join(chart))?;
+        }
+        eprintln!("xtask: bundle {}", bundle.display());
+    }
+    Ok(out)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
