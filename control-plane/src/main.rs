@@ -318,6 +318,11 @@ struct ServeArgs {
     /// Where to serve Prometheus metrics (`/metrics`).
     #[arg(long, env = "STOREPLANE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// This replica's identity for store leases (default: host name and
+    /// process id). A stable identity (e.g. the StatefulSet pod name) lets a
+    /// restarted replica resume its own leases at once.
+    #[arg(long, env = "STOREPLANE_REPLICA_ID")]
+    replica_id: Option<String>,
 }
 
 fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
@@ -365,11 +370,13 @@ async fn main() -> anyhow::Result<()> {
                     platform: platform(&args),
                     reconcile_concurrency: args.reconcile_concurrency.max(1),
                     metrics_listen: args.metrics_listen,
-                    replica: format!(
-                        "{}-{}",
-                        std::env::var("HOSTNAME").unwrap_or_else(|_| "storeplane".into()),
-                        std::process::id()
-                    ),
+                    replica: args.replica_id.clone().unwrap_or_else(|| {
+                        format!(
+                            "{}-{}",
+                            std::env::var("HOSTNAME").unwrap_or_else(|_| "storeplane".into()),
+                            std::process::id()
+                        )
+                    }),
                 },
                 shutdown,
             )

@@ -185,9 +185,12 @@ impl Server {
             .arg("--engines-file")
             .arg(repo_root().join("plugins/engines.json"))
             .args(["--watch-heartbeat", "1s"])
-            // API tests record stores only; provisioning tests pass
-            // `--cluster simulated --plugins-dir …`, which win (last flag).
-            .args(["--cluster", "none"])
+            // API tests record stores only; provisioning tests choose a cluster.
+            .args(if args.contains(&"--cluster") {
+                &[][..]
+            } else {
+                &["--cluster", "none"][..]
+            })
             .args(args)
             .env("RUST_LOG", "info,storeplane=debug")
             .stdout(Stdio::piped())

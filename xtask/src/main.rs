@@ -4,8 +4,11 @@
 //! - `run`: build and serve the product on the embedded default (SQLite,
 //!   no cluster) at <http://127.0.0.1:50051>.
 //! - `test`: install what the tests need when missing (wasm targets,
-//!   PostgreSQL, grpcurl in a venv under `target/`), start a throwaway
-//!   PostgreSQL, then run formatting, clippy and every test.
+//!   PostgreSQL, Python tools in a venv under `target/`, Chromium and
+//!   playwright-core), start a throwaway PostgreSQL, then check formatting
+//!   and run every test (workspace, dashboard unit tests, browser test).
+//!   Clippy is `cargo xtask lint`, run before committing: it would double
+//!   the cold CI build.
 
 use std::{
     env,
@@ -19,6 +22,7 @@ use anyhow::{Context, Result, bail};
 
 mod plugins;
 mod postgres;
+mod web;
 
 fn main() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -36,7 +40,9 @@ fn main() -> Result<()> {
                  commands:\n  \
                  run [ARGS...]  serve storeplane on the embedded default (extra ARGS go to `storeplane serve`)\n  \
                  test           set up what is missing and run every test\n  \
-                 plugins        build the engine plugins into target/plugins"
+                 plugins        build the engine plugins into target/plugins\n  \
+                 dashboard      build the web dashboard into target/dashboard\n  \
+                 lint           cargo clippy -D warnings over the workspace"
             );
             bail!("unknown or missing command")
         }
@@ -79,13 +85,17 @@ fn run(extra: &[String]) -> Result<()> {
     ensure_wasm_targets()?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     let bundles = plugins::build(&root, cargo)?;
+    let dashboard = root.join("target/dashboard");
+    web::build_dashboard(&root, &dashboard)?;
     let mut serve = Command::new(Path::new("target/debug/storeplane"));
     serve
         .args(["serve", "--cluster", "simulated", "--plugins-dir"])
         .arg(&bundles)
         .args(["--plugin-cache", "target/plugin-cache"])
         .args(["--sim-apiserver-addr", "127.0.0.1:6443"])
-        .args(["--metrics-listen", "127.0.0.1:9090"]);
+        .args(["--metrics-listen", "127.0.0.1:9090"])
+        .arg("--dashboard-dir")
+        .arg(&dashboard);
     serve.args(extra);
     sh(&mut serve)
 }
@@ -108,6 +118,14 @@ fn test(root: &Path) -> Result<()> {
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     let bundles = plugins::build(root, cargo)?;
 
+    let dashboard = target.join("dashboard");
+    web::build_dashboard(root, &dashboard)?;
+    // The dashboard crate is its own workspace (browser target); its
+    // reducers and validation are unit-tested natively.
+    sh(cargo()
+        .args(["test", "--manifest-path", "web/Cargo.toml"])
+        .env("CARGO_TARGET_DIR", root.join("web/target")))?;
+
     let pg = postgres::Server::start(&target.join("pg"), free_port()?)?;
     let result = sh(cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
@@ -117,7 +135,38 @@ fn test(root: &Path) -> Result<()> {
         .env("STOREPLANE_PYTHON", &python)
         .env("STOREPLANE_PLUGINS_DIR", &bundles));
     pg.stop();
-    result
+    result?;
+    browser_tests(root, &target, &dashboard)
+}
+
+/// The dashboard in a real headless Chromium (Debian's), driven by
+/// playwright-core from npm.
+fn browser_tests(root: &Path, target: &Path, dashboard: &Path) -> Result<()> {
+    if !Path::new("/usr/bin/chromium").is_file() || !on_path("sqlite3") {
+        apt_install(&["chromium", "sqlite3"])
+            .context("installing Chromium for the browser test")?;
+    }
+    let dir = root.join("tests/browser");
+    if !dir.join("node_modules/playwright-core").is_dir() {
+        sh(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir))
+        .context("installing playwright-core from npm")?;
+    }
+    sh(Command::new("npm")
+        .arg("test")
+        .current_dir(&dir)
+        .env("STOREPLANE_BIN", target.join("debug/storeplane"))
+        .env("STOREPLANE_DASHBOARD_DIR", dashboard)
+        .env("BROWSER_ARTIFACTS_DIR", target.join("browser-artifacts")))
+}
+
+/// `apt-get install` (with `sudo` unless root).
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
+    postgres::apt(&["update"])?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(packages);
+    postgres::apt(&args)
 }
 
 fn ensure_wasm_targets() -> Result<()> {

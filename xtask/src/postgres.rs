@@ -122,28 +122,28 @@ fn find_bin() -> Option<PathBuf> {
 }
 
 fn install() -> Result<()> {
+    apt(&["update"])?;
+    apt(&["install", "-y", "--no-install-recommends", "postgresql"])
+        .context("apt-get install postgresql failed")
+}
+
+/// Runs `apt-get ARGS` non-interactively (with `sudo` unless root).
+pub fn apt(args: &[&str]) -> Result<()> {
     if !on_path("apt-get") {
         bail!(
-            "PostgreSQL is not installed and apt-get is unavailable: install PostgreSQL (initdb, pg_ctl) and retry"
+            "apt-get is unavailable: install what `apt-get {}` would and retry",
+            args.join(" ")
         );
     }
-    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
-    let apt = |args: &[&str]| {
-        let mut all: Vec<&str> = sudo.to_vec();
-        all.push("apt-get");
-        all.extend(args);
-        let mut cmd = Command::new(all[0]);
-        cmd.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
-        cmd
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
     };
-    sh(&mut apt(&["update"])).context("apt-get update failed")?;
-    sh(&mut apt(&[
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "postgresql",
-    ]))
-    .context("apt-get install postgresql failed")
+    cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    sh(&mut cmd).with_context(|| format!("apt-get {} failed", args.join(" ")))
 }
 
 fn is_root() -> bool {

@@ -88,7 +88,7 @@ impl PlatformConfig {
             provision_timeout: Duration::from_secs(15 * 60),
             max_attempts: 8,
             resync: Duration::from_secs(60),
-            lease: Duration::from_secs(120),
+            lease: Duration::from_secs(60),
         }
     }
 }

@@ -1,0 +1,105 @@
+//! The names of a store's objects, computed exactly as the chart's
+//! `_helpers.tpl` computes them, so `observe` finds what the chart created.
+
+use serde_json::Value;
+
+use crate::health::fnv1a;
+
+/// Characters of the release name kept in object names: with the longest
+/// suffix (`-init-` and ten hex digits) a Job name stays within 63.
+pub const PREFIX_CHARS: usize = 40;
+
+/// Every object name of one release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Release name cut to [`PREFIX_CHARS`] (`trunc 40 | trimSuffix "-"`).
+    pub prefix: String,
+    /// PostgreSQL StatefulSet and Service.
+    pub postgres: String,
+    /// The StatefulSet's data claim (`data-<set>-0`).
+    pub postgres_claim: String,
+    /// Redis Deployment and Service.
+    pub redis: String,
+    /// Medusa backend (API and admin) Deployment and Service.
+    pub backend: String,
+    /// Next.js storefront Deployment and Service.
+    pub storefront: String,
+    /// Secret with the admin user's password.
+    pub admin_secret: String,
+    /// Secret with the PostgreSQL password.
+    pub database_secret: String,
+    /// Secret with the JWT, cookie, Redis, publishable-key and revalidation secrets.
+    pub app_secret: String,
+}
+
+impl Names {
+    /// The names for `release`.
+    pub fn new(release: &str) -> Self {
+        let mut prefix: String = release.chars().take(PREFIX_CHARS).collect();
+        // Helm's trimSuffix removes one occurrence.
+        if prefix.ends_with('-') {
+            prefix.pop();
+        }
+        Names {
+            postgres: format!("{prefix}-postgres"),
+            postgres_claim: format!("data-{prefix}-postgres-0"),
+            redis: format!("{prefix}-redis"),
+            backend: format!("{prefix}-backend"),
+            storefront: format!("{prefix}-storefront"),
+            admin_secret: format!("{prefix}-admin"),
+            database_secret: format!("{prefix}-db"),
+            app_secret: format!("{prefix}-app"),
+            prefix,
+        }
+    }
+
+    /// The init Job for a values fingerprint (see [`job_suffix`]).
+    pub fn init_job(&self, suffix: &str) -> String {
+        if suffix.is_empty() {
+            format!("{}-init", self.prefix)
+        } else {
+            format!("{}-init-{suffix}", self.prefix)
+        }
+    }
+}
+
+/// Ten hex digits fingerprinting the engine version and the values the
+/// plugin sends (without `init`).
+pub fn job_suffix(engine_version: &str, values: &Value) -> String {
+    let text = format!("{engine_version}\n{values}");
+    format!("{:010x}", fnv1a(text.as_bytes()) & 0xff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn names_derive_from_the_release() {
+        let names = Names::new("shop");
+        assert_eq!(names.postgres_claim, "data-shop-postgres-0");
+        assert_eq!(names.backend, "shop-backend");
+        assert_eq!(names.storefront, "shop-storefront");
+        assert_eq!(names.init_job("0123456789"), "shop-init-0123456789");
+        assert_eq!(names.init_job(""), "shop-init");
+    }
+
+    #[test]
+    fn long_release_names_are_cut_like_helm_trunc_and_trim_suffix() {
+        let release = format!("{}-{}", "a".repeat(39), "b".repeat(20));
+        let names = Names::new(&release);
+        assert_eq!(names.prefix, "a".repeat(39));
+        assert!(names.init_job("0123456789").len() <= 63);
+    }
+
+    #[test]
+    fn job_suffix_changes_with_values_and_version_only() {
+        let a = job_suffix("0.1.0", &json!({"x": 1}));
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, job_suffix("0.1.0", &json!({"x": 1})));
+        assert_ne!(a, job_suffix("0.1.0", &json!({"x": 2})));
+        assert_ne!(a, job_suffix("0.2.0", &json!({"x": 1})));
+    }
+}

@@ -1,0 +1,96 @@
+//! The names of a store's objects, computed exactly as the chart's
+//! `_helpers.tpl` computes them, so `observe` finds what the chart created.
+
+use serde_json::Value;
+
+use crate::health::fnv1a;
+
+/// Characters of the release name kept in object names: with the longest
+/// suffix (`-setup-` and ten hex digits) a Job name stays within 63.
+pub const PREFIX_CHARS: usize = 40;
+
+/// Every object name of one release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Release name cut to [`PREFIX_CHARS`] (`trunc 40 | trimSuffix "-"`).
+    pub prefix: String,
+    /// MySQL StatefulSet and its client Service.
+    pub mysql: String,
+    /// The StatefulSet's data claim (`data-<set>-0`).
+    pub mysql_claim: String,
+    /// WordPress Deployment, Service and claim.
+    pub wordpress: String,
+    /// Secret with the WordPress admin password.
+    pub admin_secret: String,
+    /// Secret with the MySQL root and user passwords.
+    pub database_secret: String,
+}
+
+impl Names {
+    /// The names for `release`.
+    pub fn new(release: &str) -> Self {
+        let mut prefix: String = release.chars().take(PREFIX_CHARS).collect();
+        // Helm's trimSuffix removes one occurrence.
+        if prefix.ends_with('-') {
+            prefix.pop();
+        }
+        Names {
+            mysql: format!("{prefix}-mysql"),
+            mysql_claim: format!("data-{prefix}-mysql-0"),
+            wordpress: format!("{prefix}-wordpress"),
+            admin_secret: format!("{prefix}-admin"),
+            database_secret: format!("{prefix}-db"),
+            prefix,
+        }
+    }
+
+    /// The setup Job for a values fingerprint (see [`job_suffix`]).
+    pub fn setup_job(&self, suffix: &str) -> String {
+        if suffix.is_empty() {
+            format!("{}-setup", self.prefix)
+        } else {
+            format!("{}-setup-{suffix}", self.prefix)
+        }
+    }
+}
+
+/// Ten hex digits fingerprinting the engine version and the values the
+/// plugin sends (without `setup`).
+pub fn job_suffix(engine_version: &str, values: &Value) -> String {
+    let text = format!("{engine_version}\n{values}");
+    format!("{:010x}", fnv1a(text.as_bytes()) & 0xff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn names_derive_from_the_release() {
+        let names = Names::new("shop");
+        assert_eq!(names.mysql, "shop-mysql");
+        assert_eq!(names.mysql_claim, "data-shop-mysql-0");
+        assert_eq!(names.wordpress, "shop-wordpress");
+        assert_eq!(names.setup_job("0123456789"), "shop-setup-0123456789");
+        assert_eq!(names.setup_job(""), "shop-setup");
+    }
+
+    #[test]
+    fn long_release_names_are_cut_like_helm_trunc_and_trim_suffix() {
+        let release = format!("{}-{}", "a".repeat(39), "b".repeat(20));
+        let names = Names::new(&release);
+        assert_eq!(names.prefix, "a".repeat(39));
+        assert!(names.setup_job("0123456789").len() <= 63);
+    }
+
+    #[test]
+    fn job_suffix_changes_with_values_and_version_only() {
+        let a = job_suffix("0.1.0", &json!({"x": 1}));
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, job_suffix("0.1.0", &json!({"x": 1})));
+        assert_ne!(a, job_suffix("0.1.0", &json!({"x": 2})));
+        assert_ne!(a, job_suffix("0.2.0", &json!({"x": 1})));
+    }
+}

@@ -1,0 +1,405 @@
+//! The woocommerce engine against the SDK's fake host: the same code that
+//! runs in the component, driven the way the host drives it. The fake does
+//! not render charts, so the tests play the cluster with `put_object`.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a store context that does not deserialize fails the test"
+)]
+
+use serde_json::{Value, json};
+use storeplane_plugin_sdk::testing::{
+    FakeHost, Harness, Matcher, check_bundle_sources, store_context,
+};
+use storeplane_plugin_sdk::{HostError, Phase, Store, StoreContext};
+use storeplane_plugin_woocommerce::{Config, Names, WooCommerce, helm_values};
+
+fn plugin() -> Harness<WooCommerce> {
+    Harness::new()
+}
+
+fn host() -> FakeHost {
+    FakeHost::for_engine::<WooCommerce>().with_charts(&["woocommerce"])
+}
+
+fn store() -> StoreContext {
+    store_context(json!({
+        "store_title": "Bean & Leaf",
+        "admin_email": "owner@example.com",
+        "currency": "EUR",
+        "sample_products": 4
+    }))
+}
+
+/// The setup Job's name for a store context, as the engine computes it.
+fn job_name(context: &StoreContext) -> String {
+    let store: Store<Config> = Store::from_context(context.clone()).unwrap();
+    let values = helm_values(&store);
+    Names::new("test-shop").setup_job(values["setup"]["jobSuffix"].as_str().unwrap())
+}
+
+fn statefulset(ready: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "test-shop-mysql"},
+        "spec": {"replicas": 1},
+        "status": {"replicas": 1, "readyReplicas": ready}
+    })
+}
+
+fn deployment(available: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "test-shop-wordpress"},
+        "spec": {"replicas": 1},
+        "status": {"replicas": 1, "availableReplicas": available}
+    })
+}
+
+fn job(name: &str, status: Value) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name},
+        "status": status
+    })
+}
+
+fn complete() -> Value {
+    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+}
+
+fn pod(name: &str, component: &str, waiting_reason: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {
+            "app.kubernetes.io/name": "woocommerce",
+            "app.kubernetes.io/instance": "test-shop",
+            "app.kubernetes.io/component": component
+        }},
+        "status": {"containerStatuses": [{
+            "name": component,
+            "state": {"waiting": {"reason": waiting_reason, "message": "Back-off pulling image \"wordpress:7.1.2-php8.4-apache\""}}
+        }]}
+    })
+}
+
+#[test]
+fn bundle_sources_match_describe() {
+    check_bundle_sources::<WooCommerce>(env!("CARGO_MANIFEST_DIR"), &["charts/woocommerce"]);
+}
+
+#[test]
+fn schema_is_the_one_the_api_offers_in_engines_json() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../engines.json")).unwrap();
+    let engines: Value = serde_json::from_str(&text).unwrap();
+    let offered = engines["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "woocommerce")
+        .unwrap();
+    let (info, schema) = plugin().describe();
+    assert_eq!(schema, offered["config_schema"]);
+    assert_eq!(info.version, offered["version"]);
+    assert_eq!(info.description, offered["description"]);
+}
+
+#[test]
+fn provision_ensures_both_secrets_then_installs_the_release() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+
+    assert_eq!(
+        host.call_summaries(),
+        [
+            "secrets.ensure-secret test-shop-admin",
+            "secrets.ensure-secret test-shop-db",
+            "helm.install-or-upgrade test-shop"
+        ]
+    );
+    assert_eq!(
+        host.secret_keys("test-shop-admin"),
+        Some(vec!["password".to_owned()])
+    );
+    assert_eq!(
+        host.secret_keys("test-shop-db"),
+        Some(vec!["root-password".to_owned(), "password".to_owned()])
+    );
+    let values = host.release_values("test-shop").unwrap();
+    assert_eq!(
+        values["store"],
+        json!({
+            "url": "http://test-shop.example.test",
+            "title": "Bean & Leaf",
+            "adminUser": "admin",
+            "adminEmail": "owner@example.com",
+            "currency": "EUR",
+            "baseLocation": "DE",
+            "sampleProducts": 4
+        })
+    );
+    assert_eq!(
+        values["secrets"],
+        json!({"admin": "test-shop-admin", "database": "test-shop-db"})
+    );
+    assert_eq!(values["ingress"]["host"], "test-shop.example.test");
+    assert_eq!(values["ingress"]["tls"]["enabled"], false);
+    assert_eq!(values["storageClass"], "");
+    assert_eq!(
+        values["setup"]["jobSuffix"].as_str().unwrap().len(),
+        10,
+        "{values}"
+    );
+}
+
+#[test]
+fn provision_passes_tls_issuer_ingress_class_and_storage_class() {
+    let host = host();
+    let mut store = store();
+    store.tls = true;
+    store.cluster_issuer = Some("letsencrypt-prod".into());
+    store.ingress_class = Some("traefik".into());
+    store.storage_class = Some("local-path".into());
+    plugin().provision(&host, &store).unwrap();
+    let values = host.release_values("test-shop").unwrap();
+    assert_eq!(
+        values["ingress"]["tls"],
+        json!({"enabled": true, "clusterIssuer": "letsencrypt-prod"})
+    );
+    assert_eq!(values["ingress"]["className"], "traefik");
+    assert_eq!(values["storageClass"], "local-path");
+    assert_eq!(values["store"]["url"], "https://test-shop.example.test");
+}
+
+#[test]
+fn provision_twice_keeps_the_setup_job_and_a_config_change_renames_it() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+    let first = host.release("test-shop").unwrap();
+    plugin().provision(&host, &store()).unwrap();
+    let second = host.release("test-shop").unwrap();
+    assert_eq!(first.digest, second.digest);
+    assert_eq!(second.revision, 2);
+
+    let mut changed = store();
+    changed.config = json!({"admin_email": "owner@example.com", "sample_products": 10}).to_string();
+    assert_ne!(job_name(&store()), job_name(&changed));
+}
+
+#[test]
+fn provision_fails_retryably_when_the_chart_engine_is_down_and_recovers() {
+    let host = host().fail_once(
+        Matcher::helm_install("test-shop"),
+        HostError::Unavailable("chart engine restarting".into()),
+    );
+    let err = plugin().provision(&host, &store()).unwrap_err();
+    assert!(err.retryable, "{err}");
+    plugin().provision(&host, &store()).unwrap();
+    assert!(host.release("test-shop").is_some());
+}
+
+#[test]
+fn observe_before_install_is_provisioning_without_urls() {
+    let seen = plugin().observe(&host(), &store()).unwrap();
+    assert_eq!(seen.phase, Phase::Provisioning);
+    assert_eq!(seen.storefront_url, None);
+}
+
+#[test]
+fn observe_waits_for_mysql_wordpress_and_the_setup_job_then_is_ready() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    let job_id = job_name(&store);
+
+    let nothing = plugin().observe(&host, &store).unwrap();
+    assert_eq!(nothing.phase, Phase::Provisioning);
+    assert!(nothing.message.contains(&job_id), "{}", nothing.message);
+
+    host.put_object(statefulset(0));
+    host.put_object(deployment(0));
+    host.put_object(job(&job_id, json!({"active": 1})));
+    let waiting = plugin().observe(&host, &store).unwrap();
+    assert_eq!(waiting.phase, Phase::Provisioning, "{waiting:?}");
+    for part in ["MySQL (0/1 ready)", "WordPress", "1 running"] {
+        assert!(waiting.message.contains(part), "{}", waiting.message);
+    }
+
+    host.put_object(statefulset(1));
+    host.put_object(deployment(1));
+    let only_job = plugin().observe(&host, &store).unwrap();
+    assert_eq!(only_job.phase, Phase::Provisioning, "{only_job:?}");
+    assert!(
+        only_job.message.contains("setup Job"),
+        "{}",
+        only_job.message
+    );
+    assert!(!only_job.message.contains("MySQL"), "{}", only_job.message);
+
+    host.put_object(job(&job_id, complete()));
+    let ready = plugin().observe(&host, &store).unwrap();
+    assert_eq!(ready.phase, Phase::Ready, "{ready:?}");
+    assert_eq!(
+        ready.storefront_url.as_deref(),
+        Some("http://test-shop.example.test/")
+    );
+    assert_eq!(
+        ready.admin_url.as_deref(),
+        Some("http://test-shop.example.test/wp-admin/")
+    );
+    assert_eq!(ready.credentials_secret.as_deref(), Some("test-shop-admin"));
+}
+
+#[test]
+fn a_completed_job_of_an_older_configuration_does_not_make_the_store_ready() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(statefulset(1));
+    host.put_object(deployment(1));
+    host.put_object(job("test-shop-setup-0000000000", complete()));
+    let seen = plugin().observe(&host, &store).unwrap();
+    assert_eq!(seen.phase, Phase::Provisioning, "{seen:?}");
+}
+
+#[test]
+fn observe_reports_https_urls_when_tls_is_on() {
+    let host = host();
+    let mut store = store();
+    store.tls = true;
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(statefulset(1));
+    host.put_object(deployment(1));
+    host.put_object(job(&job_name(&store), complete()));
+    let ready = plugin().observe(&host, &store).unwrap();
+    assert_eq!(
+        ready.admin_url.as_deref(),
+        Some("https://test-shop.example.test/wp-admin/")
+    );
+}
+
+#[test]
+fn a_failed_setup_job_fails_the_store_with_its_reason() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(statefulset(1));
+    host.put_object(deployment(1));
+    host.put_object(job(
+        &job_name(&store),
+        json!({"failed": 5, "conditions": [{
+            "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+            "message": "Job has reached the specified backoff limit"
+        }]}),
+    ));
+    let failed = plugin().observe(&host, &store).unwrap();
+    assert_eq!(failed.phase, Phase::Failed);
+    assert_eq!(failed.reason, "SetupJobFailed");
+    assert!(
+        failed.message.contains("BackoffLimitExceeded") && failed.message.contains("backoff limit"),
+        "{}",
+        failed.message
+    );
+}
+
+#[test]
+fn an_image_pull_back_off_fails_the_store_before_any_deadline() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(statefulset(1));
+    host.put_object(deployment(0));
+    host.put_object(job(&job_name(&store), json!({})));
+    host.put_object(pod(
+        "test-shop-wordpress-7d9-x1",
+        "wordpress",
+        "ImagePullBackOff",
+    ));
+    let failed = plugin().observe(&host, &store).unwrap();
+    assert_eq!(failed.phase, Phase::Failed, "{failed:?}");
+    assert_eq!(failed.reason, "ImagePullBackOff");
+    assert!(
+        failed.message.contains("test-shop-wordpress-7d9-x1"),
+        "{}",
+        failed.message
+    );
+}
+
+#[test]
+fn a_crash_looping_mysql_fails_the_store() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(statefulset(0));
+    host.put_object(pod("test-shop-mysql-0", "mysql", "CrashLoopBackOff"));
+    let failed = plugin().observe(&host, &store).unwrap();
+    assert_eq!(failed.reason, "CrashLoopBackOff");
+}
+
+#[test]
+fn wordpress_past_its_progress_deadline_fails_the_store() {
+    let host = host();
+    let store = store();
+    plugin().provision(&host, &store).unwrap();
+    host.put_object(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "test-shop-wordpress"},
+        "status": {"conditions": [{
+            "type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded", "message": "timed out"
+        }]}
+    }));
+    let failed = plugin().observe(&host, &store).unwrap();
+    assert_eq!(failed.reason, "ProgressDeadlineExceeded");
+}
+
+#[test]
+fn deprovision_uninstalls_and_removes_the_mysql_claim_and_secrets_idempotently() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+    host.clear_calls();
+    plugin().deprovision(&host, &store()).unwrap();
+    plugin().deprovision(&host, &store()).unwrap();
+    assert!(host.release("test-shop").is_none());
+    let once = [
+        "helm.uninstall test-shop",
+        "kube.delete PersistentVolumeClaim/data-test-shop-mysql-0",
+        "kube.delete Secret/test-shop-admin",
+        "kube.delete Secret/test-shop-db",
+    ];
+    assert_eq!(host.call_summaries(), [once, once].concat());
+}
+
+#[test]
+fn upgrade_reinstalls_the_release_with_a_new_revision() {
+    let host = host().with_release("test-shop", "woocommerce");
+    plugin().upgrade(&host, &store(), "0.0.9").unwrap();
+    assert_eq!(host.release("test-shop").unwrap().revision, 2);
+    assert!(host.logs().iter().any(|l| l.message.contains("0.0.9")));
+}
+
+#[test]
+fn validate_rejects_bad_configurations_by_field() {
+    let missing = plugin().validate(&json!({}));
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].field, "admin_email");
+
+    let unknown = plugin().validate(&json!({"admin_email": "a@b.co", "shop_title": "x"}));
+    assert_eq!(unknown[0].field, "shop_title");
+
+    let bad = plugin().validate(&json!({
+        "admin_email": "not-an-email", "currency": "BTC", "sample_products": 99, "store_title": "  "
+    }));
+    let fields: Vec<_> = bad.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["store_title", "admin_email", "currency", "sample_products"]
+    );
+
+    assert!(
+        plugin()
+            .validate(&json!({"admin_email": "owner@example.com"}))
+            .is_empty()
+    );
+}
