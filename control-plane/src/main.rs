@@ -39,7 +39,7 @@ enum LogFormat {
 enum Command {
     /// Serve the API (gRPC, gRPC-web, reflection, health) on one port.
     /// Runs pending migrations first.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
     /// Administer tenants directly in the database.

@@ -63,7 +63,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("storeplane");
         let stores = Family::<PhaseLabels, Gauge>::default();
         let provisioning_seconds = Family::<EngineLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0].into_iter())
+            Histogram::new([5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0])
         });
         let failures = Family::<FailureLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();

@@ -85,29 +85,27 @@ async fn check_orphan(ctx: &Context, id: uuid::Uuid, namespace: &DynamicObject) 
     if !managed {
         return;
     }
-    match ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
-        Err(Error::NotFound { .. }) => {
-            warn!(namespace = name, store = %id, "orphaned store namespace (no store record); deleting it");
-            match ctx.kube.delete(None, "v1", "Namespace", name).await {
-                Ok(_) => {
-                    info!(namespace = name, "orphaned namespace deleted");
-                    ctx.metrics.orphan_deleted();
-                    let _ = ctx
-                        .repo
-                        .record_event(
-                            id,
-                            NewEvent::info(
-                                "OrphanDeleted",
-                                format!("namespace {name} had no store record"),
-                            ),
-                        )
-                        .await;
-                }
-                Err(err) => {
-                    warn!(namespace = name, error = %err, "cannot delete orphaned namespace")
-                }
+    // Only a definite NotFound counts: a database error never deletes.
+    if let Err(Error::NotFound { .. }) = ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
+        warn!(namespace = name, store = %id, "orphaned store namespace (no store record); deleting it");
+        match ctx.kube.delete(None, "v1", "Namespace", name).await {
+            Ok(_) => {
+                info!(namespace = name, "orphaned namespace deleted");
+                ctx.metrics.orphan_deleted();
+                let _ = ctx
+                    .repo
+                    .record_event(
+                        id,
+                        NewEvent::info(
+                            "OrphanDeleted",
+                            format!("namespace {name} had no store record"),
+                        ),
+                    )
+                    .await;
+            }
+            Err(err) => {
+                warn!(namespace = name, error = %err, "cannot delete orphaned namespace")
             }
         }
-        Ok(_) | Err(_) => {}
     }
 }

@@ -126,14 +126,14 @@ async fn main() -> Result<()> {
         let ready_seen = ready_seen.clone();
         tokio::spawn(async move {
             while let Some(Ok(event)) = watch.next().await {
-                if let (EventType::Modified, Some(store)) = (event.r#type(), event.store) {
-                    if store.phase() == pb::StorePhase::Ready {
-                        ready_seen
-                            .lock()
-                            .expect("lock")
-                            .entry(store.name)
-                            .or_insert_with(Instant::now);
-                    }
+                if let (EventType::Modified, Some(store)) = (event.r#type(), event.store)
+                    && store.phase() == pb::StorePhase::Ready
+                {
+                    ready_seen
+                        .lock()
+                        .expect("lock")
+                        .entry(store.name)
+                        .or_insert_with(Instant::now);
                 }
             }
         });
