@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::sh;
 
-/// Plugin crates: every workspace crate under `plugins/` with a `plugin.toml`.
+/// Plugin crates: every directory under `plugins/` with a `plugin.toml`.
 pub fn plugin_crates(root: &Path) -> Result<Vec<PathBuf>> {
     let mut crates = Vec::new();
     let mut stack = vec![root.join("plugins")];
@@ -24,11 +24,7 @@ pub fn plugin_crates(root: &Path) -> Result<Vec<PathBuf>> {
                 continue;
             }
             if path.join("plugin.toml").is_file() && path.join("Cargo.toml").is_file() {
-                // A crate with its own `[workspace]` is not part of this one yet.
-                let manifest = fs::read_to_string(path.join("Cargo.toml"))?;
-                if !manifest.lines().any(|l| l.trim() == "[workspace]") {
-                    crates.push(path);
-                }
+                crates.push(path);
             } else {
                 stack.push(path);
             }

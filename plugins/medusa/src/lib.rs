@@ -15,7 +15,6 @@
 //!   volume claim (StatefulSet claims outlive their release) and the Secrets.
 
 pub mod config;
-pub mod health;
 pub mod names;
 mod observe;
 

@@ -16,7 +16,6 @@
 //!   claim (StatefulSet claims outlive their release) and the Secrets.
 
 pub mod config;
-pub mod health;
 pub mod names;
 mod observe;
 

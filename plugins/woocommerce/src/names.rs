@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::health::fnv1a;
+use storeplane_plugin_sdk::objects::fnv1a;
 
 /// Characters of the release name kept in object names: with the longest
 /// suffix (`-setup-` and ten hex digits) a Job name stays within 63.

@@ -3,8 +3,8 @@
 use storeplane_plugin_sdk::objects::{WorkloadHealth, deployment_health, stuck_container};
 use storeplane_plugin_sdk::{Host, Observation, Result, Store};
 
-use crate::health::{JobHealth, SetHealth, job_health, statefulset_health};
 use crate::{CHART, Config, Names, helm_values, release_name};
+use storeplane_plugin_sdk::objects::{JobHealth, SetHealth, job_health, statefulset_health};
 
 /// Ready when MySQL, WordPress and the setup Job are all done; Failed when
 /// the Job gave up, WordPress cannot progress or a container is stuck;

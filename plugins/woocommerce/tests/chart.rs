@@ -10,6 +10,8 @@
     reason = "test helpers: a chart that does not load or render fails the test"
 )]
 
+// The platform's chart policy, shared by every engine's chart tests.
+#[path = "../../testing/chart_policy.rs"]
 mod policy;
 
 use serde_json::{Value, json};
