@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::json;
 use storeplane_chart::Values;
-use support::{as_json_transported, ask, check_chart_dir, testdata_charts};
+use support::{as_json_transported, ask, check_chart_dir, product_charts, testdata_charts};
 
 #[test]
 fn every_testdata_chart_renders_exactly_like_helm() {
@@ -22,6 +22,27 @@ fn every_testdata_chart_renders_exactly_like_helm() {
         cases += check_chart_dir(&dir);
     }
     assert!(cases >= 10, "only {cases} cases were checked");
+}
+
+/// The engines' charts (WooCommerce, MedusaJS, the static site) with their
+/// defaults, `values-local.yaml` and `values-prod.yaml`.
+#[test]
+fn every_engine_chart_renders_exactly_like_helm() {
+    let charts = product_charts();
+    let names: Vec<String> = charts
+        .iter()
+        .filter_map(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    for engine in ["woocommerce", "medusa", "static-site"] {
+        assert!(
+            names.iter().any(|n| n == engine),
+            "no {engine} chart among {names:?}"
+        );
+    }
+    for dir in charts {
+        let cases = check_chart_dir(&dir);
+        assert!(cases >= 3, "{}: only {cases} cases", dir.display());
+    }
 }
 
 /// Any chart directory can be put through the same comparison:

@@ -48,6 +48,11 @@ pub fn from_yaml(text: &str, numbers: Numbers) -> Result<Value, YamlError> {
         result: None,
     };
     let mut parser = Parser::new_from_str(text);
+    // A block scalar that runs to the end of a text with no final line break
+    // has no line break to keep: libyaml (PyYAML, go-yaml, so Kubernetes)
+    // reads `c: |\n  x` as "x", saphyr as "x\n". Helm trims every document
+    // it splits off, so this is the common case for a chart's last value.
+    let length = (!text.ends_with(['\n', '\r'])).then(|| text.chars().count());
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
@@ -58,6 +63,18 @@ pub fn from_yaml(text: &str, numbers: Numbers) -> Result<Value, YamlError> {
             line: span.start.line(),
             column: span.start.col() + 1,
             message,
+        };
+        let event = match event {
+            Event::Scalar(
+                mut value,
+                style @ (ScalarStyle::Literal | ScalarStyle::Folded),
+                anchor,
+                tag,
+            ) if length.is_some_and(|n| span.end.index() >= n) && value.ends_with('\n') => {
+                value.to_mut().pop();
+                Event::Scalar(value, style, anchor, tag)
+            }
+            other => other,
         };
         match event {
             Event::DocumentEnd if builder.result.is_some() => break,
@@ -266,6 +283,16 @@ fn key_string(key: &Value) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_block_scalar_ending_the_text_without_a_line_break_keeps_none() {
+        let read = |text: &str| from_yaml(text, Numbers::Typed).unwrap();
+        assert_eq!(read("c: |\n  x"), json!({"c": "x"}));
+        assert_eq!(read("c: >\n  x\n  y"), json!({"c": "x y"}));
+        assert_eq!(read("c: |\n  x\n"), json!({"c": "x\n"}));
+        assert_eq!(read("c: |\n  x\nd: 1"), json!({"c": "x\n", "d": 1}));
+        assert_eq!(read("c: |-\n  x"), json!({"c": "x"}));
+    }
 
     #[test]
     fn values_numbers_become_floats_and_manifest_numbers_stay_typed() {

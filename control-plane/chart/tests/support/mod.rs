@@ -400,9 +400,28 @@ fn pretty_assert(label: &str, what: &str, expected: &str, actual: &str) {
 
 /// Every chart under `testdata/`.
 pub fn testdata_charts() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("testdata")
+    charts_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"))
+}
+
+/// The charts users get: the engines' (`plugins/<engine>/charts/<chart>`)
+/// and the platform's own under `charts/`.
+pub fn product_charts() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut dirs = charts_under(&root.join("charts"));
+    let plugins = std::fs::read_dir(root.join("plugins")).expect("plugins/");
+    for plugin in plugins.filter_map(|e| Some(e.ok()?.path())) {
+        dirs.extend(charts_under(&plugin.join("charts")));
+    }
+    dirs.sort();
+    dirs
+}
+
+/// The chart directories directly under `root` (none when it is missing).
+fn charts_under(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| Some(e.ok()?.path()))
         .filter(|p| p.join("Chart.yaml").is_file())
         .collect();
