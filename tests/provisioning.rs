@@ -6,137 +6,31 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{LimitRange, Namespace, ResourceQuota},
     networking::v1::NetworkPolicy,
 };
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
-use pb::watch_stores_response::EventType;
 use storeplane_e2e::{
-    Backend, Server, create_request, fresh_database, on_both_backends, provisioning_args, v1 as pb,
+    Backend, Server, fresh_database, on_both_backends, provisioning_args, v1 as pb,
 };
-use tokio_stream::StreamExt as _;
 
 on_both_backends!(
     a_store_becomes_ready_then_is_deleted_with_its_namespace,
+    woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_setup_done,
     fifty_concurrent_creates_all_become_ready,
+    a_create_retried_ten_times_provisions_one_store,
 );
 
-/// How long provisioning may take in these tests (zero kubelet delay).
-const PATIENCE: Duration = Duration::from_secs(60);
+use storeplane_e2e::{PATIENCE, engine_request as request, to_struct, wait_for};
 
 async fn start(backend: Backend, extra: &[&str]) -> Result<Server> {
     let mut args: Vec<String> = provisioning_args();
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::start_on(&fresh_database(backend).await?, &args).await
-}
-
-fn request(name: &str, engine: &str, config: serde_json::Value) -> pb::CreateStoreRequest {
-    let mut req = create_request(name);
-    req.engine = engine.into();
-    req.config = Some(to_struct(config));
-    req
-}
-
-fn to_struct(config: serde_json::Value) -> prost_types::Struct {
-    let fields = config
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    let kind = match v {
-                        serde_json::Value::String(s) => {
-                            prost_types::value::Kind::StringValue(s.clone())
-                        }
-                        serde_json::Value::Bool(b) => prost_types::value::Kind::BoolValue(*b),
-                        serde_json::Value::Number(n) => {
-                            prost_types::value::Kind::NumberValue(n.as_f64().unwrap_or(0.0))
-                        }
-                        _ => prost_types::value::Kind::NullValue(0),
-                    };
-                    (k.clone(), prost_types::Value { kind: Some(kind) })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    prost_types::Struct { fields }
-}
-
-/// Waits, through WatchStores, until every named store is in `phase`;
-/// fails early when one fails (unless waiting for Failed).
-async fn wait_for(
-    server: &Server,
-    names: &[&str],
-    phase: pb::StorePhase,
-) -> Result<Vec<pb::Store>> {
-    let mut stream = server
-        .stores()
-        .await?
-        .watch_stores(pb::WatchStoresRequest::default())
-        .await?
-        .into_inner();
-    let mut latest: std::collections::BTreeMap<String, pb::Store> = Default::default();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let done = names
-            .iter()
-            .all(|n| latest.get(*n).is_some_and(|s| s.phase() == phase));
-        if done {
-            return Ok(names
-                .iter()
-                .filter_map(|n| latest.get(*n).cloned())
-                .collect());
-        }
-        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(event)) => event?,
-            Ok(None) => bail!("watch ended"),
-            Err(_) => {
-                let states: Vec<String> = latest
-                    .values()
-                    .map(|s| {
-                        format!(
-                            "{} {:?} {}: {}",
-                            s.name,
-                            s.phase(),
-                            s.failure_reason,
-                            s.failure_message
-                        )
-                    })
-                    .collect();
-                bail!(
-                    "stores did not reach {phase:?} in time; last states: {states:#?}\nserver log tail:\n{}",
-                    tail(&server.log())
-                )
-            }
-        };
-        let deleted = event.r#type() == EventType::Deleted;
-        if let Some(store) = event.store {
-            if deleted {
-                latest.remove(&store.name);
-                continue;
-            }
-            if store.phase() == pb::StorePhase::Failed
-                && phase != pb::StorePhase::Failed
-                && names.contains(&store.name.as_str())
-            {
-                bail!(
-                    "store {} failed: {}: {}",
-                    store.name,
-                    store.failure_reason,
-                    store.failure_message
-                );
-            }
-            latest.insert(store.name.clone(), store);
-        }
-    }
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
@@ -247,6 +141,181 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
     let timeline = events(&server, "corner").await.err();
     ensure!(timeline.is_some(), "a deleted store has no public timeline");
     Ok(())
+}
+
+/// Both shipped engines, through their real plugins and charts: Ready means
+/// every workload is available, every claim bound, the setup Job complete,
+/// the Ingress at the store's host and the URLs set.
+async fn woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_setup_done(
+    backend: Backend,
+) -> Result<()> {
+    let server = start(backend, &[]).await?;
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request(
+            "woo",
+            "woocommerce",
+            serde_json::json!({"admin_email": "owner@example.com", "currency": "EUR"}),
+        ))
+        .await?;
+    stores
+        .create_store(request(
+            "medu",
+            "medusa",
+            serde_json::json!({"admin_email": "owner@example.com"}),
+        ))
+        .await?;
+    let ready = wait_for(&server, &["woo", "medu"], pb::StorePhase::Ready).await?;
+    let kube = server.kube().await?;
+    // (store, StatefulSets, Deployments at least, PVCs at least)
+    for (store, statefulsets, deployments, claims) in [(&ready[0], 1, 1, 2), (&ready[1], 1, 3, 1)] {
+        let name = store.name.as_str();
+        let ns = format!("store-{name}");
+        let urls = store.urls.clone().context("urls")?;
+        assert_eq!(urls.storefront, format!("http://{name}.localhost/"));
+        ensure!(
+            urls.admin.starts_with(&format!("http://{name}.localhost/")),
+            "{urls:?}"
+        );
+        ensure!(
+            store.credentials_available,
+            "{name}: no credentials reported"
+        );
+
+        let list = |kind: &'static str| {
+            let kube = kube.clone();
+            let ns = ns.clone();
+            async move { objects(&kube, &ns, kind).await }
+        };
+        let sets = list("StatefulSet").await?;
+        ensure!(sets.len() == statefulsets, "{name}: StatefulSets {sets:#?}");
+        for set in &sets {
+            let want = set["spec"]["replicas"].as_i64().unwrap_or(1);
+            ensure!(
+                set["status"]["readyReplicas"].as_i64() == Some(want),
+                "{name}: not ready: {set:#}"
+            );
+        }
+        let deploys = list("Deployment").await?;
+        ensure!(
+            deploys.len() >= deployments,
+            "{name}: Deployments {deploys:#?}"
+        );
+        for d in &deploys {
+            let want = d["spec"]["replicas"].as_i64().unwrap_or(1);
+            ensure!(
+                d["status"]["availableReplicas"].as_i64() >= Some(want),
+                "{name}: unavailable: {d:#}"
+            );
+        }
+        let jobs = list("Job").await?;
+        ensure!(!jobs.is_empty(), "{name}: no setup Job");
+        for job in &jobs {
+            let complete = job["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True");
+            ensure!(
+                complete && job["status"]["succeeded"].as_i64() >= Some(1),
+                "{name}: Job not complete: {job:#}"
+            );
+        }
+        let pvcs = list("PersistentVolumeClaim").await?;
+        ensure!(pvcs.len() >= claims, "{name}: claims {pvcs:#?}");
+        for pvc in &pvcs {
+            ensure!(
+                pvc["status"]["phase"] == "Bound",
+                "{name}: claim not bound: {pvc:#}"
+            );
+        }
+        ensure!(!list("Service").await?.is_empty(), "{name}: no Service");
+        let ingresses = list("Ingress").await?;
+        ensure!(
+            ingresses
+                .iter()
+                .any(|i| i["spec"]["rules"][0]["host"] == format!("{name}.localhost")),
+            "{name}: no Ingress at its host: {ingresses:#?}"
+        );
+        ensure!(
+            list("Secret").await?.len() >= 2,
+            "{name}: generated Secrets missing"
+        );
+        let timeline = events(&server, name).await?;
+        ensure!(
+            timeline.iter().any(|r| r == "Ready"),
+            "{name}: {timeline:?}"
+        );
+    }
+    Ok(())
+}
+
+/// A client that retries a create (the same `request_id`) ten times, some
+/// concurrently and some after the store exists, gets one store: one record,
+/// one namespace, one chart release.
+async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Result<()> {
+    let server = start(backend, &[]).await?;
+    let mut req = request(
+        "once",
+        "woocommerce",
+        serde_json::json!({"admin_email": "owner@example.com"}),
+    );
+    req.request_id = "6f1c2a9e-retried-create".into();
+    let mut calls = Vec::new();
+    for _ in 0..5 {
+        let mut client = server.stores().await?;
+        let req = req.clone();
+        calls.push(tokio::spawn(async move { client.create_store(req).await }));
+    }
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.push(call.await??.into_inner().id);
+    }
+    wait_for(&server, &["once"], pb::StorePhase::Ready).await?;
+    let mut stores = server.stores().await?;
+    for _ in 0..5 {
+        ids.push(stores.create_store(req.clone()).await?.into_inner().id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "retries created different stores: {ids:?}");
+    let listed = stores
+        .list_stores(pb::ListStoresRequest::default())
+        .await?
+        .into_inner()
+        .stores;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].generation, 1, "a retry changed the store");
+    let kube = server.kube().await?;
+    let namespaces = Api::<Namespace>::all(kube.clone())
+        .list(&ListParams::default().labels("storeplane.dev/store"))
+        .await?;
+    assert_eq!(namespaces.items.len(), 1);
+    let statefulsets = objects(&kube, "store-once", "StatefulSet").await?;
+    assert_eq!(statefulsets.len(), 1, "{statefulsets:#?}");
+    let timeline = events(&server, "once").await?;
+    let created = timeline.iter().filter(|r| *r == "Created").count();
+    assert_eq!(created, 1, "{timeline:?}");
+    Ok(())
+}
+
+/// Every object of `kind` (core, apps, batch or networking) in `ns`, as JSON.
+async fn objects(kube: &kube::Client, ns: &str, kind: &str) -> Result<Vec<serde_json::Value>> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let (group, version) = match kind {
+        "StatefulSet" | "Deployment" => ("apps", "v1"),
+        "Job" => ("batch", "v1"),
+        "Ingress" => ("networking.k8s.io", "v1"),
+        _ => ("", "v1"),
+    };
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let items = Api::<DynamicObject>::namespaced_with(kube.clone(), ns, &resource)
+        .list(&ListParams::default())
+        .await?
+        .items;
+    Ok(items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?)
 }
 
 async fn fifty_concurrent_creates_all_become_ready(backend: Backend) -> Result<()> {

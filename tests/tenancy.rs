@@ -658,3 +658,164 @@ async fn disabled_auth_is_announced_and_lets_everyone_in() -> Result<()> {
     ensure!(server.log().contains("AUTHENTICATION IS DISABLED"));
     Ok(())
 }
+
+/// A store's admin login is revealed only to its own tenant, through the
+/// audited RevealStoreCredentials; the generated passwords (admin and
+/// database) appear in no log line, audit entry, event or other response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_credentials_are_revealed_to_their_own_tenant_only_and_audited() -> Result<()> {
+    let args = storeplane_e2e::provisioning_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start(Backend::Sqlite, &args).await?;
+    let owner = server.tenant_with_token("owner", None).await?;
+    let stranger = server.tenant_with_token("stranger", None).await?;
+    let mut as_owner = server.stores_as(&owner).await?;
+    let reveal = |name: &str| pb::RevealStoreCredentialsRequest {
+        name: name.into(),
+        ..Default::default()
+    };
+
+    as_owner
+        .create_store(storeplane_e2e::engine_request(
+            "vault",
+            "woocommerce",
+            serde_json::json!({"admin_email": "owner@example.com"}),
+        ))
+        .await?;
+    as_owner
+        .create_store(storeplane_e2e::engine_request(
+            "broken",
+            "misbehave",
+            serde_json::json!({"mode": "fail"}),
+        ))
+        .await?;
+    let ready = storeplane_e2e::wait_for(&server, &["vault"], pb::StorePhase::Ready).await?;
+    let failed = storeplane_e2e::wait_for(&server, &["broken"], pb::StorePhase::Failed).await?;
+    ensure!(ready[0].credentials_available && !failed[0].credentials_available);
+
+    let revealed = as_owner
+        .reveal_store_credentials(reveal("vault"))
+        .await?
+        .into_inner();
+    assert_eq!(revealed.username, "owner@example.com");
+    assert_eq!(
+        revealed.login_url,
+        ready[0].urls.clone().context("urls")?.admin
+    );
+    ensure!(
+        revealed.secret.starts_with("store-vault/"),
+        "{}",
+        revealed.secret
+    );
+    // The value is the one in the cluster's Secret.
+    let kube = server.kube().await?;
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(kube, "store-vault");
+    let mut generated = Vec::new();
+    for secret in secrets.list(&Default::default()).await?.items {
+        for value in secret.data.unwrap_or_default().into_values() {
+            generated.push(String::from_utf8(value.0)?);
+        }
+    }
+    ensure!(
+        generated.len() >= 3,
+        "admin and database passwords: {generated:?}"
+    );
+    ensure!(generated.contains(&revealed.password));
+    assert_eq!(revealed.password.len(), 32);
+
+    // Another tenant: no such store. An administrator of another tenant:
+    // the store exists, its login is not theirs. No credentials reported
+    // (the store failed before its engine reported any): FAILED_PRECONDITION.
+    let mut as_stranger = server.stores_as(&stranger).await?;
+    let refused = [
+        (
+            as_stranger.reveal_store_credentials(reveal("vault")).await,
+            Code::NotFound,
+        ),
+        (
+            server
+                .stores()
+                .await?
+                .reveal_store_credentials(reveal("vault"))
+                .await,
+            Code::PermissionDenied,
+        ),
+        (
+            as_owner.reveal_store_credentials(reveal("broken")).await,
+            Code::FailedPrecondition,
+        ),
+    ];
+    for (result, code) in refused {
+        let status = result.expect_err("refused");
+        assert_eq!(status.code(), code, "{status:?}");
+        ensure!(!status.message().contains(&revealed.password));
+    }
+
+    // Audited: who asked, for which store, and the outcome; never the value.
+    let entries = server
+        .audit_as(&server.admin_token)
+        .await?
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .entries;
+    let reveals: Vec<(&str, &str)> = entries
+        .iter()
+        .rev()
+        .filter(|e| e.method.ends_with("/RevealStoreCredentials"))
+        .map(|e| (e.tenant.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        reveals,
+        [
+            ("tenants/owner", "OK"),
+            ("tenants/stranger", "NOT_FOUND"),
+            ("tenants/default", "PERMISSION_DENIED"),
+            ("tenants/owner", "FAILED_PRECONDITION"),
+        ]
+    );
+    ensure!(
+        entries
+            .iter()
+            .any(|e| e.method.ends_with("/RevealStoreCredentials")
+                && e.resource == format!("stores/{}", ready[0].id))
+    );
+
+    // No generated password anywhere else: audit, events, store responses, log.
+    let mut elsewhere = format!("{entries:?}");
+    for name in ["vault", "broken"] {
+        let store = as_owner
+            .get_store(by_name(name, |name| pb::GetStoreRequest {
+                name,
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        let events = as_owner
+            .list_store_events(pb::ListStoreEventsRequest {
+                name: name.into(),
+                page_size: 200,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        elsewhere.push_str(&format!("{store:?}{events:?}"));
+    }
+    let log = server.log();
+    ensure!(log.contains("store ready"), "the log was not captured");
+    for secret in &generated {
+        ensure!(
+            !elsewhere.contains(secret.as_str()),
+            "a generated password leaked into a response or the audit log"
+        );
+        ensure!(
+            !log.contains(secret.as_str()),
+            "a generated password leaked into the server log"
+        );
+    }
+    Ok(())
+}

@@ -17,6 +17,7 @@ mod m20261122_000007_create_tokens;
 mod m20261122_000008_create_audit_log;
 mod m20261122_000009_add_reconcile_state;
 mod m20261122_000010_create_releases;
+mod m20261122_000011_add_credentials_secret;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_audit_log::Migration),
             Box::new(m20261122_000009_add_reconcile_state::Migration),
             Box::new(m20261122_000010_create_releases::Migration),
+            Box::new(m20261122_000011_add_credentials_secret::Migration),
         ]
     }
 }

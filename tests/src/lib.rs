@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use pb::watch_stores_response::EventType;
 use storeplane_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     engine_service_client::EngineServiceClient, store_service_client::StoreServiceClient,
@@ -17,6 +18,7 @@ use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
 };
+use tokio_stream::StreamExt as _;
 use tonic::{
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
@@ -371,6 +373,121 @@ pub fn provisioning_args() -> Vec<String> {
         "--rate-limit-per-address".into(),
         "0".into(),
     ]
+}
+
+/// How long provisioning may take in the tests (zero kubelet delay).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A create request for `engine` with a JSON configuration.
+pub fn engine_request(
+    name: &str,
+    engine: &str,
+    config: serde_json::Value,
+) -> pb::CreateStoreRequest {
+    let mut req = create_request(name);
+    req.engine = engine.into();
+    req.config = Some(to_struct(config));
+    req
+}
+
+/// A JSON object as a protobuf `Struct` (strings, booleans, numbers).
+pub fn to_struct(config: serde_json::Value) -> prost_types::Struct {
+    let fields = config
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let kind = match v {
+                        serde_json::Value::String(s) => {
+                            prost_types::value::Kind::StringValue(s.clone())
+                        }
+                        serde_json::Value::Bool(b) => prost_types::value::Kind::BoolValue(*b),
+                        serde_json::Value::Number(n) => {
+                            prost_types::value::Kind::NumberValue(n.as_f64().unwrap_or(0.0))
+                        }
+                        _ => prost_types::value::Kind::NullValue(0),
+                    };
+                    (k.clone(), prost_types::Value { kind: Some(kind) })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    prost_types::Struct { fields }
+}
+
+/// Waits, through WatchStores, until every named store is in `phase`;
+/// fails early when one fails (unless waiting for Failed).
+pub async fn wait_for(
+    server: &Server,
+    names: &[&str],
+    phase: pb::StorePhase,
+) -> Result<Vec<pb::Store>> {
+    let mut stream = server
+        .stores()
+        .await?
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    let mut latest: std::collections::BTreeMap<String, pb::Store> = Default::default();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let done = names
+            .iter()
+            .all(|n| latest.get(*n).is_some_and(|s| s.phase() == phase));
+        if done {
+            return Ok(names
+                .iter()
+                .filter_map(|n| latest.get(*n).cloned())
+                .collect());
+        }
+        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(event)) => event?,
+            Ok(None) => bail!("watch ended"),
+            Err(_) => {
+                let states: Vec<String> = latest
+                    .values()
+                    .map(|s| {
+                        format!(
+                            "{} {:?} {}: {}",
+                            s.name,
+                            s.phase(),
+                            s.failure_reason,
+                            s.failure_message
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "stores did not reach {phase:?} in time; last states: {states:#?}\nserver log tail:\n{}",
+                    tail(&server.log())
+                )
+            }
+        };
+        let deleted = event.r#type() == EventType::Deleted;
+        if let Some(store) = event.store {
+            if deleted {
+                latest.remove(&store.name);
+                continue;
+            }
+            if store.phase() == pb::StorePhase::Failed
+                && phase != pb::StorePhase::Failed
+                && names.contains(&store.name.as_str())
+            {
+                bail!(
+                    "store {} failed: {}: {}",
+                    store.name,
+                    store.failure_reason,
+                    store.failure_message
+                );
+            }
+            latest.insert(store.name.clone(), store);
+        }
+    }
+}
+
+/// The last 30 lines of a log.
+pub fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// A valid WooCommerce create request.

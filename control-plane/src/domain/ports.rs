@@ -221,4 +221,12 @@ pub trait EngineCatalog: Send + Sync + 'static {
 pub trait StoreDriver: Send + Sync + 'static {
     /// The store's desired state changed (created, retried, deletion requested).
     async fn store_changed(&self, store: &Store);
+
+    /// The decoded values of Secret `secret` in the store's namespace, for
+    /// an audited credentials reveal. The values must not be logged.
+    async fn secret_values(
+        &self,
+        store: &Store,
+        secret: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>>;
 }

@@ -1,6 +1,6 @@
 //! The store lifecycle rules, independent of transport and storage.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -28,6 +28,41 @@ pub struct CreateRequest {
     /// Owner (`tenants/<id>`); empty for the caller's tenant.
     pub tenant: String,
 }
+
+/// A store's admin login, revealed to its own tenant.
+///
+/// `Debug` prints no password: these values must not reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The store's id.
+    pub store_id: uuid::Uuid,
+    /// Where to log in (the store's admin URL).
+    pub login_url: String,
+    /// The login name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// The Secret the values come from, `<namespace>/<name>`.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("store_id", &self.store_id)
+            .field("login_url", &self.login_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+/// The Secret keys of a credentials Secret: `password`, and `username` when
+/// the engine stores one.
+pub const PASSWORD_KEY: &str = "password";
+/// See [`PASSWORD_KEY`].
+pub const USERNAME_KEY: &str = "username";
 
 /// One page of a listing.
 #[derive(Debug, Clone)]
@@ -147,6 +182,72 @@ impl StoreService {
     /// One store in scope.
     pub async fn get(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
         self.repo.get(scope, store).await
+    }
+
+    /// The admin credentials of a store, for its own tenant only: a member
+    /// of another tenant does not see the store (NOT_FOUND); an
+    /// administrator of another tenant sees it but gets PERMISSION_DENIED,
+    /// because a platform operator reads tenants' shops only through the
+    /// cluster, where its own access rules and audit apply.
+    ///
+    /// The login name is the Secret's `username` when the engine stores one,
+    /// else the configuration's `admin_email` (both shipped engines log in by
+    /// e-mail: WordPress accepts it at `wp-login.php`, Medusa's admin asks
+    /// for it).
+    pub async fn reveal_credentials(
+        &self,
+        caller: &Caller,
+        store: &StoreRef,
+    ) -> Result<Credentials> {
+        let store = self.repo.get(&caller.scope(), store).await?;
+        if store.tenant != caller.tenant {
+            return Err(Error::PermissionDenied {
+                reason: "OWN_TENANT_ONLY",
+                message: format!(
+                    "the credentials of store {:?} are revealed only to its own tenant ({})",
+                    store.name,
+                    store.tenant.resource_name()
+                ),
+            });
+        }
+        let Some(secret) = store.credentials_secret.clone() else {
+            return Err(Error::FailedPrecondition {
+                kind: "CREDENTIALS_NOT_READY",
+                subject: format!("stores/{}", store.id),
+                description: format!(
+                    "store {:?} has no credentials yet (phase {}); its engine reports them \
+                     once the store is Ready",
+                    store.name,
+                    store.phase.as_str()
+                ),
+            });
+        };
+        let mut values = self.driver.secret_values(&store, &secret).await?;
+        let password = values
+            .remove(PASSWORD_KEY)
+            .ok_or_else(|| Error::FailedPrecondition {
+                kind: "CREDENTIALS_INCOMPLETE",
+                subject: format!("stores/{}", store.id),
+                description: format!(
+                    "Secret {}/{secret} has no `{PASSWORD_KEY}` key",
+                    store.namespace()
+                ),
+            })?;
+        let username = values.remove(USERNAME_KEY).unwrap_or_else(|| {
+            store
+                .config
+                .get("admin_email")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        });
+        Ok(Credentials {
+            store_id: store.id,
+            login_url: store.urls.admin.clone(),
+            username,
+            password,
+            secret: format!("{}/{secret}", store.namespace()),
+        })
     }
 
     /// A page of the stores in scope.
@@ -438,6 +539,20 @@ impl StoreDriver for NoCluster {
             // The store stays Deleting; a later delete call finishes it.
             warn!(store = %store.id, error = %err, "could not finish deleting store");
         }
+    }
+
+    async fn secret_values(
+        &self,
+        store: &Store,
+        _secret: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        Err(Error::FailedPrecondition {
+            kind: "NO_CLUSTER",
+            subject: format!("stores/{}", store.id),
+            description: "this control plane runs without a cluster (--cluster none): \
+                          there is no Secret to read"
+                .into(),
+        })
     }
 }
 

@@ -152,6 +152,11 @@ pub struct Store {
     /// The configuration before the last upgrade, for rollback.
     #[serde(default)]
     pub previous_config: Option<Config>,
+    /// The Secret (in the store's namespace) with the admin credentials, as
+    /// the engine reported it when the store became Ready. Only the name is
+    /// kept; the values are read from the cluster on an audited reveal.
+    #[serde(default)]
+    pub credentials_secret: Option<String>,
 }
 
 impl Store {

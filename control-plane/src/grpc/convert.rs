@@ -86,6 +86,7 @@ pub fn store_to_pb(s: &Store) -> pb::Store {
         failure_reason,
         failure_message,
         engine_version: s.engine_version.clone(),
+        credentials_available: s.credentials_secret.is_some(),
     }
 }
 

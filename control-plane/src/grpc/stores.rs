@@ -28,6 +28,7 @@ const DELETE: &str = "storeplane.v1.StoreService/DeleteStore";
 const RETRY: &str = "storeplane.v1.StoreService/RetryStore";
 const UPGRADE: &str = "storeplane.v1.StoreService/UpgradeStore";
 const ROLLBACK: &str = "storeplane.v1.StoreService/RollbackStore";
+const REVEAL: &str = "storeplane.v1.StoreService/RevealStoreCredentials";
 
 /// The store API.
 #[derive(Clone)]
@@ -296,6 +297,43 @@ impl StoreServiceRpc for StoreApi {
             result,
         )
         .await
+    }
+
+    async fn reveal_store_credentials(
+        &self,
+        request: Request<pb::RevealStoreCredentialsRequest>,
+    ) -> Result<Response<pb::StoreCredentials>, Status> {
+        // A read, but of a secret: rate limited and audited like a write.
+        let caller = self.gate.mutating(&request, REVEAL).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let result = async {
+            let store = store_ref(&req.id, &req.name)?;
+            self.service.reveal_credentials(&caller, &store).await
+        }
+        .await
+        .map_err(to_status);
+        let resource = match &result {
+            Ok(credentials) => format!("stores/{}", credentials.store_id),
+            Err(_) => target(&req.id, &req.name),
+        };
+        self.gate
+            .record(
+                Some(&caller),
+                address,
+                REVEAL,
+                resource,
+                serde_json::json!({"id": req.id, "name": req.name}),
+                result.as_ref().map(|_| ()),
+            )
+            .await;
+        let credentials = result?;
+        Ok(Response::new(pb::StoreCredentials {
+            login_url: credentials.login_url,
+            username: credentials.username,
+            password: credentials.password,
+            secret: credentials.secret,
+        }))
     }
 
     type WatchStoresStream = WatchStream;

@@ -33,6 +33,8 @@ pub mod stores {
         pub lease_until: Option<DateTimeUtc>,
         /// JSON of the configuration before the last upgrade; empty: none.
         pub previous_config: String,
+        /// Secret with the admin credentials, as the engine reported it; empty: none.
+        pub credentials_secret: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -350,6 +350,7 @@ impl StoreRepository for SqlStoreRepository {
             provisioning_since: None,
             attempts: 0,
             previous_config: None,
+            credentials_secret: None,
         };
         stores::Entity::insert(to_active(&store)?)
             .exec_without_returning(&txn)
@@ -713,6 +714,7 @@ fn to_active(store: &Store) -> Result<stores::ActiveModel> {
             Some(c) => json("encode previous config", serde_json::to_string(c))?,
             None => String::new(),
         }),
+        credentials_secret: Set(store.credentials_secret.clone().unwrap_or_default()),
         // The lease is written only by `claim`.
         lease_holder: sea_orm::ActiveValue::NotSet,
         lease_until: sea_orm::ActiveValue::NotSet,
@@ -751,6 +753,7 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         engine_version: row.engine_version,
         provisioning_since: row.provisioning_since,
         attempts: row.attempts,
+        credentials_secret: (!row.credentials_secret.is_empty()).then_some(row.credentials_secret),
         previous_config: if row.previous_config.is_empty() {
             None
         } else {

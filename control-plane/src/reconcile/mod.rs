@@ -113,6 +113,7 @@ pub struct Context {
 #[derive(Clone)]
 pub struct Reconciler {
     queue: Queue,
+    kube: Arc<KubeOps>,
 }
 
 impl Reconciler {
@@ -156,7 +157,10 @@ impl Reconciler {
         watches::spawn(Arc::clone(&ctx), queue.clone(), cancel);
         enqueue_all(&ctx, &queue).await;
         info!(concurrency, "reconciler started");
-        Self { queue }
+        Self {
+            queue,
+            kube: Arc::clone(&ctx.kube),
+        }
     }
 
     /// The work queue.
@@ -169,6 +173,44 @@ impl Reconciler {
 impl StoreDriver for Reconciler {
     async fn store_changed(&self, store: &Store) {
         self.queue.enqueue(store.id);
+    }
+
+    async fn secret_values(
+        &self,
+        store: &Store,
+        secret: &str,
+    ) -> crate::domain::Result<std::collections::BTreeMap<String, String>> {
+        use crate::domain::Error;
+        use base64::Engine as _;
+        let namespace = store.namespace();
+        let object = self
+            .kube
+            .get(Some(&namespace), "v1", "Secret", secret)
+            .await
+            .map_err(|e| Error::internal(format!("reading Secret {namespace}/{secret}"), e.to_string()))?
+            .ok_or_else(|| Error::FailedPrecondition {
+                kind: "CREDENTIALS_MISSING",
+                subject: format!("stores/{}", store.id),
+                description: format!(
+                    "Secret {namespace}/{secret} is not in the cluster; retry the store to recreate it"
+                ),
+            })?;
+        let data = object["data"].as_object().cloned().unwrap_or_default();
+        data.into_iter()
+            .map(|(key, value)| {
+                let decoded = value
+                    .as_str()
+                    .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        Error::internal(
+                            format!("decoding Secret {namespace}/{secret}"),
+                            format!("key {key:?} is not base64-encoded UTF-8"),
+                        )
+                    })?;
+                Ok((key, decoded))
+            })
+            .collect()
     }
 }
 

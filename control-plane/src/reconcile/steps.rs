@@ -240,6 +240,7 @@ async fn provision(ctx: &Context, mut store: Store) -> Result<Next, Error> {
                     storefront: observed.storefront_url.clone().unwrap_or_default(),
                     admin: observed.admin_url.clone().unwrap_or_default(),
                 };
+                s.credentials_secret = observed.credentials_secret.clone();
                 s.set_condition(
                     READY,
                     ConditionStatus::True,

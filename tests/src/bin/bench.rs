@@ -79,9 +79,11 @@ async fn main() -> Result<()> {
         let first_apply = first_apply.clone();
         tokio::spawn(async move {
             let mut events = watcher(namespaces, watcher::Config::default()).boxed();
-            while let Some(Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns))) =
-                events.next().await
-            {
+            // `Init`/`InitDone` and transient errors are part of the stream.
+            while let Some(event) = events.next().await {
+                let Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns)) = event else {
+                    continue;
+                };
                 if let Some(name) = ns.metadata.name {
                     first_apply
                         .lock()
@@ -96,9 +98,10 @@ async fn main() -> Result<()> {
         let available = available.clone();
         tokio::spawn(async move {
             let mut events = watcher(deployments, watcher::Config::default()).boxed();
-            while let Some(Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d))) =
-                events.next().await
-            {
+            while let Some(event) = events.next().await {
+                let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = event else {
+                    continue;
+                };
                 let ready = d
                     .status
                     .as_ref()

@@ -336,6 +336,9 @@ impl Sim {
         let delay = self.delay_for(kind, &obj);
         match kind {
             Kind::Deployment | Kind::StatefulSet => {
+                if kind == Kind::StatefulSet {
+                    self.create_claims(&obj);
+                }
                 let ready = self.due(&key, meta::generation(&obj), delay);
                 let phase = match (ready, self.failure_for(&obj)) {
                     (false, _) => Phase::Starting,
@@ -575,6 +578,79 @@ impl Sim {
                         reason,
                         &message,
                         KUBELET,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The StatefulSet controller's claims: `<template>-<set>-<ordinal>`
+    /// from `volumeClaimTemplates`, with the template's labels and the set's
+    /// selector labels. Like Kubernetes' default retention policy (Retain),
+    /// they carry no owner and outlive the set; namespace deletion removes
+    /// them. An existing claim is left as it is.
+    fn create_claims(&self, set: &Value) {
+        let Some(templates) = set
+            .pointer("/spec/volumeClaimTemplates")
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        let (ns, set_name) = (
+            meta::namespace(set).unwrap_or(""),
+            meta::name(set).unwrap_or(""),
+        );
+        let selector = set
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for template in templates {
+            let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            labels.extend(selector.clone());
+            for ordinal in 0..status::replicas(set) {
+                let name = format!("{claim}-{set_name}-{ordinal}");
+                if self.store.get(self.ids.pvcs, ns, &name).is_ok() {
+                    continue;
+                }
+                let mut labels = labels.clone();
+                labels.insert(
+                    "statefulset.kubernetes.io/pod-name".to_owned(),
+                    json!(format!("{set_name}-{ordinal}")),
+                );
+                let pvc = json!({
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ns,
+                        "labels": labels,
+                        "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
+                    },
+                    "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+                });
+                if self
+                    .store
+                    .create(self.ids.pvcs, Some(ns), pvc, WriteCtx::new(CONTROLLER))
+                    .is_ok()
+                {
+                    events::record(
+                        &self.store,
+                        self.ids.events,
+                        set,
+                        Severity::Normal,
+                        "SuccessfulCreate",
+                        &format!(
+                            "create Claim {name} Pod {set_name}-{ordinal} in StatefulSet {set_name} success"
+                        ),
+                        "statefulset-controller",
                     );
                 }
             }

@@ -70,6 +70,10 @@ async fn statefulset_job_pvc_and_service_get_their_status() {
     let mut sts = deployment("db", 1);
     sts["kind"] = json!("StatefulSet");
     sts["spec"]["serviceName"] = json!("db");
+    sts["spec"]["volumeClaimTemplates"] = json!([{
+        "metadata": { "name": "data", "labels": { "tier": "db" } },
+        "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } },
+    }]);
     sets.create(&PostParams::default(), &object(sts))
         .await
         .unwrap();
@@ -80,6 +84,19 @@ async fn statefulset_job_pvc_and_service_get_their_status() {
         .await,
     );
     assert_eq!(db["status"]["readyReplicas"], 1);
+    // The StatefulSet controller's claim, bound like any other.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "shop");
+    let claim = json_of(
+        &wait_for(&claims, "data-db-0", |c: Option<&PersistentVolumeClaim>| {
+            c.is_some_and(|c| json_of(c)["status"]["phase"] == "Bound")
+        })
+        .await,
+    );
+    assert_eq!(claim["metadata"]["labels"]["tier"], "db");
+    assert_eq!(
+        claim["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
+        "db-0"
+    );
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), "shop");
     let job = json!({ "metadata": { "name": "migrate" }, "spec": { "template": { "spec": {
@@ -90,7 +107,6 @@ async fn statefulset_job_pvc_and_service_get_their_status() {
     let done = json_of(&wait_for(&jobs, "migrate", conditions::is_job_completed()).await);
     assert_eq!(done["status"]["succeeded"], 1);
 
-    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "shop");
     let pvc = json!({ "metadata": { "name": "data" }, "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } } });
     claims
         .create(&PostParams::default(), &object(pvc))
