@@ -100,18 +100,29 @@ impl PlatformBackend {
         .map_err(|e| HostError::Unavailable(e.to_string()))?
         .map_err(|e| HostError::Invalid(format!("chart {}: {e}", chart_dir.display())))?;
 
-        let mut applied = Vec::new();
-        for manifest in rendered.manifests.iter().chain(rendered.hooks.iter()) {
-            let mut object = manifest.object.clone();
-            let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
-            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-            if self.kube.kind_scope(&api_version, &kind).await? == KindScope::Cluster {
+        // Every object is checked before any is applied: a refused chart
+        // leaves the namespace as it was.
+        let manifests: Vec<_> = rendered
+            .manifests
+            .iter()
+            .chain(rendered.hooks.iter())
+            .collect();
+        for manifest in &manifests {
+            let api_version = manifest.object["apiVersion"].as_str().unwrap_or_default();
+            let kind = manifest.object["kind"].as_str().unwrap_or_default();
+            if self.kube.kind_scope(api_version, kind).await? == KindScope::Cluster {
                 return Err(HostError::Denied(format!(
                     "chart {} renders cluster-scoped {kind} {}; plugins may only create objects in the store's namespace",
                     chart.metadata().name,
                     manifest.name()
                 )));
             }
+        }
+        let mut applied = Vec::new();
+        for manifest in manifests {
+            let mut object = manifest.object.clone();
+            let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
+            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
             object["metadata"]["namespace"] = Value::String(store.namespace.clone());
             if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
                 // Hooks are applied with the release; their Helm annotations

@@ -1,0 +1,262 @@
+//! Chart releases against the simulated cluster: install, upgrade with
+//! prune, rollback and uninstall through [`PlatformBackend`], with the
+//! revisions recorded in a real (SQLite) database.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking"
+)]
+
+use std::{path::PathBuf, sync::Arc};
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Namespace},
+};
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use serde_json::json;
+use storeplane::{
+    cluster::{KubeOps, LABEL_RELEASE, LABEL_STORE, PlatformBackend},
+    domain::{ports::StoreRepository, tenancy::GlobalLimits},
+    persistence::{self, ReleaseRepository},
+};
+use storeplane_plugin_host::{HostBackend, HostError, StoreContext};
+use storeplane_sim_cluster::{SimCluster, SimConfig};
+
+struct Fixture {
+    backend: PlatformBackend,
+    client: kube::Client,
+    store: StoreContext,
+    chart: PathBuf,
+    _cluster: SimCluster,
+}
+
+/// A chart whose `extra` ConfigMap exists only while `.Values.extra` is set.
+fn write_chart(dir: &std::path::Path) {
+    let files = [
+        ("Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.2.3\n"),
+        ("values.yaml", "greeting: hello\nextra: true\nreplicas: 1\n"),
+        (
+            "templates/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+        ),
+        (
+            "templates/extra.yaml",
+            "{{- if .Values.extra }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-extra\ndata:\n  revision: {{ .Release.Revision | quote }}\n{{- end }}\n",
+        ),
+        (
+            "templates/web.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.3\n",
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+async fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!("storeplane-releases-{}", uuid::Uuid::new_v4()));
+    let chart = dir.join("chart");
+    write_chart(&chart);
+    let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+    let db = persistence::connect(&url).await.unwrap();
+    persistence::migrate(&db).await.unwrap();
+    let stores: Arc<dyn StoreRepository> = persistence::repository(
+        db.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        1000,
+        GlobalLimits::default(),
+    );
+    let cluster = SimCluster::new(SimConfig::instant());
+    let client = cluster.client();
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some("store-shop".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let backend = PlatformBackend::new(
+        Arc::new(KubeOps::new(client.clone())),
+        Arc::new(ReleaseRepository::new(db)),
+        stores,
+    );
+    let store = StoreContext {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "shop".into(),
+        namespace: "store-shop".into(),
+        tenant: "tenants/acme".into(),
+        config: json!({}),
+        generation: 1,
+        host: "shop.localhost".into(),
+        ingress_class: None,
+        storage_class: None,
+        tls: false,
+        cluster_issuer: None,
+    };
+    Fixture {
+        backend,
+        client,
+        store,
+        chart,
+        _cluster: cluster,
+    }
+}
+
+async fn config_maps(f: &Fixture) -> Vec<ConfigMap> {
+    let mut items = Api::<ConfigMap>::namespaced(f.client.clone(), "store-shop")
+        .list(&ListParams::default().labels(&format!("{LABEL_RELEASE}=shop")))
+        .await
+        .unwrap()
+        .items;
+    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    items
+}
+
+fn names(items: &[ConfigMap]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn install_upgrade_with_prune_rollback_and_uninstall() {
+    let f = fixture().await;
+    let values = |extra: bool, greeting: &str| json!({"extra": extra, "greeting": greeting});
+
+    // Install: every object, labelled with the store, tenant and release.
+    let first = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, values(true, "hello"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.revision,
+            first.chart.as_str(),
+            first.chart_version.as_str()
+        ),
+        (1, "shop", "1.2.3")
+    );
+    let maps = config_maps(&f).await;
+    assert_eq!(names(&maps), ["shop-config", "shop-extra"]);
+    let labels = maps[0].metadata.labels.clone().unwrap();
+    assert_eq!(labels.get(LABEL_STORE), Some(&f.store.id));
+    assert_eq!(
+        labels.get("storeplane.dev/tenant").map(String::as_str),
+        Some("acme")
+    );
+    let deployments = Api::<Deployment>::namespaced(f.client.clone(), "store-shop");
+    assert!(deployments.get_opt("shop-web").await.unwrap().is_some());
+
+    // Upgrade: what the new revision no longer renders is pruned; the rest
+    // is updated in place.
+    let second = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, values(false, "bonjour"))
+        .await
+        .unwrap();
+    assert_eq!(second.revision, 2);
+    assert_ne!(first.digest, second.digest);
+    let maps = config_maps(&f).await;
+    assert_eq!(names(&maps), ["shop-config"]);
+    assert_eq!(maps[0].data.clone().unwrap()["greeting"], "bonjour");
+    assert!(deployments.get_opt("shop-web").await.unwrap().is_some());
+
+    // Rollback: revision 1's values as revision 3; the pruned object returns.
+    let third = f.backend.rollback(&f.store, "shop").await.unwrap();
+    assert_eq!(third.revision, 3);
+    assert_eq!(third.digest.len(), first.digest.len());
+    let maps = config_maps(&f).await;
+    assert_eq!(names(&maps), ["shop-config", "shop-extra"]);
+    assert_eq!(maps[0].data.clone().unwrap()["greeting"], "hello");
+    assert_eq!(maps[1].data.clone().unwrap()["revision"], "3");
+    let history = f
+        .backend
+        .releases()
+        .history("store-shop", "shop")
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.revision).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+
+    // Uninstall: every object of the release goes, then the record; a second
+    // uninstall finds nothing to do.
+    assert!(f.backend.uninstall(&f.store, "shop").await.unwrap());
+    assert!(config_maps(&f).await.is_empty());
+    assert!(deployments.get_opt("shop-web").await.unwrap().is_none());
+    assert!(
+        f.backend
+            .release_status(&f.store, "shop")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!f.backend.uninstall(&f.store, "shop").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_chart_with_a_cluster_scoped_object_is_refused_before_anything_is_applied() {
+    let f = fixture().await;
+    std::fs::write(
+        f.chart.join("templates/role.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: escalate\nrules: []\n",
+    )
+    .unwrap();
+    let err = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HostError::Denied(m) if m.contains("ClusterRole")),
+        "{err:?}"
+    );
+    assert!(
+        config_maps(&f).await.is_empty(),
+        "objects applied before the refusal"
+    );
+    assert!(
+        f.backend
+            .release_status(&f.store, "shop")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_chart_that_does_not_render_is_an_invalid_release_and_records_nothing() {
+    let f = fixture().await;
+    std::fs::write(
+        f.chart.join("templates/broken.yaml"),
+        "{{ required \"greeting is required\" .Values.missing }}\n",
+    )
+    .unwrap();
+    let err = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HostError::Invalid(m) if m.contains("greeting is required")),
+        "{err:?}"
+    );
+    assert!(
+        f.backend
+            .release_status(&f.store, "shop")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
