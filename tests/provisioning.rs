@@ -298,6 +298,51 @@ async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Re
     Ok(())
 }
 
+/// With `--helm-binary`, charts are rendered by `helm template` (here a
+/// `helm` command line over Helm's own Go engine, `helm_cli.py`) and the
+/// store comes up the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_helm_binary_renders_the_engine_charts() -> Result<()> {
+    let python = std::env::var("STOREPLANE_PYTHON").context(
+        "STOREPLANE_PYTHON (a Python with helm-python-sdk) is needed; run `cargo xtask test`",
+    )?;
+    let dir = storeplane_e2e::repo_root()
+        .join("target/e2e")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir)?;
+    let helm = dir.join("helm");
+    let script = storeplane_e2e::repo_root().join("control-plane/chart/tests/helm_cli.py");
+    std::fs::write(
+        &helm,
+        format!("#!/bin/sh\nexec '{python}' '{}' \"$@\"\n", script.display()),
+    )?;
+    std::fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let helm_arg = helm.display().to_string();
+    let server = start(Backend::Sqlite, &["--helm-binary", &helm_arg]).await?;
+    server
+        .stores()
+        .await?
+        .create_store(request(
+            "helmed",
+            "woocommerce",
+            serde_json::json!({"admin_email": "owner@example.com"}),
+        ))
+        .await?;
+    wait_for(&server, &["helmed"], pb::StorePhase::Ready).await?;
+    let kube = server.kube().await?;
+    ensure!(objects(&kube, "store-helmed", "StatefulSet").await?.len() == 1);
+    ensure!(!objects(&kube, "store-helmed", "Job").await?.is_empty());
+    ensure!(
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains("release applied") && l.contains(&helm_arg)),
+        "the release was not rendered by the helm binary:\n{}",
+        storeplane_e2e::tail(&server.log())
+    );
+    Ok(())
+}
+
 /// Every object of `kind` (core, apps, batch or networking) in `ns`, as JSON.
 async fn objects(kube: &kube::Client, ns: &str, kind: &str) -> Result<Vec<serde_json::Value>> {
     use kube::api::{ApiResource, DynamicObject, GroupVersionKind};

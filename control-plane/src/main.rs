@@ -89,6 +89,10 @@ enum ChartCommand {
         /// `key=value` overrides kept as strings.
         #[arg(long = "set-string")]
         set_string: Vec<String>,
+        /// Render with `helm template` through this Helm binary instead of
+        /// the built-in engine (the output is parsed and printed the same way).
+        #[arg(long, env = "STOREPLANE_HELM_BINARY")]
+        helm_binary: Option<PathBuf>,
     },
 }
 
@@ -291,6 +295,10 @@ struct ServeArgs {
     /// Cache of compiled plugins.
     #[arg(long, env = "STOREPLANE_PLUGIN_CACHE")]
     plugin_cache: Option<PathBuf>,
+    /// Render engine charts with `helm template` through this Helm binary
+    /// instead of the built-in engine (`.Release.Revision` is then always 1).
+    #[arg(long, env = "STOREPLANE_HELM_BINARY")]
+    helm_binary: Option<PathBuf>,
     /// Wall-clock deadline of one plugin call.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     plugin_timeout: Duration,
@@ -437,6 +445,7 @@ fn plugin_options(args: &ServeArgs) -> anyhow::Result<Option<server::PluginOptio
         grants,
         call_timeout: args.plugin_timeout,
         memory_limit: args.plugin_memory_mib.max(1) << 20,
+        helm_binary: args.helm_binary.clone(),
     }))
 }
 
@@ -481,8 +490,10 @@ fn chart_command(command: ChartCommand) -> anyhow::Result<()> {
             values,
             set,
             set_string,
+            helm_binary,
         } => {
-            let chart = Chart::load(&chart)?;
+            let dir = chart;
+            let chart = Chart::load(&dir)?;
             let mut merged = serde_json::Value::Object(serde_json::Map::new());
             for file in &values {
                 let text = std::fs::read_to_string(file)
@@ -495,12 +506,16 @@ fn chart_command(command: ChartCommand) -> anyhow::Result<()> {
             for expression in &set_string {
                 Values::apply_set_string(&mut merged, expression)?;
             }
-            let rendered = chart.render(&RenderOptions {
+            let options = RenderOptions {
                 release_name: release,
                 namespace,
                 values: merged,
                 ..RenderOptions::default()
-            })?;
+            };
+            let rendered = match helm_binary {
+                Some(helm) => storeplane_chart::HelmBinary::new(helm).render(&dir, &options)?,
+                None => chart.render(&options)?,
+            };
             print!("{}", rendered.to_helm_template_output());
             Ok(())
         }

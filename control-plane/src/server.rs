@@ -117,6 +117,9 @@ pub struct PluginOptions {
     pub call_timeout: Duration,
     /// Memory limit of one call.
     pub memory_limit: usize,
+    /// Render engine charts with `helm template` through this binary
+    /// instead of the built-in engine.
+    pub helm_binary: Option<PathBuf>,
 }
 
 /// Runs the control plane until `shutdown` is cancelled. Prints
@@ -239,11 +242,15 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         match (&config.plugins, &kube) {
             (Some(options), Some(kube)) => {
                 let releases = Arc::new(persistence::ReleaseRepository::new(db.clone()));
-                let backend = Arc::new(PlatformBackend::new(
-                    Arc::clone(kube),
-                    releases,
-                    Arc::clone(&repo),
-                ));
+                let backend = Arc::new(
+                    PlatformBackend::new(Arc::clone(kube), releases, Arc::clone(&repo))
+                        .with_helm_binary(
+                            options
+                                .helm_binary
+                                .clone()
+                                .map(storeplane_chart::HelmBinary::new),
+                        ),
+                );
                 let host = PluginHost::load(
                     HostConfig {
                         plugins_dir: options.dir.clone(),

@@ -77,6 +77,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The configured `helm` binary could not run, or `helm template`
+    /// failed; `message` is Helm's own error output.
+    #[error("helm template ({binary}): {message}")]
+    HelmBinary {
+        /// The binary that was run.
+        binary: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A rendered manifest is not a YAML map (or not YAML at all).
     #[error("YAML parse error on {source_file}: {message}")]
     Manifest {

@@ -32,6 +32,7 @@ mod engine;
 mod error;
 mod glob;
 mod gofmt;
+mod helm_binary;
 mod manifest;
 mod render;
 mod semver;
@@ -40,6 +41,7 @@ mod yaml;
 
 pub use chart::{Chart, ChartFile, Metadata};
 pub use error::{Error, Result};
+pub use helm_binary::HelmBinary;
 pub use manifest::{INSTALL_ORDER, Manifest};
 pub use render::{DEFAULT_KUBE_VERSION, RenderOptions, Rendered};
 pub use values::Values;

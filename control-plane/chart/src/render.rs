@@ -210,6 +210,18 @@ impl Chart {
                 files.push((file, text));
             }
         }
+        Rendered::assemble(files, notes, values)
+    }
+}
+
+impl Rendered {
+    /// The rendered files (`chart/templates/x.yaml` → text, NOTES.txt
+    /// apart) split, parsed and put in install order.
+    pub(crate) fn assemble(
+        files: Vec<(String, String)>,
+        notes: Option<String>,
+        values: Value,
+    ) -> Result<Rendered> {
         let sorted = manifest::sort_manifests(&files)?;
         let to_manifest = |e: &Entry| Manifest {
             source: e.source.clone(),
@@ -239,7 +251,9 @@ impl Chart {
             },
         })
     }
+}
 
+impl Chart {
     fn context(&self, options: &RenderOptions, values: &Value) -> HashMap<String, Tv> {
         let mut release = HashMap::new();
         release.insert("Name".to_owned(), Tv::from(options.release_name.as_str()));

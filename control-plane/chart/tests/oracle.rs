@@ -45,6 +45,79 @@ fn every_engine_chart_renders_exactly_like_helm() {
     }
 }
 
+/// The alternative renderer, `helm template` through a binary, parses into
+/// what the built-in engine renders. The binary is `tests/helm_cli.py`, a
+/// `helm` command line over Helm's Go engine (no helm binary can be
+/// installed here).
+#[test]
+fn a_helm_binary_renders_what_the_built_in_engine_renders() {
+    let python = support::python();
+    let dir = std::env::temp_dir().join(format!("storeplane-helm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let helm = dir.join("helm");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_cli.py");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            python.display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let binary = storeplane_chart::HelmBinary::new(&helm);
+    let mut charts = testdata_charts();
+    charts.extend(product_charts());
+    for chart_dir in charts {
+        let options = storeplane_chart::RenderOptions {
+            release_name: "shop".into(),
+            namespace: "store-shop".into(),
+            ..Default::default()
+        };
+        let ours = storeplane_chart::Chart::load(&chart_dir)
+            .unwrap()
+            .render(&options)
+            .unwrap();
+        let theirs = binary
+            .render(&chart_dir, &options)
+            .unwrap_or_else(|e| panic!("{}: {e}", chart_dir.display()));
+        let label = chart_dir.display();
+        let objects = |r: &storeplane_chart::Rendered| {
+            r.manifests
+                .iter()
+                .map(|m| (m.source.clone(), m.object.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            objects(&theirs),
+            objects(&ours),
+            "{label}: manifests differ"
+        );
+        assert!(theirs.hooks.is_empty(), "{label}: the shim prints no hooks");
+        if ours.hooks.is_empty() {
+            assert_eq!(theirs.digest(), ours.digest(), "{label}: digests differ");
+        }
+        assert_eq!(
+            theirs.values, ours.values,
+            "{label}: recorded values differ"
+        );
+    }
+    let err = binary
+        .render(
+            &testdata_charts()[0],
+            &storeplane_chart::RenderOptions {
+                is_upgrade: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("--is-upgrade is not supported"),
+        "{err}"
+    );
+}
+
 /// Any chart directory can be put through the same comparison:
 /// `STOREPLANE_ORACLE_CHART=/path/to/chart cargo test --test oracle`.
 #[test]

@@ -8,7 +8,7 @@ use std::{collections::HashSet, path::Path, sync::Arc};
 use async_trait::async_trait;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Map, Value, json};
-use storeplane_chart::{Chart, RenderOptions};
+use storeplane_chart::{Chart, HelmBinary, RenderOptions};
 use storeplane_plugin_host::{
     HostBackend, HostError, KindScope, Level, Release, SecretRef, StoreContext,
 };
@@ -30,6 +30,7 @@ pub struct PlatformBackend {
     kube: Arc<KubeOps>,
     releases: Arc<ReleaseRepository>,
     stores: Arc<dyn StoreRepository>,
+    helm: Option<HelmBinary>,
 }
 
 impl PlatformBackend {
@@ -44,7 +45,16 @@ impl PlatformBackend {
             kube,
             releases,
             stores,
+            helm: None,
         }
+    }
+
+    /// Renders charts with `helm template` through this binary instead of
+    /// the built-in engine (see [`HelmBinary`] for what differs).
+    #[must_use]
+    pub fn with_helm_binary(mut self, helm: Option<HelmBinary>) -> Self {
+        self.helm = helm;
+        self
     }
 
     fn label(store: &StoreContext, object: &mut Value, release: Option<&str>) {
@@ -90,10 +100,15 @@ impl PlatformBackend {
             ..RenderOptions::default()
         };
         let dir = chart_dir.to_path_buf();
-        // Loading and rendering are CPU and file work: off the async workers.
+        let helm = self.helm.clone();
+        // Loading and rendering are CPU, file or process work: off the
+        // async workers.
         let (chart, rendered) = tokio::task::spawn_blocking(move || {
             let chart = Chart::load(&dir)?;
-            let rendered = chart.render(&options)?;
+            let rendered = match &helm {
+                Some(helm) => helm.render(&dir, &options)?,
+                None => chart.render(&options)?,
+            };
             Ok::<_, storeplane_chart::Error>((chart, rendered))
         })
         .await
@@ -173,7 +188,11 @@ impl PlatformBackend {
             .record(&record)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?;
-        info!(release, revision, chart = %record.chart, objects = record.objects.len(), "release applied");
+        let renderer = self
+            .helm
+            .as_ref()
+            .map_or_else(|| "built-in".to_owned(), |h| h.path().display().to_string());
+        info!(release, revision, chart = %record.chart, objects = record.objects.len(), %renderer, "release applied");
         Ok(to_release(&record))
     }
 
