@@ -557,50 +557,19 @@ async fn release_digests(database_url: &str, namespace: &str) -> Result<Vec<Stri
 /// a simulated cluster running as its own process, which keeps its state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_control_plane_killed_mid_provision_converges_after_restart() -> Result<()> {
-    let dir = storeplane_e2e::repo_root()
-        .join("target/e2e")
-        .join(uuid::Uuid::new_v4().simple().to_string());
-    std::fs::create_dir_all(&dir)?;
-    let kubeconfig = dir.join("kubeconfig");
-    let mut cluster = tokio::process::Command::new(storeplane_e2e::binary()?)
-        .args([
-            "sim-cluster",
-            "--listen",
-            "127.0.0.1:0",
-            "--delay",
-            "3s",
-            "--write-kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = cluster.stdout.take().context("stdout")?;
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let url = loop {
-        let line = lines.next_line().await?.context("sim-cluster exited")?;
-        if let Some(url) = line.strip_prefix("storeplane simulated cluster at ") {
-            break url.trim().to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
+    let mut cluster = storeplane_e2e::SimClusterProcess::start("3s").await?;
     let db = fresh_database(Backend::Sqlite).await?;
-    let kubeconfig_arg = kubeconfig.display().to_string();
     let plugins = storeplane_e2e::plugins_dir().display().to_string();
     // The same replica identity across the restart, like a StatefulSet pod:
     // the restarted process takes over its own lease at once.
-    let args = [
-        "--cluster",
-        "kubernetes",
-        "--kubeconfig",
-        &kubeconfig_arg,
-        "--plugins-dir",
-        &plugins,
-        "--replica-id",
-        "control-plane-0",
-    ];
+    let mut args = cluster.serve_args();
+    args.extend([
+        "--plugins-dir".into(),
+        plugins,
+        "--replica-id".into(),
+        "control-plane-0".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut first = Server::start_on(&db, &args).await?;
     let token = first.admin_token.clone();
     first
@@ -609,7 +578,7 @@ async fn a_control_plane_killed_mid_provision_converges_after_restart() -> Resul
         .create_store(request("survivor", "static-site", serde_json::json!({})))
         .await?;
     // Kill it once the engine has applied its chart, before the workloads are ready.
-    let kube = storeplane_e2e::kube_client(&url)?;
+    let kube = cluster.client()?;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let deployments = Api::<Deployment>::namespaced(kube.clone(), "store-survivor")

@@ -178,6 +178,12 @@ impl Server {
 
     /// Starts a server on `database_url` with extra `serve` arguments.
     pub async fn start_on(database_url: &str, args: &[&str]) -> Result<Self> {
+        Self::start_logging(database_url, args, "info,storeplane=debug").await
+    }
+
+    /// Like [`Server::start_on`], logging at `filter` (`RUST_LOG` syntax):
+    /// benchmarks log less than tests.
+    pub async fn start_logging(database_url: &str, args: &[&str], filter: &str) -> Result<Self> {
         let log_dir = repo_root().join("target/e2e/logs");
         std::fs::create_dir_all(&log_dir)?;
         let log = log_dir.join(format!("{}.log", uuid::Uuid::new_v4().simple()));
@@ -194,7 +200,7 @@ impl Server {
                 &["--cluster", "none"][..]
             })
             .args(args)
-            .env("RUST_LOG", "info,storeplane=debug")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log)?)
             .kill_on_drop(true)
@@ -373,6 +379,70 @@ pub fn provisioning_args() -> Vec<String> {
         "--rate-limit-per-address".into(),
         "0".into(),
     ]
+}
+
+/// The simulated cluster as its own process (`storeplane sim-cluster`),
+/// which keeps its state while control planes come and go.
+pub struct SimClusterProcess {
+    child: Child,
+    /// Its API, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// A kubeconfig pointing at it.
+    pub kubeconfig: PathBuf,
+}
+
+impl SimClusterProcess {
+    /// Starts one with every simulated delay set to `delay` (e.g. `0s`).
+    pub async fn start(delay: &str) -> Result<Self> {
+        let dir = repo_root()
+            .join("target/e2e")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        std::fs::create_dir_all(&dir)?;
+        let kubeconfig = dir.join("kubeconfig");
+        let mut child = Command::new(binary()?)
+            .args(["sim-cluster", "--listen", "127.0.0.1:0", "--delay", delay])
+            .arg("--write-kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next_line().await?.context("sim-cluster exited")?;
+            if let Some(url) = line.strip_prefix("storeplane simulated cluster at ") {
+                break url.trim().to_owned();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            child,
+            url,
+            kubeconfig,
+        })
+    }
+
+    /// A client of its API.
+    pub fn client(&self) -> Result<kube::Client> {
+        kube_client(&self.url)
+    }
+
+    /// `serve` arguments that use it as a real cluster, through the kubeconfig.
+    pub fn serve_args(&self) -> Vec<String> {
+        vec![
+            "--cluster".into(),
+            "kubernetes".into(),
+            "--kubeconfig".into(),
+            self.kubeconfig.display().to_string(),
+        ]
+    }
+
+    /// Stops it.
+    pub async fn kill(&mut self) -> Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
 }
 
 /// How long provisioning may take in the tests (zero kubelet delay).

@@ -1,19 +1,28 @@
-//! Provisioning benchmark (not a test): starts the real control plane on the
-//! simulated cluster with zero kubelet delay and prints
+//! Provisioning benchmark (not a test). The real control plane provisions
+//! static-site stores (the lightest engine, so the numbers are the
+//! platform's, not a chart's) on the simulated cluster running as its own
+//! process with zero kubelet delay, reached through a kubeconfig like a real
+//! cluster. It prints
 //!
-//! - create → first apply (the store's namespace appears): p50 / p99
-//! - workloads ready → store Ready → `WatchStores` event: p50 / p99
-//! - a burst of N creates until all are Ready
-//! - the control plane's resident memory with M stores
+//! - idle latency, one store at a time: create → first apply (the store's
+//!   namespace appears in the cluster) and workloads ready → store Ready →
+//!   `WatchStores` event, p50 / p99;
+//! - the same two under a burst of N concurrent creates, and the time until
+//!   all N are Ready;
+//! - the control plane's resident memory once it manages M Ready stores
+//!   (with 10 open watches), and the same for a record-only control plane
+//!   (no cluster) for comparison.
 //!
-//! `cargo run -p storeplane-e2e --bin bench -- [burst=1000] [stores=10000]`
-//! (after `cargo xtask plugins`; uses `target/debug/storeplane` unless
-//! `STOREPLANE_BIN` says otherwise).
+//! `cargo run --release -p storeplane-e2e --bin bench -- [burst=1000] [stores=10000]`
+//! after `cargo xtask plugins` and a build of the `storeplane` binary; it
+//! uses `target/debug/storeplane` unless `STOREPLANE_BIN` names another
+//! (e.g. `target/release/storeplane`).
 
 #![allow(clippy::expect_used, missing_docs)]
 
 use std::{
     collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -23,8 +32,10 @@ use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
 use kube::{Api, runtime::watcher};
 use pb::watch_stores_response::EventType;
 use storeplane_e2e::{
-    Backend, Server, create_request, fresh_database, provisioning_args, v1 as pb,
+    Backend, Server, SimClusterProcess, create_request, fresh_database, plugins_dir, v1 as pb,
 };
+
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
 fn request(name: &str) -> pb::CreateStoreRequest {
     let mut req = create_request(name);
@@ -34,6 +45,9 @@ fn request(name: &str) -> pb::CreateStoreRequest {
 }
 
 fn pct(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
     samples.sort_by(f64::total_cmp);
     samples[((samples.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -55,6 +69,110 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// Records, per key, when `key_of` first returns it for an applied object.
+fn first_seen<K>(api: Api<K>, key_of: fn(&K) -> Option<String>) -> Seen
+where
+    K: kube::Resource + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned + Send + 'static,
+{
+    let seen: Seen = Arc::default();
+    let out = Arc::clone(&seen);
+    tokio::spawn(async move {
+        let mut events = watcher(api, watcher::Config::default()).boxed();
+        // `Init`/`InitDone` and transient errors are part of the stream.
+        while let Some(event) = events.next().await {
+            let Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) = event else {
+                continue;
+            };
+            if let Some(key) = key_of(&obj) {
+                out.lock()
+                    .expect("lock")
+                    .entry(key)
+                    .or_insert_with(Instant::now);
+            }
+        }
+    });
+    seen
+}
+
+/// Per store: create → namespace, and Deployment available → Ready event (ms).
+fn latencies(
+    created: &HashMap<String, Instant>,
+    namespaces: &Seen,
+    available: &Seen,
+    ready: &Seen,
+) -> (Vec<f64>, Vec<f64>) {
+    let (namespaces, available, ready) = (
+        namespaces.lock().expect("lock").clone(),
+        available.lock().expect("lock").clone(),
+        ready.lock().expect("lock").clone(),
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let to_apply = created
+        .iter()
+        .filter_map(|(name, t)| {
+            namespaces
+                .get(&format!("store-{name}"))
+                .map(|a| ms(a.duration_since(*t)))
+        })
+        .collect();
+    let to_event = created
+        .keys()
+        .filter_map(|name| {
+            let r = ready.get(name)?;
+            let a = available.get(&format!("store-{name}"))?;
+            Some(ms(r.duration_since(*a)))
+        })
+        .collect();
+    (to_apply, to_event)
+}
+
+async fn wait_ready(ready: &Seen, names: &[String], limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        {
+            let ready = ready.lock().expect("lock");
+            if names.iter().all(|n| ready.contains_key(n)) {
+                return Ok(());
+            }
+        }
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "stores did not become Ready in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn create_all(server: &Server, names: &[String]) -> Result<HashMap<String, Instant>> {
+    let mut calls = Vec::new();
+    for name in names {
+        let mut client = server.stores().await?;
+        let req = request(name);
+        let name = name.clone();
+        calls.push(tokio::spawn(async move {
+            (name, Instant::now(), client.create_store(req).await)
+        }));
+    }
+    let mut created = HashMap::new();
+    for call in calls {
+        let (name, at, result) = call.await?;
+        result.context("create")?;
+        created.insert(name, at);
+    }
+    Ok(created)
+}
+
+fn report(label: &str, samples: (Vec<f64>, Vec<f64>)) {
+    let (mut to_apply, mut to_event) = samples;
+    println!(
+        "{label}: create → first apply p50 {:.1} ms, p99 {:.1} ms; workloads ready → Ready watch event p50 {:.1} ms, p99 {:.1} ms",
+        pct(&mut to_apply, 0.5),
+        pct(&mut to_apply, 0.99),
+        pct(&mut to_event, 0.5),
+        pct(&mut to_event, 0.99),
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<usize> = std::env::args()
@@ -62,77 +180,64 @@ async fn main() -> Result<()> {
         .filter_map(|a| a.parse().ok())
         .collect();
     let burst = args.first().copied().unwrap_or(1000);
-    let many = args.get(1).copied().unwrap_or(10_000);
+    let many = args.get(1).copied().unwrap_or(10_000).max(burst);
 
-    let mut serve: Vec<String> = provisioning_args();
-    serve.extend(["--reconcile-concurrency".into(), "32".into()]);
+    let cluster = SimClusterProcess::start("0s").await?;
+    let mut serve = cluster.serve_args();
+    serve.extend([
+        "--plugins-dir".into(),
+        plugins_dir().display().to_string(),
+        "--plugin-cache".into(),
+        storeplane_e2e::repo_root()
+            .join("target/plugin-cache")
+            .display()
+            .to_string(),
+        "--reconcile-concurrency".into(),
+        "32".into(),
+        "--rate-limit-per-tenant".into(),
+        "0".into(),
+        "--rate-limit-per-address".into(),
+        "0".into(),
+    ]);
     let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
-    let server = Server::start_on(&fresh_database(Backend::Sqlite).await?, &serve).await?;
-    let kube = server.kube().await?;
+    let quiet = "warn,storeplane=info";
+    let server =
+        Server::start_logging(&fresh_database(Backend::Sqlite).await?, &serve, quiet).await?;
+    let pid = server.pid().context("pid")?;
+    let empty_rss = rss_mib(pid);
+    let kube = cluster.client()?;
 
-    // Cluster-side timestamps: when a store's namespace and Deployment appear/become available.
-    let namespaces = Api::<Namespace>::all(kube.clone());
-    let deployments = Api::<Deployment>::all(kube.clone());
-    let first_apply = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, Instant>::new()));
-    let available = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, Instant>::new()));
+    let namespaces = first_seen(Api::<Namespace>::all(kube.clone()), |ns| {
+        ns.metadata.name.clone()
+    });
+    let available = first_seen(Api::<Deployment>::all(kube.clone()), |d| {
+        let ready = d
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0)
+            > 0;
+        if ready {
+            d.metadata.namespace.clone()
+        } else {
+            None
+        }
+    });
+    let ready: Seen = Arc::default();
     {
-        let first_apply = first_apply.clone();
-        tokio::spawn(async move {
-            let mut events = watcher(namespaces, watcher::Config::default()).boxed();
-            // `Init`/`InitDone` and transient errors are part of the stream.
-            while let Some(event) = events.next().await {
-                let Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns)) = event else {
-                    continue;
-                };
-                if let Some(name) = ns.metadata.name {
-                    first_apply
-                        .lock()
-                        .expect("lock")
-                        .entry(name)
-                        .or_insert_with(Instant::now);
-                }
-            }
-        });
-    }
-    {
-        let available = available.clone();
-        tokio::spawn(async move {
-            let mut events = watcher(deployments, watcher::Config::default()).boxed();
-            while let Some(event) = events.next().await {
-                let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = event else {
-                    continue;
-                };
-                let ready = d
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.available_replicas)
-                    .unwrap_or(0)
-                    > 0;
-                if let (true, Some(ns)) = (ready, d.metadata.namespace) {
-                    available
-                        .lock()
-                        .expect("lock")
-                        .entry(ns)
-                        .or_insert_with(Instant::now);
-                }
-            }
-        });
-    }
-    let mut watch = server
-        .stores()
-        .await?
-        .watch_stores(pb::WatchStoresRequest::default())
-        .await?
-        .into_inner();
-    let ready_seen = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, Instant>::new()));
-    {
-        let ready_seen = ready_seen.clone();
+        let mut watch = server
+            .stores()
+            .await?
+            .watch_stores(pb::WatchStoresRequest::default())
+            .await?
+            .into_inner();
+        let ready = Arc::clone(&ready);
         tokio::spawn(async move {
             while let Some(Ok(event)) = watch.next().await {
                 if let (EventType::Modified, Some(store)) = (event.r#type(), event.store)
                     && store.phase() == pb::StorePhase::Ready
                 {
-                    ready_seen
+                    ready
                         .lock()
                         .expect("lock")
                         .entry(store.name)
@@ -142,91 +247,43 @@ async fn main() -> Result<()> {
         });
     }
 
-    // A burst of creates, timed individually and as a whole.
+    // One at a time: the platform's own latency.
+    let mut idle = HashMap::new();
+    for i in 0..50 {
+        let name = format!("idle-{i:03}");
+        idle.extend(create_all(&server, std::slice::from_ref(&name)).await?);
+        wait_ready(&ready, &[name], Duration::from_secs(60)).await?;
+    }
+    report(
+        "one at a time (50 stores)",
+        latencies(&idle, &namespaces, &available, &ready),
+    );
+
+    // A burst, timed individually and as a whole.
+    let names: Vec<String> = (0..burst).map(|i| format!("burst-{i:05}")).collect();
     let started = Instant::now();
-    let mut created_at = HashMap::new();
-    let mut calls = Vec::new();
-    for i in 0..burst {
-        let name = format!("burst-{i:05}");
-        let mut client = server.stores().await?;
-        let req = request(&name);
-        calls.push(tokio::spawn(async move {
-            (name, Instant::now(), client.create_store(req).await)
-        }));
-    }
-    for call in calls {
-        let (name, at, result) = call.await?;
-        result.context("create")?;
-        created_at.insert(name, at);
-    }
-    loop {
-        if ready_seen.lock().expect("lock").len() >= burst {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(1800),
-            "burst did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let created = create_all(&server, &names).await?;
+    wait_ready(&ready, &names, Duration::from_secs(3600)).await?;
     let burst_secs = started.elapsed().as_secs_f64();
+    report(
+        &format!("burst of {burst}"),
+        latencies(&created, &namespaces, &available, &ready),
+    );
+    println!("burst of {burst} concurrent creates → all Ready: {burst_secs:.1} s");
 
-    let (first_apply, available, ready_seen) = (
-        first_apply.lock().expect("lock").clone(),
-        available.lock().expect("lock").clone(),
-        ready_seen.lock().expect("lock").clone(),
-    );
-    let mut to_apply: Vec<f64> = created_at
-        .iter()
-        .filter_map(|(name, t)| {
-            first_apply
-                .get(&format!("store-{name}"))
-                .map(|a| a.duration_since(*t).as_secs_f64() * 1e3)
-        })
-        .collect();
-    let mut to_event: Vec<f64> = ready_seen
-        .iter()
-        .filter_map(|(name, t)| {
-            available
-                .get(&format!("store-{name}"))
-                .map(|a| t.duration_since(*a).as_secs_f64() * 1e3)
-        })
-        .collect();
-    println!("stores in the burst:                       {burst}");
-    println!(
-        "create → first apply (namespace):           p50 {:.1} ms, p99 {:.1} ms",
-        pct(&mut to_apply, 0.5),
-        pct(&mut to_apply, 0.99)
-    );
-    println!(
-        "workloads ready → store Ready watch event:  p50 {:.1} ms, p99 {:.1} ms",
-        pct(&mut to_event, 0.5),
-        pct(&mut to_event, 0.99)
-    );
-    println!("burst of {burst} creates → all Ready:        {burst_secs:.1} s");
-
-    // Memory with many stores: record-only mode keeps the cost to the control plane itself.
-    let record_only = Server::start_on(
-        &fresh_database(Backend::Sqlite).await?,
-        &[
-            "--rate-limit-per-tenant",
-            "0",
-            "--rate-limit-per-address",
-            "0",
-        ],
-    )
-    .await?;
-    let pid = record_only.pid().context("pid")?;
-    let before = rss_mib(pid);
-    let mut client = record_only.stores().await?;
-    for i in 0..many {
-        client
-            .create_store(create_request(&format!("m-{i:06}")))
-            .await?;
+    // Up to `many` Ready stores, in bursts of `burst`.
+    let mut total = 50 + burst;
+    let started = Instant::now();
+    while total < many {
+        let n = burst.min(many - total);
+        let names: Vec<String> = (total..total + n).map(|i| format!("many-{i:05}")).collect();
+        create_all(&server, &names).await?;
+        wait_ready(&ready, &names, Duration::from_secs(3600)).await?;
+        total += n;
     }
     let mut watchers = Vec::new();
     for _ in 0..10 {
-        let mut w = record_only
+        let mut w = server
             .stores()
             .await?
             .watch_stores(pb::WatchStoresRequest::default())
@@ -240,8 +297,35 @@ async fn main() -> Result<()> {
         watchers.push(w);
     }
     println!(
-        "control plane RSS: {before:.1} MiB empty, {:.1} MiB with {many} stores and 10 open watches",
+        "control plane RSS: {empty_rss:.1} MiB at start, {:.1} MiB managing {total} Ready stores with 10 open watches (the last {} provisioned in {:.1} s)",
+        rss_mib(pid),
+        total - 50 - burst,
+        started.elapsed().as_secs_f64()
+    );
+
+    // For comparison: recording stores only, no cluster.
+    let record_only = Server::start_logging(
+        &fresh_database(Backend::Sqlite).await?,
+        &[
+            "--rate-limit-per-tenant",
+            "0",
+            "--rate-limit-per-address",
+            "0",
+        ],
+        quiet,
+    )
+    .await?;
+    let pid = record_only.pid().context("pid")?;
+    let mut client = record_only.stores().await?;
+    for i in 0..many {
+        client
+            .create_store(create_request(&format!("m-{i:06}")))
+            .await?;
+    }
+    println!(
+        "record-only control plane RSS with {many} stores: {:.1} MiB",
         rss_mib(pid)
     );
+    drop(watchers);
     Ok(())
 }
