@@ -382,6 +382,15 @@ try {
     await row.locator("a.table__name").click();
     await waitText("#urls-title + dl", /wp-admin/);
     await shot("store-detail-ready");
+    // The admin login is revealed on request only. This server records
+    // stores without provisioning them, so it has no Secret to read: the
+    // page says why instead of showing anything.
+    assert(await page.locator(".admin-login").count() === 0, "no login offered before the engine reported one");
+    sqlite(db, `UPDATE stores SET credentials_secret='${shop}-admin' WHERE name='${shop}'`);
+    await page.goto(`${appUrl}/stores/${shop}${query}`);
+    await page.click(".admin-login button:has-text('Show admin login')");
+    await waitText(".admin-login [role=alert]", /Cannot reveal the login: .*records stores/);
+    assert(await page.locator(".admin-login .secret").count() === 0, "no password shown on failure");
   }, { skip: noSqlite });
 
   await step("reconnects after the server restarts and resumes the live list", async () => {

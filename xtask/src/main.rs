@@ -34,6 +34,18 @@ fn main() -> Result<()> {
         Some("plugins") => {
             plugins::build(&root, cargo).map(|dir| eprintln!("xtask: bundles in {}", dir.display()))
         }
+        Some("dashboard") => {
+            ensure_wasm_targets()?;
+            web::build_dashboard(&root, &root.join("target/dashboard"))
+        }
+        Some("lint") => sh(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\

@@ -549,8 +549,8 @@ impl StoreDriver for NoCluster {
         Err(Error::FailedPrecondition {
             kind: "NO_CLUSTER",
             subject: format!("stores/{}", store.id),
-            description: "this control plane runs without a cluster (--cluster none): \
-                          there is no Secret to read"
+            description: "this control plane only records stores (no cluster or no engine \
+                          plugins): there is no Secret to read"
                 .into(),
         })
     }

@@ -72,7 +72,12 @@ fn rss_mib(pid: u32) -> f64 {
 /// Records, per key, when `key_of` first returns it for an applied object.
 fn first_seen<K>(api: Api<K>, key_of: fn(&K) -> Option<String>) -> Seen
 where
-    K: kube::Resource + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned + Send + 'static,
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + k8s_openapi::serde::de::DeserializeOwned
+        + Send
+        + 'static,
 {
     let seen: Seen = Arc::default();
     let out = Arc::clone(&seen);

@@ -141,6 +141,20 @@ impl Api {
             .into_inner())
     }
 
+    /// The store's admin login (audited on the server). Kept only in the
+    /// component that shows it, never in the app state or storage.
+    pub async fn reveal_store_credentials(&self, name: &str) -> Result<pb::StoreCredentials> {
+        let request = pb::RevealStoreCredentialsRequest {
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .reveal_store_credentials(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
     /// A store's whole timeline, oldest first (every page).
     pub async fn list_store_events(&self, name: &str) -> Result<Vec<pb::StoreEvent>> {
         let mut events = Vec::new();

@@ -1,7 +1,7 @@
 //! One store: phase, conditions, addresses, configuration and the live
 //! timeline, with Retry for a failed store and Delete behind a dialog.
 
-use storeplane_proto::v1::{ConditionStatus, Store, StorePhase};
+use storeplane_proto::v1::{ConditionStatus, Store, StoreCredentials, StorePhase};
 use yew::prelude::*;
 
 use crate::{
@@ -139,7 +139,82 @@ fn Addresses(props: &StoreProps) -> Html {
                     { link("Admin", &urls.admin) }
                 </dl>
             }
+            if props.store.credentials_available {
+                <AdminLogin name={props.store.name.clone()} />
+            }
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct AdminLoginProps {
+    name: String,
+}
+
+/// The store's admin login, fetched on request (each reveal is audited) and
+/// held only while shown.
+#[function_component]
+fn AdminLogin(props: &AdminLoginProps) -> Html {
+    let api = use_api();
+    let session = use_session();
+    let busy = use_state(|| false);
+    let shown = use_state(|| None::<StoreCredentials>);
+    let error = use_state(|| None::<String>);
+    let reveal = {
+        let (api, session, busy, shown, error) = (
+            api.clone(),
+            session.clone(),
+            busy.clone(),
+            shown.clone(),
+            error.clone(),
+        );
+        let name = props.name.clone();
+        Callback::from(move |_: MouseEvent| {
+            if *busy {
+                return;
+            }
+            busy.set(true);
+            error.set(None);
+            let (api, session, busy, shown, error, name) = (
+                api.clone(),
+                session.clone(),
+                busy.clone(),
+                shown.clone(),
+                error.clone(),
+                name.clone(),
+            );
+            yew::platform::spawn_local(async move {
+                match api.reveal_store_credentials(&name).await {
+                    Ok(credentials) => shown.set(Some(credentials)),
+                    Err(ApiError::Unauthenticated(why)) => {
+                        report_unauthenticated(&session, &api, why)
+                    }
+                    Err(err) => error.set(Some(err.to_string())),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let hide = {
+        let shown = shown.clone();
+        Callback::from(move |_: MouseEvent| shown.set(None))
+    };
+    html! {
+        <div class="admin-login">
+            if let Some(login) = &*shown {
+                <dl class="kv">
+                    <div class="kv__row"><dt>{ "Username" }</dt><dd><code>{ login.username.clone() }</code></dd></div>
+                    <div class="kv__row"><dt>{ "Password" }</dt><dd><code class="secret">{ login.password.clone() }</code></dd></div>
+                </dl>
+                <button type="button" class="button" onclick={hide}>{ "Hide admin login" }</button>
+            } else {
+                <button type="button" class="button" onclick={reveal} disabled={*busy}>
+                    if *busy { <span class="spinner" aria-hidden="true"></span>{ "Revealing…" } } else { { "Show admin login" } }
+                </button>
+                <p class="muted small">{ "Each reveal is recorded in the audit log." }</p>
+            }
+            if let Some(err) = &*error { <p class="alert alert--error" role="alert">{ format!("Cannot reveal the login: {err}") }</p> }
+        </div>
     }
 }
 
