@@ -32,6 +32,20 @@ async fn start(backend: Backend, args: &[&str]) -> Result<Server> {
     Server::start_on(&fresh_database(backend).await?, args).await
 }
 
+/// The newest 100 audit entries, as an administrator sees them.
+async fn all_audit_entries(server: &Server) -> Result<Vec<pb::AuditEntry>> {
+    Ok(server
+        .audit_as(&server.admin_token)
+        .await?
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .entries)
+}
+
 fn by_name<T: Default>(name: &str, make: impl FnOnce(String) -> T) -> T {
     make(name.to_owned())
 }
@@ -513,16 +527,7 @@ async fn every_mutating_call_is_audited_without_secrets(backend: Backend) -> Res
         .await
         .expect_err("unauthenticated");
 
-    let entries = server
-        .audit_as(&server.admin_token)
-        .await?
-        .list_audit_entries(pb::ListAuditEntriesRequest {
-            page_size: 100,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .entries;
+    let entries = all_audit_entries(&server).await?;
     let seen: Vec<(String, String)> = entries
         .iter()
         .rev()
@@ -753,16 +758,7 @@ async fn store_credentials_are_revealed_to_their_own_tenant_only_and_audited() -
     }
 
     // Audited: who asked, for which store, and the outcome; never the value.
-    let entries = server
-        .audit_as(&server.admin_token)
-        .await?
-        .list_audit_entries(pb::ListAuditEntriesRequest {
-            page_size: 100,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .entries;
+    let entries = all_audit_entries(&server).await?;
     let reveals: Vec<(&str, &str)> = entries
         .iter()
         .rev()

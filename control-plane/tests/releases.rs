@@ -205,58 +205,43 @@ async fn install_upgrade_with_prune_rollback_and_uninstall() {
     assert!(!f.backend.uninstall(&f.store, "shop").await.unwrap());
 }
 
-#[tokio::test]
-async fn a_chart_with_a_cluster_scoped_object_is_refused_before_anything_is_applied() {
+/// Installs the fixture chart with one more template, which must be
+/// refused: nothing applied, no release recorded. Returns the refusal.
+async fn refused_with_template(template: &str) -> HostError {
     let f = fixture().await;
-    std::fs::write(
-        f.chart.join("templates/role.yaml"),
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: escalate\nrules: []\n",
-    )
-    .unwrap();
+    std::fs::write(f.chart.join("templates/extra-object.yaml"), template).unwrap();
     let err = f
         .backend
         .install_or_upgrade(&f.store, "shop", &f.chart, json!({}))
         .await
         .unwrap_err();
     assert!(
+        config_maps(&f).await.is_empty(),
+        "objects applied before the refusal: {err:?}"
+    );
+    let release = f.backend.release_status(&f.store, "shop").await.unwrap();
+    assert!(release.is_none(), "a refused release was recorded");
+    err
+}
+
+#[tokio::test]
+async fn a_chart_with_a_cluster_scoped_object_is_refused_before_anything_is_applied() {
+    let err = refused_with_template(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: escalate\nrules: []\n",
+    )
+    .await;
+    assert!(
         matches!(&err, HostError::Denied(m) if m.contains("ClusterRole")),
         "{err:?}"
-    );
-    assert!(
-        config_maps(&f).await.is_empty(),
-        "objects applied before the refusal"
-    );
-    assert!(
-        f.backend
-            .release_status(&f.store, "shop")
-            .await
-            .unwrap()
-            .is_none()
     );
 }
 
 #[tokio::test]
 async fn a_chart_that_does_not_render_is_an_invalid_release_and_records_nothing() {
-    let f = fixture().await;
-    std::fs::write(
-        f.chart.join("templates/broken.yaml"),
-        "{{ required \"greeting is required\" .Values.missing }}\n",
-    )
-    .unwrap();
-    let err = f
-        .backend
-        .install_or_upgrade(&f.store, "shop", &f.chart, json!({}))
-        .await
-        .unwrap_err();
+    let err =
+        refused_with_template("{{ required \"greeting is required\" .Values.missing }}\n").await;
     assert!(
         matches!(&err, HostError::Invalid(m) if m.contains("greeting is required")),
         "{err:?}"
-    );
-    assert!(
-        f.backend
-            .release_status(&f.store, "shop")
-            .await
-            .unwrap()
-            .is_none()
     );
 }

@@ -307,6 +307,16 @@ impl Server {
         Ok(issued.secret)
     }
 
+    /// `WatchStores` from the start, as the administrator.
+    pub async fn watch(&self) -> Result<tonic::Streaming<pb::WatchStoresResponse>> {
+        Ok(self
+            .stores()
+            .await?
+            .watch_stores(pb::WatchStoresRequest::default())
+            .await?
+            .into_inner())
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -492,12 +502,7 @@ pub async fn wait_for(
     names: &[&str],
     phase: pb::StorePhase,
 ) -> Result<Vec<pb::Store>> {
-    let mut stream = server
-        .stores()
-        .await?
-        .watch_stores(pb::WatchStoresRequest::default())
-        .await?
-        .into_inner();
+    let mut stream = server.watch().await?;
     let mut latest: std::collections::BTreeMap<String, pb::Store> = Default::default();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {

@@ -230,12 +230,7 @@ async fn main() -> Result<()> {
     });
     let ready: Seen = Arc::default();
     {
-        let mut watch = server
-            .stores()
-            .await?
-            .watch_stores(pb::WatchStoresRequest::default())
-            .await?
-            .into_inner();
+        let mut watch = server.watch().await?;
         let ready = Arc::clone(&ready);
         tokio::spawn(async move {
             while let Some(Ok(event)) = watch.next().await {
@@ -288,12 +283,7 @@ async fn main() -> Result<()> {
     }
     let mut watchers = Vec::new();
     for _ in 0..10 {
-        let mut w = server
-            .stores()
-            .await?
-            .watch_stores(pb::WatchStoresRequest::default())
-            .await?
-            .into_inner();
+        let mut w = server.watch().await?;
         while let Some(Ok(e)) = w.next().await {
             if e.r#type() == EventType::InitialListComplete {
                 break;
