@@ -22,6 +22,9 @@ on_both_backends!(
     woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_setup_done,
     fifty_concurrent_creates_all_become_ready,
     a_create_retried_ten_times_provisions_one_store,
+    an_injected_failure_fails_the_store_and_retry_recovers_it,
+    upgrade_then_rollback_changes_and_restores_the_rendered_revision,
+    a_control_plane_killed_mid_provision_converges_after_restart,
 );
 
 use storeplane_e2e::{PATIENCE, engine_request as request, to_struct, wait_for};
@@ -417,9 +420,8 @@ async fn plugin_errors_traps_and_timeouts_are_distinct_failure_reasons() -> Resu
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_injected_failure_fails_the_store_and_retry_recovers_it() -> Result<()> {
-    let server = start(Backend::Sqlite, &[]).await?;
+async fn an_injected_failure_fails_the_store_and_retry_recovers_it(backend: Backend) -> Result<()> {
+    let server = start(backend, &[]).await?;
     let kube = server.kube().await?;
     // The cluster will fail every workload of this namespace.
     let namespaces: Api<Namespace> = Api::all(kube.clone());
@@ -470,9 +472,10 @@ async fn an_injected_failure_fails_the_store_and_retry_recovers_it() -> Result<(
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision() -> Result<()> {
-    let server = start(Backend::Sqlite, &[]).await?;
+async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision(
+    backend: Backend,
+) -> Result<()> {
+    let server = start(backend, &[]).await?;
     let mut stores = server.stores().await?;
     stores
         .create_store(request(
@@ -543,22 +546,35 @@ async fn wait_until_observed(server: &Server, name: &str, generation: i64) -> Re
 }
 
 async fn release_digests(database_url: &str, namespace: &str) -> Result<Vec<String>> {
-    let pool = sqlx::SqlitePool::connect(database_url).await?;
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT digest FROM releases WHERE namespace = ?1 ORDER BY revision")
-            .bind(namespace)
-            .fetch_all(&pool)
-            .await?;
-    pool.close().await;
+    let rows: Vec<(String,)> = if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await?;
+        let rows =
+            sqlx::query_as("SELECT digest FROM releases WHERE namespace = ?1 ORDER BY revision")
+                .bind(namespace)
+                .fetch_all(&pool)
+                .await?;
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        let rows =
+            sqlx::query_as("SELECT digest FROM releases WHERE namespace = $1 ORDER BY revision")
+                .bind(namespace)
+                .fetch_all(&pool)
+                .await?;
+        pool.close().await;
+        rows
+    };
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// The control plane is killed (SIGKILL) mid-provision and restarted against
 /// a simulated cluster running as its own process, which keeps its state.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_control_plane_killed_mid_provision_converges_after_restart() -> Result<()> {
+async fn a_control_plane_killed_mid_provision_converges_after_restart(
+    backend: Backend,
+) -> Result<()> {
     let mut cluster = storeplane_e2e::SimClusterProcess::start("3s").await?;
-    let db = fresh_database(Backend::Sqlite).await?;
+    let db = fresh_database(backend).await?;
     let plugins = storeplane_e2e::plugins_dir().display().to_string();
     // The same replica identity across the restart, like a StatefulSet pod:
     // the restarted process takes over its own lease at once.
