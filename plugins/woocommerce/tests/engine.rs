@@ -14,6 +14,9 @@ use storeplane_plugin_sdk::testing::{
 use storeplane_plugin_sdk::{HostError, Phase, Store, StoreContext};
 use storeplane_plugin_woocommerce::{Config, Names, WooCommerce, helm_values};
 
+#[path = "../../testing/engines_json.rs"]
+mod engines_json;
+
 fn plugin() -> Harness<WooCommerce> {
     Harness::new()
 }
@@ -90,19 +93,7 @@ fn bundle_sources_match_describe() {
 
 #[test]
 fn schema_is_the_one_the_api_offers_in_engines_json() {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../engines.json")).unwrap();
-    let engines: Value = serde_json::from_str(&text).unwrap();
-    let offered = engines["engines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == "woocommerce")
-        .unwrap();
-    let (info, schema) = plugin().describe();
-    assert_eq!(schema, offered["config_schema"]);
-    assert_eq!(info.version, offered["version"]);
-    assert_eq!(info.description, offered["description"]);
+    engines_json::assert_offered_as_described::<WooCommerce>(env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
