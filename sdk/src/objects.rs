@@ -205,9 +205,60 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The prefix of a release's object names as charts compute it in
+/// `_helpers.tpl`: `{{ .Release.Name | trunc N | trimSuffix "-" }}` (Helm's
+/// `trimSuffix` removes one occurrence).
+pub fn release_prefix(release: &str, max_chars: usize) -> String {
+    let mut prefix: String = release.chars().take(max_chars).collect();
+    if prefix.ends_with('-') {
+        prefix.pop();
+    }
+    prefix
+}
+
+/// Ten hex digits fingerprinting an engine version and the values a plugin
+/// sends: a suffix for objects that must be replaced rather than updated
+/// when either changes (a setup Job runs again under a new name).
+pub fn values_fingerprint(engine_version: &str, values: &Value) -> String {
+    let text = format!("{engine_version}\n{values}");
+    format!("{:010x}", fnv1a(text.as_bytes()) & 0xff_ffff_ffff)
+}
+
+/// `<prefix>-<what>-<fingerprint>`, or `<prefix>-<what>` without one.
+pub fn fingerprinted_name(prefix: &str, what: &str, fingerprint: &str) -> String {
+    if fingerprint.is_empty() {
+        format!("{prefix}-{what}")
+    } else {
+        format!("{prefix}-{what}-{fingerprint}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn release_prefixes_are_cut_like_helm_trunc_and_trim_suffix() {
+        assert_eq!(release_prefix("shop", 40), "shop");
+        let release = format!("{}-{}", "a".repeat(39), "b".repeat(20));
+        assert_eq!(release_prefix(&release, 40), "a".repeat(39));
+        assert_eq!(fingerprinted_name("shop", "setup", ""), "shop-setup");
+        assert_eq!(
+            fingerprinted_name("shop", "init", "0123456789"),
+            "shop-init-0123456789"
+        );
+    }
+
+    #[test]
+    fn fingerprints_change_with_values_and_version_only() {
+        let a = values_fingerprint("0.1.0", &json!({"x": 1}));
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, values_fingerprint("0.1.0", &json!({"x": 1})));
+        assert_ne!(a, values_fingerprint("0.1.0", &json!({"x": 2})));
+        assert_ne!(a, values_fingerprint("0.2.0", &json!({"x": 1})));
+    }
 
     #[test]
     fn config_map_holds_the_data_as_strings() {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use storeplane_plugin_sdk::objects::fnv1a;
+use storeplane_plugin_sdk::objects::{fingerprinted_name, release_prefix, values_fingerprint};
 
 /// Characters of the release name kept in object names: with the longest
 /// suffix (`-init-` and ten hex digits) a Job name stays within 63.
@@ -35,11 +35,7 @@ pub struct Names {
 impl Names {
     /// The names for `release`.
     pub fn new(release: &str) -> Self {
-        let mut prefix: String = release.chars().take(PREFIX_CHARS).collect();
-        // Helm's trimSuffix removes one occurrence.
-        if prefix.ends_with('-') {
-            prefix.pop();
-        }
+        let prefix = release_prefix(release, PREFIX_CHARS);
         Names {
             postgres: format!("{prefix}-postgres"),
             postgres_claim: format!("data-{prefix}-postgres-0"),
@@ -55,25 +51,18 @@ impl Names {
 
     /// The init Job for a values fingerprint (see [`job_suffix`]).
     pub fn init_job(&self, suffix: &str) -> String {
-        if suffix.is_empty() {
-            format!("{}-init", self.prefix)
-        } else {
-            format!("{}-init-{suffix}", self.prefix)
-        }
+        fingerprinted_name(&self.prefix, "init", suffix)
     }
 }
 
 /// Ten hex digits fingerprinting the engine version and the values the
 /// plugin sends (without `init`).
 pub fn job_suffix(engine_version: &str, values: &Value) -> String {
-    let text = format!("{engine_version}\n{values}");
-    format!("{:010x}", fnv1a(text.as_bytes()) & 0xff_ffff_ffff)
+    values_fingerprint(engine_version, values)
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
@@ -87,19 +76,8 @@ mod tests {
     }
 
     #[test]
-    fn long_release_names_are_cut_like_helm_trunc_and_trim_suffix() {
+    fn long_release_names_keep_job_names_within_63_characters() {
         let release = format!("{}-{}", "a".repeat(39), "b".repeat(20));
-        let names = Names::new(&release);
-        assert_eq!(names.prefix, "a".repeat(39));
-        assert!(names.init_job("0123456789").len() <= 63);
-    }
-
-    #[test]
-    fn job_suffix_changes_with_values_and_version_only() {
-        let a = job_suffix("0.1.0", &json!({"x": 1}));
-        assert_eq!(a.len(), 10);
-        assert_eq!(a, job_suffix("0.1.0", &json!({"x": 1})));
-        assert_ne!(a, job_suffix("0.1.0", &json!({"x": 2})));
-        assert_ne!(a, job_suffix("0.2.0", &json!({"x": 1})));
+        assert!(Names::new(&release).init_job("0123456789").len() <= 63);
     }
 }
