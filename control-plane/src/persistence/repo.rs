@@ -631,14 +631,16 @@ impl StoreRepository for SqlStoreRepository {
     }
 
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()> {
+        // Read and insert in one transaction: a store deleted in between
+        // gets no event written after its removal.
+        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
         let Some(row) = stores::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(&txn)
             .await
             .map_err(db("read store"))?
         else {
             return Ok(());
         };
-        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
         self.insert_event(&txn, &to_domain(row)?, event).await?;
         txn.commit().await.map_err(db("commit"))
     }
