@@ -301,6 +301,91 @@ async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Re
     Ok(())
 }
 
+/// A namespace labelled as a store's, managed by storeplane, with no store
+/// record is reported and deleted; one that is not marked as managed by
+/// storeplane is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orphaned_store_namespace_is_reported_and_deleted() -> Result<()> {
+    let server = start(Backend::Sqlite, &[]).await?;
+    let namespaces: Api<Namespace> = Api::all(server.kube().await?);
+    let labelled = |name: &str, managed: bool| {
+        let mut labels = std::collections::BTreeMap::from([(
+            "storeplane.dev/store".to_owned(),
+            uuid::Uuid::new_v4().to_string(),
+        )]);
+        if managed {
+            labels.insert(
+                "app.kubernetes.io/managed-by".to_owned(),
+                "storeplane".to_owned(),
+            );
+        }
+        Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                labels: Some(labels),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    };
+    namespaces
+        .create(&PostParams::default(), &labelled("store-foreign", false))
+        .await?;
+    namespaces
+        .create(&PostParams::default(), &labelled("store-ghost", true))
+        .await?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while namespaces.get_opt("store-ghost").await?.is_some() {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the orphaned namespace was not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensure!(
+        server.log().contains("orphaned store namespace"),
+        "the orphan was not reported"
+    );
+    ensure!(
+        namespaces.get_opt("store-foreign").await?.is_some(),
+        "a namespace storeplane does not manage was deleted"
+    );
+    Ok(())
+}
+
+/// A store still coming up when the overall provisioning timeout passes
+/// fails with a reason that says so (the kubelet here takes 60 s, the
+/// timeout is 2 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_that_outlasts_its_timeout_fails_with_the_reason() -> Result<()> {
+    let mut args = provisioning_args();
+    let delay = args
+        .iter()
+        .position(|a| a == "--sim-delay")
+        .context("--sim-delay")?;
+    args[delay + 1] = "60s".into();
+    args.extend(["--provision-timeout".into(), "2s".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_on(&fresh_database(Backend::Sqlite).await?, &args).await?;
+    server
+        .stores()
+        .await?
+        .create_store(request("stuck", "static-site", serde_json::json!({})))
+        .await?;
+    let failed = wait_for(&server, &["stuck"], pb::StorePhase::Failed).await?;
+    assert_eq!(
+        failed[0].failure_reason, "ProvisioningTimedOut",
+        "{}",
+        failed[0].failure_message
+    );
+    let timeline = events(&server, "stuck").await?;
+    ensure!(
+        timeline.iter().any(|r| r == "EngineProvisioned"),
+        "{timeline:?}"
+    );
+    Ok(())
+}
+
 /// With `--helm-binary`, charts are rendered by `helm template` (here a
 /// `helm` command line over Helm's own Go engine, `helm_cli.py`) and the
 /// store comes up the same way.

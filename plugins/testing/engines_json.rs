@@ -12,7 +12,8 @@ pub fn assert_offered_as_described<E: Engine>(plugin_dir: &str) {
     let path = std::path::Path::new(plugin_dir).join("../engines.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let engines: Value = serde_json::from_str(&text).expect("engines.json is JSON");
+    let engines: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     let (info, schema) = Harness::<E>::new().describe();
     let id = info.id.as_str();
     let offered = engines["engines"]

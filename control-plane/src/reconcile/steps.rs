@@ -279,7 +279,15 @@ async fn provision(ctx: &Context, mut store: Store) -> Result<Next, Error> {
                 .then(|| NewEvent::info("Waiting", observed.message.clone()))
             })
             .await?;
-            Ok(Next::After(ctx.platform.resync))
+            // Watches wake the store as its workloads change; the timer is
+            // only the resync, or the overall deadline when that is sooner,
+            // so a timeout fires on time.
+            let deadline = ctx.platform.provision_timeout.saturating_sub(elapsed);
+            Ok(Next::After(
+                ctx.platform
+                    .resync
+                    .min(deadline + Duration::from_millis(10)),
+            ))
         }
     }
 }
