@@ -11,6 +11,7 @@
 //   STOREPLANE_DASHBOARD_DIR  built dashboard (default <repo>/target/dashboard)
 //   CHROMIUM                  browser         (default /usr/bin/chromium)
 //   BROWSER_ARTIFACTS_DIR     screenshots     (default <repo>/target/browser-artifacts)
+//   STOREPLANE_TEST_PLUGINS_DIR  plugin bundles (default <repo>/target/test-plugins)
 //
 // Prints "N passed, N failed" and exits non-zero when anything failed.
 
@@ -32,6 +33,7 @@ const DASHBOARD = process.env.STOREPLANE_DASHBOARD_DIR || path.join(root, "targe
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = process.env.BROWSER_ARTIFACTS_DIR || path.join(root, "target/browser-artifacts");
 const ENGINES = path.join(root, "plugins/engines.json");
+const PLUGINS = process.env.STOREPLANE_TEST_PLUGINS_DIR || path.join(root, "target/test-plugins");
 /** Generous: the machine is shared and the wasm is compiled on first load. */
 const TIMEOUT = 20_000;
 
@@ -88,12 +90,13 @@ function supportsDashboardDir() {
 }
 
 /** Starts the server; resolves once it listens, with the token if printed. */
-async function startServer({ port, dataDir, dashboard }) {
+async function startServer({ port, dataDir, dashboard, extra = [] }) {
   const args = [
     "serve",
     "--engines-file", ENGINES,
     "--listen", `127.0.0.1:${port}`,
     "--data-dir", dataDir,
+    ...extra,
   ];
   if (dashboard) args.push("--dashboard-dir", dashboard);
   const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } });
@@ -490,6 +493,49 @@ try {
       await other.close();
     } finally {
       await stopServer(open);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  await step("a provisioned store's admin login is shown on request, then hidden", async () => {
+    // A second server that really provisions: the simulated cluster with no
+    // kubelet delay and the built engine plugins.
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storeplane-e2e-provision-"));
+    const extra = [
+      "--cluster", "simulated", "--sim-delay", "0s", "--sim-apiserver-addr", "127.0.0.1:0",
+      "--plugins-dir", PLUGINS, "--plugin-cache", path.join(root, "target/plugin-cache"),
+    ];
+    const { child, token: owner } = await startServer({ port, dataDir: dir, extra });
+    try {
+      const api = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+      const other = await context.newPage();
+      await other.goto(`${appUrl}/stores/new${api}`);
+      await signIn(other, owner);
+      await other.goto(`${appUrl}/stores/new${api}`);
+      await other.locator("input[name=engine][value=woocommerce]").waitFor({ timeout: TIMEOUT });
+      await other.check("input[name=engine][value=woocommerce]");
+      await other.locator("#config-currency").waitFor({ timeout: TIMEOUT });
+      await other.fill("#store-name", "login-shop");
+      await other.fill("#config-admin_email", "owner@example.com");
+      await other.click("form button[type=submit]");
+      await other.waitForURL("**/stores/login-shop**", { timeout: TIMEOUT });
+      await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
+      assert(await other.locator(".admin-login .secret").count() === 0, "nothing shown before asking");
+      await other.click(".admin-login button:has-text('Show admin login')");
+      await other.locator(".admin-login .secret").waitFor({ timeout: TIMEOUT });
+      const login = await other.locator(".admin-login").innerText();
+      assert(login.includes("owner@example.com"), `username shown: ${login}`);
+      const password = (await other.locator(".admin-login .secret").innerText()).trim();
+      assert(/^[A-Za-z0-9]{32}$/.test(password), `a generated password: ${password.length} characters`);
+      await shot("store-admin-login", { of: other });
+      await other.click(".admin-login button:has-text('Hide admin login')");
+      await other.locator(".admin-login button:has-text('Show admin login')").waitFor({ timeout: TIMEOUT });
+      assert(await other.locator(".admin-login .secret").count() === 0, "hidden again");
+      assert(!(await other.content()).includes(password), "the password left the page");
+      await other.close();
+    } finally {
+      await stopServer(child);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -364,7 +364,7 @@ pub fn kube_client(url: &str) -> Result<kube::Client> {
 pub fn plugins_dir() -> PathBuf {
     std::env::var_os("STOREPLANE_TEST_PLUGINS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/plugins"))
+        .unwrap_or_else(|| repo_root().join("target/test-plugins"))
 }
 
 /// `serve` arguments for provisioning on the in-process simulated cluster

@@ -31,9 +31,13 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&root),
-        Some("plugins") => {
-            plugins::build(&root, cargo).map(|dir| eprintln!("xtask: bundles in {}", dir.display()))
-        }
+        Some("plugins") => plugins::build(&root, cargo).map(|b| {
+            eprintln!(
+                "xtask: engines in {}, with the test plugins in {}",
+                b.product.display(),
+                b.all.display()
+            )
+        }),
         Some("dashboard") => {
             ensure_wasm_targets()?;
             web::build_dashboard(&root, &root.join("target/dashboard"))
@@ -52,7 +56,7 @@ fn main() -> Result<()> {
                  commands:\n  \
                  run [ARGS...]  serve storeplane on the embedded default (extra ARGS go to `storeplane serve`)\n  \
                  test           set up what is missing and run every test\n  \
-                 plugins        build the engine plugins into target/plugins\n  \
+                 plugins        build the engine plugins into target/plugins (and, with the test plugins, target/test-plugins)\n  \
                  dashboard      build the web dashboard into target/dashboard\n  \
                  lint           cargo clippy -D warnings over the workspace"
             );
@@ -102,7 +106,7 @@ fn run(extra: &[String]) -> Result<()> {
     let mut serve = Command::new(Path::new("target/debug/storeplane"));
     serve
         .args(["serve", "--cluster", "simulated", "--plugins-dir"])
-        .arg(&bundles)
+        .arg(&bundles.product)
         .args(["--plugin-cache", "target/plugin-cache"])
         .args(["--sim-apiserver-addr", "127.0.0.1:6443"])
         .args(["--metrics-listen", "127.0.0.1:9090"])
@@ -141,15 +145,15 @@ fn test(root: &Path) -> Result<()> {
         .env("STOREPLANE_BIN", target.join("debug/storeplane"))
         .env("GRPCURL", &grpcurl)
         .env("STOREPLANE_PYTHON", &python)
-        .env("STOREPLANE_TEST_PLUGINS_DIR", &bundles));
+        .env("STOREPLANE_TEST_PLUGINS_DIR", &bundles.all));
     pg.stop();
     result?;
-    browser_tests(root, &target, &dashboard)
+    browser_tests(root, &target, &dashboard, &bundles.all)
 }
 
 /// The dashboard in a real headless Chromium (Debian's), driven by
 /// playwright-core from npm.
-fn browser_tests(root: &Path, target: &Path, dashboard: &Path) -> Result<()> {
+fn browser_tests(root: &Path, target: &Path, dashboard: &Path, plugins: &Path) -> Result<()> {
     if !Path::new("/usr/bin/chromium").is_file() || !on_path("sqlite3") {
         apt_install(&["chromium", "sqlite3"])
             .context("installing Chromium for the browser test")?;
@@ -166,6 +170,7 @@ fn browser_tests(root: &Path, target: &Path, dashboard: &Path) -> Result<()> {
         .current_dir(&dir)
         .env("STOREPLANE_BIN", target.join("debug/storeplane"))
         .env("STOREPLANE_DASHBOARD_DIR", dashboard)
+        .env("STOREPLANE_TEST_PLUGINS_DIR", plugins)
         .env("BROWSER_ARTIFACTS_DIR", target.join("browser-artifacts")))
 }
 

@@ -1,7 +1,8 @@
 //! Builds the engine plugins for `wasm32-wasip2` and assembles their
-//! bundles under `target/plugins/<id>/` (`plugin.toml`, the component, the
-//! config schema and the charts), where `storeplane serve --plugins-dir`
-//! and the tests load them.
+//! bundles (`plugin.toml`, the component, the config schema and the charts):
+//! the product's engines under `target/plugins/<id>/`, where `cargo xtask
+//! run` serves them, and every plugin, including the sandbox test plugins
+//! of `plugins/testing/`, under `target/test-plugins/<id>/` for the tests.
 
 use std::{
     fs,
@@ -45,8 +46,16 @@ fn package_name(krate: &Path) -> Result<String> {
         .with_context(|| format!("{} has no package name", krate.display()))
 }
 
-/// Builds every plugin and writes its bundle; returns the bundles directory.
-pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<PathBuf> {
+/// Where the bundles went.
+pub struct Bundles {
+    /// The engines users get (`target/plugins`).
+    pub product: PathBuf,
+    /// Those and the test plugins (`target/test-plugins`).
+    pub all: PathBuf,
+}
+
+/// Builds every plugin and writes its bundles.
+pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<Bundles> {
     let crates = plugin_crates(root)?;
     if crates.is_empty() {
         bail!("no plugin crates under plugins/");
@@ -67,10 +76,16 @@ pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<PathBuf> {
     }
     sh(&mut build).context("building the plugins for wasm32-wasip2")?;
 
-    let out = root.join("target/plugins");
-    if out.exists() {
-        fs::remove_dir_all(&out)?;
+    let bundles = Bundles {
+        product: root.join("target/plugins"),
+        all: root.join("target/test-plugins"),
+    };
+    for dir in [&bundles.product, &bundles.all] {
+        if dir.exists() {
+            fs::remove_dir_all(dir)?;
+        }
     }
+    let testing = root.join("plugins/testing");
     for (krate, name) in crates.iter().zip(&names) {
         let manifest_text = fs::read_to_string(krate.join("plugin.toml"))?;
         let manifest: toml::Table = toml::from_str(&manifest_text)
@@ -83,7 +98,7 @@ pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<PathBuf> {
                 .with_context(|| format!("{}/plugin.toml has no {key}", krate.display()))
         };
         let id = field("id")?;
-        let bundle = out.join(&id);
+        let bundle = bundles.all.join(&id);
         fs::create_dir_all(&bundle)?;
         fs::write(bundle.join("plugin.toml"), &manifest_text)?;
         let artifact = root
@@ -103,9 +118,12 @@ pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<PathBuf> {
         {
             copy_dir(&krate.join(chart), &bundle.join(chart))?;
         }
+        if !krate.starts_with(&testing) {
+            copy_dir(&bundle, &bundles.product.join(&id))?;
+        }
         eprintln!("xtask: bundle {}", bundle.display());
     }
-    Ok(out)
+    Ok(bundles)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {

@@ -86,7 +86,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins");
     let mut config = HostConfig::new(&root);
     config.grants = Grants::all_requested();
     let started = Instant::now();

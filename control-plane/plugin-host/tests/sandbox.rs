@@ -1,5 +1,5 @@
 //! The sandbox, against real components built by `cargo xtask test` into
-//! `target/plugins` (the `misbehave` and `future-wit` test plugins).
+//! `target/test-plugins` (the `misbehave` and `future-wit` test plugins).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // A failed expectation is the test failing.
 
@@ -19,7 +19,7 @@ use storeplane_plugin_host::{
 fn bundles() -> PathBuf {
     std::env::var_os("STOREPLANE_TEST_PLUGINS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-plugins"))
 }
 
 fn bundle(id: &str) -> PathBuf {
