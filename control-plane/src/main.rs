@@ -519,7 +519,9 @@ fn chart_command(command: ChartCommand) -> anyhow::Result<()> {
                 ..RenderOptions::default()
             };
             let rendered = match helm_binary {
-                Some(helm) => storeplane_chart::HelmBinary::new(helm).render(&dir, &options)?,
+                Some(helm) => {
+                    storeplane_chart::HelmBinary::new(helm).render(&chart, &dir, &options)?
+                }
                 None => chart.render(&options)?,
             };
             print!("{}", rendered.to_helm_template_output());

@@ -36,12 +36,12 @@ impl HelmBinary {
         &self.path
     }
 
-    /// Runs `helm template` on the chart in `dir` with `options` and parses
-    /// what it prints. The user values go to Helm on standard input
-    /// (`--values -`, as JSON, which is YAML), so nothing is written to disk.
-    /// Blocking: call it off async worker threads.
-    pub fn render(&self, dir: &Path, options: &RenderOptions) -> Result<Rendered> {
-        let chart = Chart::load(dir)?;
+    /// Runs `helm template` on `chart`, loaded from `dir`, with `options`
+    /// and parses what it prints. The user values go to Helm on standard
+    /// input (`--values -`, as JSON, which is YAML), so nothing is written to
+    /// disk. `chart` supplies the defaults the recorded values are coalesced
+    /// with. Blocking: call it off async worker threads.
+    pub fn render(&self, chart: &Chart, dir: &Path, options: &RenderOptions) -> Result<Rendered> {
         let mut command = Command::new(&self.path);
         command
             .arg("template")
@@ -176,8 +176,9 @@ mod tests {
     #[test]
     fn a_missing_binary_is_a_clear_error() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/shop");
+        let chart = Chart::load(&dir).unwrap();
         let err = HelmBinary::new("/nonexistent/helm")
-            .render(&dir, &RenderOptions::default())
+            .render(&chart, &dir, &RenderOptions::default())
             .unwrap_err();
         assert!(
             err.to_string()

@@ -75,12 +75,10 @@ fn a_helm_binary_renders_what_the_built_in_engine_renders() {
             namespace: "store-shop".into(),
             ..Default::default()
         };
-        let ours = storeplane_chart::Chart::load(&chart_dir)
-            .unwrap()
-            .render(&options)
-            .unwrap();
+        let chart = storeplane_chart::Chart::load(&chart_dir).unwrap();
+        let ours = chart.render(&options).unwrap();
         let theirs = binary
-            .render(&chart_dir, &options)
+            .render(&chart, &chart_dir, &options)
             .unwrap_or_else(|e| panic!("{}: {e}", chart_dir.display()));
         let label = chart_dir.display();
         let objects = |r: &storeplane_chart::Rendered| {
@@ -103,9 +101,11 @@ fn a_helm_binary_renders_what_the_built_in_engine_renders() {
             "{label}: recorded values differ"
         );
     }
+    let first = &testdata_charts()[0];
     let err = binary
         .render(
-            &testdata_charts()[0],
+            &storeplane_chart::Chart::load(first).unwrap(),
+            first,
             &storeplane_chart::RenderOptions {
                 is_upgrade: true,
                 ..Default::default()

@@ -3,7 +3,11 @@
 //! prune what a revision no longer has, record the revision), and generated
 //! secrets. The plugin host has already checked capabilities and scope.
 
-use std::{collections::HashSet, path::Path, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use async_trait::async_trait;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
@@ -31,6 +35,10 @@ pub struct PlatformBackend {
     releases: Arc<ReleaseRepository>,
     stores: Arc<dyn StoreRepository>,
     helm: Option<HelmBinary>,
+    /// Charts by directory, loaded once: they sit in plugin bundles, which
+    /// do not change while the process runs, and every provision of every
+    /// store renders one of them.
+    charts: Mutex<HashMap<PathBuf, Arc<Chart>>>,
 }
 
 impl PlatformBackend {
@@ -46,6 +54,7 @@ impl PlatformBackend {
             releases,
             stores,
             helm: None,
+            charts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -101,12 +110,21 @@ impl PlatformBackend {
         };
         let dir = chart_dir.to_path_buf();
         let helm = self.helm.clone();
+        let cached = self
+            .charts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&dir)
+            .cloned();
         // Loading and rendering are CPU, file or process work: off the
         // async workers.
         let (chart, rendered) = tokio::task::spawn_blocking(move || {
-            let chart = Chart::load(&dir)?;
+            let chart = match cached {
+                Some(chart) => chart,
+                None => Arc::new(Chart::load(&dir)?),
+            };
             let rendered = match &helm {
-                Some(helm) => helm.render(&dir, &options)?,
+                Some(helm) => helm.render(&chart, &dir, &options)?,
                 None => chart.render(&options)?,
             };
             Ok::<_, storeplane_chart::Error>((chart, rendered))
@@ -114,6 +132,11 @@ impl PlatformBackend {
         .await
         .map_err(|e| HostError::Unavailable(e.to_string()))?
         .map_err(|e| HostError::Invalid(format!("chart {}: {e}", chart_dir.display())))?;
+        self.charts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(chart_dir.to_path_buf())
+            .or_insert_with(|| Arc::clone(&chart));
 
         // Every object is checked before any is applied: a refused chart
         // leaves the namespace as it was.
