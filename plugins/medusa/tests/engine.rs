@@ -9,13 +9,11 @@
 
 use serde_json::{Value, json};
 use storeplane_plugin_medusa::{Config, Medusa, Names, helm_values};
-use storeplane_plugin_sdk::testing::{
-    FakeHost, Harness, Matcher, check_bundle_sources, store_context,
-};
-use storeplane_plugin_sdk::{HostError, Phase, Store, StoreContext};
+use storeplane_plugin_sdk::testing::{FakeHost, Harness, check_bundle_sources, store_context};
+use storeplane_plugin_sdk::{Phase, Store, StoreContext};
 
-#[path = "../../testing/engines_json.rs"]
-mod engines_json;
+#[path = "../../testing/engine_contract.rs"]
+mod contract;
 
 fn plugin() -> Harness<Medusa> {
     Harness::new()
@@ -94,7 +92,7 @@ fn bundle_sources_match_describe() {
 
 #[test]
 fn schema_is_the_one_the_api_offers_in_engines_json() {
-    engines_json::assert_offered_as_described::<Medusa>(env!("CARGO_MANIFEST_DIR"));
+    contract::assert_offered_as_described::<Medusa>(env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -143,19 +141,10 @@ fn provision_ensures_the_three_secrets_then_installs_the_release() {
 
 #[test]
 fn provision_passes_tls_issuer_ingress_class_and_storage_class() {
-    let host = host();
     let mut store = store();
-    store.tls = true;
-    store.cluster_issuer = Some("letsencrypt-prod".into());
-    store.ingress_class = Some("nginx".into());
     store.storage_class = Some("longhorn".into());
-    plugin().provision(&host, &store).unwrap();
-    let values = host.release_values("test-shop").unwrap();
-    assert_eq!(
-        values["ingress"]["tls"],
-        json!({"enabled": true, "clusterIssuer": "letsencrypt-prod"})
-    );
-    assert_eq!(values["ingress"]["className"], "nginx");
+    let values =
+        contract::provision_passes_tls_and_ingress_class::<Medusa>(&host(), store, "nginx");
     assert_eq!(values["storageClass"], "longhorn");
     assert_eq!(values["store"]["url"], "https://test-shop.example.test");
 }
@@ -177,32 +166,17 @@ fn region_and_demo_data_come_from_the_config_and_rename_the_init_job() {
 
 #[test]
 fn provision_twice_converges_to_the_same_release_content() {
-    let host = host();
-    plugin().provision(&host, &store()).unwrap();
-    let first = host.release("test-shop").unwrap();
-    plugin().provision(&host, &store()).unwrap();
-    let second = host.release("test-shop").unwrap();
-    assert_eq!(first.digest, second.digest);
-    assert_eq!(second.revision, 2);
+    contract::provision_twice_converges::<Medusa>(&host(), &store());
 }
 
 #[test]
 fn provision_fails_retryably_when_the_chart_engine_is_down_and_recovers() {
-    let host = host().fail_once(
-        Matcher::helm_install("test-shop"),
-        HostError::Unavailable("chart engine restarting".into()),
-    );
-    let err = plugin().provision(&host, &store()).unwrap_err();
-    assert!(err.retryable, "{err}");
-    plugin().provision(&host, &store()).unwrap();
-    assert!(host.release("test-shop").is_some());
+    contract::provision_retries_when_the_chart_engine_is_down::<Medusa>(host(), &store());
 }
 
 #[test]
 fn observe_before_install_is_provisioning_without_urls() {
-    let seen = plugin().observe(&host(), &store()).unwrap();
-    assert_eq!(seen.phase, Phase::Provisioning);
-    assert_eq!(seen.storefront_url, None);
+    contract::observe_before_install_is_provisioning::<Medusa>(&host(), &store());
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! runs in the component, driven the way the host drives it.
 
 use serde_json::{Value, json};
-use storeplane_plugin_sdk::testing::{
-    FakeHost, Harness, Matcher, check_bundle_sources, store_context,
-};
-use storeplane_plugin_sdk::{Capability, HostError, Phase, StoreContext};
+use storeplane_plugin_sdk::testing::{FakeHost, Harness, check_bundle_sources, store_context};
+use storeplane_plugin_sdk::{Capability, Phase, StoreContext};
 use storeplane_plugin_static_site::StaticSite;
+
+#[path = "../../testing/engine_contract.rs"]
+mod contract;
 
 fn plugin() -> Harness<StaticSite> {
     Harness::new()
@@ -68,42 +69,17 @@ fn provision_ensures_the_admin_secret_then_installs_the_release() {
 
 #[test]
 fn provision_twice_converges_to_the_same_release_content() {
-    let host = host();
-    plugin().provision(&host, &store()).unwrap();
-    let first = host.release("test-shop").unwrap();
-    plugin().provision(&host, &store()).unwrap();
-    let second = host.release("test-shop").unwrap();
-    assert_eq!(first.digest, second.digest);
-    assert_eq!(second.revision, 2);
+    contract::provision_twice_converges::<StaticSite>(&host(), &store());
 }
 
 #[test]
 fn provision_passes_tls_issuer_and_ingress_class_from_the_platform() {
-    let host = host();
-    let mut store = store();
-    store.tls = true;
-    store.cluster_issuer = Some("letsencrypt-prod".into());
-    store.ingress_class = Some("traefik".into());
-    plugin().provision(&host, &store).unwrap();
-    let values = host.release_values("test-shop").unwrap();
-    assert_eq!(
-        values["ingress"]["tls"],
-        json!({"enabled": true, "clusterIssuer": "letsencrypt-prod"})
-    );
-    assert_eq!(values["ingress"]["className"], "traefik");
+    contract::provision_passes_tls_and_ingress_class::<StaticSite>(&host(), store(), "traefik");
 }
 
 #[test]
 fn provision_fails_retryably_when_the_chart_engine_is_down_and_recovers() {
-    let host = host().fail_once(
-        Matcher::helm_install("test-shop"),
-        HostError::Unavailable("chart engine restarting".into()),
-    );
-    let err = plugin().provision(&host, &store()).unwrap_err();
-    assert!(err.retryable, "{err}");
-    assert!(err.message.contains("chart engine restarting"));
-    plugin().provision(&host, &store()).unwrap();
-    assert!(host.release("test-shop").is_some());
+    contract::provision_retries_when_the_chart_engine_is_down::<StaticSite>(host(), &store());
 }
 
 #[test]
@@ -116,9 +92,7 @@ fn provision_without_the_secrets_grant_is_denied_before_installing() {
 
 #[test]
 fn observe_before_install_is_provisioning_without_urls() {
-    let observation = plugin().observe(&host(), &store()).unwrap();
-    assert_eq!(observation.phase, Phase::Provisioning);
-    assert_eq!(observation.storefront_url, None);
+    contract::observe_before_install_is_provisioning::<StaticSite>(&host(), &store());
 }
 
 #[test]

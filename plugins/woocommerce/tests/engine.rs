@@ -8,14 +8,12 @@
 )]
 
 use serde_json::{Value, json};
-use storeplane_plugin_sdk::testing::{
-    FakeHost, Harness, Matcher, check_bundle_sources, store_context,
-};
-use storeplane_plugin_sdk::{HostError, Phase, Store, StoreContext};
+use storeplane_plugin_sdk::testing::{FakeHost, Harness, check_bundle_sources, store_context};
+use storeplane_plugin_sdk::{Phase, Store, StoreContext};
 use storeplane_plugin_woocommerce::{Config, Names, WooCommerce, helm_values};
 
-#[path = "../../testing/engines_json.rs"]
-mod engines_json;
+#[path = "../../testing/engine_contract.rs"]
+mod contract;
 
 fn plugin() -> Harness<WooCommerce> {
     Harness::new()
@@ -93,7 +91,7 @@ fn bundle_sources_match_describe() {
 
 #[test]
 fn schema_is_the_one_the_api_offers_in_engines_json() {
-    engines_json::assert_offered_as_described::<WooCommerce>(env!("CARGO_MANIFEST_DIR"));
+    contract::assert_offered_as_described::<WooCommerce>(env!("CARGO_MANIFEST_DIR"));
 }
 
 #[test]
@@ -146,19 +144,10 @@ fn provision_ensures_both_secrets_then_installs_the_release() {
 
 #[test]
 fn provision_passes_tls_issuer_ingress_class_and_storage_class() {
-    let host = host();
     let mut store = store();
-    store.tls = true;
-    store.cluster_issuer = Some("letsencrypt-prod".into());
-    store.ingress_class = Some("traefik".into());
     store.storage_class = Some("local-path".into());
-    plugin().provision(&host, &store).unwrap();
-    let values = host.release_values("test-shop").unwrap();
-    assert_eq!(
-        values["ingress"]["tls"],
-        json!({"enabled": true, "clusterIssuer": "letsencrypt-prod"})
-    );
-    assert_eq!(values["ingress"]["className"], "traefik");
+    let values =
+        contract::provision_passes_tls_and_ingress_class::<WooCommerce>(&host(), store, "traefik");
     assert_eq!(values["storageClass"], "local-path");
     assert_eq!(values["store"]["url"], "https://test-shop.example.test");
 }
@@ -180,21 +169,12 @@ fn provision_twice_keeps_the_setup_job_and_a_config_change_renames_it() {
 
 #[test]
 fn provision_fails_retryably_when_the_chart_engine_is_down_and_recovers() {
-    let host = host().fail_once(
-        Matcher::helm_install("test-shop"),
-        HostError::Unavailable("chart engine restarting".into()),
-    );
-    let err = plugin().provision(&host, &store()).unwrap_err();
-    assert!(err.retryable, "{err}");
-    plugin().provision(&host, &store()).unwrap();
-    assert!(host.release("test-shop").is_some());
+    contract::provision_retries_when_the_chart_engine_is_down::<WooCommerce>(host(), &store());
 }
 
 #[test]
 fn observe_before_install_is_provisioning_without_urls() {
-    let seen = plugin().observe(&host(), &store()).unwrap();
-    assert_eq!(seen.phase, Phase::Provisioning);
-    assert_eq!(seen.storefront_url, None);
+    contract::observe_before_install_is_provisioning::<WooCommerce>(&host(), &store());
 }
 
 #[test]

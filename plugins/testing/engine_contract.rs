@@ -1,0 +1,100 @@
+//! What every engine owes the platform, checked the same way for each:
+//! included by each engine's `tests/engine.rs` (`#[path]`), with the
+//! engine's fake host and store. Engine-specific checks stay in the engine's
+//! own tests. Not every engine uses every check.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "shared test code: not every engine uses every check, and a check fails by panicking"
+)]
+
+use serde_json::Value;
+use storeplane_plugin_sdk::testing::{FakeHost, Harness, Matcher};
+use storeplane_plugin_sdk::{Engine, HostError, Phase, StoreContext};
+
+/// The release every engine installs for the SDK's `store_context`.
+const RELEASE: &str = "test-shop";
+
+/// `plugins/engines.json` (the record-only catalog, `--engines-file`) must
+/// offer exactly what each engine plugin describes, so a store recorded
+/// without a cluster validates the same way as with one.
+#[track_caller]
+pub fn assert_offered_as_described<E: Engine>(plugin_dir: &str) {
+    let path = std::path::Path::new(plugin_dir).join("../engines.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let engines: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let (info, schema) = Harness::<E>::new().describe();
+    let id = info.id.as_str();
+    let offered = engines["engines"]
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["id"] == id))
+        .unwrap_or_else(|| panic!("engines.json does not offer {id}"));
+    assert_eq!(schema, offered["config_schema"], "{id}: config schema");
+    assert_eq!(info.version, offered["version"], "{id}: version");
+    assert_eq!(
+        info.description, offered["description"],
+        "{id}: description"
+    );
+}
+
+/// Provisioning twice with the same store converges: the second install is
+/// a new revision with the same content.
+#[track_caller]
+pub fn provision_twice_converges<E: Engine>(host: &FakeHost, store: &StoreContext) {
+    let plugin = Harness::<E>::new();
+    plugin.provision(host, store).unwrap();
+    let first = host.release(RELEASE).unwrap();
+    plugin.provision(host, store).unwrap();
+    let second = host.release(RELEASE).unwrap();
+    assert_eq!(first.digest, second.digest);
+    assert_eq!(second.revision, 2);
+}
+
+/// The platform's TLS issuer and ingress class reach the chart; returns the
+/// values for the engine's own further checks.
+#[track_caller]
+pub fn provision_passes_tls_and_ingress_class<E: Engine>(
+    host: &FakeHost,
+    mut store: StoreContext,
+    ingress_class: &str,
+) -> Value {
+    store.tls = true;
+    store.cluster_issuer = Some("letsencrypt-prod".into());
+    store.ingress_class = Some(ingress_class.into());
+    Harness::<E>::new().provision(host, &store).unwrap();
+    let values = host.release_values(RELEASE).unwrap();
+    assert_eq!(
+        values["ingress"]["tls"],
+        serde_json::json!({"enabled": true, "clusterIssuer": "letsencrypt-prod"})
+    );
+    assert_eq!(values["ingress"]["className"], ingress_class);
+    values
+}
+
+/// A chart engine that is briefly down is a retryable failure, and the next
+/// attempt installs the release.
+#[track_caller]
+pub fn provision_retries_when_the_chart_engine_is_down<E: Engine>(
+    host: FakeHost,
+    store: &StoreContext,
+) {
+    let host = host.fail_once(
+        Matcher::helm_install(RELEASE),
+        HostError::Unavailable("chart engine restarting".into()),
+    );
+    let plugin = Harness::<E>::new();
+    let err = plugin.provision(&host, store).unwrap_err();
+    assert!(err.retryable, "{err}");
+    plugin.provision(&host, store).unwrap();
+    assert!(host.release(RELEASE).is_some());
+}
+
+/// Before its release is installed a store is provisioning, without URLs.
+#[track_caller]
+pub fn observe_before_install_is_provisioning<E: Engine>(host: &FakeHost, store: &StoreContext) {
+    let seen = Harness::<E>::new().observe(host, store).unwrap();
+    assert_eq!(seen.phase, Phase::Provisioning);
+    assert_eq!(seen.storefront_url, None);
+}
