@@ -1,5 +1,7 @@
 //! The platform's policy for rendered charts, as plain checks over the
-//! rendered objects (JSON). Each check returns readable problems instead of
+//! rendered objects (JSON), including the `restricted` Pod Security Standard
+//! the store namespaces enforce (needs `storeplane-pod-security` as a
+//! dev-dependency of the including crate). Each check returns readable problems instead of
 //! panicking, so one failing test lists everything that is wrong.
 
 use serde_json::Value;
@@ -134,6 +136,22 @@ pub fn check(objects: &[Value]) -> Vec<String> {
                 problems
                     .push("Job: ttlSecondsAfterFinished would hide completion from observe".into());
             }
+        }
+    }
+    // Store namespaces enforce the `restricted` Pod Security Standard, and
+    // the plugin host refuses any pod template that would not pass it.
+    let restricted =
+        storeplane_pod_security::Policy::latest(storeplane_pod_security::Level::Restricted);
+    for object in objects {
+        if let Some(violations) = storeplane_pod_security::check_object(restricted, object)
+            && !violations.is_empty()
+        {
+            problems.push(format!(
+                "{}/{}: {}",
+                object["kind"].as_str().unwrap_or("?"),
+                object["metadata"]["name"].as_str().unwrap_or("?"),
+                storeplane_pod_security::warning_message(restricted, &violations)
+            ));
         }
     }
     for (id, spec, long_running, replicas) in pods(objects) {
@@ -296,7 +314,7 @@ fn quantities_parse_like_kubernetes() {
 fn policy_reports_what_a_bad_workload_lacks() {
     let bad = serde_json::json!([
         {
-            "kind": "Deployment", "metadata": {"name": "web"},
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
             "spec": {"template": {"spec": {"containers": [{
                 "name": "web", "image": "nginx",
                 "env": [{"name": "DB_PASSWORD", "value": "hunter2"}]
@@ -318,6 +336,7 @@ fn policy_reports_what_a_bad_workload_lacks() {
         "allowPrivilegeEscalation",
         "no backoffLimit",
         "no activeDeadlineSeconds",
+        r#"Deployment/web: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false"#,
     ] {
         assert!(
             problems.iter().any(|p| p.contains(expected)),

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 use storeplane_plugin_sdk::testing::{FakeHost, Harness, Matcher};
-use storeplane_plugin_sdk::{Engine, HostError, Phase, StoreContext};
+use storeplane_plugin_sdk::{Engine, HostError, Observation, Phase, StoreContext};
 
 /// The release every engine installs for the SDK's `store_context`.
 const RELEASE: &str = "test-shop";
@@ -97,4 +97,62 @@ pub fn observe_before_install_is_provisioning<E: Engine>(host: &FakeHost, store:
     let seen = Harness::<E>::new().observe(host, store).unwrap();
     assert_eq!(seen.phase, Phase::Provisioning);
     assert_eq!(seen.storefront_url, None);
+}
+
+/// Tenant text never starts like a command-line option: `validate` refuses
+/// a leading `-` in each free-text `field` of an otherwise valid `config`
+/// (the second line of defence behind scripts that never pass tenant text
+/// as an argument of its own).
+#[track_caller]
+pub fn free_text_may_not_start_like_an_option<E: Engine>(config: &Value, fields: &[&str]) {
+    let plugin = Harness::<E>::new();
+    assert!(
+        plugin.validate(config).is_empty(),
+        "the base config must be valid"
+    );
+    for field in fields {
+        for hostile in ["--exec=phpinfo();", " -p@example.com"] {
+            let mut bad = config.clone();
+            bad[*field] = Value::from(hostile);
+            let errors = plugin.validate(&bad);
+            assert!(
+                errors.iter().any(|e| e.field == *field),
+                "{field} = {hostile:?} was accepted: {errors:?}"
+            );
+        }
+    }
+}
+
+/// An observation the host stores as it is: a CamelCase reason of at most
+/// 128 characters, http(s) URLs, a DNS-1123 credentials Secret name (the
+/// host refuses anything else as `InvalidObservation`).
+#[track_caller]
+pub fn assert_storable(observation: &Observation) {
+    let reason = &observation.reason;
+    assert!(
+        reason.is_empty()
+            || (reason.len() <= 128
+                && reason.starts_with(|c: char| c.is_ascii_uppercase())
+                && reason.chars().all(|c| c.is_ascii_alphanumeric())),
+        "reason {reason:?}"
+    );
+    for url in [&observation.storefront_url, &observation.admin_url]
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "url {url:?}"
+        );
+    }
+    if let Some(secret) = &observation.credentials_secret {
+        assert!(
+            !secret.is_empty()
+                && secret.len() <= 253
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'),
+            "credentials secret {secret:?}"
+        );
+    }
 }

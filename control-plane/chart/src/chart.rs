@@ -204,6 +204,9 @@ impl IgnoreRules {
     fn load(root: &Path) -> Result<IgnoreRules> {
         let mut rules = Vec::new();
         let path = root.join(".helmignore");
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(symlink_refused(&path));
+        }
         if path.is_file() {
             let content = std::fs::read_to_string(&path).map_err(|source| Error::Io {
                 path: path.clone(),
@@ -292,7 +295,13 @@ fn walk(root: &Path, dir: &Path, ignore: &IgnoreRules, out: &mut Vec<ChartFile>)
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        let meta = std::fs::metadata(&path).map_err(io(&path))?;
+        // Not `metadata`, which follows links: a chart (a plugin bundle's
+        // above all) must not reach files outside its directory through a
+        // link, e.g. `.Files.Get` of a link to a service-account token.
+        let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+        if meta.file_type().is_symlink() {
+            return Err(symlink_refused(&path));
+        }
         if ignore.ignores(&relative, meta.is_dir()) {
             continue;
         }
@@ -307,6 +316,18 @@ fn walk(root: &Path, dir: &Path, ignore: &IgnoreRules, out: &mut Vec<ChartFile>)
         }
     }
     Ok(())
+}
+
+/// The error for a symbolic link inside a chart: links are refused, even
+/// ones pointing inside the chart, so no file can be read from elsewhere.
+fn symlink_refused(path: &Path) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a symbolic link; charts may not contain symbolic links",
+        ),
+    }
 }
 
 /// The `.Chart` object: `Chart.yaml` under Helm's Go field names, with the
@@ -374,4 +395,70 @@ pub(crate) fn chart_object(metadata: &Metadata) -> BTreeMap<String, Value> {
     object.insert("IsRoot".to_owned(), Value::Bool(true));
     object.insert("Type".to_owned(), text("type"));
     object
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chart directory under the system temp dir, removed on drop.
+    struct TempChart(PathBuf);
+
+    impl TempChart {
+        fn new(name: &str) -> std::io::Result<TempChart> {
+            let dir = std::env::temp_dir()
+                .join(format!("storeplane-chart-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("templates"))?;
+            std::fs::create_dir_all(dir.join("files"))?;
+            std::fs::write(
+                dir.join("Chart.yaml"),
+                "apiVersion: v2\nname: linked\nversion: 0.1.0\n",
+            )?;
+            Ok(TempChart(dir))
+        }
+    }
+
+    impl Drop for TempChart {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn refused_as_link(result: Result<Chart>) -> bool {
+        matches!(result, Err(Error::Io { ref source, .. }) if source.to_string().contains("symbolic link"))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_refused_not_followed() -> std::io::Result<()> {
+        let chart = TempChart::new("file")?;
+        std::fs::write(chart.0.join("files/plain.txt"), "ok")?;
+        assert!(Chart::load(&chart.0).is_ok());
+        std::os::unix::fs::symlink("/etc/hostname", chart.0.join("files/host.txt"))?;
+        let result = Chart::load(&chart.0);
+        assert!(
+            refused_as_link(result),
+            "a link out of the chart was followed"
+        );
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_directory_is_refused() -> std::io::Result<()> {
+        let chart = TempChart::new("dir")?;
+        std::os::unix::fs::symlink("/etc", chart.0.join("files/etc"))?;
+        assert!(refused_as_link(Chart::load(&chart.0)));
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_helmignore_is_refused() -> std::io::Result<()> {
+        let chart = TempChart::new("ignore")?;
+        std::os::unix::fs::symlink("/etc/hostname", chart.0.join(".helmignore"))?;
+        assert!(refused_as_link(Chart::load(&chart.0)));
+        Ok(())
+    }
 }

@@ -169,5 +169,26 @@ pub trait HostBackend: Send + Sync + 'static {
 
     /// A log line from the plugin (its `log` calls and its stderr), for the
     /// store's timeline and the platform's log. `store` is `None` at load.
+    /// The host bounds these: each line is at most 1,024 characters, and
+    /// one call sends at most 20 warn/error lines (plus one summary line
+    /// when it dropped some), so a looping plugin cannot flood the timeline.
     fn log(&self, plugin: &str, store: Option<&StoreContext>, level: Level, message: &str);
+
+    /// The host refused a plugin's request during a call about `store`:
+    /// `operation` is the import (`kube.apply`, `helm.install-or-upgrade`,
+    /// ...), `message` the text the plugin received (`denied: ...` or
+    /// `invalid: ...`). Called once per refusal: for every `denied` error a
+    /// plugin sees (capability, namespace, object policy, or a `Denied`
+    /// returned by this backend, e.g. from [`crate::policy::check_apply`]
+    /// on a rendered chart) and for names the object policy rejects as
+    /// invalid. The control plane records it on the store's timeline; the
+    /// default only logs a warning.
+    fn refused(&self, plugin: &str, store: &StoreContext, operation: &str, message: &str) {
+        tracing::warn!(
+            plugin,
+            store = %store.name,
+            operation,
+            "plugin request refused: {message}"
+        );
+    }
 }

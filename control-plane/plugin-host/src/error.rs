@@ -63,6 +63,17 @@ pub enum LoadError {
         /// What wasmtime said.
         reason: String,
     },
+    /// The bundle holds a symbolic link. Bundles are self-contained; a link
+    /// could expose the host's files (through a chart's `.Files`).
+    #[error(
+        "plugin bundle {bundle}: {path} is a symbolic link; bundles may not contain links (copy the file into the bundle)"
+    )]
+    Symlink {
+        /// The bundle directory.
+        bundle: PathBuf,
+        /// The link.
+        path: PathBuf,
+    },
     /// Two bundles claim the same engine id.
     #[error("plugin {id} is provided by two bundles: {first} and {second}")]
     Duplicate {
@@ -132,6 +143,16 @@ pub enum CallError {
         /// The trap as wasmtime reported it.
         trap: String,
     },
+    /// The plugin's observation cannot be stored safely (a URL that is not
+    /// http(s), a reason that is not a short CamelCase word, a credentials
+    /// Secret name that is not a name). A broken plugin, so not retryable.
+    #[error("plugin {plugin} returned an invalid observation: {problem}")]
+    InvalidObservation {
+        /// Engine id.
+        plugin: String,
+        /// Which field and why.
+        problem: String,
+    },
     /// No loaded plugin has this id.
     #[error("no plugin provides engine {0}")]
     UnknownPlugin(String),
@@ -145,6 +166,7 @@ impl CallError {
             CallError::TimedOut { .. } => "PluginTimedOut",
             CallError::OutOfMemory { .. } => "PluginOutOfMemory",
             CallError::Trapped { .. } => "PluginCrashed",
+            CallError::InvalidObservation { .. } => "InvalidObservation",
             CallError::UnknownPlugin(_) => "EngineNotInstalled",
         }
     }
@@ -159,6 +181,7 @@ impl CallError {
             CallError::TimedOut { .. }
             | CallError::OutOfMemory { .. }
             | CallError::Trapped { .. }
+            | CallError::InvalidObservation { .. }
             | CallError::UnknownPlugin(_) => false,
         }
     }

@@ -16,18 +16,21 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
     component::{Component, HasSelf, Linker},
 };
 
 use crate::{
     backend::{HostBackend, StoreContext},
     error::{CallError, LoadError},
+    limits,
     manifest::{Capability, Grants, Manifest},
     state::{CallState, PluginGrant},
     v0_1,
 };
 
-/// How often the epoch advances; deadlines are this precise.
+/// How often the epoch advances. A computing guest yields to the async
+/// runtime once per tick, and deadlines are this precise.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Extra wall-clock time allowed to a call blocked in a host call (which
 /// epochs cannot interrupt) before it is abandoned.
@@ -253,6 +256,22 @@ impl PluginHost {
 
     /// Loads one bundle directory.
     pub async fn load_bundle(&mut self, bundle: &Path) -> Result<&EngineDescription, LoadError> {
+        match crate::links::first_symlink(bundle) {
+            Ok(None) => {}
+            Ok(Some(path)) => {
+                return Err(LoadError::Symlink {
+                    bundle: bundle.to_path_buf(),
+                    path,
+                });
+            }
+            Err(source) => {
+                return Err(LoadError::ReadFile {
+                    bundle: bundle.to_path_buf(),
+                    path: bundle.to_path_buf(),
+                    source,
+                });
+            }
+        }
         let manifest = Manifest::load(bundle)?;
         if let Some(existing) = self.plugins.get(&manifest.id) {
             return Err(LoadError::Duplicate {
@@ -420,13 +439,7 @@ impl PluginHost {
             .call(id, None, Op::Validate(config.to_string()))
             .await?
         {
-            Returned::Problems(p) => Ok(p
-                .into_iter()
-                .map(|p| FieldProblem {
-                    field: p.field,
-                    message: p.message,
-                })
-                .collect()),
+            Returned::Problems(p) => Ok(limits::problems(p)),
             _ => Ok(Vec::new()),
         }
     }
@@ -458,19 +471,9 @@ impl PluginHost {
     pub async fn observe(&self, id: &str, store: &StoreContext) -> Result<Observed, CallError> {
         let op = Op::Observe(v0_1::store_context(store));
         match self.call(id, Some(store.clone()), op).await? {
-            Returned::Observed(Ok(o)) => Ok(Observed {
-                phase: match o.phase {
-                    v0_1::Phase::Provisioning => ObservedPhase::Provisioning,
-                    v0_1::Phase::Ready => ObservedPhase::Ready,
-                    v0_1::Phase::Failed => ObservedPhase::Failed,
-                },
-                message: o.message,
-                reason: o.reason,
-                storefront_url: o.storefront_url,
-                admin_url: o.admin_url,
-                credentials_secret: o.credentials_secret,
-            }),
-            Returned::Observed(Err(f)) => Err(failure(f)),
+            // Checked before anyone stores it: see `limits`.
+            Returned::Observed(Ok(o)) => limits::observation(id, o),
+            Returned::Observed(Err(f)) => Err(limits::failure(f)),
             _ => Err(CallError::Trapped {
                 plugin: id.to_owned(),
                 function: "observe",
@@ -481,7 +484,7 @@ impl PluginHost {
 
     async fn done(&self, id: &str, store: &StoreContext, op: Op) -> Result<(), CallError> {
         match self.call(id, Some(store.clone()), op).await? {
-            Returned::Done(result) => result.map_err(failure),
+            Returned::Done(result) => result.map_err(limits::failure),
             _ => Ok(()),
         }
     }
@@ -518,20 +521,32 @@ impl PluginHost {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks =
-            u64::try_from(self.config.call_timeout.as_millis() / EPOCH_TICK.as_millis().max(1))
-                .unwrap_or(u64::MAX)
-                .max(1);
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
-
+        // At every epoch tick the guest stops and this callback decides: past
+        // the wall-clock deadline the call traps (`Trap::Interrupt`, reported
+        // as `TimedOut`); before it, the guest yields to the tokio runtime
+        // and resumes for one more tick. Trapping at the deadline alone
+        // (`epoch_deadline_trap`) would keep a computing guest on its worker
+        // thread for the whole deadline, freezing every other task there.
         let started = std::time::Instant::now();
+        let deadline = started + self.config.call_timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if std::time::Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+
         let outcome = tokio::time::timeout(
             self.config.call_timeout + HOST_CALL_GRACE,
             invoke(pre, &mut store, op),
         )
         .await;
-        store.data().flush_stderr();
+        store.data_mut().finish_logs();
         debug!(
             plugin = id,
             function,
@@ -641,18 +656,6 @@ fn deserialize_cached(engine: &Engine, path: &Path) -> Result<Component, String>
     // compatibility settings, and wasmtime itself re-checks the version and
     // settings recorded in the artifact header.
     unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
-}
-
-fn failure(f: v0_1::Failure) -> CallError {
-    CallError::Plugin {
-        reason: if f.reason.is_empty() {
-            "PluginFailed".into()
-        } else {
-            f.reason
-        },
-        message: f.message,
-        retryable: f.retryable,
-    }
 }
 
 fn trap_message(err: &wasmtime::Error) -> String {

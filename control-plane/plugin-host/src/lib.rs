@@ -15,8 +15,16 @@
 //!   stderr captured into the store's log), an epoch deadline (wall clock)
 //!   and a memory limit that traps when exceeded;
 //! - checks every host call against the plugin's effective capabilities
-//!   (asked in the manifest ∩ granted by the operator) and scopes it to the
-//!   store's namespace, refusing cluster-scoped kinds;
+//!   (asked in the manifest ∩ granted by the operator), against the object
+//!   policy ([`policy`]: names, platform objects, kinds, hosts, Pod Security
+//!   `restricted`) and scopes it to the store's namespace, refusing
+//!   cluster-scoped kinds; every refusal reaches
+//!   [`HostBackend::refused`] (the store's timeline);
+//! - lets a computing guest yield to the async runtime at every epoch tick,
+//!   so a looping plugin cannot hold a runtime worker, while still stopping
+//!   it at its wall-clock deadline;
+//! - bounds what a plugin hands back (reasons, messages, URLs, log lines;
+//!   see `limits.rs`) before anyone stores it;
 //! - keeps "the plugin returned a failure" apart from "the plugin trapped,
 //!   timed out or ran out of memory" ([`CallError`]).
 
@@ -25,7 +33,10 @@
 mod backend;
 mod error;
 mod host;
+mod limits;
+mod links;
 mod manifest;
+pub mod policy;
 mod state;
 mod v0_1;
 

@@ -1,14 +1,16 @@
 //! Bindings of `storeplane:engine@0.1.x` and the host side of its imports.
 //!
 //! Every import first checks the sandbox rules — the capability is granted,
-//! the call is about the store's own namespace, the kind is namespaced —
-//! and only then asks the [`HostBackend`](crate::HostBackend).
+//! the object policy ([`crate::policy`]) allows it, the kind is namespaced —
+//! and only then asks the [`HostBackend`](crate::HostBackend). Every
+//! refusal is reported to the backend ([`crate::HostBackend::refused`]).
 
 use serde_json::Value;
 
 use crate::{
     backend::{HostError, KindScope, Level},
     manifest::Capability,
+    policy,
     state::CallState,
 };
 
@@ -91,43 +93,29 @@ async fn namespaced(
     api_version: &str,
     kind: &str,
 ) -> Result<(), HostError> {
-    {
-        match backend.kind_scope(api_version, kind).await? {
-            KindScope::Namespaced => Ok(()),
-            KindScope::Cluster => Err(HostError::Denied(format!(
-                "{kind} ({api_version}) is cluster-scoped; plugins may only touch objects in the store's namespace"
-            ))),
-        }
+    match backend.kind_scope(api_version, kind).await? {
+        KindScope::Namespaced => Ok(()),
+        KindScope::Cluster => Err(HostError::Denied(format!(
+            "{kind} ({api_version}) is cluster-scoped; plugins may only touch objects in the store's namespace"
+        ))),
     }
 }
 
 impl storeplane::engine::kube::Host for CallState {
     async fn apply(&mut self, object: String) -> Result<String, WitHostError> {
-        let store = self.require(Capability::KubeWrite, "kube.apply")?;
+        const OP: &str = "kube.apply";
+        let store = self.require(Capability::KubeWrite, OP)?;
         let mut object: Value = serde_json::from_str(&object)
             .map_err(|e| HostError::Invalid(format!("object is not JSON: {e}")))?;
+        self.enforce(OP, policy::check_apply(&store, &object))?;
         let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-        if api_version.is_empty() || kind.is_empty() || !object["metadata"]["name"].is_string() {
-            return Err(HostError::Invalid(
-                "object needs apiVersion, kind and metadata.name".into(),
-            )
-            .into());
-        }
-        namespaced(self.backend(), &api_version, &kind).await?;
-        match object["metadata"]["namespace"].as_str() {
-            None => object["metadata"]["namespace"] = Value::String(store.namespace.clone()),
-            Some(ns) if ns == store.namespace => {}
-            Some(other) => {
-                return Err(HostError::Denied(format!(
-                    "namespace {other} is not the store's namespace {}",
-                    store.namespace
-                ))
-                .into());
-            }
-        }
-        let applied = self.backend().apply(&store, object).await?;
-        Ok(applied.to_string())
+        let scope = namespaced(self.backend(), &api_version, &kind).await;
+        self.report(OP, scope)?;
+        // The policy has checked that a namespace, if set, is the store's.
+        object["metadata"]["namespace"] = Value::String(store.namespace.clone());
+        let applied = self.backend().apply(&store, object).await;
+        Ok(self.report(OP, applied)?.to_string())
     }
 
     async fn get(
@@ -136,13 +124,13 @@ impl storeplane::engine::kube::Host for CallState {
         kind: String,
         name: String,
     ) -> Result<Option<String>, WitHostError> {
-        let store = self.require(Capability::KubeRead, "kube.get")?;
-        namespaced(self.backend(), &api_version, &kind).await?;
-        Ok(self
-            .backend()
-            .get(&store, &api_version, &kind, &name)
-            .await?
-            .map(|o| o.to_string()))
+        const OP: &str = "kube.get";
+        let store = self.require(Capability::KubeRead, OP)?;
+        self.enforce(OP, policy::check_get(&api_version, &kind, &name))?;
+        let scope = namespaced(self.backend(), &api_version, &kind).await;
+        self.report(OP, scope)?;
+        let found = self.backend().get(&store, &api_version, &kind, &name).await;
+        Ok(self.report(OP, found)?.map(|o| o.to_string()))
     }
 
     async fn list(
@@ -151,12 +139,17 @@ impl storeplane::engine::kube::Host for CallState {
         kind: String,
         label_selector: Option<String>,
     ) -> Result<Vec<String>, WitHostError> {
-        let store = self.require(Capability::KubeRead, "kube.list")?;
-        namespaced(self.backend(), &api_version, &kind).await?;
-        Ok(self
+        const OP: &str = "kube.list";
+        let store = self.require(Capability::KubeRead, OP)?;
+        self.enforce(OP, policy::check_list(&api_version, &kind))?;
+        let scope = namespaced(self.backend(), &api_version, &kind).await;
+        self.report(OP, scope)?;
+        let found = self
             .backend()
             .list(&store, &api_version, &kind, label_selector.as_deref())
-            .await?
+            .await;
+        Ok(self
+            .report(OP, found)?
             .into_iter()
             .map(|o| o.to_string())
             .collect())
@@ -168,12 +161,16 @@ impl storeplane::engine::kube::Host for CallState {
         kind: String,
         name: String,
     ) -> Result<bool, WitHostError> {
-        let store = self.require(Capability::KubeWrite, "kube.delete")?;
-        namespaced(self.backend(), &api_version, &kind).await?;
-        Ok(self
+        const OP: &str = "kube.delete";
+        let store = self.require(Capability::KubeWrite, OP)?;
+        self.enforce(OP, policy::check_delete(&api_version, &kind, &name))?;
+        let scope = namespaced(self.backend(), &api_version, &kind).await;
+        self.report(OP, scope)?;
+        let deleted = self
             .backend()
             .delete(&store, &api_version, &kind, &name)
-            .await?)
+            .await;
+        Ok(self.report(OP, deleted)?)
     }
 }
 
@@ -194,35 +191,59 @@ impl storeplane::engine::helm::Host for CallState {
         chart: String,
         values: String,
     ) -> Result<storeplane::engine::helm::Release, WitHostError> {
-        let store = self.require(Capability::Helm, "helm.install-or-upgrade")?;
+        const OP: &str = "helm.install-or-upgrade";
+        let store = self.require(Capability::Helm, OP)?;
+        self.enforce(OP, policy::check_release_name(&name))?;
         let chart_dir = self.chart_dir(&chart)?;
+        // Checked at load for the whole bundle; again here, so a link that
+        // appeared since is refused before the chart is read.
+        match crate::links::first_symlink(&chart_dir) {
+            Ok(None) => {}
+            Ok(Some(link)) => {
+                let err = HostError::Denied(format!(
+                    "chart {chart} contains a symbolic link ({}); bundles may not contain links",
+                    link.strip_prefix(&chart_dir).unwrap_or(&link).display()
+                ));
+                return Err(self.refuse(OP, err).into());
+            }
+            Err(e) => {
+                return Err(
+                    HostError::Unavailable(format!("cannot read chart {chart}: {e}")).into(),
+                );
+            }
+        }
         let values: Value = serde_json::from_str(&values)
             .map_err(|e| HostError::Invalid(format!("values are not JSON: {e}")))?;
         if !values.is_object() {
             return Err(HostError::Invalid("values must be a JSON object".into()).into());
         }
-        Ok(release(
-            self.backend()
-                .install_or_upgrade(&store, &name, &chart_dir, values)
-                .await?,
-        ))
+        // The backend checks every rendered object with
+        // `policy::check_apply` (and every prune with `check_delete`); a
+        // refusal comes back as `Denied` and is reported here.
+        let installed = self
+            .backend()
+            .install_or_upgrade(&store, &name, &chart_dir, values)
+            .await;
+        Ok(release(self.report(OP, installed)?))
     }
 
     async fn uninstall(&mut self, name: String) -> Result<bool, WitHostError> {
-        let store = self.require(Capability::Helm, "helm.uninstall")?;
-        Ok(self.backend().uninstall(&store, &name).await?)
+        const OP: &str = "helm.uninstall";
+        let store = self.require(Capability::Helm, OP)?;
+        self.enforce(OP, policy::check_release_name(&name))?;
+        let removed = self.backend().uninstall(&store, &name).await;
+        Ok(self.report(OP, removed)?)
     }
 
     async fn status(
         &mut self,
         name: String,
     ) -> Result<Option<storeplane::engine::helm::Release>, WitHostError> {
-        let store = self.require(Capability::Helm, "helm.status")?;
-        Ok(self
-            .backend()
-            .release_status(&store, &name)
-            .await?
-            .map(release))
+        const OP: &str = "helm.status";
+        let store = self.require(Capability::Helm, OP)?;
+        self.enforce(OP, policy::check_release_name(&name))?;
+        let status = self.backend().release_status(&store, &name).await;
+        Ok(self.report(OP, status)?.map(release))
     }
 }
 
@@ -232,11 +253,11 @@ impl storeplane::engine::secrets::Host for CallState {
         name: String,
         keys: Vec<String>,
     ) -> Result<storeplane::engine::secrets::SecretRef, WitHostError> {
-        let store = self.require(Capability::Secrets, "secrets.ensure-secret")?;
-        if keys.is_empty() || keys.iter().any(|k| k.is_empty()) {
-            return Err(HostError::Invalid("keys must be non-empty names".into()).into());
-        }
-        let secret = self.backend().ensure_secret(&store, &name, &keys).await?;
+        const OP: &str = "secrets.ensure-secret";
+        let store = self.require(Capability::Secrets, OP)?;
+        self.enforce(OP, policy::check_secret(&name, &keys))?;
+        let secret = self.backend().ensure_secret(&store, &name, &keys).await;
+        let secret = self.report(OP, secret)?;
         Ok(storeplane::engine::secrets::SecretRef {
             name: secret.name,
             keys: secret.keys,

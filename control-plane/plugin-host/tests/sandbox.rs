@@ -36,7 +36,12 @@ fn bundle(id: &str) -> PathBuf {
 #[derive(Default)]
 struct FakeCluster {
     applied: Mutex<Vec<Value>>,
+    deleted: Mutex<Vec<String>>,
+    installed: Mutex<Vec<String>>,
     logs: Mutex<Vec<String>>,
+    loud_logs: Mutex<Vec<String>>,
+    /// `(operation, message)` of every refusal the host reported.
+    refused: Mutex<Vec<(String, String)>>,
 }
 
 #[async_trait]
@@ -46,6 +51,7 @@ impl HostBackend for FakeCluster {
             "Namespace"
             | "ClusterRole"
             | "ClusterRoleBinding"
+            | "PriorityClass"
             | "Node"
             | "CustomResourceDefinition" => KindScope::Cluster,
             _ => KindScope::Namespaced,
@@ -73,7 +79,14 @@ impl HostBackend for FakeCluster {
     ) -> Result<Vec<Value>, HostError> {
         Ok(Vec::new())
     }
-    async fn delete(&self, _: &StoreContext, _: &str, _: &str, _: &str) -> Result<bool, HostError> {
+    async fn delete(
+        &self,
+        _: &StoreContext,
+        _: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<bool, HostError> {
+        self.deleted.lock().unwrap().push(format!("{kind}/{name}"));
         Ok(false)
     }
     async fn install_or_upgrade(
@@ -83,6 +96,7 @@ impl HostBackend for FakeCluster {
         _: &Path,
         _: Value,
     ) -> Result<Release, HostError> {
+        self.installed.lock().unwrap().push(release.to_owned());
         Ok(Release {
             name: release.into(),
             chart: "x".into(),
@@ -112,8 +126,19 @@ impl HostBackend for FakeCluster {
             keys: keys.to_vec(),
         })
     }
-    fn log(&self, _plugin: &str, _store: Option<&StoreContext>, _level: Level, message: &str) {
+    fn log(&self, _plugin: &str, _store: Option<&StoreContext>, level: Level, message: &str) {
         self.logs.lock().unwrap().push(message.to_owned());
+        if matches!(level, Level::Warn | Level::Error) {
+            self.loud_logs.lock().unwrap().push(message.to_owned());
+        }
+    }
+    fn refused(&self, plugin: &str, store: &StoreContext, operation: &str, message: &str) {
+        assert_eq!(plugin, "misbehave");
+        assert_eq!(store.name, "sandboxed");
+        self.refused
+            .lock()
+            .unwrap()
+            .push((operation.to_owned(), message.to_owned()));
     }
 }
 
@@ -243,6 +268,11 @@ async fn calls_outside_the_operators_grant_are_denied() {
         .expect_err("ungranted");
     assert!(err.to_string().contains("did not grant"), "{err}");
     assert!(cluster.applied.lock().unwrap().is_empty());
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert!(
+        matches!(refused.as_slice(), [(op, message)] if op == "kube.apply" && message.contains("did not grant")),
+        "{refused:?}"
+    );
     let description = host.engine("misbehave").expect("loaded");
     assert!(description.granted.is_empty() && !description.requested.is_empty());
 }
@@ -276,6 +306,7 @@ async fn malformed_and_future_components_are_rejected_with_reasons() {
         dir.join("config.schema.json"),
     )
     .unwrap();
+    copy_dir(&bundle("misbehave").join("charts"), &dir.join("charts"));
     std::fs::write(
         dir.join("plugin.wasm"),
         b"\0asm\x0d\0\x01\0garbage that is not a component",
@@ -319,4 +350,212 @@ async fn the_component_cache_is_reused() {
     let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
     assert_eq!(cached.len(), 1, "one compiled artifact, reused");
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// Each escape the review found, as a misbehave mode, with words the
+/// refusal must contain. (`symlink-file` needs a doctored bundle: below.)
+const ESCAPES: &[(&str, &str, &str)] = &[
+    (
+        "privileged-pod",
+        "kube.apply",
+        r#"privileged (container "root" must not set securityContext.privileged=true)"#,
+    ),
+    (
+        "host-path",
+        "kube.apply",
+        r#"volume "node-root" uses restricted volume type "hostPath""#,
+    ),
+    ("lift-quota", "kube.apply", "storeplane-quota"),
+    ("delete-netpol", "kube.delete", "storeplane-default-deny"),
+    ("foreign-host-ingress", "kube.apply", "victim.localhost"),
+    ("rbac-object", "kube.apply", "RBAC"),
+    ("endpoints", "kube.apply", "endpoints"),
+    ("path-like-name", "kube.get", "DNS-1123"),
+];
+
+#[tokio::test]
+async fn every_escape_is_refused_reported_and_never_reaches_the_cluster() {
+    for (mode, operation, words) in ESCAPES {
+        let (result, cluster) = provision(mode).await;
+        let err = result.expect_err(mode);
+        let CallError::Plugin {
+            reason, message, ..
+        } = &err
+        else {
+            panic!("{mode}: expected the plugin's failure, got {err:?}");
+        };
+        assert_ne!(reason, "EscapeSucceeded", "{mode}: {message}");
+        // The refusal text reached the plugin, which passed it on.
+        assert!(
+            (message.starts_with("denied: ") || message.starts_with("invalid: "))
+                && message.contains(words),
+            "{mode}: {message}"
+        );
+        let refused = cluster.refused.lock().unwrap().clone();
+        assert!(
+            refused
+                .iter()
+                .any(|(op, text)| op == operation && text == message),
+            "{mode}: refusal not reported: {refused:?}"
+        );
+        assert!(cluster.applied.lock().unwrap().is_empty(), "{mode} applied");
+        assert!(cluster.deleted.lock().unwrap().is_empty(), "{mode} deleted");
+    }
+}
+
+#[tokio::test]
+async fn both_rbac_objects_and_every_path_like_name_are_refused() {
+    let (_, cluster) = provision("rbac-object").await;
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 2, "Role and RoleBinding: {refused:?}");
+    let (_, cluster) = provision("path-like-name").await;
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 4, "get and delete of two names: {refused:?}");
+    assert!(refused.iter().all(|(_, m)| m.starts_with("invalid: ")));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the misbehave bundle under a fresh temp directory.
+fn bundle_copy(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "storeplane-symlink-{tag}-{}/misbehave",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&bundle("misbehave"), &dir);
+    dir
+}
+
+/// Replaces the leak chart's file with a link to a host file.
+#[cfg(unix)]
+fn plant_link(bundle: &Path) {
+    let file = bundle.join("charts/leak/files/leak.txt");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &file).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_bundle_holding_a_symlink_is_rejected_at_load() {
+    let copy = bundle_copy("load");
+    plant_link(&copy);
+    let cluster = Arc::new(FakeCluster::default());
+    let mut host = PluginHost::new(HostConfig::new(bundles()), cluster).expect("host");
+    let err = host.load_bundle(&copy).await.expect_err("symlink");
+    assert!(matches!(err, LoadError::Symlink { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("leak.txt") && text.contains("symbolic link"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(copy.parent().unwrap());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_that_appears_after_load_is_refused_at_install() {
+    let copy = bundle_copy("install");
+    let cluster = Arc::new(FakeCluster::default());
+    let mut config = HostConfig::new(bundles());
+    config.grants = Grants::all_requested();
+    let mut host = PluginHost::new(config, cluster.clone()).expect("host");
+    host.load_bundle(&copy).await.expect("clean copy loads");
+    plant_link(&copy);
+
+    let err = host
+        .provision("misbehave", &store("symlink-file"))
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("denied: chart leak contains a symbolic link"),
+        "{text}"
+    );
+    assert!(cluster.installed.lock().unwrap().is_empty());
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert!(
+        matches!(refused.as_slice(), [(op, _)] if op == "helm.install-or-upgrade"),
+        "{refused:?}"
+    );
+    let _ = std::fs::remove_dir_all(copy.parent().unwrap());
+}
+
+#[tokio::test]
+async fn an_observation_with_a_javascript_url_is_refused() {
+    let (host, _) = host_with(Grants::all_requested(), Duration::from_secs(2)).await;
+    let err = host
+        .observe("misbehave", &store("bad-url"))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, CallError::InvalidObservation { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.reason(), "InvalidObservation");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("admin-url"), "{err}");
+}
+
+#[tokio::test]
+async fn a_log_flood_is_capped_with_one_summary_line() {
+    let (result, cluster) = provision("log-flood").await;
+    result.expect("log-flood succeeds");
+    let loud = cluster.loud_logs.lock().unwrap().clone();
+    // 20 warnings, then one line saying how many were dropped.
+    assert_eq!(loud.len(), 21, "{}", loud.len());
+    assert!(loud[..20].iter().all(|l| l.chars().count() <= 1024));
+    assert!(loud[20].starts_with("80 more log lines"), "{}", loud[20]);
+}
+
+/// A computing plugin yields to the runtime at every epoch tick: with two
+/// endless `provision`s on a two-worker runtime, other tasks still run at
+/// once, and both calls still end at their deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looping_plugins_do_not_freeze_the_runtime() {
+    let (host, _) = host_with(Grants::all_requested(), Duration::from_secs(3)).await;
+    let host = Arc::new(host);
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move { host.provision("misbehave", &store("loop")).await })
+        })
+        .collect();
+
+    // The test body runs on its own thread, outside the two workers; the
+    // pause between pings is a thread sleep so that it needs no worker
+    // (the timer is driven by the workers).
+    let mut slowest = Duration::ZERO;
+    let mut pings = 0;
+    while calls.iter().any(|c| !c.is_finished()) {
+        let sent = std::time::Instant::now();
+        tokio::spawn(async {}).await.expect("ping");
+        slowest = slowest.max(sent.elapsed());
+        pings += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for call in calls {
+        let err = call
+            .await
+            .expect("joined")
+            .expect_err("loop never finishes");
+        assert!(matches!(err, CallError::TimedOut { .. }), "{err:?}");
+    }
+    // A behavioural bound, far from the 3 s a blocked worker would cost.
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a trivial task waited {slowest:?} ({pings} pings)"
+    );
+    assert!(pings > 10, "only {pings} pings while the plugins ran");
 }

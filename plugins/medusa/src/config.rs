@@ -122,10 +122,21 @@ pub fn is_email(text: &str) -> bool {
         && text.chars().count() <= MAX_EMAIL_CHARS
 }
 
-/// What the schema says, checked again (tools may skip the schema).
+/// Whether a free-text value starts (after spaces) with `-`. Such a value
+/// could be read as an option by a command-line tool; the init script never
+/// passes tenant text as an argument of its own, and this refusal is the
+/// second line of defence.
+pub fn looks_like_an_option(text: &str) -> bool {
+    text.trim_start().starts_with('-')
+}
+
+/// What the schema says, checked again (tools may skip the schema), and no
+/// free-text value that starts with `-`.
 pub fn validate(config: &Config) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if !is_email(&config.admin_email) {
+    if looks_like_an_option(&config.admin_email) {
+        errors.push(FieldError::new("admin_email", "must not start with '-'"));
+    } else if !is_email(&config.admin_email) {
         errors.push(FieldError::new(
             "admin_email",
             "must be an e-mail address such as owner@example.com",
@@ -169,6 +180,17 @@ mod tests {
         }
         assert_eq!(region("in").unwrap().currency, "inr");
         assert_eq!(region("xx"), None);
+    }
+
+    #[test]
+    fn an_email_that_starts_like_an_option_is_rejected() {
+        for email in ["--invite@example.com", " -p@example.com"] {
+            let errors = validate(&config(json!({"admin_email": email})));
+            assert_eq!(errors.len(), 1, "{email}: {errors:?}");
+            assert_eq!(errors[0].field, "admin_email");
+            assert!(errors[0].message.contains("'-'"), "{email}");
+        }
+        assert!(validate(&config(json!({"admin_email": "a-b@c.co"}))).is_empty());
     }
 
     #[test]

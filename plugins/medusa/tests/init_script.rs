@@ -56,6 +56,11 @@ impl Sandbox {
     }
 
     fn run(&self) -> Output {
+        self.run_with(&[])
+    }
+
+    /// Runs the script with the usual inputs, `overrides` replacing some.
+    fn run_with(&self, overrides: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.root.join("bin").display(),
@@ -79,6 +84,7 @@ impl Sandbox {
             .env("REGION_COUNTRIES", "in")
             .env("SEED_DEMO_DATA", "false")
             .env("PUBLISHABLE_KEY_SECRET", "0123456789abcdef0123456789abcdef")
+            .envs(overrides.iter().copied())
             .output()
             .unwrap()
     }
@@ -113,8 +119,8 @@ fn first_run_migrates_creates_the_admin_seeds_and_sets_the_key_in_order() {
             "db.mjs ping",
             "medusa db:migrate --execute-safe-links",
             "db.mjs mark-migrated 2.21.2",
-            "db.mjs admin-state owner@example.com",
-            "medusa user -e owner@example.com -p admin-secret",
+            "db.mjs admin-state",
+            "medusa user --email=owner@example.com --password=admin-secret",
             "medusa exec ./src/scripts/storeplane-seed.js",
             "medusa exec ./src/scripts/storeplane-publishable-key.js",
         ]
@@ -148,7 +154,7 @@ fn a_half_created_admin_is_dropped_and_created_again() {
     let calls = sandbox.calls();
     let drop = calls
         .iter()
-        .position(|c| c == "db.mjs drop-orphan-admin owner@example.com")
+        .position(|c| c == "db.mjs drop-orphan-admin")
         .unwrap();
     let create = calls
         .iter()
@@ -171,4 +177,26 @@ fn a_database_that_never_answers_fails_naming_the_step() {
         "{stdout}"
     );
     assert!(!sandbox.calls().iter().any(|c| c.starts_with("medusa")));
+}
+
+/// Finding 4 of the 2026-12 review, for Medusa: an address that looks like
+/// an option must reach Medusa as the address, not as an option.
+#[test]
+fn an_admin_email_that_looks_like_an_option_reaches_medusa_literally() {
+    let sandbox = Sandbox::new("flag");
+    let email = "--invite@example.com";
+    assert_ok(&sandbox.run_with(&[("ADMIN_EMAIL", email)]));
+    assert_eq!(sandbox.read("user-email"), email);
+    assert_eq!(
+        sandbox.read("user-options"),
+        "",
+        "the address was parsed as an option"
+    );
+    assert!(
+        sandbox
+            .calls()
+            .iter()
+            .all(|c| !c.starts_with("db.mjs admin-state ")),
+        "the address is read from the environment, not the command line"
+    );
 }

@@ -124,11 +124,35 @@ pub fn schema() -> Value {
     })
 }
 
+/// Whether a free-text value starts (after spaces) with `-`, which a
+/// command-line tool could read as an option. This engine passes no text to
+/// a command line, but the platform's engines share the rule so that no
+/// tenant text ever can be taken for one.
+pub fn looks_like_an_option(text: &str) -> bool {
+    text.trim_start().starts_with('-')
+}
+
 /// What the schema cannot say (unique product names, a title that is not
-/// just spaces), plus the schema's own rules again: `validate` may be called
-/// by tools that skipped the schema.
+/// just spaces, no free text starting with `-`), plus the schema's own
+/// rules again: `validate` may be called by tools that skipped the schema.
 pub fn validate(config: &Config) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    let free_text = [
+        ("shop_title".to_owned(), &config.shop_title),
+        ("tagline".to_owned(), &config.tagline),
+    ]
+    .into_iter()
+    .chain(config.products.iter().enumerate().flat_map(|(i, p)| {
+        [
+            (format!("products.{i}.name"), &p.name),
+            (format!("products.{i}.description"), &p.description),
+        ]
+    }));
+    for (field, value) in free_text {
+        if looks_like_an_option(value) {
+            errors.push(FieldError::new(field, "must not start with '-'"));
+        }
+    }
     if config.shop_title.trim().is_empty() || config.shop_title.chars().count() > 80 {
         errors.push(FieldError::new(
             "shop_title",
@@ -206,6 +230,27 @@ mod tests {
         ]}));
         let fields: Vec<_> = validate(&c).into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["products.1.name", "products.1.price"]);
+    }
+
+    #[test]
+    fn free_text_that_starts_like_an_option_is_rejected() {
+        let c = config(json!({
+            "shop_title": "--exec=phpinfo();",
+            "tagline": " -v",
+            "products": [{"name": "-x", "price": "1", "description": "--help"}]
+        }));
+        let fields: Vec<_> = validate(&c).into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "shop_title",
+                "tagline",
+                "products.0.name",
+                "products.0.description"
+            ]
+        );
+        let fine = config(json!({"shop_title": "Tea - and more", "tagline": "Loose-leaf"}));
+        assert!(validate(&fine).is_empty());
     }
 
     #[test]

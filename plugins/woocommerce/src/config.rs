@@ -89,11 +89,27 @@ pub fn is_email(text: &str) -> bool {
         && text.chars().count() <= MAX_EMAIL_CHARS
 }
 
+/// Whether a free-text value starts (after spaces) with `-`. Such a value
+/// could be read as an option by a command-line tool (WP-CLI takes
+/// `--exec=<php>` anywhere); the setup script never passes tenant text as an
+/// argument of its own, and this refusal is the second line of defence.
+pub fn looks_like_an_option(text: &str) -> bool {
+    text.trim_start().starts_with('-')
+}
+
 /// What the schema says, checked again (tools may skip the schema), plus
 /// what it cannot say: a title that is not only spaces and has no control
-/// characters.
+/// characters, and no free-text value that starts with `-`.
 pub fn validate(config: &Config) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    for (field, value) in [
+        ("store_title", &config.store_title),
+        ("admin_email", &config.admin_email),
+    ] {
+        if looks_like_an_option(value) {
+            errors.push(FieldError::new(field, "must not start with '-'"));
+        }
+    }
     let title = &config.store_title;
     if title.trim().is_empty()
         || title.chars().count() > MAX_TITLE_CHARS
@@ -192,6 +208,20 @@ mod tests {
             fields,
             ["store_title", "admin_email", "currency", "sample_products"]
         );
+    }
+
+    #[test]
+    fn free_text_that_starts_like_an_option_is_rejected() {
+        let c = config(json!({"store_title": "--exec=phpinfo();", "admin_email": "a@b.co"}));
+        let errors = validate(&c);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "store_title");
+        assert!(errors[0].message.contains("'-'"));
+        let c = config(json!({"store_title": " -x", "admin_email": "--require=/x@b.co"}));
+        let fields: Vec<_> = validate(&c).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["store_title", "admin_email"]);
+        let c = config(json!({"store_title": "Shop - Coffee & Tea", "admin_email": "a-b@c.co"}));
+        assert!(validate(&c).is_empty());
     }
 
     #[test]

@@ -220,6 +220,7 @@ fn observe_waits_for_mysql_wordpress_and_the_setup_job_then_is_ready() {
         Some("http://test-shop.example.test/wp-admin/")
     );
     assert_eq!(ready.credentials_secret.as_deref(), Some("test-shop-admin"));
+    contract::assert_storable(&ready);
 }
 
 #[test]
@@ -372,5 +373,13 @@ fn validate_rejects_bad_configurations_by_field() {
         plugin()
             .validate(&json!({"admin_email": "owner@example.com"}))
             .is_empty()
+    );
+}
+
+#[test]
+fn validate_refuses_free_text_that_starts_like_an_option() {
+    contract::free_text_may_not_start_like_an_option::<WooCommerce>(
+        &json!({"admin_email": "owner@example.com", "store_title": "Bean & Leaf"}),
+        &["store_title", "admin_email"],
     );
 }

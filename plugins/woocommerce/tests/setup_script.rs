@@ -44,28 +44,41 @@ impl Sandbox {
     }
 
     fn run(&self, sample_products: u32) -> Output {
+        self.run_with(sample_products, &[])
+    }
+
+    /// Runs the script with the usual inputs, `overrides` replacing some.
+    fn run_with(&self, sample_products: u32, overrides: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.root.join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        let samples = sample_products.to_string();
+        let mut inputs = vec![
+            ("WAIT_SECONDS", "5"),
+            ("STORE_URL", "https://shop.example.com"),
+            ("STORE_TITLE", "Bean & Leaf"),
+            ("STORE_CURRENCY", "JPY"),
+            ("STORE_BASE_LOCATION", "JP:JP13"),
+            ("SAMPLE_PRODUCTS", samples.as_str()),
+            ("ADMIN_USER", "admin"),
+            ("ADMIN_EMAIL", "owner@example.com"),
+            ("ADMIN_PASSWORD", "s3cret-generated"),
+            ("WOOCOMMERCE_VERSION", "11.1.2"),
+            ("STOREFRONT_VERSION", "4.6.2"),
+        ];
+        for (name, value) in overrides {
+            inputs.retain(|(n, _)| n != name);
+            inputs.push((name, value));
+        }
         Command::new("bash")
             .arg(SCRIPT)
             .env_clear()
             .env("PATH", path)
             .env("FAKE_WP_STATE", self.root.join("state"))
             .env("WP_PATH", self.root.join("html"))
-            .env("WAIT_SECONDS", "5")
-            .env("STORE_URL", "https://shop.example.com")
-            .env("STORE_TITLE", "Bean & Leaf")
-            .env("STORE_CURRENCY", "JPY")
-            .env("STORE_BASE_LOCATION", "JP:JP13")
-            .env("SAMPLE_PRODUCTS", sample_products.to_string())
-            .env("ADMIN_USER", "admin")
-            .env("ADMIN_EMAIL", "owner@example.com")
-            .env("ADMIN_PASSWORD", "s3cret-generated")
-            .env("WOOCOMMERCE_VERSION", "11.1.2")
-            .env("STOREFRONT_VERSION", "4.6.2")
+            .envs(inputs)
             .output()
             .unwrap()
     }
@@ -203,4 +216,45 @@ fn a_database_that_never_answers_fails_naming_the_step() {
         "{stdout}"
     );
     assert!(!exists(&sandbox, "installed"));
+}
+
+/// Finding 4 of the 2026-12 review: WP-CLI reads `--exec=<php>` as a flag
+/// wherever it stands, so a title passed as a positional argument ran PHP.
+/// The fake records any such flag; the title must arrive as data.
+#[test]
+fn tenant_strings_that_look_like_flags_reach_wordpress_literally_and_run_nothing() {
+    let sandbox = Sandbox::new("flags");
+    let title = r#"--exec=file_put_contents("/tmp/pwned", "x");"#;
+    let email = "--require=/etc/passwd@example.com";
+    let output = sandbox.run_with(1, &[("STORE_TITLE", title), ("ADMIN_EMAIL", email)]);
+    assert_ok(&output);
+
+    assert!(
+        !exists(&sandbox, "executed"),
+        "WP-CLI was handed a code flag: {}",
+        sandbox.read("executed")
+    );
+    assert_eq!(option(&sandbox, "blogname"), title);
+    assert_eq!(option(&sandbox, "admin_email"), email);
+    assert_eq!(sandbox.read("admin-user-email"), email);
+}
+
+#[test]
+fn the_administrator_is_updated_from_the_environment() {
+    let sandbox = Sandbox::new("admin");
+    assert_ok(&sandbox.run(0));
+    assert_eq!(sandbox.read("admin-user-email"), "owner@example.com");
+    assert_eq!(option(&sandbox, "woocommerce_currency"), "JPY");
+    // Neither the e-mail nor the password is an argument of any call.
+    let calls = sandbox.calls();
+    let after_install: Vec<_> = calls
+        .iter()
+        .filter(|c| !c.starts_with("core install"))
+        .collect();
+    assert!(
+        !after_install
+            .iter()
+            .any(|c| c.contains("owner@example.com") || c.contains("s3cret-generated")),
+        "{after_install:#?}"
+    );
 }

@@ -33,6 +33,7 @@ pub fn assemble(plugin_dir: &Path, component: &Path, out_root: &Path) -> Result<
         });
     }
     let schema = plugin_dir.join(&manifest.config_schema);
+    refuse_symlink(&schema)?;
     if !schema.is_file() {
         return Err(Error::Field {
             field: "config-schema",
@@ -40,6 +41,7 @@ pub fn assemble(plugin_dir: &Path, component: &Path, out_root: &Path) -> Result<
         });
     }
     for chart in &manifest.charts {
+        refuse_symlink(&plugin_dir.join(chart))?;
         let chart_yaml = plugin_dir.join(chart).join("Chart.yaml");
         if !chart_yaml.is_file() {
             return Err(Error::Field {
@@ -64,6 +66,17 @@ pub fn assemble(plugin_dir: &Path, component: &Path, out_root: &Path) -> Result<
     Ok(out)
 }
 
+/// Fails if `path` is a symbolic link (a missing path is left to the
+/// caller's own check).
+fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::Symlink {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(Error::io(parent))?;
@@ -83,13 +96,15 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         let path = entry.path();
         let kind = entry.file_type().map_err(Error::io(&path))?;
         let target = to.join(entry.file_name());
-        if kind.is_dir() {
+        if kind.is_symlink() {
+            // A bundle is self-contained and must not point outside itself;
+            // the host refuses bundles with links, so say so now.
+            return Err(Error::Symlink { path });
+        } else if kind.is_dir() {
             copy_dir(&path, &target)?;
         } else if kind.is_file() {
             copy_file(&path, &target)?;
         }
-        // Symlinks are skipped: a bundle is self-contained and must not point
-        // outside itself.
     }
     Ok(())
 }
@@ -157,6 +172,37 @@ mod tests {
             assert!(bundle.join(file).is_file(), "{file} missing");
         }
         assert!(!bundle.join("stale").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_chart_holding_a_symlink() {
+        let dir = temp_dir();
+        plugin_source(&dir);
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("charts/demo/host.txt")).unwrap();
+        let wasm = dir.join("p.wasm");
+        fs::write(&wasm, COMPONENT_HEADER).unwrap();
+        let err = assemble(&dir, &wasm, &dir.join("out")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Symlink { path } if path.ends_with("charts/demo/host.txt")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_symlinked_schema() {
+        let dir = temp_dir();
+        plugin_source(&dir);
+        fs::rename(dir.join("config.schema.json"), dir.join("real.json")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real.json"), dir.join("config.schema.json")).unwrap();
+        let wasm = dir.join("p.wasm");
+        fs::write(&wasm, COMPONENT_HEADER).unwrap();
+        let err = assemble(&dir, &wasm, &dir.join("out")).unwrap_err();
+        assert!(matches!(err, Error::Symlink { .. }), "{err}");
         fs::remove_dir_all(dir).unwrap();
     }
 

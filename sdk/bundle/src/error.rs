@@ -25,6 +25,14 @@ pub enum Error {
         /// The offending file.
         path: PathBuf,
     },
+    /// A file to copy into the bundle is a symbolic link. Bundles are
+    /// self-contained: the host refuses a bundle holding a link, so
+    /// assembling one fails here, where the author can fix it.
+    #[error("{path}: is a symbolic link; copy the file into the plugin instead")]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -30,6 +30,14 @@ step() { STEP="$1"; log "== $1"; }
 fail() { log "FAILED during step: ${STEP}: $*"; exit 1; }
 medusa() { npx --no-install medusa "$@"; }
 
+# Tenant input (ADMIN_EMAIL; the region values come from a checked enum but
+# are treated the same) never stands as an argument of its own, where a
+# command-line parser could read a value such as `--invite` or `-p=x` as an
+# option: programs read it from the environment (storeplane/db.mjs and the
+# seed scripts use process.env), or it is glued to the option it is the
+# value of (`--email="$ADMIN_EMAIL"`), which the parser splits at the first
+# `=`.
+
 wait_for() {
   what="$1"
   shift
@@ -60,17 +68,18 @@ medusa db:migrate --execute-safe-links || fail "medusa db:migrate"
 node storeplane/db.mjs mark-migrated "$MEDUSA_VERSION" || fail "recording the migration"
 
 step "admin user ${ADMIN_EMAIL}"
-state="$(node storeplane/db.mjs admin-state "$ADMIN_EMAIL")" || fail "reading users"
+# db.mjs reads the address from ADMIN_EMAIL.
+state="$(node storeplane/db.mjs admin-state)" || fail "reading users"
 case "$state" in
   complete)
     log "admin user exists" ;;
   partial)
     # A previous run died between creating the user and its login.
     log "admin user incomplete; recreating it"
-    node storeplane/db.mjs drop-orphan-admin "$ADMIN_EMAIL" || fail "cleaning the incomplete admin"
-    medusa user -e "$ADMIN_EMAIL" -p "$ADMIN_PASSWORD" || fail "medusa user" ;;
+    node storeplane/db.mjs drop-orphan-admin || fail "cleaning the incomplete admin"
+    medusa user --email="$ADMIN_EMAIL" --password="$ADMIN_PASSWORD" || fail "medusa user" ;;
   absent)
-    medusa user -e "$ADMIN_EMAIL" -p "$ADMIN_PASSWORD" || fail "medusa user" ;;
+    medusa user --email="$ADMIN_EMAIL" --password="$ADMIN_PASSWORD" || fail "medusa user" ;;
   *)
     fail "unexpected admin state: ${state}" ;;
 esac

@@ -69,6 +69,14 @@ async function adminState(db, email) {
   return "partial"
 }
 
+// The administrator's address is tenant input: it comes from the
+// environment, never from the command line, where it could pass for an option.
+function adminEmail() {
+  const email = process.env.ADMIN_EMAIL
+  if (!email) throw new Error("ADMIN_EMAIL is not set")
+  return email
+}
+
 const [command, argument] = process.argv.slice(2)
 try {
   switch (command) {
@@ -108,21 +116,23 @@ try {
       console.log(`database migrated to ${argument}`)
       break
     }
-    case "admin-state":
-      if (!argument) throw new Error("admin-state needs an e-mail address")
-      console.log(await withClient((db) => adminState(db, argument)))
+    case "admin-state": {
+      const email = adminEmail()
+      console.log(await withClient((db) => adminState(db, email)))
       break
-    case "drop-orphan-admin":
-      if (!argument) throw new Error("drop-orphan-admin needs an e-mail address")
+    }
+    case "drop-orphan-admin": {
+      const email = adminEmail()
       await withClient(async (db) => {
-        if ((await adminState(db, argument)) !== "partial") return
-        await db.query('UPDATE "user" SET deleted_at = now() WHERE email = $1 AND deleted_at IS NULL', [argument])
+        if ((await adminState(db, email)) !== "partial") return
+        await db.query('UPDATE "user" SET deleted_at = now() WHERE email = $1 AND deleted_at IS NULL', [email])
         await db.query(
           "UPDATE provider_identity SET deleted_at = now() WHERE provider = 'emailpass' AND entity_id = $1 AND deleted_at IS NULL",
-          [argument]
+          [email]
         )
       })
       break
+    }
     default:
       throw new Error(`unknown command ${command ?? "(none)"}`)
   }
