@@ -3,7 +3,13 @@
 //!
 //! ```sh
 //! cargo run --release --example load -- 1000
+//! cargo run --release --example load -- 1000 platform   # with storeplane's namespace baseline
 //! ```
+//!
+//! `platform` gives every namespace what storeplane's reconciler puts there:
+//! a PodSecurity label (baseline, which the example's pods pass), a
+//! ResourceQuota and a LimitRange, so admission and quota accounting run
+//! on every write.
 
 use std::time::Instant;
 
@@ -73,6 +79,26 @@ fn store(ns: &str) -> Vec<(&'static str, &'static str, serde_json::Value)> {
     ]
 }
 
+/// storeplane's platform quota and limits (its defaults, `reconcile/mod.rs`).
+fn platform_objects(ns: &str) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    vec![
+        (
+            "",
+            "resourcequotas",
+            json!({ "apiVersion": "v1", "kind": "ResourceQuota", "metadata": { "name": "storeplane-quota", "namespace": ns },
+            "spec": { "hard": { "requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "8", "limits.memory": "16Gi",
+                "persistentvolumeclaims": "10", "requests.storage": "50Gi", "pods": "30", "services": "20" } } }),
+        ),
+        (
+            "",
+            "limitranges",
+            json!({ "apiVersion": "v1", "kind": "LimitRange", "metadata": { "name": "storeplane-limits", "namespace": ns },
+            "spec": { "limits": [{ "type": "Container", "default": { "cpu": "500m", "memory": "512Mi" },
+                "defaultRequest": { "cpu": "100m", "memory": "128Mi" }, "max": { "cpu": "4", "memory": "8Gi" } }] } }),
+        ),
+    ]
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let count: usize = std::env::args()
@@ -81,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(1000);
     let pods = std::env::args().nth(2).is_none_or(|p| p != "no-pods");
+    let platform = std::env::args().nth(2).is_some_and(|p| p == "platform");
     let mut config = SimConfig::instant();
     config.simulate_pods = pods;
     if let Some(history) = std::env::var("HISTORY").ok().and_then(|h| h.parse().ok()) {
@@ -99,12 +126,19 @@ async fn main() -> anyhow::Result<()> {
         namespaces
             .create(
                 &PostParams::default(),
-                &serde_json::from_value(
-                    json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } }),
-                )?,
+                &serde_json::from_value(json!({ "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": { "name": ns, "labels": if platform {
+                        json!({ "pod-security.kubernetes.io/enforce": "baseline" })
+                    } else {
+                        json!({})
+                    } } }))?,
             )
             .await?;
-        for (group, plural, body) in store(&ns) {
+        let mut objects = store(&ns);
+        if platform {
+            objects.splice(0..0, platform_objects(&ns));
+        }
+        for (group, plural, body) in objects {
             let version = "v1";
             let kind = body["kind"].as_str().unwrap_or("").to_owned();
             let resource = kube::api::ApiResource {
@@ -161,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         total_bytes += text.len();
     }
     println!(
-        "{count} stores (pods: {pods}): created in {created:.2?} ({:.2} ms/store), status settled after {settled:.2?}; \
+        "{count} stores (pods: {pods}, platform: {platform}): created in {created:.2?} ({:.2} ms/store), status settled after {settled:.2?}; \
          ready deployments: {ready}; {} changes; {total_objects} objects ({:.1} MiB as JSON); \
          RSS {before:.0} MiB -> {settled_rss:.0} MiB",
         created.as_secs_f64() * 1000.0 / count as f64,

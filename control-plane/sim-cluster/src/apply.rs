@@ -1,12 +1,15 @@
 //! Field ownership (`metadata.managedFields`) and server-side apply.
 //!
 //! A simplification of Kubernetes' structured-merge-diff: ownership is tracked
-//! per leaf path through objects only, and every list is atomic (owned and
-//! replaced as a whole; no `k:`/`v:` list-map keys). This gives the behaviour
-//! controllers rely on: applying a config creates the object if absent, the
-//! same manager never conflicts with itself, fields another manager set to a
-//! different value conflict (409) unless `force=true`, and fields a manager
-//! stops applying are removed when nobody else owns them.
+//! per leaf path through objects and through the associative lists of the
+//! built-in kinds (`x-kubernetes-list-type: map`: containers by name, ports
+//! by port and protocol, ...), whose items are merged and owned by key
+//! (`k:{"name":"web"}`) as upstream; every other list is atomic (owned and
+//! replaced as a whole). This gives the behaviour controllers rely on:
+//! applying a config creates the object if absent, the same manager never
+//! conflicts with itself, fields another manager set to a different value
+//! conflict (409) unless `force=true`, and fields a manager stops applying
+//! are removed when nobody else owns them.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +33,41 @@ struct Entry {
     fields: BTreeSet<FieldPath>,
 }
 
+/// Who owns a conflicting field: what the apiserver's conflict messages
+/// print (`"one"`, `"kubectl" using apps/v1`), ordered as it sorts them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ConflictKey {
+    manager: String,
+    operation: String,
+    api_version: String,
+    subresource: Option<String>,
+}
+
+impl ConflictKey {
+    /// `printManager` of apimachinery's managedfields: the quoted name, the
+    /// subresource if any, and for updates the API version.
+    fn describe(&self) -> String {
+        let mut text = format!("{:?}", self.manager);
+        if let Some(sub) = &self.subresource {
+            text.push_str(&format!(" with subresource {sub:?}"));
+        }
+        if self.operation == "Update" {
+            text.push_str(&format!(" using {}", self.api_version));
+        }
+        text
+    }
+}
+
 impl Entry {
+    fn conflict_key(&self) -> ConflictKey {
+        ConflictKey {
+            manager: self.manager.clone(),
+            operation: self.operation.clone(),
+            api_version: self.api_version.clone(),
+            subresource: self.subresource.clone(),
+        }
+    }
+
     fn is(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
         self.manager == manager
             && self.operation == operation
@@ -53,15 +90,19 @@ impl Entry {
     }
 }
 
-/// Renders paths as a `FieldsV1` tree (`{"f:spec":{"f:replicas":{}}}`).
+/// Renders paths as a `FieldsV1` tree (`{"f:spec":{"f:replicas":{}}}`;
+/// list items as `k:{...}` with a `.` entry, as upstream).
 fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
     let mut root = Map::new();
     for path in fields {
         let mut node = &mut root;
         for segment in path {
-            let child = node
-                .entry(format!("f:{segment}"))
-                .or_insert_with(|| Value::Object(Map::new()));
+            let key = match keyed_segment(segment) {
+                Some(key) => format!("k:{key}"),
+                None => format!("f:{segment}"),
+            };
+            let item = keyed_segment(segment).is_some();
+            let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
             if !child.is_object() {
                 *child = Value::Object(Map::new());
             }
@@ -69,9 +110,94 @@ fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
                 Value::Object(map) => map,
                 _ => unreachable!("made an object above"),
             };
+            if item {
+                node.entry(".").or_insert_with(|| Value::Object(Map::new()));
+            }
         }
     }
     Value::Object(root)
+}
+
+/// Marks a path segment that is a list item by key rather than a field name
+/// (a NUL cannot start a JSON field name anyone uses).
+const ITEM: &str = "\0k:";
+
+/// The key JSON of a list-item segment (`{"name":"web"}`), or `None` for a
+/// field name.
+fn keyed_segment(segment: &str) -> Option<&str> {
+    segment.strip_prefix(ITEM)
+}
+
+/// The keys of the associative lists of the built-in kinds, by field name
+/// (from their OpenAPI `x-kubernetes-list-map-keys`); `None` for atomic
+/// lists. Ports are told apart by their items.
+fn list_keys(field: &str, items: &[Value]) -> Option<&'static [&'static str]> {
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "imagePullSecrets"
+        | "volumes"
+        | "schedulingGates"
+        | "resourceClaims"
+        | "claims"
+        | "matchConditions"
+        | "webhooks"
+        | "variables" => &["name"],
+        "volumeMounts" => &["mountPath"],
+        "volumeDevices" => &["devicePath"],
+        "conditions" | "addresses" => &["type"],
+        "ownerReferences" => &["uid"],
+        "hostAliases" | "podIPs" => &["ip"],
+        "topologySpreadConstraints" => &["topologyKey", "whenUnsatisfiable"],
+        "ports" if items.iter().all(|i| i.get("containerPort").is_some()) => {
+            &["containerPort", "protocol"]
+        }
+        "ports" if items.iter().all(|i| i.get("port").is_some()) => &["port", "protocol"],
+        _ => return None,
+    })
+}
+
+/// A key field's value in an item, with the schema default where it has one
+/// (a port's protocol is `TCP`).
+fn key_value(item: &Value, key: &str) -> Option<Value> {
+    match (item.get(key), key) {
+        (Some(value), _) => Some(value.clone()),
+        (None, "protocol") => Some(json!("TCP")),
+        _ => None,
+    }
+}
+
+/// The segment naming `item` in an associative list with `keys`.
+fn item_segment(item: &Value, keys: &[&str]) -> Option<String> {
+    let mut key = Map::new();
+    for name in keys {
+        key.insert((*name).to_owned(), key_value(item, name)?);
+    }
+    Some(format!("{ITEM}{}", Value::Object(key)))
+}
+
+/// The items of `list` and their segments when it is an associative list
+/// whose items all carry their keys; `None` when it is atomic.
+fn keyed_items<'a>(field: Option<&String>, list: &'a [Value]) -> Option<Vec<(String, &'a Value)>> {
+    let field = field?;
+    if keyed_segment(field).is_some() {
+        return None;
+    }
+    let keys = list_keys(field, list)?;
+    list.iter()
+        .map(|item| item_segment(item, keys).map(|segment| (segment, item)))
+        .collect()
+}
+
+fn item_matches(item: &Value, key: &str) -> bool {
+    let Ok(Value::Object(wanted)) = serde_json::from_str::<Value>(key) else {
+        return false;
+    };
+    wanted
+        .iter()
+        .all(|(name, value)| key_value(item, name).as_ref() == Some(value))
 }
 
 /// Reads a `FieldsV1` tree back into leaf paths. Entries written by real
@@ -87,6 +213,11 @@ fn parse_fields_v1(tree: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<Fiel
         if let Some(name) = key.strip_prefix("f:") {
             has_child = true;
             prefix.push(name.to_owned());
+            parse_fields_v1(child, prefix, out);
+            prefix.pop();
+        } else if let Some(item) = key.strip_prefix("k:") {
+            has_child = true;
+            prefix.push(format!("{ITEM}{item}"));
             parse_fields_v1(child, prefix, out);
             prefix.pop();
         } else if key != "." {
@@ -155,6 +286,24 @@ fn collect_leaves(value: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<Fiel
                 prefix.pop();
             }
         }
+        // An empty associative list owns no item (and not the list).
+        Value::Array(list)
+            if list.is_empty()
+                && prefix.last().is_some_and(|f| {
+                    keyed_segment(f).is_none() && list_keys(f, list).is_some()
+                }) => {}
+        Value::Array(list) if !list.is_empty() => match keyed_items(prefix.last(), list) {
+            Some(items) => {
+                for (segment, item) in items {
+                    prefix.push(segment);
+                    collect_leaves(item, prefix, out);
+                    prefix.pop();
+                }
+            }
+            None => {
+                out.insert(prefix.clone());
+            }
+        },
         _ => {
             out.insert(prefix.clone());
         }
@@ -198,23 +347,65 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
+fn step<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
+    match keyed_segment(segment) {
+        Some(key) => value
+            .as_array()?
+            .iter()
+            .find(|item| item_matches(item, key)),
+        None => value.get(segment),
+    }
+}
+
+fn step_mut<'a>(value: &'a mut Value, segment: &str) -> Option<&'a mut Value> {
+    match keyed_segment(segment) {
+        Some(key) => value
+            .as_array_mut()?
+            .iter_mut()
+            .find(|item| item_matches(item, key)),
+        None => value.get_mut(segment),
+    }
+}
+
 fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(obj, |v, key| v.get(key))
+    path.iter().try_fold(obj, |v, segment| step(v, segment))
 }
 
 fn remove_path(obj: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
-    let parent = parents.iter().try_fold(obj, |v, key| v.get_mut(key));
-    if let Some(Value::Object(map)) = parent {
-        map.remove(last);
+    let parent = parents
+        .iter()
+        .try_fold(obj, |v, segment| step_mut(v, segment));
+    match (parent, keyed_segment(last)) {
+        (Some(Value::Array(items)), Some(key)) => items.retain(|item| !item_matches(item, key)),
+        (Some(Value::Object(map)), None) => {
+            map.remove(last);
+        }
+        _ => {}
     }
 }
 
-/// `.spec.replicas`, as conflict messages print a path.
+/// `.spec.template.spec.containers[name="web"].image`, as conflict
+/// messages print a path (structured-merge-diff's `Path.String`).
 fn dotted(path: &[String]) -> String {
-    path.iter().map(|s| format!(".{s}")).collect()
+    path.iter()
+        .map(|segment| match keyed_segment(segment) {
+            Some(key) => {
+                let fields = match serde_json::from_str::<Value>(key) {
+                    Ok(Value::Object(map)) => map
+                        .iter()
+                        .map(|(name, value)| format!("{name}={value}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    _ => key.to_owned(),
+                };
+                format!("[{fields}]")
+            }
+            None => format!(".{segment}"),
+        })
+        .collect()
 }
 
 /// Records a non-apply write (create, update, patch) by `manager` in
@@ -271,10 +462,37 @@ pub(crate) fn record_update(
     write_entries(new, entries);
 }
 
-/// Deep-merges an applied configuration: objects merge, lists and scalars
-/// replace, `null` removes.
+/// Merges an applied configuration: objects merge, associative lists merge
+/// item by item (by key), other lists and scalars replace, `null` removes.
 fn merge_config(target: &mut Value, config: &Value) {
-    crate::patch::merge_patch(target, config);
+    merge_field(target, config, None);
+}
+
+fn merge_field(target: &mut Value, config: &Value, field: Option<&String>) {
+    match (target, config) {
+        (Value::Object(current), Value::Object(applied)) => {
+            for (key, value) in applied {
+                if value.is_null() {
+                    current.remove(key);
+                } else {
+                    let slot = current.entry(key.clone()).or_insert(Value::Null);
+                    merge_field(slot, value, Some(key));
+                }
+            }
+        }
+        (Value::Array(current), Value::Array(applied))
+            if keyed_items(field, applied).is_some() && keyed_items(field, current).is_some() =>
+        {
+            for (segment, item) in keyed_items(field, applied).unwrap_or_default() {
+                let key = keyed_segment(&segment).unwrap_or("");
+                match current.iter_mut().find(|c| item_matches(c, key)) {
+                    Some(existing) => merge_field(existing, item, None),
+                    None => current.push(item.clone()),
+                }
+            }
+        }
+        (target, config) => *target = config.clone(),
+    }
 }
 
 /// Server-side apply of `config` by `manager` over `current` (absent: create).
@@ -287,7 +505,6 @@ pub(crate) fn apply(
     subresource: Option<&str>,
     info: &ResourceInfo,
 ) -> Result<Value, ApiError> {
-    let name = meta::name(config).unwrap_or("");
     let config_paths = tracked_paths(config, subresource, info.has_status);
     let now = meta::now();
     let Some(current) = current else {
@@ -319,7 +536,7 @@ pub(crate) fn apply(
                     path
                 };
                 if value_at(current, longest) != value_at(config, longest) {
-                    conflicts.push((entry.manager.clone(), dotted(owned)));
+                    conflicts.push((entry.conflict_key(), dotted(owned)));
                     lost.push(owned.clone());
                     break;
                 }
@@ -330,7 +547,13 @@ pub(crate) fn apply(
         }
     }
     if !conflicts.is_empty() && !force {
-        return Err(ApiError::apply_conflict(info, name, &conflicts));
+        // Grouped by manager, as the apiserver prints them.
+        conflicts.sort();
+        let conflicts: Vec<(String, String)> = conflicts
+            .into_iter()
+            .map(|(key, path)| (key.describe(), path))
+            .collect();
+        return Err(ApiError::apply_conflict(&conflicts));
     }
 
     let mut merged = current.clone();
@@ -339,14 +562,41 @@ pub(crate) fn apply(
         .find(|e| e.is(manager, "Apply", subresource))
         .map(|e| e.fields.clone())
         .unwrap_or_default();
-    for dropped in previously.difference(&config_paths) {
-        let still_applied = config_paths.iter().any(|p| overlaps(p, dropped));
-        let owned_by_other = entries
-            .iter()
-            .filter(|e| !e.is(manager, "Apply", subresource))
-            .any(|e| e.fields.iter().any(|f| overlaps(f, dropped)));
-        if !still_applied && !owned_by_other {
-            remove_path(&mut merged, dropped);
+    let others: Vec<&FieldPath> = entries
+        .iter()
+        .filter(|e| !e.is(manager, "Apply", subresource))
+        .flat_map(|e| e.fields.iter())
+        .collect();
+    let nobody_else = |path: &[String]| {
+        !config_paths.iter().any(|p| overlaps(p, path)) && !others.iter().any(|f| overlaps(f, path))
+    };
+    // List items the manager no longer applies and nobody else owns go as
+    // a whole; then single fields.
+    let dropped: Vec<&FieldPath> = previously.difference(&config_paths).collect();
+    let mut items: BTreeSet<FieldPath> = BTreeSet::new();
+    for path in &dropped {
+        for (i, segment) in path.iter().enumerate() {
+            if keyed_segment(segment).is_some() && nobody_else(&path[..=i]) {
+                items.insert(path[..=i].to_vec());
+                break;
+            }
+        }
+    }
+    for item in &items {
+        remove_path(&mut merged, item);
+    }
+    for path in dropped {
+        let in_removed_item = items.iter().any(|item| path.starts_with(item));
+        // A remaining item keeps its key fields.
+        let key_of_item = path.len() >= 2
+            && keyed_segment(&path[path.len() - 2]).is_some_and(|key| {
+                serde_json::from_str::<Value>(key)
+                    .ok()
+                    .and_then(|k| k.as_object().map(|k| k.contains_key(&path[path.len() - 1])))
+                    .unwrap_or(false)
+            });
+        if !in_removed_item && !key_of_item && nobody_else(path) {
+            remove_path(&mut merged, path);
         }
     }
     if subresource == Some("status") {
@@ -470,12 +720,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, 409);
-        assert!(
-            err.message.contains("conflict with \"one\""),
-            "{}",
-            err.message
+        // The wording of kube-apiserver 1.37 for the same conflict.
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"one\": .spec.replicas"
         );
-        assert!(err.message.contains(".spec.replicas"), "{}", err.message);
+        assert_eq!(
+            err.details,
+            Some(json!({"causes": [{
+                "reason": "FieldManagerConflict",
+                "message": "conflict with \"one\"",
+                "field": ".spec.replicas",
+            }]}))
+        );
         let forced = apply(
             Some(&first),
             &config(2, json!({})),
@@ -528,10 +785,103 @@ mod tests {
             &info,
         )
         .unwrap_err();
-        assert!(
-            err.message.contains("conflict with \"kubectl\""),
-            "{}",
-            err.message
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
         );
+    }
+
+    fn deployment_with(image: &str, containers: Value) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "web" },
+            "spec": { "template": { "spec": { "containers": containers } } },
+            "x": image,
+        })
+    }
+
+    #[test]
+    fn conflicts_inside_associative_lists_name_the_item_like_the_apiserver() {
+        let info = deployments();
+        let mut created = deployment_with("", json!([{ "name": "nginx", "image": "nginx" }]));
+        record_update(None, &mut created, "kubectl-create", None, &info);
+        assert!(
+            created["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]
+                ["f:containers"]["k:{\"name\":\"nginx\"}"]["."]
+                .is_object()
+        );
+        let err = apply(
+            Some(&created),
+            &deployment_with("", json!([{ "name": "nginx", "image": "nginx:2" }])),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap_err();
+        // kube-apiserver 1.37's words for the same conflict.
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-create\" using apps/v1: .spec.template.spec.containers[name=\"nginx\"].image"
+        );
+    }
+
+    #[test]
+    fn managers_own_their_own_list_items_and_drop_only_theirs() {
+        let info = deployments();
+        let one = apply(
+            None,
+            &deployment_with("", json!([{ "name": "web", "image": "web:1" }])),
+            "one",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        // A second manager adds a sidecar: no conflict, both stay.
+        let both = apply(
+            Some(&one),
+            &deployment_with("", json!([{ "name": "sidecar", "image": "proxy:1" }])),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        let names = |obj: &Value| -> Vec<String> {
+            obj["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&both), ["web", "sidecar"]);
+        // The first manager changes its image and keeps the sidecar.
+        let updated = apply(
+            Some(&both),
+            &deployment_with("", json!([{ "name": "web", "image": "web:2" }])),
+            "one",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        assert_eq!(names(&updated), ["web", "sidecar"]);
+        assert_eq!(
+            updated["spec"]["template"]["spec"]["containers"][0]["image"],
+            "web:2"
+        );
+        // The second manager stops applying its sidecar: it goes.
+        let dropped = apply(
+            Some(&updated),
+            &deployment_with("", json!([])),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        assert_eq!(names(&dropped), ["web"]);
     }
 }

@@ -23,6 +23,7 @@
 //!
 //! See the crate README for what is simulated and what is not.
 
+mod admission;
 mod api;
 mod apply;
 mod config;
@@ -30,6 +31,8 @@ mod error;
 mod kubeconfig;
 mod meta;
 mod patch;
+mod protobuf;
+mod quantity;
 mod registry;
 mod selector;
 mod server;

@@ -20,6 +20,9 @@ pub(crate) struct ResourceInfo {
     /// Whether the resource has a `/status` subresource, which makes updates of
     /// the main resource ignore `.status` and vice versa.
     pub has_status: bool,
+    /// A review (access or identity): only `create`, which answers and
+    /// stores nothing.
+    pub create_only: bool,
 }
 
 impl ResourceInfo {
@@ -117,6 +120,19 @@ where
         plural: K::URL_PATH_SEGMENT,
         namespaced: <K::Scope as ScopeExt>::NAMESPACED,
         has_status,
+        create_only: false,
+    }
+}
+
+/// A review kind: created to get an answer, never stored.
+fn review<K>() -> ResourceInfo
+where
+    K: k8s_openapi::Resource,
+    K::Scope: ScopeExt,
+{
+    ResourceInfo {
+        create_only: true,
+        ..info_of::<K>(false)
     }
 }
 
@@ -224,6 +240,11 @@ fn builtins() -> Vec<ResourceInfo> {
     builtin!(k8s_openapi::api::storagemigration::v1beta1::StorageVersionMigration, true),
     builtin!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition, true),
     builtin!(k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService, true),
+    review::<k8s_openapi::api::authentication::v1::SelfSubjectReview>(),
+    review::<k8s_openapi::api::authorization::v1::LocalSubjectAccessReview>(),
+    review::<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview>(),
+    review::<k8s_openapi::api::authorization::v1::SelfSubjectRulesReview>(),
+    review::<k8s_openapi::api::authorization::v1::SubjectAccessReview>(),
     ]
 }
 

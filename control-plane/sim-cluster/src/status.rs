@@ -30,7 +30,10 @@ impl ApiError {
     }
 
     fn object_details(info: &ResourceInfo, name: &str) -> Value {
-        let mut details = json!({ "name": name, "kind": info.plural });
+        let mut details = json!({ "kind": info.plural });
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
         if !info.group.is_empty() {
             details["group"] = json!(info.group);
         }
@@ -89,51 +92,75 @@ impl ApiError {
         .with_details(Self::object_details(info, name))
     }
 
-    /// A server-side apply conflict; `fields` are `(manager, field path)` pairs.
-    pub fn apply_conflict(info: &ResourceInfo, name: &str, fields: &[(String, String)]) -> Self {
-        let count = fields.len();
-        let plural = if count == 1 { "" } else { "s" };
-        let api_version = info.api_version;
-        let list: Vec<String> = fields
-            .iter()
-            .map(|(manager, field)| {
-                format!("conflict with \"{manager}\" using {api_version}: {field}")
-            })
-            .collect();
+    /// A server-side apply conflict; `fields` are `(manager, field path)`
+    /// pairs, the manager as printed (`"one"`, `"kubectl" using v1`), in
+    /// manager order. Worded like apimachinery's `NewConflictError`: one
+    /// conflict inline, several grouped by manager; the details carry one
+    /// cause per field and, unlike other errors, no name or kind.
+    pub fn apply_conflict(fields: &[(String, String)]) -> Self {
+        let message = match fields {
+            [(manager, field)] => {
+                format!("Apply failed with 1 conflict: conflict with {manager}: {field}")
+            }
+            _ => {
+                let mut lines = Vec::new();
+                let mut previous: Option<&str> = None;
+                for (manager, field) in fields {
+                    if previous != Some(manager.as_str()) {
+                        lines.push(format!("conflicts with {manager}:"));
+                        previous = Some(manager);
+                    }
+                    lines.push(format!("- {field}"));
+                }
+                format!(
+                    "Apply failed with {} conflicts: {}",
+                    fields.len(),
+                    lines.join("\n")
+                )
+            }
+        };
         let causes: Vec<Value> = fields
             .iter()
             .map(|(manager, field)| {
                 json!({
-                    "type": "FieldManagerConflict",
-                    "message": format!("conflict with \"{manager}\" using {api_version}"),
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with {manager}"),
                     "field": field,
                 })
             })
             .collect();
-        let mut details = Self::object_details(info, name);
-        details["causes"] = Value::Array(causes);
-        Self::new(
-            409,
-            "Conflict",
-            format!(
-                "Apply failed with {count} conflict{plural}: {}",
-                list.join("\n")
-            ),
-        )
-        .with_details(details)
+        Self::new(409, "Conflict", message).with_details(json!({ "causes": causes }))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
-    /// `422 Invalid`, with one cause per `(field, message)`.
+    /// `422 Invalid`, with one cause per `(field, message)`, worded like
+    /// apimachinery's `NewInvalid` (several causes as `[a, b]`). The cause
+    /// type follows the message (`Required value: ...` is
+    /// `FieldValueRequired`, and so on).
     pub fn invalid(kind: &str, name: &str, causes: &[(&str, String)]) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let message = format!("{kind} \"{name}\" is invalid: {}", text.join(", "));
+        let message = match crate::admission::aggregate(&text) {
+            Some(all) => format!("{kind} \"{name}\" is invalid: {all}"),
+            None => format!("{kind} \"{name}\" is invalid"),
+        };
         let causes: Vec<Value> = causes
             .iter()
-            .map(|(field, message)| json!({ "reason": "FieldValueInvalid", "message": message, "field": field }))
+            .map(|(field, message)| {
+                let reason = [
+                    ("Required value", "FieldValueRequired"),
+                    ("Forbidden", "FieldValueForbidden"),
+                    ("Unsupported value", "FieldValueNotSupported"),
+                    ("Duplicate value", "FieldValueDuplicate"),
+                    ("Too long", "FieldValueTooLong"),
+                ]
+                .iter()
+                .find(|(prefix, _)| message.starts_with(prefix))
+                .map_or("FieldValueInvalid", |(_, reason)| reason);
+                json!({ "reason": reason, "message": message, "field": field })
+            })
             .collect();
         Self::new(422, "Invalid", message)
             .with_details(json!({ "name": name, "kind": kind, "causes": causes }))
@@ -158,22 +185,95 @@ impl ApiError {
         .with_details(details)
     }
 
+    /// Whether this is NamespaceLifecycle's refusal of new content in a
+    /// terminating namespace (controllers record no event for it).
+    pub fn is_namespace_terminating(&self) -> bool {
+        self.details
+            .as_ref()
+            .and_then(|d| d.get("causes"))
+            .and_then(Value::as_array)
+            .is_some_and(|causes| {
+                causes.iter().any(|c| {
+                    c.get("reason").and_then(Value::as_str) == Some("NamespaceTerminating")
+                })
+            })
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
+    }
+
+    /// `405` as the apiserver's router answers a verb a resource does not
+    /// have.
+    pub fn method_not_allowed_generic() -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// `415` for a create, update or delete body in a format the server
+    /// cannot decode, worded like the apiserver's input negotiation (the
+    /// media types it lists are those of the built-in kinds).
+    pub fn unsupported_body_format() -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json (got {content_type:?})"
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                crate::api::media::BODY_TYPES.join(", ")
             ),
         )
+    }
+
+    /// `415` for a PATCH with a Content-Type that is not a patch type: the
+    /// apiserver's router (go-restful) refuses it before the handler runs,
+    /// so the message is its generic one and the details are empty.
+    pub fn unsupported_patch_type() -> Self {
+        Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type")
+            .with_details(json!({}))
+    }
+
+    /// `413` for a body over the apiserver's limit (`--max-request-bytes`
+    /// style: 3 MiB by default).
+    pub fn entity_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// `403` for a request whose `Host` is not a loopback name. Not an
+    /// apiserver behaviour: the simulated API has no authentication, so it
+    /// refuses requests a browser could make on behalf of another site
+    /// (DNS rebinding).
+    pub fn host_forbidden(host: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "forbidden: host {host:?} is not allowed: the simulated API server answers only to \
+                 127.0.0.1, localhost and [::1] (any port)"
+            ),
+        )
+    }
+
+    /// `403` from an admission plugin, worded like `admission.NewForbidden`:
+    /// `pods "web-1" is forbidden: <reason>`.
+    pub fn forbidden(info: &ResourceInfo, name: &str, reason: &str) -> Self {
+        let message = if name.is_empty() {
+            format!("{} is forbidden: {reason}", info.qualified())
+        } else {
+            format!("{} \"{name}\" is forbidden: {reason}", info.qualified())
+        };
+        Self::new(403, "Forbidden", message).with_details(Self::object_details(info, name))
     }
 
     pub fn page_not_found(path: &str) -> Self {

@@ -93,7 +93,7 @@ fn resource_json(info: &ResourceInfo) -> Value {
         "singularName": info.singular(),
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": VERBS,
+        "verbs": if info.create_only { &["create"][..] } else { VERBS },
     });
     if !info.short_names().is_empty() {
         doc["shortNames"] = json!(info.short_names());

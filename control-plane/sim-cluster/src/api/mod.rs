@@ -2,10 +2,13 @@
 //! `kube::Client`) and over TCP (for kubectl) alike.
 
 pub(crate) mod discovery;
+pub(crate) mod media;
 mod openapi;
+mod review;
 pub(crate) mod table;
 mod watch;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -43,13 +46,35 @@ pub(crate) fn handle(ctx: &ApiContext, req: Request<Bytes>) -> Response<Response
         headers: &parts.headers,
         query: &query,
         body: &body,
+        warnings: RefCell::default(),
     };
     let path = parts.uri.path();
     tracing::debug!(method = %parts.method, %path, "sim-cluster request");
-    match route(ctx, &request, path) {
+    let mut response = match route(ctx, &request, path) {
         Ok(response) => response,
         Err(error) => json_response(error.code, &error.to_status()),
+    };
+    for warning in request.warnings.take() {
+        if let Ok(value) = header::HeaderValue::from_bytes(warning_header(&warning).as_bytes()) {
+            response.headers_mut().append(header::WARNING, value);
+        }
     }
+    response
+}
+
+/// A `Warning` header value as the apiserver writes it: code 299, no agent,
+/// the text quoted with `"` and `\` escaped.
+fn warning_header(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 10);
+    quoted.push_str("299 - \"");
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 struct ApiRequest<'a> {
@@ -57,6 +82,8 @@ struct ApiRequest<'a> {
     headers: &'a HeaderMap,
     query: &'a HashMap<String, String>,
     body: &'a Bytes,
+    /// Admission warnings, sent back as `Warning` headers.
+    warnings: RefCell<Vec<String>>,
 }
 
 impl ApiRequest<'_> {
@@ -100,12 +127,22 @@ impl ApiRequest<'_> {
         self.param("dryRun") == Some("All")
     }
 
+    /// How this request writes: its field manager, dry run, warnings.
+    fn write_ctx<'m>(&'m self, manager: &'m str) -> WriteCtx<'m> {
+        WriteCtx {
+            manager,
+            dry_run: self.dry_run(),
+            warnings: Some(&self.warnings),
+        }
+    }
+
     fn content_type(&self) -> &str {
         self.header(header::CONTENT_TYPE)
     }
 
+    /// The body of a create or update, in whichever format it came.
     fn body_value(&self) -> Result<Value, ApiError> {
-        parse_body(self.content_type(), self.body)
+        media::decode_body(self.content_type(), self.body)
     }
 
     fn filter(&self) -> Result<Filter, ApiError> {
@@ -113,21 +150,6 @@ impl ApiRequest<'_> {
             labels: LabelSelector::parse(self.param("labelSelector").unwrap_or(""))?,
             fields: FieldSelector::parse(self.param("fieldSelector").unwrap_or(""))?,
         })
-    }
-}
-
-/// Parses a JSON body, or YAML when the content type says so.
-pub(crate) fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
-        return Err(ApiError::unsupported_media_type(content_type));
-    }
-    match serde_json::from_slice(body) {
-        Ok(value) => Ok(value),
-        Err(json_error) if content_type.contains("yaml") => serde_saphyr::from_slice::<Value>(body)
-            .map_err(|e| {
-                ApiError::bad_request(format!("error decoding YAML: {e}; as JSON: {json_error}"))
-            }),
-        Err(e) => Err(ApiError::bad_request(format!("error decoding JSON: {e}"))),
     }
 }
 
@@ -225,17 +247,30 @@ fn route(
         ["apis"] => get_only(discovery::group_list(registry)),
         ["apis", group] => discovery::group(registry, group)
             .map_or_else(|| Err(ApiError::page_not_found(path)), get_only),
-        ["openapi", "v3"] => get_only(openapi::index(registry)),
-        ["openapi", "v3", "api", version] => openapi::group_version(registry, "", version)
-            .map_or_else(|| Err(ApiError::page_not_found(path)), get_only),
+        ["openapi", "v3"] => get_only(openapi::index_document(registry)),
+        ["openapi", "v3", "api", version] => openapi_document(req, path, registry, "", version),
         ["openapi", "v3", "apis", group, version] => {
-            openapi::group_version(registry, group, version)
-                .map_or_else(|| Err(ApiError::page_not_found(path)), get_only)
+            openapi_document(req, path, registry, group, version)
         }
         ["api", "v1", rest @ ..] => resource(ctx, req, path, "", "v1", rest),
         ["apis", group, version, rest @ ..] => resource(ctx, req, path, group, version, rest),
         _ => Err(ApiError::page_not_found(path)),
     }
+}
+
+fn openapi_document(
+    req: &ApiRequest<'_>,
+    path: &str,
+    registry: &crate::registry::Registry,
+    group: &str,
+    version: &str,
+) -> Result<Response<ResponseBody>, ApiError> {
+    if req.method != Method::GET {
+        return Err(ApiError::method_not_allowed_generic());
+    }
+    openapi::group_version(registry, group, version)
+        .map(|text| json_bytes(200, text))
+        .ok_or_else(|| ApiError::page_not_found(path))
 }
 
 fn resource(
@@ -290,6 +325,20 @@ fn resource(
     }
     if info.namespaced && namespace.is_none() && name.is_some() {
         return Err(ApiError::page_not_found(path));
+    }
+    if info.create_only {
+        // Reviews: POST to the collection answers; nothing else exists.
+        if req.method != Method::POST || name.is_some() {
+            return Err(ApiError::method_not_allowed_generic());
+        }
+        let body = req.body_value()?;
+        let mut answer = review::answer(info, &body, &req.manager());
+        if let Some(ns) = &namespace
+            && info.namespaced
+        {
+            answer["metadata"]["namespace"] = json!(ns);
+        }
+        return Ok(json_response(201, &answer));
     }
     let target = Target {
         res,
@@ -418,21 +467,18 @@ fn create(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let body = req.body_value()?;
     let manager = req.manager();
-    let write = WriteCtx {
-        manager: &manager,
-        dry_run: req.dry_run(),
-    };
+    let write = req.write_ctx(&manager);
     let created = ctx
         .store
         .create(target.res, target.namespace.as_deref(), body, write)?;
     Ok(json_response(201, &created))
 }
 
-fn delete_options(req: &ApiRequest<'_>) -> crate::store::DeleteOpts {
+fn delete_options(req: &ApiRequest<'_>) -> Result<crate::store::DeleteOpts, ApiError> {
     let body: Value = if req.body.is_empty() {
         Value::Null
     } else {
-        parse_body(req.content_type(), req.body).unwrap_or(Value::Null)
+        req.body_value()?
     };
     let text = |path: &str| {
         body.pointer(path)
@@ -447,13 +493,13 @@ fn delete_options(req: &ApiRequest<'_>) -> crate::store::DeleteOpts {
         .get("dryRun")
         .and_then(Value::as_array)
         .is_some_and(|d| d.iter().any(|v| v == "All"));
-    crate::store::DeleteOpts {
+    Ok(crate::store::DeleteOpts {
         uid: text("/preconditions/uid"),
         resource_version: text("/preconditions/resourceVersion"),
         dry_run: req.dry_run() || dry_run_body,
         orphan: propagation.as_deref() == Some("Orphan")
             || body.get("orphanDependents") == Some(&json!(true)),
-    }
+    })
 }
 
 fn delete_collection(
@@ -466,7 +512,7 @@ fn delete_collection(
         target.res,
         target.namespace.as_deref(),
         &filter,
-        &delete_options(req),
+        &delete_options(req)?,
     );
     let info = ctx.store.info(target.res);
     let items: Vec<&Value> = deleted.iter().map(|o| &**o).collect();
@@ -514,10 +560,7 @@ fn object(
         }
     }
     let manager = req.manager();
-    let write = WriteCtx {
-        manager: &manager,
-        dry_run: req.dry_run(),
-    };
+    let write = req.write_ctx(&manager);
     match *method {
         Method::GET => {
             let obj = store.get(target.res, ns, name)?;
@@ -532,8 +575,7 @@ fn object(
             Ok(json_response(200, &updated))
         }
         Method::PATCH => {
-            let content_type = req.content_type();
-            let kind = patch_kind(content_type, req.flag("force"))?;
+            let kind = media::patch_kind(req.content_type(), req.flag("force"))?;
             if matches!(kind, PatchKind::Apply { .. })
                 && req.param("fieldManager").is_none_or(str::is_empty)
             {
@@ -546,14 +588,14 @@ fn object(
                     )],
                 ));
             }
-            let body = req.body_value()?;
+            let body = media::decode_patch(kind, req.body)?;
             let existed =
                 matches!(kind, PatchKind::Apply { .. }) && store.get(target.res, ns, name).is_ok();
             let patched = store.patch(target.res, ns, name, kind, &body, sub, write)?;
             let created = matches!(kind, PatchKind::Apply { .. }) && !existed;
             Ok(json_response(if created { 201 } else { 200 }, &patched))
         }
-        Method::DELETE => match store.delete(target.res, ns, name, &delete_options(req))? {
+        Method::DELETE => match store.delete(target.res, ns, name, &delete_options(req)?)? {
             DeleteOutcome::Deleted(obj) => Ok(json_response(
                 200,
                 &success_status(info, name, meta::uid(&obj)),
@@ -564,17 +606,6 @@ fn object(
             "{method} is not allowed on {}",
             info.plural
         ))),
-    }
-}
-
-fn patch_kind(content_type: &str, force: bool) -> Result<PatchKind, ApiError> {
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    match media {
-        "application/merge-patch+json" => Ok(PatchKind::Merge),
-        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
-        "application/json-patch+json" => Ok(PatchKind::Json),
-        "application/apply-patch+yaml" => Ok(PatchKind::Apply { force }),
-        other => Err(ApiError::unsupported_media_type(other)),
     }
 }
 
@@ -619,22 +650,24 @@ fn scale(
         })
     };
     let mut scale_obj = to_scale(&current);
-    let body = match *method {
-        Method::GET => return Ok(json_response(200, &scale_obj)),
-        Method::PUT | Method::PATCH => req.body_value()?,
+    let patch = match *method {
+        Method::PATCH => Some(media::patch_kind(req.content_type(), false)?),
+        _ => None,
+    };
+    let body = match (method, patch) {
+        (&Method::GET, _) => return Ok(json_response(200, &scale_obj)),
+        (&Method::PATCH, Some(kind)) => media::decode_patch(kind, req.body)?,
+        (&Method::PUT, _) => req.body_value()?,
         _ => {
             return Err(ApiError::method_not_allowed(format!(
                 "{method} is not allowed on scale"
             )));
         }
     };
-    if *method == Method::PUT {
-        scale_obj = body;
-    } else {
-        match patch_kind(req.content_type(), false)? {
-            PatchKind::Json => crate::patch::json_patch(&mut scale_obj, &body)?,
-            _ => crate::patch::merge_patch(&mut scale_obj, &body),
-        }
+    match patch {
+        None => scale_obj = body,
+        Some(PatchKind::Json) => crate::patch::json_patch(&mut scale_obj, &body)?,
+        Some(_) => crate::patch::merge_patch(&mut scale_obj, &body),
     }
     let replicas = scale_obj
         .pointer("/spec/replicas")
@@ -642,21 +675,11 @@ fn scale(
         .ok_or_else(|| ApiError::bad_request("spec.replicas is required"))?;
     let manager = req.manager();
     let updated = store
-        .modify(
-            target.res,
-            ns,
-            name,
-            None,
-            WriteCtx {
-                manager: &manager,
-                dry_run: req.dry_run(),
-            },
-            |obj| {
-                let mut new = obj.clone();
-                meta::object_mut(&mut new, "spec").insert("replicas".to_owned(), json!(replicas));
-                Some(new)
-            },
-        )?
+        .modify(target.res, ns, name, None, req.write_ctx(&manager), |obj| {
+            let mut new = obj.clone();
+            meta::object_mut(&mut new, "spec").insert("replicas".to_owned(), json!(replicas));
+            Some(new)
+        })?
         .unwrap_or(current);
     Ok(json_response(200, &to_scale(&updated)))
 }

@@ -15,6 +15,7 @@ mod events;
 mod namespace;
 mod pods;
 mod status;
+mod workloads;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -84,6 +85,8 @@ struct Ids {
     pods: ResId,
     events: ResId,
     service_accounts: ResId,
+    limit_ranges: ResId,
+    quotas: ResId,
 }
 
 impl Ids {
@@ -101,6 +104,8 @@ impl Ids {
             pods: id("", "v1", "pods"),
             events: id("", "v1", "events"),
             service_accounts: id("", "v1", "serviceaccounts"),
+            limit_ranges: id("", "v1", "limitranges"),
+            quotas: id("", "v1", "resourcequotas"),
         }
     }
 
@@ -147,6 +152,9 @@ pub(crate) struct Sim {
     scheduled: HashMap<WorkKey, Instant>,
     /// Namespaces whose termination has been scheduled or started.
     terminating: HashSet<String>,
+    /// Workloads whose pods admission refused, with how many attempts
+    /// failed (for the back-off).
+    failed_creates: HashMap<WorkKey, u32>,
 }
 
 impl Sim {
@@ -170,6 +178,7 @@ impl Sim {
             seen: HashMap::new(),
             scheduled: HashMap::new(),
             terminating: HashSet::new(),
+            failed_creates: HashMap::new(),
         };
         tokio::spawn(sim.run(records, msgs, shutdown));
     }
@@ -214,6 +223,13 @@ impl Sim {
     }
 
     fn on_record(&mut self, record: &Record) {
+        if (record.res == self.ids.limit_ranges || record.res == self.ids.quotas)
+            && self.failed_creates.keys().any(|k| k.1 == record.namespace)
+        {
+            // What admission checks changed: refused pods may fit now.
+            let ns = record.namespace.clone();
+            self.retry_refused(&ns);
+        }
         let interesting = record.res == self.ids.namespaces
             || record.res == self.ids.pods
             || self.ids.kind(record.res).is_some()
@@ -335,252 +351,12 @@ impl Sim {
         let key = (kind, ns.to_owned(), name.to_owned());
         let delay = self.delay_for(kind, &obj);
         match kind {
-            Kind::Deployment | Kind::StatefulSet => {
-                if kind == Kind::StatefulSet {
-                    self.create_claims(&obj);
-                }
-                let ready = self.due(&key, meta::generation(&obj), delay);
-                let phase = match (ready, self.failure_for(&obj)) {
-                    (false, _) => Phase::Starting,
-                    (true, None) => Phase::Ready,
-                    (true, Some(f)) => Phase::Failed(f),
-                };
-                let status = if kind == Kind::Deployment {
-                    status::deployment(&obj, phase)
-                } else {
-                    status::stateful_set(&obj, phase)
-                };
-                self.write_workload(kind, &obj, phase, status);
-            }
-            Kind::Job => {
-                // A Job runs once: its clock starts at status.startTime.
-                let finished = obj
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| {
-                        c.iter().any(|c| {
-                            matches!(
-                                c.get("type").and_then(Value::as_str),
-                                Some("Complete" | "Failed")
-                            )
-                        })
-                    });
-                if finished {
-                    return;
-                }
-                let ready = self.due(&key, 0, delay);
-                let phase = match (ready, self.failure_for(&obj)) {
-                    (false, _) => Phase::Starting,
-                    (true, None) => Phase::Ready,
-                    (true, Some(f)) => Phase::Failed(f),
-                };
-                let start = obj
-                    .pointer("/status/startTime")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(meta::now);
-                let status = status::job(&obj, phase, &start);
-                self.write_workload(kind, &obj, phase, status);
+            Kind::Deployment | Kind::StatefulSet | Kind::Job => {
+                self.reconcile_workload(kind, &key, &obj, delay);
             }
             Kind::Pvc => self.reconcile_pvc(&key, &obj, delay),
             Kind::Service | Kind::Ingress => self.reconcile_address(&key, &obj, delay),
             Kind::Pod => self.reconcile_pod(&key, &obj, delay),
-        }
-    }
-
-    fn write_workload(&mut self, kind: Kind, obj: &Value, phase: Phase, status: Value) {
-        let res = self.ids.res(kind);
-        let ns = meta::namespace(obj).unwrap_or("");
-        let name = meta::name(obj).unwrap_or("");
-        let written = self
-            .store
-            .modify(
-                res,
-                ns,
-                name,
-                Some("status"),
-                WriteCtx::new(CONTROLLER),
-                |cur| status::with_status(cur, status),
-            )
-            .ok()
-            .flatten();
-        if let Some(updated) = &written {
-            self.workload_events(kind, obj, updated, phase);
-        }
-        if self.config.simulate_pods {
-            self.sync_pods(kind, written.as_deref().unwrap_or(obj), phase);
-        }
-    }
-
-    /// Events the workload's own controller records on a transition.
-    fn workload_events(&self, kind: Kind, before: &Value, obj: &Value, phase: Phase) {
-        let component = match kind {
-            Kind::Deployment => "deployment-controller",
-            Kind::StatefulSet => "statefulset-controller",
-            Kind::Job => "job-controller",
-            _ => CONTROLLER,
-        };
-        let record = |severity, reason: &str, message: &str| {
-            events::record(
-                &self.store,
-                self.ids.events,
-                obj,
-                severity,
-                reason,
-                message,
-                component,
-            );
-        };
-        let name = meta::name(obj).unwrap_or("");
-        // The first status written for a generation is when the real
-        // controller would have created the pods.
-        let new_generation = before.pointer("/status/observedGeneration")
-            != obj.pointer("/status/observedGeneration");
-        let job_started = before.pointer("/status/startTime").is_none();
-        match kind {
-            Kind::Deployment if new_generation => {
-                let rs = status::replica_set_name(obj);
-                record(
-                    Severity::Normal,
-                    "ScalingReplicaSet",
-                    &format!(
-                        "Scaled up replica set {rs} from 0 to {}",
-                        status::replicas(obj)
-                    ),
-                );
-            }
-            Kind::StatefulSet if new_generation => {
-                record(
-                    Severity::Normal,
-                    "SuccessfulCreate",
-                    &format!("create Pod {name}-0 in StatefulSet {name} successful"),
-                );
-            }
-            Kind::Job if job_started => {
-                let pod = pods::desired(Kind::Job, obj)
-                    .into_iter()
-                    .next()
-                    .map(|(n, _)| n)
-                    .unwrap_or_default();
-                record(
-                    Severity::Normal,
-                    "SuccessfulCreate",
-                    &format!("Created pod: {pod}"),
-                );
-            }
-            _ => {}
-        }
-        match (kind, phase) {
-            (Kind::Job, Phase::Ready) => record(Severity::Normal, "Completed", "Job completed"),
-            (Kind::Job, Phase::Failed(Failure::JobFail)) => {
-                record(
-                    Severity::Warning,
-                    "BackoffLimitExceeded",
-                    "Job has reached the specified backoff limit",
-                );
-            }
-            _ => {}
-        }
-        // Without pods, the kubelet's warnings go on the workload itself so
-        // the failure is still visible as an Event.
-        if !self.config.simulate_pods
-            && let Phase::Failed(failure) = phase
-        {
-            let pod_like = json!({ "metadata": { "name": name, "namespace": meta::namespace(obj), "uid": meta::uid(obj) }, "spec": obj.pointer("/spec/template/spec") });
-            let state = pods::state_for(kind, Phase::Failed(failure));
-            for (warning, reason, message) in pods::events_for(&pod_like, state) {
-                if warning {
-                    events::record(
-                        &self.store,
-                        self.ids.events,
-                        obj,
-                        Severity::Warning,
-                        reason,
-                        &message,
-                        KUBELET,
-                    );
-                }
-            }
-        }
-    }
-
-    fn sync_pods(&self, kind: Kind, owner: &Value, phase: Phase) {
-        let ns = meta::namespace(owner).unwrap_or("");
-        let uid = meta::uid(owner);
-        let existing: HashMap<String, Arc<Value>> = self
-            .store
-            .all(self.ids.pods, Some(ns))
-            .into_iter()
-            .filter(|p| controller_owner_uid(p) == Some(uid))
-            .map(|p| (meta::name(&p).unwrap_or("").to_owned(), p))
-            .collect();
-        let desired = pods::desired(kind, owner);
-        let want_names: HashSet<&str> = desired.iter().map(|(n, _)| n.as_str()).collect();
-        for name in existing.keys().filter(|n| !want_names.contains(n.as_str())) {
-            let _ = self
-                .store
-                .delete(self.ids.pods, ns, name, &Default::default());
-        }
-        let state = pods::state_for(kind, phase);
-        for (name, mut pod) in desired {
-            let entered = match existing.get(&name) {
-                None => {
-                    pod["status"] = pods::status(&pod, state);
-                    match self
-                        .store
-                        .create(self.ids.pods, Some(ns), pod, WriteCtx::new(CONTROLLER))
-                    {
-                        Ok(created) => {
-                            let message = format!(
-                                "Successfully assigned {ns}/{name} to {}",
-                                events::NODE_NAME
-                            );
-                            events::record(
-                                &self.store,
-                                self.ids.events,
-                                &created,
-                                Severity::Normal,
-                                "Scheduled",
-                                &message,
-                                "default-scheduler",
-                            );
-                            Some(created)
-                        }
-                        Err(_) => None,
-                    }
-                }
-                Some(current) if pods::observed_state(current) != Some(state) => self
-                    .store
-                    .modify(
-                        self.ids.pods,
-                        ns,
-                        &name,
-                        Some("status"),
-                        WriteCtx::new(KUBELET),
-                        |cur| status::with_status(cur, pods::status(cur, state)),
-                    )
-                    .ok()
-                    .flatten(),
-                Some(_) => None,
-            };
-            if let Some(pod) = entered {
-                for (warning, reason, message) in pods::events_for(&pod, state) {
-                    let severity = if warning {
-                        Severity::Warning
-                    } else {
-                        Severity::Normal
-                    };
-                    events::record(
-                        &self.store,
-                        self.ids.events,
-                        &pod,
-                        severity,
-                        reason,
-                        &message,
-                        KUBELET,
-                    );
-                }
-            }
         }
     }
 
@@ -648,7 +424,7 @@ impl Sim {
                         Severity::Normal,
                         "SuccessfulCreate",
                         &format!(
-                            "create Claim {name} Pod {set_name}-{ordinal} in StatefulSet {set_name} success"
+                            "Create Claim {name} Pod {set_name}-{ordinal} in StatefulSet {set_name} success"
                         ),
                         "statefulset-controller",
                     );

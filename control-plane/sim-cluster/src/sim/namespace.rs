@@ -51,12 +51,17 @@ impl Sim {
                         meta::annotation(obj, READY_AFTER_ANNOTATION).map(str::to_owned),
                     )
                 };
-                let changed = record
-                    .old
-                    .as_ref()
-                    .is_none_or(|old| knob(&parse(old)) != knob(object));
+                let old = record.old.as_ref().map(|old| parse(old));
+                let changed = old.as_ref().is_none_or(|old| knob(old) != knob(object));
                 if changed {
                     self.on_msg(Msg::Resync(FailureTarget::namespace(name)));
+                }
+                let labels_changed = old
+                    .as_ref()
+                    .is_none_or(|old| meta::labels(old) != meta::labels(object));
+                if labels_changed {
+                    // PodSecurity reads the labels: refused pods may pass now.
+                    self.retry_refused(name);
                 }
             }
             EventType::Deleted => {

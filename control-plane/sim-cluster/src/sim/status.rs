@@ -205,12 +205,98 @@ pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
     if want == 0 && phase == Phase::Ready {
         status.remove("readyReplicas");
     }
+    // A pointer in the API: present even when zero (1.37's default
+    // DeploymentReplicaSetTerminatingReplicas feature).
+    status.insert("terminatingReplicas".to_owned(), json!(0));
+    // Pods are being created again: the ReplicaSet's failure clears.
+    conditions.retain(|c| c.get("type").and_then(Value::as_str) != Some("ReplicaFailure"));
+    status.insert("conditions".to_owned(), Value::Array(conditions));
+    Value::Object(status)
+}
+
+/// A Deployment whose ReplicaSet cannot create its pods (admission refused
+/// them): the pods that exist, `Available` per their readiness, and the
+/// ReplicaSet's `ReplicaFailure` condition (reason `FailedCreate`, the
+/// refusal as message) promoted to the Deployment, as the deployment
+/// controller does.
+pub(crate) fn deployment_failed_create(
+    deploy: &Value,
+    phase: Phase,
+    existing: i64,
+    message: &str,
+) -> Value {
+    let want = replicas(deploy);
+    let rs = replica_set_name(deploy);
+    let mut conditions = conditions_of(deploy);
+    let ready = if phase == Phase::Ready { existing } else { 0 };
+    let mut status = Map::new();
+    status.insert(
+        "observedGeneration".to_owned(),
+        json!(meta::generation(deploy)),
+    );
+    counts(
+        &mut status,
+        &[
+            ("replicas", existing),
+            ("updatedReplicas", existing),
+            ("readyReplicas", ready),
+            ("availableReplicas", ready),
+            ("unavailableReplicas", (want - ready).max(0)),
+        ],
+    );
+    status.insert("terminatingReplicas".to_owned(), json!(0));
+    if !conditions
+        .iter()
+        .any(|c| c.get("type").and_then(Value::as_str) == Some("Progressing"))
+    {
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            "True",
+            "NewReplicaSetCreated",
+            &format!("Created new replica set \"{rs}\""),
+            true,
+        );
+    }
+    if ready >= want && want > 0 {
+        set_condition(
+            &mut conditions,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            true,
+        );
+    } else {
+        set_condition(
+            &mut conditions,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            true,
+        );
+    }
+    set_condition(
+        &mut conditions,
+        "ReplicaFailure",
+        "True",
+        "FailedCreate",
+        message,
+        true,
+    );
     status.insert("conditions".to_owned(), Value::Array(conditions));
     Value::Object(status)
 }
 
 pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
     let want = replicas(sts);
+    stateful_set_with(sts, want, if phase == Phase::Ready { want } else { 0 })
+}
+
+/// A StatefulSet with `existing` pods of which `ready` are ready (fewer
+/// than wanted when admission refuses the next pod).
+pub(crate) fn stateful_set_with(sts: &Value, existing: i64, ready: i64) -> Value {
     let revision = format!(
         "{}-{}",
         meta::name(sts).unwrap_or(""),
@@ -221,20 +307,20 @@ pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
             10
         )
     );
-    let ready = if phase == Phase::Ready { want } else { 0 };
     let mut status = Map::new();
     status.insert(
         "observedGeneration".to_owned(),
         json!(meta::generation(sts)),
     );
+    // `replicas` and `availableReplicas` are not omitempty in the API.
+    status.insert("replicas".to_owned(), json!(existing));
+    status.insert("availableReplicas".to_owned(), json!(ready));
     counts(
         &mut status,
         &[
-            ("replicas", want),
             ("readyReplicas", ready),
-            ("currentReplicas", want),
-            ("updatedReplicas", want),
-            ("availableReplicas", ready),
+            ("currentReplicas", existing),
+            ("updatedReplicas", existing),
         ],
     );
     status.insert("currentRevision".to_owned(), json!(revision));
@@ -243,7 +329,9 @@ pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
     Value::Object(status)
 }
 
-pub(crate) fn job(job: &Value, phase: Phase, start_time: &str) -> Value {
+/// A Job's status; `active` is how many of its pods exist (0 while
+/// admission refuses them: the Job then never finishes).
+pub(crate) fn job(job: &Value, phase: Phase, start_time: &str, active: i64) -> Value {
     let completions = job
         .pointer("/spec/completions")
         .and_then(Value::as_i64)
@@ -305,7 +393,7 @@ pub(crate) fn job(job: &Value, phase: Phase, start_time: &str) -> Value {
             );
         }
         Phase::Starting | Phase::Failed(_) => {
-            counts(&mut status, &[("active", 1)]);
+            counts(&mut status, &[("active", active)]);
             status.insert("ready".to_owned(), json!(0));
             status.insert("terminating".to_owned(), json!(0));
         }
@@ -359,6 +447,7 @@ mod tests {
             &job_obj,
             Phase::Failed(Failure::JobFail),
             "2025-01-01T00:00:00Z",
+            1,
         );
         assert_eq!(status["failed"], 3);
         let failed = status["conditions"]

@@ -11,7 +11,8 @@
 //! every change is published to watchers (a broadcast channel) and to the
 //! simulated controllers (an unbounded channel, so they never miss work).
 
-mod admission;
+mod admit;
+mod defaults;
 mod write;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -115,6 +116,14 @@ pub(crate) struct WatchFeed {
     pub resource_version: u64,
 }
 
+/// Resources the store itself looks at (admission, namespaces, quota).
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    pods: ResId,
+    limit_ranges: ResId,
+    quotas: ResId,
+}
+
 pub(crate) struct Store {
     state: Mutex<State>,
     registry: Arc<Registry>,
@@ -122,6 +131,7 @@ pub(crate) struct Store {
     controllers: mpsc::UnboundedSender<Arc<Record>>,
     history_cap: usize,
     namespaces: ResId,
+    ids: Ids,
 }
 
 impl Store {
@@ -133,6 +143,12 @@ impl Store {
     ) -> Self {
         let history_cap = history_cap.max(1);
         let namespaces = registry.lookup("", "v1", "namespaces").unwrap_or_default();
+        let id = |plural| registry.lookup("", "v1", plural).unwrap_or_default();
+        let ids = Ids {
+            pods: id("pods"),
+            limit_ranges: id("limitranges"),
+            quotas: id("resourcequotas"),
+        };
         let (watchers, _) = broadcast::channel(history_cap.clamp(1024, 65_536));
         let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
         Self {
@@ -149,6 +165,7 @@ impl Store {
             controllers,
             history_cap,
             namespaces,
+            ids,
         }
     }
 
@@ -300,9 +317,11 @@ impl Store {
             }
             WatchStart::After(rv) => {
                 if rv < st.floor {
+                    // The watch cache's words: the oldest version it can
+                    // resume from is the one before its oldest event.
                     return Err(ApiError::gone(format!(
                         "too old resource version: {rv} ({})",
-                        st.floor + 1
+                        st.floor
                     )));
                 }
                 let first = st.history.partition_point(|r| r.rv <= rv);
@@ -344,14 +363,15 @@ impl Store {
                 st.objects[res].insert(key.clone(), json.clone())
             }
         };
+
         let record = Arc::new(Record {
             rv,
             res,
             kind,
-            namespace: key.0,
+            namespace: key.0.clone(),
             object: json,
             old: if kind == EventType::Modified {
-                old
+                old.clone()
             } else {
                 None
             },
@@ -366,6 +386,9 @@ impl Store {
         // channel only happens while the cluster shuts down.
         let _ = self.watchers.send(Arc::clone(&record));
         let _ = self.controllers.send(record);
+        if !key.0.is_empty() {
+            self.account(st, res, &key, kind, old.as_ref(), &object);
+        }
         Arc::new(object)
     }
 }

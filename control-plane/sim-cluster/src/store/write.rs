@@ -1,11 +1,12 @@
 //! Writes: create, update (PUT), patch (merge, strategic, JSON, apply) and
 //! delete, with Kubernetes' metadata rules.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{EventType, NamespacePhase, State, Store, admission};
+use super::{EventType, State, Store, defaults};
 use crate::apply;
 use crate::meta;
 use crate::patch;
@@ -19,6 +20,9 @@ pub(crate) struct WriteCtx<'a> {
     pub manager: &'a str,
     /// Validate and compute, but persist nothing (`dryRun=All`).
     pub dry_run: bool,
+    /// Where admission warnings go (the API layer turns them into
+    /// `Warning` headers); `None` drops them, as controllers do.
+    pub warnings: Option<&'a RefCell<Vec<String>>>,
 }
 
 impl<'a> WriteCtx<'a> {
@@ -26,6 +30,19 @@ impl<'a> WriteCtx<'a> {
         Self {
             manager,
             dry_run: false,
+            warnings: None,
+        }
+    }
+
+    fn warn(&self, new: Vec<String>) {
+        if let Some(sink) = self.warnings {
+            let mut sink = sink.borrow_mut();
+            for warning in new {
+                // The apiserver sends each distinct warning once.
+                if !sink.contains(&warning) {
+                    sink.push(warning);
+                }
+            }
         }
     }
 }
@@ -134,27 +151,28 @@ impl Store {
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
+        // Mutating admission runs before the name is generated, so its
+        // refusals name the `generateName` prefix.
+        let display_name = if has_name {
+            meta::name(&obj).unwrap_or("").to_owned()
+        } else {
+            metadata
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        if info.namespaced {
+            let ns = meta::namespace(&obj).unwrap_or("").to_owned();
+            self.admit_namespace(st, info, &ns, &display_name)?;
+        }
+        let metadata = meta::metadata_mut(&mut obj);
         if !has_name && let Some(prefix) = metadata.get("generateName").and_then(Value::as_str) {
             let name = format!("{prefix}{}", meta::random_suffix(5));
             metadata.insert("name".to_owned(), json!(name));
         }
         let name = meta::name(&obj).unwrap_or("").to_owned();
         validate_name(info, &name)?;
-
-        if info.namespaced {
-            let ns = meta::namespace(&obj).unwrap_or("").to_owned();
-            match Self::phase_of(st, self.namespaces, &ns) {
-                NamespacePhase::Missing => return Err(ApiError::namespace_not_found(&ns)),
-                NamespacePhase::Terminating => {
-                    return Err(ApiError::namespace_terminating(info, &name, &ns));
-                }
-                NamespacePhase::Active => {}
-            }
-        }
-        let key = (meta::namespace(&obj).unwrap_or("").to_owned(), name.clone());
-        if st.objects[res].contains_key(&key) {
-            return Err(ApiError::already_exists(info, &name));
-        }
 
         let metadata = meta::metadata_mut(&mut obj);
         for stale in [
@@ -171,9 +189,30 @@ impl Store {
         if let Managed::Record(_) = managed {
             metadata.remove("managedFields");
         }
-        admission::on_create(info, &mut obj, st);
-        if let Managed::Record(manager) = managed {
-            apply::record_update(None, &mut obj, manager, None, info);
+        // The writer owns what it sent, not what defaulting adds.
+        let sent = match managed {
+            Managed::Record(_) => Some(obj.clone()),
+            Managed::Preset => None,
+        };
+        defaults::on_create(info, &mut obj, st);
+        self.mutate_new(st, info, &mut obj);
+        let mut warnings = Vec::new();
+        self.validate_new(st, info, &obj, &mut warnings)?;
+        let key = (meta::namespace(&obj).unwrap_or("").to_owned(), name.clone());
+        if st.objects[res].contains_key(&key) {
+            return Err(ApiError::already_exists(info, &name));
+        }
+        if res == self.ids.quotas {
+            // The resourcequota controller fills in the status at once.
+            let status = self.quota_status(st, &obj, Some((res, &obj)));
+            obj["status"] = status;
+        }
+        ctx.warn(warnings);
+        if let (Managed::Record(manager), Some(mut sent)) = (managed, sent) {
+            apply::record_update(None, &mut sent, manager, None, info);
+            if let Some(fields) = sent.pointer("/metadata/managedFields").cloned() {
+                meta::metadata_mut(&mut obj).insert("managedFields".to_owned(), fields);
+            }
         }
         if ctx.dry_run {
             return Ok(Arc::new(obj));
@@ -405,7 +444,15 @@ impl Store {
                 ));
             }
         }
-        admission::on_update(info, current, &mut new, subresource);
+        defaults::on_update(info, current, &mut new, subresource);
+        if subresource.is_none() {
+            let mut warnings = Vec::new();
+            self.validate_update(st, info, current, &new, &mut warnings)?;
+            ctx.warn(warnings);
+            if res == self.ids.quotas {
+                new["status"] = self.quota_status(st, &new, None);
+            }
+        }
         if let Managed::Record(manager) = managed {
             apply::record_update(Some(current), &mut new, manager, subresource, info);
         }
@@ -444,6 +491,7 @@ impl Store {
         let mut st = self.lock();
         let current = self.current(&st, res, namespace, name)?;
         let info = self.info(res);
+        self.admit_delete(info, name)?;
         if let Some(uid) = &opts.uid
             && uid != meta::uid(&current)
         {

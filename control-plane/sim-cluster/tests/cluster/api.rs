@@ -455,8 +455,10 @@ async fn watch_from_a_compacted_version_is_410_gone() {
         WatchEvent::Error(status) => {
             assert_eq!(status.code, 410);
             assert_eq!(status.reason, "Expired");
+            // The watch cache's words: `too old resource version: <asked> (<oldest - 1>)`.
+            let prefix = format!("too old resource version: {rv} (");
             assert!(
-                status.message.starts_with("too old resource version"),
+                status.message.starts_with(&prefix) && status.message.ends_with(')'),
                 "{}",
                 status.message
             );
@@ -637,10 +639,22 @@ async fn namespace_teardown_terminates_then_removes_content_and_namespace() {
         .unwrap_err(),
     );
     assert_eq!((err.code, err.reason.as_str()), (403, "Forbidden"));
-    assert!(
-        err.message.contains("because it is being terminated"),
-        "{}",
-        err.message
+    assert_eq!(
+        err.message,
+        "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated"
+    );
+    let cause = &err.details.as_ref().unwrap().causes[0];
+    assert_eq!(
+        (
+            cause.reason.as_str(),
+            cause.message.as_str(),
+            cause.field.as_str()
+        ),
+        (
+            "NamespaceTerminating",
+            "namespace doomed is being terminated",
+            "metadata.namespace"
+        )
     );
     assert!(
         deployments

@@ -7,9 +7,12 @@
 // Helpers here are test code: a failed step should panic with its cause.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admission;
 mod api;
+mod http;
 mod kubectl;
 mod kubelet;
+mod pod_security;
 mod standalone;
 
 use std::fmt::Debug;
@@ -88,4 +91,21 @@ pub fn condition(obj: &Value, type_: &str) -> Value {
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_).cloned())
         .unwrap_or(Value::Null)
+}
+
+/// Events in `namespace` with `reason`, as JSON.
+pub async fn events_with_reason(
+    client: &kube::Client,
+    namespace: &str,
+    reason: &str,
+) -> Vec<Value> {
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), namespace);
+    events
+        .list(&kube::api::ListParams::default().fields(&format!("reason={reason}")))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(json_of)
+        .collect()
 }

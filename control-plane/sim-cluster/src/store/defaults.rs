@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 
 use super::State;
+use crate::admission::limits;
 use crate::meta;
+use crate::quantity::Quantity;
 use crate::registry::ResourceInfo;
 
 /// Defaults a new object in place.
@@ -56,9 +58,27 @@ pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
             spec.entry("storageClassName").or_insert(json!("standard"));
             obj["status"] = json!({ "phase": "Pending" });
         }
-        ("", "pods") if obj.get("status").is_none_or(|s| s.get("phase").is_none()) => {
-            obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
+        ("", "pods") => {
+            default_pod_resources(obj);
+            if obj.get("status").is_none_or(|s| s.get("phase").is_none()) {
+                obj["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
+            }
         }
+        ("", "limitranges") => {
+            canonical_quantities(
+                obj,
+                "/spec/limits",
+                &[
+                    "default",
+                    "defaultRequest",
+                    "min",
+                    "max",
+                    "maxLimitRequestRatio",
+                ],
+            );
+            limits::default_limit_range(obj);
+        }
+        ("", "resourcequotas") => canonical_list(obj.pointer_mut("/spec/hard")),
         ("", "secrets") => {
             if let Value::Object(map) = obj {
                 map.entry("type").or_insert(json!("Opaque"));
@@ -94,6 +114,21 @@ pub(super) fn on_update(
             default_service_ports(new);
         }
         ("", "secrets") => fold_string_data(new),
+        ("", "limitranges") => {
+            canonical_quantities(
+                new,
+                "/spec/limits",
+                &[
+                    "default",
+                    "defaultRequest",
+                    "min",
+                    "max",
+                    "maxLimitRequestRatio",
+                ],
+            );
+            limits::default_limit_range(new);
+        }
+        ("", "resourcequotas") => canonical_list(new.pointer_mut("/spec/hard")),
         ("", "namespaces") if subresource != Some("finalize") => {
             // Only the /finalize subresource changes spec.finalizers.
             let finalizers = old
@@ -119,6 +154,58 @@ pub(super) fn on_update(
             }
         }
         _ => {}
+    }
+}
+
+/// Pod defaulting of resources (`SetDefaults_Pod`): quantities in their
+/// canonical form, and a request for each resource that has only a limit.
+fn default_pod_resources(pod: &mut Value) {
+    for field in ["containers", "initContainers"] {
+        let Some(containers) = pod
+            .pointer_mut(&format!("/spec/{field}"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for container in containers {
+            let Some(resources) = container.get_mut("resources") else {
+                continue;
+            };
+            canonical_list(resources.get_mut("limits"));
+            canonical_list(resources.get_mut("requests"));
+            let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
+                continue;
+            };
+            let requests = meta::object_mut(resources, "requests");
+            for (name, value) in limits {
+                requests.entry(name).or_insert(value);
+            }
+        }
+    }
+}
+
+/// Rewrites each `ResourceList` under `path`'s items (`keys`) canonically.
+fn canonical_quantities(obj: &mut Value, path: &str, keys: &[&str]) {
+    let Some(items) = obj.pointer_mut(path).and_then(Value::as_array_mut) else {
+        return;
+    };
+    for item in items {
+        for key in keys {
+            canonical_list(item.get_mut(*key));
+        }
+    }
+}
+
+/// A `ResourceList` with each quantity in canonical form (`0.5` → `500m`),
+/// as the apiserver stores it; values that do not parse are left alone.
+fn canonical_list(list: Option<&mut Value>) {
+    let Some(Value::Object(list)) = list else {
+        return;
+    };
+    for value in list.values_mut() {
+        if let Some(q) = value.as_str().and_then(Quantity::parse) {
+            *value = json!(q.to_string());
+        }
     }
 }
 
@@ -231,8 +318,13 @@ fn default_service_ports(obj: &mut Value) {
         for port in ports {
             if let Value::Object(p) = port {
                 p.entry("protocol").or_insert(json!("TCP"));
-                if let Some(number) = p.get("port").cloned() {
-                    p.entry("targetPort").or_insert(number);
+                // `SetDefaults_ServicePort`: an unset target (absent, 0 or
+                // "") is the port itself.
+                let unset = p
+                    .get("targetPort")
+                    .is_none_or(|t| t == &json!(0) || t == &json!(""));
+                if unset && let Some(number) = p.get("port").cloned() {
+                    p.insert("targetPort".to_owned(), number);
                 }
             }
         }
