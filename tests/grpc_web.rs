@@ -115,7 +115,9 @@ fn grpc_web_request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_web_call_over_http1_gets_a_grpc_web_response() -> Result<()> {
-    let server = Server::start(Backend::Sqlite).await?;
+    let db = storeplane_e2e::fresh_database(Backend::Sqlite).await?;
+    let server =
+        Server::start_on(&db, &["--cors-allow-origins", "http://dashboard.example"]).await?;
     let (head, body) = grpc_web_request(
         &server.addr,
         &server.admin_token,
@@ -133,8 +135,8 @@ async fn grpc_web_call_over_http1_gets_a_grpc_web_response() -> Result<()> {
     );
     assert_eq!(
         response.header("access-control-allow-origin"),
-        Some("*"),
-        "CORS header for another origin"
+        Some("http://dashboard.example"),
+        "CORS header for a configured origin"
     );
     let frames = frames(&response.body)?;
     let [(0, data), (0x80, trailers)] = frames.as_slice() else {
@@ -185,9 +187,47 @@ async fn grpc_web_errors_carry_status_and_details_in_trailers() -> Result<()> {
     Ok(())
 }
 
+fn preflight(addr: &str) -> String {
+    format!(
+        "OPTIONS /storeplane.v1.StoreService/ListStores HTTP/1.1\r\nHost: {addr}\r\n\
+         Origin: http://dashboard.example\r\nAccess-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: content-type,x-grpc-web,authorization\r\n\
+         Connection: close\r\n\r\n"
+    )
+}
+
+/// Review finding 8: by default the API is same-origin only (the dashboard
+/// is served from it): a page on another origin gets no CORS permission.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cors_preflight_allows_grpc_web_from_other_origins() -> Result<()> {
+async fn cors_is_same_origin_only_by_default() -> Result<()> {
     let server = Server::start(Backend::Sqlite).await?;
+    let response = http1(&server.addr, &preflight(&server.addr), &[]).await?;
+    assert_eq!(response.header("access-control-allow-origin"), None);
+    Ok(())
+}
+
+/// Review finding 8: `*` with authentication disabled would let any web
+/// page act as an administrator; `serve` refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_origin_with_auth_disabled_is_refused_at_start() -> Result<()> {
+    let db = storeplane_e2e::fresh_database(Backend::Sqlite).await?;
+    let out = tokio::process::Command::new(storeplane_e2e::binary()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--cluster", "none"])
+        .args(["--database-url", &db, "--auth", "disabled"])
+        .args(["--cors-allow-origins", "*"])
+        .output()
+        .await?;
+    ensure!(!out.status.success(), "serve started");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(stderr.contains("--auth disabled"), "{stderr}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_allows_grpc_web_from_configured_origins() -> Result<()> {
+    let db = storeplane_e2e::fresh_database(Backend::Sqlite).await?;
+    let server =
+        Server::start_on(&db, &["--cors-allow-origins", "http://dashboard.example"]).await?;
     let head = format!(
         "OPTIONS /storeplane.v1.StoreService/ListStores HTTP/1.1\r\nHost: {}\r\n\
          Origin: http://dashboard.example\r\nAccess-Control-Request-Method: POST\r\n\
@@ -201,7 +241,10 @@ async fn cors_preflight_allows_grpc_web_from_other_origins() -> Result<()> {
         "preflight status {}",
         response.status
     );
-    assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("http://dashboard.example")
+    );
     let allowed = response
         .header("access-control-allow-headers")
         .unwrap_or_default()

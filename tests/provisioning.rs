@@ -1,6 +1,7 @@
 //! Provisioning end to end: the real control plane, real plugins (built
-//! components), the simulated cluster (in-process, and as its own process),
-//! SQLite and PostgreSQL.
+//! components), SQLite and PostgreSQL, and two clusters: the simulated one
+//! and a real Kubernetes control plane with fake nodes (`tests/k8s/`). The
+//! same scenario runs unchanged on both (`on_every_cluster!`).
 
 #![allow(clippy::expect_used)] // A failed expectation is the test failing.
 
@@ -12,29 +13,30 @@ use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota},
     networking::v1::NetworkPolicy,
 };
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use storeplane_e2e::{
-    Backend, Server, fresh_database, on_both_backends, provisioning_args, v1 as pb,
+    Backend, Server, clusters::Env, engine_request as request, on_both_backends, on_both_clusters,
+    on_every_cluster, to_struct, v1 as pb, wait_for,
 };
+use storeplane_proto::v1::info_service_client::InfoServiceClient;
 
-on_both_backends!(
+on_every_cluster!(
     a_store_becomes_ready_then_is_deleted_with_its_namespace,
     woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_setup_done,
-    fifty_concurrent_creates_all_become_ready,
     a_create_retried_ten_times_provisions_one_store,
     an_injected_failure_fails_the_store_and_retry_recovers_it,
     upgrade_then_rollback_changes_and_restores_the_rendered_revision,
     a_control_plane_killed_mid_provision_converges_after_restart,
 );
 
-use storeplane_e2e::{PATIENCE, engine_request as request, to_struct, wait_for};
+on_both_clusters!(
+    provisioning_that_outlasts_its_timeout_fails_with_the_reason,
+    a_helm_binary_renders_the_engine_charts,
+);
 
-async fn start(backend: Backend, extra: &[&str]) -> Result<Server> {
-    let mut args: Vec<String> = provisioning_args();
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Server::start_on(&fresh_database(backend).await?, &args).await
-}
+// Scenarios where the cluster makes no difference (plugin failures) or
+// that load the shared real cluster for no gain.
+on_both_backends!(fifty_concurrent_creates_all_become_ready);
 
 async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
     Ok(server
@@ -53,20 +55,31 @@ async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backend) -> Result<()> {
-    let server = start(backend, &[]).await?;
+async fn installation_id(server: &Server) -> Result<String> {
+    Ok(InfoServiceClient::new(server.channel().await?)
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await?
+        .into_inner()
+        .installation_id)
+}
+
+async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("corner");
     let mut stores = server.stores().await?;
     stores
-        .create_store(request("corner", "static-site", serde_json::json!({})))
+        .create_store(request(&name, "static-site", serde_json::json!({})))
         .await?;
-    let ready = wait_for(&server, &["corner"], pb::StorePhase::Ready).await?;
+    let ready = env
+        .wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
     let store = &ready[0];
     let urls = store.urls.clone().context("urls")?;
-    assert_eq!(urls.storefront, "http://corner.localhost/");
+    assert_eq!(urls.storefront, format!("http://{name}.localhost/"));
     ensure!(!urls.admin.is_empty());
     assert_eq!(store.observed_generation, store.generation);
     assert_eq!(store.engine_version, "0.1.0");
-    let timeline = events(&server, "corner").await?;
+    let timeline = events(&server, &name).await?;
     for step in [
         "Created",
         "ProvisioningStarted",
@@ -81,22 +94,32 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
     }
 
     // Everything the platform promises is in the namespace.
-    let kube = server.kube().await?;
-    let ns = "store-corner";
-    let namespace = Api::<Namespace>::all(kube.clone()).get(ns).await?;
+    let kube = env.kube(&server).await?;
+    let ns = format!("store-{name}");
+    let namespace = Api::<Namespace>::all(kube.clone()).get(&ns).await?;
     let labels = namespace.metadata.labels.unwrap_or_default();
     assert_eq!(labels.get("storeplane.dev/store"), Some(&store.id));
     assert_eq!(
         labels.get("storeplane.dev/tenant").map(String::as_str),
         Some("default")
     );
-    Api::<ResourceQuota>::namespaced(kube.clone(), ns)
+    assert_eq!(
+        labels.get("storeplane.dev/instance"),
+        Some(&installation_id(&server).await?)
+    );
+    assert_eq!(
+        labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("restricted")
+    );
+    Api::<ResourceQuota>::namespaced(kube.clone(), &ns)
         .get("storeplane-quota")
         .await?;
-    Api::<LimitRange>::namespaced(kube.clone(), ns)
+    Api::<LimitRange>::namespaced(kube.clone(), &ns)
         .get("storeplane-limits")
         .await?;
-    let policies = Api::<NetworkPolicy>::namespaced(kube.clone(), ns)
+    let policies = Api::<NetworkPolicy>::namespaced(kube.clone(), &ns)
         .list(&ListParams::default())
         .await?;
     ensure!(
@@ -105,7 +128,7 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
             .iter()
             .any(|p| p.metadata.name.as_deref() == Some("storeplane-default-deny"))
     );
-    let deployments = Api::<Deployment>::namespaced(kube.clone(), ns)
+    let deployments = Api::<Deployment>::namespaced(kube.clone(), &ns)
         .list(&ListParams::default())
         .await?;
     ensure!(
@@ -116,22 +139,36 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
     // Delete: Deleting until the namespace is gone, then the record goes.
     stores
         .delete_store(pb::DeleteStoreRequest {
-            name: "corner".into(),
+            name: name.clone(),
             ..Default::default()
         })
         .await?;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + env.patience();
+    let namespaces = Api::<Namespace>::all(kube);
     loop {
-        let gone = stores
+        let found = stores
             .get_store(pb::GetStoreRequest {
-                name: "corner".into(),
+                name: name.clone(),
                 ..Default::default()
             })
-            .await
-            .err()
-            .is_some_and(|s| s.code() == tonic::Code::NotFound);
-        if gone {
-            break;
+            .await;
+        match found {
+            Err(s) if s.code() == tonic::Code::NotFound => break,
+            Err(s) => return Err(s.into()),
+            Ok(store) => {
+                // While the record exists, the store says Deleting; the
+                // namespace may be terminating but must not be gone.
+                let store = store.into_inner();
+                if namespaces.get_opt(&ns).await?.is_none() {
+                    // The namespace is gone: the record must follow, still
+                    // Deleting until then.
+                    ensure!(
+                        store.phase() == pb::StorePhase::Deleting,
+                        "{:?}",
+                        store.phase()
+                    );
+                }
+            }
         }
         ensure!(
             tokio::time::Instant::now() < deadline,
@@ -139,9 +176,11 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let namespace = Api::<Namespace>::all(kube).get_opt(ns).await?;
-    ensure!(namespace.is_none(), "the record went before the namespace");
-    let timeline = events(&server, "corner").await.err();
+    ensure!(
+        namespaces.get_opt(&ns).await?.is_none(),
+        "the record went before the namespace"
+    );
+    let timeline = events(&server, &name).await.err();
     ensure!(timeline.is_some(), "a deleted store has no public timeline");
     Ok(())
 }
@@ -150,26 +189,29 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(backend: Backe
 /// every workload is available, every claim bound, the setup Job complete,
 /// the Ingress at the store's host and the URLs set.
 async fn woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_setup_done(
-    backend: Backend,
+    env: Env,
 ) -> Result<()> {
-    let server = start(backend, &[]).await?;
+    let server = env.start(&[]).await?;
+    let (woo, medu) = (env.name("woo"), env.name("medu"));
     let mut stores = server.stores().await?;
     stores
         .create_store(request(
-            "woo",
+            &woo,
             "woocommerce",
             serde_json::json!({"admin_email": "owner@example.com", "currency": "EUR"}),
         ))
         .await?;
     stores
         .create_store(request(
-            "medu",
+            &medu,
             "medusa",
             serde_json::json!({"admin_email": "owner@example.com"}),
         ))
         .await?;
-    let ready = wait_for(&server, &["woo", "medu"], pb::StorePhase::Ready).await?;
-    let kube = server.kube().await?;
+    let ready = env
+        .wait_for(&server, &[&woo, &medu], pb::StorePhase::Ready)
+        .await?;
+    let kube = env.kube(&server).await?;
     // (store, StatefulSets, Deployments at least, PVCs at least)
     for (store, statefulsets, deployments, claims) in [(&ready[0], 1, 1, 2), (&ready[1], 1, 3, 1)] {
         let name = store.name.as_str();
@@ -256,14 +298,15 @@ async fn woocommerce_and_medusa_stores_become_ready_with_every_object_and_their_
 /// A client that retries a create (the same `request_id`) ten times, some
 /// concurrently and some after the store exists, gets one store: one record,
 /// one namespace, one chart release.
-async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Result<()> {
-    let server = start(backend, &[]).await?;
+async fn a_create_retried_ten_times_provisions_one_store(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("once");
     let mut req = request(
-        "once",
+        &name,
         "woocommerce",
         serde_json::json!({"admin_email": "owner@example.com"}),
     );
-    req.request_id = "6f1c2a9e-retried-create".into();
+    req.request_id = format!("6f1c2a9e-retried-create-{name}");
     let mut calls = Vec::new();
     for _ in 0..5 {
         let mut client = server.stores().await?;
@@ -274,7 +317,8 @@ async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Re
     for call in calls {
         ids.push(call.await??.into_inner().id);
     }
-    wait_for(&server, &["once"], pb::StorePhase::Ready).await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
     let mut stores = server.stores().await?;
     for _ in 0..5 {
         ids.push(stores.create_store(req.clone()).await?.into_inner().id);
@@ -288,97 +332,157 @@ async fn a_create_retried_ten_times_provisions_one_store(backend: Backend) -> Re
         .stores;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].generation, 1, "a retry changed the store");
-    let kube = server.kube().await?;
+    let kube = env.kube(&server).await?;
     let namespaces = Api::<Namespace>::all(kube.clone())
-        .list(&ListParams::default().labels("storeplane.dev/store"))
+        .list(&ListParams::default().labels(&format!("storeplane.dev/store={}", ids[0])))
         .await?;
     assert_eq!(namespaces.items.len(), 1);
-    let statefulsets = objects(&kube, "store-once", "StatefulSet").await?;
+    let statefulsets = objects(&kube, &format!("store-{name}"), "StatefulSet").await?;
     assert_eq!(statefulsets.len(), 1, "{statefulsets:#?}");
-    let timeline = events(&server, "once").await?;
+    let timeline = events(&server, &name).await?;
     let created = timeline.iter().filter(|r| *r == "Created").count();
     assert_eq!(created, 1, "{timeline:?}");
     Ok(())
 }
 
-/// A namespace labelled as a store's, managed by storeplane, with no store
-/// record is reported and deleted; one that is not marked as managed by
-/// storeplane is left alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_orphaned_store_namespace_is_reported_and_deleted() -> Result<()> {
-    let server = start(Backend::Sqlite, &[]).await?;
-    let namespaces: Api<Namespace> = Api::all(server.kube().await?);
-    let labelled = |name: &str, managed: bool| {
-        let mut labels = std::collections::BTreeMap::from([(
-            "storeplane.dev/store".to_owned(),
-            uuid::Uuid::new_v4().to_string(),
-        )]);
-        if managed {
-            labels.insert(
-                "app.kubernetes.io/managed-by".to_owned(),
-                "storeplane".to_owned(),
-            );
-        }
-        Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.to_owned()),
-                labels: Some(labels),
-                ..Default::default()
-            },
+/// Creates store `name` in a namespace an operator prepared with the
+/// failure-injection annotation `fault`: storeplane first refuses the
+/// namespace (it is not its own), then adopts it once it is labelled for
+/// the store and this installation, and retries. Returns the store's id.
+async fn create_in_faulty_namespace(
+    env: &Env,
+    server: &Server,
+    name: &str,
+    fault: &str,
+) -> Result<String> {
+    let kube = env.kube(server).await?;
+    let namespaces: Api<Namespace> = Api::all(kube);
+    let ns = format!("store-{name}");
+    let mut namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(ns.clone()),
             ..Default::default()
-        }
+        },
+        ..Default::default()
     };
+    namespace.metadata.annotations =
+        Some([("sim.storeplane.io/fail".to_owned(), fault.to_owned())].into());
     namespaces
-        .create(&PostParams::default(), &labelled("store-foreign", false))
+        .create(&PostParams::default(), &namespace)
         .await?;
+
+    let mut stores = server.stores().await?;
+    let created = stores
+        .create_store(request(name, "static-site", serde_json::json!({})))
+        .await?
+        .into_inner();
+    let refused = env
+        .wait_for(server, &[name], pb::StorePhase::Failed)
+        .await?;
+    assert_eq!(refused[0].failure_reason, "NamespaceConflict");
+
+    let adopt = serde_json::json!({"metadata": {"labels": {
+        "app.kubernetes.io/managed-by": "storeplane",
+        "storeplane.dev/store": created.id,
+        "storeplane.dev/instance": installation_id(server).await?,
+    }}});
     namespaces
-        .create(&PostParams::default(), &labelled("store-ghost", true))
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&adopt))
         .await?;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while namespaces.get_opt("store-ghost").await?.is_some() {
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the orphaned namespace was not deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    ensure!(
-        server.log().contains("orphaned store namespace"),
-        "the orphan was not reported"
-    );
-    ensure!(
-        namespaces.get_opt("store-foreign").await?.is_some(),
-        "a namespace storeplane does not manage was deleted"
-    );
-    Ok(())
+    stores
+        .retry_store(pb::RetryStoreRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await?;
+    Ok(created.id)
 }
 
-/// A store still coming up when the overall provisioning timeout passes
-/// fails with a reason that says so (the kubelet here takes 60 s, the
-/// timeout is 2 s).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn provisioning_that_outlasts_its_timeout_fails_with_the_reason() -> Result<()> {
-    let mut args = provisioning_args();
-    let delay = args
-        .iter()
-        .position(|a| a == "--sim-delay")
-        .context("--sim-delay")?;
-    args[delay + 1] = "60s".into();
-    args.extend(["--provision-timeout".into(), "2s".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start_on(&fresh_database(Backend::Sqlite).await?, &args).await?;
+/// The cluster fails the store's workloads (the failure-injection
+/// annotation on its namespace): the store fails with a readable reason,
+/// and a retry after the cluster is fixed makes it Ready.
+async fn an_injected_failure_fails_the_store_and_retry_recovers_it(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("flaky");
+    create_in_faulty_namespace(&env, &server, &name, "image-pull").await?;
+    let failed = wait_for_failure_other_than(&env, &server, &name, "NamespaceConflict").await?;
+    let (reason, message) = (&failed.failure_reason, &failed.failure_message);
+    // Kubernetes reports a stuck image pull on the pods and, at the
+    // Deployment, as a progress deadline; either is a readable reason.
+    ensure!(
+        ["ImagePull", "ProgressDeadlineExceeded"]
+            .iter()
+            .any(|w| reason.contains(w) || message.contains(w)),
+        "unreadable failure: {reason}: {message}"
+    );
+
+    // Fix the cluster, retry: the store recovers.
+    let patch = serde_json::json!({"metadata": {"annotations": {"sim.storeplane.io/fail": null}}});
+    Api::<Namespace>::all(env.kube(&server).await?)
+        .patch(
+            &format!("store-{name}"),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
     server
         .stores()
         .await?
-        .create_store(request("stuck", "static-site", serde_json::json!({})))
+        .retry_store(pb::RetryStoreRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await?;
-    let failed = wait_for(&server, &["stuck"], pb::StorePhase::Failed).await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+    Ok(())
+}
+
+/// Waits until `name` is Failed for a reason other than `not`.
+async fn wait_for_failure_other_than(
+    env: &Env,
+    server: &Server,
+    name: &str,
+    not: &str,
+) -> Result<pb::Store> {
+    let deadline = tokio::time::Instant::now() + env.patience();
+    let mut stores = server.stores().await?;
+    loop {
+        let store = stores
+            .get_store(pb::GetStoreRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        if store.phase() == pb::StorePhase::Failed && store.failure_reason != not {
+            return Ok(store);
+        }
+        ensure!(
+            store.phase() != pb::StorePhase::Ready,
+            "{name} became Ready instead of failing"
+        );
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{name} did not fail: {store:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A store still coming up when the overall provisioning timeout passes
+/// fails with a reason that says so (its pods never become ready).
+async fn provisioning_that_outlasts_its_timeout_fails_with_the_reason(env: Env) -> Result<()> {
+    let server = env.start(&["--provision-timeout", "5s"]).await?;
+    let name = env.name("stuck");
+    create_in_faulty_namespace(&env, &server, &name, "never-ready").await?;
+    let failed = wait_for_failure_other_than(&env, &server, &name, "NamespaceConflict").await?;
     assert_eq!(
-        failed[0].failure_reason, "ProvisioningTimedOut",
+        failed.failure_reason, "ProvisioningTimedOut",
         "{}",
-        failed[0].failure_message
+        failed.failure_message
     );
-    let timeline = events(&server, "stuck").await?;
+    let timeline = events(&server, &name).await?;
     ensure!(
         timeline.iter().any(|r| r == "EngineProvisioned"),
         "{timeline:?}"
@@ -386,45 +490,36 @@ async fn provisioning_that_outlasts_its_timeout_fails_with_the_reason() -> Resul
     Ok(())
 }
 
-/// With `--helm-binary`, charts are rendered by `helm template` (here a
-/// `helm` command line over Helm's own Go engine, `helm_cli.py`) and the
-/// store comes up the same way.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_configured_helm_binary_renders_the_engine_charts() -> Result<()> {
-    let python = std::env::var("STOREPLANE_PYTHON").context(
-        "STOREPLANE_PYTHON (a Python with helm-python-sdk) is needed; run `cargo xtask test`",
+/// With `--helm-binary`, charts are rendered by `helm template` of the real
+/// Helm (built by `cargo xtask test` from helm.sh/helm/v4,
+/// `STOREPLANE_TEST_HELM`) and the store comes up the same way.
+async fn a_helm_binary_renders_the_engine_charts(env: Env) -> Result<()> {
+    let helm = std::env::var("STOREPLANE_TEST_HELM").context(
+        "STOREPLANE_TEST_HELM (the helm binary `cargo xtask cluster build` makes) is needed; \
+         run `cargo xtask test`",
     )?;
-    let dir = storeplane_e2e::repo_root()
-        .join("target/e2e")
-        .join(uuid::Uuid::new_v4().simple().to_string());
-    std::fs::create_dir_all(&dir)?;
-    let helm = dir.join("helm");
-    let script = storeplane_e2e::repo_root().join("control-plane/chart/tests/helm_cli.py");
-    std::fs::write(
-        &helm,
-        format!("#!/bin/sh\nexec '{python}' '{}' \"$@\"\n", script.display()),
-    )?;
-    std::fs::set_permissions(&helm, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let helm_arg = helm.display().to_string();
-    let server = start(Backend::Sqlite, &["--helm-binary", &helm_arg]).await?;
+    let server = env.start(&["--helm-binary", &helm]).await?;
+    let name = env.name("helmed");
     server
         .stores()
         .await?
         .create_store(request(
-            "helmed",
+            &name,
             "woocommerce",
             serde_json::json!({"admin_email": "owner@example.com"}),
         ))
         .await?;
-    wait_for(&server, &["helmed"], pb::StorePhase::Ready).await?;
-    let kube = server.kube().await?;
-    ensure!(objects(&kube, "store-helmed", "StatefulSet").await?.len() == 1);
-    ensure!(!objects(&kube, "store-helmed", "Job").await?.is_empty());
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+    let kube = env.kube(&server).await?;
+    let ns = format!("store-{name}");
+    ensure!(objects(&kube, &ns, "StatefulSet").await?.len() == 1);
+    ensure!(!objects(&kube, &ns, "Job").await?.is_empty());
     ensure!(
         server
             .log()
             .lines()
-            .any(|l| l.contains("release applied") && l.contains(&helm_arg)),
+            .any(|l| l.contains("release applied") && l.contains(&helm)),
         "the release was not rendered by the helm binary:\n{}",
         storeplane_e2e::tail(&server.log())
     );
@@ -452,7 +547,9 @@ async fn objects(kube: &kube::Client, ns: &str, kind: &str) -> Result<Vec<serde_
 }
 
 async fn fifty_concurrent_creates_all_become_ready(backend: Backend) -> Result<()> {
-    let server = start(backend, &["--reconcile-concurrency", "16"]).await?;
+    let server = Env::simulated(backend)
+        .start(&["--reconcile-concurrency", "16"])
+        .await?;
     let names: Vec<String> = (0..50).map(|i| format!("shop-{i:02}")).collect();
     let mut calls = Vec::new();
     for name in &names {
@@ -471,7 +568,9 @@ async fn fifty_concurrent_creates_all_become_ready(backend: Backend) -> Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_errors_traps_and_timeouts_are_distinct_failure_reasons() -> Result<()> {
-    let server = start(Backend::Sqlite, &["--plugin-timeout", "2s"]).await?;
+    let server = Env::simulated(Backend::Sqlite)
+        .start(&["--plugin-timeout", "2s"])
+        .await?;
     let mut stores = server.stores().await?;
     let cases = [
         ("said-no", "fail", "PluginSaidNo"),
@@ -505,94 +604,42 @@ async fn plugin_errors_traps_and_timeouts_are_distinct_failure_reasons() -> Resu
     Ok(())
 }
 
-async fn an_injected_failure_fails_the_store_and_retry_recovers_it(backend: Backend) -> Result<()> {
-    let server = start(backend, &[]).await?;
-    let kube = server.kube().await?;
-    // The cluster will fail every workload of this namespace.
-    let namespaces: Api<Namespace> = Api::all(kube.clone());
-    let mut namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some("store-flaky".into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    namespace.metadata.annotations =
-        Some([("sim.storeplane.io/fail".to_owned(), "image-pull".to_owned())].into());
-    namespaces
-        .create(&PostParams::default(), &namespace)
-        .await?;
-
-    let mut stores = server.stores().await?;
-    stores
-        .create_store(request("flaky", "static-site", serde_json::json!({})))
-        .await?;
-    let failed = wait_for(&server, &["flaky"], pb::StorePhase::Failed).await?;
-    let (reason, message) = (&failed[0].failure_reason, &failed[0].failure_message);
-    // Kubernetes reports a stuck image pull on the pods and, at the
-    // Deployment, as a progress deadline; either is a readable reason.
-    ensure!(
-        ["ImagePull", "ProgressDeadlineExceeded"]
-            .iter()
-            .any(|w| reason.contains(w) || message.contains(w)),
-        "unreadable failure: {reason}: {message}"
-    );
-
-    // Fix the cluster, retry: the store recovers.
-    let patch = serde_json::json!({"metadata": {"annotations": {"sim.storeplane.io/fail": null}}});
-    namespaces
-        .patch(
-            "store-flaky",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await?;
-    stores
-        .retry_store(pb::RetryStoreRequest {
-            name: "flaky".into(),
-            ..Default::default()
-        })
-        .await?;
-    wait_for(&server, &["flaky"], pb::StorePhase::Ready).await?;
-    Ok(())
-}
-
-async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision(
-    backend: Backend,
-) -> Result<()> {
-    let server = start(backend, &[]).await?;
+async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("versioned");
     let mut stores = server.stores().await?;
     stores
         .create_store(request(
-            "versioned",
+            &name,
             "woocommerce",
             serde_json::json!({"admin_email": "o@example.com", "currency": "USD"}),
         ))
         .await?;
-    wait_for(&server, &["versioned"], pb::StorePhase::Ready).await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
     stores
         .upgrade_store(pb::UpgradeStoreRequest {
-            name: "versioned".into(),
+            name: name.clone(),
             config: Some(to_struct(
                 serde_json::json!({"admin_email": "o@example.com", "currency": "EUR"}),
             )),
             ..Default::default()
         })
         .await?;
-    wait_until_observed(&server, "versioned", 2).await?;
+    wait_until_observed(&env, &server, &name, 2).await?;
     stores
         .rollback_store(pb::RollbackStoreRequest {
-            name: "versioned".into(),
+            name: name.clone(),
             ..Default::default()
         })
         .await?;
-    let store = wait_until_observed(&server, "versioned", 3).await?;
+    let store = wait_until_observed(&env, &server, &name, 3).await?;
     let config = store.config.context("config")?;
     assert_eq!(
         config.fields.get("currency").and_then(|v| v.kind.clone()),
         Some(prost_types::value::Kind::StringValue("USD".into()))
     );
-    let digests = release_digests(&server.database_url, "store-versioned").await?;
+    let digests = release_digests(&server.database_url, &format!("store-{name}")).await?;
     assert_eq!(digests.len(), 3, "{digests:?}");
     assert_ne!(digests[0], digests[1], "the upgrade changed nothing");
     assert_eq!(
@@ -602,8 +649,13 @@ async fn upgrade_then_rollback_changes_and_restores_the_rendered_revision(
     Ok(())
 }
 
-async fn wait_until_observed(server: &Server, name: &str, generation: i64) -> Result<pb::Store> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+async fn wait_until_observed(
+    env: &Env,
+    server: &Server,
+    name: &str,
+    generation: i64,
+) -> Result<pb::Store> {
+    let deadline = tokio::time::Instant::now() + env.patience();
     let mut stores = server.stores().await?;
     loop {
         let store = stores
@@ -654,35 +706,30 @@ async fn release_digests(database_url: &str, namespace: &str) -> Result<Vec<Stri
 }
 
 /// The control plane is killed (SIGKILL) mid-provision and restarted against
-/// a simulated cluster running as its own process, which keeps its state.
-async fn a_control_plane_killed_mid_provision_converges_after_restart(
-    backend: Backend,
-) -> Result<()> {
-    let mut cluster = storeplane_e2e::SimClusterProcess::start("3s").await?;
-    let db = fresh_database(backend).await?;
-    let plugins = storeplane_e2e::plugins_dir().display().to_string();
+/// a cluster that keeps its state (the simulated cluster as its own
+/// process, or the real one).
+async fn a_control_plane_killed_mid_provision_converges_after_restart(env: Env) -> Result<()> {
+    let mut cluster = env.shared_cluster("3s").await?;
+    let db = storeplane_e2e::fresh_database(env.backend).await?;
+    let name = env.name("survivor");
+    let ns = format!("store-{name}");
     // The same replica identity across the restart, like a StatefulSet pod:
     // the restarted process takes over its own lease at once.
-    let mut args = cluster.serve_args();
-    args.extend([
-        "--plugins-dir".into(),
-        plugins,
-        "--replica-id".into(),
-        "control-plane-0".into(),
-    ]);
+    let mut args = cluster.serve_args()?;
+    args.extend(["--replica-id".into(), "control-plane-0".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut first = Server::start_on(&db, &args).await?;
     let token = first.admin_token.clone();
     first
         .stores()
         .await?
-        .create_store(request("survivor", "static-site", serde_json::json!({})))
+        .create_store(request(&name, "static-site", serde_json::json!({})))
         .await?;
     // Kill it once the engine has applied its chart, before the workloads are ready.
-    let kube = cluster.client()?;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let kube = cluster.client().await?;
+    let deadline = tokio::time::Instant::now() + env.patience();
     loop {
-        let deployments = Api::<Deployment>::namespaced(kube.clone(), "store-survivor")
+        let deployments = Api::<Deployment>::namespaced(kube.clone(), &ns)
             .list(&ListParams::default())
             .await?;
         if !deployments.items.is_empty() {
@@ -692,20 +739,22 @@ async fn a_control_plane_killed_mid_provision_converges_after_restart(
             tokio::time::Instant::now() < deadline,
             "the engine never applied its chart"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill().await?;
 
     let mut second = Server::start_on(&db, &args).await?;
     second.admin_token = token;
-    let ready = wait_for(&second, &["survivor"], pb::StorePhase::Ready).await?;
+    let ready = env
+        .wait_for(&second, &[&name], pb::StorePhase::Ready)
+        .await?;
     assert_eq!(ready.len(), 1);
     // No duplicates: one store namespace, one Deployment per name.
     let namespaces = Api::<Namespace>::all(kube.clone())
-        .list(&ListParams::default().labels("storeplane.dev/store"))
+        .list(&ListParams::default().labels(&format!("storeplane.dev/store={}", ready[0].id)))
         .await?;
     assert_eq!(namespaces.items.len(), 1);
-    let deployments = Api::<Deployment>::namespaced(kube, "store-survivor")
+    let deployments = Api::<Deployment>::namespaced(kube, &ns)
         .list(&ListParams::default())
         .await?;
     let mut names: Vec<String> = deployments
@@ -723,6 +772,6 @@ async fn a_control_plane_killed_mid_provision_converges_after_restart(
         .await?
         .into_inner();
     assert_eq!(listed.stores.len(), 1);
-    cluster.kill().await?;
+    cluster.stop().await?;
     Ok(())
 }

@@ -459,7 +459,7 @@ async fn rate_limiter_trips_and_recovers() -> Result<()> {
         delay > Duration::ZERO && delay <= Duration::from_secs(1),
         "{delay:?}"
     );
-    // Reads are not rate limited.
+    // Reads have their own, higher limits.
     stores.list_stores(pb::ListStoresRequest::default()).await?;
     tokio::time::sleep(delay).await;
     stores.create_store(create_request("burst-3")).await?;
@@ -520,6 +520,8 @@ async fn every_mutating_call_is_audited_without_secrets(backend: Backend) -> Res
             ..Default::default()
         }))
         .await?;
+    // Unauthenticated attempts are counted in metrics, not audited: an
+    // anonymous caller cannot grow the audit table.
     server
         .stores_as("")
         .await?
@@ -545,7 +547,6 @@ async fn every_mutating_call_is_audited_without_secrets(backend: Backend) -> Res
         ("CreateStore", "INVALID_ARGUMENT"),
         ("RetryStore", "FAILED_PRECONDITION"),
         ("DeleteStore", "OK"),
-        ("CreateStore", "UNAUTHENTICATED"),
     ]
     .iter()
     .map(|(m, o)| ((*m).to_owned(), (*o).to_owned()))
@@ -813,5 +814,508 @@ async fn store_credentials_are_revealed_to_their_own_tenant_only_and_audited() -
             "a generated password leaked into the server log"
         );
     }
+    Ok(())
+}
+
+/// The id part of `spt_<id>_<secret>`.
+fn token_id(token: &str) -> Result<String> {
+    token
+        .strip_prefix("spt_")
+        .and_then(|t| t.split('_').next())
+        .map(str::to_owned)
+        .context("token id")
+}
+
+/// Reads a watch until its initial list is complete.
+async fn until_listed(stream: &mut tonic::Streaming<pb::WatchStoresResponse>) -> Result<()> {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .context("no initial list")??
+            .context("watch ended during its initial list")?;
+        if event.r#type() == pb::watch_stores_response::EventType::InitialListComplete {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads a watch, skipping heartbeats, until it ends with an error or
+/// `within` passes; returns the error (or fails on any store event).
+async fn ends_with(
+    stream: &mut tonic::Streaming<pb::WatchStoresResponse>,
+    within: Duration,
+) -> Result<tonic::Status> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.message()).await {
+            Err(_) => anyhow::bail!("the watch was still open after {within:?}"),
+            Ok(Err(status)) => return Ok(status),
+            Ok(Ok(None)) => anyhow::bail!("the watch ended without a status"),
+            Ok(Ok(Some(event))) => {
+                ensure!(
+                    event.r#type() == pb::watch_stores_response::EventType::Heartbeat,
+                    "the watch delivered {:?} after its token stopped holding",
+                    event.r#type()
+                );
+            }
+        }
+    }
+}
+
+/// Review finding 5: a revoked or expired token's watch ends with
+/// UNAUTHENTICATED: at once when revoked through the API (before anything
+/// committed later), within one heartbeat when revoked from the command
+/// line, and exactly at `expires_at` when it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_end_when_their_token_is_revoked_or_expires() -> Result<()> {
+    let server = start(Backend::Sqlite, &no_limits()).await?;
+    let member = server.tenant_with_token("watcher", None).await?;
+    let mut admin = server.admin_as(&server.admin_token).await?;
+    let mut watch = server
+        .stores_as(&member)
+        .await?
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    until_listed(&mut watch).await?;
+    admin
+        .revoke_token(pb::RevokeTokenRequest {
+            id: token_id(&member)?,
+        })
+        .await?;
+    let mut created = create_request("after-revoke");
+    created.tenant = "tenants/watcher".into();
+    server.stores().await?.create_store(created).await?;
+    let status = ends_with(&mut watch, Duration::from_secs(3)).await?;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
+    // Revoked behind the server's back (the command line writes the
+    // database): the next heartbeat (1 s in tests) notices.
+    let cli_token = admin
+        .create_token(pb::CreateTokenRequest {
+            tenant: "tenants/watcher".into(),
+            role: pb::Role::Member.into(),
+            description: "cli-revoked".into(),
+            ttl: None,
+        })
+        .await?
+        .into_inner()
+        .secret;
+    let mut watch = server
+        .stores_as(&cli_token)
+        .await?
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    until_listed(&mut watch).await?;
+    let out = tokio::process::Command::new(storeplane_e2e::binary()?)
+        .args(["token", "revoke", &token_id(&cli_token)?])
+        .args(["--database-url", &server.database_url])
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = ends_with(&mut watch, Duration::from_secs(3)).await?;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+
+    // Expiry: a 2 s token's watch ends at 2 s, not a heartbeat later.
+    let issued = admin
+        .create_token(pb::CreateTokenRequest {
+            tenant: "tenants/watcher".into(),
+            role: pb::Role::Member.into(),
+            description: "expiring".into(),
+            ttl: Some(prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+        })
+        .await?
+        .into_inner();
+    let started = tokio::time::Instant::now();
+    let mut watch = server
+        .stores_as(&issued.secret)
+        .await?
+        .watch_stores(pb::WatchStoresRequest::default())
+        .await?
+        .into_inner();
+    until_listed(&mut watch).await?;
+    let status = ends_with(&mut watch, Duration::from_secs(4)).await?;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let lived = started.elapsed();
+    ensure!(
+        lived >= Duration::from_millis(1900),
+        "ended after {lived:?}, before it expired"
+    );
+    Ok(())
+}
+
+/// Review finding 6: the per-address limit comes before authentication, so
+/// a flood of bogus tokens is refused after the burst without a token
+/// lookup; reads have their own bucket; refusals are counted in metrics and
+/// nothing of it reaches the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bogus_tokens_are_rate_limited_before_authentication_and_not_audited() -> Result<()> {
+    let server = start(
+        Backend::Sqlite,
+        &[
+            "--rate-limit-per-address",
+            "1",
+            "--rate-limit-burst-per-address",
+            "5",
+            "--read-rate-limit-per-address",
+            "1",
+            "--read-rate-limit-burst-per-address",
+            "10",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .await?;
+    let mut bogus = server.stores_as("spt_00_00").await?;
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for i in 0..60 {
+        let status = bogus
+            .create_store(create_request(&format!("flood-{i}")))
+            .await
+            .expect_err("a bogus token was accepted");
+        *codes
+            .entry(format!("write {:?}", status.code()))
+            .or_default() += 1;
+        let status = bogus
+            .list_stores(pb::ListStoresRequest::default())
+            .await
+            .expect_err("a bogus token was accepted");
+        *codes
+            .entry(format!("read {:?}", status.code()))
+            .or_default() += 1;
+    }
+    let count = |key: &str| codes.get(key).copied().unwrap_or_default();
+    ensure!(
+        count("write ResourceExhausted") >= 50 && count("read ResourceExhausted") >= 45,
+        "{codes:?}"
+    );
+    ensure!(count("write Unauthenticated") <= 8, "{codes:?}");
+
+    let pool = sqlx::SqlitePool::connect(&server.database_url).await?;
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    assert_eq!(audited, 0, "refused calls were audited");
+
+    let metrics = server.metrics().await?;
+    let refused = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("storeplane_refused_calls_total{")
+                && l.contains("limiter=\"address\"")
+                && l.contains("StoreService/CreateStore")
+        })
+        .context("no refusal counter for CreateStore")?;
+    let value: f64 = refused
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .context("counter value")?;
+    ensure!(value >= 50.0, "{refused}");
+    ensure!(
+        metrics.contains("storeplane_unauthenticated_calls_total{"),
+        "no unauthenticated counter"
+    );
+    Ok(())
+}
+
+/// Review finding 6: a 3 MiB configuration is refused at the edge with a
+/// field violation, and what the audit log keeps of invalid requests is
+/// small: their configuration is not recorded and every entry is capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_configs_are_refused_and_audit_entries_stay_small() -> Result<()> {
+    let server = start(Backend::Sqlite, &no_limits()).await?;
+    let member = server.tenant_with_token("bulky", None).await?;
+    let mut stores = server.stores_as(&member).await?;
+    let huge = "x".repeat(3 << 20);
+    for _ in 0..3 {
+        let mut request = create_request("bulky-shop");
+        request.config = Some(config(&[("admin_email", "a@b.example"), ("x", &huge)]));
+        let status = stores
+            .create_store(request)
+            .await
+            .expect_err("a 3 MiB config was accepted");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(storeplane_e2e::violated_fields(&status), ["config"]);
+    }
+    // Under the edge cap but invalid: audited without its configuration.
+    let mut request = create_request(&"n".repeat(5000));
+    request.config = Some(config(&[("x", &"y".repeat(60_000))]));
+    stores
+        .create_store(request)
+        .await
+        .expect_err("an invalid request was accepted");
+
+    let pool = sqlx::SqlitePool::connect(&server.database_url).await?;
+    let (rows, largest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT count(*), max(length(parameters)) FROM audit_log")
+            .fetch_one(&pool)
+            .await?;
+    let invalid: Vec<String> =
+        sqlx::query_scalar("SELECT parameters FROM audit_log WHERE outcome = 'INVALID_ARGUMENT'")
+            .fetch_all(&pool)
+            .await?;
+    pool.close().await;
+    ensure!(
+        largest.unwrap_or_default() <= 4096,
+        "an audit entry holds {largest:?} bytes of parameters"
+    );
+    ensure!(
+        invalid
+            .iter()
+            .all(|p| !p.contains("yyyy") && !p.contains("xxxx")),
+        "an invalid request's config was audited: {invalid:?}"
+    );
+    ensure!(rows <= 8, "{rows} audit rows");
+    Ok(())
+}
+
+/// Review finding 6: open watches per tenant are capped; a closed watch
+/// frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_per_tenant_are_capped() -> Result<()> {
+    let server = start(Backend::Sqlite, &["--max-watches-per-tenant", "2"]).await?;
+    let member = server.tenant_with_token("watchful", None).await?;
+    let open = || async {
+        server
+            .stores_as(&member)
+            .await?
+            .watch_stores(pb::WatchStoresRequest::default())
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(anyhow::Error::from)
+    };
+    let first = open().await?;
+    let _second = open().await?;
+    let refused = open().await.expect_err("a third watch was opened");
+    let status = refused
+        .downcast_ref::<tonic::Status>()
+        .context("not a status")?;
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    ensure!(
+        status.get_error_details().quota_failure().is_some(),
+        "no QuotaFailure detail"
+    );
+    // Another tenant is not affected.
+    server.watch().await?;
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(watch) = open().await {
+            reopened = Some(watch);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(reopened.is_some(), "a closed watch did not free its place");
+    Ok(())
+}
+
+/// Review finding 6: audit entries older than the retention (90 days by
+/// default) are deleted at start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_past_their_retention_are_pruned() -> Result<()> {
+    let db = fresh_database(Backend::Sqlite).await?;
+    let out = tokio::process::Command::new(storeplane_e2e::binary()?)
+        .args(["migrate", "--database-url", &db])
+        .output()
+        .await?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = sqlx::SqlitePool::connect(&db).await?;
+    for (age_days, method) in [(120, "old"), (91, "older-than-90d"), (10, "recent")] {
+        let at = (unix_now() - age_days * 86_400).to_string();
+        sqlx::query(
+            "INSERT INTO audit_log (created_at, tenant_id, token_id, client_address, method, \
+             resource, parameters, outcome, message) \
+             VALUES (datetime(?1, 'unixepoch'), '', '', '', ?2, '', '{}', 'OK', '')",
+        )
+        .bind(at)
+        .bind(method)
+        .execute(&pool)
+        .await?;
+    }
+    let _server = Server::start_on(&db, &[]).await?;
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = sqlx::query_scalar::<_, String>("SELECT method FROM audit_log ORDER BY id")
+            .fetch_all(&pool)
+            .await?;
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pool.close().await;
+    assert_eq!(left, ["recent"]);
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Review finding 9: the first administrator token goes to a file only its
+/// owner can read; stdout and the log show its path, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_token_is_written_to_a_private_file_not_stdout() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = start(Backend::Sqlite, &[]).await?;
+    let file = server
+        .admin_token_file
+        .clone()
+        .context("no `admin token written to` line")?;
+    let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", file.display());
+    ensure!(server.admin_token.starts_with("spt_"));
+    server
+        .stores()
+        .await?
+        .list_stores(pb::ListStoresRequest::default())
+        .await?;
+    let secret = server
+        .admin_token
+        .rsplit('_')
+        .next()
+        .context("secret part")?
+        .to_owned();
+    ensure!(!server.stdout().contains(&secret), "the token is on stdout");
+    ensure!(!server.stdout().contains("spt_"), "a token is on stdout");
+    ensure!(!server.log().contains(&secret), "the token is in the log");
+    Ok(())
+}
+
+/// Review finding 10: a name another tenant holds is refused exactly like
+/// one's own taken name (ALREADY_EXISTS, same message and details), naming
+/// no store, id or tenant; platform-wide limits are reported without the
+/// platform's numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taken_names_and_platform_limits_reveal_nothing_about_other_tenants() -> Result<()> {
+    let server = start(Backend::Sqlite, &["--max-stores", "2"]).await?;
+    let a = server.tenant_with_token("holder", None).await?;
+    let b = server.tenant_with_token("seeker", None).await?;
+    let held = server
+        .stores_as(&a)
+        .await?
+        .create_store(create_request("a-shop"))
+        .await?
+        .into_inner();
+    server
+        .stores_as(&b)
+        .await?
+        .create_store(create_request("b-shop"))
+        .await?;
+    let foreign = server
+        .stores_as(&b)
+        .await?
+        .create_store(create_request("a-shop"))
+        .await
+        .expect_err("another tenant's name was accepted");
+    let own = server
+        .stores_as(&a)
+        .await?
+        .create_store(create_request("a-shop"))
+        .await
+        .expect_err("a taken name was accepted");
+    assert_eq!(foreign.code(), Code::AlreadyExists);
+    assert_eq!(foreign.code(), own.code());
+    assert_eq!(foreign.message(), own.message());
+    assert_eq!(foreign.details(), own.details());
+    for leak in [held.id.as_str(), "holder", "tenants/"] {
+        ensure!(
+            !foreign.message().contains(leak)
+                && !String::from_utf8_lossy(foreign.details()).contains(leak),
+            "the refusal names {leak:?}: {foreign:?}"
+        );
+    }
+
+    // Two stores exist on the platform (the cap): the member is told the
+    // platform is full, not how full or how large.
+    let status = server
+        .stores_as(&b)
+        .await?
+        .create_store(create_request("c-shop"))
+        .await
+        .expect_err("platform cap");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    let described = format!(
+        "{} {:?}",
+        status.message(),
+        status.get_error_details().quota_failure()
+    );
+    ensure!(
+        !described.contains('2'),
+        "platform numbers revealed: {described}"
+    );
+    Ok(())
+}
+
+/// Review finding 10: `GetServerInfo` without credentials says that a
+/// plugin bundle was rejected but not where bundles live on the server;
+/// an administrator sees the full notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_info_shows_bundle_paths_to_administrators_only() -> Result<()> {
+    let plugins = storeplane_e2e::repo_root()
+        .join("target/e2e")
+        .join(format!("plugins-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(plugins.join("broken"))?;
+    std::fs::write(plugins.join("broken/plugin.toml"), "this is [not toml")?;
+    let dir = plugins.display().to_string();
+    let server = start(
+        Backend::Sqlite,
+        &[
+            "--cluster",
+            "simulated",
+            "--sim-delay",
+            "0s",
+            "--plugins-dir",
+            &dir,
+        ],
+    )
+    .await?;
+    let info = |token: String| {
+        let server = &server;
+        async move {
+            let mut client = storeplane_proto::v1::info_service_client::InfoServiceClient::new(
+                server.authed(&token).await?,
+            );
+            anyhow::Ok(
+                client
+                    .get_server_info(pb::GetServerInfoRequest {})
+                    .await?
+                    .into_inner()
+                    .notices,
+            )
+        }
+    };
+    let anonymous = info(String::new()).await?;
+    ensure!(
+        anonymous.iter().all(|n| !n.contains(&dir)),
+        "bundle path shown without credentials: {anonymous:?}"
+    );
+    ensure!(
+        anonymous.iter().any(|n| n.contains("rejected")),
+        "{anonymous:?}"
+    );
+    let member = server.tenant_with_token("curious", None).await?;
+    let as_member = info(member).await?;
+    ensure!(as_member.iter().all(|n| !n.contains(&dir)), "{as_member:?}");
+    let as_admin = info(server.admin_token.clone()).await?;
+    ensure!(as_admin.iter().any(|n| n.contains(&dir)), "{as_admin:?}");
     Ok(())
 }

@@ -11,7 +11,7 @@ use storeplane::{
         ports::TenantRepository,
         tenancy::{Caller, GlobalLimits, Quota, Role},
     },
-    grpc::gate::{AuthMode, RateLimit},
+    grpc::gate::{AuthMode, ClientAddresses, IpRange, RateLimit, RateLimits},
     persistence, server,
 };
 use tokio_util::sync::CancellationToken;
@@ -234,17 +234,18 @@ struct ServeArgs {
     /// How many store changes are kept so watchers can resume.
     #[arg(long, env = "STOREPLANE_WATCH_HISTORY", default_value_t = 10_000)]
     watch_history: u64,
-    /// Browser origins allowed to call the API (comma separated; `*`: any).
-    #[arg(
-        long,
-        env = "STOREPLANE_CORS_ALLOW_ORIGINS",
-        value_delimiter = ',',
-        default_value = "*"
-    )]
+    /// Browser origins on other sites allowed to call the API (comma
+    /// separated; `*`: any, refused with `--auth disabled`). Default: none,
+    /// same origin only (the dashboard is served from the API's origin).
+    #[arg(long, env = "STOREPLANE_CORS_ALLOW_ORIGINS", value_delimiter = ',')]
     cors_allow_origins: Vec<String>,
     /// `disabled` makes every caller an administrator: local development only.
     #[arg(long, env = "STOREPLANE_AUTH", value_enum, default_value_t = AuthArg::Required)]
     auth: AuthArg,
+    /// Where the first administrator token is written (mode 0600) when the
+    /// database has none. Default: `<data dir>/admin-token`.
+    #[arg(long, env = "STOREPLANE_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Mutating calls per second per tenant (0: unlimited).
     #[arg(long, env = "STOREPLANE_RATE_LIMIT_PER_TENANT", default_value_t = 10)]
     rate_limit_per_tenant: u32,
@@ -265,6 +266,54 @@ struct ServeArgs {
         default_value_t = 100
     )]
     rate_limit_burst_per_address: u32,
+    /// Reads (gets, lists, watch starts, events) per second per tenant (0: unlimited).
+    #[arg(
+        long,
+        env = "STOREPLANE_READ_RATE_LIMIT_PER_TENANT",
+        default_value_t = 50
+    )]
+    read_rate_limit_per_tenant: u32,
+    /// Burst of reads per tenant.
+    #[arg(
+        long,
+        env = "STOREPLANE_READ_RATE_LIMIT_BURST_PER_TENANT",
+        default_value_t = 200
+    )]
+    read_rate_limit_burst_per_tenant: u32,
+    /// Reads per second per client address, before authentication (0: unlimited).
+    #[arg(
+        long,
+        env = "STOREPLANE_READ_RATE_LIMIT_PER_ADDRESS",
+        default_value_t = 100
+    )]
+    read_rate_limit_per_address: u32,
+    /// Burst of reads per client address.
+    #[arg(
+        long,
+        env = "STOREPLANE_READ_RATE_LIMIT_BURST_PER_ADDRESS",
+        default_value_t = 400
+    )]
+    read_rate_limit_burst_per_address: u32,
+    /// Proxies (addresses or CIDR ranges, comma separated) whose
+    /// `X-Forwarded-For` names the client for per-address limits. Default:
+    /// none; the header is ignored and the peer address counts.
+    #[arg(long, env = "STOREPLANE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+    /// Most open connections per client address (0: unlimited). Trusted
+    /// proxies are exempt.
+    #[arg(
+        long,
+        env = "STOREPLANE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    max_connections_per_address: usize,
+    /// Most open WatchStores streams per tenant (0: unlimited).
+    #[arg(long, env = "STOREPLANE_MAX_WATCHES_PER_TENANT", default_value_t = 100)]
+    max_watches_per_tenant: usize,
+    /// Audit entries older than this are deleted, hourly and at start-up
+    /// (`0s`: kept forever).
+    #[arg(long, env = "STOREPLANE_AUDIT_RETENTION", default_value = "90d", value_parser = humantime::parse_duration)]
+    audit_retention: Duration,
     /// Most stores on the platform (default: unlimited).
     #[arg(long, env = "STOREPLANE_MAX_STORES")]
     max_stores: Option<u32>,
@@ -332,6 +381,14 @@ struct ServeArgs {
     /// Where to serve Prometheus metrics (`/metrics`).
     #[arg(long, env = "STOREPLANE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Delete orphaned store namespaces (labelled as this installation's,
+    /// with no store record) after `--orphan-grace`. Off by default:
+    /// orphans are only reported (log, metric, `AdminService`).
+    #[arg(long, env = "STOREPLANE_DELETE_ORPHANS")]
+    delete_orphans: bool,
+    /// How long an orphan is reported before `--delete-orphans` deletes it.
+    #[arg(long, env = "STOREPLANE_ORPHAN_GRACE", default_value = "10m", value_parser = humantime::parse_duration)]
+    orphan_grace: Duration,
     /// This replica's identity for store leases (default: host name and
     /// process id). A stable identity (e.g. the StatefulSet pod name) lets a
     /// restarted replica resume its own leases at once.
@@ -352,6 +409,16 @@ async fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
+            let trusted = args
+                .trusted_proxies
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    IpRange::parse(p).with_context(|| {
+                        format!("--trusted-proxies: {p:?} is not an address or CIDR range")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             server::serve(
@@ -366,14 +433,35 @@ async fn main() -> anyhow::Result<()> {
                         AuthArg::Required => AuthMode::Required,
                         AuthArg::Disabled => AuthMode::Disabled,
                     },
-                    rate_limit_per_tenant: rate_limit(
-                        args.rate_limit_per_tenant,
-                        args.rate_limit_burst_per_tenant,
-                    ),
-                    rate_limit_per_address: rate_limit(
-                        args.rate_limit_per_address,
-                        args.rate_limit_burst_per_address,
-                    ),
+                    admin_token_file: args
+                        .admin_token_file
+                        .clone()
+                        .unwrap_or_else(|| args.db.data_dir.join("admin-token")),
+                    rate_limits: RateLimits {
+                        write_per_tenant: rate_limit(
+                            args.rate_limit_per_tenant,
+                            args.rate_limit_burst_per_tenant,
+                        ),
+                        write_per_address: rate_limit(
+                            args.rate_limit_per_address,
+                            args.rate_limit_burst_per_address,
+                        ),
+                        read_per_tenant: rate_limit(
+                            args.read_rate_limit_per_tenant,
+                            args.read_rate_limit_burst_per_tenant,
+                        ),
+                        read_per_address: rate_limit(
+                            args.read_rate_limit_per_address,
+                            args.read_rate_limit_burst_per_address,
+                        ),
+                    },
+                    client_addresses: ClientAddresses::new(trusted),
+                    max_connections_per_address: (args.max_connections_per_address > 0)
+                        .then_some(args.max_connections_per_address),
+                    max_watches_per_tenant: (args.max_watches_per_tenant > 0)
+                        .then_some(args.max_watches_per_tenant),
+                    audit_retention: (!args.audit_retention.is_zero())
+                        .then_some(args.audit_retention),
                     limits: GlobalLimits {
                         max_stores: args.max_stores,
                         max_concurrent_provisions: args.max_concurrent_provisions,
@@ -384,6 +472,7 @@ async fn main() -> anyhow::Result<()> {
                     platform: platform(&args),
                     reconcile_concurrency: args.reconcile_concurrency.max(1),
                     metrics_listen: args.metrics_listen,
+                    orphan_deletion: args.delete_orphans.then_some(args.orphan_grace),
                     replica: args.replica_id.clone().unwrap_or_else(|| {
                         format!(
                             "{}-{}",
@@ -537,6 +626,7 @@ fn operator() -> Caller {
         token_id: None,
         role: Role::Admin,
         address: None,
+        expires_at: None,
     }
 }
 

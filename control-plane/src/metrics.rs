@@ -39,6 +39,24 @@ struct ErrorLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstallationLabels {
+    installation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    /// Which limit refused: `address`, `tenant`, `watches_per_tenant`.
+    limiter: String,
+    /// Full gRPC method name.
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
 /// The control plane's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -47,8 +65,14 @@ pub struct Metrics {
     failures: Family<FailureLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     orphans: Counter,
+    orphans_found: Family<InstallationLabels, Gauge>,
     queue_depth: Gauge,
     queue: OnceLock<Queue>,
+    refused_calls: Family<RefusalLabels, Counter>,
+    unauthenticated_calls: Family<MethodLabels, Counter>,
+    refused_connections: Counter,
+    database_available: Gauge,
+    audit_pruned: Counter,
 }
 
 impl Default for Metrics {
@@ -68,6 +92,7 @@ impl Metrics {
         let failures = Family::<FailureLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let orphans = Counter::default();
+        let orphans_found = Family::<InstallationLabels, Gauge>::default();
         let queue_depth = Gauge::default();
         registry.register("stores", "Stores by phase and engine", stores.clone());
         registry.register(
@@ -91,17 +116,61 @@ impl Metrics {
             orphans.clone(),
         );
         registry.register(
+            "orphaned_namespaces",
+            "Store namespaces labelled as storeplane's with no store record, by whether this \
+             installation created them (`this`) or another one did (`other`)",
+            orphans_found.clone(),
+        );
+        registry.register(
             "reconcile_queue_depth",
             "Stores waiting for a reconcile run",
             queue_depth.clone(),
         );
+        let refused_calls = Family::<RefusalLabels, Counter>::default();
+        let unauthenticated_calls = Family::<MethodLabels, Counter>::default();
+        let refused_connections = Counter::default();
+        let database_available = Gauge::default();
+        database_available.set(1);
+        let audit_pruned = Counter::default();
+        registry.register(
+            "refused_calls",
+            "Calls refused by a limit (rate per address or tenant, watches per tenant); \
+             counted here instead of the audit log",
+            refused_calls.clone(),
+        );
+        registry.register(
+            "unauthenticated_calls",
+            "Calls refused for a missing, invalid, expired or revoked token; not audited",
+            unauthenticated_calls.clone(),
+        );
+        registry.register(
+            "refused_connections",
+            "Connections closed at once because their address had too many open",
+            refused_connections.clone(),
+        );
+        registry.register(
+            "database_available",
+            "1 while the database answers, 0 from a failure until a probe succeeds",
+            database_available.clone(),
+        );
+        registry.register(
+            "audit_entries_pruned",
+            "Audit entries deleted for being older than the retention",
+            audit_pruned.clone(),
+        );
         Self {
             registry,
+            refused_calls,
+            unauthenticated_calls,
+            refused_connections,
+            database_available,
+            audit_pruned,
             stores,
             provisioning_seconds,
             failures,
             reconcile_errors,
             orphans,
+            orphans_found,
             queue_depth,
             queue: OnceLock::new(),
         }
@@ -138,9 +207,54 @@ impl Metrics {
             .inc();
     }
 
+    /// The orphaned namespaces known now, this installation's and others'.
+    pub fn set_orphans(&self, this: i64, other: i64) {
+        for (installation, n) in [("this", this), ("other", other)] {
+            self.orphans_found
+                .get_or_create(&InstallationLabels {
+                    installation: installation.into(),
+                })
+                .set(n);
+        }
+    }
+
     /// An orphaned namespace was deleted.
     pub fn orphan_deleted(&self) {
         self.orphans.inc();
+    }
+
+    /// A call to `method` was refused by `limiter`.
+    pub fn refused(&self, limiter: &str, method: &str) {
+        self.refused_calls
+            .get_or_create(&RefusalLabels {
+                limiter: limiter.into(),
+                method: method.into(),
+            })
+            .inc();
+    }
+
+    /// A call to `method` came without valid credentials.
+    pub fn unauthenticated(&self, method: &str) {
+        self.unauthenticated_calls
+            .get_or_create(&MethodLabels {
+                method: method.into(),
+            })
+            .inc();
+    }
+
+    /// A connection was refused by the per-address connection limit.
+    pub fn connection_refused(&self) {
+        self.refused_connections.inc();
+    }
+
+    /// The database answers (`true`) or not.
+    pub fn database_available(&self, up: bool) {
+        self.database_available.set(i64::from(up));
+    }
+
+    /// `n` audit entries were pruned.
+    pub fn audit_pruned(&self, n: u64) {
+        self.audit_pruned.inc_by(n);
     }
 
     /// The text exposition, with `counts` (phase, engine, n) as the store gauge.

@@ -11,7 +11,6 @@ use storeplane_proto::v1::{
     store_service_server::StoreServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tower::Layer as _;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -31,8 +30,8 @@ use crate::{
     },
     engines::FileCatalog,
     grpc::{
-        AdminApi, AuditApi, EngineApi, InfoApi, StoreApi,
-        gate::{AuthMode, Gate, RateLimit},
+        AdminApi, AuditApi, EngineApi, InfoApi, StoreApi, connections,
+        gate::{AuthMode, ClientAddresses, Gate, RateLimits},
     },
     metrics::Metrics,
     persistence,
@@ -54,14 +53,23 @@ pub struct ServeConfig {
     pub watch_heartbeat: Duration,
     /// How many changes are kept for resuming watches.
     pub watch_history: u64,
-    /// Origins allowed to call the API from a browser; `*` for any.
+    /// Origins allowed to call the API from a browser; `*` for any. Empty
+    /// (the default): same origin only, no CORS headers at all.
     pub cors_allow_origins: Vec<String>,
     /// Whether callers need tokens.
     pub auth: AuthMode,
-    /// Rate limit of mutating calls per tenant.
-    pub rate_limit_per_tenant: Option<RateLimit>,
-    /// Rate limit of mutating calls per client address.
-    pub rate_limit_per_address: Option<RateLimit>,
+    /// Where the first administrator token is written (mode 0600).
+    pub admin_token_file: PathBuf,
+    /// Rate limits of reads and writes, per tenant and per client address.
+    pub rate_limits: RateLimits,
+    /// Whose `X-Forwarded-For` names the client (trusted proxies).
+    pub client_addresses: ClientAddresses,
+    /// Most open connections per client address (`None`: no cap).
+    pub max_connections_per_address: Option<usize>,
+    /// Most open `WatchStores` streams per tenant (`None`: no cap).
+    pub max_watches_per_tenant: Option<usize>,
+    /// Audit entries older than this are deleted (`None`: kept forever).
+    pub audit_retention: Option<Duration>,
     /// Platform-wide caps.
     pub limits: GlobalLimits,
     /// Built dashboard (index.html, JS, wasm, CSS) served at `/`.
@@ -78,6 +86,9 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// This replica's name (lease holder); defaults to host name + pid.
     pub replica: String,
+    /// `--delete-orphans`: delete this installation's orphaned namespaces
+    /// after this grace period; `None`: report them only.
+    pub orphan_deletion: Option<Duration>,
 }
 
 /// Which cluster to provision on.
@@ -122,11 +133,27 @@ pub struct PluginOptions {
     pub helm_binary: Option<PathBuf>,
 }
 
+/// How often expired audit entries are deleted. A retention is counted in
+/// days, so an hourly purge keeps the table within an hour of it.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// HTTP/2 PING interval on idle connections: dead peers (a laptop that
+/// went to sleep, a dropped NAT mapping) are found and their watches freed.
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a PING may go unanswered before the connection is closed.
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs the control plane until `shutdown` is cancelled. Prints
 /// `storeplane listening on http://<addr>` on stdout once it accepts calls,
-/// preceded, on the first start of a database, by the administrator token
-/// (`storeplane admin token: spt_…`), which is shown nowhere else.
+/// preceded, on the first start of a database, by
+/// `storeplane admin token written to <path>`: the first administrator
+/// token goes to that file (mode 0600), never to stdout or the log.
 pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if config.auth == AuthMode::Disabled && config.cors_allow_origins.iter().any(|o| o == "*") {
+        anyhow::bail!(
+            "--cors-allow-origins '*' with --auth disabled would let any web page the \
+             browser opens act as an administrator; name the origins instead"
+        );
+    }
     let db = persistence::connect(&config.database_url).await?;
     persistence::migrate(&db).await?;
     let backend = if persistence::is_postgres(&db) {
@@ -134,36 +161,46 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     } else {
         "sqlite"
     };
+    let connections = persistence::Connections::open(&config.database_url, db.clone()).await?;
+    let availability = persistence::Availability::new(connections.writer.clone());
 
     let wake = Arc::new(Notify::new());
     if persistence::is_postgres(&db) {
         watch::spawn_listener(
             db.get_postgres_connection_pool().clone(),
             Arc::clone(&wake),
+            availability.clone(),
             shutdown.clone(),
         );
     }
-    let tenants = Arc::new(persistence::SqlTenantRepository::new(db.clone()));
-    let config_db = db.clone();
-    let repo: Arc<dyn StoreRepository> = persistence::repository(
-        db.clone(),
+    let tenants = Arc::new(
+        persistence::SqlTenantRepository::new(connections.writer.clone())
+            .with_reader(connections.api_reader.clone())
+            .with_availability(availability.clone()),
+    );
+    let counts_db = connections.api_reader.clone();
+    // The API and the reconciler write through the same writer (on SQLite,
+    // its one connection) but read on connections of their own: see
+    // `persistence::Connections`.
+    let repo: Arc<dyn StoreRepository> = persistence::routed_repository(
+        connections.writer.clone(),
+        connections.api_reader.clone(),
         Arc::clone(&wake),
         config.watch_history,
         config.limits,
+        availability.clone(),
+    );
+    let reconciler_repo: Arc<dyn StoreRepository> = persistence::routed_repository(
+        connections.reconciler_writer.clone(),
+        connections.reconciler_reader.clone(),
+        Arc::clone(&wake),
+        config.watch_history,
+        config.limits,
+        availability.clone(),
     );
     match config.auth {
         AuthMode::Required => {
-            let secret = random_token()?;
-            if tenants
-                .bootstrap_admin_token(&secret.id, &secret.hash)
-                .await?
-            {
-                info!(token = %secret.id, "created the first administrator token; it is printed once on stdout");
-                println!("storeplane admin token: {}", secret.token);
-                println!(
-                    "  (shown once; use it as `authorization: Bearer <token>` and create more with `storeplane token create`)"
-                );
-            }
+            bootstrap_admin_token(&tenants, &config.admin_token_file).await?;
         }
         AuthMode::Disabled => {
             warn!(
@@ -174,13 +211,23 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
             );
         }
     }
+    let metrics = Arc::new(Metrics::new());
     let gate = Arc::new(Gate::new(
         config.auth,
         Arc::clone(&tenants) as Arc<dyn TenantRepository>,
         Arc::clone(&tenants) as Arc<dyn crate::domain::ports::AuditLog>,
-        config.rate_limit_per_tenant,
-        config.rate_limit_per_address,
+        config.rate_limits,
+        config.client_addresses.clone(),
+        Arc::clone(&metrics),
     ));
+    if let Some(retention) = config.audit_retention {
+        spawn_audit_pruning(
+            Arc::clone(&tenants),
+            retention,
+            Arc::clone(&metrics),
+            shutdown.clone(),
+        );
+    }
     let start = repo
         .latest_seq()
         .await
@@ -189,6 +236,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
 
     // The cluster, real or simulated, as a kube::Client.
     let mut notices = Vec::new();
+    let mut admin_notices = Vec::new();
     let (kube, cluster_kind) = match &config.cluster {
         ClusterChoice::None => {
             notices.push(
@@ -236,20 +284,34 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         }
     };
     let kube = kube.map(|client| Arc::new(KubeOps::new(client)));
+    // Every object storeplane creates carries this id; it acts only on
+    // objects that do (see `cluster::ownership`).
+    let installation = persistence::installation_id(&db)
+        .await
+        .context("reading the installation id")?;
+    info!(%installation, "installation");
+    let orphans = Arc::new(crate::reconcile::Orphans::default());
 
-    let metrics = Arc::new(Metrics::new());
     let (catalog, plugin_host): (Arc<dyn EngineCatalog>, Option<Arc<PluginHost>>) =
         match (&config.plugins, &kube) {
             (Some(options), Some(kube)) => {
-                let releases = Arc::new(persistence::ReleaseRepository::new(db.clone()));
+                // Plugin calls run for the reconciler: on its connections.
+                let releases = Arc::new(persistence::ReleaseRepository::new(
+                    connections.reconciler_writer.clone(),
+                ));
                 let backend = Arc::new(
-                    PlatformBackend::new(Arc::clone(kube), releases, Arc::clone(&repo))
-                        .with_helm_binary(
-                            options
-                                .helm_binary
-                                .clone()
-                                .map(storeplane_chart::HelmBinary::new),
-                        ),
+                    PlatformBackend::new(
+                        Arc::clone(kube),
+                        installation,
+                        releases,
+                        Arc::clone(&reconciler_repo),
+                    )
+                    .with_helm_binary(
+                        options
+                            .helm_binary
+                            .clone()
+                            .map(storeplane_chart::HelmBinary::new),
+                    ),
                 );
                 let host = PluginHost::load(
                     HostConfig {
@@ -266,7 +328,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
                 .await?;
                 for rejected in host.rejected() {
                     warn!(error = %rejected, "plugin bundle rejected");
-                    notices.push(format!("A plugin was rejected: {rejected}"));
+                    admin_notices.push(format!("A plugin was rejected: {rejected}"));
                 }
                 let host = Arc::new(host);
                 (Arc::new(PluginCatalog::new(Arc::clone(&host))), Some(host))
@@ -284,12 +346,16 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         (Some(kube), Some(host)) => Arc::new(
             Reconciler::start(
                 Arc::new(Context {
-                    repo: Arc::clone(&repo),
+                    repo: Arc::clone(&reconciler_repo),
                     plugins: Arc::clone(host),
                     kube: Arc::clone(kube),
                     platform: config.platform.clone(),
                     replica: config.replica.clone(),
                     metrics: Arc::clone(&metrics),
+                    installation,
+                    orphans: Arc::clone(&orphans),
+                    orphan_deletion: config.orphan_deletion,
+                    drifted: Default::default(),
                 }),
                 &hub,
                 config.reconcile_concurrency,
@@ -300,7 +366,6 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         _ => Arc::new(NoCluster::new(Arc::clone(&repo))),
     };
     if let Some(addr) = config.metrics_listen {
-        let counts_db = config_db.clone();
         let local = crate::metrics::serve(
             addr,
             Arc::clone(&metrics),
@@ -322,7 +387,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
             heartbeat: config.watch_heartbeat,
         },
         shutdown.clone(),
-    );
+    )
+    .with_max_watches_per_tenant(config.max_watches_per_tenant);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StoreServiceServer<StoreApi>>().await;
@@ -330,11 +396,25 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
     health.set_serving::<InfoServiceServer<InfoApi>>().await;
-    let info_api = InfoApi::new(config.auth, backend, cluster_kind, notices);
+    spawn_health_follower(
+        health.clone(),
+        availability.clone(),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    );
+    let info_api = InfoApi::new(
+        Arc::clone(&gate),
+        backend,
+        cluster_kind,
+        notices,
+        admin_notices,
+    )
+    .with_installation(&installation);
     let admin_api = AdminApi::new(
         Admin::new(Arc::clone(&tenants) as Arc<dyn TenantRepository>),
         Arc::clone(&gate),
-    );
+    )
+    .with_orphans(kube.is_some().then(|| Arc::clone(&orphans)), &installation);
     let audit_api = AuditApi::new(tenants, Arc::clone(&gate));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(storeplane_proto::FILE_DESCRIPTOR_SET)
@@ -385,20 +465,162 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         crate::dashboard::mount(&mut routes, dir)?;
     }
 
+    let incoming = connections::incoming(
+        listener,
+        config.max_connections_per_address,
+        config.client_addresses.clone(),
+        Arc::clone(&metrics),
+    );
     tonic::transport::Server::builder()
         .accept_http1(true)
-        .layer(cors(&config.cors_allow_origins)?)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .layer(tower::util::option_layer(cors(&config.cors_allow_origins)?))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped)
+        .serve_with_incoming_shutdown(incoming, stopped)
         .await
         .context("serving gRPC")?;
     info!("stopped");
     Ok(())
 }
 
-/// CORS for browsers on other origins calling the gRPC-web API.
-fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
-    let allow_origin = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+/// Creates the first administrator token when the database has none and
+/// writes it to `path` with mode 0600, never to stdout or the log (both end
+/// up in log pipelines readable by more people than the token should be).
+/// The token is written to a temporary file beside `path` first, so a file
+/// that cannot be written loses no token: nothing is stored then.
+async fn bootstrap_admin_token(
+    tenants: &persistence::SqlTenantRepository,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+
+    let secret = random_token()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {} for the admin token", dir.display()))?;
+    }
+    let staged = path.with_extension(format!("tmp-{}", secret.id));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .with_context(|| format!("cannot write the admin token to {}", staged.display()))?;
+    file.write_all(format!("{}\n", secret.token).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the admin token to {}", staged.display()))?;
+    drop(file);
+    let created = tenants
+        .bootstrap_admin_token(&secret.id, &secret.hash)
+        .await;
+    if !matches!(created, Ok(true)) {
+        let _ = std::fs::remove_file(&staged);
+        created?;
+        return Ok(());
+    }
+    std::fs::rename(&staged, path)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
+        .with_context(|| {
+            format!(
+                "created the first administrator token {} but cannot move it to {}; it is in {}",
+                secret.id,
+                path.display(),
+                staged.display()
+            )
+        })?;
+    info!(token = %secret.id, path = %path.display(), "created the first administrator token");
+    println!("storeplane admin token written to {}", path.display());
+    println!(
+        "  (mode 0600; send it as `authorization: Bearer <token>`, create more with `storeplane token create`, then delete the file)"
+    );
+    Ok(())
+}
+
+/// Deletes audit entries older than `retention` at start-up and then every
+/// [`AUDIT_PRUNE_INTERVAL`]: a purge on a long timer, in batches, rather
+/// than work on every append.
+fn spawn_audit_pruning(
+    tenants: Arc<persistence::SqlTenantRepository>,
+    retention: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_PRUNE_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let Ok(retention) = chrono::Duration::from_std(retention) else {
+                return;
+            };
+            match tenants
+                .prune_audit_log(chrono::Utc::now() - retention)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    metrics.audit_pruned(n);
+                    info!(deleted = n, "pruned audit entries past their retention");
+                }
+                Err(err) => warn!(error = %err, "cannot prune the audit log; next try in an hour"),
+            }
+        }
+    });
+}
+
+/// Every service name health reports on; "" is the server as a whole.
+const HEALTH_SERVICES: [&str; 6] = [
+    "",
+    "storeplane.v1.StoreService",
+    "storeplane.v1.EngineService",
+    "storeplane.v1.AdminService",
+    "storeplane.v1.AuditService",
+    "storeplane.v1.InfoService",
+];
+
+/// Mirrors the database's availability in `grpc.health.v1`: NOT_SERVING
+/// from the first call that could not reach it until the probe gets an
+/// answer (see `persistence::Availability`), SERVING again after.
+fn spawn_health_follower(
+    health: tonic_health::server::HealthReporter,
+    availability: persistence::Availability,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut changes = availability.subscribe();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                () = shutdown.cancelled() => return,
+            }
+            let up = *changes.borrow_and_update();
+            metrics.database_available(up);
+            let status = if up {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            for service in HEALTH_SERVICES {
+                health.set_service_status(service, status).await;
+            }
+        }
+    });
+}
+
+/// CORS for browsers on other origins calling the gRPC-web API. No origins
+/// (the default) means no CORS layer: browsers then allow the same origin
+/// only, which is where the dashboard is served from.
+fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
+    let origins: Vec<&String> = origins.iter().filter(|o| !o.trim().is_empty()).collect();
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|o| *o == "*") {
         AllowOrigin::any()
     } else {
         let parsed = origins
@@ -413,20 +635,22 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
             .map(|n| HeaderName::from_static(n))
             .collect::<Vec<_>>()
     };
-    Ok(CorsLayer::new()
-        .allow_origin(allow_origin)
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers(headers(&[
-            "content-type",
-            "x-grpc-web",
-            "x-user-agent",
-            "grpc-timeout",
-            "authorization",
-        ]))
-        .expose_headers(headers(&[
-            "grpc-status",
-            "grpc-message",
-            "grpc-status-details-bin",
-        ]))
-        .max_age(Duration::from_secs(24 * 60 * 60)))
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::POST, Method::OPTIONS])
+            .allow_headers(headers(&[
+                "content-type",
+                "x-grpc-web",
+                "x-user-agent",
+                "grpc-timeout",
+                "authorization",
+            ]))
+            .expose_headers(headers(&[
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+            ]))
+            .max_age(Duration::from_secs(24 * 60 * 60)),
+    ))
 }

@@ -85,6 +85,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     let backend = PlatformBackend::new(
         Arc::new(KubeOps::new(client.clone())),
+        uuid::Uuid::new_v4(),
         Arc::new(ReleaseRepository::new(db)),
         stores,
     );
@@ -182,7 +183,7 @@ async fn install_upgrade_with_prune_rollback_and_uninstall() {
     let history = f
         .backend
         .releases()
-        .history("store-shop", "shop")
+        .history(&f.store.id, "shop")
         .await
         .unwrap();
     assert_eq!(
@@ -243,5 +244,88 @@ async fn a_chart_that_does_not_render_is_an_invalid_release_and_records_nothing(
     assert!(
         matches!(&err, HostError::Invalid(m) if m.contains("greeting is required")),
         "{err:?}"
+    );
+}
+
+/// Review finding 11: release records belong to a store. A later store
+/// with the same name (same namespace) starts at revision 1 and does not
+/// prune by the earlier store's object list.
+#[tokio::test]
+async fn a_new_store_with_a_reused_name_starts_at_revision_one() {
+    let mut f = fixture().await;
+    let first = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({"extra": true}))
+        .await
+        .unwrap();
+    assert_eq!(first.revision, 1);
+    // The first store's record is gone, its deprovision never ran; a new
+    // store of the same name comes along.
+    f.store.id = uuid::Uuid::new_v4().to_string();
+    let second = f
+        .backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({"extra": true}))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.revision, 1,
+        "inherited the earlier store's revisions"
+    );
+    assert_eq!(
+        f.backend
+            .releases()
+            .history(&f.store.id, "shop")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Pruning and uninstalling delete only what still carries the release's
+/// labels: an object someone else put under the same name stays.
+#[tokio::test]
+async fn pruning_and_uninstall_leave_objects_that_are_not_the_releases() {
+    let f = fixture().await;
+    f.backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({"extra": true}))
+        .await
+        .unwrap();
+    let maps = Api::<ConfigMap>::namespaced(f.client.clone(), "store-shop");
+    let theirs = |name: &str| ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    maps.delete("shop-extra", &Default::default())
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &theirs("shop-extra"))
+        .await
+        .unwrap();
+    // Revision 2 no longer renders shop-extra: it would be pruned.
+    f.backend
+        .install_or_upgrade(&f.store, "shop", &f.chart, json!({"extra": false}))
+        .await
+        .unwrap();
+    assert!(
+        maps.get_opt("shop-extra").await.unwrap().is_some(),
+        "pruned"
+    );
+    // Uninstall removes the release's own objects only.
+    maps.delete("shop-config", &Default::default())
+        .await
+        .unwrap();
+    maps.create(&PostParams::default(), &theirs("shop-config"))
+        .await
+        .unwrap();
+    assert!(f.backend.uninstall(&f.store, "shop").await.unwrap());
+    let deployments = Api::<Deployment>::namespaced(f.client.clone(), "store-shop");
+    assert!(deployments.get_opt("shop-web").await.unwrap().is_none());
+    assert!(
+        maps.get_opt("shop-config").await.unwrap().is_some(),
+        "uninstalled"
     );
 }

@@ -18,6 +18,8 @@ mod m20261122_000008_create_audit_log;
 mod m20261122_000009_add_reconcile_state;
 mod m20261122_000010_create_releases;
 mod m20261122_000011_add_credentials_secret;
+mod m20261205_000001_create_installation;
+mod m20261205_000002_key_releases_by_store;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_add_reconcile_state::Migration),
             Box::new(m20261122_000010_create_releases::Migration),
             Box::new(m20261122_000011_add_credentials_secret::Migration),
+            Box::new(m20261205_000001_create_installation::Migration),
+            Box::new(m20261205_000002_key_releases_by_store::Migration),
         ]
     }
 }
@@ -79,6 +83,7 @@ mod tests {
             [
                 "audit_log",
                 "idempotency_keys",
+                "installation",
                 "releases",
                 "store_changes",
                 "store_events",
@@ -90,7 +95,7 @@ mod tests {
         Migrator::down(&db, None).await?;
         assert!(tables(&db).await?.is_empty());
         Migrator::up(&db, None).await?;
-        assert_eq!(tables(&db).await?.len(), 8);
+        assert_eq!(tables(&db).await?.len(), 9);
         db.close().await?;
         let _ = std::fs::remove_file(path);
         Ok(())

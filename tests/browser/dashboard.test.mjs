@@ -106,8 +106,8 @@ async function startServer({ port, dataDir, dashboard, extra = [] }) {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), TIMEOUT);
     const onData = (chunk) => {
       out += chunk;
-      const m = out.match(/storeplane admin token: (spt_\S+)/);
-      if (m) token = m[1];
+      const m = out.match(/storeplane admin token written to (\S+)/);
+      if (m && !token) token = fs.readFileSync(m[1], "utf8").trim();
       if (/storeplane listening on/.test(out)) {
         clearTimeout(timer);
         resolve();

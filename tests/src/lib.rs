@@ -25,6 +25,8 @@ use tonic::{
     transport::Channel,
 };
 
+pub mod clusters;
+
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
@@ -154,12 +156,17 @@ pub struct Server {
     pub addr: String,
     /// The database it runs on.
     pub database_url: String,
-    /// The administrator token printed at first start (empty when the
+    /// The administrator token written at first start (empty when the
     /// database already had tokens or authentication is disabled).
     pub admin_token: String,
+    /// Where the server wrote it (`storeplane admin token written to …`).
+    pub admin_token_file: Option<PathBuf>,
     /// URL of the simulated cluster's API when the server serves it.
     pub cluster_url: Option<String>,
+    /// `http://127.0.0.1:<port>/metrics` when started with `--metrics-listen`.
+    pub metrics_url: Option<String>,
     log: PathBuf,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// Options for [`Server::start_with`].
@@ -186,7 +193,18 @@ impl Server {
     pub async fn start_logging(database_url: &str, args: &[&str], filter: &str) -> Result<Self> {
         let log_dir = repo_root().join("target/e2e/logs");
         std::fs::create_dir_all(&log_dir)?;
-        let log = log_dir.join(format!("{}.log", uuid::Uuid::new_v4().simple()));
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let log = log_dir.join(format!("{run}.log"));
+        // Each server writes its first admin token to a file of its own.
+        let token_file = log_dir.join(format!("{run}.admin-token"));
+        let token_args: Vec<String> = if args.contains(&"--admin-token-file") {
+            Vec::new()
+        } else {
+            vec![
+                "--admin-token-file".into(),
+                token_file.display().to_string(),
+            ]
+        };
         let mut child = Command::new(binary()?)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
@@ -199,6 +217,7 @@ impl Server {
             } else {
                 &["--cluster", "none"][..]
             })
+            .args(&token_args)
             .args(args)
             .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
@@ -208,12 +227,24 @@ impl Server {
             .context("starting storeplane")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let mut admin_token = String::new();
+        let mut admin_token_file = None;
         let mut cluster_url = None;
+        let mut metrics_url = None;
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = |line: &str| {
+            if let Ok(mut text) = printed.lock() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        };
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await? {
-                if let Some(token) = line.strip_prefix("storeplane admin token: ") {
-                    admin_token = token.trim().to_owned();
+                keep(&line);
+                if let Some(url) = line.strip_prefix("storeplane metrics at ") {
+                    metrics_url = Some(url.trim().to_owned());
+                }
+                if let Some(path) = line.strip_prefix("storeplane admin token written to ") {
+                    admin_token_file = Some(PathBuf::from(path.trim()));
                 }
                 if let Some(url) = line.strip_prefix("storeplane simulated cluster at ") {
                     cluster_url = Some(url.trim().to_owned());
@@ -233,15 +264,33 @@ impl Server {
             )
         })?;
         // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let drained = std::sync::Arc::clone(&printed);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut text) = drained.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
+        let admin_token = match &admin_token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the admin token from {}", path.display()))?
+                .trim()
+                .to_owned(),
+            None => String::new(),
+        };
         Ok(Self {
             child: Some(child),
             url: format!("http://{addr}"),
             addr,
             database_url: database_url.to_owned(),
             admin_token,
+            admin_token_file,
             cluster_url,
+            metrics_url,
             log,
+            stdout: printed,
         })
     }
 
@@ -315,6 +364,32 @@ impl Server {
             .watch_stores(pb::WatchStoresRequest::default())
             .await?
             .into_inner())
+    }
+
+    /// What the server printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The text of its Prometheus metrics (needs `--metrics-listen`).
+    pub async fn metrics(&self) -> Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let url = self
+            .metrics_url
+            .as_deref()
+            .context("started without --metrics-listen")?;
+        let rest = url.strip_prefix("http://").context("metrics URL")?;
+        let (host, path) = rest.split_once('/').context("metrics path")?;
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        stream
+            .write_all(
+                format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response)
     }
 
     /// What the server logged so far.
@@ -502,9 +577,19 @@ pub async fn wait_for(
     names: &[&str],
     phase: pb::StorePhase,
 ) -> Result<Vec<pb::Store>> {
+    wait_for_within(server, names, phase, PATIENCE).await
+}
+
+/// [`wait_for`] with a deadline of `patience`.
+pub async fn wait_for_within(
+    server: &Server,
+    names: &[&str],
+    phase: pb::StorePhase,
+    patience: Duration,
+) -> Result<Vec<pb::Store>> {
     let mut stream = server.watch().await?;
     let mut latest: std::collections::BTreeMap<String, pb::Store> = Default::default();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         let done = names
             .iter()
@@ -628,4 +713,133 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .bad_request()
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default()
+}
+
+/// A PostgreSQL server of a test's own (`initdb --auth=trust` + `pg_ctl`,
+/// as the `postgres` user when run as root), for tests that stop and start
+/// the database; the shared test server is never stopped.
+pub struct ThrowawayPostgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl ThrowawayPostgres {
+    /// Initialises and starts one on a free port under `target/e2e`.
+    pub fn start() -> Result<Self> {
+        let bin = postgres_bin().context(
+            "PostgreSQL's initdb and pg_ctl were not found under /usr/lib/postgresql \
+             (`cargo xtask test` installs them)",
+        )?;
+        let dir = repo_root()
+            .join("target/e2e")
+            .join(format!("pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("socket"))?;
+        let as_postgres = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        if as_postgres {
+            run(std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let server = Self {
+            bin,
+            dir,
+            port,
+            as_postgres,
+        };
+        run(server
+            .command("initdb")
+            .args(["--auth=trust", "--username=postgres", "--no-sync", "-D"])
+            .arg(server.dir.join("data")))
+        .context("initdb")?;
+        server.resume()?;
+        Ok(server)
+    }
+
+    /// The superuser URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it (fast shutdown: open connections are cut).
+    pub fn pause(&self) -> Result<()> {
+        run(self
+            .command("pg_ctl")
+            .args(["-w", "-m", "fast", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop"))
+        .context("pg_ctl stop")
+    }
+
+    /// Starts it (again) on the same port and data.
+    pub fn resume(&self) -> Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c max_connections=200",
+            self.port,
+            self.dir.join("socket").display()
+        );
+        run(self
+            .command("pg_ctl")
+            .args(["-w", "-t", "60", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-o", &options, "start"]))
+        .context("pg_ctl start")
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut cmd = std::process::Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        let _ = self.pause();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(command: &mut std::process::Command) -> Result<()> {
+    let out = command.output()?;
+    if !out.status.success() {
+        bail!(
+            "{:?} failed: {}{}",
+            command,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin` with initdb and pg_ctl.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
 }

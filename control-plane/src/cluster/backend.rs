@@ -11,14 +11,14 @@ use std::{
 
 use async_trait::async_trait;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use storeplane_chart::{Chart, HelmBinary, RenderOptions};
 use storeplane_plugin_host::{
-    HostBackend, HostError, KindScope, Level, Release, SecretRef, StoreContext,
+    HostBackend, HostError, KindScope, Level, Release, SecretRef, StoreContext, policy,
 };
 use tracing::{debug, error, info, warn};
 
-use super::{KubeOps, LABEL_MANAGED_BY, LABEL_STORE, LABEL_TENANT};
+use super::{KubeOps, Owner};
 use crate::{
     domain::{NewEvent, Outcome, ports::StoreRepository},
     persistence::{ObjectRef, ReleaseRepository, Revision},
@@ -32,6 +32,8 @@ const SECRET_LENGTH: usize = 32;
 /// The platform side of the plugin host API.
 pub struct PlatformBackend {
     kube: Arc<KubeOps>,
+    /// This installation's id, on every object's labels.
+    installation: String,
     releases: Arc<ReleaseRepository>,
     stores: Arc<dyn StoreRepository>,
     helm: Option<HelmBinary>,
@@ -46,11 +48,13 @@ impl PlatformBackend {
     /// (for plugin log lines in the timeline).
     pub fn new(
         kube: Arc<KubeOps>,
+        installation: uuid::Uuid,
         releases: Arc<ReleaseRepository>,
         stores: Arc<dyn StoreRepository>,
     ) -> Self {
         Self {
             kube,
+            installation: installation.to_string(),
             releases,
             stores,
             helm: None,
@@ -66,22 +70,70 @@ impl PlatformBackend {
         self
     }
 
-    fn label(store: &StoreContext, object: &mut Value, release: Option<&str>) {
-        let tenant = store
-            .tenant
-            .strip_prefix("tenants/")
-            .unwrap_or(&store.tenant);
-        let metadata = &mut object["metadata"];
-        if !metadata["labels"].is_object() {
-            metadata["labels"] = Value::Object(Map::new());
+    /// The owner labels of `store`'s objects.
+    fn owner(&self, store: &StoreContext) -> Owner {
+        Owner {
+            store: store.id.clone(),
+            tenant: store
+                .tenant
+                .strip_prefix("tenants/")
+                .unwrap_or(&store.tenant)
+                .to_owned(),
+            installation: self.installation.clone(),
         }
-        let labels = &mut metadata["labels"];
-        labels[LABEL_STORE] = Value::String(store.id.clone());
-        labels[LABEL_TENANT] = Value::String(tenant.to_owned());
-        labels[LABEL_MANAGED_BY] = Value::String("storeplane".into());
+    }
+
+    fn label(&self, store: &StoreContext, object: &mut Value, release: Option<&str>) {
+        self.owner(store).label(object);
         if let Some(release) = release {
-            labels[LABEL_RELEASE] = Value::String(release.to_owned());
+            object["metadata"]["labels"][LABEL_RELEASE] = Value::String(release.to_owned());
         }
+    }
+
+    /// Deletes an object a release applied, but only if it still carries
+    /// this store's, this installation's and this release's labels: pruning
+    /// never removes what someone else put under the same name.
+    async fn delete_released(
+        &self,
+        store: &StoreContext,
+        release: &str,
+        object: &ObjectRef,
+    ) -> Result<(), HostError> {
+        policy::check_delete(&object.api_version, &object.kind, &object.name)?;
+        let Some(live) = self
+            .kube
+            .get(
+                Some(&store.namespace),
+                &object.api_version,
+                &object.kind,
+                &object.name,
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        let owned = self.owner(store).owns(&live).is_ours()
+            && live["metadata"]["labels"][LABEL_RELEASE].as_str() == Some(release);
+        let uid = live["metadata"]["uid"].as_str().unwrap_or_default();
+        if !owned || uid.is_empty() {
+            warn!(
+                release,
+                kind = %object.kind,
+                name = %object.name,
+                "not pruning an object that is not this release's"
+            );
+            return Ok(());
+        }
+        self.kube
+            .delete_uid(
+                Some(&store.namespace),
+                &object.api_version,
+                &object.kind,
+                &object.name,
+                uid,
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Renders `chart_dir` with `values` as the next revision of `release`
@@ -96,7 +148,7 @@ impl PlatformBackend {
     ) -> Result<Release, HostError> {
         let previous = self
             .releases
-            .latest(&store.namespace, release)
+            .latest(&store.id, release)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?;
         let revision = previous.as_ref().map_or(1, |p| p.revision + 1);
@@ -148,6 +200,9 @@ impl PlatformBackend {
         for manifest in &manifests {
             let api_version = manifest.object["apiVersion"].as_str().unwrap_or_default();
             let kind = manifest.object["kind"].as_str().unwrap_or_default();
+            // The sandbox's object policy holds for charts as for direct
+            // applies (the host reports the refusal on the timeline).
+            policy::check_apply(store, &manifest.object)?;
             if self.kube.kind_scope(api_version, kind).await? == KindScope::Cluster {
                 return Err(HostError::Denied(format!(
                     "chart {} renders cluster-scoped {kind} {}; plugins may only create objects in the store's namespace",
@@ -167,7 +222,7 @@ impl PlatformBackend {
                 // would only confuse readers of the objects.
                 annotations.retain(|k, _| !k.starts_with("helm.sh/hook"));
             }
-            Self::label(store, &mut object, Some(release));
+            self.label(store, &mut object, Some(release));
             self.kube.apply(Some(&store.namespace), &object).await?;
             applied.push(ObjectRef {
                 api_version,
@@ -184,14 +239,7 @@ impl PlatformBackend {
                 .filter(|o| !current.contains(o))
             {
                 debug!(release, kind = %gone.kind, name = %gone.name, "pruning");
-                self.kube
-                    .delete(
-                        Some(&store.namespace),
-                        &gone.api_version,
-                        &gone.kind,
-                        &gone.name,
-                    )
-                    .await?;
+                self.delete_released(store, release, gone).await?;
             }
         }
         let digest = rendered.digest();
@@ -227,7 +275,7 @@ impl PlatformBackend {
     ) -> Result<Release, HostError> {
         let history = self
             .releases
-            .history(&store.namespace, release)
+            .history(&store.id, release)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?;
         let target = history.get(1).ok_or_else(|| {
@@ -273,7 +321,7 @@ impl HostBackend for PlatformBackend {
     }
 
     async fn apply(&self, store: &StoreContext, mut object: Value) -> Result<Value, HostError> {
-        Self::label(store, &mut object, None);
+        self.label(store, &mut object, None);
         self.kube.apply(Some(&store.namespace), &object).await
     }
 
@@ -341,24 +389,17 @@ impl HostBackend for PlatformBackend {
     async fn uninstall(&self, store: &StoreContext, release: &str) -> Result<bool, HostError> {
         let Some(latest) = self
             .releases
-            .latest(&store.namespace, release)
+            .latest(&store.id, release)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?
         else {
             return Ok(false);
         };
         for object in latest.objects.iter().rev() {
-            self.kube
-                .delete(
-                    Some(&store.namespace),
-                    &object.api_version,
-                    &object.kind,
-                    &object.name,
-                )
-                .await?;
+            self.delete_released(store, release, object).await?;
         }
         self.releases
-            .forget(&store.namespace, release)
+            .forget(&store.id, release)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?;
         Ok(true)
@@ -371,7 +412,7 @@ impl HostBackend for PlatformBackend {
     ) -> Result<Option<Release>, HostError> {
         Ok(self
             .releases
-            .latest(&store.namespace, release)
+            .latest(&store.id, release)
             .await
             .map_err(|e| HostError::Unavailable(e.to_string()))?
             .as_ref()
@@ -384,22 +425,26 @@ impl HostBackend for PlatformBackend {
         name: &str,
         keys: &[String],
     ) -> Result<SecretRef, HostError> {
-        let existing = self
-            .kube
-            .get(Some(&store.namespace), "v1", "Secret", name)
-            .await?;
-        let mut data = existing
-            .as_ref()
-            .and_then(|s| s["data"].as_object().cloned())
-            .unwrap_or_default();
-        let mut added = false;
-        for key in keys {
-            if !data.contains_key(key) {
-                data.insert(key.clone(), Value::String(STANDARD.encode(random_value()?)));
-                added = true;
+        // Create, never overwrite: two runs racing here (a replica whose
+        // lease ran out, say) must not write two different passwords, the
+        // second after a database was initialised with the first. The
+        // loser of a create reads the winner's values.
+        for _ in 0..2 {
+            let existing = self
+                .kube
+                .get(Some(&store.namespace), "v1", "Secret", name)
+                .await?;
+            let mut data = existing
+                .as_ref()
+                .and_then(|s| s["data"].as_object().cloned())
+                .unwrap_or_default();
+            let mut added = false;
+            for key in keys {
+                if !data.contains_key(key) {
+                    data.insert(key.clone(), Value::String(STANDARD.encode(random_value()?)));
+                    added = true;
+                }
             }
-        }
-        if added || existing.is_none() {
             let mut secret = json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
@@ -407,15 +452,32 @@ impl HostBackend for PlatformBackend {
                 "type": "Opaque",
                 "data": data,
             });
-            Self::label(store, &mut secret, None);
-            self.kube.apply(Some(&store.namespace), &secret).await?;
+            self.label(store, &mut secret, None);
+            if existing.is_none() {
+                match self
+                    .kube
+                    .create(super::FIELD_MANAGER, Some(&store.namespace), &secret)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(HostError::Conflict(_)) => continue,
+                    Err(err) => return Err(err),
+                }
+            } else if added {
+                // Only new keys are generated; existing values are sent back
+                // unchanged.
+                self.kube.apply(Some(&store.namespace), &secret).await?;
+            }
+            let mut all: Vec<String> = data.keys().cloned().collect();
+            all.sort();
+            return Ok(SecretRef {
+                name: name.to_owned(),
+                keys: all,
+            });
         }
-        let mut all: Vec<String> = data.keys().cloned().collect();
-        all.sort();
-        Ok(SecretRef {
-            name: name.to_owned(),
-            keys: all,
-        })
+        Err(HostError::Conflict(format!(
+            "Secret {name} keeps changing; try again"
+        )))
     }
 
     fn log(&self, plugin: &str, store: Option<&StoreContext>, level: Level, message: &str) {
@@ -445,6 +507,24 @@ impl HostBackend for PlatformBackend {
                 let _ = stores.record_event(id, event).await;
             });
         }
+    }
+
+    fn refused(&self, plugin: &str, store: &StoreContext, operation: &str, message: &str) {
+        warn!(plugin, store = %store.name, operation, "plugin request refused: {message}");
+        let Ok(id) = uuid::Uuid::parse_str(&store.id) else {
+            return;
+        };
+        let stores = Arc::clone(&self.stores);
+        let event = NewEvent {
+            reason: "PluginDenied".into(),
+            message: format!("{plugin}: {operation} refused: {message}"),
+            outcome: Outcome::Failed,
+            duration_ms: 0,
+        };
+        // The host bounds refusals per call; the write is off the call's path.
+        tokio::spawn(async move {
+            let _ = stores.record_event(id, event).await;
+        });
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod backend;
 mod ops;
+pub mod ownership;
 
 use std::path::Path;
 
@@ -14,7 +15,10 @@ use kube::{
 };
 
 pub use backend::{LABEL_RELEASE, PlatformBackend};
-pub use ops::{FIELD_MANAGER, KubeOps, LABEL_MANAGED_BY, LABEL_STORE, LABEL_TENANT};
+pub use ops::{FIELD_MANAGER, KubeOps, PLATFORM_FIELD_MANAGER};
+pub use ownership::{
+    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_STORE, LABEL_TENANT, MANAGED_BY, Owner, Ownership,
+};
 
 /// Which cluster the control plane talks to, for users.
 #[derive(Debug, Clone, PartialEq, Eq)]

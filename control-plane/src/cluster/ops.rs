@@ -5,26 +5,40 @@ use std::{collections::HashMap, sync::RwLock};
 
 use kube::{
     Client,
-    api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+    api::{
+        Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
+    },
     core::{ApiResource, GroupVersionKind},
     discovery::{self, Scope},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use storeplane_plugin_host::{HostError, KindScope};
 
-/// The field manager of every server-side apply storeplane makes.
+/// The field manager of what plugins apply (their objects and charts).
 pub const FIELD_MANAGER: &str = "storeplane";
-/// Label naming the store an object belongs to (its id).
-pub const LABEL_STORE: &str = "storeplane.dev/store";
-/// Label naming the tenant an object belongs to.
-pub const LABEL_TENANT: &str = "storeplane.dev/tenant";
-/// The standard managed-by label.
-pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The field manager of the platform's baseline (namespace labels, quota,
+/// limit range, network policies). Separate from plugins' so that nothing a
+/// plugin applies can take those fields over, and so drift is visible in
+/// `managedFields`.
+pub const PLATFORM_FIELD_MANAGER: &str = "storeplane-platform";
 
 /// Dynamic Kubernetes operations with a discovery cache.
 pub struct KubeOps {
     client: Client,
     resources: RwLock<HashMap<(String, String), (ApiResource, Scope)>>,
+}
+
+/// Refuses a name that would not stay one URL path segment (kube-rs puts
+/// names into paths unescaped): Kubernetes' own `IsValidPathSegmentName`.
+/// The plugin host checks plugin names more strictly (DNS-1123); this is
+/// the last line for every caller.
+fn path_segment(name: &str) -> Result<&str, HostError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '%']) {
+        return Err(HostError::Invalid(format!(
+            "{name:?} is not a valid object name"
+        )));
+    }
+    Ok(name)
 }
 
 fn map_err(e: kube::Error) -> HostError {
@@ -115,23 +129,57 @@ impl KubeOps {
         })
     }
 
-    /// Server-side applies `object` (in `namespace` when namespaced).
+    /// Server-side applies `object` (in `namespace` when namespaced) as the
+    /// plugins' field manager.
     pub async fn apply(&self, namespace: Option<&str>, object: &Value) -> Result<Value, HostError> {
+        self.apply_as(FIELD_MANAGER, namespace, object).await
+    }
+
+    /// Server-side applies `object` as `manager`, taking over conflicting
+    /// fields (`force`): the caller has checked that the object is its own.
+    pub async fn apply_as(
+        &self,
+        manager: &str,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<Value, HostError> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"]
             .as_str()
-            .ok_or_else(|| HostError::Invalid("object has no metadata.name".into()))?;
+            .ok_or_else(|| HostError::Invalid("object has no metadata.name".into()))
+            .and_then(path_segment)?;
         let api = self.api(namespace, api_version, kind).await?;
         let applied = api
             .patch(
                 name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
+                &PatchParams::apply(manager).force(),
                 &Patch::Apply(object),
             )
             .await
             .map_err(map_err)?;
         serde_json::to_value(applied).map_err(|e| HostError::Unavailable(e.to_string()))
+    }
+
+    /// Creates `object`; `Conflict` when it already exists (unlike apply,
+    /// never takes over an existing object).
+    pub async fn create(
+        &self,
+        manager: &str,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<Value, HostError> {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let api = self.api(namespace, api_version, kind).await?;
+        let object: DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| HostError::Invalid(format!("not a Kubernetes object: {e}")))?;
+        let params = PostParams {
+            field_manager: Some(manager.to_owned()),
+            ..PostParams::default()
+        };
+        let created = api.create(&params, &object).await.map_err(map_err)?;
+        serde_json::to_value(created).map_err(|e| HostError::Unavailable(e.to_string()))
     }
 
     /// Reads an object; `None` when absent.
@@ -143,7 +191,7 @@ impl KubeOps {
         name: &str,
     ) -> Result<Option<Value>, HostError> {
         let api = self.api(namespace, api_version, kind).await?;
-        match api.get_opt(name).await.map_err(map_err)? {
+        match api.get_opt(path_segment(name)?).await.map_err(map_err)? {
             Some(o) => Ok(Some(
                 serde_json::to_value(o).map_err(|e| HostError::Unavailable(e.to_string()))?,
             )),
@@ -187,7 +235,10 @@ impl KubeOps {
         name: &str,
     ) -> Result<bool, HostError> {
         let api = self.api(namespace, api_version, kind).await?;
-        match api.delete(name, &DeleteParams::background()).await {
+        match api
+            .delete(path_segment(name)?, &DeleteParams::background())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => match map_err(e) {
                 HostError::NotFound(_) => Ok(false),
@@ -196,17 +247,47 @@ impl KubeOps {
         }
     }
 
-    /// Applies a Namespace with storeplane's labels.
-    pub async fn ensure_namespace(
+    /// Deletes the object with this `uid` (background propagation): the
+    /// caller checked that object's ownership, and the precondition makes
+    /// sure a replacement created since then is not deleted in its place.
+    /// False when absent; `Conflict` when the name now holds another object.
+    pub async fn delete_uid(
         &self,
+        namespace: Option<&str>,
+        api_version: &str,
+        kind: &str,
         name: &str,
-        labels: &serde_json::Map<String, Value>,
-    ) -> Result<Value, HostError> {
-        let namespace = json!({
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": labels},
-        });
-        self.apply(None, &namespace).await
+        uid: &str,
+    ) -> Result<bool, HostError> {
+        let api = self.api(namespace, api_version, kind).await?;
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match api.delete(path_segment(name)?, &params).await {
+            Ok(_) => Ok(true),
+            Err(e) => match map_err(e) {
+                HostError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_leave_their_path_segment_are_refused() {
+        for bad in ["", ".", "..", "a/b", "../../secrets/x", "a%2Fb"] {
+            assert!(path_segment(bad).is_err(), "{bad:?}");
+        }
+        for good in ["web", "store-shop", "web.v1", "system:controller"] {
+            assert_eq!(path_segment(good).ok(), Some(good));
+        }
     }
 }

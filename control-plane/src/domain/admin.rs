@@ -31,7 +31,8 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-fn require_admin(caller: &Caller) -> Result<()> {
+/// Refuses callers that are not administrators.
+pub fn require_admin(caller: &Caller) -> Result<()> {
     if caller.is_admin() {
         Ok(())
     } else {

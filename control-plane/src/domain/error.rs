@@ -88,6 +88,20 @@ pub enum Error {
         /// When a call will be accepted again.
         retry_after: std::time::Duration,
     },
+    /// A dependency (the database) does not answer right now: the call did
+    /// nothing and may be retried after `retry_after`. Kept apart from
+    /// [`Error::Internal`] so clients retry instead of giving up, health
+    /// checks can report it, and the reconciler backs off.
+    #[error("temporarily unavailable: {context}")]
+    Unavailable {
+        /// What the platform was doing.
+        context: String,
+        /// When a retry has a chance.
+        retry_after: std::time::Duration,
+        /// The underlying failure (logged, not returned).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The database or another dependency failed; details are logged, not returned.
     #[error("internal error: {context}")]
     Internal {
@@ -112,6 +126,25 @@ impl Error {
             context: context.into(),
             source: source.into(),
         }
+    }
+
+    /// A dependency that does not answer right now; retry after `retry_after`.
+    pub fn unavailable(
+        context: impl Into<String>,
+        retry_after: std::time::Duration,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            retry_after,
+            source: source.into(),
+        }
+    }
+
+    /// Whether the failure is transient (the database did not answer), so
+    /// retrying later can succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
     }
 
     /// A single-field validation failure.

@@ -44,6 +44,9 @@ pub struct Caller {
     pub role: Role,
     /// Client address as the server saw it.
     pub address: Option<String>,
+    /// When the token stops authenticating; `None`: never (or no token).
+    /// Long-lived calls (watches) end then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Caller {
@@ -229,6 +232,7 @@ mod tests {
             token_id: None,
             role: Role::Member,
             address: None,
+            expires_at: None,
         };
         assert!(caller.scope().includes(&TenantId("acme".into())));
         assert!(!caller.scope().includes(&TenantId("other".into())));

@@ -14,13 +14,16 @@ use super::{
     gate::{AuthMode, Gate},
     to_status,
 };
-use crate::domain::{
-    Error,
-    admin::Admin,
-    page,
-    ports::AuditLog,
-    tenancy::{Caller, Scope},
-    validate,
+use crate::{
+    domain::{
+        Error,
+        admin::{Admin, require_admin},
+        page,
+        ports::AuditLog,
+        tenancy::{Caller, Scope},
+        validate,
+    },
+    reconcile::Orphans,
 };
 
 /// Tenant and token administration over gRPC.
@@ -28,12 +31,29 @@ use crate::domain::{
 pub struct AdminApi {
     admin: Admin,
     gate: Arc<Gate>,
+    orphans: Option<(Arc<Orphans>, String)>,
 }
 
 impl AdminApi {
     /// Serves `admin` behind `gate`.
     pub fn new(admin: Admin, gate: Arc<Gate>) -> Self {
-        Self { admin, gate }
+        Self {
+            admin,
+            gate,
+            orphans: None,
+        }
+    }
+
+    /// Reports the reconciler's orphaned namespaces (none without a
+    /// cluster) for `installation`.
+    #[must_use]
+    pub fn with_orphans(
+        mut self,
+        orphans: Option<Arc<Orphans>>,
+        installation: &uuid::Uuid,
+    ) -> Self {
+        self.orphans = orphans.map(|o| (o, installation.to_string()));
+        self
     }
 
     async fn audited<T>(
@@ -97,6 +117,32 @@ impl AdminServiceRpc for AdminApi {
             )
             .await?;
         Ok(Response::new(convert::tenant_to_pb(&tenant)))
+    }
+
+    async fn list_orphaned_namespaces(
+        &self,
+        request: Request<pb::ListOrphanedNamespacesRequest>,
+    ) -> Result<Response<pb::ListOrphanedNamespacesResponse>, Status> {
+        let caller = self.gate.caller(&request).await?;
+        require_admin(&caller).map_err(to_status)?;
+        let Some((orphans, installation)) = &self.orphans else {
+            return Ok(Response::new(pb::ListOrphanedNamespacesResponse::default()));
+        };
+        Ok(Response::new(pb::ListOrphanedNamespacesResponse {
+            installation_id: installation.clone(),
+            namespaces: orphans
+                .list()
+                .into_iter()
+                .map(|o| pb::OrphanedNamespace {
+                    namespace: o.namespace,
+                    store_id: o.store_id,
+                    installation_id: o.installation.unwrap_or_default(),
+                    this_installation: o.this_installation,
+                    first_seen: Some(convert::timestamp(o.first_seen)),
+                    delete_after: o.delete_after.map(convert::timestamp),
+                })
+                .collect(),
+        }))
     }
 
     async fn list_tenants(
@@ -206,6 +252,10 @@ impl AdminServiceRpc for AdminApi {
         let address = request.remote_addr();
         let req = request.into_inner();
         let result = self.admin.revoke_token(&caller, &req.id).await;
+        if let Ok(token) = &result {
+            // Open watches with this token end now, not at their next heartbeat.
+            self.gate.announce_revoked(&token.id);
+        }
         let token = self
             .audited(
                 &caller,
@@ -282,14 +332,29 @@ impl AuditServiceRpc for AuditApi {
 }
 
 /// What the server is, for clients deciding how to talk to it.
+///
+/// Open to everyone (the dashboard asks before it has a token), so what it
+/// says without credentials is what anyone may know: plugin rejection
+/// notices name bundle paths on the server and go only to authenticated
+/// administrators; others learn that some bundles were rejected.
 #[derive(Clone)]
 pub struct InfoApi {
     info: pb::ServerInfo,
+    admin_notices: Vec<String>,
+    gate: Arc<Gate>,
 }
 
 impl InfoApi {
-    /// Describes a server on `database` with `cluster`, authenticating per `mode`.
-    pub fn new(mode: AuthMode, database: &str, cluster: &str, mut notices: Vec<String>) -> Self {
+    /// Describes a server on `database` with `cluster`, authenticating per
+    /// `mode`; `admin_notices` are shown to administrators only.
+    pub fn new(
+        gate: Arc<Gate>,
+        database: &str,
+        cluster: &str,
+        mut notices: Vec<String>,
+        admin_notices: Vec<String>,
+    ) -> Self {
+        let mode = gate.mode();
         if mode == AuthMode::Disabled {
             notices.insert(
                 0,
@@ -305,8 +370,17 @@ impl InfoApi {
                 database: database.into(),
                 cluster: cluster.into(),
                 notices,
+                ..Default::default()
             },
+            admin_notices,
+            gate,
         }
+    }
+
+    /// Names this installation (`ServerInfo.installation_id`).
+    pub fn with_installation(mut self, installation: &uuid::Uuid) -> Self {
+        self.info.installation_id = installation.to_string();
+        self
     }
 }
 
@@ -314,8 +388,23 @@ impl InfoApi {
 impl InfoServiceRpc for InfoApi {
     async fn get_server_info(
         &self,
-        _request: Request<pb::GetServerInfoRequest>,
+        request: Request<pb::GetServerInfoRequest>,
     ) -> Result<Response<pb::ServerInfo>, Status> {
-        Ok(Response::new(self.info.clone()))
+        let admin = match self.gate.optional_caller(&request).await {
+            Ok(caller) => caller.is_some_and(|c| c.is_admin()),
+            // A bad token still gets the public answer; limits still hold.
+            Err(status) if status.code() == tonic::Code::Unauthenticated => false,
+            Err(status) => return Err(status),
+        };
+        let mut info = self.info.clone();
+        if admin {
+            info.notices.extend(self.admin_notices.iter().cloned());
+        } else if !self.admin_notices.is_empty() {
+            info.notices.push(format!(
+                "{} plugin bundle(s) were rejected; an administrator sees why.",
+                self.admin_notices.len()
+            ));
+        }
+        Ok(Response::new(info))
     }
 }

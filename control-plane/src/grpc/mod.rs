@@ -2,6 +2,7 @@
 //! domain errors to `tonic::Status`.
 
 mod admin;
+pub mod connections;
 mod convert;
 mod engines;
 pub mod gate;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-use tracing::error;
+use tracing::{error, warn};
 
 use super::ERROR_DOMAIN;
 use crate::domain::Error;
@@ -98,9 +98,28 @@ pub fn to_status(err: Error) -> Status {
                 retry_after.as_millis()
             );
             details.set_retry_info(Some(retry_after));
-            details.add_quota_failure_violation(&subject, "rate limit of mutating calls");
+            details.add_quota_failure_violation(&subject, "rate limit of calls");
             details.set_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
             Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
+        Error::Unavailable {
+            context,
+            retry_after,
+            source,
+        } => {
+            // Logged once per call at warn: an outage is an operator's
+            // problem, not a bug; the client only needs to know to retry.
+            warn!(context = %context, error = %source, "dependency unavailable");
+            details.set_retry_info(Some(retry_after));
+            details.set_error_info("UNAVAILABLE", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(
+                Code::Unavailable,
+                format!(
+                    "the database is not answering; retry in {} ms",
+                    retry_after.as_millis()
+                ),
+                details,
+            )
         }
         err @ Error::Internal { .. } => {
             error!(error = %err, cause = ?std::error::Error::source(&err), "internal error");
@@ -132,6 +151,22 @@ mod tests {
             .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
             .unwrap_or_default();
         assert_eq!(fields, ["name", "engine"]);
+    }
+
+    #[test]
+    fn unavailable_is_retryable_with_a_delay_and_hides_its_cause() {
+        let status = to_status(Error::unavailable(
+            "read store",
+            std::time::Duration::from_millis(500),
+            "connection refused to postgres://app:hunter2@db",
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("hunter2"));
+        let delay = status
+            .get_error_details()
+            .retry_info()
+            .and_then(|r| r.retry_delay);
+        assert_eq!(delay, Some(std::time::Duration::from_millis(500)));
     }
 
     #[test]

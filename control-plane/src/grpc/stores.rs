@@ -1,8 +1,13 @@
 //! `storeplane.v1.StoreService`.
 
-use std::{pin::Pin, sync::Arc};
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::{Arc, Mutex},
+};
 
 use futures::Stream;
+use prost::Message as _;
 use storeplane_proto::v1::{
     self as pb, store_service_server::StoreService as StoreServiceRpc,
     watch_stores_response::EventType,
@@ -17,11 +22,20 @@ use super::{
     to_status,
 };
 use crate::domain::{
-    Error, FieldViolation, Store, StoreFilter, StoreRef,
+    Error, FieldViolation, QuotaViolation, Store, StoreFilter, StoreRef, TenantId,
     service::{CreateRequest, StoreService},
+    tenancy::Caller,
     validate,
 };
-use crate::watch::{self, ChangeHub, WatchEvent, WatchOptions};
+use crate::watch::{self, ChangeHub, WatchAuth, WatchEvent, WatchOptions};
+
+/// Largest store configuration accepted, as encoded protobuf: engines'
+/// configurations are a few hundred bytes; anything near this is abuse and
+/// is refused before it is converted, validated or audited.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// What replaces the configuration of a refused request in the audit log:
+/// only validated parameters are stored.
+const NOT_RECORDED: &str = "[not recorded: the request was invalid]";
 
 const CREATE: &str = "storeplane.v1.StoreService/CreateStore";
 const DELETE: &str = "storeplane.v1.StoreService/DeleteStore";
@@ -29,6 +43,59 @@ const RETRY: &str = "storeplane.v1.StoreService/RetryStore";
 const UPGRADE: &str = "storeplane.v1.StoreService/UpgradeStore";
 const ROLLBACK: &str = "storeplane.v1.StoreService/RollbackStore";
 const REVEAL: &str = "storeplane.v1.StoreService/RevealStoreCredentials";
+
+/// Open watches per tenant, against `--max-watches-per-tenant`.
+#[derive(Default)]
+struct WatchCounts {
+    limit: Option<usize>,
+    open: Mutex<HashMap<TenantId, usize>>,
+}
+
+/// One open watch, counted until dropped (with the stream tonic drops
+/// when the client goes away or the watch ends).
+struct WatchSlot {
+    counts: Arc<WatchCounts>,
+    tenant: TenantId,
+}
+
+impl WatchCounts {
+    fn take(self: &Arc<Self>, tenant: &TenantId) -> Result<WatchSlot, Error> {
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| Error::internal("count watches", "lock poisoned"))?;
+        let n = open.entry(tenant.clone()).or_default();
+        if let Some(limit) = self.limit
+            && *n >= limit
+        {
+            return Err(Error::QuotaExceeded(vec![QuotaViolation {
+                subject: tenant.resource_name(),
+                description: format!(
+                    "max_watches of {} is {limit}: close a watch before opening another",
+                    tenant.resource_name()
+                ),
+            }]));
+        }
+        *n += 1;
+        Ok(WatchSlot {
+            counts: Arc::clone(self),
+            tenant: tenant.clone(),
+        })
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.counts.open.lock()
+            && let Some(n) = open.get_mut(&self.tenant)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.tenant);
+            }
+        }
+    }
+}
 
 /// The store API.
 #[derive(Clone)]
@@ -38,6 +105,7 @@ pub struct StoreApi {
     hub: ChangeHub,
     watch: WatchOptions,
     shutdown: CancellationToken,
+    watches: Arc<WatchCounts>,
 }
 
 impl StoreApi {
@@ -55,13 +123,23 @@ impl StoreApi {
             hub,
             watch,
             shutdown,
+            watches: Arc::new(WatchCounts::default()),
         }
+    }
+
+    /// Caps open watches per tenant at `limit` (`None`: unlimited).
+    pub fn with_max_watches_per_tenant(mut self, limit: Option<usize>) -> Self {
+        self.watches = Arc::new(WatchCounts {
+            limit,
+            open: Mutex::default(),
+        });
+        self
     }
 
     /// Audits a mutating call's outcome and converts it to a response.
     async fn audited(
         &self,
-        caller: &crate::domain::tenancy::Caller,
+        caller: &Caller,
         address: Option<std::net::SocketAddr>,
         method: &str,
         target: &str,
@@ -87,6 +165,50 @@ impl StoreApi {
     }
 }
 
+/// Refuses a configuration larger than [`MAX_CONFIG_BYTES`] with a field
+/// violation, before anything converts or stores it.
+fn check_config_size(config: Option<&prost_types::Struct>) -> Result<(), Error> {
+    let size = config.map_or(0, |c| c.encoded_len());
+    if size > MAX_CONFIG_BYTES {
+        return Err(Error::invalid(
+            "config",
+            format!("is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a call's parameters passed validation, so they may be audited
+/// in full (still capped); an invalid request is audited without them.
+fn validated<T>(result: &Result<T, Error>) -> bool {
+    !matches!(result, Err(Error::InvalidArgument(_)))
+}
+
+impl StoreApi {
+    /// How a watch of `caller` re-checks its token (see [`WatchAuth`]).
+    fn watch_auth(&self, caller: &Caller) -> WatchAuth {
+        let Some(token_id) = caller.token_id.clone() else {
+            return WatchAuth::none();
+        };
+        let revocations = Some((token_id, self.gate.revocations()));
+        let expires_at = caller.expires_at.map(|at| {
+            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::time::Instant::now() + left
+        });
+        let gate = Arc::clone(&self.gate);
+        let caller = caller.clone();
+        WatchAuth {
+            expires_at,
+            check: Box::new(move || {
+                let gate = Arc::clone(&gate);
+                let caller = caller.clone();
+                Box::pin(async move { gate.still_valid(&caller).await })
+            }),
+            revocations,
+        }
+    }
+}
+
 fn store_ref(id: &str, name: &str) -> Result<StoreRef, Error> {
     validate::store_ref(id, name).map_err(Error::InvalidArgument)
 }
@@ -108,38 +230,57 @@ impl StoreServiceRpc for StoreApi {
         request: Request<pb::CreateStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
         let caller = self.gate.mutating(&request, CREATE).await?;
+        let oversized = check_config_size(request.get_ref().config.as_ref()).err();
         let address = request.remote_addr();
         let req = request.into_inner();
-        let config = convert::struct_to_config(req.config.clone());
-        let parameters = serde_json::json!({
-            "name": req.name,
-            "engine": req.engine,
-            "tenant": req.tenant,
-            "request_id": req.request_id,
-            "config": config.clone().map(serde_json::Value::Object).unwrap_or_default(),
-        });
-        let result = match config {
-            Err(v) => Err(Error::InvalidArgument(vec![v])),
-            Ok(config) => {
-                self.service
-                    .create(
-                        &caller,
-                        CreateRequest {
-                            name: req.name.clone(),
-                            engine: req.engine,
-                            config,
-                            request_id: req.request_id,
-                            tenant: req.tenant,
-                        },
-                    )
-                    .await
+        let name = req.name.clone();
+        let (engine, tenant, request_id) = (
+            req.engine.clone(),
+            req.tenant.clone(),
+            req.request_id.clone(),
+        );
+        let (result, recorded_config) = match oversized {
+            // Refused before anything converts or validates it; audited
+            // without it.
+            Some(err) => (Err(err), serde_json::Value::Null),
+            None => {
+                let config = convert::struct_to_config(req.config);
+                let recorded_config = config
+                    .clone()
+                    .map(serde_json::Value::Object)
+                    .unwrap_or_default();
+                let result = match config {
+                    Err(v) => Err(Error::InvalidArgument(vec![v])),
+                    Ok(config) => {
+                        self.service
+                            .create(
+                                &caller,
+                                CreateRequest {
+                                    name: req.name,
+                                    engine: req.engine,
+                                    config,
+                                    request_id: req.request_id,
+                                    tenant: req.tenant,
+                                },
+                            )
+                            .await
+                    }
+                };
+                (result, recorded_config)
             }
         };
+        let parameters = serde_json::json!({
+            "name": name,
+            "engine": engine,
+            "tenant": tenant,
+            "request_id": request_id,
+            "config": if validated(&result) { recorded_config } else { NOT_RECORDED.into() },
+        });
         self.audited(
             &caller,
             address,
             CREATE,
-            &target("", &req.name),
+            &target("", &name),
             parameters,
             result,
         )
@@ -240,18 +381,28 @@ impl StoreServiceRpc for StoreApi {
         request: Request<pb::UpgradeStoreRequest>,
     ) -> Result<Response<pb::Store>, Status> {
         let caller = self.gate.mutating(&request, UPGRADE).await?;
+        let oversized = check_config_size(request.get_ref().config.as_ref()).err();
         let address = request.remote_addr();
-        let req = request.into_inner();
+        let mut req = request.into_inner();
+        if oversized.is_some() {
+            // Nothing else looks at it.
+            req.config = None;
+        }
         let config = req
             .config
             .clone()
             .map(|c| convert::struct_to_config(Some(c)))
             .transpose();
-        let parameters = serde_json::json!({
-            "id": req.id, "name": req.name, "etag": req.etag,
-            "config": config.clone().ok().flatten().map(serde_json::Value::Object).unwrap_or_default(),
-        });
+        let recorded_config = config
+            .clone()
+            .ok()
+            .flatten()
+            .map(serde_json::Value::Object)
+            .unwrap_or_default();
         let result = async {
+            if let Some(err) = oversized {
+                return Err(err);
+            }
             let config = config.map_err(|v| Error::InvalidArgument(vec![v]))?;
             self.service
                 .upgrade(
@@ -263,6 +414,10 @@ impl StoreServiceRpc for StoreApi {
                 .await
         }
         .await;
+        let parameters = serde_json::json!({
+            "id": req.id, "name": req.name, "etag": req.etag,
+            "config": if validated(&result) { recorded_config } else { NOT_RECORDED.into() },
+        });
         self.audited(
             &caller,
             address,
@@ -343,6 +498,13 @@ impl StoreServiceRpc for StoreApi {
         request: Request<pb::WatchStoresRequest>,
     ) -> Result<Response<Self::WatchStoresStream>, Status> {
         let caller = self.gate.caller(&request).await?;
+        let slot = self.watches.take(&caller.tenant).map_err(|err| {
+            self.gate.metrics().refused(
+                "watches_per_tenant",
+                "storeplane.v1.StoreService/WatchStores",
+            );
+            to_status(err)
+        })?;
         let req = request.into_inner();
         let resume = if req.resume_token.is_empty() {
             None
@@ -364,10 +526,15 @@ impl StoreServiceRpc for StoreApi {
             resume,
             self.watch,
             self.shutdown.clone(),
+            self.watch_auth(&caller),
         );
-        let stream = ReceiverStream::new(events).map(|event| match event {
-            Ok(event) => Ok(watch_response(event)),
-            Err(err) => Err(to_status(err)),
+        let stream = ReceiverStream::new(events).map(move |event| {
+            // The slot lives as long as the stream tonic holds.
+            let _counted = &slot;
+            match event {
+                Ok(event) => Ok(watch_response(event)),
+                Err(err) => Err(to_status(err)),
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }
@@ -397,6 +564,17 @@ impl StoreServiceRpc for StoreApi {
     }
 }
 
+/// A watch event as sent.
+///
+/// Resume tokens (and heartbeats) carry the position in the platform-wide
+/// change log, so a member comparing two tokens learns how many store
+/// changes the whole platform made in between: a rate of activity, never a
+/// name, tenant, count of stores or content. Decided to keep it: a
+/// heartbeat that stood still for members would send quiet tenants back to
+/// a full relist (`RESYNC_REQUIRED`) whenever the log moved past them, and
+/// hiding the rate for real needs a per-tenant sequence or tokens
+/// encrypted with a key all replicas share (a schema change, left for
+/// later).
 fn watch_response(event: WatchEvent) -> pb::WatchStoresResponse {
     let token = |seq: i64| seq.to_string();
     let (event_type, store, resume_token) = match event {

@@ -220,3 +220,23 @@ pub mod releases {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `installation`.
+pub mod installation {
+    use sea_orm::entity::prelude::*;
+
+    /// The installation's identity (one row, `singleton = 1`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "installation")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub singleton: i32,
+        pub id: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

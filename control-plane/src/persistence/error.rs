@@ -1,5 +1,7 @@
 //! Failures of the persistence adapter itself (connecting, migrating).
-//! Query failures become `domain::Error::Internal`.
+//! Query failures become `domain::Error::Internal`, or
+//! `domain::Error::Unavailable` when the database did not answer (see
+//! `availability::classify`).
 
 /// What failed while opening or migrating the database.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,12 @@
 //! Persistence adapter: sea-orm over SQLite (embedded default) or PostgreSQL.
 
+mod availability;
 pub(crate) mod entities;
 mod error;
+mod installation;
 mod releases;
 mod repo;
+mod routing;
 mod tenants;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -14,22 +17,37 @@ use tokio::sync::Notify;
 
 use crate::domain::tenancy::GlobalLimits;
 
+pub use availability::{Availability, RETRY_AFTER, classify, is_transient};
 pub use error::{Error, Result};
+pub use installation::installation_id;
 pub use releases::{ObjectRef, ReleaseRepository, Revision};
 pub use repo::SqlStoreRepository;
+pub use routing::RoutedStoreRepository;
 pub use tenants::SqlTenantRepository;
 
 /// PostgreSQL channel on which every committed store change is announced.
 pub const CHANGES_CHANNEL: &str = "storeplane_store_changes";
 
+/// How long a call waits for a PostgreSQL connection from the pool. Short,
+/// so that calls fail fast (`UNAVAILABLE`) while the database is down
+/// instead of hanging until the client's deadline.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// PostgreSQL aborts any statement running longer (a stuck lock, a hung
+/// query): a call never waits on the database for longer than this.
+const PG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits for a lock held by another connection or process
+/// before the statement fails with `SQLITE_BUSY` (then `UNAVAILABLE`).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a call waits for SQLite's one writer connection: queued behind
+/// our own writes, never an outage by itself, but bounded all the same.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Opens the database at `url` (`sqlite://…` or `postgres://…`), creating
-/// the parent directory of a SQLite file when needed.
+/// the parent directory of a SQLite file when needed. On SQLite this is the
+/// one writer connection; see [`connect_reader`] for the readers.
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+    options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
         if let Some(dir) = sqlite_path(url)
             .and_then(|path| Path::new(path).parent())
@@ -40,22 +58,27 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
                 source,
             })?;
         }
-        // One connection: SQLite has one writer anyway, and a single
+        // One writer connection: SQLite has one writer anyway, and a single
         // connection makes every write transaction serial without
-        // SQLITE_BUSY retries. WAL keeps readers of other processes unblocked.
+        // SQLITE_BUSY between our own writers. WAL lets readers (ours, on
+        // `connect_reader` connections, and other processes') run beside it.
         options
             .max_connections(1)
             .min_connections(1)
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .idle_timeout(None::<Duration>)
             .max_lifetime(None::<Duration>)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(16);
+        options
+            .max_connections(16)
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .statement_timeout(PG_STATEMENT_TIMEOUT);
     }
     Database::connect(options)
         .await
@@ -63,6 +86,94 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
             url: redact(url),
             source,
         })
+}
+
+/// Opens up to `max` connections for reads only. On a SQLite file they are
+/// read-only connections beside the writer of [`connect`] (open that one
+/// first: it creates the file and turns WAL on). On PostgreSQL it is a pool
+/// of its own. An in-memory SQLite database has no second connection: its
+/// `writer` is returned.
+pub async fn connect_reader(
+    url: &str,
+    writer: &DatabaseConnection,
+    max: u32,
+) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(max.max(1))
+        .min_connections(0);
+    if url.starts_with("sqlite:") {
+        if sqlite_path(url).is_none() {
+            return Ok(writer.clone());
+        }
+        options
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>)
+            .map_sqlx_sqlite_opts(|o| {
+                o.read_only(true)
+                    .create_if_missing(false)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            });
+    } else {
+        options
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .statement_timeout(PG_STATEMENT_TIMEOUT);
+    }
+    Database::connect(options)
+        .await
+        .map_err(|source| Error::Connect {
+            url: redact(url),
+            source,
+        })
+}
+
+/// The connections of one control plane: the API and the reconciler each
+/// read on connections of their own, so a storm of API reads cannot stall
+/// provisioning.
+///
+/// | | SQLite | PostgreSQL |
+/// |---|---|---|
+/// | writes (API and reconciler) | the one writer connection | the main pool (16) |
+/// | API reads | a read-only pool (4) | the main pool |
+/// | reconciler reads and writes | reads: one read-only connection; writes: the writer | a pool of its own (4) |
+#[derive(Clone)]
+pub struct Connections {
+    /// Writes of the API (and on SQLite of the reconciler too); migrations,
+    /// tokens, the audit log.
+    pub writer: DatabaseConnection,
+    /// Reads of the API (store reads, watch snapshots, token lookups).
+    pub api_reader: DatabaseConnection,
+    /// Writes of the reconciler: the writer on SQLite (one writer), a pool
+    /// of its own on PostgreSQL.
+    pub reconciler_writer: DatabaseConnection,
+    /// Reads of the reconciler.
+    pub reconciler_reader: DatabaseConnection,
+}
+
+/// Connections the API reads on (SQLite) or shares with nobody (PostgreSQL).
+const API_READERS: u32 = 4;
+/// Connections of the reconciler's own (PostgreSQL).
+const RECONCILER_CONNECTIONS: u32 = 4;
+
+impl Connections {
+    /// Opens every connection of `url`; `writer` is [`connect`]'s.
+    pub async fn open(url: &str, writer: DatabaseConnection) -> Result<Self> {
+        let api_reader = connect_reader(url, &writer, API_READERS).await?;
+        let (reconciler_writer, reconciler_reader) = if url.starts_with("sqlite:") {
+            (writer.clone(), connect_reader(url, &writer, 1).await?)
+        } else {
+            let own = connect_reader(url, &writer, RECONCILER_CONNECTIONS).await?;
+            (own.clone(), own)
+        };
+        Ok(Self {
+            writer,
+            api_reader,
+            reconciler_writer,
+            reconciler_reader,
+        })
+    }
 }
 
 /// Applies every pending migration.
@@ -79,6 +190,21 @@ pub fn repository(
     limits: GlobalLimits,
 ) -> Arc<SqlStoreRepository> {
     Arc::new(SqlStoreRepository::new(db, wake, history, limits))
+}
+
+/// A store repository writing on `writer` and reading on `reader`, with
+/// database outages reported to `availability` (see [`RoutedStoreRepository`]).
+pub fn routed_repository(
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    wake: Arc<Notify>,
+    history: u64,
+    limits: GlobalLimits,
+    availability: Availability,
+) -> Arc<RoutedStoreRepository> {
+    let writer = repository(writer, Arc::clone(&wake), history, limits);
+    let reader = repository(reader, wake, history, limits);
+    Arc::new(RoutedStoreRepository::new(writer, reader, availability))
 }
 
 /// Stores by (phase, engine), for the metrics gauge; empty on error (logged).

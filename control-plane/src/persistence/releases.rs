@@ -1,4 +1,5 @@
-//! Recorded chart revisions (the `releases` table).
+//! Recorded chart revisions (the `releases` table), keyed by store id and
+//! release name; a store's rows go with its record (`remove`).
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -74,10 +75,10 @@ impl ReleaseRepository {
         Self { db }
     }
 
-    /// Every revision of a release, newest first.
-    pub async fn history(&self, namespace: &str, name: &str) -> Result<Vec<Revision>> {
+    /// Every revision of a store's release, newest first.
+    pub async fn history(&self, store_id: &str, name: &str) -> Result<Vec<Revision>> {
         releases::Entity::find()
-            .filter(releases::Column::Namespace.eq(namespace))
+            .filter(releases::Column::StoreId.eq(store_id))
             .filter(releases::Column::Name.eq(name))
             .order_by_desc(releases::Column::Revision)
             .all(&self.db)
@@ -88,24 +89,9 @@ impl ReleaseRepository {
             .collect()
     }
 
-    /// The newest revision.
-    pub async fn latest(&self, namespace: &str, name: &str) -> Result<Option<Revision>> {
-        Ok(self.history(namespace, name).await?.into_iter().next())
-    }
-
-    /// Every release of a namespace (their newest revisions).
-    pub async fn releases_in(&self, namespace: &str) -> Result<Vec<Revision>> {
-        let rows = releases::Entity::find()
-            .filter(releases::Column::Namespace.eq(namespace))
-            .order_by_desc(releases::Column::Revision)
-            .all(&self.db)
-            .await
-            .map_err(db("list releases"))?;
-        let mut seen = std::collections::HashSet::new();
-        rows.into_iter()
-            .filter(|r| seen.insert(r.name.clone()))
-            .map(decode)
-            .collect()
+    /// The newest revision of a store's release.
+    pub async fn latest(&self, store_id: &str, name: &str) -> Result<Option<Revision>> {
+        Ok(self.history(store_id, name).await?.into_iter().next())
     }
 
     /// Records a revision.
@@ -132,10 +118,10 @@ impl ReleaseRepository {
         Ok(())
     }
 
-    /// Forgets a release (after uninstalling it).
-    pub async fn forget(&self, namespace: &str, name: &str) -> Result<()> {
+    /// Forgets a store's release (after uninstalling it).
+    pub async fn forget(&self, store_id: &str, name: &str) -> Result<()> {
         releases::Entity::delete_many()
-            .filter(releases::Column::Namespace.eq(namespace))
+            .filter(releases::Column::StoreId.eq(store_id))
             .filter(releases::Column::Name.eq(name))
             .exec(&self.db)
             .await

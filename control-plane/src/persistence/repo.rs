@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::CHANGES_CHANNEL;
-use super::entities::{idempotency_keys, store_changes, store_events, stores, tenants};
+use super::entities::{idempotency_keys, releases, store_changes, store_events, stores, tenants};
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
     NewStore, Outcome, Phase, QuotaViolation, Result, Snapshot, Store, StoreChange, StoreEvent,
@@ -233,10 +233,16 @@ impl SqlStoreRepository {
             let Some(limit) = limit else { continue };
             let used = count(query).await?;
             if used >= u64::try_from(limit).unwrap_or(0) {
+                // A tenant may know its own numbers; the platform's (its
+                // limit and how many stores all tenants hold) are not a
+                // member's business.
+                let description = if subject == "platform" {
+                    format!("the platform's {limit_name} limit is reached; try again later")
+                } else {
+                    format!("{limit_name} of {subject} is {limit} and {used} are in use")
+                };
                 violations.push(QuotaViolation {
-                    description: format!(
-                        "{limit_name} of {subject} is {limit} and {used} are in use"
-                    ),
+                    description,
                     subject,
                 });
             }
@@ -472,6 +478,13 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("delete store"))?;
+        // Its release records go with it: a later store of the same name
+        // starts from revision 1 (see the releases migration).
+        releases::Entity::delete_many()
+            .filter(releases::Column::StoreId.eq(id.to_string()))
+            .exec(&txn)
+            .await
+            .map_err(db("delete the store's releases"))?;
         self.insert_event(&txn, &store, event).await?;
         self.log_change(&txn, ChangeType::Deleted, &store).await?;
         self.commit(txn).await
@@ -667,12 +680,17 @@ pub(super) fn db(context: &'static str) -> impl FnOnce(DbErr) -> Error {
     move |e| Error::internal(context, e)
 }
 
+/// The same answer whoever holds the name, the caller's tenant or another:
+/// it names no store, id or tenant. Names are platform-unique (they are
+/// namespaces and hostnames), so a member unavoidably learns that a name
+/// is not available; comparing with its own list it may infer another
+/// tenant holds it, and nothing more.
 fn name_taken(name: &str) -> Error {
     Error::AlreadyExists {
         resource_type: "store",
         name: name.to_owned(),
-        description: "store names are unique on the platform (they name the store's \
-                      namespace and host); choose another name"
+        description: "the name is not available; store names are unique on the platform \
+                      (they name the store's namespace and host); choose another name"
             .into(),
     }
 }

@@ -7,8 +7,9 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 
+use super::availability::{Availability, classify};
 use super::entities::{audit_log, tenants, tokens};
-use super::repo::{CHANGE_LOG_LOCK, db, now};
+use super::repo::{CHANGE_LOG_LOCK, now};
 use crate::domain::{
     Error, Result, TenantId,
     ports::{AuditEntry, AuditLog, AuditRecord, TenantRepository},
@@ -18,12 +19,80 @@ use crate::domain::{
 /// sea-orm implementation of tenants, tokens and the audit log.
 pub struct SqlTenantRepository {
     db: DatabaseConnection,
+    /// Where token lookups (one per call) read; `db` unless set.
+    reader: DatabaseConnection,
+    availability: Option<Availability>,
 }
+
+/// Audit entries deleted per statement when pruning, so the writer is never
+/// held for long.
+const PRUNE_BATCH: u64 = 1000;
 
 impl SqlTenantRepository {
     /// Tenants over `db`.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            reader: db.clone(),
+            db,
+            availability: None,
+        }
+    }
+
+    /// Looks tokens up on `reader` (read-only connections beside the writer).
+    pub fn with_reader(mut self, reader: DatabaseConnection) -> Self {
+        self.reader = reader;
+        self
+    }
+
+    /// Reports database outages to `availability`.
+    pub fn with_availability(mut self, availability: Availability) -> Self {
+        self.availability = Some(availability);
+        self
+    }
+
+    /// A query error as a domain error: `Unavailable` when the database did
+    /// not answer (and reported), else internal.
+    fn db(&self, context: &'static str) -> impl FnOnce(sea_orm::DbErr) -> Error + '_ {
+        move |e| {
+            let err = Error::internal(context, e);
+            match &self.availability {
+                Some(availability) => availability.check(err),
+                None => classify(err),
+            }
+        }
+    }
+
+    /// Deletes audit entries older than `cutoff`, [`PRUNE_BATCH`] at a time,
+    /// and returns how many went. Batches keep each write short: the API's
+    /// and the reconciler's writes interleave with a long purge.
+    pub async fn prune_audit_log(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let mut deleted = 0;
+        loop {
+            let ids: Vec<i64> = audit_log::Entity::find()
+                .select_only()
+                .column(audit_log::Column::Id)
+                .filter(audit_log::Column::CreatedAt.lt(cutoff))
+                .order_by_asc(audit_log::Column::Id)
+                .limit(PRUNE_BATCH)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(self.db("find expired audit entries"))?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let batch = ids.len() as u64;
+            deleted += audit_log::Entity::delete_many()
+                .filter(audit_log::Column::Id.is_in(ids))
+                .exec(&self.db)
+                .await
+                .map_err(self.db("prune audit log"))?
+                .rows_affected;
+            if batch < PRUNE_BATCH {
+                return Ok(deleted);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -97,7 +166,7 @@ impl TenantRepository for SqlTenantRepository {
                     name: id.0.clone(),
                     description: "choose another id".into(),
                 },
-                _ => Error::internal("insert tenant", e),
+                _ => classify(Error::internal("insert tenant", e)),
             })?;
         self.tenant(id).await
     }
@@ -107,7 +176,7 @@ impl TenantRepository for SqlTenantRepository {
             .order_by_asc(tenants::Column::Id)
             .all(&self.db)
             .await
-            .map_err(db("list tenants"))?
+            .map_err(self.db("list tenants"))?
             .into_iter()
             .map(to_tenant)
             .collect()
@@ -117,7 +186,7 @@ impl TenantRepository for SqlTenantRepository {
         tenants::Entity::find_by_id(id.0.clone())
             .one(&self.db)
             .await
-            .map_err(db("read tenant"))?
+            .map_err(self.db("read tenant"))?
             .ok_or_else(|| Error::NotFound {
                 resource_type: "tenant",
                 name: id.resource_name(),
@@ -137,7 +206,7 @@ impl TenantRepository for SqlTenantRepository {
             .filter(tenants::Column::Id.eq(id.0.as_str()))
             .exec(&self.db)
             .await
-            .map_err(db("update quota"))?;
+            .map_err(self.db("update quota"))?;
         if updated.rows_affected == 0 {
             return Err(Error::NotFound {
                 resource_type: "tenant",
@@ -170,7 +239,7 @@ impl TenantRepository for SqlTenantRepository {
         tokens::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .map_err(db("insert token"))?;
+            .map_err(self.db("insert token"))?;
         self.token(id)
             .await?
             .map(|(token, _)| token)
@@ -179,9 +248,9 @@ impl TenantRepository for SqlTenantRepository {
 
     async fn token(&self, id: &str) -> Result<Option<(Token, String)>> {
         tokens::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
+            .one(&self.reader)
             .await
-            .map_err(db("read token"))?
+            .map_err(self.db("read token"))?
             .map(to_token)
             .transpose()
     }
@@ -194,7 +263,7 @@ impl TenantRepository for SqlTenantRepository {
         query
             .all(&self.db)
             .await
-            .map_err(db("list tokens"))?
+            .map_err(self.db("list tokens"))?
             .into_iter()
             .map(|row| to_token(row).map(|(token, _)| token))
             .collect()
@@ -207,7 +276,7 @@ impl TenantRepository for SqlTenantRepository {
             .filter(tokens::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await
-            .map_err(db("revoke token"))?;
+            .map_err(self.db("revoke token"))?;
         self.token(id)
             .await?
             .map(|(token, _)| token)
@@ -218,19 +287,23 @@ impl TenantRepository for SqlTenantRepository {
     }
 
     async fn bootstrap_admin_token(&self, id: &str, hash: &str) -> Result<bool> {
-        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
+        let txn = self
+            .db
+            .begin()
+            .await
+            .map_err(self.db("begin transaction"))?;
         if self.db.get_database_backend() == DbBackend::Postgres {
             // Replicas starting together must not both create one.
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
                 .await
-                .map_err(db("lock"))?;
+                .map_err(self.db("lock"))?;
         }
         let existing = tokens::Entity::find()
             .count(&txn)
             .await
-            .map_err(db("count tokens"))?;
+            .map_err(self.db("count tokens"))?;
         if existing > 0 {
-            txn.rollback().await.map_err(db("end transaction"))?;
+            txn.rollback().await.map_err(self.db("end transaction"))?;
             return Ok(false);
         }
         let row = tokens::ActiveModel {
@@ -246,8 +319,8 @@ impl TenantRepository for SqlTenantRepository {
         tokens::Entity::insert(row)
             .exec_without_returning(&txn)
             .await
-            .map_err(db("insert token"))?;
-        txn.commit().await.map_err(db("commit"))?;
+            .map_err(self.db("insert token"))?;
+        txn.commit().await.map_err(self.db("commit"))?;
         Ok(true)
     }
 }
@@ -272,7 +345,7 @@ impl AuditLog for SqlTenantRepository {
         audit_log::Entity::insert(row)
             .exec(&self.db)
             .await
-            .map_err(db("append audit entry"))?;
+            .map_err(self.db("append audit entry"))?;
         Ok(())
     }
 
@@ -294,7 +367,7 @@ impl AuditLog for SqlTenantRepository {
             .limit(limit)
             .all(&self.db)
             .await
-            .map_err(db("list audit entries"))?
+            .map_err(self.db("list audit entries"))?
             .into_iter()
             .map(|row| {
                 let parameters = serde_json::from_str(&row.parameters)

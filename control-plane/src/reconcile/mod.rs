@@ -12,17 +12,23 @@
 
 mod backoff;
 mod namespace;
+pub mod orphans;
 pub mod queue;
 mod steps;
 mod watches;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+pub use orphans::{Orphan, Orphans};
 pub use queue::{Next, Queue};
 
 use crate::{
@@ -107,6 +113,33 @@ pub struct Context {
     pub replica: String,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// This installation's id (label `storeplane.dev/instance`).
+    pub installation: Uuid,
+    /// Orphaned namespaces seen by this process.
+    pub orphans: Arc<Orphans>,
+    /// `--delete-orphans`: delete this installation's orphans after this
+    /// grace period; `None` (the default): report them only.
+    pub orphan_deletion: Option<Duration>,
+    /// Stores whose platform baseline a watch saw drift.
+    pub drifted: Mutex<HashSet<Uuid>>,
+}
+
+impl Context {
+    /// Marks a store's baseline as drifted; its next run re-applies it.
+    pub fn mark_drifted(&self, id: Uuid) {
+        self.drifted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id);
+    }
+
+    /// Whether the baseline drifted since the last call (clears the mark).
+    fn take_drifted(&self, id: Uuid) -> bool {
+        self.drifted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id)
+    }
 }
 
 /// The running reconciler; also the [`StoreDriver`] the API notifies.

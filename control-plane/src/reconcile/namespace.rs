@@ -1,93 +1,297 @@
-//! The store namespace and its platform baseline: labels, ResourceQuota,
-//! LimitRange and a deny-by-default NetworkPolicy set.
+//! The store namespace and its platform baseline: labels (owner labels and
+//! Pod Security `restricted`), ResourceQuota, LimitRange and a
+//! deny-by-default NetworkPolicy set.
+//!
+//! Ownership comes first: a namespace is adopted only when it is absent
+//! (then storeplane creates it) or already labelled with this store's id
+//! and this installation's id; it is deleted only under the same condition.
+//! Anything else is a `NamespaceConflict` that changes nothing. The
+//! baseline is applied under its own field manager, which plugins never
+//! use, and re-applied whenever a watch shows it drifted.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use storeplane_plugin_host::HostError;
 
 use super::Context;
 use crate::{
-    cluster::{LABEL_MANAGED_BY, LABEL_STORE, LABEL_TENANT},
+    cluster::{Owner, Ownership, PLATFORM_FIELD_MANAGER},
     domain::Store,
 };
 
-/// Labels every object of a store carries.
-pub fn labels(store: &Store) -> Map<String, Value> {
-    let mut labels = Map::new();
-    labels.insert(LABEL_STORE.into(), Value::String(store.id.to_string()));
-    labels.insert(LABEL_TENANT.into(), Value::String(store.tenant.0.clone()));
-    labels.insert(LABEL_MANAGED_BY.into(), Value::String("storeplane".into()));
-    labels
+/// Pod Security admission level every store namespace enforces.
+pub const POD_SECURITY_LEVEL: &str = "restricted";
+/// The Pod Security admission label.
+const POD_SECURITY_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+/// Baseline objects are named with this prefix, which plugins may not use.
+pub const PLATFORM_PREFIX: &str = "storeplane-";
+
+/// Why the namespace could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The namespace exists and is not this store's: nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The namespace is being deleted (a previous store of this name, or
+    /// this one's own teardown): try again once it is gone.
+    #[error("namespace {0} is still terminating")]
+    Terminating(String),
+    /// The cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] HostError),
 }
 
-/// Creates or converges the namespace and its baseline objects.
-pub async fn prepare(ctx: &Context, store: &Store) -> Result<(), HostError> {
-    let ns = store.namespace();
-    let labels = labels(store);
-    ctx.kube.ensure_namespace(&ns, &labels).await?;
-    let meta = |name: &str| json!({"name": name, "namespace": ns, "labels": labels});
+/// What a teardown step found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Teardown {
+    /// The namespace is gone.
+    Gone,
+    /// Deletion is under way (finalizers, contents).
+    Waiting,
+    /// The namespace is not this store's; it was left alone.
+    NotOurs(String),
+}
+
+/// The owner labels of `store` in this installation.
+pub fn owner(ctx: &Context, store: &Store) -> Owner {
+    Owner {
+        store: store.id.to_string(),
+        tenant: store.tenant.0.clone(),
+        installation: ctx.installation.to_string(),
+    }
+}
+
+/// The namespace as storeplane wants it.
+fn desired_namespace(ctx: &Context, store: &Store) -> Value {
+    let mut labels = owner(ctx, store).labels();
+    labels.insert(POD_SECURITY_ENFORCE.into(), json!(POD_SECURITY_LEVEL));
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": store.namespace(), "labels": labels},
+    })
+}
+
+/// The baseline objects' identity and `spec`, the same for every store.
+pub fn baseline_specs(ctx: &Context) -> Vec<(&'static str, &'static str, &'static str, Value)> {
     let platform = &ctx.platform;
-    let objects = [
-        json!({
-            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("storeplane-quota"),
-            "spec": {"hard": platform.quota},
-        }),
-        json!({
-            "apiVersion": "v1", "kind": "LimitRange", "metadata": meta("storeplane-limits"),
-            "spec": {"limits": platform.limits},
-        }),
+    vec![
+        (
+            "v1",
+            "ResourceQuota",
+            "storeplane-quota",
+            json!({"hard": platform.quota}),
+        ),
+        (
+            "v1",
+            "LimitRange",
+            "storeplane-limits",
+            json!({"limits": platform.limits}),
+        ),
         // Nothing in, nothing out, unless allowed below or by the engine's chart.
-        json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": meta("storeplane-default-deny"),
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        }),
-        json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": meta("storeplane-allow-same-namespace"),
-            "spec": {
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "storeplane-default-deny",
+            json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        ),
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "storeplane-allow-same-namespace",
+            json!({
                 "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
                 "ingress": [{"from": [{"podSelector": {}}]}],
                 "egress": [{"to": [{"podSelector": {}}]}],
-            },
-        }),
-        json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": meta("storeplane-allow-dns"),
-            "spec": {
+            }),
+        ),
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "storeplane-allow-dns",
+            json!({
                 "podSelector": {}, "policyTypes": ["Egress"],
                 "egress": [{
                     "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                 }],
-            },
-        }),
-        json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": meta("storeplane-allow-ingress-controller"),
-            "spec": {
+            }),
+        ),
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "storeplane-allow-ingress-controller",
+            json!({
                 "podSelector": {}, "policyTypes": ["Ingress"],
                 "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
                     "kubernetes.io/metadata.name": platform.ingress_namespace,
                 }}}]}],
-            },
-        }),
-    ];
-    for object in &objects {
-        ctx.kube.apply(Some(&ns), object).await?;
+            }),
+        ),
+    ]
+}
+
+/// Whether a live object shows the baseline drifted: a baseline object
+/// whose `spec` differs from the platform's, or a store namespace missing
+/// its Pod Security label. Everything else (workloads, status updates of
+/// the quota) is not drift.
+pub fn drifted(ctx: &Context, object: &Value) -> bool {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    if kind == "Namespace" {
+        return object["metadata"]["labels"][POD_SECURITY_ENFORCE].as_str()
+            != Some(POD_SECURITY_LEVEL);
+    }
+    baseline_specs(ctx)
+        .iter()
+        .find(|(_, k, n, _)| *k == kind && *n == name)
+        .is_some_and(|(.., spec)| object["spec"] != *spec)
+}
+
+/// Whether `kind`/`name` is one of the baseline objects.
+pub fn is_baseline(kind: &str, name: &str) -> bool {
+    name.starts_with(PLATFORM_PREFIX)
+        && matches!(kind, "ResourceQuota" | "LimitRange" | "NetworkPolicy")
+}
+
+/// Who owns the store's namespace right now; `None` when it is absent.
+async fn current(ctx: &Context, store: &Store) -> Result<Option<(Value, Ownership)>, HostError> {
+    let found = ctx
+        .kube
+        .get(None, "v1", "Namespace", &store.namespace())
+        .await?;
+    Ok(found.map(|ns| {
+        let ownership = owner(ctx, store).owns(&ns);
+        (ns, ownership)
+    }))
+}
+
+fn conflict(store: &Store, why: &str) -> PrepareError {
+    PrepareError::Conflict(format!(
+        "namespace {} already exists and is not this store's ({why}); storeplane changed \
+         nothing in it. Delete the namespace or choose another store name, then retry",
+        store.namespace()
+    ))
+}
+
+/// What [`claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// The namespace was already this store's.
+    Existing,
+    /// It was absent and has just been created (without its baseline yet).
+    Created,
+}
+
+/// Makes sure the namespace exists and is this store's, creating it when
+/// absent. Never changes a namespace it does not own.
+pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError> {
+    let ns = store.namespace();
+    for _ in 0..2 {
+        match current(ctx, store).await? {
+            Some((live, ownership)) => {
+                return match ownership {
+                    Ownership::Foreign(why) => Err(conflict(store, &why)),
+                    _ if !live["metadata"]["deletionTimestamp"].is_null() => {
+                        Err(PrepareError::Terminating(ns))
+                    }
+                    Ownership::Ours | Ownership::Legacy => Ok(Claimed::Existing),
+                };
+            }
+            None => {
+                // Create, never apply: an apply would take over a namespace
+                // someone created between the read above and now.
+                match ctx
+                    .kube
+                    .create(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
+                    .await
+                {
+                    Ok(_) => return Ok(Claimed::Created),
+                    // Created meanwhile: read it again and judge it.
+                    Err(HostError::Conflict(_)) => continue,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+    }
+    Err(conflict(store, "it was created by someone else meanwhile"))
+}
+
+/// Applies the namespace labels and every baseline object under the
+/// platform's field manager (with `force`: these fields are the platform's).
+/// The namespace must be this store's ([`claim`] first).
+pub async fn apply_baseline(ctx: &Context, store: &Store) -> Result<(), HostError> {
+    let ns = store.namespace();
+    ctx.kube
+        .apply_as(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
+        .await?;
+    let labels = owner(ctx, store).labels();
+    for (api_version, kind, name, spec) in baseline_specs(ctx) {
+        let object = json!({
+            "apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": spec,
+        });
+        ctx.kube
+            .apply_as(PLATFORM_FIELD_MANAGER, Some(&ns), &object)
+            .await?;
     }
     Ok(())
 }
 
-/// Starts deleting the namespace; true once it is gone.
-pub async fn delete(ctx: &Context, store: &Store) -> Result<bool, HostError> {
-    let ns = store.namespace();
-    match ctx.kube.get(None, "v1", "Namespace", &ns).await? {
-        None => Ok(true),
-        Some(existing) => {
-            if existing["metadata"]["deletionTimestamp"].is_null() {
-                ctx.kube.delete(None, "v1", "Namespace", &ns).await?;
-            }
-            Ok(false)
+/// Re-asserts the baseline of a store whose namespace is still its own;
+/// false when there was nothing to re-assert (namespace absent, foreign or
+/// terminating).
+pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, HostError> {
+    match current(ctx, store).await? {
+        Some((live, ownership))
+            if ownership.is_ours() && live["metadata"]["deletionTimestamp"].is_null() =>
+        {
+            apply_baseline(ctx, store).await?;
+            Ok(true)
         }
+        _ => Ok(false),
     }
+}
+
+/// Whether a teardown may act in the namespace: `Err` says why not (it is
+/// absent, or not this store's) and is the teardown's last word.
+pub async fn delete_check(ctx: &Context, store: &Store) -> Result<Result<(), String>, HostError> {
+    let ns = store.namespace();
+    Ok(match current(ctx, store).await? {
+        None => Err(format!(
+            "namespace {ns} does not exist; store record deleted"
+        )),
+        Some((_, Ownership::Foreign(why))) => Err(format!(
+            "namespace {ns} is not this store's ({why}); it was left as it is and the store record deleted"
+        )),
+        Some(_) => Ok(()),
+    })
+}
+
+/// Starts deleting the namespace when it is this store's.
+pub async fn delete(ctx: &Context, store: &Store) -> Result<Teardown, HostError> {
+    let ns = store.namespace();
+    let Some((live, ownership)) = current(ctx, store).await? else {
+        return Ok(Teardown::Gone);
+    };
+    match ownership {
+        Ownership::Foreign(why) => {
+            return Ok(Teardown::NotOurs(format!(
+                "namespace {ns} is not this store's ({why}); it was left as it is"
+            )));
+        }
+        Ownership::Legacy | Ownership::Ours => {}
+    }
+    if !live["metadata"]["deletionTimestamp"].is_null() {
+        return Ok(Teardown::Waiting);
+    }
+    let uid = live["metadata"]["uid"].as_str().unwrap_or_default();
+    if uid.is_empty() {
+        return Err(HostError::Invalid(format!("namespace {ns} has no uid")));
+    }
+    // The uid precondition: only the namespace judged above is deleted.
+    ctx.kube
+        .delete_uid(None, "v1", "Namespace", &ns, uid)
+        .await?;
+    Ok(Teardown::Waiting)
 }

@@ -11,10 +11,24 @@ use std::{
     time::Duration,
 };
 
+use futures::FutureExt as _;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::StreamExt as _;
 use tokio_util::{sync::CancellationToken, time::DelayQueue, time::delay_queue};
+use tracing::error;
 use uuid::Uuid;
+
+/// When a key whose run panicked runs again.
+const PANIC_RETRY: Duration = Duration::from_secs(5);
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic")
+}
 
 /// What a finished reconcile asks for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +120,15 @@ async fn run<F, Fut>(
             let work = Arc::clone(&work);
             let done = tx.clone();
             tokio::spawn(async move {
-                let next = work(id).await;
+                // A panic in one run must not leave its key "running" (and
+                // so never run again) until the process restarts.
+                let next = match AssertUnwindSafe(work(id)).catch_unwind().await {
+                    Ok(next) => next,
+                    Err(panic) => {
+                        error!(key = %id, panic = panic_text(&panic), "work panicked; retrying");
+                        Next::After(PANIC_RETRY)
+                    }
+                };
                 drop(permit);
                 let _ = done.send(Msg::Finished(id, next));
             });
@@ -254,6 +276,30 @@ mod tests {
             done_rx.recv().await;
         }
         assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_panics_is_retried() {
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let queue = {
+            let runs = Arc::clone(&runs);
+            Queue::start(1, CancellationToken::new(), move |_| {
+                let runs = Arc::clone(&runs);
+                let done = done_tx.clone();
+                async move {
+                    if runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        panic!("first run panics");
+                    }
+                    let _ = done.send(());
+                    Next::Done
+                }
+            })
+        };
+        queue.enqueue(Uuid::new_v4());
+        let second = tokio::time::timeout(Duration::from_secs(60), done_rx.recv()).await;
+        assert!(second.is_ok(), "the key never ran again after its panic");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -4,13 +4,17 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use storeplane_plugin_host::{CallError, HostError, ObservedPhase, StoreContext};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use super::{Context, Next, backoff, namespace};
+use super::{
+    Context, Next, backoff,
+    namespace::{self, Claimed, PrepareError, Teardown},
+};
 use crate::domain::{
     ConditionStatus, Error, Failure, NewEvent, Outcome, Phase, Store, StoreRef, Urls,
-    tenancy::Scope,
+    ports::StoreRepository, tenancy::Scope,
 };
 
 /// Condition types, in step order.
@@ -18,8 +22,12 @@ const NAMESPACE_READY: &str = "NamespaceReady";
 const ENGINE_PROVISIONED: &str = "EngineProvisioned";
 const READY: &str = "Ready";
 const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
+/// How long to wait for a terminating namespace before trying again (its
+/// watch usually wakes the store sooner).
+const NAMESPACE_WAIT: Duration = Duration::from_secs(5);
 
-/// Runs one reconcile of store `id` and says when to run again.
+/// Runs one reconcile of store `id` and says when to run again (a panic
+/// is caught by the [`Queue`](super::Queue), which retries the store).
 pub async fn run(ctx: &Context, id: Uuid) -> Next {
     let started = Instant::now();
     let next = match reconcile(ctx, id).await {
@@ -27,7 +35,14 @@ pub async fn run(ctx: &Context, id: Uuid) -> Next {
         Err(err) => {
             ctx.metrics.reconcile_error(err_label(&err));
             warn!(store = %id, error = %err, "reconcile failed; retrying");
-            Next::After(backoff::delay(2))
+            // A database that does not answer is not the store's fault: no
+            // attempt is counted, and the run waits at least as long as
+            // the database layer suggests.
+            let wait = match &err {
+                Error::Unavailable { retry_after, .. } => (*retry_after).max(backoff::delay(2)),
+                _ => backoff::delay(2),
+            };
+            Next::After(wait)
         }
     };
     debug!(store = %id, elapsed_ms = started.elapsed().as_millis() as u64, ?next, "reconciled");
@@ -37,6 +52,7 @@ pub async fn run(ctx: &Context, id: Uuid) -> Next {
 fn err_label(err: &Error) -> &'static str {
     match err {
         Error::Internal { .. } => "database",
+        Error::Unavailable { .. } => "database_unavailable",
         _ => "other",
     }
 }
@@ -51,18 +67,113 @@ async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
         // Another replica works on it; its writes will wake us if needed.
         return Ok(Next::After(ctx.platform.lease));
     }
-    let next = match store.phase {
-        Phase::Deleting => teardown(ctx, store).await,
-        Phase::Provisioning => provision(ctx, store).await,
-        Phase::Ready if store.generation != store.observed_generation => {
-            provision(ctx, store).await
+    let drifted = ctx.take_drifted(id);
+    let work = async {
+        match store.phase {
+            Phase::Deleting => teardown(ctx, store).await,
+            Phase::Provisioning => provision(ctx, store, drifted).await,
+            Phase::Ready if store.generation != store.observed_generation => {
+                provision(ctx, store, drifted).await
+            }
+            Phase::Ready | Phase::Failed => {
+                if drifted {
+                    restore_baseline(ctx, &store).await?;
+                }
+                Ok(Next::Done)
+            }
         }
-        Phase::Ready | Phase::Failed => Ok(Next::Done),
     };
+    // The lease is renewed while the run lasts (a provision can outlive
+    // one lease); if another replica took it over meanwhile, this run
+    // stops at its next await instead of racing that replica.
+    let lost = renew_lease(
+        std::sync::Arc::clone(&ctx.repo),
+        ctx.replica.clone(),
+        ctx.platform.lease,
+        id,
+    );
+    let next = tokio::select! {
+        next = work => next,
+        () = lost.cancelled() => {
+            warn!(store = %id, "lease lost to another replica; abandoning this run");
+            return Ok(Next::After(ctx.platform.lease));
+        }
+    };
+    lost.cancel();
     if let Err(err) = ctx.repo.release(id, &ctx.replica).await {
         warn!(store = %id, error = %err, "cannot release lease; it expires by itself");
     }
     next
+}
+
+/// Renews the store's lease every third of its length until the returned
+/// token is cancelled; cancels it itself when the lease is lost.
+fn renew_lease(
+    repo: std::sync::Arc<dyn StoreRepository>,
+    replica: String,
+    lease: Duration,
+    id: Uuid,
+) -> CancellationToken {
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(lease / 3) => {}
+            }
+            match repo.claim(id, &replica, lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    stop.cancel();
+                    return;
+                }
+                // The database is unreachable: so are this run's writes;
+                // try again at the next tick.
+                Err(err) => warn!(store = %id, error = %err, "cannot renew store lease"),
+            }
+        }
+    });
+    token
+}
+
+/// The timeline entry of a re-applied baseline.
+async fn restored_event(ctx: &Context, store: &Store, step: Instant) -> Result<(), Error> {
+    ctx.repo
+        .record_event(
+            store.id,
+            NewEvent {
+                reason: "BaselineRestored".into(),
+                message: format!(
+                    "the platform's objects in namespace {} were missing or changed; re-applied",
+                    store.namespace()
+                ),
+                outcome: Outcome::Succeeded,
+                duration_ms: ms(step),
+            },
+        )
+        .await
+}
+
+/// Re-applies the baseline of a Ready or Failed store after drift, and
+/// says so in its timeline.
+async fn restore_baseline(ctx: &Context, store: &Store) -> Result<(), Error> {
+    let step = Instant::now();
+    match namespace::reassert(ctx, store).await {
+        Ok(true) => {
+            info!(store = %store.name, "platform baseline drifted; re-applied");
+            restored_event(ctx, store, step).await
+        }
+        Ok(false) => Ok(()),
+        Err(err) => {
+            warn!(store = %store.name, error = %err, "cannot re-apply the platform baseline; retrying");
+            ctx.mark_drifted(store.id);
+            Err(Error::internal(
+                "re-apply the platform baseline",
+                err.to_string(),
+            ))
+        }
+    }
 }
 
 /// What the plugin is told about the store.
@@ -111,7 +222,7 @@ async fn write(
         .await
 }
 
-async fn provision(ctx: &Context, mut store: Store) -> Result<Next, Error> {
+async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Error> {
     let now = Utc::now();
     if store.provisioning_since.is_none() {
         store = write(ctx, &store, |s| {
@@ -147,30 +258,69 @@ async fn provision(ctx: &Context, mut store: Store) -> Result<Next, Error> {
         .await;
     };
 
-    if !store.is_done(NAMESPACE_READY) {
-        let step = Instant::now();
-        if let Err(err) = namespace::prepare(ctx, &store).await {
+    // Every run checks that the namespace is still this store's before a
+    // plugin acts in it: it may have been deleted or replaced meanwhile.
+    let step = Instant::now();
+    let claimed = match namespace::claim(ctx, &store).await {
+        Ok(claimed) => claimed,
+        Err(PrepareError::Conflict(message)) => {
+            return fail(ctx, &store, "NamespaceConflict", message).await;
+        }
+        Err(PrepareError::Terminating(ns)) => {
+            write(ctx, &store, |s| {
+                s.set_condition(
+                    NAMESPACE_READY,
+                    ConditionStatus::False,
+                    "Terminating",
+                    &format!("namespace {ns} is still being deleted"),
+                    Utc::now(),
+                )
+                .then(|| {
+                    NewEvent::info(
+                        "WaitingForNamespace",
+                        format!("namespace {ns} is still being deleted; waiting"),
+                    )
+                })
+            })
+            .await?;
+            return Ok(Next::After(NAMESPACE_WAIT));
+        }
+        Err(PrepareError::Cluster(err)) => {
             return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
         }
-        store = write(ctx, &store, |s| {
-            s.set_condition(
-                NAMESPACE_READY,
-                ConditionStatus::True,
-                "Prepared",
-                "namespace, quota, limits and network policies applied",
-                Utc::now(),
-            );
-            Some(NewEvent {
-                reason: "NamespacePrepared".into(),
-                message: format!(
-                    "namespace {} with quota, limit range and network policies",
-                    s.namespace()
-                ),
-                outcome: Outcome::Succeeded,
-                duration_ms: ms(step),
+    };
+    let prepared = store.is_done(NAMESPACE_READY);
+    if !prepared || drifted || claimed == Claimed::Created {
+        if let Err(err) = namespace::apply_baseline(ctx, &store).await {
+            if drifted {
+                ctx.mark_drifted(store.id);
+            }
+            return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
+        }
+        if prepared {
+            restored_event(ctx, &store, step).await?;
+        } else {
+            store = write(ctx, &store, |s| {
+                s.set_condition(
+                    NAMESPACE_READY,
+                    ConditionStatus::True,
+                    "Prepared",
+                    "namespace, quota, limits and network policies applied",
+                    Utc::now(),
+                );
+                Some(NewEvent {
+                    reason: "NamespacePrepared".into(),
+                    message: format!(
+                        "namespace {} with quota, limit range, network policies and Pod Security {}",
+                        s.namespace(),
+                        namespace::POD_SECURITY_LEVEL
+                    ),
+                    outcome: Outcome::Succeeded,
+                    duration_ms: ms(step),
+                })
             })
-        })
-        .await?;
+            .await?;
+        }
     }
 
     let plugin_ctx = store_context(ctx, &store);
@@ -368,6 +518,18 @@ async fn fail(ctx: &Context, store: &Store, reason: &str, message: String) -> Re
 async fn teardown(ctx: &Context, store: Store) -> Result<Next, Error> {
     let started = Instant::now();
     let mut store = store;
+    // Nothing is removed from a namespace that is not this store's: not by
+    // the plugin (its deprovision acts on fixed names), not by us.
+    let owned = match namespace::delete_check(ctx, &store).await {
+        Ok(owned) => owned,
+        Err(err) => {
+            warn!(store = %store.name, error = %err, "cannot read the namespace; retrying");
+            return Ok(Next::After(backoff::delay(store.attempts.max(1))));
+        }
+    };
+    if let Err(left_alone) = owned {
+        return remove_record(ctx, &store, left_alone, Outcome::Info).await;
+    }
     if !store.is_done(ENGINE_DEPROVISIONED) {
         let outcome = if ctx.plugins.engine(&store.engine).is_some() {
             ctx.plugins
@@ -407,30 +569,103 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Error> {
         .await?;
     }
     match namespace::delete(ctx, &store).await {
-        Ok(true) => {
-            ctx.repo
-                .remove(
-                    store.id,
-                    NewEvent {
-                        reason: "Deleted".into(),
-                        message: format!(
-                            "namespace {} is gone; store record deleted",
-                            store.namespace()
-                        ),
-                        outcome: Outcome::Succeeded,
-                        duration_ms: (Utc::now() - store.updated_at).num_milliseconds().max(0),
-                    },
-                )
-                .await?;
-            info!(store = %store.name, "store deleted");
-            Ok(Next::Done)
+        Ok(Teardown::Gone) => {
+            let message = format!(
+                "namespace {} is gone; store record deleted",
+                store.namespace()
+            );
+            remove_record(ctx, &store, message, Outcome::Succeeded).await
         }
+        Ok(Teardown::NotOurs(message)) => remove_record(ctx, &store, message, Outcome::Info).await,
         // The namespace watch wakes us when it is gone.
-        Ok(false) => Ok(Next::After(ctx.platform.resync)),
+        Ok(Teardown::Waiting) => Ok(Next::After(ctx.platform.resync)),
         Err(HostError::NotFound(_)) => Ok(Next::After(Duration::from_secs(1))),
         Err(err) => {
             warn!(store = %store.name, error = %err, "cannot delete namespace; retrying");
             Ok(Next::After(backoff::delay(store.attempts.max(1))))
         }
+    }
+}
+
+/// Deletes the store's record (its namespace is gone or was never its own).
+async fn remove_record(
+    ctx: &Context,
+    store: &Store,
+    message: String,
+    outcome: Outcome,
+) -> Result<Next, Error> {
+    ctx.repo
+        .remove(
+            store.id,
+            NewEvent {
+                reason: "Deleted".into(),
+                message,
+                outcome,
+                duration_ms: (Utc::now() - store.updated_at).num_milliseconds().max(0),
+            },
+        )
+        .await?;
+    info!(store = %store.name, "store deleted");
+    Ok(Next::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::{NewStore, TenantId, tenancy::GlobalLimits};
+
+    async fn repo_with_store() -> (Arc<dyn StoreRepository>, Uuid) {
+        let db = crate::persistence::connect("sqlite::memory:")
+            .await
+            .expect("db");
+        crate::persistence::migrate(&db).await.expect("migrate");
+        let repo: Arc<dyn StoreRepository> = crate::persistence::repository(
+            db,
+            Arc::new(tokio::sync::Notify::new()),
+            100,
+            GlobalLimits::default(),
+        );
+        let created = repo
+            .create(
+                NewStore {
+                    tenant: TenantId::default_tenant(),
+                    name: "leased".into(),
+                    engine: "static-site".into(),
+                    config: Default::default(),
+                },
+                None,
+            )
+            .await
+            .expect("create");
+        (repo, created.into_store().id)
+    }
+
+    #[tokio::test]
+    async fn a_long_run_keeps_its_lease_so_no_other_replica_can_claim_the_store() {
+        let (repo, id) = repo_with_store().await;
+        let lease = Duration::from_millis(300);
+        assert!(repo.claim(id, "a", lease).await.expect("claim"));
+        let renewing = renew_lease(Arc::clone(&repo), "a".into(), lease, id);
+        // Three lease lengths later the run is still going: without renewal
+        // replica b would take the store over here.
+        tokio::time::sleep(lease * 3).await;
+        assert!(!repo.claim(id, "b", lease).await.expect("claim"));
+        assert!(!renewing.is_cancelled(), "replica a lost a lease it renews");
+        renewing.cancel();
+        tokio::time::sleep(lease * 2).await;
+        assert!(repo.claim(id, "b", lease).await.expect("claim"));
+    }
+
+    #[tokio::test]
+    async fn a_run_learns_that_another_replica_took_its_lease() {
+        let (repo, id) = repo_with_store().await;
+        let lease = Duration::from_millis(300);
+        assert!(repo.claim(id, "b", lease * 100).await.expect("claim"));
+        let renewing = renew_lease(Arc::clone(&repo), "a".into(), lease, id);
+        tokio::time::timeout(lease * 3, renewing.cancelled())
+            .await
+            .expect("the lost lease was never noticed");
     }
 }

@@ -1,6 +1,7 @@
-//! Kubernetes watches that wake the reconciler: store namespaces and the
-//! workloads in them, selected by the store label. Also reports and cleans
-//! up orphaned namespaces (labelled as a store's, with no store record).
+//! Kubernetes watches that wake the reconciler: store namespaces, the
+//! workloads in them, and the platform baseline, selected by the store
+//! label. Namespace events also feed the orphan report; baseline events
+//! that show drift ask for the baseline to be re-applied.
 
 use std::sync::Arc;
 
@@ -10,26 +11,32 @@ use kube::{
     runtime::{WatchStreamExt as _, watcher},
 };
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::warn;
 
-use super::{Context, Queue, store_id};
-use crate::{
-    cluster::{LABEL_MANAGED_BY, LABEL_STORE},
-    domain::{Error, NewEvent, StoreRef, tenancy::Scope},
-};
+use super::{Context, Queue, namespace, orphans, store_id};
+use crate::cluster::{LABEL_INSTANCE, LABEL_STORE};
 
 /// Kinds whose changes can move a store's phase.
-const WATCHED: [(&str, &str); 5] = [
-    ("v1", "Namespace"),
+const WORKLOADS: [(&str, &str); 4] = [
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
     ("batch/v1", "Job"),
     ("v1", "PersistentVolumeClaim"),
 ];
 
+/// Kinds of the platform baseline (besides the namespace itself).
+const BASELINE: [(&str, &str); 3] = [
+    ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+];
+
 /// Starts one watcher per kind; they end with `cancel`.
 pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
-    for (api_version, kind) in WATCHED {
+    let kinds = std::iter::once(("v1", "Namespace"))
+        .chain(WORKLOADS)
+        .chain(BASELINE);
+    for (api_version, kind) in kinds {
         let ctx = Arc::clone(&ctx);
         let queue = queue.clone();
         let cancel = cancel.clone();
@@ -51,17 +58,12 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                         None => return,
                         Some(Err(err)) => warn!(kind, error = %err, "watch error; the watcher retries"),
                         Some(Ok(event)) => {
-                            let object = match event {
-                                watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => o,
+                            let (object, deleted) = match event {
+                                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
+                                watcher::Event::Delete(o) => (o, true),
                                 watcher::Event::Init | watcher::Event::InitDone => continue,
                             };
-                            let Some(id) = object.metadata.labels.as_ref()
-                                .and_then(|l| l.get(LABEL_STORE))
-                                .and_then(|v| store_id(v)) else { continue };
-                            if kind == "Namespace" && object.metadata.deletion_timestamp.is_none() {
-                                check_orphan(&ctx, id, &object).await;
-                            }
-                            queue.enqueue(id);
+                            handle(&ctx, &queue, api_version, kind, object, deleted).await;
                         }
                     }
                 }
@@ -70,42 +72,47 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
     }
 }
 
-/// Deletes a namespace labelled as a store's when that store has no record.
-/// Only a definite "not found" counts: a database error never deletes.
-async fn check_orphan(ctx: &Context, id: uuid::Uuid, namespace: &DynamicObject) {
-    let managed = namespace
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(LABEL_MANAGED_BY))
-        .is_some_and(|v| v == "storeplane");
-    let Some(name) = namespace.metadata.name.as_deref() else {
+async fn handle(
+    ctx: &Arc<Context>,
+    queue: &Queue,
+    api_version: &str,
+    kind: &str,
+    object: DynamicObject,
+    deleted: bool,
+) {
+    let Ok(mut value) = serde_json::to_value(&object) else {
         return;
     };
-    if !managed {
+    // Watch items come without apiVersion/kind.
+    value["apiVersion"] = api_version.into();
+    value["kind"] = kind.into();
+    let Some(id) = value["metadata"]["labels"][LABEL_STORE]
+        .as_str()
+        .and_then(store_id)
+    else {
+        return;
+    };
+    let ours = match value["metadata"]["labels"][LABEL_INSTANCE].as_str() {
+        Some(instance) => instance == ctx.installation.to_string(),
+        // Legacy objects (no installation label) are judged by the store.
+        None => true,
+    };
+    if kind == "Namespace" {
+        orphans::observe(ctx, &value, deleted).await;
+        if ours && !deleted && namespace::drifted(ctx, &value) {
+            ctx.mark_drifted(id);
+        }
+        queue.enqueue(id);
         return;
     }
-    // Only a definite NotFound counts: a database error never deletes.
-    if let Err(Error::NotFound { .. }) = ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
-        warn!(namespace = name, store = %id, "orphaned store namespace (no store record); deleting it");
-        match ctx.kube.delete(None, "v1", "Namespace", name).await {
-            Ok(_) => {
-                info!(namespace = name, "orphaned namespace deleted");
-                ctx.metrics.orphan_deleted();
-                let _ = ctx
-                    .repo
-                    .record_event(
-                        id,
-                        NewEvent::info(
-                            "OrphanDeleted",
-                            format!("namespace {name} had no store record"),
-                        ),
-                    )
-                    .await;
-            }
-            Err(err) => {
-                warn!(namespace = name, error = %err, "cannot delete orphaned namespace")
-            }
+    let name = value["metadata"]["name"].as_str().unwrap_or_default();
+    if namespace::is_baseline(kind, name) {
+        // Status updates (the quota's usage) are not drift and need no run.
+        if ours && (deleted || namespace::drifted(ctx, &value)) {
+            ctx.mark_drifted(id);
+            queue.enqueue(id);
         }
+        return;
     }
+    queue.enqueue(id);
 }

@@ -13,8 +13,13 @@ const BATCH: u64 = 500;
 /// How many messages a slow watcher may fall behind before it re-reads the
 /// log itself.
 const CAPACITY: usize = 1024;
-/// Pause before reading the log again after a database error.
-const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// First pause before reading the log again after a database error; it
+/// doubles with every further failure up to [`RETRY_MAX_DELAY`], so an
+/// outage costs a handful of attempts, not a busy loop. Watchers stay
+/// subscribed meanwhile and get what was missed once the log reads again.
+const RETRY_FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Longest pause between two reads of the log during an outage.
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// What the hub broadcasts.
 #[derive(Debug, Clone)]
@@ -44,6 +49,7 @@ impl ChangeHub {
         let hub = Self { tx: tx.clone() };
         tokio::spawn(async move {
             let mut last = start;
+            let mut retry = RETRY_FIRST_DELAY;
             loop {
                 tokio::select! {
                     () = wake.notified() => {}
@@ -51,8 +57,12 @@ impl ChangeHub {
                 }
                 loop {
                     match repo.changes_since(last, BATCH).await {
-                        Ok(ChangesSince::Changes(changes)) if changes.is_empty() => break,
+                        Ok(ChangesSince::Changes(changes)) if changes.is_empty() => {
+                            retry = RETRY_FIRST_DELAY;
+                            break;
+                        }
                         Ok(ChangesSince::Changes(changes)) => {
+                            retry = RETRY_FIRST_DELAY;
                             for change in changes {
                                 last = change.seq;
                                 // No receivers is fine: nobody is watching.
@@ -72,11 +82,12 @@ impl ChangeHub {
                             break;
                         }
                         Err(err) => {
-                            warn!(error = %err, "cannot read change log; retrying");
+                            warn!(error = %err, retry_in_ms = retry.as_millis() as u64, "cannot read change log; retrying");
                             tokio::select! {
-                                () = tokio::time::sleep(RETRY_AFTER_ERROR) => {}
+                                () = tokio::time::sleep(retry) => {}
                                 () = cancel.cancelled() => return,
                             }
+                            retry = (retry * 2).min(RETRY_MAX_DELAY);
                         }
                     }
                 }

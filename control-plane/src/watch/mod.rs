@@ -12,4 +12,4 @@ mod stream;
 
 pub use hub::{ChangeHub, HubMessage};
 pub use pg::spawn_listener;
-pub use stream::{WatchEvent, WatchOptions, watch};
+pub use stream::{WatchAuth, WatchEvent, WatchOptions, watch};

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::persistence::CHANGES_CHANNEL;
+use crate::persistence::{Availability, CHANGES_CHANNEL};
 
 /// Pause before connecting the listener again after an error.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -16,13 +16,22 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// signals `wake` for each, until `cancel`. The listener reconnects by
 /// itself; after a reconnection it signals `wake` too, because
 /// notifications sent meanwhile are lost and the hub must re-read the log.
-pub fn spawn_listener(pool: PgPool, wake: Arc<Notify>, cancel: CancellationToken) {
+/// A lost connection is also the first sign of a database outage: it is
+/// reported to `availability` (health turns NOT_SERVING) even when no call
+/// is being made.
+pub fn spawn_listener(
+    pool: PgPool,
+    wake: Arc<Notify>,
+    availability: Availability,
+    cancel: CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             let mut listener = match PgListener::connect_with(&pool).await {
                 Ok(listener) => listener,
                 Err(err) => {
                     warn!(error = %err, "cannot connect change listener; retrying");
+                    availability.mark_down(&err);
                     tokio::select! {
                         () = tokio::time::sleep(RECONNECT_AFTER) => continue,
                         () = cancel.cancelled() => return,
@@ -52,6 +61,7 @@ pub fn spawn_listener(pool: PgPool, wake: Arc<Notify>, cancel: CancellationToken
                         }
                         Err(err) => {
                             warn!(error = %err, "change listener failed; reconnecting");
+                            availability.mark_down(&err);
                             wake.notify_one();
                             break;
                         }

@@ -2,13 +2,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use futures::future::BoxFuture;
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    mpsc,
+};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{ChangeHub, HubMessage};
 use crate::domain::{
-    ChangeType, ChangesSince, Result, Store, StoreChange, ports::StoreRepository, tenancy::Scope,
+    ChangeType, ChangesSince, Error, Result, Store, StoreChange, ports::StoreRepository,
+    tenancy::Scope,
 };
 
 /// How many changes a catch-up reads from the log at once.
@@ -41,9 +46,76 @@ pub struct WatchOptions {
     pub heartbeat: Duration,
 }
 
+/// Re-checks a watch's credentials: a stream lives as long as its token.
+///
+/// Both ways the review offered, because each misses what the other sees:
+/// - revocations made through this process's API are pushed to its
+///   watchers (`revocations`), which end before delivering anything
+///   committed after the revocation;
+/// - a token revoked by another replica or by `storeplane token revoke`
+///   (which writes the database directly) reaches no in-process signal, so
+///   every heartbeat also looks the token up (`check`): one indexed read
+///   per watcher per heartbeat (15 s by default) bounds the delay to one
+///   heartbeat.
+///
+/// Expiry needs no lookup: the stream ends at `expires_at` exactly.
+pub struct WatchAuth {
+    /// When the token stops authenticating; the stream ends then.
+    pub expires_at: Option<tokio::time::Instant>,
+    /// Asked before every heartbeat. `Unauthenticated` ends the stream with
+    /// that error; any other error (the database does not answer) keeps it
+    /// open until the next heartbeat asks again.
+    pub check: Box<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>,
+    /// The token's id and the ids of tokens revoked through this process.
+    pub revocations: Option<(String, broadcast::Receiver<String>)>,
+}
+
+impl WatchAuth {
+    /// No credentials to re-check (authentication disabled, tests).
+    pub fn none() -> Self {
+        Self {
+            expires_at: None,
+            check: Box::new(|| Box::pin(async { Ok(()) })),
+            revocations: None,
+        }
+    }
+}
+
+/// What the revocation feed says about this watch's token.
+enum Revocation {
+    /// This token was revoked.
+    Mine,
+    /// Revocations were missed: look the token up.
+    Missed,
+    /// Another token; nothing to do.
+    Other,
+}
+
+/// The next revocation, or never when there is no feed.
+async fn next_revocation(feed: &mut Option<(String, broadcast::Receiver<String>)>) -> Revocation {
+    let Some((mine, receiver)) = feed else {
+        return std::future::pending().await;
+    };
+    match receiver.recv().await {
+        Ok(id) if id == *mine => Revocation::Mine,
+        Ok(_) => Revocation::Other,
+        Err(RecvError::Lagged(_)) => Revocation::Missed,
+        Err(RecvError::Closed) => {
+            *feed = None;
+            Revocation::Other
+        }
+    }
+}
+
+/// `Unauthenticated` for a revoked token.
+fn revoked() -> Error {
+    Error::Unauthenticated("the token was revoked; watch again with a valid token".into())
+}
+
 /// Starts a watch of the stores in `scope` from `resume` (or from a fresh list)
 /// and returns its events. The stream ends when the receiver is dropped,
-/// on `cancel` (server shutdown), after `ResyncRequired`, or with an error.
+/// on `cancel` (server shutdown), after `ResyncRequired`, with an error, or
+/// with `Unauthenticated` when `auth` says the token no longer holds.
 pub fn watch(
     repo: Arc<dyn StoreRepository>,
     hub: &ChangeHub,
@@ -51,6 +123,7 @@ pub fn watch(
     resume: Option<i64>,
     options: WatchOptions,
     cancel: CancellationToken,
+    auth: WatchAuth,
 ) -> mpsc::Receiver<Result<WatchEvent>> {
     let (tx, rx) = mpsc::channel(BUFFER);
     // Subscribe before reading so nothing committed meanwhile is missed.
@@ -76,8 +149,31 @@ pub fn watch(
             tokio::time::Instant::now() + options.heartbeat,
             options.heartbeat,
         );
+        let expires_at = auth.expires_at;
+        let expiry = async move {
+            match expires_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expiry);
+        let mut auth = auth;
         loop {
             let step = tokio::select! {
+                // Credentials first: nothing committed after a revocation
+                // this process saw may reach the client.
+                biased;
+                revocation = next_revocation(&mut auth.revocations) => match revocation {
+                    Revocation::Mine => Err(revoked()),
+                    Revocation::Missed => match (auth.check)().await {
+                        Err(err @ Error::Unauthenticated(_)) => Err(err),
+                        _ => Ok(true),
+                    },
+                    Revocation::Other => Ok(true),
+                },
+                () = &mut expiry => Err(Error::Unauthenticated(
+                    "the token expired; watch again with a valid token".into(),
+                )),
                 message = changes.recv() => match message {
                     Ok(HubMessage::Change(change)) => watcher.forward(&change).await,
                     Ok(HubMessage::Gone) => watcher.resync().await,
@@ -85,7 +181,16 @@ pub fn watch(
                     Err(RecvError::Lagged(_)) => watcher.catch_up().await,
                     Err(RecvError::Closed) => Ok(false),
                 },
-                _ = heartbeat.tick() => watcher.send(WatchEvent::Heartbeat(watcher.last)).await,
+                _ = heartbeat.tick() => match (auth.check)().await {
+                    Ok(()) => watcher.send(WatchEvent::Heartbeat(watcher.last)).await,
+                    Err(err @ Error::Unauthenticated(_)) => Err(err),
+                    Err(err) => {
+                        // Cannot tell now (the database does not answer):
+                        // keep the stream, ask again next heartbeat.
+                        warn!(error = %err, "cannot re-check a watcher's token");
+                        watcher.send(WatchEvent::Heartbeat(watcher.last)).await
+                    }
+                },
                 () = watcher.tx.closed() => Ok(false),
                 () = cancel.cancelled() => Ok(false),
             };

@@ -14,11 +14,24 @@
 //!   (no cluster) for comparison.
 //!
 //! `cargo run --release -p storeplane-e2e --bin bench -- [burst=1000] [stores=10000]`
+//!
+//! `bench storm` runs the abuse storm instead (see [`storm`]): oversized
+//! configs and a flood of bogus tokens from one address, printing the audit
+//! table's growth and a trivial call's latency meanwhile.
+//!
+//! `bench real-cluster` measures the cost to a real API server instead
+//! (create → Ready and API requests per store, beside `helm install
+//! --wait`; see `real_cluster.rs`).
 //! after `cargo xtask plugins` and a build of the `storeplane` binary; it
 //! uses `target/debug/storeplane` unless `STOREPLANE_BIN` names another
 //! (e.g. `target/release/storeplane`).
 
 #![allow(clippy::expect_used, missing_docs)]
+
+// A crate root resolves `mod x;` beside itself (src/bin/x.rs would be a
+// binary of its own), hence the path.
+#[path = "bench/real_cluster.rs"]
+mod real_cluster;
 
 use std::{
     collections::HashMap,
@@ -178,8 +191,128 @@ fn report(label: &str, samples: (Vec<f64>, Vec<f64>)) {
     );
 }
 
+/// Audit rows and bytes (parameters, resource, message) of a SQLite database.
+async fn audit_size(database_url: &str) -> Result<(i64, i64)> {
+    let pool = sqlx::SqlitePool::connect(database_url).await?;
+    let size: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(length(parameters) + length(resource) + length(message)), 0) \
+         FROM audit_log",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(size)
+}
+
+/// The abuse storm of review finding 6, against a record-only server with
+/// the default limits, all from one address (127.0.0.1): 50 CreateStore
+/// calls with a 3 MiB config (a valid member token), then 10,000 calls
+/// with a bogus token, 32 at a time, while an administrator's ListStores
+/// (a trivial call, on the read bucket) is timed. Prints the audit table's
+/// growth after each and the trivial call's p50 / p99.
+async fn storm() -> Result<()> {
+    let db = fresh_database(Backend::Sqlite).await?;
+    let server = Server::start_logging(&db, &[], "warn").await?;
+    let member = server.tenant_with_token("stormy", None).await?;
+    let before = audit_size(&db).await?;
+
+    let huge = "x".repeat(3 << 20);
+    let mut codes: HashMap<String, usize> = HashMap::new();
+    let mut client = server.stores_as(&member).await?;
+    for i in 0..50 {
+        let mut req = create_request(&format!("big-{i}"));
+        req.config = Some(storeplane_e2e::config(&[
+            ("admin_email", "a@b.example"),
+            ("x", &huge),
+        ]));
+        let code = match client.create_store(req).await {
+            Ok(_) => "OK".to_owned(),
+            Err(status) => format!("{:?}", status.code()),
+        };
+        *codes.entry(code).or_default() += 1;
+    }
+    let after_big = audit_size(&db).await?;
+    println!(
+        "50 × CreateStore with a 3 MiB config: {codes:?}; audit +{} rows, +{} bytes",
+        after_big.0 - before.0,
+        after_big.1 - before.1
+    );
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let mut admin = server.stores().await?;
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let ok = admin
+                    .list_stores(pb::ListStoresRequest::default())
+                    .await
+                    .is_ok();
+                samples.push((started.elapsed().as_secs_f64() * 1000.0, ok));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            samples
+        })
+    };
+    let bogus = server.stores_as("spt_00_00").await?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let mut client = bogus.clone();
+            tokio::spawn(async move {
+                let mut codes: HashMap<String, usize> = HashMap::new();
+                for i in (t..10_000).step_by(32) {
+                    let code = match client.create_store(create_request(&format!("b-{i}"))).await {
+                        Ok(_) => "OK".to_owned(),
+                        Err(status) => format!("{:?}", status.code()),
+                    };
+                    *codes.entry(code).or_default() += 1;
+                }
+                codes
+            })
+        })
+        .collect();
+    let mut codes: HashMap<String, usize> = HashMap::new();
+    for task in tasks {
+        for (code, n) in task.await? {
+            *codes.entry(code).or_default() += n;
+        }
+    }
+    let storm_secs = started.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.await?;
+    let after_storm = audit_size(&db).await?;
+    println!(
+        "10,000 bogus-token CreateStore calls in {storm_secs:.1} s: {codes:?}; audit +{} rows, +{} bytes",
+        after_storm.0 - after_big.0,
+        after_storm.1 - after_big.1
+    );
+    let failed = samples.iter().filter(|(_, ok)| !ok).count();
+    let mut millis: Vec<f64> = samples.iter().map(|(ms, _)| *ms).collect();
+    let n = millis.len();
+    println!(
+        "trivial call (admin ListStores) during the storm: p50 {:.1} ms, p99 {:.1} ms over {n} calls ({failed} refused)",
+        pct(&mut millis, 0.5),
+        pct(&mut millis, 0.99)
+    );
+    println!(
+        "audit table total: {} rows, {} bytes (before the storms: {} rows, {} bytes)",
+        after_storm.0, after_storm.1, before.0, before.1
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("storm") {
+        return storm().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("real-cluster") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return real_cluster::run(&args).await;
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
