@@ -131,7 +131,16 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        // The host refuses bundles holding links; copying what one points
+        // to would hide it from that check.
+        if kind.is_symlink() {
+            bail!(
+                "{} is a symbolic link; bundles may not hold links",
+                entry.path().display()
+            );
+        }
+        if kind.is_dir() {
             copy_dir(&entry.path(), &target)?;
         } else {
             fs::copy(entry.path(), &target)?;

@@ -66,6 +66,13 @@ pub async fn connect(
             .map_err(|e| Error::Kubeconfig(e.to_string()))?,
     };
     let server = config.cluster_url.to_string();
+    let mut config = config;
+    // Operators find storeplane's requests in the API server's audit log
+    // by this (kube-rs sends no User-Agent of its own).
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("storeplane/", env!("CARGO_PKG_VERSION"))),
+    ));
     let client = Client::try_from(config).map_err(Error::Client)?;
     Ok((client, server))
 }

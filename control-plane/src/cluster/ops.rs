@@ -8,7 +8,7 @@ use kube::{
     api::{
         Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
     },
-    core::{ApiResource, GroupVersionKind},
+    core::{ApiResource, GroupVersion},
     discovery::{self, Scope},
 };
 use serde_json::Value;
@@ -90,20 +90,34 @@ impl KubeOps {
             Some((g, v)) => (g, v),
             None => ("", api_version),
         };
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
+        // One discovery request per group-version, caching every kind it
+        // serves: a store's chart touches several kinds of the same few
+        // group-versions.
+        let not_served = || {
+            HostError::Invalid(format!(
+                "the cluster does not serve {kind} in {api_version}"
+            ))
+        };
+        let served = discovery::pinned_group(&self.client, &GroupVersion::gv(group, version))
             .await
             .map_err(|e| match map_err(e) {
-                HostError::NotFound(_) => HostError::Invalid(format!(
-                    "the cluster does not serve {kind} in {api_version}"
-                )),
+                HostError::NotFound(_) => not_served(),
                 other => other,
-            })?;
-        let found = (resource, caps.scope);
+            })?
+            .versioned_resources(version);
+        let found = served
+            .iter()
+            .find(|(resource, _)| resource.kind == kind)
+            .map(|(resource, caps)| (resource.clone(), caps.scope.clone()));
         if let Ok(mut cache) = self.resources.write() {
-            cache.insert(key, found.clone());
+            for (resource, caps) in served {
+                cache.insert(
+                    (api_version.to_owned(), resource.kind.clone()),
+                    (resource, caps.scope),
+                );
+            }
         }
-        Ok(found)
+        found.ok_or_else(not_served)
     }
 
     /// Whether a kind is namespaced.

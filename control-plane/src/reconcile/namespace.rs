@@ -216,14 +216,21 @@ pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError
     Err(conflict(store, "it was created by someone else meanwhile"))
 }
 
-/// Applies the namespace labels and every baseline object under the
-/// platform's field manager (with `force`: these fields are the platform's).
-/// The namespace must be this store's ([`claim`] first).
-pub async fn apply_baseline(ctx: &Context, store: &Store) -> Result<(), HostError> {
+/// Applies the namespace labels (unless `claimed` says the namespace was
+/// just created with them) and every baseline object under the platform's
+/// field manager (with `force`: these fields are the platform's). The
+/// namespace must be this store's ([`claim`] first).
+pub async fn apply_baseline(
+    ctx: &Context,
+    store: &Store,
+    claimed: Claimed,
+) -> Result<(), HostError> {
     let ns = store.namespace();
-    ctx.kube
-        .apply_as(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
-        .await?;
+    if claimed == Claimed::Existing {
+        ctx.kube
+            .apply_as(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
+            .await?;
+    }
     let labels = owner(ctx, store).labels();
     for (api_version, kind, name, spec) in baseline_specs(ctx) {
         let object = json!({
@@ -246,7 +253,7 @@ pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, HostError> {
         Some((live, ownership))
             if ownership.is_ours() && live["metadata"]["deletionTimestamp"].is_null() =>
         {
-            apply_baseline(ctx, store).await?;
+            apply_baseline(ctx, store, Claimed::Existing).await?;
             Ok(true)
         }
         _ => Ok(false),

@@ -291,7 +291,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     };
     let prepared = store.is_done(NAMESPACE_READY);
     if !prepared || drifted || claimed == Claimed::Created {
-        if let Err(err) = namespace::apply_baseline(ctx, &store).await {
+        if let Err(err) = namespace::apply_baseline(ctx, &store, claimed).await {
             if drifted {
                 ctx.mark_drifted(store.id);
             }
