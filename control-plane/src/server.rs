@@ -356,6 +356,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
                     orphans: Arc::clone(&orphans),
                     orphan_deletion: config.orphan_deletion,
                     drifted: Default::default(),
+                    own_writes: Default::default(),
+                    namespaces: Default::default(),
                 }),
                 &hub,
                 config.reconcile_concurrency,

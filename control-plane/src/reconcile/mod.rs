@@ -18,7 +18,7 @@ mod steps;
 mod watches;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -122,6 +122,13 @@ pub struct Context {
     pub orphan_deletion: Option<Duration>,
     /// Stores whose platform baseline a watch saw drift.
     pub drifted: Mutex<HashSet<Uuid>>,
+    /// The last store version each reconcile run wrote: its echo from the
+    /// change hub wakes nobody (the run that wrote it already acted on it).
+    pub own_writes: Mutex<HashMap<Uuid, i64>>,
+    /// Store namespaces as the namespace watch last saw them (owner labels
+    /// and whether terminating), so a run need not read its namespace to
+    /// know it is still its own.
+    pub namespaces: Mutex<HashMap<String, namespace::Seen>>,
 }
 
 impl Context {
@@ -131,6 +138,28 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id);
+    }
+
+    /// Records that a run wrote version `resource_version` of store `id`.
+    fn wrote(&self, id: Uuid, resource_version: i64) {
+        self.own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, resource_version);
+    }
+
+    /// Whether a change is the echo of a run's own write (forgets it).
+    fn is_own_write(&self, id: Uuid, resource_version: i64) -> bool {
+        let mut own = self
+            .own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if own.get(&id) == Some(&resource_version) {
+            own.remove(&id);
+            true
+        } else {
+            false
+        }
     }
 
     /// Whether the baseline drifted since the last call (clears the mark).
@@ -174,8 +203,9 @@ impl Reconciler {
                     () = hub_cancel.cancelled() => return,
                     message = changes.recv() => match message {
                         Ok(HubMessage::Change(change)) => {
-                            if needs_work(&change.store) {
-                                hub_queue.enqueue(change.store.id);
+                            let store = &change.store;
+                            if needs_work(store) && !hub_ctx.is_own_write(store.id, store.resource_version) {
+                                hub_queue.enqueue(store.id);
                             }
                         }
                         Ok(HubMessage::Gone) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {

@@ -14,7 +14,7 @@ use storeplane_plugin_host::HostError;
 
 use super::Context;
 use crate::{
-    cluster::{Owner, Ownership, PLATFORM_FIELD_MANAGER},
+    cluster::{LABEL_INSTANCE, LABEL_STORE, Owner, Ownership, PLATFORM_FIELD_MANAGER},
     domain::Store,
 };
 
@@ -153,6 +153,52 @@ pub fn is_baseline(kind: &str, name: &str) -> bool {
         && matches!(kind, "ResourceQuota" | "LimitRange" | "NetworkPolicy")
 }
 
+/// A store namespace as the namespace watch last saw it: just what the
+/// ownership check needs (a few strings per store, not the object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Its `storeplane.dev/store` label.
+    pub store: Option<String>,
+    /// Its `storeplane.dev/instance` label.
+    pub instance: Option<String>,
+    /// Whether it has a deletion timestamp.
+    pub terminating: bool,
+}
+
+impl Seen {
+    /// What the watch tells of `namespace`.
+    pub fn of(namespace: &Value) -> Self {
+        let labels = &namespace["metadata"]["labels"];
+        Self {
+            store: labels[LABEL_STORE].as_str().map(str::to_owned),
+            instance: labels[LABEL_INSTANCE].as_str().map(str::to_owned),
+            terminating: !namespace["metadata"]["deletionTimestamp"].is_null(),
+        }
+    }
+
+    fn owned_by(&self, owner: &Owner) -> bool {
+        !self.terminating
+            && self.store.as_deref() == Some(owner.store.as_str())
+            && self.instance.as_deref() == Some(owner.installation.as_str())
+    }
+}
+
+/// Records what the namespace watch saw (`None`: deleted).
+pub fn seen(ctx: &Context, name: &str, namespace: Option<&Value>) {
+    let mut known = ctx
+        .namespaces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match namespace {
+        Some(ns) => {
+            known.insert(name.to_owned(), Seen::of(ns));
+        }
+        None => {
+            known.remove(name);
+        }
+    }
+}
+
 /// Who owns the store's namespace right now; `None` when it is absent.
 async fn current(ctx: &Context, store: &Store) -> Result<Option<(Value, Ownership)>, HostError> {
     let found = ctx
@@ -186,6 +232,17 @@ pub enum Claimed {
 /// absent. Never changes a namespace it does not own.
 pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError> {
     let ns = store.namespace();
+    // The watch already shows it as this store's: no need to ask. Anything
+    // else (unknown, someone else's, terminating) is read from the cluster.
+    let known = ctx
+        .namespaces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&ns)
+        .is_some_and(|seen| seen.owned_by(&owner(ctx, store)));
+    if known {
+        return Ok(Claimed::Existing);
+    }
     for _ in 0..2 {
         match current(ctx, store).await? {
             Some((live, ownership)) => {

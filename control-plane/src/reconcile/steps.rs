@@ -207,19 +207,27 @@ async fn write(
 ) -> Result<Store, Error> {
     let generation = store.generation;
     let phase = store.phase;
-    ctx.repo
+    let wrote = std::sync::atomic::AtomicBool::new(false);
+    let written = ctx
+        .repo
         .update(
             &Scope::All,
             &StoreRef::Id(store.id),
             false,
-            &move |s: &mut Store| {
+            &|s: &mut Store| {
                 if s.generation != generation || s.phase != phase {
                     return Ok(None);
                 }
-                Ok(change(s))
+                let event = change(s);
+                wrote.store(event.is_some(), std::sync::atomic::Ordering::Relaxed);
+                Ok(event)
             },
         )
-        .await
+        .await?;
+    if wrote.load(std::sync::atomic::Ordering::Relaxed) {
+        ctx.wrote(written.id, written.resource_version);
+    }
+    Ok(written)
 }
 
 async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Error> {

@@ -51,6 +51,7 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
             let api: Api<DynamicObject> = Api::all_with(ctx.kube.client().clone(), &resource);
             let config = watcher::Config::default().labels(LABEL_STORE);
             let mut events = watcher(api, config).default_backoff().boxed();
+            let mut statuses = StatusMemory::default();
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,
@@ -58,11 +59,21 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                         None => return,
                         Some(Err(err)) => warn!(kind, error = %err, "watch error; the watcher retries"),
                         Some(Ok(event)) => {
-                            let (object, deleted) = match event {
-                                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
-                                watcher::Event::Delete(o) => (o, true),
+                            let (object, deleted, listed) = match event {
+                                watcher::Event::Apply(o) => (o, false, false),
+                                watcher::Event::InitApply(o) => (o, false, true),
+                                watcher::Event::Delete(o) => (o, true, false),
                                 watcher::Event::Init | watcher::Event::InitDone => continue,
                             };
+                            // A workload's readiness lives in its status:
+                            // an event that leaves the status as it was (the
+                            // echo of our own apply, a label change) cannot
+                            // move a store, so it wakes nobody.
+                            if WORKLOADS.iter().any(|(_, k)| *k == kind)
+                                && !statuses.changed(&object, deleted, listed)
+                            {
+                                continue;
+                            }
                             handle(&ctx, &queue, api_version, kind, object, deleted).await;
                         }
                     }
@@ -98,6 +109,9 @@ async fn handle(
         None => true,
     };
     if kind == "Namespace" {
+        if let Some(name) = value["metadata"]["name"].as_str() {
+            namespace::seen(ctx, name, (!deleted).then_some(&value));
+        }
         orphans::observe(ctx, &value, deleted).await;
         if ours && !deleted && namespace::drifted(ctx, &value) {
             ctx.mark_drifted(id);
@@ -115,4 +129,85 @@ async fn handle(
         return;
     }
     queue.enqueue(id);
+}
+
+/// The last status seen of each watched object (a hash, by uid), so that
+/// only status changes wake stores.
+#[derive(Default)]
+struct StatusMemory {
+    seen: std::collections::HashMap<String, u64>,
+}
+
+impl StatusMemory {
+    /// Whether this event may change what a store's engine observes: a
+    /// deletion, a status different from the last one seen, or a first
+    /// sight with a status (not on a start-up list: every store that needs
+    /// work is queued at start anyway).
+    fn changed(&mut self, object: &DynamicObject, deleted: bool, listed: bool) -> bool {
+        use std::hash::{Hash as _, Hasher as _};
+        let Some(uid) = object.metadata.uid.clone() else {
+            return true;
+        };
+        if deleted {
+            self.seen.remove(&uid);
+            return true;
+        }
+        let status = object.data.get("status").filter(|s| !s.is_null());
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        status.map(ToString::to_string).hash(&mut hasher);
+        let hash = hasher.finish();
+        match self.seen.insert(uid, hash) {
+            Some(previous) => previous != hash,
+            None => !listed && status.is_some_and(|s| s.as_object().is_none_or(|o| !o.is_empty())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(status: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "uid": "u1"},
+            "spec": {"replicas": 1},
+            "status": status,
+        }))
+        .expect("object")
+    }
+
+    #[test]
+    fn only_status_changes_and_deletions_wake_stores() {
+        let mut memory = StatusMemory::default();
+        // Our own apply: no status yet.
+        assert!(!memory.changed(&object(json!(null)), false, false));
+        // The controller reports: a change.
+        assert!(memory.changed(&object(json!({"replicas": 1})), false, false));
+        // The same status again (a label or spec change): no change.
+        assert!(!memory.changed(&object(json!({"replicas": 1})), false, false));
+        assert!(memory.changed(
+            &object(json!({"replicas": 1, "availableReplicas": 1})),
+            false,
+            false
+        ));
+        // A re-list after a gap shows what changed meanwhile.
+        assert!(!memory.changed(
+            &object(json!({"replicas": 1, "availableReplicas": 1})),
+            false,
+            true
+        ));
+        assert!(memory.changed(&object(json!({"replicas": 0})), false, true));
+        assert!(memory.changed(&object(json!({"replicas": 0})), true, false));
+    }
+
+    #[test]
+    fn a_start_up_list_wakes_nobody_but_a_new_object_with_status_does() {
+        let mut memory = StatusMemory::default();
+        assert!(!memory.changed(&object(json!({"replicas": 1})), false, true));
+        let mut fresh = StatusMemory::default();
+        assert!(fresh.changed(&object(json!({"phase": "Pending"})), false, false));
+    }
 }

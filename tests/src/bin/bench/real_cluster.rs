@@ -17,7 +17,7 @@
 //! certificate (user `kubernetes-admin`), so the user agent tells them
 //! apart: Helm sends `Helm/<version>`, kubectl (which this bench uses to
 //! create Helm's namespaces and to clean up) `kubectl/...`, and storeplane
-//! whatever kube-rs sends (nothing, as of writing). A request is counted
+//! `storeplane/<version>`. A request is counted
 //! once (by audit ID, whatever its stages) in the phase whose window —
 //! first create to last Ready — holds its `requestReceivedTimestamp`. The
 //! server's start-up (discovery, its watches) comes before the first
@@ -514,11 +514,9 @@ fn by(tool: &str, request: &Request) -> bool {
     if request.user != "kubernetes-admin" {
         return false;
     }
-    let helm = request.agent.starts_with("Helm/");
-    let kubectl = request.agent.starts_with("kubectl");
     match tool {
-        "helm" => helm,
-        _ => !helm && !kubectl,
+        "helm" => request.agent.starts_with("Helm/"),
+        _ => request.agent.starts_with("storeplane/"),
     }
 }
 
