@@ -586,6 +586,12 @@ fn start(root: &Path, c: &mut Cluster) -> Result<()> {
         "--audit-log-format=json".to_owned(),
         "--audit-log-maxsize=0".to_owned(),
         "--profiling=false".to_owned(),
+        // kube-apiserver compacts etcd every 5 min by default, so a young
+        // cluster still serves a watch of an uncached resource (Events) from
+        // resourceVersion 1. The cluster conformance test needs the `410
+        // Gone` path (`tests/conformance`): compact every 10 s, so revisions
+        // older than ~20 s are gone, as on a long-running cluster.
+        "--etcd-compaction-interval=10s".to_owned(),
     ];
     if !has_default_route() || env::var_os("STOREPLANE_K8S_LOOPBACK_ADVERTISE").is_some() {
         // Without a default route the apiserver cannot pick an address to

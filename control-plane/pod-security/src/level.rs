@@ -178,41 +178,123 @@ impl fmt::Display for LabelError {
 
 impl std::error::Error for LabelError {}
 
+/// The labels in the order the admission plugin reads them, which is the
+/// order of its errors.
+const LABEL_ORDER: [&str; 6] = [
+    ENFORCE_LABEL,
+    ENFORCE_VERSION_LABEL,
+    AUDIT_LABEL,
+    AUDIT_VERSION_LABEL,
+    WARN_LABEL,
+    WARN_VERSION_LABEL,
+];
+
+/// A level label's value and whether it was valid: `None` when
+/// unlabelled, `on_invalid` when invalid (with an error).
+fn level(
+    value: Option<&str>,
+    label: &str,
+    on_invalid: Level,
+    errors: &mut Vec<LabelError>,
+) -> Option<(Level, bool)> {
+    let value = value?;
+    let parsed = Level::parse(value);
+    if parsed.is_none() {
+        errors.push(LabelError {
+            label: label.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Some((parsed.unwrap_or(on_invalid), parsed.is_some()))
+}
+
+/// A version label's value: `None` when unlabelled, `latest` when invalid
+/// (with an error).
+fn version(value: Option<&str>, label: &str, errors: &mut Vec<LabelError>) -> Option<Version> {
+    let value = value?;
+    let parsed = Version::parse(value);
+    if parsed.is_none() {
+        errors.push(LabelError {
+            label: label.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Some(parsed.unwrap_or(Version::Latest))
+}
+
 impl NamespacePolicy {
-    /// Reads the policy from a namespace's labels. Like the admission
-    /// plugin, it always returns a usable policy: an invalid `enforce` level
-    /// fails closed (`restricted`), an invalid `audit` or `warn` level fails
-    /// open (`privileged`), an invalid version means `latest`; each invalid
-    /// label is also returned as an error.
+    /// Reads the policy from a namespace's labels, as the admission plugin's
+    /// `api.PolicyToEvaluate` does. It always returns a usable policy: an
+    /// invalid `enforce` level fails closed (`restricted`), an invalid
+    /// `audit` or `warn` level fails open (`privileged`), an invalid version
+    /// means `latest`; each invalid label is also returned as an error, in
+    /// the plugin's order (enforce, enforce-version, audit, audit-version,
+    /// warn, warn-version) whatever order the labels come in. An unlabelled
+    /// `warn` follows a valid `enforce` level that is stricter than it (and
+    /// its version too, unless `warn-version` is labelled), so a namespace
+    /// that only enforces `restricted` also warns about workloads.
     pub fn from_labels<K, V>(labels: impl IntoIterator<Item = (K, V)>) -> (Self, Vec<LabelError>)
     where
         K: AsRef<str>,
         V: AsRef<str>,
     {
+        // The plugin reads a map, so a later duplicate key wins.
+        let mut found: [Option<String>; 6] = Default::default();
+        for (key, value) in labels {
+            if let Some(slot) = LABEL_ORDER.iter().position(|l| *l == key.as_ref()) {
+                found[slot] = Some(value.as_ref().to_owned());
+            }
+        }
+        let [
+            enforce,
+            enforce_version,
+            audit,
+            audit_version,
+            warn,
+            warn_version,
+        ] = &found;
         let mut policy = Self::default();
         let mut errors = Vec::new();
-        for (key, value) in labels {
-            let (key, value) = (key.as_ref(), value.as_ref());
-            let (target, on_invalid) = match key {
-                ENFORCE_LABEL | ENFORCE_VERSION_LABEL => (&mut policy.enforce, Level::Restricted),
-                AUDIT_LABEL | AUDIT_VERSION_LABEL => (&mut policy.audit, Level::Privileged),
-                WARN_LABEL | WARN_VERSION_LABEL => (&mut policy.warn, Level::Privileged),
-                _ => continue,
-            };
-            let valid = if key.ends_with("-version") {
-                let version = Version::parse(value);
-                target.version = version.unwrap_or(Version::Latest);
-                version.is_some()
-            } else {
-                let level = Level::parse(value);
-                target.level = level.unwrap_or(on_invalid);
-                level.is_some()
-            };
-            if !valid {
-                errors.push(LabelError {
-                    label: key.to_owned(),
-                    value: value.to_owned(),
-                });
+        // Read in the plugin's order, so that errors come in its order.
+        let enforce_level = level(
+            enforce.as_deref(),
+            ENFORCE_LABEL,
+            Level::Restricted,
+            &mut errors,
+        );
+        let enforce_version = version(
+            enforce_version.as_deref(),
+            ENFORCE_VERSION_LABEL,
+            &mut errors,
+        );
+        let audit_level = level(
+            audit.as_deref(),
+            AUDIT_LABEL,
+            Level::Privileged,
+            &mut errors,
+        );
+        let audit_version = version(audit_version.as_deref(), AUDIT_VERSION_LABEL, &mut errors);
+        let warn_level = level(warn.as_deref(), WARN_LABEL, Level::Privileged, &mut errors);
+        let warn_version = version(warn_version.as_deref(), WARN_VERSION_LABEL, &mut errors);
+        let modes = [
+            (&mut policy.enforce, enforce_level, enforce_version),
+            (&mut policy.audit, audit_level, audit_version),
+            (&mut policy.warn, warn_level, warn_version),
+        ];
+        for (mode, level, version) in modes {
+            if let Some((level, _)) = level {
+                mode.level = level;
+            }
+            if let Some(version) = version {
+                mode.version = version;
+            }
+        }
+        // An invalid enforce level fails closed but does not make warn follow it.
+        let enforce_valid = matches!(enforce_level, Some((_, true)));
+        if warn_level.is_none() && enforce_valid && policy.enforce.level > policy.warn.level {
+            policy.warn.level = policy.enforce.level;
+            if warn_version.is_none() {
+                policy.warn.version = policy.enforce.version;
             }
         }
         (policy, errors)
@@ -288,5 +370,52 @@ mod tests {
             errors[0].to_string(),
             r#"metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted"#
         );
+    }
+
+    #[test]
+    fn errors_come_in_the_plugins_order_whatever_the_label_order() {
+        // Alphabetical (a JSON object's order) puts audit first; the plugin
+        // reads enforce, enforce-version, audit, audit-version, warn, warn-version.
+        let (_, errors) = NamespacePolicy::from_labels([
+            (AUDIT_LABEL, "x"),
+            (AUDIT_VERSION_LABEL, "y"),
+            (ENFORCE_LABEL, "x"),
+            (ENFORCE_VERSION_LABEL, "y"),
+            (WARN_LABEL, "x"),
+            (WARN_VERSION_LABEL, "y"),
+        ]);
+        let labels: Vec<&str> = errors.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, LABEL_ORDER);
+    }
+
+    #[test]
+    fn unlabelled_warn_follows_a_stricter_valid_enforce() {
+        let (policy, _) = NamespacePolicy::from_labels([
+            (ENFORCE_LABEL, "restricted"),
+            (ENFORCE_VERSION_LABEL, "v1.30"),
+        ]);
+        assert_eq!(policy.warn.to_string(), "restricted:v1.30");
+        assert_eq!(policy.audit.to_string(), "privileged:latest");
+
+        // A labelled warn-version is kept.
+        let (policy, _) = NamespacePolicy::from_labels([
+            (ENFORCE_LABEL, "baseline"),
+            (ENFORCE_VERSION_LABEL, "v1.30"),
+            (WARN_VERSION_LABEL, "v1.20"),
+        ]);
+        assert_eq!(policy.warn.to_string(), "baseline:v1.20");
+
+        // A labelled warn level is never overridden, even when looser.
+        let (policy, _) = NamespacePolicy::from_labels([
+            (ENFORCE_LABEL, "restricted"),
+            (WARN_LABEL, "privileged"),
+        ]);
+        assert_eq!(policy.warn.level, Level::Privileged);
+
+        // An invalid enforce level fails closed but is not followed.
+        let (policy, errors) = NamespacePolicy::from_labels([(ENFORCE_LABEL, "strict")]);
+        assert_eq!(policy.enforce.level, Level::Restricted);
+        assert_eq!(policy.warn.level, Level::Privileged);
+        assert_eq!(errors.len(), 1);
     }
 }

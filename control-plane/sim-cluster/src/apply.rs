@@ -31,6 +31,10 @@ struct Entry {
     time: String,
     subresource: Option<String>,
     fields: BTreeSet<FieldPath>,
+    /// Map nodes this manager created with a non-apply write (rendered as
+    /// `"."`, as structured-merge-diff marks a map that went from absent to
+    /// present); never part of a conflict.
+    nodes: BTreeSet<FieldPath>,
 }
 
 /// Who owns a conflicting field: what the apiserver's conflict messages
@@ -81,8 +85,14 @@ impl Entry {
             "apiVersion": self.api_version,
             "time": self.time,
             "fieldsType": "FieldsV1",
-            "fieldsV1": fields_v1(&self.fields),
+            "fieldsV1": fields_v1(&self.fields, &self.nodes),
         });
+        if self.time.is_empty() {
+            // An apply that changed nothing records no time, as upstream.
+            if let Some(fields) = entry.as_object_mut() {
+                fields.remove("time");
+            }
+        }
         if let Some(sub) = &self.subresource {
             entry["subresource"] = json!(sub);
         }
@@ -91,10 +101,11 @@ impl Entry {
 }
 
 /// Renders paths as a `FieldsV1` tree (`{"f:spec":{"f:replicas":{}}}`;
-/// list items as `k:{...}` with a `.` entry, as upstream).
-fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
+/// list items as `k:{...}` with a `.` entry, and owned map `nodes` with
+/// one, as upstream).
+fn fields_v1(fields: &BTreeSet<FieldPath>, nodes: &BTreeSet<FieldPath>) -> Value {
     let mut root = Map::new();
-    for path in fields {
+    for path in fields.iter().chain(nodes) {
         let mut node = &mut root;
         for segment in path {
             let key = match keyed_segment(segment) {
@@ -114,8 +125,39 @@ fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
                 node.entry(".").or_insert_with(|| Value::Object(Map::new()));
             }
         }
+        if nodes.contains(path) {
+            node.entry(".").or_insert_with(|| Value::Object(Map::new()));
+        }
     }
     Value::Object(root)
+}
+
+/// The map nodes `new` has and `old` lacked. Upstream marks every map and
+/// pointer struct a non-apply write makes go from absent to present;
+/// without the Go types at hand this covers the string maps of metadata
+/// and of ConfigMaps and Secrets, which is where storeplane and kubectl
+/// look.
+fn created_nodes(
+    old: Option<&Value>,
+    new: &Value,
+    subresource: Option<&str>,
+) -> BTreeSet<FieldPath> {
+    if subresource.is_some() {
+        return BTreeSet::new();
+    }
+    let candidates = [
+        vec!["metadata".to_owned(), "labels".to_owned()],
+        vec!["metadata".to_owned(), "annotations".to_owned()],
+        vec!["data".to_owned()],
+        vec!["binaryData".to_owned()],
+    ];
+    let present = |obj: &Value, path: &[String]| {
+        value_at(obj, path).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+    };
+    candidates
+        .into_iter()
+        .filter(|path| present(new, path) && !old.is_some_and(|old| present(old, path)))
+        .collect()
 }
 
 /// Marks a path segment that is a list item by key rather than a field name
@@ -203,29 +245,39 @@ fn item_matches(item: &Value, key: &str) -> bool {
 /// Reads a `FieldsV1` tree back into leaf paths. Entries written by real
 /// clients may contain list keys (`k:`, `v:`, `i:`); their list is taken as one
 /// atomic leaf.
-fn parse_fields_v1(tree: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+fn parse_fields_v1(
+    tree: &Value,
+    prefix: &mut FieldPath,
+    out: &mut BTreeSet<FieldPath>,
+    nodes: &mut BTreeSet<FieldPath>,
+) {
     let Some(map) = tree.as_object() else {
         return;
     };
     let mut has_child = false;
     let mut atomic = false;
+    let mut dot = false;
     for (key, child) in map {
         if let Some(name) = key.strip_prefix("f:") {
             has_child = true;
             prefix.push(name.to_owned());
-            parse_fields_v1(child, prefix, out);
+            parse_fields_v1(child, prefix, out, nodes);
             prefix.pop();
         } else if let Some(item) = key.strip_prefix("k:") {
             has_child = true;
             prefix.push(format!("{ITEM}{item}"));
-            parse_fields_v1(child, prefix, out);
+            parse_fields_v1(child, prefix, out, nodes);
             prefix.pop();
-        } else if key != "." {
+        } else if key == "." {
+            dot = true;
+        } else {
             atomic = true;
         }
     }
     if (!has_child || atomic) && !prefix.is_empty() {
         out.insert(prefix.clone());
+    } else if dot && prefix.last().is_some_and(|s| keyed_segment(s).is_none()) {
+        nodes.insert(prefix.clone());
     }
 }
 
@@ -240,7 +292,13 @@ fn read_entries(obj: &Value) -> Vec<Entry> {
         .iter()
         .filter_map(|item| {
             let mut fields = BTreeSet::new();
-            parse_fields_v1(item.get("fieldsV1")?, &mut Vec::new(), &mut fields);
+            let mut nodes = BTreeSet::new();
+            parse_fields_v1(
+                item.get("fieldsV1")?,
+                &mut Vec::new(),
+                &mut fields,
+                &mut nodes,
+            );
             Some(Entry {
                 manager: item.get("manager")?.as_str()?.to_owned(),
                 operation: item.get("operation")?.as_str()?.to_owned(),
@@ -259,13 +317,20 @@ fn read_entries(obj: &Value) -> Vec<Entry> {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 fields,
+                nodes,
             })
         })
         .collect()
 }
 
 fn write_entries(obj: &mut Value, mut entries: Vec<Entry>) {
-    entries.retain(|e| !e.fields.is_empty());
+    // A map node that is gone is nobody's any more.
+    for entry in &mut entries {
+        entry
+            .nodes
+            .retain(|node| value_at(obj, node).is_some_and(Value::is_object));
+    }
+    entries.retain(|e| !e.fields.is_empty() || !e.nodes.is_empty());
     let metadata = meta::metadata_mut(obj);
     if entries.is_empty() {
         metadata.remove("managedFields");
@@ -418,6 +483,7 @@ pub(crate) fn record_update(
     info: &ResourceInfo,
 ) {
     let mut entries = old.map(read_entries).unwrap_or_default();
+    let created = created_nodes(old, new, subresource);
     let new_paths = tracked_paths(new, subresource, info.has_status);
     let changed: BTreeSet<FieldPath> = match old {
         None => new_paths,
@@ -434,11 +500,12 @@ pub(crate) fn record_update(
                 .collect()
         }
     };
-    if !changed.is_empty() {
+    if !changed.is_empty() || !created.is_empty() {
         for entry in &mut entries {
             entry
                 .fields
                 .retain(|f| !changed.iter().any(|c| overlaps(f, c)));
+            entry.nodes.retain(|n| !created.contains(n));
         }
         let now = meta::now();
         match entries
@@ -447,6 +514,7 @@ pub(crate) fn record_update(
         {
             Some(entry) => {
                 entry.fields.extend(changed);
+                entry.nodes.extend(created);
                 entry.time = now;
             }
             None => entries.push(Entry {
@@ -456,10 +524,20 @@ pub(crate) fn record_update(
                 time: now,
                 subresource: subresource.map(str::to_owned),
                 fields: changed,
+                nodes: created,
             }),
         }
     }
     write_entries(new, entries);
+}
+
+/// The object without its managedFields.
+fn strip_managed(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(metadata) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    obj
 }
 
 /// Merges an applied configuration: objects merge, associative lists merge
@@ -516,6 +594,7 @@ pub(crate) fn apply(
             time: now,
             subresource: subresource.map(str::to_owned),
             fields: config_paths,
+            nodes: BTreeSet::new(),
         }];
         write_entries(&mut created, entries);
         return Ok(created);
@@ -613,22 +692,29 @@ pub(crate) fn apply(
         merge_config(&mut merged, &body);
     }
 
+    // The manager's entry gets a new time only when the apply changed the
+    // object (structured-merge-diff returns no object otherwise); a new
+    // entry on an unchanged object has none.
+    let changed = strip_managed(&merged) != strip_managed(current);
     match entries
         .iter_mut()
         .find(|e| e.is(manager, "Apply", subresource))
     {
         Some(entry) => {
             entry.fields = config_paths;
-            entry.time = now;
+            if changed {
+                entry.time = now;
+            }
             entry.api_version = info.api_version.to_owned();
         }
         None => entries.push(Entry {
             manager: manager.to_owned(),
             operation: "Apply".to_owned(),
             api_version: info.api_version.to_owned(),
-            time: now,
+            time: if changed { now } else { String::new() },
             subresource: subresource.map(str::to_owned),
             fields: config_paths,
+            nodes: BTreeSet::new(),
         }),
     }
     write_entries(&mut merged, entries);
@@ -789,6 +875,46 @@ mod tests {
             err.message,
             "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
         );
+    }
+
+    #[test]
+    fn an_update_that_creates_a_map_owns_it_and_an_unchanging_apply_records_no_time() {
+        let info = deployments();
+        let first = apply(None, &config(1, json!({})), "one", false, None, &info).unwrap();
+        let mut labelled = first.clone();
+        labelled["metadata"]["labels"] = json!({"tier": "web"});
+        record_update(Some(&first), &mut labelled, "kubectl-label", None, &info);
+        let entries = labelled["metadata"]["managedFields"].as_array().unwrap();
+        let update = entries.iter().find(|e| e["operation"] == "Update").unwrap();
+        assert_eq!(
+            update["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {".": {}, "f:tier": {}}}})
+        );
+        // The node survives reading back, and another key does not take it.
+        let mut more = labelled.clone();
+        more["metadata"]["labels"]["env"] = json!("prod");
+        record_update(Some(&labelled), &mut more, "kubectl-label", None, &info);
+        let entries = more["metadata"]["managedFields"].as_array().unwrap();
+        let update = entries.iter().find(|e| e["operation"] == "Update").unwrap();
+        assert_eq!(
+            update["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {".": {}, "f:env": {}, "f:tier": {}}}})
+        );
+
+        // A second manager applying what is already there changes nothing:
+        // its entry has no time.
+        let same = apply(
+            Some(&first),
+            &config(1, json!({})),
+            "two",
+            false,
+            None,
+            &info,
+        )
+        .unwrap();
+        let entries = same["metadata"]["managedFields"].as_array().unwrap();
+        let two = entries.iter().find(|e| e["manager"] == "two").unwrap();
+        assert!(two.get("time").is_none(), "{two}");
     }
 
     fn deployment_with(image: &str, containers: Value) -> Value {

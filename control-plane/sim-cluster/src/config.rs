@@ -39,8 +39,15 @@ pub struct SimConfig {
     /// resume from an older resourceVersion gets `410 Gone`, as from etcd after
     /// compaction.
     pub watch_history: usize,
-    /// How often a watch that allowed bookmarks receives one.
+    /// How often a watch that allowed bookmarks receives one (and one more
+    /// 2 s before its `timeoutSeconds` run out, as the apiserver sends).
     pub bookmark_interval: Duration,
+    /// How often "etcd" is compacted, as kube-apiserver's
+    /// `--etcd-compaction-interval` (default 5 min): each time, to the
+    /// resourceVersion of the previous time. Only resources the apiserver
+    /// serves without a watch cache (Events) see it: a watch on them from a
+    /// compacted version gets etcd's `410 Gone`. Zero never compacts.
+    pub compaction_interval: Duration,
 }
 
 impl Default for SimConfig {
@@ -54,6 +61,7 @@ impl Default for SimConfig {
             simulate_pods: true,
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(60),
+            compaction_interval: Duration::from_secs(300),
         }
     }
 }
@@ -81,7 +89,8 @@ impl SimConfig {
     ///
     /// Names: `delay` (all delays), `pod-start-delay`, `job-duration`,
     /// `volume-bind-delay`, `load-balancer-delay`, `namespace-termination-delay`,
-    /// `pods` (`true`/`false`), `watch-history` (a count), `bookmark-interval`.
+    /// `pods` (`true`/`false`), `watch-history` (a count), `bookmark-interval`,
+    /// `compaction-interval` (`0` never compacts).
     pub fn set_option(&mut self, name: &str, value: &str) -> Result<()> {
         let invalid = |message: String| Error::InvalidOption {
             name: name.to_owned(),
@@ -97,6 +106,7 @@ impl SimConfig {
                 self.namespace_termination_delay = parse_duration(value)?;
             }
             "bookmark-interval" => self.bookmark_interval = parse_duration(value)?,
+            "compaction-interval" => self.compaction_interval = parse_duration(value)?,
             "pods" => {
                 self.simulate_pods = value
                     .parse()

@@ -103,6 +103,7 @@ impl SimCluster {
         let store = Arc::new(Store::new(registry, config.watch_history, records_tx));
         let failures: Failures = Arc::new(Mutex::new(HashMap::new()));
         sim::bootstrap(&store);
+        spawn_compactor(&store, config.compaction_interval);
         Sim::spawn(
             Arc::clone(&store),
             config.clone(),
@@ -175,6 +176,29 @@ impl SimCluster {
     pub fn resource_version(&self) -> u64 {
         self.inner.api.store.resource_version()
     }
+}
+
+/// Compacts "etcd" as kube-apiserver's compactor does: every `interval`,
+/// up to the resourceVersion seen at the previous tick. Stops with the
+/// cluster (it holds the store weakly).
+fn spawn_compactor(store: &Arc<Store>, interval: std::time::Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    let store = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut previous = None;
+        loop {
+            tokio::time::sleep(interval).await;
+            let Some(store) = store.upgrade() else {
+                return;
+            };
+            if let Some(rv) = previous {
+                store.compact(rv);
+            }
+            previous = Some(store.resource_version());
+        }
+    });
 }
 
 /// What `storeplane sim-cluster` runs with.

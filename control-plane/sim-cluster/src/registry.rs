@@ -36,6 +36,58 @@ impl ResourceInfo {
         }
     }
 
+    /// Whether the apiserver keeps `metadata.generation` for this resource
+    /// (its strategy sets it to 1 on create and bumps it when the spec
+    /// changes): kube-apiserver 1.37's registry, checked against a real one.
+    /// ConfigMaps, Secrets, Namespaces, quotas, limit ranges, Services,
+    /// claims and the like have none.
+    pub fn tracks_generation(&self) -> bool {
+        matches!(
+            (self.group, self.plural),
+            ("", "pods" | "podtemplates" | "replicationcontrollers")
+                | (
+                    "apps",
+                    "daemonsets" | "deployments" | "replicasets" | "statefulsets"
+                )
+                | ("autoscaling", "horizontalpodautoscalers")
+                | ("batch", "cronjobs" | "jobs")
+                | ("discovery.k8s.io", "endpointslices")
+                | (
+                    "flowcontrol.apiserver.k8s.io",
+                    "flowschemas" | "prioritylevelconfigurations"
+                )
+                | ("lifecycle.k8s.io", "evictions" | "evictionrequests")
+                | (
+                    "networking.k8s.io",
+                    "ingresses" | "ingressclasses" | "networkpolicies"
+                )
+                | ("policy", "poddisruptionbudgets")
+                | (
+                    "resource.k8s.io",
+                    "deviceclasses" | "devicetaintrules" | "resourceslices"
+                )
+                | ("scheduling.k8s.io", "priorityclasses")
+                | ("apiextensions.k8s.io", "customresourcedefinitions")
+                | (
+                    "admissionregistration.k8s.io",
+                    "mutatingadmissionpolicies"
+                        | "mutatingadmissionpolicybindings"
+                        | "mutatingwebhookconfigurations"
+                        | "validatingadmissionpolicies"
+                        | "validatingadmissionpolicybindings"
+                        | "validatingwebhookconfigurations"
+                )
+        )
+    }
+
+    /// Whether kube-apiserver serves watches of this resource from its watch
+    /// cache. Events are not cached (its default `--watch-cache-sizes` sets
+    /// them to 0): their watches go to etcd, whose compaction (not the
+    /// cache's window) decides what is too old, in etcd's words.
+    pub fn watch_cached(&self) -> bool {
+        !matches!((self.group, self.plural), ("" | "events.k8s.io", "events"))
+    }
+
     /// Whether the resource has a `/scale` subresource.
     pub fn has_scale(&self) -> bool {
         matches!(
@@ -72,6 +124,8 @@ impl ResourceInfo {
             ("batch", "cronjobs") => &["cj"],
             ("networking.k8s.io", "ingresses") => &["ing"],
             ("networking.k8s.io", "networkpolicies") => &["netpol"],
+            ("networking.k8s.io", "ipaddresses") => &["ip"],
+            ("storage.k8s.io", "volumeattributesclasses") => &["vac"],
             ("autoscaling", "horizontalpodautoscalers") => &["hpa"],
             ("policy", "poddisruptionbudgets") => &["pdb"],
             ("scheduling.k8s.io", "priorityclasses") => &["pc"],
@@ -256,9 +310,44 @@ pub(crate) struct Registry {
     by_path: HashMap<(&'static str, &'static str, &'static str), ResId>,
 }
 
+/// The group/versions a kube-apiserver 1.37 serves with its default
+/// `--runtime-config`: GA APIs only (beta APIs have been off by default
+/// since 1.24, alpha ones always), checked against a real one's
+/// `kubectl api-versions`. k8s-openapi also knows the alpha and beta
+/// versions; serving them would make discovery (and `kubectl
+/// api-resources`) list kinds a real cluster refuses.
+const DEFAULT_GROUP_VERSIONS: [(&str, &str); 23] = [
+    ("", "v1"),
+    ("admissionregistration.k8s.io", "v1"),
+    ("apiextensions.k8s.io", "v1"),
+    ("apiregistration.k8s.io", "v1"),
+    ("apps", "v1"),
+    ("authentication.k8s.io", "v1"),
+    ("authorization.k8s.io", "v1"),
+    ("autoscaling", "v1"),
+    ("autoscaling", "v2"),
+    ("batch", "v1"),
+    ("certificates.k8s.io", "v1"),
+    ("coordination.k8s.io", "v1"),
+    ("discovery.k8s.io", "v1"),
+    ("events.k8s.io", "v1"),
+    ("flowcontrol.apiserver.k8s.io", "v1"),
+    ("networking.k8s.io", "v1"),
+    ("node.k8s.io", "v1"),
+    ("policy", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
+    ("resource.k8s.io", "v1"),
+    ("scheduling.k8s.io", "v1"),
+    ("storage.k8s.io", "v1"),
+    ("storagemigration.k8s.io", "v1"),
+];
+
 impl Registry {
     pub fn builtin() -> Self {
-        let resources = builtins();
+        let resources: Vec<ResourceInfo> = builtins()
+            .into_iter()
+            .filter(|r| DEFAULT_GROUP_VERSIONS.contains(&(r.group, r.version)))
+            .collect();
         let by_path = resources
             .iter()
             .enumerate()

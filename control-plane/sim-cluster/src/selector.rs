@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::meta;
 use crate::status::ApiError;
 
+mod label_parser;
+
 /// One requirement of a label selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LabelReq {
@@ -24,57 +26,32 @@ enum LabelReq {
 pub(crate) struct LabelSelector(Vec<LabelReq>);
 
 impl LabelSelector {
-    /// Parses `app=web,tier!=db,env in (a,b),!legacy,release`.
+    /// Parses `app=web,tier!=db,env in (a,b),!legacy,release` with
+    /// apimachinery's grammar; a malformed selector is a `400` in its words.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
-        let bad = |why: &str| {
-            ApiError::bad_request(format!(
-                "unable to parse requirement: {why} in selector {text:?}"
-            ))
-        };
+        let requirements = label_parser::parse(text).map_err(ApiError::bad_request)?;
         let mut reqs = Vec::new();
-        for term in split_top_level(text) {
-            let term = term.trim();
-            if term.is_empty() {
-                continue;
-            }
-            if let Some(key) = term.strip_prefix('!') {
-                reqs.push(LabelReq::NotExists(valid_key(key)?));
-                continue;
-            }
-            if let Some((key, rest)) = split_set_op(term, " notin ") {
-                reqs.push(LabelReq::NotIn(
-                    valid_key(key)?,
-                    parse_set(rest).map_err(|w| bad(&w))?,
-                ));
-                continue;
-            }
-            if let Some((key, rest)) = split_set_op(term, " in ") {
-                reqs.push(LabelReq::In(
-                    valid_key(key)?,
-                    parse_set(rest).map_err(|w| bad(&w))?,
-                ));
-                continue;
-            }
-            let req = if let Some((k, v)) = term.split_once("!=") {
-                LabelReq::NotEq(valid_key(k)?, v.trim().to_owned())
-            } else if let Some((k, v)) = term.split_once("==") {
-                LabelReq::Eq(valid_key(k)?, v.trim().to_owned())
-            } else if let Some((k, v)) = term.split_once('=') {
-                LabelReq::Eq(valid_key(k)?, v.trim().to_owned())
-            } else if let Some((k, v)) = term.split_once('>') {
-                LabelReq::Gt(
-                    valid_key(k)?,
-                    v.trim().parse().map_err(|_| bad("expected an integer"))?,
-                )
-            } else if let Some((k, v)) = term.split_once('<') {
-                LabelReq::Lt(
-                    valid_key(k)?,
-                    v.trim().parse().map_err(|_| bad("expected an integer"))?,
-                )
-            } else {
-                LabelReq::Exists(valid_key(term)?)
+        for (key, op, values) in requirements {
+            let key = valid_key(&key)?;
+            let single = || values.first().cloned().unwrap_or_default();
+            let integer = || {
+                single().parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "values[0]: Invalid value: {:?}: for 'Gt', 'Lt' operators, the value must be an integer",
+                        single()
+                    ))
+                })
             };
-            reqs.push(req);
+            reqs.push(match op {
+                label_parser::Op::Exists => LabelReq::Exists(key),
+                label_parser::Op::DoesNotExist => LabelReq::NotExists(key),
+                label_parser::Op::Equals => LabelReq::Eq(key, single()),
+                label_parser::Op::NotEquals => LabelReq::NotEq(key, single()),
+                label_parser::Op::In => LabelReq::In(key, values),
+                label_parser::Op::NotIn => LabelReq::NotIn(key, values),
+                label_parser::Op::GreaterThan => LabelReq::Gt(key, integer()?),
+                label_parser::Op::LessThan => LabelReq::Lt(key, integer()?),
+            });
         }
         Ok(Self(reqs))
     }
@@ -102,45 +79,6 @@ impl LabelSelector {
                 .is_some_and(|l| l < *n),
         })
     }
-}
-
-/// Splits on commas that are not inside parentheses.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-}
-
-/// Splits `key in (a,b)` at the operator, tolerating extra spaces.
-fn split_set_op<'a>(term: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let normalized_at = term.find(op)?;
-    let (key, rest) = term.split_at(normalized_at);
-    Some((key.trim(), rest[op.len()..].trim()))
-}
-
-fn parse_set(text: &str) -> Result<Vec<String>, String> {
-    let inner = text
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .ok_or_else(|| "expected a parenthesised set of values".to_owned())?;
-    Ok(inner
-        .split(',')
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect())
 }
 
 fn valid_key(key: &str) -> Result<String, ApiError> {

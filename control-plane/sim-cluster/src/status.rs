@@ -12,6 +12,8 @@ pub(crate) struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Answered as `text/plain` (the message alone) rather than a `Status`.
+    pub plain_text: bool,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            plain_text: false,
         }
     }
 
@@ -90,6 +93,27 @@ impl ApiError {
             ),
         )
         .with_details(Self::object_details(info, name))
+    }
+
+    /// A delete precondition that failed, as `rest.BeforeDelete` reports
+    /// it: a conflict on the *kind* (`ConfigMap`, `Deployment.apps`), not
+    /// the resource.
+    pub fn delete_precondition_failed(info: &ResourceInfo, name: &str, what: &str) -> Self {
+        let qualified = if info.group.is_empty() {
+            info.kind.to_owned()
+        } else {
+            format!("{}.{}", info.kind, info.group)
+        };
+        let mut details = json!({ "name": name, "kind": info.kind });
+        if !info.group.is_empty() {
+            details["group"] = json!(info.group);
+        }
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {qualified} \"{name}\": {what}"),
+        )
+        .with_details(details)
     }
 
     /// A server-side apply conflict; `fields` are `(manager, field path)`
@@ -276,13 +300,45 @@ impl ApiError {
         Self::new(403, "Forbidden", message).with_details(Self::object_details(info, name))
     }
 
-    pub fn page_not_found(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
-            .with_details(json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": "404 page not found" }] }))
+    /// `404` for a resource, subresource or version the apiserver does not
+    /// serve under a group it knows: a `Status` with empty details.
+    pub fn resource_not_found() -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
+    }
+
+    /// `404` for a path no handler serves (an unknown group, `/foo`): the
+    /// apiserver's mux answers in plain text, not with a `Status`.
+    pub fn no_route() -> Self {
+        let mut error = Self::new(404, "NotFound", "404 page not found\n");
+        error.plain_text = true;
+        error
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
+    }
+
+    /// What the apiserver answers to a watch from a resourceVersion that is
+    /// not a number: the storage layer's parse error, passed through
+    /// unclassified (a `500` with no reason).
+    pub fn unparsable_resource_version(rv: &str) -> Self {
+        let parse_error = if !rv.is_empty() && rv.bytes().all(|b| b.is_ascii_digit()) {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        Self::new(
+            500,
+            "",
+            format!(
+                "resourceVersion: Invalid value: {rv:?}: strconv.ParseUint: parsing {rv:?}: {parse_error}"
+            ),
+        )
     }
 
     /// The `metav1.Status` body.
@@ -296,6 +352,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty() {
+            // Unclassified errors carry no reason, as `metav1.Status` omits it.
+            if let Some(fields) = status.as_object_mut() {
+                fields.remove("reason");
+            }
+        }
         if let Some(details) = &self.details {
             status["details"] = details.clone();
         }

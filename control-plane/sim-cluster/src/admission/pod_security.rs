@@ -7,38 +7,20 @@
 
 use serde_json::Value;
 use storeplane_pod_security::{
-    ENFORCE_LABEL, ENFORCE_VERSION_LABEL, Level, NamespacePolicy, Policy, Violation, WARN_LABEL,
-    WARN_VERSION_LABEL, check, pod_template, summary,
+    Level, NamespacePolicy, Policy, Violation, check, pod_template, summary,
 };
 
 /// How many existing pods a tightened `enforce` label is checked against
 /// (the plugin's `namespaceMaxPodsToCheck`).
 const MAX_PODS_TO_CHECK: usize = 3000;
 
-/// A namespace's policy from its labels, as `api.PolicyToEvaluate` reads
-/// them: invalid labels are returned as `(field, message)` causes in the
-/// plugin's order, and `warn` follows a stricter valid `enforce` label
-/// when `warn` is not labelled itself.
+/// A namespace's policy from its labels (`storeplane-pod-security` reads
+/// them as the plugin's `api.PolicyToEvaluate`: errors in its order, `warn`
+/// following a stricter `enforce`), with invalid labels as `(field,
+/// message)` causes.
 pub(crate) fn namespace_policy(namespace: &Value) -> (NamespacePolicy, Vec<(String, String)>) {
-    let (mut policy, errors) = NamespacePolicy::from_namespace(namespace);
-    let labels = namespace.pointer("/metadata/labels");
-    let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-    let enforce_valid = label(ENFORCE_LABEL).is_some_and(|v| Level::parse(v).is_some());
-    if label(WARN_LABEL).is_none() && enforce_valid && policy.enforce.level > policy.warn.level {
-        policy.warn.level = policy.enforce.level;
-        if label(WARN_VERSION_LABEL).is_none() {
-            policy.warn.version = policy.enforce.version;
-        }
-    }
-    let order = [
-        ENFORCE_LABEL,
-        ENFORCE_VERSION_LABEL,
-        storeplane_pod_security::AUDIT_LABEL,
-        storeplane_pod_security::AUDIT_VERSION_LABEL,
-        WARN_LABEL,
-        WARN_VERSION_LABEL,
-    ];
-    let mut causes: Vec<(usize, String, String)> = errors
+    let (policy, errors) = NamespacePolicy::from_namespace(namespace);
+    let causes = errors
         .iter()
         .map(|e| {
             let text = e.to_string();
@@ -47,15 +29,10 @@ pub(crate) fn namespace_policy(namespace: &Value) -> (NamespacePolicy, Vec<(Stri
                 .strip_prefix(&format!("{field}: "))
                 .unwrap_or(&text)
                 .to_owned();
-            let rank = order
-                .iter()
-                .position(|l| *l == e.label)
-                .unwrap_or(order.len());
-            (rank, field, message)
+            (field, message)
         })
         .collect();
-    causes.sort_by_key(|(rank, _, _)| *rank);
-    (policy, causes.into_iter().map(|(_, f, m)| (f, m)).collect())
+    (policy, causes)
 }
 
 fn fully_privileged(policy: &NamespacePolicy) -> bool {

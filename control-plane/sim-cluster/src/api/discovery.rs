@@ -10,10 +10,18 @@ use crate::registry::{Registry, ResourceInfo};
 pub(crate) const KUBE_MINOR: &str = "37";
 
 pub(crate) fn version() -> Value {
+    // The fields of a 1.37 apiserver's `/version`; the build identity says
+    // which release the simulator models (its OpenAPI schemas are 1.37.2's)
+    // and, as build metadata, that it is not that release.
     json!({
         "major": "1",
         "minor": KUBE_MINOR,
-        "gitVersion": format!("v1.{KUBE_MINOR}.0-storeplane-sim"),
+        "emulationMajor": "1",
+        "emulationMinor": KUBE_MINOR,
+        "minCompatibilityMajor": "1",
+        // The oldest release this one can be rolled back to: the previous minor.
+        "minCompatibilityMinor": "36",
+        "gitVersion": format!("v1.{KUBE_MINOR}.2+storeplane-sim"),
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z",

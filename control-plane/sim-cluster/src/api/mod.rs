@@ -52,6 +52,7 @@ pub(crate) fn handle(ctx: &ApiContext, req: Request<Bytes>) -> Response<Response
     tracing::debug!(method = %parts.method, %path, "sim-cluster request");
     let mut response = match route(ctx, &request, path) {
         Ok(response) => response,
+        Err(error) if error.plain_text => text_response(error.code, error.message),
         Err(error) => json_response(error.code, &error.to_status()),
     };
     for warning in request.warnings.take() {
@@ -245,22 +246,22 @@ fn route(
         ["healthz" | "livez" | "readyz", ..] => Ok(text_response(200, "ok".to_owned())),
         ["api"] => get_only(discovery::core_versions(req.header(header::HOST))),
         ["apis"] => get_only(discovery::group_list(registry)),
-        ["apis", group] => discovery::group(registry, group)
-            .map_or_else(|| Err(ApiError::page_not_found(path)), get_only),
+        ["apis", group] => {
+            discovery::group(registry, group).map_or_else(|| Err(ApiError::no_route()), get_only)
+        }
         ["openapi", "v3"] => get_only(openapi::index_document(registry)),
-        ["openapi", "v3", "api", version] => openapi_document(req, path, registry, "", version),
+        ["openapi", "v3", "api", version] => openapi_document(req, registry, "", version),
         ["openapi", "v3", "apis", group, version] => {
-            openapi_document(req, path, registry, group, version)
+            openapi_document(req, registry, group, version)
         }
         ["api", "v1", rest @ ..] => resource(ctx, req, path, "", "v1", rest),
         ["apis", group, version, rest @ ..] => resource(ctx, req, path, group, version, rest),
-        _ => Err(ApiError::page_not_found(path)),
+        _ => Err(ApiError::no_route()),
     }
 }
 
 fn openapi_document(
     req: &ApiRequest<'_>,
-    path: &str,
     registry: &crate::registry::Registry,
     group: &str,
     version: &str,
@@ -270,7 +271,7 @@ fn openapi_document(
     }
     openapi::group_version(registry, group, version)
         .map(|text| json_bytes(200, text))
-        .ok_or_else(|| ApiError::page_not_found(path))
+        .ok_or_else(ApiError::no_route)
 }
 
 fn resource(
@@ -283,7 +284,15 @@ fn resource(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let registry = ctx.store.registry();
     if !registry.has_group_version(group, version) {
-        return Err(ApiError::page_not_found(path));
+        // A known group answers for its unknown versions; an unknown group
+        // is no route at all.
+        return Err(
+            if group.is_empty() || discovery::group(registry, group).is_some() {
+                ApiError::resource_not_found()
+            } else {
+                ApiError::no_route()
+            },
+        );
     }
     let owned = |s: &&str| (*s).to_owned();
     let (plural, namespace, name, subresource) = match rest {
@@ -314,17 +323,17 @@ fn resource(
             Some(owned(sub)),
         ),
         [plural, name, sub] => (*plural, None, Some(owned(name)), Some(owned(sub))),
-        _ => return Err(ApiError::page_not_found(path)),
+        _ => return Err(ApiError::resource_not_found()),
     };
     let res = registry
         .lookup(group, version, plural)
-        .ok_or_else(|| ApiError::page_not_found(path))?;
+        .ok_or_else(ApiError::resource_not_found)?;
     let info = ctx.store.info(res);
     if !info.namespaced && namespace.is_some() {
-        return Err(ApiError::page_not_found(path));
+        return Err(ApiError::resource_not_found());
     }
     if info.namespaced && namespace.is_none() && name.is_some() {
-        return Err(ApiError::page_not_found(path));
+        return Err(ApiError::resource_not_found());
     }
     if info.create_only {
         // Reviews: POST to the collection answers; nothing else exists.
@@ -358,11 +367,16 @@ fn resource(
     }
 }
 
-fn list_metadata(rv: u64, continue_token: Option<&str>, remaining: usize) -> Value {
+/// A list's metadata. `remaining` is `None` when the count is not known
+/// cheaply: the apiserver counts what is left only for lists without a
+/// label or field selector.
+fn list_metadata(rv: u64, continue_token: Option<&str>, remaining: Option<usize>) -> Value {
     let mut metadata = json!({ "resourceVersion": rv.to_string() });
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
-        metadata["remainingItemCount"] = json!(remaining);
+        if let Some(remaining) = remaining {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     metadata
 }
@@ -395,7 +409,7 @@ fn list(
     let metadata = list_metadata(
         page.resource_version,
         page.continue_token.as_deref(),
-        page.remaining,
+        filter.is_empty().then_some(page.remaining),
     );
     if let Some(include) = req.wants_table() {
         let items: Vec<Arc<Value>> = page
@@ -434,7 +448,7 @@ fn watch(
     {
         Some(rv) => WatchStart::After(
             rv.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?,
+                .map_err(|_| ApiError::unparsable_resource_version(rv))?,
         ),
         None if send_initial == Some("false") => WatchStart::After(ctx.store.resource_version()),
         None => WatchStart::Now,
@@ -552,12 +566,7 @@ fn object(
                 ),
             ));
         }
-        Some(other) => {
-            return Err(ApiError::page_not_found(&format!(
-                "{}/{name}/{other}",
-                info.plural
-            )));
-        }
+        Some(_) => return Err(ApiError::resource_not_found()),
     }
     let manager = req.manager();
     let write = req.write_ctx(&manager);

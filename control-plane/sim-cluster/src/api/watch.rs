@@ -20,6 +20,9 @@ use crate::selector::Filter;
 use crate::status::ApiError;
 use crate::store::{EventType, Record, Store, WatchStart, parse};
 
+/// How long before a watch's deadline the apiserver sends its last bookmark.
+const PRE_DEADLINE_BOOKMARK: Duration = Duration::from_secs(2);
+
 /// Options of one watch request.
 pub(crate) struct WatchParams {
     pub start: WatchStart,
@@ -200,6 +203,12 @@ async fn pump(
             return;
         }
     }
+    // The watcher's own starting point: the apiserver drops bookmarks that
+    // would not move a watcher past it.
+    let start_rv = match params.start {
+        WatchStart::After(rv) => rv,
+        WatchStart::Now => resource_version,
+    };
     let mut last_rv = resource_version;
     if params.initial_events_end
         && params.bookmarks
@@ -208,10 +217,20 @@ async fn pump(
         return;
     }
     let deadline = params.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut bookmark_timer = tokio::time::interval_at(
-        tokio::time::Instant::now() + params.bookmark_interval,
-        params.bookmark_interval.max(Duration::from_millis(10)),
-    );
+    // Like the apiserver's cacher: a bookmark every interval, and one 2 s
+    // before the deadline, so a client that re-watches after the timeout
+    // resumes from as late a version as possible.
+    let pre_deadline = deadline.and_then(|d| d.checked_sub(PRE_DEADLINE_BOOKMARK));
+    let next_bookmark = |now: tokio::time::Instant| {
+        let periodic = now + params.bookmark_interval.max(Duration::from_millis(10));
+        match pre_deadline {
+            Some(pre) if pre > now => periodic.min(pre),
+            _ => periodic,
+        }
+    };
+    let mut bookmark_at = params
+        .bookmarks
+        .then(|| next_bookmark(tokio::time::Instant::now()));
     loop {
         tokio::select! {
             received = live.recv() => match received {
@@ -229,10 +248,11 @@ async fn pump(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = bookmark_timer.tick(), if params.bookmarks => {
-                if tx.send(selection.bookmark(last_rv, false)).await.is_err() {
+            () = sleep_until(bookmark_at) => {
+                if last_rv > start_rv && tx.send(selection.bookmark(last_rv, false)).await.is_err() {
                     return;
                 }
+                bookmark_at = Some(next_bookmark(tokio::time::Instant::now()));
             }
             () = sleep_until(deadline) => return,
             () = tx.closed() => return,

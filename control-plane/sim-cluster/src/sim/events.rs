@@ -68,7 +68,12 @@ pub(crate) fn record(
         "reason": reason,
         "message": message,
         "type": match severity { Severity::Normal => "Normal", Severity::Warning => "Warning" },
-        "source": { "component": component, "host": if component == "kubelet" { NODE_NAME } else { "" } },
+        // Controllers' events carry no host (an empty one is omitted).
+        "source": if component == "kubelet" {
+            json!({ "component": component, "host": NODE_NAME })
+        } else {
+            json!({ "component": component })
+        },
         "firstTimestamp": now,
         "lastTimestamp": now,
         "count": 1,

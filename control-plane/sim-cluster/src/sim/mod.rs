@@ -85,6 +85,7 @@ struct Ids {
     pods: ResId,
     events: ResId,
     service_accounts: ResId,
+    config_maps: ResId,
     limit_ranges: ResId,
     quotas: ResId,
 }
@@ -104,6 +105,7 @@ impl Ids {
             pods: id("", "v1", "pods"),
             events: id("", "v1", "events"),
             service_accounts: id("", "v1", "serviceaccounts"),
+            config_maps: id("", "v1", "configmaps"),
             limit_ranges: id("", "v1", "limitranges"),
             quotas: id("", "v1", "resourcequotas"),
         }

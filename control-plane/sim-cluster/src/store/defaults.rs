@@ -9,6 +9,31 @@ use crate::meta;
 use crate::quantity::Quantity;
 use crate::registry::ResourceInfo;
 
+/// The defaults the apiserver applies while decoding a request (its Go
+/// scheme's defaulting functions), before it records managed fields: so
+/// the writer of a create owns them. Upstream that is every scheme
+/// default; here only the namespace's `kubernetes.io/metadata.name` label
+/// (`SetDefaults_Namespace`), which storeplane and kubectl see in every
+/// namespace's managedFields. The rest of [`on_create`] belongs to nobody.
+pub(super) fn on_decode(info: &ResourceInfo, obj: &mut Value) {
+    if (info.group, info.plural) == ("", "namespaces") {
+        let name = meta::name(obj).unwrap_or("").to_owned();
+        if name.is_empty() {
+            // A `generateName` namespace is labelled by the strategy later.
+            return;
+        }
+        meta::object_mut(obj, "metadata")
+            .entry("labels")
+            .or_insert_with(|| json!({}));
+        if let Some(labels) = obj
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
+            labels.insert("kubernetes.io/metadata.name".to_owned(), json!(name));
+        }
+    }
+}
+
 /// Defaults a new object in place.
 pub(super) fn on_create(info: &ResourceInfo, obj: &mut Value, st: &mut State) {
     match (info.group, info.plural) {

@@ -78,6 +78,9 @@ struct State {
     history: VecDeque<Arc<Record>>,
     /// Every change with a resourceVersion above this is still in `history`.
     floor: u64,
+    /// "etcd"'s compaction revision: what uncached watches may start from
+    /// (see [`crate::SimConfig::compaction_interval`]).
+    compacted: u64,
     next_cluster_ip: u32,
     next_node_port: u32,
 }
@@ -157,6 +160,7 @@ impl Store {
                 objects,
                 history: VecDeque::new(),
                 floor: 0,
+                compacted: 0,
                 next_cluster_ip: 10,
                 next_node_port: 30_000,
             }),
@@ -268,20 +272,6 @@ impl Store {
             .collect()
     }
 
-    /// Whether any namespaced object is left in `namespace`.
-    pub fn namespace_is_empty(&self, namespace: &str) -> bool {
-        let st = self.lock();
-        self.registry
-            .iter()
-            .filter(|(_, info)| info.namespaced)
-            .all(|(res, _)| {
-                st.objects[res]
-                    .range::<Key, _>((namespace.to_owned(), String::new())..)
-                    .next()
-                    .is_none_or(|(k, _)| k.0 != namespace)
-            })
-    }
-
     /// Opens a watch: returns the events to replay and a live receiver, taken
     /// atomically so nothing falls between them.
     pub fn watch(
@@ -316,7 +306,15 @@ impl Store {
                 .collect()
             }
             WatchStart::After(rv) => {
-                if rv < st.floor {
+                if !self.info(res).watch_cached() {
+                    // Served from etcd, which watches from `rv + 1` and
+                    // refuses a start below its compaction revision.
+                    if rv.saturating_add(1) < st.compacted || rv < st.floor {
+                        return Err(ApiError::gone(
+                            "The resourceVersion for the provided watch is too old.",
+                        ));
+                    }
+                } else if rv < st.floor {
                     // The watch cache's words: the oldest version it can
                     // resume from is the one before its oldest event.
                     return Err(ApiError::gone(format!(
@@ -339,10 +337,17 @@ impl Store {
         })
     }
 
+    /// Compacts "etcd" up to `rv` (never backwards).
+    pub fn compact(&self, rv: u64) {
+        let mut st = self.lock();
+        st.compacted = st.compacted.max(rv);
+    }
+
     /// Commits one change: assigns the next resourceVersion, stores or removes
     /// the object, appends to the history and tells watchers and controllers.
     /// Returns the object as committed.
     fn commit(&self, st: &mut State, res: ResId, kind: EventType, mut object: Value) -> Arc<Value> {
+        drop_empty_metadata(&mut object);
         st.rv += 1;
         let rv = st.rv;
         meta::metadata_mut(&mut object)
@@ -390,6 +395,30 @@ impl Store {
             self.account(st, res, &key, kind, old.as_ref(), &object);
         }
         Arc::new(object)
+    }
+}
+
+/// Drops empty metadata maps and lists, as the apiserver's Go types do
+/// (`omitempty`): a patch removing the last label leaves no `labels: {}`.
+fn drop_empty_metadata(object: &mut Value) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "labels",
+            "annotations",
+            "finalizers",
+            "ownerReferences",
+            "managedFields",
+        ] {
+            let empty = match metadata.get(field) {
+                Some(Value::Object(map)) => map.is_empty(),
+                Some(Value::Array(list)) => list.is_empty(),
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                metadata.remove(field);
+            }
+        }
     }
 }
 

@@ -185,11 +185,19 @@ impl Store {
         }
         metadata.insert("uid".to_owned(), json!(meta::new_uid()));
         metadata.insert("creationTimestamp".to_owned(), json!(meta::now()));
-        metadata.insert("generation".to_owned(), json!(1));
+        if info.tracks_generation() {
+            metadata.insert("generation".to_owned(), json!(1));
+        } else {
+            metadata.remove("generation");
+        }
         if let Managed::Record(_) = managed {
             metadata.remove("managedFields");
         }
-        // The writer owns what it sent, not what defaulting adds.
+        // The writer owns what it sent and the scheme's defaults, not what
+        // the registry and admission add.
+        if let Managed::Record(_) = managed {
+            defaults::on_decode(info, &mut obj);
+        }
         let sent = match managed {
             Managed::Record(_) => Some(obj.clone()),
             Managed::Preset => None,
@@ -408,12 +416,7 @@ impl Store {
                 meta::object_mut(&mut merged, "spec").insert("finalizers".to_owned(), finalizers);
                 merged
             }
-            Some(other) => {
-                return Err(ApiError::page_not_found(&format!(
-                    "{}/{other}",
-                    info.plural
-                )));
-            }
+            Some(_) => return Err(ApiError::resource_not_found()),
             None => {
                 let mut new = new;
                 if info.has_status {
@@ -464,7 +467,7 @@ impl Store {
         if same_ignoring_managed_times(current, &new) {
             return Ok(Arc::clone(current));
         }
-        if spec_changed(current, &new) {
+        if info.tracks_generation() && spec_changed(current, &new) {
             let generation = meta::generation(current) + 1;
             meta::metadata_mut(&mut new).insert("generation".to_owned(), json!(generation));
         }
@@ -492,17 +495,31 @@ impl Store {
         let current = self.current(&st, res, namespace, name)?;
         let info = self.info(res);
         self.admit_delete(info, name)?;
+        // The namespace registry checks preconditions in storage's words;
+        // every other resource in `rest.BeforeDelete`'s, naming the kind.
+        let generic = res != self.namespaces;
         if let Some(uid) = &opts.uid
             && uid != meta::uid(&current)
         {
-            return Err(ApiError::precondition_failed(
-                info,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(&current)
-                ),
-            ));
+            let actual = meta::uid(&current);
+            return Err(if generic {
+                ApiError::delete_precondition_failed(
+                    info,
+                    name,
+                    &format!(
+                        "the UID in the precondition ({uid}) does not match the UID in record \
+                         ({actual}). The object might have been deleted and then recreated"
+                    ),
+                )
+            } else {
+                ApiError::precondition_failed(
+                    info,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    ),
+                )
+            });
         }
         if let Some(rv) = &opts.resource_version {
             let actual = current
@@ -510,13 +527,24 @@ impl Store {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if rv != actual {
-                return Err(ApiError::precondition_failed(
-                    info,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
-                    ),
-                ));
+                return Err(if generic {
+                    ApiError::delete_precondition_failed(
+                        info,
+                        name,
+                        &format!(
+                            "the ResourceVersion in the precondition ({rv}) does not match the \
+                             ResourceVersion in record ({actual}). The object might have been modified"
+                        ),
+                    )
+                } else {
+                    ApiError::precondition_failed(
+                        info,
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                        ),
+                    )
+                });
             }
         }
         if opts.dry_run {
@@ -569,13 +597,18 @@ impl Store {
             return DeleteOutcome::Pending(current);
         }
         let mut marked = (*current).clone();
+        let generation = meta::generation(&current);
         let metadata = meta::metadata_mut(&mut marked);
         metadata.insert("deletionTimestamp".to_owned(), json!(meta::now()));
-        metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(0));
-        metadata.insert(
-            "generation".to_owned(),
-            json!(meta::generation(&current) + 1),
-        );
+        // The namespace registry only stamps the time; the generic one
+        // (`markAsDeleting`) also sets a zero grace period and bumps a
+        // generation the resource keeps.
+        if res != self.namespaces {
+            metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(0));
+            if generation > 0 {
+                metadata.insert("generation".to_owned(), json!(generation + 1));
+            }
+        }
         if res == self.namespaces {
             meta::object_mut(&mut marked, "status")
                 .insert("phase".to_owned(), json!("Terminating"));

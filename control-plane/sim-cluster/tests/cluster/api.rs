@@ -357,16 +357,22 @@ async fn lists_paginate_with_limit_and_continue() {
     for i in 0..5 {
         maps.create(
             &PostParams::default(),
-            &object(json!({ "metadata": { "name": format!("cm-{i}") } })),
+            &object(
+                json!({ "metadata": { "name": format!("cm-{i}"), "labels": { "page": "yes" } } }),
+            ),
         )
         .await
         .unwrap();
     }
-    let first = maps.list(&ListParams::default().limit(2)).await.unwrap();
+    // Selected: the namespace also holds the published `kube-root-ca.crt`.
+    let selected = ListParams::default().labels("page=yes");
+    let first = maps.list(&selected.clone().limit(2)).await.unwrap();
     assert_eq!(first.items.len(), 2);
+    // Counted only for lists without a selector, as upstream.
+    assert_eq!(first.metadata.remaining_item_count, None);
     let token = first.metadata.continue_.clone().unwrap();
     let second = maps
-        .list(&ListParams::default().limit(10).continue_token(&token))
+        .list(&selected.limit(10).continue_token(&token))
         .await
         .unwrap();
     assert_eq!(second.items.len(), 3);
@@ -479,14 +485,60 @@ async fn watch_sends_bookmarks_when_allowed() {
         .await
         .unwrap()
         .boxed();
-    match stream.try_next().await.unwrap().unwrap() {
-        // The simulated controllers may have written since; a bookmark
-        // carries the newest version the watcher has passed.
-        WatchEvent::Bookmark(b) => assert!(
-            b.metadata.resource_version.parse::<u64>().unwrap() >= rv.parse::<u64>().unwrap()
-        ),
-        other => panic!("expected a bookmark, got {other:?}"),
+    // As from the apiserver, a bookmark only comes once the watch has
+    // something to move past.
+    let moved = maps
+        .create(
+            &PostParams::default(),
+            &object(json!({ "metadata": { "name": "moved" } })),
+        )
+        .await
+        .unwrap();
+    let moved_rv: u64 = moved.metadata.resource_version.unwrap().parse().unwrap();
+    loop {
+        match stream.try_next().await.unwrap().unwrap() {
+            // A bookmark carries the newest version the watcher has passed.
+            WatchEvent::Bookmark(b) => {
+                assert!(b.metadata.resource_version.parse::<u64>().unwrap() >= moved_rv);
+                break;
+            }
+            WatchEvent::Added(_) | WatchEvent::Modified(_) => {}
+            other => panic!("expected a bookmark, got {other:?}"),
+        }
     }
+}
+
+#[tokio::test]
+async fn watch_gets_a_bookmark_before_its_timeout() {
+    // Bookmarks every minute, but one 2 s before the watch's deadline, as
+    // the apiserver's cacher sends, so a client re-watches from late.
+    let (cluster, client) = instant_cluster();
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = cluster.resource_version().to_string();
+    let started = std::time::Instant::now();
+    let mut stream = maps
+        .watch(&WatchParams::default().timeout(3), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    maps.create(
+        &PostParams::default(),
+        &object(json!({ "metadata": { "name": "moved" } })),
+    )
+    .await
+    .unwrap();
+    let mut bookmarks = 0;
+    while let Some(event) = stream.try_next().await.unwrap() {
+        if let WatchEvent::Bookmark(_) = event {
+            bookmarks += 1;
+            let at = started.elapsed();
+            assert!(
+                at < std::time::Duration::from_secs(2) + std::time::Duration::from_millis(900),
+                "{at:?}"
+            );
+        }
+    }
+    assert_eq!(bookmarks, 1);
 }
 
 #[tokio::test]
@@ -692,4 +744,146 @@ async fn namespace_teardown_terminates_then_removes_content_and_namespace() {
         }
     }
     assert!(namespaces.get_opt("doomed").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_watch_of_events_from_a_compacted_version_is_gone_in_etcds_words() {
+    // Events are not in the apiserver's watch cache: etcd's compaction
+    // decides what is too old. Cached resources are not affected.
+    let mut config = SimConfig::instant();
+    config.compaction_interval = std::time::Duration::from_millis(50);
+    let cluster = SimCluster::new(config);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client(), "default");
+    let mut stream = events
+        .watch(&WatchParams::default(), "1")
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Error(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+            assert_eq!(
+                status.message,
+                "The resourceVersion for the provided watch is too old."
+            );
+        }
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
+    let mut stream = maps
+        .watch(&WatchParams::default(), "1")
+        .await
+        .unwrap()
+        .boxed();
+    assert!(matches!(
+        stream.try_next().await.unwrap().unwrap(),
+        WatchEvent::Added(_)
+    ));
+}
+
+#[tokio::test]
+async fn only_resources_whose_registry_keeps_a_generation_have_one() {
+    let (_cluster, client) = instant_cluster();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let map = maps
+        .create(
+            &PostParams::default(),
+            &object(json!({ "metadata": { "name": "g" }, "data": { "a": "1" } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(map.metadata.generation, None);
+    let changed = maps
+        .patch(
+            "g",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "a": "2" } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.metadata.generation, None);
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let created = deployments
+        .create(&PostParams::default(), &object(deployment("g", 1)))
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+}
+
+#[tokio::test]
+async fn delete_preconditions_fail_in_the_words_of_the_registry() {
+    let (_cluster, client) = instant_cluster();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let map = maps
+        .create(
+            &PostParams::default(),
+            &object(json!({ "metadata": { "name": "p" } })),
+        )
+        .await
+        .unwrap();
+    let uid = map.metadata.uid.unwrap();
+    let wrong = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("00000000-0000-0000-0000-000000000000".into()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let status = api_error(maps.delete("p", &wrong).await.unwrap_err());
+    assert_eq!(status.code, 409);
+    assert_eq!(
+        status.message,
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"p\": the UID in the precondition \
+             (00000000-0000-0000-0000-000000000000) does not match the UID in record ({uid}). \
+             The object might have been deleted and then recreated"
+        )
+    );
+    // Namespaces check in storage's words.
+    namespace(&client, "kept").await;
+    let namespaces: Api<Namespace> = Api::all(client);
+    let status = api_error(namespaces.delete("kept", &wrong).await.unwrap_err());
+    assert!(
+        status
+            .message
+            .contains("Precondition failed: UID in precondition: 00000000-"),
+        "{}",
+        status.message
+    );
+}
+
+#[tokio::test]
+async fn every_namespace_gets_the_published_root_ca() {
+    let (_cluster, client) = instant_cluster();
+    namespace(&client, "fresh").await;
+    let maps: Api<ConfigMap> = Api::namespaced(client, "fresh");
+    let published = super::wait_for(&maps, "kube-root-ca.crt", |m: Option<&ConfigMap>| {
+        m.is_some()
+    })
+    .await;
+    let pem = published.data.unwrap_or_default();
+    assert!(pem["ca.crt"].starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[tokio::test]
+async fn removing_the_last_label_leaves_no_empty_map() {
+    let (_cluster, client) = instant_cluster();
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    maps.create(
+        &PostParams::default(),
+        &object(json!({ "metadata": { "name": "l", "labels": { "a": "b" } } })),
+    )
+    .await
+    .unwrap();
+    let unlabelled = maps
+        .patch(
+            "l",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "labels": { "a": null } } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(json_of(&unlabelled)["metadata"].get("labels"), None);
 }
