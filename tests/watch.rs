@@ -15,7 +15,7 @@ on_both_backends!(
     resuming_delivers_exactly_what_was_missed,
     stale_or_foreign_tokens_require_a_resync,
     idle_streams_get_heartbeats,
-    shutdown_ends_streams_cleanly,
+    shutdown_ends_streams_with_unavailable_to_resume_elsewhere,
 );
 
 /// How long a test waits for an event before failing.
@@ -202,19 +202,30 @@ async fn idle_streams_get_heartbeats(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_ends_streams_cleanly(backend: Backend) -> Result<()> {
+async fn shutdown_ends_streams_with_unavailable_to_resume_elsewhere(
+    backend: Backend,
+) -> Result<()> {
     let mut server = Server::start(backend).await?;
     let mut stream = watch(&server, "").await?;
     next(&mut stream).await?;
     let status = server.terminate().await?;
     ensure!(status.success(), "storeplane exited with {status}");
-    // The stream ends with OK, not with a transport error.
+    // The stream ends with UNAVAILABLE saying why, not with a transport
+    // error nor with OK (which would tell the client the watch is over):
+    // the client resumes with its last token on another replica.
     loop {
         match tokio::time::timeout(PATIENCE, stream.message()).await? {
-            Ok(None) => return Ok(()),
+            Ok(None) => bail!("the stream ended with OK"),
             Ok(Some(event)) if event.r#type() == EventType::Heartbeat => {}
             Ok(Some(event)) => bail!("unexpected event {event:?}"),
-            Err(status) => bail!("stream ended with an error: {status}"),
+            Err(status) => {
+                ensure!(
+                    status.code() == Code::Unavailable
+                        && status.message().contains("shutting down"),
+                    "stream ended with {status}"
+                );
+                return Ok(());
+            }
         }
     }
 }

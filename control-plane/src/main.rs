@@ -15,7 +15,7 @@ use storeplane::{
     persistence, server,
 };
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc: a provisioning burst allocates many
@@ -363,9 +363,28 @@ struct ServeArgs {
     /// Stores are served at `<name>.<base-domain>`.
     #[arg(long, env = "STOREPLANE_BASE_DOMAIN", default_value = "localhost")]
     base_domain: String,
+    /// ClusterRole to bind, in each store namespace storeplane creates, to
+    /// `--store-role-subject` (RoleBinding `storeplane-access`): how
+    /// storeplane's own access to store namespaces is granted when its
+    /// ServiceAccount holds no namespaced rights of its own (the chart).
+    #[arg(long, env = "STOREPLANE_STORE_ROLE", requires = "store_role_subject")]
+    store_role: Option<String>,
+    /// Who `--store-role` is bound to: this process's own user name in the
+    /// API server, `system:serviceaccount:<namespace>:<name>` (a
+    /// ServiceAccount) or any other name (a User).
+    #[arg(long, env = "STOREPLANE_STORE_ROLE_SUBJECT", requires = "store_role")]
+    store_role_subject: Option<String>,
     /// Ingress class for store Ingresses.
     #[arg(long, env = "STOREPLANE_INGRESS_CLASS")]
     ingress_class: Option<String>,
+    /// Namespace of the ingress controller, which each store's network
+    /// policy lets in (`ingress-nginx`; k3s's Traefik runs in `kube-system`).
+    #[arg(
+        long,
+        env = "STOREPLANE_INGRESS_NAMESPACE",
+        default_value = "ingress-nginx"
+    )]
+    ingress_namespace: String,
     /// Storage class for store volumes.
     #[arg(long, env = "STOREPLANE_STORAGE_CLASS")]
     storage_class: Option<String>,
@@ -391,9 +410,21 @@ struct ServeArgs {
     orphan_grace: Duration,
     /// This replica's identity for store leases (default: host name and
     /// process id). A stable identity (e.g. the StatefulSet pod name) lets a
-    /// restarted replica resume its own leases at once.
+    /// restarted replica resume its own leases at once. Never give two
+    /// running replicas the same one: they would both hold its leases.
     #[arg(long, env = "STOREPLANE_REPLICA_ID")]
     replica_id: Option<String>,
+    /// How long a replica's claim on a store lasts unless renewed (it is
+    /// renewed every third of this while a run lasts). A replica that dies
+    /// holding a store delays it by at most this much.
+    #[arg(long, env = "STOREPLANE_STORE_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
+    store_lease: Duration,
+    /// On SIGTERM, how long reconcile runs in flight may take before they
+    /// are abandoned and their leases handed back to the other replicas
+    /// (and how long open connections may take to close). A second signal
+    /// exits at once.
+    #[arg(long, env = "STOREPLANE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
 }
 
 fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
@@ -473,6 +504,7 @@ async fn main() -> anyhow::Result<()> {
                     reconcile_concurrency: args.reconcile_concurrency.max(1),
                     metrics_listen: args.metrics_listen,
                     orphan_deletion: args.delete_orphans.then_some(args.orphan_grace),
+                    shutdown_timeout: args.shutdown_timeout,
                     replica: args.replica_id.clone().unwrap_or_else(|| {
                         format!(
                             "{}-{}",
@@ -548,10 +580,19 @@ fn platform(args: &ServeArgs) -> storeplane::reconcile::PlatformConfig {
     let mut platform = storeplane::reconcile::PlatformConfig::local();
     platform.base_domain = args.base_domain.clone();
     platform.ingress_class = args.ingress_class.clone();
+    platform.ingress_namespace = args.ingress_namespace.clone();
     platform.storage_class = args.storage_class.clone();
     platform.tls = args.cluster_issuer.is_some();
     platform.cluster_issuer = args.cluster_issuer.clone();
     platform.provision_timeout = args.provision_timeout;
+    // A lease shorter than a second would be renewed more often than the
+    // database is worth asking.
+    platform.lease = args.store_lease.max(Duration::from_secs(1));
+    platform.store_access = args
+        .store_role
+        .as_ref()
+        .zip(args.store_role_subject.as_ref())
+        .map(|(role, subject)| storeplane::reconcile::StoreAccess::new(role, subject));
     platform
 }
 
@@ -754,14 +795,21 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM.
+/// Cancels `shutdown` (a graceful stop, see `server::serve`) on SIGINT or
+/// SIGTERM; a second signal exits at once, for an operator who will not
+/// wait for the runs in flight.
 async fn stop_on_signal(shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing SIGTERM handler")?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
-        _ = term.recv() => info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received; shutting down"),
+        _ = term.recv() => info!("SIGTERM received; shutting down"),
     }
     shutdown.cancel();
-    Ok(())
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    warn!("second signal: exiting without waiting for the shutdown to finish");
+    std::process::exit(130);
 }

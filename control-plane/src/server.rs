@@ -89,6 +89,10 @@ pub struct ServeConfig {
     /// `--delete-orphans`: delete this installation's orphaned namespaces
     /// after this grace period; `None`: report them only.
     pub orphan_deletion: Option<Duration>,
+    /// After SIGTERM: how long reconcile runs in flight may take before
+    /// they are abandoned (their leases handed back), and how long open
+    /// connections may take to close.
+    pub shutdown_timeout: Duration,
 }
 
 /// Which cluster to provision on.
@@ -147,6 +151,18 @@ const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// preceded, on the first start of a database, by
 /// `storeplane admin token written to <path>`: the first administrator
 /// token goes to that file (mode 0600), never to stdout or the log.
+///
+/// Shutting down (SIGTERM), in this order and within about
+/// `shutdown_timeout` plus a few seconds:
+/// 1. every service's health turns NOT_SERVING, and only then the listener
+///    closes; calls in flight finish, open watches send what was committed
+///    and end with `UNAVAILABLE` (`ShuttingDown`), to be resumed elsewhere;
+/// 2. meanwhile the reconciler starts no run; runs in flight get
+///    `shutdown_timeout` to finish, then are abandoned and hand their leases
+///    back;
+/// 3. on PostgreSQL the other replicas are told (`storeplane_handoff`),
+///    and queue every store that needs work again: they take this
+///    replica's stores over at once, not when its leases or timers lapse.
 pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     if config.auth == AuthMode::Disabled && config.cors_allow_origins.iter().any(|o| o == "*") {
         anyhow::bail!(
@@ -162,13 +178,16 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         "sqlite"
     };
     let connections = persistence::Connections::open(&config.database_url, db.clone()).await?;
-    let availability = persistence::Availability::new(connections.writer.clone());
+    let availability = persistence::Availability::new(connections.probe.clone());
 
     let wake = Arc::new(Notify::new());
-    if persistence::is_postgres(&db) {
+    let handed_back = Arc::new(Notify::new());
+    let postgres = persistence::is_postgres(&db).then(|| db.get_postgres_connection_pool().clone());
+    if let Some(pool) = &postgres {
         watch::spawn_listener(
-            db.get_postgres_connection_pool().clone(),
+            pool.clone(),
             Arc::clone(&wake),
+            Arc::clone(&handed_back),
             availability.clone(),
             shutdown.clone(),
         );
@@ -342,8 +361,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
             },
         };
     let engine_count = catalog.engines().len();
-    let driver: Arc<dyn StoreDriver> = match (&kube, &plugin_host) {
-        (Some(kube), Some(host)) => Arc::new(
+    let reconciler = match (&kube, &plugin_host) {
+        (Some(kube), Some(host)) => Some(
             Reconciler::start(
                 Arc::new(Context {
                     repo: Arc::clone(&reconciler_repo),
@@ -358,14 +377,20 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
                     drifted: Default::default(),
                     own_writes: Default::default(),
                     namespaces: Default::default(),
+                    abandon: CancellationToken::new(),
                 }),
                 &hub,
+                Arc::clone(&handed_back),
                 config.reconcile_concurrency,
                 shutdown.clone(),
             )
             .await,
         ),
-        _ => Arc::new(NoCluster::new(Arc::clone(&repo))),
+        _ => None,
+    };
+    let driver: Arc<dyn StoreDriver> = match &reconciler {
+        Some(reconciler) => Arc::new(reconciler.clone()),
+        None => Arc::new(NoCluster::new(Arc::clone(&repo))),
     };
     if let Some(addr) = config.metrics_listen {
         let local = crate::metrics::serve(
@@ -398,7 +423,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
     health.set_serving::<InfoServiceServer<InfoApi>>().await;
-    spawn_health_follower(
+    let health_down = spawn_health_follower(
         health.clone(),
         availability.clone(),
         Arc::clone(&metrics),
@@ -439,14 +464,18 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     info!(address = %local, database = backend, engines = engine_count, "storeplane serving");
     println!("storeplane listening on http://{local}");
 
+    // The listener closes when this completes: only once health says
+    // NOT_SERVING for every service, so no probe sees a closed port while
+    // health still says SERVING.
     let stopping = shutdown.clone();
-    let drain_health = health.clone();
     let stopped = async move {
         stopping.cancelled().await;
-        drain_health
-            .set_not_serving::<StoreServiceServer<StoreApi>>()
-            .await;
-        info!("shutting down: streams end, in-flight calls finish");
+        if health_down.await.is_err() {
+            warn!("health reporting stopped early; closing the listener anyway");
+        }
+        info!(
+            "shutting down: health NOT_SERVING, listener closed, streams end, calls in flight finish"
+        );
     };
 
     // gRPC-web wraps each gRPC service rather than the whole server, so
@@ -473,17 +502,55 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         config.client_addresses.clone(),
         Arc::clone(&metrics),
     );
-    tonic::transport::Server::builder()
+    let serving = tonic::transport::Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
         .layer(tower::util::option_layer(cors(&config.cors_allow_origins)?))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, stopped)
-        .await
-        .context("serving gRPC")?;
-    info!("stopped");
-    Ok(())
+        .serve_with_incoming_shutdown(incoming, stopped);
+    let timeout = config.shutdown_timeout;
+    let api = async {
+        tokio::pin!(serving);
+        // Graceful shutdown waits for every connection to close; a client
+        // that keeps a stream open (a health Watch) must not hold the
+        // replica up for ever.
+        let overdue = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(timeout).await;
+        };
+        let served = tokio::select! {
+            served = &mut serving => served.context("serving gRPC"),
+            () = overdue => {
+                warn!(timeout_ms = timeout.as_millis() as u64, "connections still open at the shutdown deadline; closing them");
+                Ok(())
+            }
+        };
+        // A server that failed takes the rest down with it.
+        shutdown.cancel();
+        served
+    };
+    let reconcile = async {
+        shutdown.cancelled().await;
+        let began = std::time::Instant::now();
+        if let Some(reconciler) = &reconciler {
+            reconciler.drain(timeout).await;
+        }
+        began
+    };
+    let (served, began) = tokio::join!(api, reconcile);
+    // Only a replica that reconciles has work to hand back; after its
+    // leases are released, so the others find the stores free.
+    if let (Some(pool), Some(_)) = (&postgres, &reconciler) {
+        match watch::hand_back(pool, &config.replica).await {
+            Ok(()) => info!("told the other replicas to take this one's work over"),
+            Err(err) => {
+                warn!(error = %err, "cannot tell the other replicas; they take over as leases lapse")
+            }
+        }
+    }
+    info!(elapsed_ms = began.elapsed().as_millis() as u64, "stopped");
+    served
 }
 
 /// Creates the first administrator token when the database has none and
@@ -586,32 +653,50 @@ const HEALTH_SERVICES: [&str; 6] = [
 
 /// Mirrors the database's availability in `grpc.health.v1`: NOT_SERVING
 /// from the first call that could not reach it until the probe gets an
-/// answer (see `persistence::Availability`), SERVING again after.
+/// answer (see `persistence::Availability`), SERVING again after. On
+/// `shutdown` it turns every service NOT_SERVING for good and then
+/// completes the returned receiver. It is the only writer of health, so
+/// nothing can flip it back to SERVING during a shutdown.
 fn spawn_health_follower(
     health: tonic_health::server::HealthReporter,
     availability: persistence::Availability,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-) {
+) -> tokio::sync::oneshot::Receiver<()> {
     let mut changes = availability.subscribe();
+    let (down, health_down) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let mut following = true;
         loop {
             tokio::select! {
-                changed = changes.changed() => if changed.is_err() { return },
-                () = shutdown.cancelled() => return,
-            }
-            let up = *changes.borrow_and_update();
-            metrics.database_available(up);
-            let status = if up {
-                tonic_health::ServingStatus::Serving
-            } else {
-                tonic_health::ServingStatus::NotServing
-            };
-            for service in HEALTH_SERVICES {
-                health.set_service_status(service, status).await;
+                biased;
+                () = shutdown.cancelled() => break,
+                changed = changes.changed(), if following => {
+                    if changed.is_err() {
+                        following = false;
+                        continue;
+                    }
+                    let up = *changes.borrow_and_update();
+                    metrics.database_available(up);
+                    let status = if up {
+                        tonic_health::ServingStatus::Serving
+                    } else {
+                        tonic_health::ServingStatus::NotServing
+                    };
+                    for service in HEALTH_SERVICES {
+                        health.set_service_status(service, status).await;
+                    }
+                }
             }
         }
+        for service in HEALTH_SERVICES {
+            health
+                .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        let _ = down.send(());
     });
+    health_down
 }
 
 /// CORS for browsers on other origins calling the gRPC-web API. No origins

@@ -102,6 +102,12 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// This replica is shutting down (SIGTERM): the call, typically a
+    /// watch, ends here and is to be resumed on another replica (a watch
+    /// with its last resume token). `UNAVAILABLE`, like any other reason to
+    /// go elsewhere and retry.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// The database or another dependency failed; details are logged, not returned.
     #[error("internal error: {context}")]
     Internal {

@@ -99,15 +99,32 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// deleting, or ready with a newer generation), of every tenant.
     async fn needing_work(&self) -> Result<Vec<Uuid>>;
 
-    /// Takes (or renews) the lease on a store for `holder`; false when
-    /// another replica holds an unexpired lease.
-    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool>;
+    /// Takes (or renews) the lease on a store for `holder` for `ttl`; says
+    /// who holds it and until when when another replica has an unexpired
+    /// lease, so the caller can come back when it lapses.
+    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Claim>;
 
     /// Gives the lease up early.
     async fn release(&self, id: Uuid, holder: &str) -> Result<()>;
 
     /// Adds a timeline entry without changing the store.
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()>;
+}
+
+/// The outcome of [`StoreRepository::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the lease now.
+    Held,
+    /// Another replica holds an unexpired lease.
+    Taken {
+        /// Its holder.
+        holder: String,
+        /// When it lapses unless renewed.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// There is no such store.
+    NoStore,
 }
 
 /// Tenants and their tokens.

@@ -121,6 +121,16 @@ pub fn to_status(err: Error) -> Status {
                 details,
             )
         }
+        Error::ShuttingDown => {
+            details.set_retry_info(Some(std::time::Duration::ZERO));
+            details.set_error_info("SHUTTING_DOWN", ERROR_DOMAIN, HashMap::new());
+            Status::with_error_details(
+                Code::Unavailable,
+                "the server is shutting down; call another replica \
+                 (a watch resumes there with its last resume token)",
+                details,
+            )
+        }
         err @ Error::Internal { .. } => {
             error!(error = %err, cause = ?std::error::Error::source(&err), "internal error");
             details.set_error_info("INTERNAL", ERROR_DOMAIN, HashMap::new());
@@ -167,6 +177,22 @@ mod tests {
             .retry_info()
             .and_then(|r| r.retry_delay);
         assert_eq!(delay, Some(std::time::Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn shutting_down_is_unavailable_to_retry_at_once_elsewhere() {
+        let status = to_status(Error::ShuttingDown);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("resume token"));
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some("SHUTTING_DOWN")
+        );
+        assert_eq!(
+            details.retry_info().and_then(|r| r.retry_delay),
+            Some(std::time::Duration::ZERO)
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
 };
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::domain::Error;
 
@@ -76,6 +76,27 @@ fn is_transient_sqlx(err: &sqlx::Error) -> bool {
     }
 }
 
+/// How long the probe's one check of a busy pool may take.
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether `err` only says that no pooled connection was free in time.
+fn is_pool_timeout(err: &Error) -> bool {
+    let Error::Unavailable { source, .. } = err else {
+        return false;
+    };
+    match source.downcast_ref::<DbErr>() {
+        Some(DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout)) => true,
+        Some(
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)),
+        ) => {
+            matches!(**e, sqlx::Error::PoolTimedOut)
+        }
+        _ => false,
+    }
+}
+
 /// Turns an internal error caused by a database that does not answer into
 /// [`Error::Unavailable`]; every other error is returned unchanged.
 pub fn classify(err: Error) -> Error {
@@ -106,6 +127,8 @@ struct Inner {
     state: watch::Sender<bool>,
     /// Whether a probe task is running.
     probing: AtomicBool,
+    /// Whether a check of a busy pool is running.
+    verifying: AtomicBool,
 }
 
 impl Availability {
@@ -116,18 +139,53 @@ impl Availability {
                 db,
                 state: watch::Sender::new(true),
                 probing: AtomicBool::new(false),
+                verifying: AtomicBool::new(false),
             }),
         }
     }
 
     /// Classifies `err` (see [`classify`]) and, when the database did not
-    /// answer, marks it down.
+    /// answer, marks it down. A pool that had no free connection in time
+    /// is only a suspicion: under a burst every connection is busy while
+    /// the database answers fine, so the probe's own connection decides
+    /// (the call itself still answers `UNAVAILABLE`, shedding load).
     pub fn check(&self, err: Error) -> Error {
         let err = classify(err);
         if err.is_unavailable() {
-            self.mark_down(&err);
+            if is_pool_timeout(&err) {
+                self.suspect(&err);
+            } else {
+                self.mark_down(&err);
+            }
         }
         err
+    }
+
+    /// Asks the database once, on the probe's connection, and marks it down
+    /// only if it does not answer; one check at a time.
+    fn suspect(&self, cause: &dyn std::fmt::Display) {
+        if !self.is_up()
+            || self
+                .inner
+                .verifying
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        let this = self.clone();
+        let cause = cause.to_string();
+        tokio::spawn(async move {
+            let answered = tokio::time::timeout(VERIFY_TIMEOUT, answers(&this.inner.db)).await;
+            this.inner.verifying.store(false, Ordering::Release);
+            match answered {
+                Ok(Ok(())) => {
+                    debug!(error = %cause, "a pool was busy but the database answers: overload, not an outage");
+                }
+                Ok(Err(err)) => this.mark_down(&err),
+                Err(_) => this.mark_down(&format!("{cause}; the probe got no answer either")),
+            }
+        });
     }
 
     /// Marks the database down (something could not reach it) and starts
@@ -226,7 +284,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failure_marks_down_and_the_probe_marks_up_again() {
+    async fn a_busy_pool_with_a_database_that_answers_is_not_an_outage() {
         let db = sea_orm::Database::connect("sqlite::memory:")
             .await
             .expect("in-memory sqlite");
@@ -239,6 +297,27 @@ mod tests {
             "read store",
             DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout),
         ));
+        assert!(err.is_unavailable(), "the call itself still sheds load");
+        // The check runs and finds the database answering: health never flips.
+        let flipped = tokio::time::timeout(Duration::from_millis(500), changes.changed()).await;
+        assert!(flipped.is_err(), "health flipped on a busy pool");
+        assert!(availability.is_up());
+    }
+
+    #[tokio::test]
+    async fn a_failure_marks_down_and_the_probe_marks_up_again() {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("in-memory sqlite");
+        db.execute_unprepared("CREATE TABLE store_changes (seq INTEGER)")
+            .await
+            .expect("table");
+        let availability = Availability::new(db);
+        let mut changes = availability.subscribe();
+        let refused = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        ))));
+        let err = availability.check(Error::internal("read store", refused));
         assert!(err.is_unavailable());
         assert!(!availability.is_up());
         tokio::time::timeout(Duration::from_secs(5), changes.wait_for(|up| *up))

@@ -150,6 +150,10 @@ pub struct Connections {
     pub reconciler_writer: DatabaseConnection,
     /// Reads of the reconciler.
     pub reconciler_reader: DatabaseConnection,
+    /// One connection of its own for [`Availability`]'s probe: under a
+    /// burst every pool can be busy, and only a connection nobody queues
+    /// for tells "overloaded" from "does not answer".
+    pub probe: DatabaseConnection,
 }
 
 /// Connections the API reads on (SQLite) or shares with nobody (PostgreSQL).
@@ -167,13 +171,43 @@ impl Connections {
             let own = connect_reader(url, &writer, RECONCILER_CONNECTIONS).await?;
             (own.clone(), own)
         };
+        let probe = connect_probe(url, &writer).await?;
         Ok(Self {
             writer,
             api_reader,
             reconciler_writer,
             reconciler_reader,
+            probe,
         })
     }
+}
+
+/// A one-connection pool for the availability probe: read-write on SQLite
+/// (the probe takes the write lock), opened lazily, with short timeouts.
+async fn connect_probe(url: &str, writer: &DatabaseConnection) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .min_connections(0);
+    if url.starts_with("sqlite:") {
+        if sqlite_path(url).is_none() {
+            return Ok(writer.clone());
+        }
+        options
+            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
+            .map_sqlx_sqlite_opts(|o| o.create_if_missing(false).busy_timeout(SQLITE_BUSY_TIMEOUT));
+    } else {
+        options
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .statement_timeout(PG_STATEMENT_TIMEOUT);
+    }
+    Database::connect(options)
+        .await
+        .map_err(|source| Error::Connect {
+            url: redact(url),
+            source,
+        })
 }
 
 /// Applies every pending migration.

@@ -26,7 +26,7 @@ use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
     NewStore, Outcome, Phase, QuotaViolation, Result, Snapshot, Store, StoreChange, StoreEvent,
     StoreFilter, StoreRef, TenantId, Urls,
-    ports::{ChangeFn, Created, StoreRepository},
+    ports::{ChangeFn, Claim, Created, StoreRepository},
     tenancy::{GlobalLimits, Scope},
 };
 
@@ -610,9 +610,12 @@ impl StoreRepository for SqlStoreRepository {
             .collect()
     }
 
-    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Claim> {
         let now = now();
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60));
+        // One conditional UPDATE: of two replicas claiming at once, the
+        // second waits for the first's row lock and then sees its lease
+        // (PostgreSQL re-checks the condition on the updated row).
         let claimed = stores::Entity::update_many()
             .col_expr(stores::Column::LeaseHolder, holder.into())
             .col_expr(stores::Column::LeaseUntil, Some(until).into())
@@ -626,7 +629,28 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&self.db)
             .await
             .map_err(db("claim store lease"))?;
-        Ok(claimed.rows_affected == 1)
+        if claimed.rows_affected == 1 {
+            return Ok(Claim::Held);
+        }
+        // Not ours: say whose and until when, so the caller comes back when
+        // it lapses (its holder may have died) instead of guessing.
+        let lease: Option<(String, Option<DateTime<Utc>>)> =
+            stores::Entity::find_by_id(id.to_string())
+                .select_only()
+                .column(stores::Column::LeaseHolder)
+                .column(stores::Column::LeaseUntil)
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(db("read store lease"))?;
+        Ok(match lease {
+            None => Claim::NoStore,
+            // Released or lapsed in between: worth trying again at once.
+            Some((holder, until)) => Claim::Taken {
+                holder,
+                until: until.unwrap_or(now),
+            },
+        })
     }
 
     async fn release(&self, id: Uuid, holder: &str) -> Result<()> {

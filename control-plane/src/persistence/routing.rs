@@ -23,7 +23,7 @@ use super::{SqlStoreRepository, availability::Availability};
 use crate::domain::{
     ChangesSince, IdempotencyKey, NewEvent, NewStore, Result, Snapshot, Store, StoreEvent,
     StoreFilter, StoreRef,
-    ports::{ChangeFn, Created, StoreRepository},
+    ports::{ChangeFn, Claim, Created, StoreRepository},
     tenancy::Scope,
 };
 
@@ -118,7 +118,7 @@ impl StoreRepository for RoutedStoreRepository {
         self.checked(self.reader.needing_work().await)
     }
 
-    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+    async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Claim> {
         self.checked(self.writer.claim(id, holder, ttl).await)
     }
 

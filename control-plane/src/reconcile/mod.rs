@@ -67,6 +67,60 @@ pub struct PlatformConfig {
     pub resync: Duration,
     /// How long a replica's claim on a store lasts without renewal.
     pub lease: Duration,
+    /// `--store-role`: the role storeplane binds to itself in each store
+    /// namespace; `None`: it relies on rights granted to it cluster-wide.
+    pub store_access: Option<StoreAccess>,
+}
+
+/// The per-store role storeplane binds to itself in each store namespace
+/// (RoleBinding [`namespace::ACCESS_BINDING`]), and the namespaces this
+/// process knows to have that binding.
+#[derive(Debug, Clone)]
+pub struct StoreAccess {
+    /// The ClusterRole bound.
+    pub role: String,
+    /// The RoleBinding's subject.
+    pub subject: serde_json::Value,
+    bound: Arc<Mutex<HashSet<String>>>,
+}
+
+impl StoreAccess {
+    /// `role` bound to `user`: `system:serviceaccount:<ns>:<name>` is a
+    /// ServiceAccount, anything else a User.
+    pub fn new(role: &str, user: &str) -> Self {
+        let subject = match user
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|rest| rest.split_once(':'))
+        {
+            Some((namespace, name)) => serde_json::json!({
+                "kind": "ServiceAccount", "name": name, "namespace": namespace,
+            }),
+            None => serde_json::json!({
+                "kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user,
+            }),
+        };
+        Self {
+            role: role.to_owned(),
+            subject,
+            bound: Arc::default(),
+        }
+    }
+
+    fn is_bound(&self, namespace: &str) -> bool {
+        self.bound
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(namespace)
+    }
+
+    fn set_bound(&self, namespace: &str, bound: bool) {
+        let mut known = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
+        if bound {
+            known.insert(namespace.to_owned());
+        } else {
+            known.remove(namespace);
+        }
+    }
 }
 
 impl PlatformConfig {
@@ -95,6 +149,7 @@ impl PlatformConfig {
             max_attempts: 8,
             resync: Duration::from_secs(60),
             lease: Duration::from_secs(60),
+            store_access: None,
         }
     }
 }
@@ -129,6 +184,10 @@ pub struct Context {
     /// and whether terminating), so a run need not read its namespace to
     /// know it is still its own.
     pub namespaces: Mutex<HashMap<String, namespace::Seen>>,
+    /// Cancelled when a replica shutting down gives up waiting for its runs
+    /// in flight: they stop at their next await and hand their leases back
+    /// (see [`Reconciler::drain`]).
+    pub abandon: CancellationToken,
 }
 
 impl Context {
@@ -171,19 +230,28 @@ impl Context {
     }
 }
 
+/// How long runs abandoned at shutdown get to hand their leases back.
+const ABANDON_GRACE: Duration = Duration::from_secs(5);
+
 /// The running reconciler; also the [`StoreDriver`] the API notifies.
 #[derive(Clone)]
 pub struct Reconciler {
     queue: Queue,
     kube: Arc<KubeOps>,
+    ctx: Arc<Context>,
 }
 
 impl Reconciler {
     /// Starts reconciling: the queue, the triggers, and a first pass over
-    /// every store that needs work.
+    /// every store that needs work. `handed_back` is signalled when another
+    /// replica shut down and gave its work back (PostgreSQL): every store
+    /// that needs work is then queued again, so it is taken over at once
+    /// rather than when that replica's leases or timers would have fired.
+    /// From `cancel` on no run starts; see [`Reconciler::drain`].
     pub async fn start(
         ctx: Arc<Context>,
         hub: &ChangeHub,
+        handed_back: Arc<tokio::sync::Notify>,
         concurrency: usize,
         cancel: CancellationToken,
     ) -> Self {
@@ -217,13 +285,60 @@ impl Reconciler {
             }
         });
 
+        // Work another replica handed back when it shut down.
+        let (handoff_queue, handoff_ctx, handoff_cancel) =
+            (queue.clone(), Arc::clone(&ctx), cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = handoff_cancel.cancelled() => return,
+                    () = handed_back.notified() => {
+                        info!("another replica handed its work back");
+                        enqueue_all(&handoff_ctx, &handoff_queue).await;
+                    }
+                }
+            }
+        });
+
         watches::spawn(Arc::clone(&ctx), queue.clone(), cancel);
         enqueue_all(&ctx, &queue).await;
         info!(concurrency, "reconciler started");
         Self {
             queue,
             kube: Arc::clone(&ctx.kube),
+            ctx,
         }
+    }
+
+    /// After `start`'s `cancel` (no run starts any more): waits up to
+    /// `deadline` for the runs in flight to finish, then abandons the rest,
+    /// which hand their leases back so that another replica can take their
+    /// stores over at once instead of when the leases lapse. Returns whether
+    /// any run was abandoned.
+    pub async fn drain(&self, deadline: Duration) -> bool {
+        let started = std::time::Instant::now();
+        if tokio::time::timeout(deadline, self.queue.drained())
+            .await
+            .is_ok()
+        {
+            info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "reconciler stopped: every run in flight finished"
+            );
+            return false;
+        }
+        warn!(
+            deadline_ms = deadline.as_millis() as u64,
+            "runs still in flight at the shutdown deadline; abandoning them"
+        );
+        self.ctx.abandon.cancel();
+        if tokio::time::timeout(ABANDON_GRACE, self.queue.drained())
+            .await
+            .is_err()
+        {
+            warn!("abandoned runs did not stop in time; their leases expire by themselves");
+        }
+        true
     }
 
     /// The work queue.

@@ -24,6 +24,13 @@ pub const POD_SECURITY_LEVEL: &str = "restricted";
 const POD_SECURITY_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 /// Baseline objects are named with this prefix, which plugins may not use.
 pub const PLATFORM_PREFIX: &str = "storeplane-";
+/// The RoleBinding that grants storeplane `--store-role` in a store
+/// namespace (plugins may not touch RBAC objects, nor names with the
+/// platform prefix).
+pub const ACCESS_BINDING: &str = "storeplane-access";
+/// How long to wait for the API server to authorize through a RoleBinding
+/// just created (its RBAC cache sees it within milliseconds).
+const ACCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why the namespace could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +196,7 @@ pub fn seen(ctx: &Context, name: &str, namespace: Option<&Value>) {
         .namespaces
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let gone = namespace.is_none_or(|ns| !ns["metadata"]["deletionTimestamp"].is_null());
     match namespace {
         Some(ns) => {
             known.insert(name.to_owned(), Seen::of(ns));
@@ -196,6 +204,76 @@ pub fn seen(ctx: &Context, name: &str, namespace: Option<&Value>) {
         None => {
             known.remove(name);
         }
+    }
+    // A namespace of the same name created later needs its own binding.
+    if gone && let Some(access) = &ctx.platform.store_access {
+        access.set_bound(name, false);
+    }
+}
+
+/// Binds `--store-role` to storeplane itself in the store's namespace
+/// (RoleBinding [`ACCESS_BINDING`]) before anything else happens in it:
+/// storeplane holds no rights in namespaces it did not create. Always for a
+/// namespace just `Created`; for an `Existing` one unless this process
+/// already did it (a namespace from a storeplane without `--store-role`
+/// gets it here). A binding that already exists is left as it is. After a
+/// create, waits until the API server authorizes through it.
+pub async fn ensure_access(
+    ctx: &Context,
+    store: &Store,
+    claimed: Claimed,
+) -> Result<(), HostError> {
+    let Some(access) = &ctx.platform.store_access else {
+        return Ok(());
+    };
+    let ns = store.namespace();
+    if claimed == Claimed::Existing && access.is_bound(&ns) {
+        return Ok(());
+    }
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": ACCESS_BINDING, "namespace": ns, "labels": owner(ctx, store).labels()},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": access.role},
+        "subjects": [access.subject],
+    });
+    match ctx
+        .kube
+        .create(PLATFORM_FIELD_MANAGER, Some(&ns), &binding)
+        .await
+    {
+        Ok(_) => wait_for_access(ctx, &ns).await?,
+        Err(HostError::Conflict(_)) => {}
+        Err(err) => return Err(err),
+    }
+    access.set_bound(&ns, true);
+    Ok(())
+}
+
+/// Asks the API server (SelfSubjectAccessReview, which every authenticated
+/// user may) until it authorizes storeplane through the new binding: the
+/// baseline's first apply would otherwise race the RBAC cache.
+async fn wait_for_access(ctx: &Context, ns: &str) -> Result<(), HostError> {
+    let review = json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": ns, "verb": "patch", "resource": "resourcequotas"}},
+    });
+    let deadline = tokio::time::Instant::now() + ACCESS_WAIT;
+    loop {
+        let answer = ctx
+            .kube
+            .create(PLATFORM_FIELD_MANAGER, None, &review)
+            .await?;
+        if answer["status"]["allowed"].as_bool() == Some(true) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(HostError::Denied(format!(
+                "RoleBinding {ACCESS_BINDING} in {ns} grants nothing: is --store-role-subject this process's own identity?"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -310,6 +388,7 @@ pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, HostError> {
         Some((live, ownership))
             if ownership.is_ours() && live["metadata"]["deletionTimestamp"].is_null() =>
         {
+            ensure_access(ctx, store, Claimed::Existing).await?;
             apply_baseline(ctx, store, Claimed::Existing).await?;
             Ok(true)
         }

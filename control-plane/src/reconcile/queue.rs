@@ -2,7 +2,9 @@
 //! deduplicated (a key queued twice runs once), never running the same key
 //! twice at once (a key requested while it runs runs again afterwards),
 //! bounded concurrency, and delayed requeues that an earlier request
-//! overrides.
+//! overrides. Once stopped it starts nothing more and says when the runs
+//! in flight are over ([`Queue::drained`]), so a replica shutting down can
+//! wait for them before it exits.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -50,31 +52,41 @@ enum Msg {
 pub struct Queue {
     tx: mpsc::UnboundedSender<Msg>,
     depth: Arc<std::sync::atomic::AtomicUsize>,
+    drained: CancellationToken,
 }
 
 impl Queue {
     /// Runs `work` for queued keys with at most `concurrency` at once, until
-    /// `cancel`.
-    pub fn start<F, Fut>(concurrency: usize, cancel: CancellationToken, work: F) -> Self
+    /// `stop`: from then on it starts no run (what is queued or delayed is
+    /// dropped) and lets the runs in flight finish.
+    pub fn start<F, Fut>(concurrency: usize, stop: CancellationToken, work: F) -> Self
     where
         F: Fn(Uuid) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Next> + Send + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let drained = CancellationToken::new();
         let queue = Self {
             tx: tx.clone(),
             depth: Arc::clone(&depth),
+            drained: drained.clone(),
         };
         tokio::spawn(run(
             rx,
             tx,
             concurrency.max(1),
-            cancel,
+            stop,
             Arc::new(work),
             depth,
+            drained,
         ));
         queue
+    }
+
+    /// Completes once the queue is stopped and no run is in flight.
+    pub async fn drained(&self) {
+        self.drained.cancelled().await;
     }
 
     /// Queues `id` now.
@@ -97,18 +109,20 @@ async fn run<F, Fut>(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     tx: mpsc::UnboundedSender<Msg>,
     concurrency: usize,
-    cancel: CancellationToken,
+    stop: CancellationToken,
     work: Arc<F>,
     depth: Arc<std::sync::atomic::AtomicUsize>,
+    drained: CancellationToken,
 ) where
     F: Fn(Uuid) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Next> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut state = State::default();
+    let mut stopping = false;
     loop {
         // Start what can start.
-        while !state.ready.is_empty() {
+        while !stopping && !state.ready.is_empty() {
             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                 break;
             };
@@ -133,17 +147,31 @@ async fn run<F, Fut>(
                 let _ = done.send(Msg::Finished(id, next));
             });
         }
-        depth.store(state.ready.len(), std::sync::atomic::Ordering::Relaxed);
+        depth.store(
+            if stopping { 0 } else { state.ready.len() },
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if stopping && state.running.is_empty() {
+            drained.cancel();
+            return;
+        }
 
         tokio::select! {
-            () = cancel.cancelled() => return,
+            () = stop.cancelled(), if !stopping => {
+                // Nothing new starts; what was queued or delayed is left to
+                // the other replicas (and to this one's next start).
+                stopping = true;
+            }
             msg = rx.recv() => match msg {
-                None => return,
-                Some(Msg::Enqueue(id)) => state.schedule(id),
-                Some(Msg::EnqueueAfter(id, after)) => state.schedule_after(id, after),
+                None => {
+                    drained.cancel();
+                    return;
+                }
+                Some(Msg::Enqueue(id)) => if !stopping { state.schedule(id) },
+                Some(Msg::EnqueueAfter(id, after)) => if !stopping { state.schedule_after(id, after) },
                 Some(Msg::Finished(id, next)) => state.finished(id, next),
             },
-            Some(expired) = state.delayed.next(), if !state.delayed.is_empty() => {
+            Some(expired) = state.delayed.next(), if !stopping && !state.delayed.is_empty() => {
                 let id = expired.into_inner();
                 state.delay_keys.remove(&id);
                 state.schedule(id);
@@ -300,6 +328,40 @@ mod tests {
         let second = tokio::time::timeout(Duration::from_secs(60), done_rx.recv()).await;
         assert!(second.is_ok(), "the key never ran again after its panic");
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_queue_starts_nothing_and_is_drained_when_its_runs_end() {
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let stop = CancellationToken::new();
+        let queue = {
+            let started = Arc::clone(&started);
+            let gate = Arc::clone(&gate);
+            Queue::start(1, stop.clone(), move |_| {
+                let started = Arc::clone(&started);
+                let gate = Arc::clone(&gate);
+                async move {
+                    started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    gate.notified().await;
+                    Next::Done
+                }
+            })
+        };
+        queue.enqueue(Uuid::new_v4());
+        // Waiting for the one permit.
+        queue.enqueue(Uuid::new_v4());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stop.cancel();
+        queue.enqueue(Uuid::new_v4());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let drained = tokio::time::timeout(Duration::from_millis(50), queue.drained()).await;
+        assert!(drained.is_err(), "drained while a run was in flight");
+        gate.notify_one();
+        tokio::time::timeout(Duration::from_secs(5), queue.drained())
+            .await
+            .expect("never drained after its last run ended");
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -14,7 +14,8 @@ use super::{
 };
 use crate::domain::{
     ConditionStatus, Error, Failure, NewEvent, Outcome, Phase, Store, StoreRef, Urls,
-    ports::StoreRepository, tenancy::Scope,
+    ports::{Claim, StoreRepository},
+    tenancy::Scope,
 };
 
 /// Condition types, in step order.
@@ -25,6 +26,10 @@ const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
 /// How long to wait for a terminating namespace before trying again (its
 /// watch usually wakes the store sooner).
 const NAMESPACE_WAIT: Duration = Duration::from_secs(5);
+/// How long after another replica's lease lapses this one tries to take
+/// the store over: room for the holder's last renewal in flight and for
+/// clocks that differ a little between replicas.
+const TAKEOVER_MARGIN: Duration = Duration::from_millis(250);
 
 /// Runs one reconcile of store `id` and says when to run again (a panic
 /// is caught by the [`Queue`](super::Queue), which retries the store).
@@ -58,56 +63,128 @@ fn err_label(err: &Error) -> &'static str {
 }
 
 async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
-    let store = match ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
-        Ok(store) => store,
-        Err(Error::NotFound { .. }) => return Ok(Next::Done),
-        Err(err) => return Err(err),
-    };
-    if !ctx.repo.claim(id, &ctx.replica, ctx.platform.lease).await? {
-        // Another replica works on it; its writes will wake us if needed.
-        return Ok(Next::After(ctx.platform.lease));
-    }
-    let drifted = ctx.take_drifted(id);
-    let work = async {
-        match store.phase {
-            Phase::Deleting => teardown(ctx, store).await,
-            Phase::Provisioning => provision(ctx, store, drifted).await,
-            Phase::Ready if store.generation != store.observed_generation => {
-                provision(ctx, store, drifted).await
-            }
-            Phase::Ready | Phase::Failed => {
-                if drifted {
-                    restore_baseline(ctx, &store).await?;
-                }
-                Ok(Next::Done)
-            }
-        }
+    let store = match take(ctx.repo.as_ref(), &ctx.replica, ctx.platform.lease, id).await? {
+        Taken::Store(store) => *store,
+        Taken::Busy(wait) => return Ok(Next::After(wait)),
+        Taken::Gone => return Ok(Next::Done),
     };
     // The lease is renewed while the run lasts (a provision can outlive
-    // one lease); if another replica took it over meanwhile, this run
-    // stops at its next await instead of racing that replica.
+    // one lease); if another replica took it over meanwhile, or it cannot
+    // be renewed before it lapses, this run stops at its next await instead
+    // of racing that replica. Dropping the guard (the run ends, panics or
+    // is abandoned) stops the renewal.
     let lost = renew_lease(
         std::sync::Arc::clone(&ctx.repo),
         ctx.replica.clone(),
         ctx.platform.lease,
         id,
     );
+    let renewing = lost.clone().drop_guard();
     let next = tokio::select! {
-        next = work => next,
+        next = run_leased(ctx, store) => next,
         () = lost.cancelled() => {
-            warn!(store = %id, "lease lost to another replica; abandoning this run");
-            return Ok(Next::After(ctx.platform.lease));
+            warn!(store = %id, "lease lost or not renewable; abandoning this run");
+            // The next run's claim says whether it is still ours.
+            return Ok(Next::After(ctx.platform.lease / 3));
+        }
+        () = ctx.abandon.cancelled() => {
+            // Shutting down and past the deadline: hand the lease back so
+            // another replica takes the store over now, not when it lapses.
+            drop(renewing);
+            warn!(store = %id, "shutting down: run abandoned, lease handed back");
+            release(ctx.repo.as_ref(), &ctx.replica, id).await;
+            return Ok(Next::Done);
         }
     };
-    lost.cancel();
-    if let Err(err) = ctx.repo.release(id, &ctx.replica).await {
+    drop(renewing);
+    release(ctx.repo.as_ref(), &ctx.replica, id).await;
+    match next {
+        Ok(next) => Ok(next),
+        Err(Halt::Superseded) => {
+            debug!(store = %id, "the store moved on during this run; the next run takes it from there");
+            Ok(Next::Done)
+        }
+        Err(Halt::Failed(err)) => Err(err),
+    }
+}
+
+/// What [`take`] got.
+#[derive(Debug)]
+enum Taken {
+    /// This replica holds the lease; the store as it is now.
+    Store(Box<Store>),
+    /// Another replica holds the lease: try again after this long.
+    Busy(Duration),
+    /// The store is gone.
+    Gone,
+}
+
+/// Claims the store's lease for `replica`, then reads the store.
+///
+/// In that order: a store read before the claim can predate the last run
+/// of the replica that held the lease until just now, and acting on it
+/// would repeat that run's steps (a second `provision` of a store
+/// provisioned a moment ago). That replica's writes commit before it
+/// releases, so a read after the claim sees them.
+async fn take(
+    repo: &dyn StoreRepository,
+    replica: &str,
+    lease: Duration,
+    id: Uuid,
+) -> Result<Taken, Error> {
+    match repo.claim(id, replica, lease).await? {
+        Claim::Held => {}
+        Claim::NoStore => return Ok(Taken::Gone),
+        Claim::Taken { holder, until } => {
+            // Another replica works on it, and its writes wake us when there
+            // is more to do. Come back when its lease lapses anyway: it may
+            // have died holding it, and then nobody else would.
+            let wait = (until - Utc::now()).to_std().unwrap_or_default() + TAKEOVER_MARGIN;
+            let wait = wait.min(lease + TAKEOVER_MARGIN);
+            debug!(store = %id, %holder, wait_ms = wait.as_millis() as u64, "leased by another replica");
+            return Ok(Taken::Busy(wait));
+        }
+    }
+    match repo.get(&Scope::All, &StoreRef::Id(id)).await {
+        Ok(store) => Ok(Taken::Store(Box::new(store))),
+        Err(Error::NotFound { .. }) => Ok(Taken::Gone),
+        Err(err) => {
+            release(repo, replica, id).await;
+            Err(err)
+        }
+    }
+}
+
+/// Gives the lease back; one that cannot be released expires by itself.
+async fn release(repo: &dyn StoreRepository, replica: &str, id: Uuid) {
+    if let Err(err) = repo.release(id, replica).await {
         warn!(store = %id, error = %err, "cannot release lease; it expires by itself");
     }
-    next
+}
+
+/// What a run does once it holds the store's lease.
+async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
+    let drifted = ctx.take_drifted(store.id);
+    match store.phase {
+        Phase::Deleting => teardown(ctx, store).await,
+        Phase::Provisioning => provision(ctx, store, drifted).await,
+        Phase::Ready if store.generation != store.observed_generation => {
+            provision(ctx, store, drifted).await
+        }
+        Phase::Ready | Phase::Failed => {
+            if drifted {
+                restore_baseline(ctx, &store).await?;
+            }
+            Ok(Next::Done)
+        }
+    }
 }
 
 /// Renews the store's lease every third of its length until the returned
-/// token is cancelled; cancels it itself when the lease is lost.
+/// token is cancelled. Cancels it itself when the lease is lost: another
+/// replica holds it, or it could not be renewed and has no more than a
+/// third of its length left (client-go's renew deadline), so the run stops
+/// before anyone else may take the store over.
 fn renew_lease(
     repo: std::sync::Arc<dyn StoreRepository>,
     replica: String,
@@ -117,20 +194,30 @@ fn renew_lease(
     let token = CancellationToken::new();
     let stop = token.clone();
     tokio::spawn(async move {
+        // The claim that started the run was made just before.
+        let mut confirmed = Instant::now();
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(lease / 3) => {}
             }
+            let asked = Instant::now();
             match repo.claim(id, &replica, lease).await {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(Claim::Held) => confirmed = asked,
+                Ok(Claim::Taken { holder, .. }) => {
+                    warn!(store = %id, %holder, "another replica took the store's lease over");
                     stop.cancel();
                     return;
                 }
-                // The database is unreachable: so are this run's writes;
-                // try again at the next tick.
-                Err(err) => warn!(store = %id, error = %err, "cannot renew store lease"),
+                // Removed (by this very run, at its end): nothing to guard.
+                Ok(Claim::NoStore) => return,
+                Err(err) => {
+                    warn!(store = %id, error = %err, "cannot renew store lease");
+                    if confirmed.elapsed() + lease / 3 >= lease {
+                        stop.cancel();
+                        return;
+                    }
+                }
             }
         }
     });
@@ -198,24 +285,47 @@ fn ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Writes a change to the store unless it no longer needs it (a newer
-/// generation or another phase arrived meanwhile).
-async fn write(
-    ctx: &Context,
+/// Why a run ends before its step is done.
+#[derive(Debug)]
+enum Halt {
+    /// The store moved on since the run read it (it is being deleted, or
+    /// has a new generation): whatever the run would still do or write is
+    /// obsolete. The write that moved it queued the store again, and the
+    /// next run acts on the store as it is now.
+    Superseded,
+    /// A failure; the store is retried.
+    Failed(Error),
+}
+
+impl From<Error> for Halt {
+    fn from(err: Error) -> Self {
+        Self::Failed(err)
+    }
+}
+
+/// Writes a change to the store read as `store`, and says whether it wrote
+/// anything (`change` may find nothing to do). A store that moved on since
+/// (a newer generation or another phase) is left alone and the run halts:
+/// going on with the store as it is now would act on a state the run never
+/// checked (a store being deleted would be provisioned and written Ready,
+/// undoing the deletion).
+async fn write_change(
+    repo: &dyn StoreRepository,
     store: &Store,
     change: impl Fn(&mut Store) -> Option<NewEvent> + Send + Sync,
-) -> Result<Store, Error> {
+) -> Result<(Store, bool), Halt> {
     let generation = store.generation;
     let phase = store.phase;
     let wrote = std::sync::atomic::AtomicBool::new(false);
-    let written = ctx
-        .repo
+    let superseded = std::sync::atomic::AtomicBool::new(false);
+    let written = repo
         .update(
             &Scope::All,
             &StoreRef::Id(store.id),
             false,
             &|s: &mut Store| {
                 if s.generation != generation || s.phase != phase {
+                    superseded.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Ok(None);
                 }
                 let event = change(s);
@@ -224,13 +334,26 @@ async fn write(
             },
         )
         .await?;
-    if wrote.load(std::sync::atomic::Ordering::Relaxed) {
+    if superseded.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Halt::Superseded);
+    }
+    Ok((written, wrote.load(std::sync::atomic::Ordering::Relaxed)))
+}
+
+/// [`write_change`], remembering what the run wrote (its echo wakes nobody).
+async fn write(
+    ctx: &Context,
+    store: &Store,
+    change: impl Fn(&mut Store) -> Option<NewEvent> + Send + Sync,
+) -> Result<Store, Halt> {
+    let (written, wrote) = write_change(ctx.repo.as_ref(), store, change).await?;
+    if wrote {
         ctx.wrote(written.id, written.resource_version);
     }
     Ok(written)
 }
 
-async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Error> {
+async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Halt> {
     let now = Utc::now();
     if store.provisioning_since.is_none() {
         store = write(ctx, &store, |s| {
@@ -297,6 +420,9 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
         }
     };
+    if let Err(err) = namespace::ensure_access(ctx, &store, claimed).await {
+        return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
+    }
     let prepared = store.is_done(NAMESPACE_READY);
     if !prepared || drifted || claimed == Claimed::Created {
         if let Err(err) = namespace::apply_baseline(ctx, &store, claimed).await {
@@ -334,6 +460,10 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     let plugin_ctx = store_context(ctx, &store);
     if !store.is_done(ENGINE_PROVISIONED) {
         let step = Instant::now();
+        // One line per plugin call and one per recorded result: with the
+        // timeline, the witness that a store is provisioned once per
+        // generation however many replicas share the work.
+        info!(store = %store.id, name = %store.name, generation = store.generation, replica = %ctx.replica, "engine provision starting");
         let result = if store.engine_version.is_empty() || store.engine_version == engine.version {
             ctx.plugins.provision(&store.engine, &plugin_ctx).await
         } else {
@@ -341,10 +471,11 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             ctx.plugins.upgrade(&store.engine, &plugin_ctx, &from).await
         };
         if let Err(err) = result {
+            warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, error = %err, "engine provision failed");
             return call_failed(ctx, &store, "Provision", err).await;
         }
         let version = engine.version.clone();
-        store = write(ctx, &store, |s| {
+        let recorded = write(ctx, &store, |s| {
             s.set_condition(
                 ENGINE_PROVISIONED,
                 ConditionStatus::True,
@@ -374,7 +505,19 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                 duration_ms: ms(step),
             })
         })
-        .await?;
+        .await;
+        store = match recorded {
+            Ok(store) => store,
+            Err(halt) => {
+                // Applied but not on record: the next run provisions again
+                // (at least once; an engine's `provision` is idempotent).
+                warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision not recorded");
+                return Err(halt);
+            }
+        };
+        if store.is_done(ENGINE_PROVISIONED) {
+            info!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision recorded");
+        }
     }
 
     let observed = match ctx.plugins.observe(&store.engine, &plugin_ctx).await {
@@ -457,7 +600,7 @@ async fn call_failed(
     store: &Store,
     step: &str,
     err: CallError,
-) -> Result<Next, Error> {
+) -> Result<Next, Halt> {
     if err.is_retryable() {
         retry(ctx, store, step, &err.to_string(), true).await
     } else {
@@ -471,7 +614,7 @@ async fn retry(
     step: &str,
     message: &str,
     retryable: bool,
-) -> Result<Next, Error> {
+) -> Result<Next, Halt> {
     let attempts = store.attempts + 1;
     if !retryable || attempts >= ctx.platform.max_attempts {
         return fail(
@@ -500,7 +643,7 @@ async fn retry(
     Ok(Next::After(delay))
 }
 
-async fn fail(ctx: &Context, store: &Store, reason: &str, message: String) -> Result<Next, Error> {
+async fn fail(ctx: &Context, store: &Store, reason: &str, message: String) -> Result<Next, Halt> {
     ctx.metrics.failed(&store.engine, reason);
     warn!(store = %store.name, reason, %message, "store failed");
     write(ctx, store, |s| {
@@ -523,7 +666,7 @@ async fn fail(ctx: &Context, store: &Store, reason: &str, message: String) -> Re
     Ok(Next::Done)
 }
 
-async fn teardown(ctx: &Context, store: Store) -> Result<Next, Error> {
+async fn teardown(ctx: &Context, store: Store) -> Result<Next, Halt> {
     let started = Instant::now();
     let mut store = store;
     // Nothing is removed from a namespace that is not this store's: not by
@@ -539,6 +682,11 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Error> {
         return remove_record(ctx, &store, left_alone, Outcome::Info).await;
     }
     if !store.is_done(ENGINE_DEPROVISIONED) {
+        // The engine's clean-up acts through storeplane's binding in the
+        // namespace (a namespace from before `--store-role` gets it now).
+        if let Err(err) = namespace::ensure_access(ctx, &store, Claimed::Existing).await {
+            warn!(store = %store.name, error = %err, "cannot bind the store role; the engine's clean-up may be refused");
+        }
         let outcome = if ctx.plugins.engine(&store.engine).is_some() {
             ctx.plugins
                 .deprovision(&store.engine, &store_context(ctx, &store))
@@ -601,7 +749,7 @@ async fn remove_record(
     store: &Store,
     message: String,
     outcome: Outcome,
-) -> Result<Next, Error> {
+) -> Result<Next, Halt> {
     ctx.repo
         .remove(
             store.id,
@@ -650,27 +798,282 @@ mod tests {
         (repo, created.into_store().id)
     }
 
+    /// A repository whose `claim` can fail (the database does not answer)
+    /// or first let "another replica" finish its run: the moment a stale
+    /// read would miss.
+    struct Scripted {
+        inner: Arc<dyn StoreRepository>,
+        fail_claims: std::sync::atomic::AtomicBool,
+        before_claim: tokio::sync::Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+    }
+
+    impl Scripted {
+        fn new(inner: Arc<dyn StoreRepository>) -> Self {
+            Self {
+                inner,
+                fail_claims: false.into(),
+                before_claim: tokio::sync::Mutex::new(None),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl StoreRepository for Scripted {
+        async fn create(
+            &self,
+            new: NewStore,
+            key: Option<crate::domain::IdempotencyKey>,
+        ) -> crate::domain::Result<crate::domain::ports::Created> {
+            self.inner.create(new, key).await
+        }
+        async fn get(&self, scope: &Scope, store: &StoreRef) -> crate::domain::Result<Store> {
+            self.inner.get(scope, store).await
+        }
+        async fn list(
+            &self,
+            scope: &Scope,
+            filter: &crate::domain::StoreFilter,
+            after: Option<Uuid>,
+            limit: u64,
+        ) -> crate::domain::Result<Vec<Store>> {
+            self.inner.list(scope, filter, after, limit).await
+        }
+        async fn update(
+            &self,
+            scope: &Scope,
+            store: &StoreRef,
+            slot: bool,
+            change: &crate::domain::ports::ChangeFn<'_>,
+        ) -> crate::domain::Result<Store> {
+            self.inner.update(scope, store, slot, change).await
+        }
+        async fn remove(&self, id: Uuid, event: NewEvent) -> crate::domain::Result<()> {
+            self.inner.remove(id, event).await
+        }
+        async fn events(
+            &self,
+            scope: &Scope,
+            store: &StoreRef,
+            after: Option<i64>,
+            limit: u64,
+        ) -> crate::domain::Result<Vec<crate::domain::StoreEvent>> {
+            self.inner.events(scope, store, after, limit).await
+        }
+        async fn snapshot(&self, scope: &Scope) -> crate::domain::Result<crate::domain::Snapshot> {
+            self.inner.snapshot(scope).await
+        }
+        async fn changes_since(
+            &self,
+            seq: i64,
+            limit: u64,
+        ) -> crate::domain::Result<crate::domain::ChangesSince> {
+            self.inner.changes_since(seq, limit).await
+        }
+        async fn latest_seq(&self) -> crate::domain::Result<i64> {
+            self.inner.latest_seq().await
+        }
+        async fn needing_work(&self) -> crate::domain::Result<Vec<Uuid>> {
+            self.inner.needing_work().await
+        }
+        async fn claim(
+            &self,
+            id: Uuid,
+            holder: &str,
+            ttl: Duration,
+        ) -> crate::domain::Result<Claim> {
+            if let Some(other_replica) = self.before_claim.lock().await.take() {
+                other_replica.await;
+            }
+            if self.fail_claims.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::unavailable(
+                    "claim store lease",
+                    Duration::from_millis(100),
+                    "connection refused",
+                ));
+            }
+            self.inner.claim(id, holder, ttl).await
+        }
+        async fn release(&self, id: Uuid, holder: &str) -> crate::domain::Result<()> {
+            self.inner.release(id, holder).await
+        }
+        async fn record_event(&self, id: Uuid, event: NewEvent) -> crate::domain::Result<()> {
+            self.inner.record_event(id, event).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_reads_the_store_after_claiming_it_so_it_sees_the_last_holders_work() {
+        let (repo, id) = repo_with_store().await;
+        let lease = Duration::from_secs(60);
+        // Replica b holds the store and is about to record its provision.
+        assert_eq!(
+            repo.claim(id, "b", lease).await.expect("claim"),
+            Claim::Held
+        );
+        let scripted = Arc::new(Scripted::new(Arc::clone(&repo)));
+        let b = Arc::clone(&repo);
+        // b records EngineProvisioned and releases its lease just before
+        // a's claim reaches the database.
+        *scripted.before_claim.lock().await = Some(Box::pin(async move {
+            b.update(&Scope::All, &StoreRef::Id(id), false, &|s: &mut Store| {
+                s.set_condition(
+                    ENGINE_PROVISIONED,
+                    ConditionStatus::True,
+                    "Applied",
+                    "b applied the store's resources",
+                    Utc::now(),
+                );
+                Ok(Some(NewEvent::info("EngineProvisioned", "by b")))
+            })
+            .await
+            .expect("b's write");
+            b.release(id, "b").await.expect("b's release");
+        }));
+        let taken = take(scripted.as_ref(), "a", lease, id).await.expect("take");
+        let Taken::Store(store) = taken else {
+            panic!("a did not get the store: {taken:?}");
+        };
+        // Read before the claim, a would provision the store a second time.
+        assert!(
+            store.is_done(ENGINE_PROVISIONED),
+            "a works on a store read before b's last write"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_halts_when_the_store_is_deleted_under_it_instead_of_reviving_it() {
+        let (repo, id) = repo_with_store().await;
+        // The run reads the store while it provisions...
+        let read = repo.get(&Scope::All, &StoreRef::Id(id)).await.expect("get");
+        // ...and the owner deletes it meanwhile (as the API does).
+        repo.update(&Scope::All, &StoreRef::Id(id), false, &|s: &mut Store| {
+            s.phase = Phase::Deleting;
+            s.generation += 1;
+            Ok(Some(NewEvent::info("DeleteRequested", "deleted")))
+        })
+        .await
+        .expect("delete");
+        let written = write_change(repo.as_ref(), &read, |s| {
+            s.phase = Phase::Ready;
+            Some(NewEvent::info("Ready", "ready"))
+        })
+        .await;
+        assert!(
+            matches!(written, Err(Halt::Superseded)),
+            "the run went on with the deleted store: {written:?}"
+        );
+        let now = repo.get(&Scope::All, &StoreRef::Id(id)).await.expect("get");
+        assert_eq!(now.phase, Phase::Deleting);
+        // A write the store still needs goes through, and says it wrote.
+        let (written, wrote) = write_change(repo.as_ref(), &now, |s| {
+            s.set_condition(
+                ENGINE_DEPROVISIONED,
+                ConditionStatus::True,
+                "Done",
+                "removed",
+                Utc::now(),
+            );
+            Some(NewEvent::info("EngineDeprovisioned", "removed"))
+        })
+        .await
+        .expect("write");
+        assert!(wrote && written.is_done(ENGINE_DEPROVISIONED));
+    }
+
+    #[tokio::test]
+    async fn a_store_leased_elsewhere_is_tried_again_when_that_lease_lapses() {
+        let (repo, id) = repo_with_store().await;
+        assert_eq!(
+            repo.claim(id, "b", Duration::from_secs(10))
+                .await
+                .expect("claim"),
+            Claim::Held
+        );
+        let taken = take(repo.as_ref(), "a", Duration::from_secs(60), id)
+            .await
+            .expect("take");
+        let Taken::Busy(wait) = taken else {
+            panic!("a took a store b holds: {taken:?}");
+        };
+        // When b's lease lapses (b may have died), not a whole lease of a's
+        // own later.
+        assert!(
+            wait > Duration::from_secs(9) && wait <= Duration::from_secs(10) + TAKEOVER_MARGIN,
+            "retry in {wait:?}"
+        );
+        repo.remove(id, NewEvent::info("Deleted", "gone"))
+            .await
+            .expect("remove");
+        assert!(matches!(
+            take(repo.as_ref(), "a", Duration::from_secs(60), id).await,
+            Ok(Taken::Gone)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_cannot_be_renewed_stops_the_run_before_it_lapses() {
+        let (repo, id) = repo_with_store().await;
+        let lease = Duration::from_millis(600);
+        assert_eq!(
+            repo.claim(id, "a", lease).await.expect("claim"),
+            Claim::Held
+        );
+        let claimed = Instant::now();
+        let scripted = Arc::new(Scripted::new(Arc::clone(&repo)));
+        scripted
+            .fail_claims
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let renewing = renew_lease(
+            Arc::clone(&scripted) as Arc<dyn StoreRepository>,
+            "a".into(),
+            lease,
+            id,
+        );
+        tokio::time::timeout(lease * 2, renewing.cancelled())
+            .await
+            .expect("a run went on with a lease it could not renew");
+        // Stopped while the lease still held: no other replica could have
+        // taken the store over yet.
+        assert!(
+            claimed.elapsed() < lease,
+            "stopped after {:?}",
+            claimed.elapsed()
+        );
+    }
+
     #[tokio::test]
     async fn a_long_run_keeps_its_lease_so_no_other_replica_can_claim_the_store() {
         let (repo, id) = repo_with_store().await;
         let lease = Duration::from_millis(300);
-        assert!(repo.claim(id, "a", lease).await.expect("claim"));
+        assert_eq!(
+            repo.claim(id, "a", lease).await.expect("claim"),
+            Claim::Held
+        );
         let renewing = renew_lease(Arc::clone(&repo), "a".into(), lease, id);
         // Three lease lengths later the run is still going: without renewal
         // replica b would take the store over here.
         tokio::time::sleep(lease * 3).await;
-        assert!(!repo.claim(id, "b", lease).await.expect("claim"));
+        assert!(matches!(
+            repo.claim(id, "b", lease).await.expect("claim"),
+            Claim::Taken { holder, .. } if holder == "a"
+        ));
         assert!(!renewing.is_cancelled(), "replica a lost a lease it renews");
         renewing.cancel();
         tokio::time::sleep(lease * 2).await;
-        assert!(repo.claim(id, "b", lease).await.expect("claim"));
+        assert_eq!(
+            repo.claim(id, "b", lease).await.expect("claim"),
+            Claim::Held
+        );
     }
 
     #[tokio::test]
     async fn a_run_learns_that_another_replica_took_its_lease() {
         let (repo, id) = repo_with_store().await;
         let lease = Duration::from_millis(300);
-        assert!(repo.claim(id, "b", lease * 100).await.expect("claim"));
+        assert_eq!(
+            repo.claim(id, "b", lease * 100).await.expect("claim"),
+            Claim::Held
+        );
         let renewing = renew_lease(Arc::clone(&repo), "a".into(), lease, id);
         tokio::time::timeout(lease * 3, renewing.cancelled())
             .await

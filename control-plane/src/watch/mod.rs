@@ -11,5 +11,5 @@ mod pg;
 mod stream;
 
 pub use hub::{ChangeHub, HubMessage};
-pub use pg::spawn_listener;
+pub use pg::{HANDOFF_CHANNEL, hand_back, spawn_listener};
 pub use stream::{WatchAuth, WatchEvent, WatchOptions, watch};

@@ -20,6 +20,10 @@ use crate::domain::{
 const CATCH_UP_BATCH: u64 = 500;
 /// Events buffered per watcher before the producer waits for the client.
 const BUFFER: usize = 256;
+/// How long a watch of a replica shutting down may spend sending what was
+/// committed up to then before it ends (the client resumes from its last
+/// token anyway; this only spares it a few events on the next replica).
+const LAST_CATCH_UP: Duration = Duration::from_secs(2);
 
 /// What a watcher receives.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,8 +118,10 @@ fn revoked() -> Error {
 
 /// Starts a watch of the stores in `scope` from `resume` (or from a fresh list)
 /// and returns its events. The stream ends when the receiver is dropped,
-/// on `cancel` (server shutdown), after `ResyncRequired`, with an error, or
-/// with `Unauthenticated` when `auth` says the token no longer holds.
+/// after `ResyncRequired`, with an error, with `Unauthenticated` when
+/// `auth` says the token no longer holds, or on `cancel` (this replica
+/// shuts down) with [`Error::ShuttingDown`] after the changes committed
+/// until then: the client resumes with its last token on another replica.
 pub fn watch(
     repo: Arc<dyn StoreRepository>,
     hub: &ChangeHub,
@@ -174,6 +180,9 @@ pub fn watch(
                 () = &mut expiry => Err(Error::Unauthenticated(
                     "the token expired; watch again with a valid token".into(),
                 )),
+                // Before changes: a busy log must not keep a replica that
+                // shuts down from ending its watches.
+                () = cancel.cancelled() => watcher.last_words().await,
                 message = changes.recv() => match message {
                     Ok(HubMessage::Change(change)) => watcher.forward(&change).await,
                     Ok(HubMessage::Gone) => watcher.resync().await,
@@ -192,7 +201,6 @@ pub fn watch(
                     }
                 },
                 () = watcher.tx.closed() => Ok(false),
-                () = cancel.cancelled() => Ok(false),
             };
             if !matches!(step, Ok(true)) {
                 return watcher.finish(step).await;
@@ -267,6 +275,20 @@ impl Watcher {
             ChangeType::Deleted => WatchEvent::Deleted(store, change.seq),
         };
         self.send(event).await
+    }
+
+    /// The replica shuts down: sends what was committed until now (for
+    /// at most [`LAST_CATCH_UP`]), then ends with `ShuttingDown`, from
+    /// which the client resumes elsewhere with its last token.
+    async fn last_words(&mut self) -> Step {
+        match tokio::time::timeout(LAST_CATCH_UP, self.catch_up()).await {
+            // The client left, or was told to resync: nothing more to say.
+            Ok(Ok(false)) => return Ok(false),
+            Ok(Ok(true)) => {}
+            Ok(Err(err)) => debug!(error = %err, "no last catch-up for a watch; it resumes anyway"),
+            Err(_) => debug!("last catch-up of a watch cut short; it resumes anyway"),
+        }
+        Err(Error::ShuttingDown)
     }
 
     async fn resync(&mut self) -> Step {

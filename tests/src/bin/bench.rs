@@ -25,6 +25,9 @@
 //! after `cargo xtask plugins` and a build of the `storeplane` binary; it
 //! uses `target/debug/storeplane` unless `STOREPLANE_BIN` names another
 //! (e.g. `target/release/storeplane`).
+//!
+//! `bench scale-out` runs several replicas on one PostgreSQL under SIGKILLs
+//! and a rolling restart (see `scale_out.rs`).
 
 #![allow(clippy::expect_used, missing_docs)]
 
@@ -32,6 +35,8 @@
 // binary of its own), hence the path.
 #[path = "bench/real_cluster.rs"]
 mod real_cluster;
+#[path = "bench/scale_out.rs"]
+mod scale_out;
 
 use std::{
     collections::HashMap,
@@ -312,6 +317,10 @@ async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("real-cluster") {
         let args: Vec<String> = std::env::args().skip(2).collect();
         return real_cluster::run(&args).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("scale-out") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return scale_out::run_bench(&args).await;
     }
     let args: Vec<usize> = std::env::args()
         .skip(1)
