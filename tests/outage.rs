@@ -37,9 +37,13 @@ fn static_site(name: &str, request_id: &str) -> pb::CreateStoreRequest {
 }
 
 async fn health(server: &Server) -> Result<ServingStatus> {
+    health_of(server, "storeplane.v1.StoreService").await
+}
+
+async fn health_of(server: &Server, service: &str) -> Result<ServingStatus> {
     Ok(HealthClient::new(server.channel().await?)
         .check(HealthCheckRequest {
-            service: "storeplane.v1.StoreService".into(),
+            service: service.into(),
         })
         .await?
         .into_inner()
@@ -145,6 +149,12 @@ async fn a_postgres_outage_fails_fast_and_loses_nothing() -> Result<()> {
         ensure!(took < PROMPT, "a read took {took:?} during the outage");
         refused.push(name);
         saw_not_serving |= health(&server).await? == ServingStatus::NotServing;
+        // Liveness is the process's, not the database's: a restart would
+        // not bring the database back.
+        ensure!(
+            health_of(&server, "storeplane.liveness").await? == ServingStatus::Serving,
+            "liveness failed during a database outage"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     ensure!(saw_not_serving, "health never said NOT_SERVING");

@@ -423,6 +423,12 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     health.set_serving::<AdminServiceServer<AdminApi>>().await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
     health.set_serving::<InfoServiceServer<InfoApi>>().await;
+    // Liveness says only that the process serves: a database outage makes
+    // every other service NOT_SERVING (out of the load balancer), but
+    // restarting the process would not bring the database back.
+    health
+        .set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
     let health_down = spawn_health_follower(
         health.clone(),
         availability.clone(),
@@ -640,6 +646,10 @@ fn spawn_audit_pruning(
         }
     });
 }
+
+/// The health service name for liveness probes: SERVING while the process
+/// runs, whatever the database does.
+pub const LIVENESS_SERVICE: &str = "storeplane.liveness";
 
 /// Every service name health reports on; "" is the server as a whole.
 const HEALTH_SERVICES: [&str; 6] = [
