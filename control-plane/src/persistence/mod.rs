@@ -98,6 +98,17 @@ pub async fn connect_reader(
     writer: &DatabaseConnection,
     max: u32,
 ) -> Result<DatabaseConnection> {
+    connect_beside(url, writer, max, true).await
+}
+
+/// A pool of up to `max` connections beside the writer of [`connect`] (see
+/// [`connect_reader`]); on SQLite read-only when `read_only`.
+async fn connect_beside(
+    url: &str,
+    writer: &DatabaseConnection,
+    max: u32,
+    read_only: bool,
+) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -111,8 +122,8 @@ pub async fn connect_reader(
             .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .idle_timeout(None::<Duration>)
             .max_lifetime(None::<Duration>)
-            .map_sqlx_sqlite_opts(|o| {
-                o.read_only(true)
+            .map_sqlx_sqlite_opts(move |o| {
+                o.read_only(read_only)
                     .create_if_missing(false)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
             });
@@ -171,7 +182,8 @@ impl Connections {
             let own = connect_reader(url, &writer, RECONCILER_CONNECTIONS).await?;
             (own.clone(), own)
         };
-        let probe = connect_probe(url, &writer).await?;
+        // Read-write: on SQLite the probe takes the write lock.
+        let probe = connect_beside(url, &writer, 1, false).await?;
         Ok(Self {
             writer,
             api_reader,
@@ -180,34 +192,6 @@ impl Connections {
             probe,
         })
     }
-}
-
-/// A one-connection pool for the availability probe: read-write on SQLite
-/// (the probe takes the write lock), opened lazily, with short timeouts.
-async fn connect_probe(url: &str, writer: &DatabaseConnection) -> Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .max_connections(1)
-        .min_connections(0);
-    if url.starts_with("sqlite:") {
-        if sqlite_path(url).is_none() {
-            return Ok(writer.clone());
-        }
-        options
-            .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
-            .map_sqlx_sqlite_opts(|o| o.create_if_missing(false).busy_timeout(SQLITE_BUSY_TIMEOUT));
-    } else {
-        options
-            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
-            .statement_timeout(PG_STATEMENT_TIMEOUT);
-    }
-    Database::connect(options)
-        .await
-        .map_err(|source| Error::Connect {
-            url: redact(url),
-            source,
-        })
 }
 
 /// Applies every pending migration.
