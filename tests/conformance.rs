@@ -35,6 +35,8 @@ mod reads;
 mod ssa;
 #[path = "conformance/watch.rs"]
 mod watch;
+#[path = "conformance/workloads.rs"]
+mod workloads;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, time::Instant};
 
@@ -85,6 +87,7 @@ async fn script(t: &Target) -> Vec<(String, Value)> {
         part!("admission", t, admission),
         part!("kubectl", t, kubectl),
         part!("plugin", t, plugin),
+        part!("workload", t, workloads),
     ])
     .await;
     parts.into_iter().flatten().collect()
@@ -108,13 +111,17 @@ async fn clean_up(t: &Target) -> Result<()> {
 /// The simulated cluster, served on a free loopback port as `storeplane
 /// sim-cluster` serves it, with no kubelet delays and "etcd" compacted
 /// every second (the real cluster every 10 s) so the `410 Gone` step does
-/// not wait. Stops when the returned sender is dropped.
+/// not wait, and without an ingress controller, as the real cluster. Stops
+/// when the returned sender is dropped.
 async fn simulated(
     run: &str,
     work: &std::path::Path,
 ) -> Result<(Target, tokio::sync::oneshot::Sender<()>)> {
     let mut config = SimConfig::instant();
     config.set_option("compaction-interval", "1s")?;
+    // The real cluster has no ingress controller, so its Ingresses get no
+    // address; the simulator models one by default (see its README).
+    config.set_option("ingress-address", "none")?;
     let kubeconfig = work.join("kubeconfig");
     let standalone = Standalone::start(StandaloneOptions {
         listen: "127.0.0.1:0".parse()?,

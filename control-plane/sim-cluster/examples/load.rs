@@ -186,6 +186,11 @@ async fn main() -> anyhow::Result<()> {
         "/api/v1/secrets",
         "/apis/networking.k8s.io/v1/ingresses",
         "/apis/batch/v1/jobs",
+        "/api/v1/configmaps",
+        "/apis/apps/v1/replicasets",
+        "/apis/apps/v1/controllerrevisions",
+        "/api/v1/endpoints",
+        "/apis/discovery.k8s.io/v1/endpointslices",
     ] {
         let text = client
             .request_text(http::Request::get(path).body(Vec::new())?)

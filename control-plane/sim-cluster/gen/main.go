@@ -44,7 +44,7 @@ type field struct {
 	Number int
 	JSON   string
 	Type   string // string bool int32 int64 uint32 uint64 float32 float64 bytes message map time microtime duration quantity intstr raw
-	Flags  string // p: pointer (present even when zero), r: repeated, i: inline, w: wrapper message {1: items}
+	Flags  string // p: pointer (present even when zero), r: repeated, i: inline, w: wrapper message {1: items}, o: json omitempty, z: json omitzero
 	Ref    string // message type, or "key type|value type[|value ref]" for maps
 }
 
@@ -158,11 +158,22 @@ func visit(t reflect.Type) {
 			panic(fmt.Sprintf("%s.%s: %v", name, sf.Name, err))
 		}
 		label := parts[2]
-		jsonName := strings.Split(sf.Tag.Get("json"), ",")[0]
+		jsonTag := strings.Split(sf.Tag.Get("json"), ",")
+		jsonName := jsonTag[0]
 		f := field{Number: number, JSON: jsonName}
 		if strings.Contains(sf.Tag.Get("json"), "inline") || jsonName == "" {
 			f.Flags += "i"
 			f.JSON = ""
+		}
+		// How encoding/json writes the field, which is how the apiserver
+		// prints every object (the simulator's Go encoding follows it).
+		for _, option := range jsonTag[1:] {
+			switch option {
+			case "omitempty":
+				f.Flags += "o"
+			case "omitzero":
+				f.Flags += "z"
+			}
 		}
 		ft := sf.Type
 		if ft.Kind() == reflect.Ptr {

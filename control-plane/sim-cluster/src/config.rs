@@ -48,6 +48,12 @@ pub struct SimConfig {
     /// serves without a watch cache (Events) see it: a watch on them from a
     /// compacted version gets etcd's `410 Gone`. Zero never compacts.
     pub compaction_interval: Duration,
+    /// The address an Ingress gets in `status.loadBalancer.ingress`, as the
+    /// ingress controller of a local cluster reports it (`localhost` by
+    /// default: kind's or k3d's ingress-nginx on the host's ports). `None`
+    /// models a cluster without an ingress controller, where Ingresses get
+    /// no address.
+    pub ingress_address: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -62,6 +68,7 @@ impl Default for SimConfig {
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(60),
             compaction_interval: Duration::from_secs(300),
+            ingress_address: Some("localhost".to_owned()),
         }
     }
 }
@@ -90,7 +97,8 @@ impl SimConfig {
     /// Names: `delay` (all delays), `pod-start-delay`, `job-duration`,
     /// `volume-bind-delay`, `load-balancer-delay`, `namespace-termination-delay`,
     /// `pods` (`true`/`false`), `watch-history` (a count), `bookmark-interval`,
-    /// `compaction-interval` (`0` never compacts).
+    /// `compaction-interval` (`0` never compacts), `ingress-address` (a
+    /// hostname or IP; `none` for no ingress controller).
     pub fn set_option(&mut self, name: &str, value: &str) -> Result<()> {
         let invalid = |message: String| Error::InvalidOption {
             name: name.to_owned(),
@@ -107,6 +115,12 @@ impl SimConfig {
             }
             "bookmark-interval" => self.bookmark_interval = parse_duration(value)?,
             "compaction-interval" => self.compaction_interval = parse_duration(value)?,
+            "ingress-address" => {
+                self.ingress_address = match value.trim() {
+                    "" | "none" => None,
+                    address => Some(address.to_owned()),
+                };
+            }
             "pods" => {
                 self.simulate_pods = value
                     .parse()
@@ -248,6 +262,10 @@ mod tests {
         assert!(!config.simulate_pods);
         assert!(config.set_option("nope", "1").is_err());
         assert!(config.set_option("watch-history", "0").is_err());
+        config.set_option("ingress-address", "none").unwrap();
+        assert_eq!(config.ingress_address, None);
+        config.set_option("ingress-address", "10.0.0.7").unwrap();
+        assert_eq!(config.ingress_address.as_deref(), Some("10.0.0.7"));
     }
 
     #[test]

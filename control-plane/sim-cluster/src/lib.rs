@@ -39,6 +39,7 @@ mod server;
 mod sim;
 mod status;
 mod store;
+mod types;
 
 use std::collections::HashMap;
 use std::future::Future;

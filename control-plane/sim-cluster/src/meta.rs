@@ -196,6 +196,42 @@ pub(crate) fn random_suffix(n: usize) -> String {
         .collect()
 }
 
+/// The hash Kubernetes' controllers name a template's revision with
+/// (`controller.ComputeHash`: 32-bit FNV-1a, printed in decimal, each digit
+/// mapped through `rand.SafeEncodeString`'s alphabet), so names look like
+/// `web-5757589488`. Hashed over the template's JSON rather than Go's
+/// printed struct, so the values differ from a real cluster's.
+pub(crate) fn template_hash(value: &Value) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in value.to_string().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash.to_string()
+        .bytes()
+        .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// `n` stable hexadecimal digits of a value (container IDs, image digests).
+pub(crate) fn hex_hash(value: &Value, n: usize) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in value.to_string().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..n)
+        .map(|i| {
+            if i % 16 == 0 && i > 0 {
+                hash = hash.wrapping_mul(0x0100_0000_01b3) ^ i as u64;
+            }
+            let digit = (hash >> ((i % 16) * 4)) & 0xf;
+            char::from_digit(digit as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
 /// A short stable hash of a value, in the same alphabet, for names such as
 /// a pod-template-hash.
 pub(crate) fn stable_hash(value: &Value, n: usize) -> String {

@@ -7,6 +7,7 @@
 
 pub(crate) mod limits;
 pub(crate) mod pod_security;
+pub(crate) mod pods;
 pub(crate) mod quota;
 
 /// Joins errors the way apimachinery's `utilerrors.NewAggregate` prints

@@ -68,6 +68,8 @@ fn columns(info: &ResourceInfo) -> Vec<Column> {
             col("Age"),
             wide("IP"),
             wide("Node"),
+            wide("Nominated Node"),
+            wide("Readiness Gates"),
         ],
         ("apps", "deployments") => vec![
             col("Name"),
@@ -92,14 +94,34 @@ fn columns(info: &ResourceInfo) -> Vec<Column> {
             int("Current"),
             int("Ready"),
             col("Age"),
+            wide("Containers"),
+            wide("Images"),
+            wide("Selector"),
         ],
+        ("apps", "controllerrevisions") => {
+            vec![col("Name"), col("Controller"), int("Revision"), col("Age")]
+        }
         ("batch", "jobs") => vec![
             col("Name"),
             col("Status"),
             col("Completions"),
             col("Duration"),
             col("Age"),
+            wide("Containers"),
+            wide("Images"),
+            wide("Selector"),
         ],
+        ("", "endpoints") => vec![col("Name"), col("Endpoints"), col("Age")],
+        ("discovery.k8s.io", "endpointslices") => vec![
+            col("Name"),
+            col("AddressType"),
+            col("Ports"),
+            col("Endpoints"),
+            col("Age"),
+        ],
+        ("networking.k8s.io", "networkpolicies") => {
+            vec![col("Name"), col("Pod-Selector"), col("Age")]
+        }
         ("batch", "cronjobs") => vec![
             col("Name"),
             col("Schedule"),
@@ -134,6 +156,7 @@ fn columns(info: &ResourceInfo) -> Vec<Column> {
             col("StorageClass"),
             col("VolumeAttributesClass"),
             col("Age"),
+            wide("VolumeMode"),
         ],
         ("", "secrets") => vec![col("Name"), col("Type"), int("Data"), col("Age")],
         ("", "configmaps") => vec![col("Name"), int("Data"), col("Age")],
@@ -183,6 +206,14 @@ fn or_none(text: String) -> String {
     }
 }
 
+fn or_unset(text: String) -> String {
+    if text.is_empty() {
+        "<unset>".to_owned()
+    } else {
+        text
+    }
+}
+
 fn age(obj: &Value) -> String {
     meta::age(
         obj.pointer("/metadata/creationTimestamp")
@@ -202,11 +233,81 @@ fn containers(obj: &Value, field: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `readinessGates` as kubectl prints them: `<none>`, or how many of them
+/// hold (`1/2`).
+fn readiness_gates(pod: &Value) -> String {
+    let gates: Vec<&str> = pod
+        .pointer("/spec/readinessGates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["conditionType"].as_str())
+        .collect();
+    if gates.is_empty() {
+        return "<none>".to_owned();
+    }
+    let conditions = pod.pointer("/status/conditions").and_then(Value::as_array);
+    let met = gates
+        .iter()
+        .filter(|gate| {
+            conditions
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == **gate && c["status"] == "True")
+        })
+        .count();
+    format!("{met}/{}", gates.len())
+}
+
+/// Up to three items and how many more, as kubectl lists addresses.
+fn first_three(items: &[&str], none: &str) -> String {
+    match items.len() {
+        0 => none.to_owned(),
+        1..=3 => items.join(","),
+        n => format!("{} + {} more...", items[..3].join(","), n - 3),
+    }
+}
+
+/// An Endpoints object's `ip:port` pairs (kubectl's `formatEndpoints`).
+fn endpoints_text(obj: &Value) -> String {
+    let mut pairs = Vec::new();
+    for subset in obj
+        .get("subsets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ports: Vec<i64> = subset["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| n(p, "/port"))
+            .collect();
+        let ips: Vec<&str> = subset["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["ip"].as_str())
+            .collect();
+        if ports.is_empty() {
+            pairs.extend(ips.iter().map(|ip| (*ip).to_owned()));
+        }
+        // Port by port, as kubectl's `formatEndpoints`.
+        for port in &ports {
+            pairs.extend(ips.iter().map(|ip| format!("{ip}:{port}")));
+        }
+    }
+    let refs: Vec<&str> = pairs.iter().map(String::as_str).collect();
+    first_three(&refs, "<none>")
+}
+
 fn selector_text(obj: &Value) -> String {
-    let labels = obj
-        .pointer("/spec/selector/matchLabels")
-        .or_else(|| obj.pointer("/spec/selector"))
-        .and_then(Value::as_object);
+    if obj.pointer("/spec/selector/matchLabels").is_some()
+        || obj.pointer("/spec/selector/matchExpressions").is_some()
+    {
+        return selector_text_at(obj, "/spec/selector");
+    }
+    let labels = obj.pointer("/spec/selector").and_then(Value::as_object);
     labels
         .map(|m| {
             m.iter()
@@ -215,6 +316,60 @@ fn selector_text(obj: &Value) -> String {
                 .join(",")
         })
         .unwrap_or_default()
+}
+
+/// A `LabelSelector` at `path` as `metav1.FormatLabelSelector` prints it.
+fn selector_text_at(obj: &Value, path: &str) -> String {
+    let Some(selector) = obj.pointer(path) else {
+        return String::new();
+    };
+    // As `LabelSelectorAsSelector` builds it: requirements sorted by key.
+    let mut parts: Vec<(String, String)> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), format!("{k}={v}"))))
+        .collect();
+    for expression in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expression["key"].as_str().unwrap_or("");
+        let mut values: Vec<&str> = expression["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        values.sort_unstable();
+        let text = match expression["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        };
+        parts.push((key.to_owned(), text));
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    parts
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A node's roles from its `node-role.kubernetes.io/<role>` labels.
+fn node_roles(node: &Value) -> String {
+    let roles: Vec<&str> = meta::labels(node)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+        .collect();
+    or_none(roles.join(","))
 }
 
 /// kubectl's pod STATUS column.
@@ -355,6 +510,8 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
                 json!(age(obj)),
                 json!(or_none(s(obj, "/status/podIP"))),
                 json!(or_none(s(obj, "/spec/nodeName"))),
+                json!(or_none(s(obj, "/status/nominatedNodeName"))),
+                json!(readiness_gates(obj)),
             ]
         }
         ("apps", "deployments") => vec![
@@ -388,6 +545,63 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             json!(n(obj, "/status/replicas")),
             json!(n(obj, "/status/readyReplicas")),
             json!(age(obj)),
+            json!(containers(obj, "name")),
+            json!(containers(obj, "image")),
+            json!(selector_text(obj)),
+        ],
+        ("apps", "controllerrevisions") => {
+            let controller = obj
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .and_then(|refs| refs.iter().find(|r| r["controller"] == true))
+                .map(|r| {
+                    let group = s(r, "/apiVersion")
+                        .split_once('/')
+                        .map(|(g, _)| format!(".{g}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}{group}/{}",
+                        s(r, "/kind").to_ascii_lowercase(),
+                        s(r, "/name")
+                    )
+                })
+                .unwrap_or_else(|| "<none>".to_owned());
+            vec![
+                name,
+                json!(controller),
+                json!(n(obj, "/revision")),
+                json!(age(obj)),
+            ]
+        }
+        ("", "endpoints") => vec![name, json!(endpoints_text(obj)), json!(age(obj))],
+        ("discovery.k8s.io", "endpointslices") => {
+            let ports: Vec<String> = obj
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| n(p, "/port").to_string())
+                .collect();
+            let addresses: Vec<&str> = obj
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            vec![
+                name,
+                json!(s(obj, "/addressType")),
+                json!(or_unset(ports.join(","))),
+                json!(first_three(&addresses, "<unset>")),
+                json!(age(obj)),
+            ]
+        }
+        ("networking.k8s.io", "networkpolicies") => vec![
+            name,
+            json!(or_none(selector_text_at(obj, "/spec/podSelector"))),
+            json!(age(obj)),
         ],
         ("batch", "jobs") => vec![
             name,
@@ -399,6 +613,9 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             )),
             json!(job_duration(obj)),
             json!(age(obj)),
+            json!(containers(obj, "name")),
+            json!(containers(obj, "image")),
+            json!(selector_text(obj)),
         ],
         ("batch", "cronjobs") => vec![
             name,
@@ -483,8 +700,9 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             json!(s(obj, "/status/capacity/storage")),
             json!(access_modes(obj)),
             json!(s(obj, "/spec/storageClassName")),
-            json!(or_none(s(obj, "/spec/volumeAttributesClassName"))),
+            json!(or_unset(s(obj, "/spec/volumeAttributesClassName"))),
             json!(age(obj)),
+            json!(s(obj, "/spec/volumeMode")),
         ],
         ("", "secrets") => {
             let data = obj
@@ -546,7 +764,7 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             vec![
                 name,
                 json!(if ready { "Ready" } else { "NotReady" }),
-                json!("agent"),
+                json!(node_roles(obj)),
                 json!(age(obj)),
                 json!(s(obj, "/status/nodeInfo/kubeletVersion")),
             ]
@@ -652,5 +870,29 @@ mod tests {
             { "state": { "waiting": { "reason": "ImagePullBackOff" } } }
         ] } });
         assert_eq!(pod_status(&pod), "ImagePullBackOff");
+    }
+
+    #[test]
+    fn selectors_print_like_format_label_selector() {
+        let policy = json!({ "spec": { "podSelector": {
+            "matchLabels": { "team": "a" },
+            "matchExpressions": [
+                { "key": "tier", "operator": "In", "values": ["web", "api"] },
+                { "key": "app", "operator": "Exists" },
+                { "key": "zone", "operator": "DoesNotExist" },
+            ],
+        } } });
+        assert_eq!(
+            selector_text_at(&policy, "/spec/podSelector"),
+            "app,team=a,tier in (api,web),!zone"
+        );
+        let endpoints = json!({ "subsets": [{
+            "addresses": [{ "ip": "10.0.0.1" }, { "ip": "10.0.0.2" }],
+            "ports": [{ "port": 80 }, { "port": 443 }],
+        }] });
+        assert_eq!(
+            endpoints_text(&endpoints),
+            "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more..."
+        );
     }
 }

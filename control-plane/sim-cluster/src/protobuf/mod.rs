@@ -24,144 +24,14 @@
 
 mod wire;
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use serde_json::{Map, Value, json};
 
 use crate::status::ApiError;
+use crate::types::{Schema, Type, schema};
 use wire::{Reader, WireValue};
-
-const SCHEMA_JSON: &str = include_str!("../../data/protobuf-schema.json");
 
 /// The `k8s\0` magic every protobuf body starts with.
 const MAGIC: &[u8] = b"k8s\0";
-
-/// How a field's value is written in protobuf and in JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Type {
-    String,
-    Bool,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Float32,
-    Float64,
-    Bytes,
-    Message(String),
-    /// `metav1.Time`: RFC 3339, seconds.
-    Time,
-    /// `metav1.MicroTime`: RFC 3339, microseconds.
-    MicroTime,
-    /// `metav1.Duration`: Go's duration text.
-    Duration,
-    /// `resource.Quantity`: its string.
-    Quantity,
-    /// `intstr.IntOrString`: a number or a string.
-    IntOrString,
-    /// `runtime.RawExtension`, `metav1.FieldsV1`, apiextensions `JSON`:
-    /// embedded JSON bytes.
-    Raw,
-    /// A map entry message (key 1, value 2).
-    Map(Box<Type>, Box<Type>),
-}
-
-#[derive(Debug, Clone)]
-struct Field {
-    number: u64,
-    json: String,
-    ty: Type,
-    /// A Go pointer: present (even when zero) whenever it was set.
-    pointer: bool,
-    repeated: bool,
-    /// `json:",inline"`: the nested message's fields belong to the parent.
-    inline: bool,
-    /// A named slice carried as a message `{ repeated items = 1 }`.
-    wrapper: bool,
-}
-
-struct Schema {
-    kinds: HashMap<String, String>,
-    messages: HashMap<String, Vec<Field>>,
-}
-
-fn parse_type(code: &str, reference: &str) -> Option<Type> {
-    Some(match code {
-        "string" => Type::String,
-        "bool" => Type::Bool,
-        "int32" => Type::Int32,
-        "int64" => Type::Int64,
-        "uint32" => Type::Uint32,
-        "uint64" => Type::Uint64,
-        "float32" => Type::Float32,
-        "float64" => Type::Float64,
-        "bytes" => Type::Bytes,
-        "message" => Type::Message(reference.to_owned()),
-        "time" => Type::Time,
-        "microtime" => Type::MicroTime,
-        "duration" => Type::Duration,
-        "quantity" => Type::Quantity,
-        "intstr" => Type::IntOrString,
-        "raw" => Type::Raw,
-        "map" => {
-            let mut parts = reference.splitn(3, '|');
-            let key = parse_type(parts.next()?, "")?;
-            let value_code = parts.next()?;
-            let value = parse_type(value_code, parts.next().unwrap_or(""))?;
-            Type::Map(Box::new(key), Box::new(value))
-        }
-        _ => return None,
-    })
-}
-
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let raw: Value = serde_json::from_str(SCHEMA_JSON).unwrap_or(Value::Null);
-        let kinds = raw
-            .get("kinds")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let messages = raw
-            .get("messages")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(name, fields)| {
-                        let fields = fields
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|f| {
-                                let number = f.get(0)?.as_u64()?;
-                                let json = f.get(1)?.as_str()?.to_owned();
-                                let flags = f.get(3)?.as_str()?;
-                                let ty = parse_type(f.get(2)?.as_str()?, f.get(4)?.as_str()?)?;
-                                Some(Field {
-                                    number,
-                                    json,
-                                    ty,
-                                    pointer: flags.contains('p'),
-                                    repeated: flags.contains('r'),
-                                    inline: flags.contains('i'),
-                                    wrapper: flags.contains('w'),
-                                })
-                            })
-                            .collect();
-                        (name.clone(), fields)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Schema { kinds, messages }
-    })
-}
 
 fn malformed(what: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("the protobuf body could not be decoded: {what}"))

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::events::NODE_NAME;
+use super::events::{NODE_NAME, NODE_ZONE, ZONE_LABEL};
 use crate::api::discovery::KUBE_MINOR;
 use crate::store::{Store, WriteCtx};
 
@@ -35,14 +35,19 @@ pub(crate) fn bootstrap(store: &Store) {
         json!({
             "metadata": {
                 "name": NODE_NAME,
+                // kwok's fake node labels, as on the test suite's real
+                // cluster; the zone is what PodTopologyLabels copies to pods.
                 "labels": {
+                    "beta.kubernetes.io/arch": "amd64",
+                    "beta.kubernetes.io/os": "linux",
                     "kubernetes.io/hostname": NODE_NAME,
                     "kubernetes.io/os": "linux",
                     "kubernetes.io/arch": "amd64",
-                    "node-role.kubernetes.io/agent": "",
+                    "node-role.kubernetes.io/worker": "",
+                    ZONE_LABEL: NODE_ZONE,
                     "type": "kwok",
                 },
-                "annotations": { "kwok.x-k8s.io/node": "fake" },
+                "annotations": { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
             },
             "spec": {},
             "status": {
@@ -67,6 +72,28 @@ pub(crate) fn bootstrap(store: &Store) {
             },
         }),
     );
+    // The apiserver's own PriorityClasses (the Priority plugin reads them).
+    for (name, value, description) in [
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
+    ] {
+        create(
+            store,
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            json!({ "metadata": { "name": name }, "value": value, "description": description,
+                    "preemptionPolicy": "PreemptLowerPriority" }),
+        );
+    }
     create(
         store,
         "storage.k8s.io",

@@ -10,6 +10,13 @@ use crate::store::{Store, WriteCtx};
 /// The node every simulated pod runs on.
 pub(crate) const NODE_NAME: &str = "kwok-node-0";
 
+/// The node's zone, which the PodTopologyLabels plugin copies onto the
+/// pods bound to it.
+pub(crate) const NODE_ZONE: &str = "zone-0";
+
+/// The zone label of nodes and (PodTopologyLabels) pods.
+pub(crate) const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
 /// Normal or Warning, as in `Event.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Severity {

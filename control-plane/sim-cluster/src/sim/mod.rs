@@ -1,9 +1,16 @@
 //! The simulated kubelet and controllers. They react to the store's change
-//! feed (never polling), and use timers only to model delays.
+//! feed (never polling), and use timers only to model delays and
+//! Deployments' progress deadlines.
 //!
-//! - Deployments, StatefulSets and Jobs get status (and, optionally, Pods)
-//!   after `pod_start_delay` / `job_duration`.
-//! - PersistentVolumeClaims become Bound after `volume_bind_delay`.
+//! - Deployments, StatefulSets and Jobs get status (and, optionally, Pods,
+//!   with a Deployment's ReplicaSets and a StatefulSet's
+//!   ControllerRevisions: `history`) after `pod_start_delay` /
+//!   `job_duration`; a Deployment that does not progress for its
+//!   `progressDeadlineSeconds` reports `ProgressDeadlineExceeded`.
+//! - PersistentVolumeClaims become Bound after `volume_bind_delay`; the
+//!   pvc-protection controller follows the pods that use them (`claims`).
+//! - Services with a selector get Endpoints and an EndpointSlice
+//!   (`endpoints`).
 //! - LoadBalancer Services and Ingresses get an address.
 //! - Namespaces get a `default` ServiceAccount, and terminate: their content
 //!   is deleted, then the namespace.
@@ -11,7 +18,10 @@
 //!   show up as pod states, workload conditions and Warning Events.
 
 mod bootstrap;
+mod claims;
+mod endpoints;
 mod events;
+mod history;
 mod namespace;
 mod pods;
 mod status;
@@ -76,6 +86,10 @@ pub(crate) enum Msg {
 /// Resource ids the controller uses.
 struct Ids {
     deployments: ResId,
+    replica_sets: ResId,
+    controller_revisions: ResId,
+    endpoints: ResId,
+    endpoint_slices: ResId,
     statefulsets: ResId,
     jobs: ResId,
     pvcs: ResId,
@@ -96,6 +110,10 @@ impl Ids {
         let id = |g: &str, v: &str, p: &str| r.lookup(g, v, p).unwrap_or_default();
         Self {
             deployments: id("apps", "v1", "deployments"),
+            replica_sets: id("apps", "v1", "replicasets"),
+            controller_revisions: id("apps", "v1", "controllerrevisions"),
+            endpoints: id("", "v1", "endpoints"),
+            endpoint_slices: id("discovery.k8s.io", "v1", "endpointslices"),
             statefulsets: id("apps", "v1", "statefulsets"),
             jobs: id("batch", "v1", "jobs"),
             pvcs: id("", "v1", "persistentvolumeclaims"),
@@ -157,6 +175,11 @@ pub(crate) struct Sim {
     /// Workloads whose pods admission refused, with how many attempts
     /// failed (for the back-off).
     failed_creates: HashMap<WorkKey, u32>,
+    /// Workloads and pods waiting for a claim `(namespace, claim)` to bind.
+    claim_waiters: HashMap<(String, String), HashSet<WorkKey>>,
+    /// Deployments' progress-deadline timers, by the deadline (Unix
+    /// seconds, as the conditions' times).
+    deadlines: HashMap<WorkKey, i64>,
 }
 
 impl Sim {
@@ -181,6 +204,8 @@ impl Sim {
             scheduled: HashMap::new(),
             terminating: HashSet::new(),
             failed_creates: HashMap::new(),
+            deadlines: HashMap::new(),
+            claim_waiters: HashMap::new(),
         };
         tokio::spawn(sim.run(records, msgs, shutdown));
     }
@@ -232,6 +257,17 @@ impl Sim {
             let ns = record.namespace.clone();
             self.retry_refused(&ns);
         }
+        if record.res == self.ids.replica_sets && record.kind == EventType::Deleted {
+            // A Deployment's ReplicaSet deleted under it is made again.
+            let rs = parse(&record.object);
+            if let Some(("Deployment", name)) = controller_owner(&rs)
+                .as_ref()
+                .map(|(k, n)| (k.as_str(), n.as_str()))
+            {
+                let ns = record.namespace.clone();
+                self.reconcile(Kind::Deployment, &ns, name);
+            }
+        }
         let interesting = record.res == self.ids.namespaces
             || record.res == self.ids.pods
             || self.ids.kind(record.res).is_some()
@@ -246,21 +282,37 @@ impl Sim {
             self.on_namespace(record, obj, &name);
             return;
         }
+        if record.res == self.ids.services {
+            if record.kind == EventType::Deleted {
+                self.service_deleted(&ns, &name);
+            } else {
+                self.sync_endpoints(obj);
+            }
+        }
+        if record.res == self.ids.pods && pod_view_changed(record, obj) {
+            let before = record.old.as_ref().map(|old| parse(old));
+            // The endpoints controllers follow the pods their Services select.
+            let mut labels = vec![meta::labels(obj)];
+            if let Some(before) = &before {
+                labels.push(meta::labels(before));
+            }
+            self.pod_changed(&ns, &labels);
+            // The pvc-protection controller follows the pods using a claim.
+            let mut claims = claims::claims_of(obj);
+            claims.extend(before.as_ref().map(claims::claims_of).unwrap_or_default());
+            claims.sort();
+            claims.dedup();
+            for claim in claims {
+                self.protect_claim_named(&ns, &claim);
+            }
+        }
         if record.kind == EventType::Deleted && self.terminating.contains(&ns) {
             self.check_namespace_done(&ns);
         }
         if record.res == self.ids.pods && record.kind == EventType::Deleted {
             // A deleted pod is replaced, as a ReplicaSet or StatefulSet would.
-            if let Some(owner) = controller_owner(obj) {
-                let kind = match owner.0.as_str() {
-                    "Deployment" => Some(Kind::Deployment),
-                    "StatefulSet" => Some(Kind::StatefulSet),
-                    "Job" => Some(Kind::Job),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    self.reconcile(kind, &ns, &owner.1);
-                }
+            if let Some((kind, owner)) = self.workload_of(obj) {
+                self.reconcile(kind, &ns, &owner);
             }
             return;
         }
@@ -274,6 +326,7 @@ impl Sim {
         if record.kind == EventType::Deleted {
             self.seen.remove(&key);
             self.scheduled.remove(&key);
+            self.deadlines.remove(&key);
             return;
         }
         self.reconcile(key.0, &key.1, &key.2);
@@ -347,7 +400,7 @@ impl Sim {
         let Ok(obj) = self.store.get(res, ns, name) else {
             return;
         };
-        if meta::is_deleting(&obj) {
+        if meta::is_deleting(&obj) && kind != Kind::Pvc {
             return;
         }
         let key = (kind, ns.to_owned(), name.to_owned());
@@ -362,162 +415,12 @@ impl Sim {
         }
     }
 
-    /// The StatefulSet controller's claims: `<template>-<set>-<ordinal>`
-    /// from `volumeClaimTemplates`, with the template's labels and the set's
-    /// selector labels. Like Kubernetes' default retention policy (Retain),
-    /// they carry no owner and outlive the set; namespace deletion removes
-    /// them. An existing claim is left as it is.
-    fn create_claims(&self, set: &Value) {
-        let Some(templates) = set
-            .pointer("/spec/volumeClaimTemplates")
-            .and_then(Value::as_array)
-        else {
-            return;
-        };
-        let (ns, set_name) = (
-            meta::namespace(set).unwrap_or(""),
-            meta::name(set).unwrap_or(""),
-        );
-        let selector = set
-            .pointer("/spec/selector/matchLabels")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for template in templates {
-            let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
-                continue;
-            };
-            let mut labels = template
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            labels.extend(selector.clone());
-            for ordinal in 0..status::replicas(set) {
-                let name = format!("{claim}-{set_name}-{ordinal}");
-                if self.store.get(self.ids.pvcs, ns, &name).is_ok() {
-                    continue;
-                }
-                let mut labels = labels.clone();
-                labels.insert(
-                    "statefulset.kubernetes.io/pod-name".to_owned(),
-                    json!(format!("{set_name}-{ordinal}")),
-                );
-                let pvc = json!({
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "metadata": {
-                        "name": name,
-                        "namespace": ns,
-                        "labels": labels,
-                        "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
-                    },
-                    "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
-                });
-                if self
-                    .store
-                    .create(self.ids.pvcs, Some(ns), pvc, WriteCtx::new(CONTROLLER))
-                    .is_ok()
-                {
-                    events::record(
-                        &self.store,
-                        self.ids.events,
-                        set,
-                        Severity::Normal,
-                        "SuccessfulCreate",
-                        &format!(
-                            "Create Claim {name} Pod {set_name}-{ordinal} in StatefulSet {set_name} success"
-                        ),
-                        "statefulset-controller",
-                    );
-                }
-            }
-        }
-    }
-
-    fn reconcile_pvc(&mut self, key: &WorkKey, pvc: &Value, delay: Duration) {
-        if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound") {
-            return;
-        }
-        if !self.due(key, 0, delay) {
-            return;
-        }
-        let (ns, name) = (&key.1, &key.2);
-        let class = pvc
-            .pointer("/spec/storageClassName")
-            .and_then(Value::as_str)
-            .unwrap_or("standard")
-            .to_owned();
-        if self.failure_for(pvc).is_some() {
-            let message = format!(
-                "failed to provision volume with StorageClass \"{class}\": simulated failure ({FAIL_ANNOTATION})"
-            );
-            events::record(
-                &self.store,
-                self.ids.events,
-                pvc,
-                Severity::Warning,
-                "ProvisioningFailed",
-                &message,
-                "persistentvolume-controller",
-            );
-            return;
-        }
-        let volume = format!("pvc-{}", meta::uid(pvc));
-        let bound = self.store.modify(
-            self.ids.pvcs,
-            ns,
-            name,
-            None,
-            WriteCtx::new(CONTROLLER),
-            |cur| {
-                let mut updated = cur.clone();
-                meta::object_mut(&mut updated, "spec")
-                    .insert("volumeName".to_owned(), json!(volume));
-                let annotations = meta::object_mut(
-                    meta::object_mut_value(&mut updated, "metadata"),
-                    "annotations",
-                );
-                annotations.insert("pv.kubernetes.io/bind-completed".to_owned(), json!("yes"));
-                annotations.insert(
-                    "pv.kubernetes.io/bound-by-controller".to_owned(),
-                    json!("yes"),
-                );
-                annotations.insert(
-                    "volume.kubernetes.io/storage-provisioner".to_owned(),
-                    json!("sim.storeplane.io/hostpath"),
-                );
-                Some(updated)
-            },
-        );
-        if bound.is_err() {
-            return;
-        }
-        let written = self.store.modify(self.ids.pvcs, ns, name, Some("status"), WriteCtx::new(CONTROLLER), |cur| {
-            let access = cur.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"]));
-            let size = cur.pointer("/spec/resources/requests/storage").cloned().unwrap_or(json!("1Gi"));
-            status::with_status(cur, json!({ "phase": "Bound", "accessModes": access, "capacity": { "storage": size } }))
-        });
-        if let Ok(Some(updated)) = written {
-            let message = format!("Successfully provisioned volume {volume}");
-            events::record(
-                &self.store,
-                self.ids.events,
-                &updated,
-                Severity::Normal,
-                "ProvisioningSucceeded",
-                &message,
-                "sim.storeplane.io/hostpath",
-            );
-        }
-    }
-
     fn reconcile_address(&mut self, key: &WorkKey, obj: &Value, delay: Duration) {
         let wants_address = match key.0 {
             Kind::Service => {
                 obj.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
             }
-            _ => true,
+            _ => self.config.ingress_address.is_some(),
         };
         let has_address = obj
             .pointer("/status/loadBalancer/ingress")
@@ -528,7 +431,15 @@ impl Sim {
         }
         let ingress = match key.0 {
             Kind::Service => json!([{ "ip": "172.18.255.200", "ipMode": "VIP" }]),
-            _ => json!([{ "hostname": "localhost" }]),
+            _ => {
+                // An IP is reported as one, a name as a hostname.
+                let address = self.config.ingress_address.as_deref().unwrap_or("");
+                if address.parse::<std::net::IpAddr>().is_ok() {
+                    json!([{ "ip": address }])
+                } else {
+                    json!([{ "hostname": address }])
+                }
+            }
         };
         let res = self.ids.res(key.0);
         let _ = self.store.modify(
@@ -546,7 +457,17 @@ impl Sim {
         if controller_owner(pod).is_some() {
             return;
         }
-        let ready = self.due(key, meta::generation(pod), delay);
+        if pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            self.bind(pod);
+            // The binding's change comes back through the feed.
+            return;
+        }
+        let ready =
+            self.claims_bound(Kind::Pod, pod) && self.due(key, meta::generation(pod), delay);
         let phase = match (ready, self.failure_for(pod)) {
             (false, _) => Phase::Starting,
             (true, None) => Phase::Ready,
@@ -588,6 +509,39 @@ impl Sim {
         }
     }
 
+    /// The scheduler's binding of a pod nobody controls to the simulated
+    /// node, with the zone label the PodTopologyLabels plugin adds then.
+    fn bind(&self, pod: &Value) {
+        let ns = meta::namespace(pod).unwrap_or("");
+        let name = meta::name(pod).unwrap_or("");
+        let bound = self.store.modify(
+            self.ids.pods,
+            ns,
+            name,
+            Some("binding"),
+            WriteCtx::new("kube-scheduler"),
+            |cur| {
+                let mut new = cur.clone();
+                meta::object_mut(&mut new, "spec")
+                    .insert("nodeName".to_owned(), json!(events::NODE_NAME));
+                meta::object_mut(meta::object_mut_value(&mut new, "metadata"), "labels")
+                    .insert(events::ZONE_LABEL.to_owned(), json!(events::NODE_ZONE));
+                Some(new)
+            },
+        );
+        if let Ok(Some(bound)) = bound {
+            events::record(
+                &self.store,
+                self.ids.events,
+                &bound,
+                Severity::Normal,
+                "Scheduled",
+                &format!("Successfully assigned {ns}/{name} to {}", events::NODE_NAME),
+                "default-scheduler",
+            );
+        }
+    }
+
     fn resync_namespace(&mut self, ns: &str) {
         for kind in WORKLOADS {
             for obj in self.store.all(self.ids.res(kind), Some(ns)) {
@@ -596,6 +550,52 @@ impl Sim {
             }
         }
     }
+}
+
+impl Sim {
+    /// The simulated workload a pod belongs to: its controller, or for a
+    /// ReplicaSet's pod the ReplicaSet's Deployment.
+    fn workload_of(&self, pod: &Value) -> Option<(Kind, String)> {
+        let (kind, name) = controller_owner(pod)?;
+        match kind.as_str() {
+            "Deployment" => Some((Kind::Deployment, name)),
+            "StatefulSet" => Some((Kind::StatefulSet, name)),
+            "Job" => Some((Kind::Job, name)),
+            "ReplicaSet" => {
+                let ns = meta::namespace(pod).unwrap_or("");
+                let rs = self.store.get(self.ids.replica_sets, ns, &name).ok()?;
+                match controller_owner(&rs)? {
+                    (kind, name) if kind == "Deployment" => Some((Kind::Deployment, name)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether a pod changed in what the endpoints and pvc-protection
+/// controllers look at (labels, address, readiness, phase, node, volumes,
+/// deletion): most kubelet status writes do not need them.
+fn pod_view_changed(record: &Record, pod: &Value) -> bool {
+    let Some(old) = record.old.as_ref().map(|old| parse(old)) else {
+        return true;
+    };
+    let view = |p: &Value| {
+        (
+            p.pointer("/metadata/labels").cloned(),
+            p.pointer("/metadata/deletionTimestamp").cloned(),
+            p.pointer("/status/podIP").cloned(),
+            p.pointer("/status/phase").cloned(),
+            p.pointer("/spec/nodeName").cloned(),
+            p.pointer("/spec/volumes").cloned(),
+            p.pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| c["status"].clone()),
+        )
+    };
+    view(&old) != view(pod)
 }
 
 /// `(kind, name)` of the object's controller owner.

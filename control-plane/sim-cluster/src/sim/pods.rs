@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::Kind;
-use super::events::NODE_NAME;
-use super::status::{Phase, replica_set_name, replicas};
+use super::events::{NODE_NAME, NODE_ZONE, ZONE_LABEL};
+use super::status::{Phase, replicas, revision_name};
 use crate::config::Failure;
 use crate::meta;
 
@@ -59,7 +59,10 @@ pub(crate) fn observed_state(pod: &Value) -> Option<PodState> {
     })
 }
 
-/// The pods a workload should have: `(name, pod without status)`.
+/// The pods a workload should have: `(name, pod without status)`. The
+/// owner is a Deployment's ReplicaSet, a StatefulSet or a Job. Names are
+/// stable (a deleted pod comes back under its name), where a real
+/// ReplicaSet or Job generates a new one each time.
 pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
     let name = meta::name(owner).unwrap_or("");
     let template = owner
@@ -68,20 +71,19 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
         .unwrap_or_else(|| json!({}));
     let uid = meta::uid(owner);
     match kind {
-        Kind::Deployment => {
-            let rs = replica_set_name(owner);
-            let hash = rs.rsplit('-').next().unwrap_or("").to_owned();
-            (0..replicas(owner))
-                .map(|i| {
-                    let pod_name = format!("{rs}-{}", meta::stable_hash(&json!([uid, hash, i]), 5));
-                    let labels = json!({ "pod-template-hash": hash });
-                    let pod = build(owner, &template, &pod_name, labels);
-                    (pod_name, pod)
-                })
-                .collect()
-        }
+        Kind::Deployment => (0..replicas(owner))
+            .map(|i| {
+                let pod_name = format!("{name}-{}", meta::stable_hash(&json!([uid, i]), 5));
+                let pod = build(owner, &template, &pod_name, json!({}));
+                (pod_name, pod)
+            })
+            .collect(),
         Kind::StatefulSet => {
-            let revision = format!("{name}-{}", meta::stable_hash(&template, 10));
+            let revision = revision_name(owner);
+            let service = owner
+                .pointer("/spec/serviceName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             (0..replicas(owner))
                 .map(|i| {
                     let pod_name = format!("{name}-{i}");
@@ -90,7 +92,8 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
                         "statefulset.kubernetes.io/pod-name": pod_name,
                         "apps.kubernetes.io/pod-index": i.to_string(),
                     });
-                    let pod = build(owner, &template, &pod_name, labels);
+                    let mut pod = build(owner, &template, &pod_name, labels);
+                    stateful_identity(owner, &mut pod, &pod_name, i, service);
                     (pod_name, pod)
                 })
                 .collect()
@@ -106,8 +109,58 @@ pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
     }
 }
 
-/// A pod from a template. Pods are owned by the workload itself (no
-/// ReplicaSet objects are simulated), so deleting the workload removes them.
+/// The label that names a pod's revision, when its controller keeps one
+/// under a stable pod name (a StatefulSet's `controller-revision-hash`).
+pub(crate) fn revision_label(pod: &Value) -> Option<(&'static str, &Value)> {
+    let key = "controller-revision-hash";
+    pod.pointer("/metadata/labels")?
+        .get(key)
+        .map(|value| (key, value))
+}
+
+/// The StatefulSet controller's `initIdentity` and `updateStorage`: the
+/// pod's hostname and subdomain, and a volume per claim template (first,
+/// replacing a template volume of the same name).
+fn stateful_identity(set: &Value, pod: &mut Value, name: &str, ordinal: i64, service: &str) {
+    let set_name = meta::name(set).unwrap_or("");
+    let claims: Vec<Value> = set
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+        .map(|claim| {
+            json!({ "name": claim, "persistentVolumeClaim": {
+                "claimName": format!("{claim}-{set_name}-{ordinal}") } })
+        })
+        .collect();
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    spec.insert("hostname".to_owned(), json!(name));
+    if !service.is_empty() {
+        spec.insert("subdomain".to_owned(), json!(service));
+    }
+    if claims.is_empty() {
+        return;
+    }
+    let names: Vec<Value> = claims.iter().map(|c| c["name"].clone()).collect();
+    let mut volumes = claims;
+    volumes.extend(
+        spec.get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|v| !names.contains(&v["name"]))
+            .cloned(),
+    );
+    spec.insert("volumes".to_owned(), Value::Array(volumes));
+}
+
+/// A pod from its controller's template (`GetPodFromTemplate`), already
+/// bound to the simulated node: owned by `owner`, named `name` with the
+/// controller's `generateName`, and labelled with the node's zone as the
+/// PodTopologyLabels plugin does at binding.
 fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Value {
     let mut labels: Map<String, Value> = template
         .pointer("/metadata/labels")
@@ -117,16 +170,10 @@ fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Va
     if let Value::Object(extra) = extra_labels {
         labels.extend(extra);
     }
+    labels.insert(ZONE_LABEL.to_owned(), json!(NODE_ZONE));
     let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
     if let Value::Object(s) = &mut spec {
         s.insert("nodeName".to_owned(), json!(NODE_NAME));
-        s.entry("schedulerName")
-            .or_insert(json!("default-scheduler"));
-        s.entry("serviceAccountName").or_insert(json!("default"));
-        s.entry("restartPolicy").or_insert(json!("Always"));
-        s.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
-        s.entry("terminationGracePeriodSeconds")
-            .or_insert(json!(30));
         s.entry("containers").or_insert(json!([]));
     }
     json!({
@@ -134,9 +181,11 @@ fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Va
         "kind": "Pod",
         "metadata": {
             "name": name,
+            "generateName": format!("{}-", meta::name(owner).unwrap_or("")),
             "namespace": meta::namespace(owner),
             "labels": labels,
-            "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
+            "annotations": template.pointer("/metadata/annotations"),
+            "finalizers": template.pointer("/metadata/finalizers"),
             "ownerReferences": [{
                 "apiVersion": owner.get("apiVersion"),
                 "kind": owner.get("kind"),
@@ -151,7 +200,11 @@ fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Va
 }
 
 fn container_names(pod: &Value) -> Vec<(String, String)> {
-    pod.pointer("/spec/containers")
+    containers_of(pod, "containers")
+}
+
+fn containers_of(pod: &Value, field: &str) -> Vec<(String, String)> {
+    pod.pointer(&format!("/spec/{field}"))
         .and_then(Value::as_array)
         .map(|cs| {
             cs.iter()
@@ -233,7 +286,7 @@ pub(crate) fn status(pod: &Value, state: PodState) -> Value {
             let mut doc = json!({
                 "name": cname,
                 "image": image,
-                "imageID": if started { format!("{image}@sha256:{}", meta::stable_hash(&json!(image), 24)) } else { String::new() },
+                "imageID": if started { format!("{image}@sha256:{}", meta::hex_hash(&json!(image), 64)) } else { String::new() },
                 "ready": ready,
                 "started": matches!(state, PodState::Running | PodState::NotReady),
                 "restartCount": if state == PodState::CrashLoop { 3 } else { 0 },
@@ -241,7 +294,7 @@ pub(crate) fn status(pod: &Value, state: PodState) -> Value {
                 "lastState": {},
             });
             if started {
-                doc["containerID"] = json!(format!("containerd://{}", meta::stable_hash(&json!([uid, cname]), 32)));
+                doc["containerID"] = json!(format!("containerd://{}", meta::hex_hash(&json!([uid, cname]), 64)));
             }
             if state == PodState::CrashLoop {
                 doc["lastState"] = json!({ "terminated": { "exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now } });
@@ -249,11 +302,49 @@ pub(crate) fn status(pod: &Value, state: PodState) -> Value {
             doc
         })
         .collect();
+    // Init containers have run to completion once the pod got past
+    // creating its containers.
+    let initialized = state != PodState::Creating;
+    let init_statuses: Vec<Value> = containers_of(pod, "initContainers")
+        .iter()
+        .map(|(cname, image)| {
+            let mut doc = json!({
+                "name": cname,
+                "image": image,
+                "imageID": if initialized { format!("{image}@sha256:{}", meta::hex_hash(&json!(image), 64)) } else { String::new() },
+                "ready": initialized,
+                "started": false,
+                "restartCount": 0,
+                "state": if initialized {
+                    json!({ "terminated": { "exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now } })
+                } else {
+                    json!({ "waiting": { "reason": "PodInitializing" } })
+                },
+                "lastState": {},
+            });
+            if initialized {
+                doc["containerID"] = json!(format!("containerd://{}", meta::hex_hash(&json!([uid, cname]), 64)));
+            }
+            doc
+        })
+        .collect();
+    let mut initialized_condition = condition("Initialized", true);
+    if !initialized && !init_statuses.is_empty() {
+        let names: Vec<&str> = init_statuses
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        initialized_condition = json!({
+            "type": "Initialized", "status": "False", "lastProbeTime": null, "lastTransitionTime": now,
+            "reason": "ContainersNotInitialized",
+            "message": format!("containers with incomplete status: [{}]", names.join(" ")),
+        });
+    }
     let mut status = json!({
         "phase": phase,
         "conditions": [
             condition("PodReadyToStartContainers", started),
-            condition("Initialized", true),
+            initialized_condition,
             condition("Ready", ready),
             condition("ContainersReady", ready),
             condition("PodScheduled", true),
@@ -262,8 +353,15 @@ pub(crate) fn status(pod: &Value, state: PodState) -> Value {
         "hostIPs": [{ "ip": "10.89.0.2" }],
         "startTime": pod.pointer("/status/startTime").cloned().unwrap_or(json!(now)),
         "containerStatuses": container_statuses,
-        "qosClass": "BestEffort",
+        // Set by the apiserver when the pod was created; the kubelet keeps it.
+        "qosClass": pod
+            .pointer("/status/qosClass")
+            .cloned()
+            .unwrap_or_else(|| json!(crate::admission::pods::qos_class(pod))),
     });
+    if !init_statuses.is_empty() {
+        status["initContainerStatuses"] = Value::Array(init_statuses);
+    }
     if started || state == PodState::ImagePull {
         let ip = pod_ip(name);
         status["podIP"] = json!(ip);

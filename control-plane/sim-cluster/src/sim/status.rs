@@ -95,20 +95,30 @@ pub(crate) fn replicas(obj: &Value) -> i64 {
         .max(0)
 }
 
-/// The name Kubernetes would give the Deployment's current ReplicaSet.
+/// The name Kubernetes would give the Deployment's current ReplicaSet:
+/// `<deployment>-<pod-template-hash>`.
 pub(crate) fn replica_set_name(deploy: &Value) -> String {
-    let template = deploy
-        .pointer("/spec/template")
-        .cloned()
-        .unwrap_or(Value::Null);
     format!(
         "{}-{}",
         meta::name(deploy).unwrap_or(""),
-        meta::stable_hash(&template, 10)
+        template_hash(deploy)
     )
 }
 
-pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
+/// The `pod-template-hash` of a Deployment's (or the
+/// `controller-revision-hash` suffix of a StatefulSet's) current template.
+pub(crate) fn template_hash(workload: &Value) -> String {
+    meta::template_hash(workload.pointer("/spec/template").unwrap_or(&Value::Null))
+}
+
+/// The name of a StatefulSet's current ControllerRevision.
+pub(crate) fn revision_name(set: &Value) -> String {
+    format!("{}-{}", meta::name(set).unwrap_or(""), template_hash(set))
+}
+
+/// A Deployment's status in `phase`; `deadline_exceeded` when it has not
+/// progressed for `progressDeadlineSeconds`.
+pub(crate) fn deployment(deploy: &Value, phase: Phase, deadline_exceeded: bool) -> Value {
     let want = replicas(deploy);
     let generation = meta::generation(deploy);
     let rs = replica_set_name(deploy);
@@ -179,9 +189,7 @@ pub(crate) fn deployment(deploy: &Value, phase: Phase) -> Value {
                     true,
                 );
             }
-            if let Phase::Failed(_) = phase {
-                // The real controller waits progressDeadlineSeconds (600s by
-                // default); the simulation reports the deadline at once.
+            if deadline_exceeded {
                 set_condition(
                     &mut conditions,
                     "Progressing",
@@ -297,16 +305,7 @@ pub(crate) fn stateful_set(sts: &Value, phase: Phase) -> Value {
 /// A StatefulSet with `existing` pods of which `ready` are ready (fewer
 /// than wanted when admission refuses the next pod).
 pub(crate) fn stateful_set_with(sts: &Value, existing: i64, ready: i64) -> Value {
-    let revision = format!(
-        "{}-{}",
-        meta::name(sts).unwrap_or(""),
-        meta::stable_hash(
-            &sts.pointer("/spec/template")
-                .cloned()
-                .unwrap_or(Value::Null),
-            10
-        )
-    );
+    let revision = revision_name(sts);
     let mut status = Map::new();
     status.insert(
         "observedGeneration".to_owned(),
@@ -399,6 +398,12 @@ pub(crate) fn job(job: &Value, phase: Phase, start_time: &str, active: i64) -> V
         }
     }
     status.insert("uncountedTerminatedPods".to_owned(), json!({}));
+    // The Job controller stamps its conditions' probe time too.
+    for c in &mut conditions {
+        if c.get("lastProbeTime").is_none_or(Value::is_null) {
+            c["lastProbeTime"] = c["lastTransitionTime"].clone();
+        }
+    }
     if !conditions.is_empty() {
         status.insert("conditions".to_owned(), Value::Array(conditions));
     }
@@ -425,7 +430,7 @@ mod tests {
 
     #[test]
     fn ready_deployment_reports_available_replicas_and_conditions() {
-        let status = deployment(&deploy(), Phase::Ready);
+        let status = deployment(&deploy(), Phase::Ready, false);
         assert_eq!(status["readyReplicas"], 2);
         assert_eq!(status["availableReplicas"], 2);
         assert_eq!(status["observedGeneration"], 2);
@@ -436,8 +441,8 @@ mod tests {
     #[test]
     fn reconciling_twice_gives_the_same_status() {
         let mut obj = deploy();
-        obj["status"] = deployment(&obj, Phase::Ready);
-        assert!(with_status(&obj, deployment(&obj, Phase::Ready)).is_none());
+        obj["status"] = deployment(&obj, Phase::Ready, false);
+        assert!(with_status(&obj, deployment(&obj, Phase::Ready, false)).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::events::{self, Severity};
+use super::history;
 use super::status::{self, Phase};
 use super::{CONTROLLER, KUBELET, Kind, Msg, Sim, WorkKey, controller_owner_uid, pods};
 use crate::config::Failure;
@@ -58,6 +59,9 @@ impl Sim {
         }
         if kind == Kind::StatefulSet {
             self.create_claims(obj);
+            if self.config.simulate_pods {
+                self.sync_revisions(obj);
+            }
         }
         let generation = if kind == Kind::Job {
             // A Job's clock starts once, at status.startTime.
@@ -65,7 +69,9 @@ impl Sim {
         } else {
             meta::generation(obj)
         };
-        let ready = self.due(key, generation, delay);
+        // A pod whose claims are not bound is not scheduled (and the clock
+        // of its readiness delay does not start).
+        let ready = self.claims_bound(kind, obj) && self.due(key, generation, delay);
         let mut phase = match (ready, self.failure_for(obj)) {
             (false, _) => Phase::Starting,
             (true, None) => Phase::Ready,
@@ -73,7 +79,13 @@ impl Sim {
         };
         let pods = self.ensure_pods(kind, key, obj, phase);
         let status = match (kind, &pods.failure) {
-            (Kind::Deployment, None) => status::deployment(obj, phase),
+            (Kind::Deployment, None) => {
+                if phase == Phase::Ready {
+                    self.deadlines.remove(key);
+                }
+                let exceeded = phase != Phase::Ready && self.progress_deadline_passed(key, obj);
+                status::deployment(obj, phase, exceeded)
+            }
             (Kind::Deployment, Some(f)) => {
                 status::deployment_failed_create(obj, phase, pods.existing, &f.message)
             }
@@ -123,27 +135,49 @@ impl Sim {
         sync
     }
 
-    fn sync_pods(&self, kind: Kind, owner: &Value, phase: Phase) -> PodSync {
-        let ns = meta::namespace(owner).unwrap_or("");
+    /// The workload's pods (for a Deployment, its current ReplicaSet's):
+    /// missing ones created through admission, extra or outdated ones
+    /// deleted, the others moved to the state `phase` implies.
+    fn sync_pods(&self, kind: Kind, workload: &Value, phase: Phase) -> PodSync {
+        let ns = meta::namespace(workload).unwrap_or("");
+        let replica_set = match kind {
+            Kind::Deployment => match self.sync_replica_sets(workload) {
+                Some(rs) => Some(rs),
+                None => return PodSync::default(),
+            },
+            _ => None,
+        };
+        let owner: &Value = replica_set.as_deref().unwrap_or(workload);
         let uid = meta::uid(owner);
         let existing: HashMap<String, Arc<Value>> = self
             .store
-            .all(self.ids.pods, Some(ns))
+            .all_containing(self.ids.pods, ns, uid)
             .into_iter()
             .filter(|p| controller_owner_uid(p) == Some(uid))
             .map(|p| (meta::name(&p).unwrap_or("").to_owned(), p))
             .collect();
         let desired = pods::desired(kind, owner);
         let want_names: HashSet<&str> = desired.iter().map(|(n, _)| n.as_str()).collect();
-        for name in existing.keys().filter(|n| !want_names.contains(n.as_str())) {
-            let _ = self
-                .store
-                .delete(self.ids.pods, ns, name, &Default::default());
+        for (name, pod) in &existing {
+            if !want_names.contains(name.as_str()) {
+                self.delete_pod(kind, owner, pod);
+            }
         }
         let mut sync = PodSync::default();
         let state = pods::state_for(kind, phase);
         for (name, mut pod) in desired {
-            let entered = match existing.get(&name) {
+            let current = existing.get(&name).filter(|current| {
+                // A pod of an older revision is replaced.
+                let outdated = pods::revision_label(&pod)
+                    .is_some_and(|(k, v)| meta::labels(current).and_then(|l| l.get(k)) != Some(v));
+                if outdated {
+                    let _ = self
+                        .store
+                        .delete(self.ids.pods, ns, &name, &Default::default());
+                }
+                !outdated
+            });
+            let entered = match current {
                 None => {
                     pod["status"] = pods::status(&pod, state);
                     match self
@@ -151,22 +185,10 @@ impl Sim {
                         .create(self.ids.pods, Some(ns), pod, WriteCtx::new(CONTROLLER))
                     {
                         Ok(created) => {
-                            let message = format!(
-                                "Successfully assigned {ns}/{name} to {}",
-                                events::NODE_NAME
-                            );
-                            events::record(
-                                &self.store,
-                                self.ids.events,
-                                &created,
-                                Severity::Normal,
-                                "Scheduled",
-                                &message,
-                                "default-scheduler",
-                            );
+                            self.pod_created(kind, owner, &created);
                             Some(created)
                         }
-                        Err(error) if error.is_namespace_terminating() => return sync,
+                        Err(error) if error.is_namespace_terminating() => break,
                         Err(error) => {
                             // The controllers stop at the first refusal and
                             // try again later.
@@ -174,7 +196,7 @@ impl Sim {
                                 pod: name,
                                 message: error.message,
                             });
-                            return sync;
+                            break;
                         }
                     }
                 }
@@ -212,13 +234,95 @@ impl Sim {
                 }
             }
         }
+        if let Some(rs) = &replica_set {
+            let ready = if state == pods::PodState::Running {
+                sync.existing
+            } else {
+                0
+            };
+            self.write_replica_set_status(rs, sync.existing, ready);
+        }
         sync
+    }
+
+    /// Deletes one of `owner`'s pods, with its controller's
+    /// `SuccessfulDelete` event.
+    pub(super) fn delete_pod(&self, kind: Kind, owner: &Value, pod: &Value) {
+        let ns = meta::namespace(pod).unwrap_or("");
+        let name = meta::name(pod).unwrap_or("");
+        if self
+            .store
+            .delete(self.ids.pods, ns, name, &Default::default())
+            .is_err()
+        {
+            return;
+        }
+        let owner_name = meta::name(owner).unwrap_or("");
+        let (message, component) = match kind {
+            Kind::Deployment => (format!("Deleted pod: {name}"), "replicaset-controller"),
+            Kind::StatefulSet => (
+                format!("Delete Pod {name} in StatefulSet {owner_name} successful"),
+                "statefulset-controller",
+            ),
+            _ => (format!("Deleted pod: {name}"), "job-controller"),
+        };
+        events::record(
+            &self.store,
+            self.ids.events,
+            owner,
+            Severity::Normal,
+            "SuccessfulDelete",
+            &message,
+            component,
+        );
+    }
+
+    /// The events of a pod's creation: the scheduler's `Scheduled` on the
+    /// pod and its controller's `SuccessfulCreate` on the owner.
+    fn pod_created(&self, kind: Kind, owner: &Value, pod: &Value) {
+        let ns = meta::namespace(pod).unwrap_or("");
+        let name = meta::name(pod).unwrap_or("");
+        events::record(
+            &self.store,
+            self.ids.events,
+            pod,
+            Severity::Normal,
+            "Scheduled",
+            &format!("Successfully assigned {ns}/{name} to {}", events::NODE_NAME),
+            "default-scheduler",
+        );
+        let owner_name = meta::name(owner).unwrap_or("");
+        let (message, component) = match kind {
+            Kind::Deployment => (format!("Created pod: {name}"), "replicaset-controller"),
+            Kind::StatefulSet => (
+                format!("Create Pod {name} in StatefulSet {owner_name} successful"),
+                "statefulset-controller",
+            ),
+            _ => (format!("Created pod: {name}"), "job-controller"),
+        };
+        events::record(
+            &self.store,
+            self.ids.events,
+            owner,
+            Severity::Normal,
+            "SuccessfulCreate",
+            &message,
+            component,
+        );
     }
 
     /// Without simulated pods: whether the workload's first pod would be
     /// admitted (a dry-run create), so refusals still show.
     fn dry_run_pod(&self, kind: Kind, owner: &Value) -> PodSync {
         let ns = meta::namespace(owner).unwrap_or("");
+        // A Deployment's pods would come from its (unsimulated) ReplicaSet.
+        let replica_set;
+        let owner = if kind == Kind::Deployment {
+            replica_set = history::replica_set_for(owner, 1);
+            &replica_set
+        } else {
+            owner
+        };
         let Some((name, pod)) = pods::desired(kind, owner).into_iter().next() else {
             return PodSync::default();
         };
@@ -244,15 +348,21 @@ impl Sim {
         let (involved, message, component) = match kind {
             Kind::Deployment => {
                 let rs = status::replica_set_name(obj);
-                let replica_set = json!({
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "metadata": {
-                        "name": rs,
-                        "namespace": meta::namespace(obj),
-                        "uid": meta::stable_hash(&json!([meta::uid(obj), rs]), 36),
-                    },
-                });
+                let ns = meta::namespace(obj).unwrap_or("");
+                // The ReplicaSet, or without simulated pods the one a real
+                // cluster would have made.
+                let replica_set = match self.store.get(self.ids.replica_sets, ns, &rs) {
+                    Ok(stored) => (*stored).clone(),
+                    Err(_) => json!({
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "metadata": {
+                            "name": rs,
+                            "namespace": ns,
+                            "uid": meta::stable_hash(&json!([meta::uid(obj), rs]), 36),
+                        },
+                    }),
+                };
                 (
                     replica_set,
                     format!("Error creating: {}", failure.message),
@@ -379,7 +489,11 @@ impl Sim {
         let new_generation = before.pointer("/status/observedGeneration")
             != obj.pointer("/status/observedGeneration");
         let job_started = before.pointer("/status/startTime").is_none();
+        // With simulated pods these come from the ReplicaSet and pod
+        // creations themselves (`sync_replica_sets`, `pod_created`).
+        let simulated = self.config.simulate_pods;
         match kind {
+            _ if simulated => {}
             Kind::Deployment if new_generation => {
                 let rs = status::replica_set_name(obj);
                 record(
@@ -445,6 +559,56 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+impl Sim {
+    /// Whether a Deployment that is not available has gone
+    /// `progressDeadlineSeconds` without progress, as the deployment
+    /// controller judges it: from its `Progressing` condition's last update
+    /// (a new ReplicaSet, hence a new message, is progress). If not yet, a
+    /// timer looks again when the deadline comes.
+    pub(super) fn progress_deadline_passed(&mut self, key: &WorkKey, deploy: &Value) -> bool {
+        let Some(seconds) = deploy
+            .pointer("/spec/progressDeadlineSeconds")
+            .and_then(Value::as_i64)
+        else {
+            return false;
+        };
+        let rs = status::replica_set_name(deploy);
+        let progressing = deploy
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Progressing"));
+        let about_current = progressing
+            .and_then(|c| c["message"].as_str())
+            .is_some_and(|m| m.contains(&format!("\"{rs}\"")));
+        let since = match progressing {
+            Some(c) if about_current && c["reason"] == "ProgressDeadlineExceeded" => return true,
+            Some(c) if about_current && c["reason"] == "ReplicaSetUpdated" => c["lastUpdateTime"]
+                .as_str()
+                .and_then(meta::parse_time)
+                .unwrap_or_else(jiff::Timestamp::now),
+            // Progress now: the condition is about to be written.
+            _ => jiff::Timestamp::now(),
+        };
+        let deadline = since.as_second() + seconds;
+        let left = deadline - jiff::Timestamp::now().as_second();
+        if left <= 0 {
+            self.deadlines.remove(key);
+            return true;
+        }
+        if self.deadlines.get(key) != Some(&deadline) {
+            self.deadlines.insert(key.clone(), deadline);
+            let tx = self.tx.clone();
+            let key = key.clone();
+            let at = Instant::now() + Duration::from_secs(left.unsigned_abs());
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let _ = tx.send(Msg::Due(key));
+            });
+        }
+        false
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{EventType, Key, NamespacePhase, State, Store, parse};
 use crate::admission::limits::{self, ResourceList};
-use crate::admission::{pod_security, quota};
+use crate::admission::{pod_security, pods, quota};
 use crate::meta;
 use crate::quantity::Quantity;
 use crate::registry::{ResId, ResourceInfo};
@@ -91,16 +91,60 @@ impl Store {
         Ok(())
     }
 
-    /// The mutating plugins on a new object: LimitRanger's defaults for
-    /// pods, one LimitRange at a time in name order.
-    pub(super) fn mutate_new(&self, st: &State, info: &ResourceInfo, obj: &mut Value) {
+    /// The mutating plugins on a new Pod, in the apiserver's order:
+    /// LimitRanger's defaults (one LimitRange at a time, in name order),
+    /// ServiceAccount, Priority, DefaultTolerationSeconds; then the pod
+    /// strategy's QoS class. `display_name` names the pod in a refusal
+    /// (the name is generated after these plugins).
+    pub(super) fn mutate_new(
+        &self,
+        st: &State,
+        info: &ResourceInfo,
+        obj: &mut Value,
+        display_name: &str,
+    ) -> Result<(), ApiError> {
         if !is(info, "", "pods") {
-            return;
+            return Ok(());
         }
         let namespace = meta::namespace(obj).unwrap_or("").to_owned();
         for limit_range in Self::parsed_in(st, self.ids.limit_ranges, &namespace) {
             limits::default_pod(&limit_range, obj);
         }
+        let account_name = obj
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("default")
+            .to_owned();
+        // The account matters only when it opts out of the token or lists
+        // pull secrets; most do neither, so most are not parsed.
+        let account = st.objects[self.ids.service_accounts]
+            .get(&(namespace, account_name))
+            .filter(|json| {
+                super::write::contains(json, b"automountServiceAccountToken")
+                    || super::write::contains(json, b"imagePullSecrets")
+            })
+            .map(|json| parse(json));
+        pods::service_account(obj, account.as_ref(), &meta::random_suffix(5));
+        // The classes the plugin reads: the pod's, or a global default.
+        let wanted = obj
+            .pointer("/spec/priorityClassName")
+            .and_then(Value::as_str)
+            .map(|name| format!("\"name\":{}", json!(name)));
+        let classes: Vec<Value> = st.objects[self.ids.priority_classes]
+            .values()
+            .filter(|json| match &wanted {
+                Some(name) => super::write::contains(json, name.as_bytes()),
+                None => super::write::contains(json, b"\"globalDefault\":true"),
+            })
+            .map(|json| parse(json))
+            .collect();
+        pods::priority(obj, &classes)
+            .map_err(|reason| ApiError::forbidden(info, display_name, &reason))?;
+        pods::default_tolerations(obj);
+        let qos = pods::qos_class(obj);
+        meta::object_mut(obj, "status").insert("qosClass".to_owned(), json!(qos));
+        Ok(())
     }
 
     /// The validating plugins on a new object (its name final): LimitRanger,

@@ -125,6 +125,8 @@ struct Ids {
     pods: ResId,
     limit_ranges: ResId,
     quotas: ResId,
+    service_accounts: ResId,
+    priority_classes: ResId,
 }
 
 pub(crate) struct Store {
@@ -151,6 +153,10 @@ impl Store {
             pods: id("pods"),
             limit_ranges: id("limitranges"),
             quotas: id("resourcequotas"),
+            service_accounts: id("serviceaccounts"),
+            priority_classes: registry
+                .lookup("scheduling.k8s.io", "v1", "priorityclasses")
+                .unwrap_or_default(),
         };
         let (watchers, _) = broadcast::channel(history_cap.clamp(1024, 65_536));
         let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
@@ -269,6 +275,19 @@ impl Store {
             .items
             .iter()
             .map(|json| Arc::new(parse(json)))
+            .collect()
+    }
+
+    /// The objects of `res` in `namespace` whose stored JSON contains
+    /// `needle`: a cheap text filter before parsing, for controllers that
+    /// look for the few objects that mention a name or a label.
+    pub fn all_containing(&self, res: ResId, namespace: &str, needle: &str) -> Vec<Arc<Value>> {
+        let st = self.lock();
+        st.objects[res]
+            .range::<Key, _>((namespace.to_owned(), String::new())..)
+            .take_while(|(k, _)| k.0 == namespace)
+            .filter(|(_, json)| write::contains(json, needle.as_bytes()))
+            .map(|(_, json)| Arc::new(parse(json)))
             .collect()
     }
 

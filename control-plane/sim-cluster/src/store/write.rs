@@ -12,6 +12,7 @@ use crate::meta;
 use crate::patch;
 use crate::registry::{ResId, ResourceInfo};
 use crate::status::ApiError;
+use crate::types;
 
 /// Who writes and how.
 #[derive(Debug, Clone, Copy)]
@@ -203,7 +204,8 @@ impl Store {
             Managed::Preset => None,
         };
         defaults::on_create(info, &mut obj, st);
-        self.mutate_new(st, info, &mut obj);
+        self.mutate_new(st, info, &mut obj, &display_name)?;
+        types::encode::go_json(&mut obj);
         let mut warnings = Vec::new();
         self.validate_new(st, info, &obj, &mut warnings)?;
         let key = (meta::namespace(&obj).unwrap_or("").to_owned(), name.clone());
@@ -416,6 +418,20 @@ impl Store {
                 meta::object_mut(&mut merged, "spec").insert("finalizers".to_owned(), finalizers);
                 merged
             }
+            Some("binding") => {
+                // The scheduler's binding (used by the simulated one only:
+                // `pods/binding` is not served): the node, and the labels
+                // PodTopologyLabels adds with it.
+                let mut merged = (**current).clone();
+                let node = new
+                    .pointer("/spec/nodeName")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                meta::object_mut(&mut merged, "spec").insert("nodeName".to_owned(), node);
+                let labels = new.pointer("/metadata/labels").cloned();
+                set_or_remove_meta(&mut merged, "labels", labels);
+                merged
+            }
             Some(_) => return Err(ApiError::resource_not_found()),
             None => {
                 let mut new = new;
@@ -464,10 +480,12 @@ impl Store {
             "resourceVersion",
             current.pointer("/metadata/resourceVersion").cloned(),
         );
+        types::encode::go_json(&mut new);
         if same_ignoring_managed_times(current, &new) {
             return Ok(Arc::clone(current));
         }
-        if info.tracks_generation() && spec_changed(current, &new) {
+        if info.tracks_generation() && subresource != Some("binding") && spec_changed(current, &new)
+        {
             let generation = meta::generation(current) + 1;
             meta::metadata_mut(&mut new).insert("generation".to_owned(), json!(generation));
         }
@@ -700,8 +718,13 @@ impl Store {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether stored JSON text contains `needle` (std's substring search,
+/// optimised even in debug builds; stored text is always UTF-8).
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    match (std::str::from_utf8(haystack), std::str::from_utf8(needle)) {
+        (Ok(haystack), Ok(needle)) => !needle.is_empty() && haystack.contains(needle),
+        _ => false,
+    }
 }
 
 /// Whether nothing holds a deleting object any more.

@@ -163,7 +163,8 @@ async fn spec_changes_bump_generation_but_status_and_labels_do_not() {
 
 #[tokio::test]
 async fn status_subresource_and_main_resource_change_only_their_part() {
-    // ReplicaSets are not simulated, so no controller races these writes.
+    // Only the ReplicaSets of Deployments are managed here, so no controller
+    // races these writes.
     let (_cluster, client) = instant_cluster();
     let sets: Api<ReplicaSet> = Api::namespaced(client, "default");
     let mut rs = deployment("web", 1);

@@ -11,7 +11,10 @@ use kube::runtime::conditions;
 use serde_json::{Value, json};
 use storeplane_sim_cluster::{Failure, FailureTarget, SimCluster, SimConfig};
 
-use super::{condition, deployment, instant_cluster, json_of, namespace, object, wait_for};
+use super::{
+    condition, deployment, instant_cluster, json_of, namespace, object, wait_for, wait_for_pod,
+    waiting_reason,
+};
 
 fn is_available(obj: Option<&Deployment>) -> bool {
     obj.is_some_and(|d| condition(&json_of(d), "Available")["status"] == "True")
@@ -92,10 +95,20 @@ async fn statefulset_job_pvc_and_service_get_their_status() {
         })
         .await,
     );
-    assert_eq!(claim["metadata"]["labels"]["tier"], "db");
+    // The template's labels and the set's selector, nothing else (a real
+    // StatefulSet controller does not add `statefulset.kubernetes.io/pod-name`),
+    // the protection finalizer, and the provisioner the PV controller named.
     assert_eq!(
-        claim["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
-        "db-0"
+        claim["metadata"]["labels"],
+        json!({ "tier": "db", "app": "db" })
+    );
+    assert_eq!(
+        claim["metadata"]["finalizers"],
+        json!(["kubernetes.io/pvc-protection"])
+    );
+    assert_eq!(
+        claim["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-provisioner"],
+        "sim.storeplane.io/hostpath"
     );
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), "shop");
@@ -156,33 +169,22 @@ async fn image_pull_failure_by_namespace_annotation_shows_as_events_and_conditio
         .create(&PostParams::default(), &object(deployment("web", 1)))
         .await
         .unwrap();
-    let stuck = json_of(
-        &wait_for(
-            &deployments,
-            "web",
-            has_condition::<Deployment>("Progressing", "False"),
-        )
-        .await,
-    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "broken");
+    let pod = wait_for_pod(&pods, "app=web", |p| {
+        waiting_reason(p) == "ImagePullBackOff"
+    })
+    .await;
+    assert_eq!(pod["status"]["phase"], "Pending");
+    // The Deployment keeps progressing until its progressDeadlineSeconds
+    // (600 s by default) pass, as on a real cluster.
+    let stuck = json_of(&deployments.get("web").await.unwrap());
+    assert_eq!(condition(&stuck, "Available")["status"], "False");
+    assert_eq!(condition(&stuck, "Progressing")["status"], "True");
     assert_eq!(
         condition(&stuck, "Progressing")["reason"],
-        "ProgressDeadlineExceeded"
+        "ReplicaSetUpdated"
     );
-    assert_eq!(condition(&stuck, "Available")["status"], "False");
     assert!(stuck["status"].get("readyReplicas").is_none());
-
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "broken");
-    let pod = json_of(
-        &pods
-            .list(&ListParams::default().labels("app=web"))
-            .await
-            .unwrap()
-            .items[0],
-    );
-    assert_eq!(
-        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
-        "ImagePullBackOff"
-    );
     let warnings = warnings(&client, "broken").await;
     assert!(
         warnings
@@ -198,6 +200,61 @@ async fn image_pull_failure_by_namespace_annotation_shows_as_events_and_conditio
 }
 
 #[tokio::test]
+async fn a_failing_deployment_exceeds_its_progress_deadline_only_when_it_passes() {
+    let (cluster, client) = instant_cluster();
+    namespace(&client, "shop").await;
+    cluster.inject_failure(FailureTarget::object("shop", "web"), Failure::ImagePull);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
+    let mut web = deployment("web", 1);
+    web["spec"]["progressDeadlineSeconds"] = json!(2);
+    let started = std::time::Instant::now();
+    deployments
+        .create(&PostParams::default(), &object(web))
+        .await
+        .unwrap();
+    let progressing = json_of(
+        &wait_for(
+            &deployments,
+            "web",
+            has_condition::<Deployment>("Available", "False"),
+        )
+        .await,
+    );
+    assert_eq!(condition(&progressing, "Progressing")["status"], "True");
+    let stuck = json_of(
+        &wait_for(
+            &deployments,
+            "web",
+            has_condition::<Deployment>("Progressing", "False"),
+        )
+        .await,
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let rs = json_of(
+        &Api::<k8s_openapi::api::apps::v1::ReplicaSet>::namespaced(client.clone(), "shop")
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items[0],
+    );
+    assert_eq!(
+        condition(&stuck, "Progressing")["reason"],
+        "ProgressDeadlineExceeded"
+    );
+    assert_eq!(
+        condition(&stuck, "Progressing")["message"],
+        format!(
+            "ReplicaSet \"{}\" has timed out progressing.",
+            rs["metadata"]["name"].as_str().unwrap()
+        )
+    );
+}
+
+#[tokio::test]
 async fn crash_loop_injected_through_the_api_recovers_when_cleared() {
     let (cluster, client) = instant_cluster();
     namespace(&client, "shop").await;
@@ -207,18 +264,12 @@ async fn crash_loop_injected_through_the_api_recovers_when_cleared() {
         .create(&PostParams::default(), &object(deployment("web", 1)))
         .await
         .unwrap();
-    wait_for(
-        &deployments,
-        "web",
-        has_condition::<Deployment>("Progressing", "False"),
-    )
-    .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    let pod = json_of(&pods.list(&ListParams::default()).await.unwrap().items[0]);
-    assert_eq!(
-        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
-        "CrashLoopBackOff"
-    );
+    let pod = wait_for_pod(&pods, "app=web", |p| {
+        waiting_reason(p) == "CrashLoopBackOff"
+    })
+    .await;
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 3);
     assert!(
         warnings(&client, "shop")
             .await
@@ -265,15 +316,8 @@ async fn never_ready_pods_run_but_fail_readiness() {
         .create(&PostParams::default(), &object(deployment("web", 1)))
         .await
         .unwrap();
-    wait_for(
-        &deployments,
-        "web",
-        has_condition::<Deployment>("Progressing", "False"),
-    )
-    .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    let pod = json_of(&pods.list(&ListParams::default()).await.unwrap().items[0]);
-    assert_eq!(pod["status"]["phase"], "Running");
+    let pod = wait_for_pod(&pods, "app=web", |p| p["status"]["phase"] == "Running").await;
     assert_eq!(pod["status"]["containerStatuses"][0]["ready"], false);
     assert!(
         warnings(&client, "shop")
@@ -292,6 +336,7 @@ async fn without_pods_failure_events_go_on_the_workload() {
     namespace(&client, "shop").await;
     let mut web = deployment("web", 1);
     web["metadata"]["annotations"] = json!({ "sim.storeplane.io/fail": "image-pull" });
+    web["spec"]["progressDeadlineSeconds"] = json!(1);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
     deployments
         .create(&PostParams::default(), &object(web))

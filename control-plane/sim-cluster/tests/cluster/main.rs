@@ -9,6 +9,8 @@
 
 mod admission;
 mod api;
+mod controllers;
+mod defaults;
 mod http;
 mod kubectl;
 mod kubelet;
@@ -66,6 +68,37 @@ where
     .unwrap_or_else(|_| panic!("timed out waiting for {name}"))
     .unwrap()
     .unwrap_or_else(|| panic!("{name} was deleted while waiting"))
+}
+
+/// Waits (by watching) until a pod of `api` labelled `labels` satisfies
+/// `cond`, and returns it as JSON.
+pub async fn wait_for_pod(
+    api: &Api<k8s_openapi::api::core::v1::Pod>,
+    labels: &str,
+    cond: impl Fn(&Value) -> bool,
+) -> Value {
+    use futures::TryStreamExt as _;
+    use kube::runtime::{WatchStreamExt as _, watcher};
+    let stream = watcher(api.clone(), watcher::Config::default().labels(labels)).applied_objects();
+    let mut stream = std::pin::pin!(stream);
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(pod) = stream.try_next().await.unwrap() {
+            let pod = json_of(&pod);
+            if cond(&pod) {
+                return pod;
+            }
+        }
+        panic!("the pod watch ended")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for a pod labelled {labels}"))
+}
+
+/// The waiting reason of a pod's first container.
+pub fn waiting_reason(pod: &Value) -> &str {
+    pod.pointer("/status/containerStatuses/0/state/waiting/reason")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// A Deployment of `replicas` pods labelled `app=<name>`.
