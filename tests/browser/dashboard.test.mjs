@@ -475,7 +475,9 @@ try {
   await step("with --auth disabled there is no prompt but a loud warning", async () => {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storeplane-e2e-open-"));
-    const open = spawn(BIN, ["serve", "--engines-file", ENGINES, "--listen", `127.0.0.1:${port}`, "--data-dir", dir, "--auth", "disabled"], { stdio: ["ignore", "pipe", "pipe"] });
+    // A second server on another port: the dashboard's origin must be
+    // allowed explicitly (CORS is same-origin by default).
+    const open = spawn(BIN, ["serve", "--engines-file", ENGINES, "--listen", `127.0.0.1:${port}`, "--data-dir", dir, "--auth", "disabled", "--cors-allow-origins", appUrl], { stdio: ["ignore", "pipe", "pipe"] });
     try {
       let out = "";
       await new Promise((resolve, reject) => {
@@ -505,6 +507,8 @@ try {
     const extra = [
       "--cluster", "simulated", "--sim-delay", "0s", "--sim-apiserver-addr", "127.0.0.1:0",
       "--plugins-dir", PLUGINS, "--plugin-cache", path.join(root, "target/plugin-cache"),
+      // The dashboard is served from the first server's origin.
+      "--cors-allow-origins", appUrl,
     ];
     const { child, token: owner } = await startServer({ port, dataDir: dir, extra });
     try {
