@@ -4,9 +4,11 @@
 //! - `run`: build and serve the product on the embedded default (SQLite,
 //!   no cluster) at <http://127.0.0.1:50051>.
 //! - `test`: install what the tests need when missing (wasm targets,
-//!   PostgreSQL, Python tools in a venv under `target/`, Chromium and
-//!   playwright-core), start a throwaway PostgreSQL, then check formatting
-//!   and run every test (workspace, dashboard unit tests, browser test).
+//!   PostgreSQL, Redis, Python tools in a venv under `target/`, Chromium and
+//!   playwright-core), start a throwaway PostgreSQL and the real Kubernetes
+//!   control plane, then check formatting and run every test (workspace,
+//!   including the Medusa backend built and run from its image's steps
+//!   under `target/medusa`; dashboard unit tests; browser test).
 //!   Clippy is `cargo xtask lint`, run before committing: it would double
 //!   the cold CI build.
 
@@ -167,6 +169,16 @@ fn test(root: &Path) -> Result<()> {
         .args(["test", "--manifest-path", "web/Cargo.toml"])
         .env("CARGO_TARGET_DIR", root.join("web/target")))?;
 
+    // The Medusa engine's real-backend test (plugins/medusa/tests/
+    // real_backend.rs) runs Redis and psql beside the backend it builds
+    // from the image's Dockerfile with Node and npm.
+    if !on_path("redis-server") || !on_path("psql") {
+        apt_install(&["redis-server", "postgresql-client"])
+            .context("installing Redis and psql for the Medusa test")?;
+    }
+    if !on_path("npm") {
+        bail!("Node.js 20 or newer with npm is needed (the Medusa and browser tests)");
+    }
     let pg = postgres::Server::start(&target.join("pg"), free_port()?)?;
     let path = env::join_paths(
         std::iter::once(kube.bin_dir.clone())

@@ -3,9 +3,9 @@
 //! creates no second admin, a half-created admin is repaired, and a database
 //! that never answers fails naming the step.
 //!
-//! The same script was also run for real against PostgreSQL 15 and Redis
-//! with the built backend (see the chart README); this test keeps its
-//! control flow honest without them.
+//! `tests/real_backend.rs` runs the same script for real (PostgreSQL,
+//! Redis, the backend built from its image's steps); this test keeps its
+//! control flow and its failure paths honest in milliseconds.
 
 #![allow(
     clippy::unwrap_used,
