@@ -17,7 +17,6 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use storeplane_e2e::{
     Server, clusters::Env, engine_request as request, fresh_database, on_both_clusters, v1 as pb,
 };
-use storeplane_proto::v1::info_service_client::InfoServiceClient;
 
 on_both_clusters!(
     a_namespace_storeplane_did_not_create_is_never_taken_over_or_deleted,
@@ -53,14 +52,6 @@ async fn events(server: &Server, name: &str) -> Result<Vec<pb::StoreEvent>> {
         .await?
         .into_inner()
         .events)
-}
-
-async fn installation_id(server: &Server) -> Result<String> {
-    Ok(InfoServiceClient::new(server.channel().await?)
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await?
-        .into_inner()
-        .installation_id)
 }
 
 async fn eventually<F, Fut>(env: &Env, what: &str, mut check: F) -> Result<()>
@@ -191,7 +182,7 @@ async fn an_empty_database_deletes_nothing_and_delete_orphans_removes_only_this_
     }
     env.wait_for(&first, &[&keep, &gone], pb::StorePhase::Ready)
         .await?;
-    let this = installation_id(&first).await?;
+    let this = first.installation_id().await?;
     first.terminate().await?;
     // `gone` loses its record, as after restoring an older backup.
     let pool = sqlx::SqlitePool::connect(&db).await?;

@@ -18,7 +18,6 @@ use storeplane_e2e::{
     Backend, Server, clusters::Env, engine_request as request, on_both_backends, on_both_clusters,
     on_every_cluster, to_struct, v1 as pb, wait_for,
 };
-use storeplane_proto::v1::info_service_client::InfoServiceClient;
 
 on_every_cluster!(
     a_store_becomes_ready_then_is_deleted_with_its_namespace,
@@ -53,14 +52,6 @@ async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
         .into_iter()
         .map(|e| e.reason)
         .collect())
-}
-
-async fn installation_id(server: &Server) -> Result<String> {
-    Ok(InfoServiceClient::new(server.channel().await?)
-        .get_server_info(pb::GetServerInfoRequest {})
-        .await?
-        .into_inner()
-        .installation_id)
 }
 
 async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(env: Env) -> Result<()> {
@@ -105,7 +96,7 @@ async fn a_store_becomes_ready_then_is_deleted_with_its_namespace(env: Env) -> R
     );
     assert_eq!(
         labels.get("storeplane.dev/instance"),
-        Some(&installation_id(&server).await?)
+        Some(&server.installation_id().await?)
     );
     assert_eq!(
         labels
@@ -384,7 +375,7 @@ async fn create_in_faulty_namespace(
     let adopt = serde_json::json!({"metadata": {"labels": {
         "app.kubernetes.io/managed-by": "storeplane",
         "storeplane.dev/store": created.id,
-        "storeplane.dev/instance": installation_id(server).await?,
+        "storeplane.dev/instance": server.installation_id().await?,
     }}});
     namespaces
         .patch(&ns, &PatchParams::default(), &Patch::Merge(&adopt))

@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
+mod cli;
+
 /// mimalloc instead of glibc's malloc: a provisioning burst allocates many
 /// short-lived values on every thread, where glibc spent about a third of
 /// the process's CPU (see the provisioning benchmark).
@@ -48,12 +50,61 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
-    /// Administer tenants directly in the database.
+    /// Administer tenants and tokens directly in the database (no server
+    /// needed: the first administrator token, recovery).
     #[command(subcommand)]
+    Db(DbCommand),
+    /// `db tenant`, under its first name.
+    #[command(subcommand, hide = true)]
     Tenant(TenantCommand),
-    /// Administer API tokens directly in the database.
-    #[command(subcommand)]
+    /// `db token`, under its first name.
+    #[command(subcommand, hide = true)]
     Token(TokenCommand),
+    /// Check a server and token and save them for the client commands
+    /// (`$XDG_CONFIG_HOME/storeplane/config.toml`, mode 0600).
+    Login(cli::ClientArgs),
+    /// Stores, through the API.
+    Stores {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::StoresCommand,
+    },
+    /// Engines, through the API.
+    Engines {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::EnginesCommand,
+    },
+    /// The audit log, through the API.
+    Audit {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
+    /// API tokens, through the API (administrators).
+    Tokens {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::TokensCommand,
+    },
+    /// Tenants, through the API (administrators).
+    Tenants {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::TenantsCommand,
+    },
+    /// Print shell completions, e.g. `storeplane completions bash >
+    /// /etc/bash_completion.d/storeplane`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run the simulated cluster as its own process (kubectl-compatible).
     SimCluster(SimClusterArgs),
     /// Render and inspect Helm charts with storeplane's chart engine.
@@ -112,6 +163,16 @@ enum ClusterArg {
     Kubernetes,
     /// No cluster: record stores only.
     None,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Tenants, in the database.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API tokens, in the database.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Subcommand)]
@@ -435,10 +496,39 @@ fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    match cli.command {
+    // The client commands exit with their documented codes.
+    match &cli.command {
+        Command::Login(args) => return cli::run(cli::login(args)).await,
+        Command::Stores { client, command } => return cli::run(cli::stores(client, command)).await,
+        Command::Engines { client, command } => {
+            return cli::run(cli::engines(client, command)).await;
+        }
+        Command::Audit { client, command } => return cli::run(cli::audit(client, command)).await,
+        Command::Tokens { client, command } => return cli::run(cli::tokens(client, command)).await,
+        Command::Tenants { client, command } => {
+            return cli::run(cli::tenants(client, command)).await;
+        }
+        Command::Completions { shell } => {
+            cli::completions(*shell, &mut <Cli as clap::CommandFactory>::command());
+            return std::process::ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    match server_command(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server's own commands (serve, migrate, db, sim-cluster, chart).
+async fn server_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             let trusted = args
                 .trusted_proxies
@@ -524,10 +614,23 @@ async fn main() -> anyhow::Result<()> {
             info!(database = %persistence::redact(&url), "migrations applied");
             Ok(())
         }
-        Command::Tenant(command) => tenant_command(command).await,
+        Command::Db(DbCommand::Tenant(command)) | Command::Tenant(command) => {
+            tenant_command(command).await
+        }
+        Command::Db(DbCommand::Token(command)) | Command::Token(command) => {
+            token_command(command).await
+        }
         Command::SimCluster(args) => sim_cluster(args).await,
         Command::Chart(command) => chart_command(command),
-        Command::Token(command) => token_command(command).await,
+        Command::Login(_)
+        | Command::Stores { .. }
+        | Command::Engines { .. }
+        | Command::Audit { .. }
+        | Command::Tokens { .. }
+        | Command::Tenants { .. }
+        | Command::Completions { .. } => {
+            anyhow::bail!("a client command reached the server's dispatch")
+        }
     }
 }
 
@@ -786,8 +889,13 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,tower=warn"));
+    // Colour only for a person at a terminal, and never with NO_COLOR
+    // (https://no-color.org): log files and pipes get plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -812,4 +920,16 @@ async fn stop_on_signal(shutdown: CancellationToken) -> anyhow::Result<()> {
     }
     warn!("second signal: exiting without waiting for the shutdown to finish");
     std::process::exit(130);
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (duplicate flags, conflicting globals)
+    /// over every subcommand, which otherwise only fail when one is run.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -398,6 +398,19 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The installation id the server labels what it owns with.
+    pub async fn installation_id(&self) -> Result<String> {
+        Ok(
+            storeplane_proto::v1::info_service_client::InfoServiceClient::new(
+                self.channel().await?,
+            )
+            .get_server_info(storeplane_proto::v1::GetServerInfoRequest {})
+            .await?
+            .into_inner()
+            .installation_id,
+        )
+    }
+
     /// A Kubernetes client for the simulated cluster this server serves.
     pub async fn kube(&self) -> Result<kube::Client> {
         let url = self

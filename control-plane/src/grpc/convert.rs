@@ -11,6 +11,7 @@ use crate::domain::{
     tenancy::{Quota, Role, Tenant, Token},
 };
 
+/// A protobuf timestamp.
 pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: t.timestamp(),
@@ -18,6 +19,7 @@ pub fn timestamp(t: DateTime<Utc>) -> Timestamp {
     }
 }
 
+/// A phase as its API enum.
 pub fn phase_to_pb(phase: Phase) -> pb::StorePhase {
     match phase {
         Phase::Provisioning => pb::StorePhase::Provisioning,
@@ -60,6 +62,7 @@ fn condition_to_pb(c: &Condition) -> pb::Condition {
     }
 }
 
+/// A store as the API shows it.
 pub fn store_to_pb(s: &Store) -> pb::Store {
     let (failure_reason, failure_message) = s
         .failure
@@ -90,6 +93,7 @@ pub fn store_to_pb(s: &Store) -> pb::Store {
     }
 }
 
+/// A timeline entry as the API shows it.
 pub fn event_to_pb(e: &StoreEvent) -> pb::StoreEvent {
     pb::StoreEvent {
         id: e.id,
@@ -107,6 +111,7 @@ pub fn event_to_pb(e: &StoreEvent) -> pb::StoreEvent {
     }
 }
 
+/// A role as its API enum.
 pub fn role_to_pb(role: Role) -> pb::Role {
     match role {
         Role::Admin => pb::Role::Admin,
@@ -114,6 +119,7 @@ pub fn role_to_pb(role: Role) -> pb::Role {
     }
 }
 
+/// The role of an API enum value; `None` when unspecified or unknown.
 pub fn role_from_pb(role: i32) -> Option<Role> {
     match pb::Role::try_from(role) {
         Ok(pb::Role::Admin) => Some(Role::Admin),
@@ -122,6 +128,7 @@ pub fn role_from_pb(role: i32) -> Option<Role> {
     }
 }
 
+/// A quota as the API shows it.
 pub fn quota_to_pb(q: &Quota) -> pb::Quota {
     let limit = |v: Option<u32>| v.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
     pb::Quota {
@@ -131,6 +138,7 @@ pub fn quota_to_pb(q: &Quota) -> pb::Quota {
     }
 }
 
+/// A quota from the API, checked.
 pub fn quota_from_pb(q: Option<pb::Quota>) -> Result<Quota, FieldViolation> {
     let q = q.unwrap_or_default();
     Ok(Quota {
@@ -143,6 +151,7 @@ pub fn quota_from_pb(q: Option<pb::Quota>) -> Result<Quota, FieldViolation> {
     })
 }
 
+/// A tenant as the API shows it.
 pub fn tenant_to_pb(t: &Tenant) -> pb::Tenant {
     pb::Tenant {
         name: t.id.resource_name(),
@@ -153,6 +162,7 @@ pub fn tenant_to_pb(t: &Tenant) -> pb::Tenant {
     }
 }
 
+/// A token as the API shows it (never its secret).
 pub fn token_to_pb(t: &Token) -> pb::Token {
     pb::Token {
         id: t.id.clone(),
@@ -165,6 +175,7 @@ pub fn token_to_pb(t: &Token) -> pb::Token {
     }
 }
 
+/// An audit entry as the API shows it.
 pub fn audit_to_pb(e: &AuditEntry) -> pb::AuditEntry {
     let parameters = match &e.record.parameters {
         serde_json::Value::Object(map) => Some(config_to_struct(map)),
@@ -243,6 +254,7 @@ fn value_to_json(v: Value, path: &str) -> Result<serde_json::Value, FieldViolati
     })
 }
 
+/// A JSON object as a `google.protobuf.Struct`.
 pub fn config_to_struct(c: &Config) -> Struct {
     Struct {
         fields: c

@@ -3,7 +3,9 @@
 
 mod admin;
 pub mod connections;
-mod convert;
+/// Conversions between the API's messages and domain types (the CLI
+/// shares them).
+pub mod convert;
 mod engines;
 pub mod gate;
 mod status;

@@ -1,0 +1,698 @@
+//! `storeplane stores …`: list, get, create (`--wait`), delete, retry,
+//! upgrade, rollback, events, credentials, watch.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde_json::{Map, Value};
+use storeplane::{
+    domain::{Error as DomainError, FieldViolation},
+    engines::{compile_schema, schema_violations},
+    grpc::{convert::config_to_struct, to_status},
+};
+use storeplane_proto::v1::{self as pb, watch_stores_response::EventType};
+use tokio_stream::StreamExt as _;
+
+use super::output::{Table, print_fields, print_structured, time};
+use super::{Client, ClientArgs, Exit, ExitCode, find_engine};
+
+/// `storeplane stores …`
+#[derive(Subcommand, Debug)]
+pub enum StoresCommand {
+    /// Stores visible to the token (all pages).
+    List {
+        /// Only this engine's.
+        #[arg(long, default_value = "")]
+        engine: String,
+    },
+    /// One store.
+    Get {
+        /// Store name.
+        name: String,
+    },
+    /// Create a store; with `--wait`, follow it to Ready or Failed.
+    Create {
+        /// Store name: a lowercase DNS label.
+        name: String,
+        /// Engine id (`storeplane engines list`).
+        #[arg(long)]
+        engine: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Idempotency key: the same id creates the store once (default: a
+        /// new UUID).
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Create it for another tenant (administrators).
+        #[arg(long, default_value = "")]
+        tenant: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Delete a store (its namespace and everything in it).
+    Delete {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Provision a FAILED store again.
+    Retry {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Change a store's configuration (a new release revision).
+    Upgrade {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Go back to the previous release revision.
+    Rollback {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// A store's timeline.
+    Events {
+        /// Store name.
+        name: String,
+    },
+    /// Reveal a store's admin credentials (audited).
+    Credentials {
+        /// Store name.
+        name: String,
+    },
+    /// Follow changes to stores (all, or one) until interrupted.
+    Watch {
+        /// Only this store.
+        name: Option<String>,
+    },
+}
+
+/// Engine configuration on the command line.
+#[derive(clap::Args, Debug, Default)]
+pub struct ConfigArgs {
+    /// A configuration value, `key=value` (repeatable; `a.b=v` for nested
+    /// keys). The engine's schema decides whether `value` is a string, a
+    /// number or a boolean.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pairs: Vec<String>,
+    /// A JSON or YAML file with the configuration; `--config` values
+    /// override its keys.
+    #[arg(long)]
+    config_file: Option<PathBuf>,
+}
+
+/// `--wait` and its limit.
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    /// Follow the store until it is Ready (or gone, for delete); exits 7 if
+    /// it fails.
+    #[arg(long)]
+    wait: bool,
+    /// How long `--wait` waits (exit 8 after it).
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+fn by_name(name: &str) -> (String, String) {
+    (String::new(), name.to_owned())
+}
+
+/// `storeplane stores …`
+pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<()> {
+    let client = Client::new(args)?;
+    let mut stores = client.stores();
+    match command {
+        StoresCommand::List { engine } => {
+            let mut all = pb::ListStoresResponse::default();
+            loop {
+                let page = stores
+                    .list_stores(client.request(pb::ListStoresRequest {
+                        page_size: 100,
+                        page_token: all.next_page_token.clone(),
+                        phases: Vec::new(),
+                        engine: engine.clone(),
+                    })?)
+                    .await
+                    .map_err(|s| client.fail(s))?
+                    .into_inner();
+                all.stores.extend(page.stores);
+                all.next_page_token = page.next_page_token;
+                if all.next_page_token.is_empty() {
+                    break;
+                }
+            }
+            if print_structured(client.format, &all, "storeplane.v1.ListStoresResponse")? {
+                return Ok(());
+            }
+            let mut table = Table::new(&["NAME", "ENGINE", "PHASE", "TENANT", "CREATED", "URL"]);
+            for s in &all.stores {
+                table.row(vec![
+                    s.name.clone(),
+                    s.engine.clone(),
+                    phase_name(s.phase).to_owned(),
+                    s.tenant.clone(),
+                    time(s.create_time.as_ref()),
+                    s.urls
+                        .as_ref()
+                        .map(|u| u.storefront.clone())
+                        .unwrap_or_default(),
+                ]);
+            }
+            table.print();
+        }
+        StoresCommand::Get { name } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .get_store(client.request(pb::GetStoreRequest { id, name })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            print_store(&client, &store)?;
+        }
+        StoresCommand::Create {
+            name,
+            engine,
+            config,
+            request_id,
+            tenant,
+            wait,
+        } => {
+            let config = checked_config(&client, engine, config, &Map::new()).await?;
+            let store = stores
+                .create_store(
+                    client.request(pb::CreateStoreRequest {
+                        name: name.clone(),
+                        engine: engine.clone(),
+                        config: Some(config_to_struct(&config)),
+                        request_id: request_id
+                            .clone()
+                            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                        tenant: tenant.clone(),
+                    })?,
+                )
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Delete { name, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .delete_store(client.request(pb::DeleteStoreRequest {
+                    id,
+                    name,
+                    etag: String::new(),
+                })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            finish(&client, store, wait, Goal::Gone).await?;
+        }
+        StoresCommand::Retry { name, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .retry_store(client.request(pb::RetryStoreRequest { id, name })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Upgrade { name, config, wait } => {
+            let (id, store_name) = by_name(name);
+            let current = stores
+                .get_store(client.request(pb::GetStoreRequest {
+                    id: id.clone(),
+                    name: store_name.clone(),
+                })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            let base = storeplane::grpc::convert::struct_to_config(current.config.clone())
+                .unwrap_or_default();
+            let config = checked_config(&client, &current.engine, config, &base).await?;
+            let store = stores
+                .upgrade_store(client.request(pb::UpgradeStoreRequest {
+                    id,
+                    name: store_name,
+                    config: Some(config_to_struct(&config)),
+                    etag: current.etag,
+                })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Rollback { name, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .rollback_store(client.request(pb::RollbackStoreRequest { id, name })?)
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Events { name } => {
+            let mut all = pb::ListStoreEventsResponse::default();
+            loop {
+                let (id, name) = by_name(name);
+                let page = stores
+                    .list_store_events(client.request(pb::ListStoreEventsRequest {
+                        id,
+                        name,
+                        page_size: 200,
+                        page_token: all.next_page_token.clone(),
+                    })?)
+                    .await
+                    .map_err(|s| client.fail(s))?
+                    .into_inner();
+                all.events.extend(page.events);
+                all.next_page_token = page.next_page_token;
+                if all.next_page_token.is_empty() {
+                    break;
+                }
+            }
+            if print_structured(client.format, &all, "storeplane.v1.ListStoreEventsResponse")? {
+                return Ok(());
+            }
+            let mut table = Table::new(&["TIME", "REASON", "OUTCOME", "DURATION", "MESSAGE"]);
+            for e in &all.events {
+                table.row(vec![
+                    time(e.time.as_ref()),
+                    e.reason.clone(),
+                    outcome_name(e.outcome).to_owned(),
+                    if e.duration_ms > 0 {
+                        format!("{:.1}s", e.duration_ms as f64 / 1000.0)
+                    } else {
+                        String::new()
+                    },
+                    e.message.clone(),
+                ]);
+            }
+            table.print();
+        }
+        StoresCommand::Credentials { name } => {
+            let (id, name) = by_name(name);
+            let credentials = stores
+                .reveal_store_credentials(
+                    client.request(pb::RevealStoreCredentialsRequest { id, name })?,
+                )
+                .await
+                .map_err(|s| client.fail(s))?
+                .into_inner();
+            if !print_structured(
+                client.format,
+                &credentials,
+                "storeplane.v1.StoreCredentials",
+            )? {
+                print_fields(&[
+                    ("login url", credentials.login_url.clone()),
+                    ("username", credentials.username.clone()),
+                    ("password", credentials.password.clone()),
+                    ("secret", credentials.secret.clone()),
+                ]);
+            }
+        }
+        StoresCommand::Watch { name } => watch(&client, name.as_deref()).await?,
+    }
+    Ok(())
+}
+
+fn phase_name(phase: i32) -> &'static str {
+    match pb::StorePhase::try_from(phase) {
+        Ok(pb::StorePhase::Provisioning) => "Provisioning",
+        Ok(pb::StorePhase::Ready) => "Ready",
+        Ok(pb::StorePhase::Failed) => "Failed",
+        Ok(pb::StorePhase::Deleting) => "Deleting",
+        _ => "Unspecified",
+    }
+}
+
+fn outcome_name(outcome: i32) -> &'static str {
+    match pb::EventOutcome::try_from(outcome) {
+        Ok(pb::EventOutcome::Succeeded) => "succeeded",
+        Ok(pb::EventOutcome::Failed) => "failed",
+        Ok(pb::EventOutcome::Info) => "info",
+        _ => "",
+    }
+}
+
+/// What the store's conditions say it is doing now.
+fn current_step(store: &pb::Store) -> String {
+    if !store.failure_message.is_empty() {
+        return format!("{}: {}", store.failure_reason, store.failure_message);
+    }
+    store
+        .conditions
+        .iter()
+        .find(|c| c.status != pb::ConditionStatus::True as i32 && !c.message.is_empty())
+        .or_else(|| store.conditions.iter().find(|c| c.r#type == "Ready"))
+        .map(|c| {
+            if c.reason.is_empty() {
+                c.message.clone()
+            } else {
+                format!("{}: {}", c.reason, c.message)
+            }
+        })
+        .unwrap_or_default()
+}
+
+fn print_store(client: &Client, store: &pb::Store) -> anyhow::Result<()> {
+    if print_structured(client.format, store, "storeplane.v1.Store")? {
+        return Ok(());
+    }
+    let urls = store.urls.clone().unwrap_or_default();
+    let config = storeplane::grpc::convert::struct_to_config(store.config.clone())
+        .map(|c| Value::Object(c).to_string())
+        .unwrap_or_default();
+    print_fields(&[
+        ("name", store.name.clone()),
+        ("id", store.id.clone()),
+        ("tenant", store.tenant.clone()),
+        (
+            "engine",
+            format!("{} {}", store.engine, store.engine_version),
+        ),
+        ("phase", phase_name(store.phase).to_owned()),
+        ("status", current_step(store)),
+        ("storefront", urls.storefront),
+        ("admin", urls.admin),
+        ("config", config),
+        ("generation", store.generation.to_string()),
+        ("created", time(store.create_time.as_ref())),
+        ("updated", time(store.update_time.as_ref())),
+    ]);
+    Ok(())
+}
+
+/// The configuration to send: the file, then the pairs, over `base`
+/// (the current one, for upgrades), checked against the engine's schema
+/// exactly as the server checks it, so a mistake is reported before the
+/// call with the server's words.
+async fn checked_config(
+    client: &Client,
+    engine: &str,
+    args: &ConfigArgs,
+    base: &Map<String, Value>,
+) -> anyhow::Result<Map<String, Value>> {
+    let list = client
+        .engines()
+        .list_engines(client.request(pb::ListEnginesRequest {})?)
+        .await
+        .map_err(|s| client.fail(s))?
+        .into_inner();
+    let Ok(found) = find_engine(&list, engine) else {
+        // The server names the unknown engine in its own words.
+        return config_from_args(args, base, &Value::Null);
+    };
+    let schema: Value = serde_json::from_str(&found.config_schema)
+        .with_context(|| format!("engine {engine} publishes a schema that is not JSON"))?;
+    let config = config_from_args(args, base, &schema)?;
+    let validator = compile_schema(&schema)
+        .map_err(|e| anyhow::anyhow!("engine {engine} publishes an invalid schema: {e}"))?;
+    let violations = schema_violations(&validator, &config);
+    if !violations.is_empty() {
+        return Err(anyhow::Error::new(to_status(DomainError::InvalidArgument(
+            violations,
+        ))));
+    }
+    Ok(config)
+}
+
+fn invalid(field: &str, why: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(to_status(DomainError::InvalidArgument(vec![
+        FieldViolation::new(field, why.into()),
+    ])))
+}
+
+fn config_from_args(
+    args: &ConfigArgs,
+    base: &Map<String, Value>,
+    schema: &Value,
+) -> anyhow::Result<Map<String, Value>> {
+    let mut config = base.clone();
+    if let Some(path) = &args.config_file {
+        let text = std::fs::read_to_string(path).map_err(|e| Exit {
+            code: ExitCode::Invalid,
+            message: format!("--config-file {}: {e}", path.display()),
+        })?;
+        // YAML is a superset of JSON: one parser reads both.
+        let file: Value = serde_saphyr::from_str(&text).map_err(|e| Exit {
+            code: ExitCode::Invalid,
+            message: format!("--config-file {}: {e}", path.display()),
+        })?;
+        let Value::Object(file) = file else {
+            return Err(Exit {
+                code: ExitCode::Invalid,
+                message: format!(
+                    "--config-file {}: not a mapping of keys to values",
+                    path.display()
+                ),
+            }
+            .into());
+        };
+        config.extend(file);
+    }
+    for pair in &args.pairs {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(invalid("config", format!("{pair:?} is not KEY=VALUE")));
+        };
+        let path: Vec<&str> = key.split('.').collect();
+        if path.iter().any(|p| p.is_empty()) {
+            return Err(invalid("config", format!("{key:?} is not a key")));
+        }
+        let value = typed(raw, schema_at(schema, &path));
+        insert(&mut config, &path, value);
+    }
+    Ok(config)
+}
+
+/// The schema of the property at `path`, if the schema says.
+fn schema_at<'a>(schema: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(schema, |s, key| {
+        s.pointer(&format!("/properties/{key}"))
+            .unwrap_or(&Value::Null)
+    })
+}
+
+/// `raw` as the type the schema gives; without one, JSON if it parses.
+fn typed(raw: &str, schema: &Value) -> Value {
+    let parsed = || serde_json::from_str::<Value>(raw).ok();
+    match schema.get("type").and_then(Value::as_str) {
+        Some("string") => Value::String(raw.to_owned()),
+        Some("boolean" | "integer" | "number" | "array" | "object") => {
+            parsed().unwrap_or_else(|| Value::String(raw.to_owned()))
+        }
+        _ => match parsed() {
+            Some(v @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_))) => v,
+            _ => Value::String(raw.to_owned()),
+        },
+    }
+}
+
+fn insert(config: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = config;
+    for key in parents {
+        let entry = at
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else { return };
+        at = next;
+    }
+    at.insert((*last).to_owned(), value);
+}
+
+/// What `--wait` waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Ready,
+    Gone,
+}
+
+/// Prints the store, or follows it with `--wait`.
+async fn finish(
+    client: &Client,
+    store: pb::Store,
+    wait: &WaitArgs,
+    goal: Goal,
+) -> anyhow::Result<()> {
+    if !wait.wait {
+        return print_store(client, &store);
+    }
+    let started = Instant::now();
+    let people = client.format == super::output::Format::Table;
+    if people {
+        eprintln!(
+            "{}: {} (waiting up to {})",
+            store.name,
+            phase_name(store.phase),
+            humantime::format_duration(wait.timeout)
+        );
+    }
+    let followed =
+        tokio::time::timeout(wait.timeout, follow(client, &store, goal, started, people)).await;
+    match followed {
+        Err(_) => Err(Exit {
+            code: ExitCode::Timeout,
+            message: format!(
+                "store {:?} is still not {} after {}",
+                store.name,
+                if goal == Goal::Ready {
+                    "Ready"
+                } else {
+                    "deleted"
+                },
+                humantime::format_duration(wait.timeout)
+            ),
+        }
+        .into()),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Some(last))) => {
+            if goal == Goal::Ready {
+                print_store(client, &last)?;
+            } else if people {
+                println!("deleted {}", last.name);
+            } else {
+                print_structured(client.format, &last, "storeplane.v1.Store")?;
+            }
+            if last.phase == pb::StorePhase::Failed as i32 && goal == Goal::Ready {
+                return Err(Exit {
+                    code: ExitCode::StoreFailed,
+                    message: format!(
+                        "store {:?} failed: {}: {}",
+                        last.name, last.failure_reason, last.failure_message
+                    ),
+                }
+                .into());
+            }
+            Ok(())
+        }
+        Ok(Ok(None)) => Err(Exit {
+            code: ExitCode::Unavailable,
+            message: "the watch ended before the store settled; run the command again with --wait"
+                .into(),
+        }
+        .into()),
+    }
+}
+
+/// Follows `store` on `WatchStores` (the list first, then changes, so a
+/// transition that happened before the watch started is in the list) until
+/// it reaches `goal` or fails; prints each new step for people.
+async fn follow(
+    client: &Client,
+    store: &pb::Store,
+    goal: Goal,
+    started: Instant,
+    people: bool,
+) -> anyhow::Result<Option<pb::Store>> {
+    let mut stream = client
+        .stores()
+        .watch_stores(client.request(pb::WatchStoresRequest {
+            resume_token: String::new(),
+        })?)
+        .await
+        .map_err(|s| client.fail(s))?
+        .into_inner();
+    let mut last_line = String::new();
+    let mut in_list = false;
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(|s| client.fail(s))?;
+        let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
+        if kind == EventType::InitialListComplete {
+            if goal == Goal::Gone && !in_list {
+                return Ok(Some(store.clone()));
+            }
+            continue;
+        }
+        let Some(current) = event.store else { continue };
+        if current.id != store.id {
+            continue;
+        }
+        match kind {
+            EventType::Deleted if goal == Goal::Gone => return Ok(Some(current)),
+            EventType::Deleted => {
+                return Err(Exit {
+                    code: ExitCode::NotFound,
+                    message: format!("store {:?} was deleted while waiting for it", current.name),
+                }
+                .into());
+            }
+            EventType::Added => in_list = true,
+            _ => {}
+        }
+        let line = format!("{}  {}", phase_name(current.phase), current_step(&current));
+        if people && line != last_line {
+            eprintln!("{:>7.1}s  {line}", started.elapsed().as_secs_f64());
+            last_line = line;
+        }
+        let phase = pb::StorePhase::try_from(current.phase).unwrap_or_default();
+        // Ready counts once the store's latest generation is what is ready
+        // (an upgrade keeps serving the old one meanwhile).
+        let settled = phase == pb::StorePhase::Failed
+            || (phase == pb::StorePhase::Ready
+                && current.observed_generation >= current.generation);
+        if goal == Goal::Ready && settled {
+            return Ok(Some(current));
+        }
+    }
+    Ok(None)
+}
+
+/// `storeplane stores watch`: one line per change (NDJSON with `-o json`).
+async fn watch(client: &Client, name: Option<&str>) -> anyhow::Result<()> {
+    let mut stream = client
+        .stores()
+        .watch_stores(client.request(pb::WatchStoresRequest {
+            resume_token: String::new(),
+        })?)
+        .await
+        .map_err(|s| client.fail(s))?
+        .into_inner();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(|s| client.fail(s))?;
+        let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
+        if kind == EventType::Heartbeat {
+            continue;
+        }
+        if let (Some(name), Some(store)) = (name, &event.store)
+            && store.name != name
+        {
+            continue;
+        }
+        match client.format {
+            super::output::Format::Table => match &event.store {
+                Some(store) => println!(
+                    "{:<22} {:<24} {:<13} {}",
+                    kind.as_str_name(),
+                    store.name,
+                    phase_name(store.phase),
+                    current_step(store)
+                ),
+                None => println!("{}", kind.as_str_name()),
+            },
+            _ => {
+                let json =
+                    super::output::canonical_json(&event, "storeplane.v1.WatchStoresResponse")?;
+                println!("{json}");
+            }
+        }
+    }
+    Ok(())
+}
