@@ -98,6 +98,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::TenantsCommand,
     },
+    /// Orphaned store namespaces, through the API (administrators).
+    Orphans {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::OrphansCommand,
+    },
     /// Print shell completions, e.g. `storeplane completions bash >
     /// /etc/bash_completion.d/storeplane`.
     Completions {
@@ -511,6 +518,9 @@ async fn main() -> std::process::ExitCode {
         Command::Tenants { client, command } => {
             return cli::run(cli::tenants(client, command)).await;
         }
+        Command::Orphans { client, command } => {
+            return cli::run(cli::orphans(client, command)).await;
+        }
         Command::Completions { shell } => {
             cli::completions(*shell, &mut <Cli as clap::CommandFactory>::command());
             return std::process::ExitCode::SUCCESS;
@@ -628,6 +638,7 @@ async fn server_command(command: Command) -> anyhow::Result<()> {
         | Command::Audit { .. }
         | Command::Tokens { .. }
         | Command::Tenants { .. }
+        | Command::Orphans { .. }
         | Command::Completions { .. } => {
             anyhow::bail!("a client command reached the server's dispatch")
         }

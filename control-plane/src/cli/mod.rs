@@ -199,6 +199,14 @@ pub enum AuditCommand {
     },
 }
 
+/// `storeplane orphans …`
+#[derive(Subcommand, Debug)]
+pub enum OrphansCommand {
+    /// Namespaces labelled as storeplane's with no store record here
+    /// (administrators): reported, deleted only by `serve --delete-orphans`.
+    List,
+}
+
 /// Token roles.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum RoleArg {
@@ -412,6 +420,47 @@ pub async fn audit(args: &ClientArgs, command: &AuditCommand) -> anyhow::Result<
             e.resource.clone(),
             e.outcome.clone(),
             e.message.clone(),
+        ]);
+    }
+    table.print();
+    Ok(())
+}
+
+/// `storeplane orphans …`
+pub async fn orphans(args: &ClientArgs, command: &OrphansCommand) -> anyhow::Result<()> {
+    let client = Client::new(args)?;
+    let OrphansCommand::List = command;
+    let orphans = client
+        .admin()
+        .list_orphaned_namespaces(client.request(pb::ListOrphanedNamespacesRequest {})?)
+        .await
+        .map_err(|s| client.fail(s))?
+        .into_inner();
+    if print_structured(
+        client.format,
+        &orphans,
+        "storeplane.v1.ListOrphanedNamespacesResponse",
+    )? {
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "NAMESPACE",
+        "STORE ID",
+        "INSTALLATION",
+        "FIRST SEEN",
+        "DELETE AFTER",
+    ]);
+    for o in &orphans.namespaces {
+        table.row(vec![
+            o.namespace.clone(),
+            o.store_id.clone(),
+            if o.this_installation {
+                "this".to_owned()
+            } else {
+                o.installation_id.clone()
+            },
+            time(o.first_seen.as_ref()),
+            time(o.delete_after.as_ref()),
         ]);
     }
     table.print();

@@ -352,6 +352,9 @@ fn current_step(store: &pb::Store) -> String {
     if !store.failure_message.is_empty() {
         return format!("{}: {}", store.failure_reason, store.failure_message);
     }
+    if store.phase == pb::StorePhase::Deleting as i32 {
+        return "removing the namespace and everything in it".to_owned();
+    }
     store
         .conditions
         .iter()
