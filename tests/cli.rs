@@ -107,6 +107,21 @@ impl Cli {
     }
 }
 
+/// A namespace storeplane did not create, named as a store's would be.
+async fn foreign_namespace(
+    server: &Server,
+    name: &str,
+) -> Result<kube::Api<k8s_openapi::api::core::v1::Namespace>> {
+    let namespaces = kube::Api::all(server.kube().await?);
+    namespaces
+        .create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?,
+        )
+        .await?;
+    Ok(namespaces)
+}
+
 async fn start(backend: Backend) -> Result<Server> {
     let args = provisioning_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -260,14 +275,7 @@ async fn every_store_command_works_in_table_and_json(backend: Backend) -> Result
     child.kill().await?;
 
     // A FAILED store retried.
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(server.kube().await?);
-    namespaces
-        .create(
-            &kube::api::PostParams::default(),
-            &serde_json::from_value(serde_json::json!({"metadata": {"name": "store-again"}}))?,
-        )
-        .await?;
+    let namespaces = foreign_namespace(&server, "store-again").await?;
     let failed = cli
         .run(&[
             "stores",
@@ -454,14 +462,7 @@ async fn create_wait_exits_7_with_the_reason_when_the_store_fails(backend: Backe
     let cli = Cli::new(&server);
     // A namespace storeplane did not create: the store fails with
     // NamespaceConflict and the namespace is left alone.
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(server.kube().await?);
-    namespaces
-        .create(
-            &kube::api::PostParams::default(),
-            &serde_json::from_value(serde_json::json!({"metadata": {"name": "store-taken"}}))?,
-        )
-        .await?;
+    foreign_namespace(&server, "store-taken").await?;
     let run = cli
         .run(&[
             "stores",

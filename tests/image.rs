@@ -20,7 +20,7 @@ use std::{collections::BTreeMap, str::FromStr as _};
 
 use anyhow::{Context, Result, bail, ensure};
 use dockerfile_parser_rs::{Dockerfile, Instruction};
-use storeplane_e2e::{binary, repo_root};
+use storeplane_e2e::{binary, dockerignore::DockerIgnore, repo_root};
 
 /// Where the build stage works (its `WORKDIR`).
 const SOURCE_DIR: &str = "/src";
@@ -201,48 +201,8 @@ fn the_dockerfile_parses_into_a_pinned_build_stage_and_a_distroless_runtime() ->
     Ok(())
 }
 
-/// Whether `.dockerignore` excludes `path` (relative, `/`-separated):
-/// Docker's rules for the patterns used there (`*` within a component, `**`
-/// across components; excluding a directory excludes what it holds).
-fn ignored(patterns: &[String], path: &str) -> bool {
-    fn matches(pattern: &[&str], path: &[&str]) -> bool {
-        match (pattern.first(), path.first()) {
-            (None, _) => true,
-            (Some(&"**"), _) => (0..=path.len()).any(|skip| matches(&pattern[1..], &path[skip..])),
-            (Some(_), None) => false,
-            (Some(p), Some(c)) => component(p, c) && matches(&pattern[1..], &path[1..]),
-        }
-    }
-    fn component(pattern: &str, name: &str) -> bool {
-        match pattern.split_once('*') {
-            None => pattern == name,
-            Some((prefix, suffix)) => {
-                name.len() >= prefix.len() + suffix.len()
-                    && name.starts_with(prefix)
-                    && name.ends_with(suffix)
-            }
-        }
-    }
-    let path: Vec<&str> = path.trim_matches('/').split('/').collect();
-    patterns.iter().any(|p| {
-        let pattern: Vec<&str> = p.trim_matches('/').split('/').collect();
-        matches(&pattern, &path)
-    })
-}
-
-fn dockerignore() -> Result<Vec<String>> {
-    let text = read(".dockerignore")?;
-    let patterns: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
-    ensure!(
-        !patterns.iter().any(|p| p.starts_with('!')),
-        "exceptions (!) are not understood by this check"
-    );
-    Ok(patterns)
+fn dockerignore() -> Result<DockerIgnore> {
+    DockerIgnore::read(&repo_root())
 }
 
 #[test]
@@ -261,7 +221,7 @@ fn every_path_copied_from_the_context_exists_and_is_sent() -> Result<()> {
                     "COPY {source}: not in the repository"
                 );
                 ensure!(
-                    !ignored(&patterns, &source),
+                    !patterns.excludes(&source),
                     "COPY {source}: excluded by .dockerignore"
                 );
                 copied += 1;
@@ -281,7 +241,7 @@ fn every_path_copied_from_the_context_exists_and_is_sent() -> Result<()> {
             continue;
         }
         ensure!(
-            !ignored(&patterns, member),
+            !patterns.excludes(member),
             "workspace member {member} is excluded by .dockerignore"
         );
     }
@@ -299,7 +259,7 @@ fn the_context_leaves_out_build_outputs_and_local_state() -> Result<()> {
         "tests/browser/node_modules/playwright-core",
     ] {
         ensure!(
-            ignored(&patterns, path),
+            patterns.excludes(path),
             "{path} would be sent to the Docker daemon"
         );
     }
@@ -308,7 +268,7 @@ fn the_context_leaves_out_build_outputs_and_local_state() -> Result<()> {
         "plugins/woocommerce/charts/woocommerce/Chart.yaml",
         "web/src/lib.rs",
     ] {
-        ensure!(!ignored(&patterns, path), "{path} would be left out");
+        ensure!(!patterns.excludes(path), "{path} would be left out");
     }
     Ok(())
 }
@@ -535,17 +495,17 @@ fn the_version_label_is_the_workspace_and_binary_and_chart_version() -> Result<(
 }
 
 #[test]
-fn dockerignore_patterns_match_like_docker() {
-    let patterns: Vec<String> = ["target", "**/node_modules", "plugins/*/target"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    assert!(ignored(&patterns, "target"));
-    assert!(ignored(&patterns, "target/debug/x"));
-    assert!(!ignored(&patterns, "xtask/target-notes"));
-    assert!(!ignored(&patterns, "control-plane/target"));
-    assert!(ignored(&patterns, "node_modules/x"));
-    assert!(ignored(&patterns, "tests/browser/node_modules/x"));
-    assert!(ignored(&patterns, "plugins/medusa/target/wasm"));
-    assert!(!ignored(&patterns, "plugins/medusa/src/lib.rs"));
+fn dockerignore_patterns_match_like_docker() -> Result<()> {
+    let patterns =
+        DockerIgnore::from_patterns(["target", "**/node_modules", "plugins/*/target", ".env*"])?;
+    assert!(patterns.excludes("target"));
+    assert!(patterns.excludes("target/debug/x"));
+    assert!(!patterns.excludes("xtask/target-notes"));
+    assert!(!patterns.excludes("control-plane/target"));
+    assert!(patterns.excludes("node_modules/x"));
+    assert!(patterns.excludes("tests/browser/node_modules/x"));
+    assert!(patterns.excludes("plugins/medusa/target/wasm"));
+    assert!(!patterns.excludes("plugins/medusa/src/lib.rs"));
+    assert!(patterns.excludes(".env.local"));
+    Ok(())
 }

@@ -192,7 +192,7 @@ enum TenantCommand {
         #[arg(long, default_value = "")]
         display_name: String,
         #[command(flatten)]
-        quota: QuotaArgs,
+        quota: cli::QuotaArgs,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -203,35 +203,12 @@ enum TenantCommand {
     },
 }
 
-#[derive(Args)]
-struct QuotaArgs {
-    /// Most stores the tenant may have (default: unlimited).
-    #[arg(long)]
-    max_stores: Option<u32>,
-    /// Most stores provisioning at once (default: unlimited).
-    #[arg(long)]
-    max_concurrent_provisions: Option<u32>,
-    /// Engines the tenant may use, comma separated (default: all).
-    #[arg(long, value_delimiter = ',')]
-    allowed_engines: Vec<String>,
-}
-
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Create a token and print it (once).
     Create {
-        /// Tenant the token acts for.
-        #[arg(long)]
-        tenant: String,
-        /// What the token may do.
-        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
-        role: RoleArg,
-        /// Free text, e.g. who holds it.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Lifetime, e.g. `30d` (default: no expiry).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        expires_in: Option<Duration>,
+        #[command(flatten)]
+        token: cli::TokenArgs,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -250,12 +227,6 @@ enum TokenCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Admin,
-    Member,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -807,7 +778,7 @@ async fn tenant_command(command: TenantCommand) -> anyhow::Result<()> {
             let quota = Quota {
                 max_stores: quota.max_stores,
                 max_concurrent_provisions: quota.max_concurrent_provisions,
-                allowed_engines: quota.allowed_engines,
+                allowed_engines: quota.allowed_engines.clone(),
             };
             let tenant = admin(&db)
                 .await?
@@ -841,20 +812,20 @@ async fn tenant_command(command: TenantCommand) -> anyhow::Result<()> {
 
 async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create {
-            tenant,
-            role,
-            description,
-            expires_in,
-            db,
-        } => {
-            let role = match role {
-                RoleArg::Admin => Role::Admin,
-                RoleArg::Member => Role::Member,
+        TokenCommand::Create { token, db } => {
+            let role = match token.role {
+                cli::RoleArg::Admin => Role::Admin,
+                cli::RoleArg::Member => Role::Member,
             };
             let issued = admin(&db)
                 .await?
-                .create_token(&operator(), &tenant, Some(role), &description, expires_in)
+                .create_token(
+                    &operator(),
+                    &token.tenant,
+                    Some(role),
+                    &token.description,
+                    token.expires_in,
+                )
                 .await?;
             eprintln!(
                 "created token {} for tenants/{} ({}); it is shown once:",

@@ -26,6 +26,7 @@ use tonic::{
 };
 
 pub mod clusters;
+pub mod dockerignore;
 pub mod replicas;
 
 /// Adds `authorization: Bearer <token>` to every call.

@@ -173,6 +173,31 @@ impl Client {
     }
 }
 
+/// A unary call's answer, or its failure as the CLI reports it.
+trait Answer<T> {
+    async fn answer(self, client: &Client) -> anyhow::Result<T>;
+}
+
+impl<T, F> Answer<T> for F
+where
+    F: std::future::Future<Output = Result<tonic::Response<T>, Status>>,
+{
+    async fn answer(self, client: &Client) -> anyhow::Result<T> {
+        self.await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| client.fail(s))
+    }
+}
+
+/// The installed engines.
+async fn list_engines(client: &Client) -> anyhow::Result<pb::ListEnginesResponse> {
+    client
+        .engines()
+        .list_engines(client.request(pb::ListEnginesRequest {})?)
+        .answer(client)
+        .await
+}
+
 /// `storeplane engines …`
 #[derive(Subcommand, Debug)]
 pub enum EnginesCommand {
@@ -216,23 +241,30 @@ pub enum RoleArg {
     Member,
 }
 
+/// A new token, on the command line (`tokens create` and `db token create`).
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// Tenant the token acts for.
+    #[arg(long)]
+    pub tenant: String,
+    /// What the token may do.
+    #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+    pub role: RoleArg,
+    /// Free text, e.g. who holds it.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Lifetime, e.g. `30d` (default: no expiry).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub expires_in: Option<Duration>,
+}
+
 /// `storeplane tokens …` (through the API; administrators).
 #[derive(Subcommand, Debug)]
 pub enum TokensCommand {
     /// Create a token; its secret is printed once.
     Create {
-        /// Tenant the token acts for.
-        #[arg(long)]
-        tenant: String,
-        /// What the token may do.
-        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
-        role: RoleArg,
-        /// Free text, e.g. who holds it.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Lifetime, e.g. `30d` (default: no expiry).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        expires_in: Option<Duration>,
+        #[command(flatten)]
+        token: TokenArgs,
     },
     /// List tokens (never their secrets).
     List {
@@ -271,25 +303,28 @@ pub enum TenantsCommand {
     },
 }
 
-/// A tenant's quota on the command line.
+/// A tenant's quota on the command line (`tenants` and `db tenant`).
 #[derive(Args, Debug)]
 pub struct QuotaArgs {
     /// Most stores the tenant may have (default: unlimited).
     #[arg(long)]
-    max_stores: Option<i32>,
+    pub max_stores: Option<u32>,
     /// Most stores provisioning at once (default: unlimited).
     #[arg(long)]
-    max_concurrent_provisions: Option<i32>,
+    pub max_concurrent_provisions: Option<u32>,
     /// Engines the tenant may use, comma separated (default: all).
     #[arg(long, value_delimiter = ',')]
-    allowed_engines: Vec<String>,
+    pub allowed_engines: Vec<String>,
 }
 
 impl QuotaArgs {
+    /// The API's form (`int32`; a larger limit is clamped to `i32::MAX`,
+    /// more than any real one).
     fn to_pb(&self) -> pb::Quota {
+        let limit = |l: Option<u32>| l.map(|l| i32::try_from(l).unwrap_or(i32::MAX));
         pb::Quota {
-            max_stores: self.max_stores,
-            max_concurrent_provisions: self.max_concurrent_provisions,
+            max_stores: limit(self.max_stores),
+            max_concurrent_provisions: limit(self.max_concurrent_provisions),
             allowed_engines: self.allowed_engines.clone(),
         }
     }
@@ -304,15 +339,10 @@ pub async fn login(args: &ClientArgs) -> anyhow::Result<()> {
     })?;
     let info = InfoServiceClient::new(client.channel.clone())
         .get_server_info(client.request(pb::GetServerInfoRequest {})?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+        .answer(&client)
+        .await?;
     // A call that needs the token proves it works.
-    client
-        .engines()
-        .list_engines(client.request(pb::ListEnginesRequest {})?)
-        .await
-        .map_err(|s| client.fail(s))?;
+    list_engines(&client).await?;
     let path = args.connection.config_path()?;
     connection::write_login(
         &path,
@@ -333,12 +363,7 @@ pub async fn login(args: &ClientArgs) -> anyhow::Result<()> {
 /// `storeplane engines …`
 pub async fn engines(args: &ClientArgs, command: &EnginesCommand) -> anyhow::Result<()> {
     let client = Client::new(args)?;
-    let list = client
-        .engines()
-        .list_engines(client.request(pb::ListEnginesRequest {})?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+    let list = list_engines(&client).await?;
     match command {
         EnginesCommand::List => {
             if print_structured(client.format, &list, "storeplane.v1.ListEnginesResponse")? {
@@ -401,9 +426,8 @@ pub async fn audit(args: &ClientArgs, command: &AuditCommand) -> anyhow::Result<
             page_token: String::new(),
             tenant: tenant.clone(),
         })?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+        .answer(&client)
+        .await?;
     if print_structured(
         client.format,
         &entries,
@@ -433,9 +457,8 @@ pub async fn orphans(args: &ClientArgs, command: &OrphansCommand) -> anyhow::Res
     let orphans = client
         .admin()
         .list_orphaned_namespaces(client.request(pb::ListOrphanedNamespacesRequest {})?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+        .answer(&client)
+        .await?;
     if print_structured(
         client.format,
         &orphans,
@@ -481,10 +504,13 @@ pub async fn tokens(args: &ClientArgs, command: &TokensCommand) -> anyhow::Resul
     let mut admin = client.admin();
     match command {
         TokensCommand::Create {
-            tenant,
-            role,
-            description,
-            expires_in,
+            token:
+                TokenArgs {
+                    tenant,
+                    role,
+                    description,
+                    expires_in,
+                },
         } => {
             let created = admin
                 .create_token(
@@ -499,9 +525,8 @@ pub async fn tokens(args: &ClientArgs, command: &TokensCommand) -> anyhow::Resul
                         ttl: expires_in.and_then(|d| prost_types::Duration::try_from(d).ok()),
                     })?,
                 )
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             if print_structured(client.format, &created, "storeplane.v1.CreateTokenResponse")? {
                 return Ok(());
             }
@@ -520,9 +545,8 @@ pub async fn tokens(args: &ClientArgs, command: &TokensCommand) -> anyhow::Resul
                 .list_tokens(client.request(pb::ListTokensRequest {
                     tenant: tenant.clone(),
                 })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             if print_structured(client.format, &list, "storeplane.v1.ListTokensResponse")? {
                 return Ok(());
             }
@@ -545,9 +569,8 @@ pub async fn tokens(args: &ClientArgs, command: &TokensCommand) -> anyhow::Resul
         TokensCommand::Revoke { id } => {
             let token = admin
                 .revoke_token(client.request(pb::RevokeTokenRequest { id: id.clone() })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             if !print_structured(client.format, &token, "storeplane.v1.Token")? {
                 println!("revoked token {}", token.id);
             }
@@ -569,29 +592,30 @@ pub async fn tenants(args: &ClientArgs, command: &TenantsCommand) -> anyhow::Res
             id,
             display_name,
             quota,
-        } => admin
-            .create_tenant(client.request(pb::CreateTenantRequest {
-                id: id.clone(),
-                display_name: display_name.clone(),
-                quota: Some(quota.to_pb()),
-            })?)
-            .await
-            .map_err(|s| client.fail(s))?
-            .into_inner(),
-        TenantsCommand::SetQuota { tenant, quota } => admin
-            .update_tenant_quota(client.request(pb::UpdateTenantQuotaRequest {
-                tenant: tenant.clone(),
-                quota: Some(quota.to_pb()),
-            })?)
-            .await
-            .map_err(|s| client.fail(s))?
-            .into_inner(),
+        } => {
+            admin
+                .create_tenant(client.request(pb::CreateTenantRequest {
+                    id: id.clone(),
+                    display_name: display_name.clone(),
+                    quota: Some(quota.to_pb()),
+                })?)
+                .answer(&client)
+                .await?
+        }
+        TenantsCommand::SetQuota { tenant, quota } => {
+            admin
+                .update_tenant_quota(client.request(pb::UpdateTenantQuotaRequest {
+                    tenant: tenant.clone(),
+                    quota: Some(quota.to_pb()),
+                })?)
+                .answer(&client)
+                .await?
+        }
         TenantsCommand::List => {
             let list = admin
                 .list_tenants(client.request(pb::ListTenantsRequest {})?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             if print_structured(client.format, &list, "storeplane.v1.ListTenantsResponse")? {
                 return Ok(());
             }

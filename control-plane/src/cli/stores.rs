@@ -16,7 +16,7 @@ use storeplane_proto::v1::{self as pb, watch_stores_response::EventType};
 use tokio_stream::StreamExt as _;
 
 use super::output::{Table, print_fields, print_structured, time};
-use super::{Client, ClientArgs, Exit, ExitCode, find_engine};
+use super::{Answer as _, Client, ClientArgs, Exit, ExitCode, find_engine, list_engines};
 
 /// `storeplane stores …`
 #[derive(Subcommand, Debug)]
@@ -143,9 +143,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                         phases: Vec::new(),
                         engine: engine.clone(),
                     })?)
-                    .await
-                    .map_err(|s| client.fail(s))?
-                    .into_inner();
+                    .answer(&client)
+                    .await?;
                 all.stores.extend(page.stores);
                 all.next_page_token = page.next_page_token;
                 if all.next_page_token.is_empty() {
@@ -175,9 +174,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
             let (id, name) = by_name(name);
             let store = stores
                 .get_store(client.request(pb::GetStoreRequest { id, name })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             print_store(&client, &store)?;
         }
         StoresCommand::Create {
@@ -201,9 +199,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                         tenant: tenant.clone(),
                     })?,
                 )
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             finish(&client, store, wait, Goal::Ready).await?;
         }
         StoresCommand::Delete { name, wait } => {
@@ -214,18 +211,16 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                     name,
                     etag: String::new(),
                 })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             finish(&client, store, wait, Goal::Gone).await?;
         }
         StoresCommand::Retry { name, wait } => {
             let (id, name) = by_name(name);
             let store = stores
                 .retry_store(client.request(pb::RetryStoreRequest { id, name })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             finish(&client, store, wait, Goal::Ready).await?;
         }
         StoresCommand::Upgrade { name, config, wait } => {
@@ -235,9 +230,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                     id: id.clone(),
                     name: store_name.clone(),
                 })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             let base = storeplane::grpc::convert::struct_to_config(current.config.clone())
                 .unwrap_or_default();
             let config = checked_config(&client, &current.engine, config, &base).await?;
@@ -248,18 +242,16 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                     config: Some(config_to_struct(&config)),
                     etag: current.etag,
                 })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             finish(&client, store, wait, Goal::Ready).await?;
         }
         StoresCommand::Rollback { name, wait } => {
             let (id, name) = by_name(name);
             let store = stores
                 .rollback_store(client.request(pb::RollbackStoreRequest { id, name })?)
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             finish(&client, store, wait, Goal::Ready).await?;
         }
         StoresCommand::Events { name } => {
@@ -273,9 +265,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                         page_size: 200,
                         page_token: all.next_page_token.clone(),
                     })?)
-                    .await
-                    .map_err(|s| client.fail(s))?
-                    .into_inner();
+                    .answer(&client)
+                    .await?;
                 all.events.extend(page.events);
                 all.next_page_token = page.next_page_token;
                 if all.next_page_token.is_empty() {
@@ -307,9 +298,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                 .reveal_store_credentials(
                     client.request(pb::RevealStoreCredentialsRequest { id, name })?,
                 )
-                .await
-                .map_err(|s| client.fail(s))?
-                .into_inner();
+                .answer(&client)
+                .await?;
             if !print_structured(
                 client.format,
                 &credentials,
@@ -408,12 +398,7 @@ async fn checked_config(
     args: &ConfigArgs,
     base: &Map<String, Value>,
 ) -> anyhow::Result<Map<String, Value>> {
-    let list = client
-        .engines()
-        .list_engines(client.request(pb::ListEnginesRequest {})?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+    let list = list_engines(client).await?;
     let Ok(found) = find_engine(&list, engine) else {
         // The server names the unknown engine in its own words.
         return config_from_args(args, base, &Value::Null);
@@ -610,9 +595,8 @@ async fn follow(
         .watch_stores(client.request(pb::WatchStoresRequest {
             resume_token: String::new(),
         })?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+        .answer(client)
+        .await?;
     let mut last_line = String::new();
     let mut in_list = false;
     while let Some(event) = stream.next().await {
@@ -665,9 +649,8 @@ async fn watch(client: &Client, name: Option<&str>) -> anyhow::Result<()> {
         .watch_stores(client.request(pb::WatchStoresRequest {
             resume_token: String::new(),
         })?)
-        .await
-        .map_err(|s| client.fail(s))?
-        .into_inner();
+        .answer(client)
+        .await?;
     while let Some(event) = stream.next().await {
         let event = event.map_err(|s| client.fail(s))?;
         let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);

@@ -26,6 +26,9 @@
 )]
 
 mod support {
+    /// The `.dockerignore` reader of the e2e tests' image check.
+    #[path = "../../../../tests/src/dockerignore.rs"]
+    pub mod dockerignore;
     pub mod native_image;
     pub mod stack;
 }

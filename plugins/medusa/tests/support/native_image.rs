@@ -33,6 +33,8 @@ use std::process::Command;
 use std::str::FromStr as _;
 
 use anyhow::{Context, Result, bail, ensure};
+
+use super::dockerignore::DockerIgnore;
 use dockerfile_parser_rs::{Dockerfile, Instruction};
 use sha2::{Digest, Sha256};
 
@@ -350,40 +352,12 @@ fn split_runtime_only(line: &str) -> (Vec<String>, Vec<String>) {
     (kept, skipped)
 }
 
-/// `.dockerignore` patterns: each names a path from the context root, or
-/// ends in `*` for a prefix (all the backend's file needs).
-struct DockerIgnore {
-    patterns: Vec<String>,
-}
-
-impl DockerIgnore {
-    fn read(context: &Path) -> Result<Self> {
-        let text = fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
-        let patterns: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect();
-        for pattern in &patterns {
-            let star = pattern.find('*');
-            ensure!(
-                !pattern.starts_with('!')
-                    && !pattern.contains('?')
-                    && star.is_none_or(|at| at == pattern.len() - 1),
-                ".dockerignore pattern {pattern:?} is beyond this harness (a path or a trailing *)"
-            );
-        }
-        Ok(Self { patterns })
-    }
-
-    fn excludes(&self, relative: &Path) -> bool {
-        let relative = relative.to_string_lossy();
-        self.patterns.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => relative.starts_with(prefix),
-            None => relative == p.as_str() || relative.starts_with(&format!("{p}/")),
-        })
-    }
+/// `path` relative to `base`, `/`-separated.
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn collect(
@@ -392,7 +366,7 @@ fn collect(
     files: &mut Vec<PathBuf>,
     ignore: Option<&DockerIgnore>,
 ) -> Result<()> {
-    if ignore.is_some_and(|i| i.excludes(path.strip_prefix(base).unwrap_or(path))) {
+    if ignore.is_some_and(|i| i.excludes(&relative(path, base))) {
         return Ok(());
     }
     if path.is_dir() {
@@ -411,7 +385,7 @@ fn collect(
 
 fn copy_tree(from: &Path, to: &Path, ignore: Option<(&DockerIgnore, &Path)>) -> Result<()> {
     if let Some((ignore, base)) = ignore
-        && ignore.excludes(from.strip_prefix(base).unwrap_or(from))
+        && ignore.excludes(&relative(from, base))
     {
         return Ok(());
     }

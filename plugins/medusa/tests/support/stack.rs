@@ -168,6 +168,22 @@ pub fn psql(url: &str, variables: &[(&str, &str)], sql: &str) -> Result<String> 
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// `program` as a container would run it: in `dir`, with exactly `env`
+/// (plus this machine's `PATH` and `HOME`, where Node and npm live), no
+/// stdin, leading a process group of its own so it can be killed whole.
+fn container_command(program: &str, dir: &Path, env: &BTreeMap<String, String>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .envs(env)
+        .stdin(Stdio::null())
+        .process_group(0);
+    command
+}
+
 /// A process group started for the test, killed when dropped.
 pub struct Process {
     child: Child,
@@ -186,17 +202,10 @@ impl Process {
     ) -> Result<Self> {
         let (program, args) = argv.split_first().context("an empty command")?;
         let out = fs::File::create(log)?;
-        let child = Command::new(program)
+        let child = container_command(program, dir, env)
             .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-            .envs(env)
-            .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
-            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {what}: {argv:?}"))?;
         Ok(Self {
@@ -221,11 +230,7 @@ impl Process {
 
     /// SIGKILL to the whole group (`npx` → `node` → workers).
     pub fn kill(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }
 
@@ -233,6 +238,16 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// SIGKILL to `child`'s process group (it was started as its leader), then
+/// reaps it.
+fn kill_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
 }
 
 /// The last `lines` lines of a file.
@@ -254,17 +269,10 @@ pub fn run_job(
 ) -> Result<Option<ExitStatus>> {
     ensure!(!argv.is_empty(), "an empty command");
     // Its stderr joins stdout, as in a container's log.
-    let mut child = Command::new("sh")
+    let mut child = container_command("sh", dir, env)
         .args(["-c", "exec \"$@\" 2>&1", "sh"])
         .args(argv)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .envs(env)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .process_group(0)
         .spawn()
         .with_context(|| format!("starting {argv:?}"))?;
     let mut out = fs::File::create(log)?;
@@ -273,11 +281,7 @@ pub fn run_job(
         let line = line?;
         writeln!(out, "{line}")?;
         if kill_on.is_some_and(|needle| line.contains(needle)) {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .stderr(Stdio::null())
-                .status();
-            let _ = child.wait();
+            kill_group(&mut child);
             return Ok(None);
         }
     }
