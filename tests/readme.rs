@@ -3,6 +3,10 @@
 //! test starts, with the README's placeholders filled in. An example that
 //! fails fails the test, naming its line.
 //!
+//! The SDK README's blocks (a tutorial whose finished crate,
+//! plugins/static-site, the workspace builds and tests) must each say where
+//! they run instead.
+//!
 //! A block that cannot run here carries a reason in an HTML comment on the
 //! line before it (`<!-- readme-test: skip: why -->`), or on the line after
 //! it for the README's first block (its first lines stay the two commands).
@@ -36,7 +40,7 @@ fn skip_reason(line: &str) -> Option<String> {
     Some(reason.to_owned())
 }
 
-fn blocks(text: &str) -> Result<Vec<Block>> {
+fn sh_blocks(text: &str) -> Result<Vec<Block>> {
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks = Vec::new();
     let mut i = 0;
@@ -80,7 +84,7 @@ fn fill(code: &str, server: &Server, sim: &str, bin_dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sh_block_of_the_readme_runs() -> Result<()> {
     let readme = std::fs::read_to_string(repo_root().join("README.md"))?;
-    let blocks = blocks(&readme)?;
+    let blocks = sh_blocks(&readme)?;
     for block in &blocks {
         if let Some(reason) = &block.skip {
             ensure!(
@@ -89,6 +93,18 @@ async fn every_sh_block_of_the_readme_runs() -> Result<()> {
                 block.line
             );
         }
+    }
+    // The SDK README is a tutorial whose finished crate is
+    // plugins/static-site (built, tested and bundled by `cargo xtask
+    // test`): each of its blocks says where it runs; a new block without
+    // such a note fails here until it is run or explained.
+    let sdk = sh_blocks(&std::fs::read_to_string(repo_root().join("sdk/README.md"))?)?;
+    for block in &sdk {
+        ensure!(
+            block.skip.as_deref().is_some_and(|r| !r.is_empty()),
+            "sdk/README.md:{}: a block this test does not run needs a `readme-test: skip` note with the reason",
+            block.line
+        );
     }
     let runnable: Vec<&Block> = blocks.iter().filter(|b| b.skip.is_none()).collect();
     ensure!(
@@ -177,7 +193,7 @@ fn tail(text: &str, lines: usize) -> String {
 #[test]
 fn a_skip_marker_is_read_before_or_after_its_block() -> Result<()> {
     let text = "intro\n<!-- readme-test: skip: no engine -->\n```sh\nfalse\n```\n\n```sh\ntrue\n```\n<!-- readme-test: skip (the block above): the product -->\n\n```sh\necho run\n```\n";
-    let blocks = blocks(text)?;
+    let blocks = sh_blocks(text)?;
     let skips: Vec<Option<&str>> = blocks.iter().map(|b| b.skip.as_deref()).collect();
     ensure!(
         skips == [Some("no engine"), Some("the product"), None],

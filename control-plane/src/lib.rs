@@ -17,4 +17,5 @@ pub mod persistence;
 pub mod plugins;
 pub mod reconcile;
 pub mod server;
+pub mod telemetry;
 pub mod watch;

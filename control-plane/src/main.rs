@@ -439,6 +439,11 @@ struct ServeArgs {
     /// Where to serve Prometheus metrics (`/metrics`).
     #[arg(long, env = "STOREPLANE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Export traces over OTLP/gRPC to this collector, e.g.
+    /// `http://127.0.0.1:4317` (spans from each API call through the
+    /// reconciler, plugin calls and Kubernetes requests).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Delete orphaned store namespaces (labelled as this installation's,
     /// with no store record) after `--orphan-grace`. Off by default:
     /// orphans are only reported (log, metric, `AdminService`).
@@ -476,7 +481,17 @@ fn rate_limit(per_second: u32, burst: u32) -> Option<RateLimit> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let otlp = match &cli.command {
+        Command::Serve(args) => args.otlp_endpoint.clone(),
+        _ => None,
+    };
+    let tracing_export = match init_logging(cli.log_format, otlp.as_deref()) {
+        Ok(export) => export,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // The client commands exit with their documented codes.
     match &cli.command {
         Command::Login(args) => return cli::run(cli::login(args)).await,
@@ -498,7 +513,11 @@ async fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    match server_command(cli.command).await {
+    let result = server_command(cli.command).await;
+    if let Some(export) = tracing_export {
+        export.shutdown();
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error:?}");
@@ -868,21 +887,44 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(format: LogFormat) {
+/// Log lines to stderr, and with `otlp` spans to an OTLP collector too.
+fn init_logging(
+    format: LogFormat,
+    otlp: Option<&str>,
+) -> anyhow::Result<Option<storeplane::telemetry::Tracing>> {
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,tower=warn"));
     // Colour only for a person at a terminal, and never with NO_COLOR
     // (https://no-color.org): log files and pipes get plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
     }
+    .with_filter(filter);
+    let Some(endpoint) = otlp else {
+        tracing_subscriber::registry().with(fmt).init();
+        return Ok(None);
+    };
+    let (export, layer) = storeplane::telemetry::Tracing::otlp(endpoint)
+        .with_context(|| format!("--otlp-endpoint {endpoint}"))?;
+    // Spans of storeplane's own work, and kube's per-request `HTTP` spans
+    // (at debug level there), whatever the log filter says.
+    let spans = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("kube_client", tracing::Level::DEBUG)
+        .with_target("h2", tracing::Level::WARN)
+        .with_target("tower", tracing::Level::WARN);
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(layer.with_filter(spans))
+        .init();
+    Ok(Some(export))
 }
 
 /// Cancels `shutdown` (a graceful stop, see `server::serve`) on SIGINT or

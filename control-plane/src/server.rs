@@ -509,6 +509,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         Arc::clone(&metrics),
     );
     let serving = tonic::transport::Server::builder()
+        .trace_fn(crate::telemetry::grpc_span)
         .accept_http1(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))

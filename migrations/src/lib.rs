@@ -20,6 +20,7 @@ mod m20261122_000010_create_releases;
 mod m20261122_000011_add_credentials_secret;
 mod m20261205_000001_create_installation;
 mod m20261205_000002_key_releases_by_store;
+mod m20261205_000003_add_event_trace_id;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_add_credentials_secret::Migration),
             Box::new(m20261205_000001_create_installation::Migration),
             Box::new(m20261205_000002_key_releases_by_store::Migration),
+            Box::new(m20261205_000003_add_event_trace_id::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use std::{
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
@@ -499,7 +499,33 @@ impl PluginHost {
             .plugins
             .get(id)
             .ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
-        self.run(id, &plugin.grant, &plugin.pre, store, op).await
+        let function = op.name();
+        // One span per call, with how it ended; the host calls the plugin
+        // makes (Kubernetes requests) are its children.
+        let span = tracing::info_span!(
+            "plugin call",
+            otel.name = %format!("plugin {id} {function}"),
+            plugin = id,
+            function,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let result = self
+            .run(id, &plugin.grant, &plugin.pre, store, op)
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(Returned::Done(Err(_)) | Returned::Observed(Err(_))) => "plugin error",
+            Ok(_) => "ok",
+            Err(CallError::Plugin { .. }) => "plugin error",
+            Err(CallError::TimedOut { .. }) => "timeout",
+            Err(_) => "trap",
+        };
+        span.record("outcome", outcome);
+        if outcome != "ok" {
+            span.record("otel.status_code", "ERROR");
+        }
+        result
     }
 
     /// One call in a fresh store: instantiate from the pre-linked component,

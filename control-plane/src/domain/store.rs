@@ -329,6 +329,8 @@ pub struct StoreEvent {
     pub time: DateTime<Utc>,
     /// How long it took.
     pub duration_ms: i64,
+    /// The trace of the work that recorded it (32 hex digits), or empty.
+    pub trace_id: String,
 }
 
 /// A timeline entry to record.

@@ -108,6 +108,7 @@ pub fn event_to_pb(e: &StoreEvent) -> pb::StoreEvent {
         .into(),
         time: Some(timestamp(e.time)),
         duration_ms: e.duration_ms,
+        trace_id: e.trace_id.clone(),
     }
 }
 

@@ -60,6 +60,7 @@ pub mod store_events {
         pub outcome: String,
         pub duration_ms: i64,
         pub created_at: DateTimeUtc,
+        pub trace_id: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -152,12 +152,14 @@ impl SqlStoreRepository {
             outcome: Set(event.outcome.as_str().to_owned()),
             duration_ms: Set(event.duration_ms),
             created_at: Set(now()),
+            trace_id: Set(crate::telemetry::current_trace_id()),
             ..Default::default()
         };
         store_events::Entity::insert(row)
             .exec(txn)
             .await
             .map_err(db("record store event"))?;
+        crate::telemetry::follow_store(store.id, store.phase);
         Ok(())
     }
 
@@ -464,6 +466,7 @@ impl StoreRepository for SqlStoreRepository {
     }
 
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {
+        crate::telemetry::forget(id);
         let txn = self.begin_write().await?;
         let Some(row) = stores::Entity::find_by_id(id.to_string())
             .one(&txn)
@@ -519,6 +522,7 @@ impl StoreRepository for SqlStoreRepository {
                     outcome: Outcome::parse(&e.outcome).unwrap_or(Outcome::Info),
                     time: e.created_at,
                     duration_ms: e.duration_ms,
+                    trace_id: e.trace_id,
                 })
             })
             .collect()

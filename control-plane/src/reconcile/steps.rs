@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use storeplane_plugin_host::{CallError, HostError, ObservedPhase, StoreContext};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 use uuid::Uuid;
 
 use super::{
@@ -34,6 +34,11 @@ const TAKEOVER_MARGIN: Duration = Duration::from_millis(250);
 /// Runs one reconcile of store `id` and says when to run again (a panic
 /// is caught by the [`Queue`](super::Queue), which retries the store).
 pub async fn run(ctx: &Context, id: Uuid) -> Next {
+    let span = crate::telemetry::reconcile_span(id);
+    run_in(ctx, id).instrument(span).await
+}
+
+async fn run_in(ctx: &Context, id: Uuid) -> Next {
     let started = Instant::now();
     let next = match reconcile(ctx, id).await {
         Ok(next) => next,
@@ -392,7 +397,13 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     // Every run checks that the namespace is still this store's before a
     // plugin acts in it: it may have been deleted or replaced meanwhile.
     let step = Instant::now();
-    let claimed = match namespace::claim(ctx, &store).await {
+    let claimed = match namespace::claim(ctx, &store)
+        .instrument(tracing::info_span!(
+            "prepare namespace",
+            otel.name = "prepare namespace"
+        ))
+        .await
+    {
         Ok(claimed) => claimed,
         Err(PrepareError::Conflict(message)) => {
             return fail(ctx, &store, "NamespaceConflict", message).await;
