@@ -667,6 +667,19 @@ async fn administration_tokens_tenants_audit_and_login(backend: Backend) -> Resu
         String::from_utf8_lossy(&output.stderr)
     );
 
+    // Orphans: none on a fresh cluster; the JSON names this installation.
+    let orphans = cli.ok(&["orphans", "list", "-o", "json"]).await?.json()?;
+    ensure!(
+        orphans["installationId"] == server.installation_id().await?.as_str(),
+        "{orphans}"
+    );
+    let orphans = cli.ok(&["orphans", "list"]).await?;
+    ensure!(
+        orphans.stdout.starts_with("NAMESPACE"),
+        "{}",
+        orphans.stdout
+    );
+
     let completions = cli.ok(&["completions", "bash"]).await?;
     ensure!(
         completions.stdout.contains("storeplane") && completions.stdout.contains("stores"),

@@ -47,6 +47,16 @@ fn main() -> Result<()> {
             web::build_dashboard(&root, &root.join("target/dashboard"))
         }
         Some("cluster") => cluster::main(&root, &args[1..]),
+        // The `storeplane` binary (server and client) into cargo's bin
+        // directory (`~/.cargo/bin`, on the PATH of a rustup install).
+        Some("install") => sh(cargo().args([
+            "install",
+            "--locked",
+            "--path",
+            "control-plane",
+            "--bin",
+            "storeplane",
+        ])),
         Some("lint") => {
             proto_checks(&root, &root.join("target"))?;
             sh(cargo().args([
@@ -67,6 +77,7 @@ fn main() -> Result<()> {
                  plugins        build the engine plugins into target/plugins (and, with the test plugins, target/test-plugins)\n  \
                  dashboard      build the web dashboard into target/dashboard\n  \
                  lint           buf lint/breaking over proto/, cargo clippy -D warnings over the workspace\n  \
+                 install        cargo install the storeplane binary (server and client) into ~/.cargo/bin\n  \
                  cluster CMD    real Kubernetes for the e2e tests: build | up | down | env [--dir DIR]"
             );
             bail!("unknown or missing command")
