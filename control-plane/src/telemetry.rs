@@ -26,13 +26,15 @@ use crate::domain::Phase;
 static LINKS: LazyLock<Mutex<HashMap<Uuid, opentelemetry::Context>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// Links kept at most: a burst of creates with no exporter reading them
-/// must not grow memory without bound (the oldest links are dropped).
+/// Links kept at most: a burst of creates whose stores never settle must
+/// not grow memory without bound (when full, every link is dropped and
+/// those stores' next runs start traces of their own).
 const MAX_LINKS: usize = 10_000;
 
 /// The exporter and the `tracing` layer feeding it.
 pub struct Tracing {
-    /// Flushes and stops the exporter when dropped (see [`Tracing::shutdown`]).
+    /// The exporter's provider; [`Tracing::shutdown`] flushes and stops it
+    /// (the server's `main` calls it on exit).
     provider: SdkTracerProvider,
 }
 

@@ -283,14 +283,20 @@ mod tests {
         assert!(matches!(bug, Error::Internal { .. }));
     }
 
-    #[tokio::test]
-    async fn a_busy_pool_with_a_database_that_answers_is_not_an_outage() {
+    /// An in-memory SQLite with the table the probe reads.
+    async fn memory_database() -> sea_orm::DatabaseConnection {
         let db = sea_orm::Database::connect("sqlite::memory:")
             .await
             .expect("in-memory sqlite");
         db.execute_unprepared("CREATE TABLE store_changes (seq INTEGER)")
             .await
             .expect("table");
+        db
+    }
+
+    #[tokio::test]
+    async fn a_busy_pool_with_a_database_that_answers_is_not_an_outage() {
+        let db = memory_database().await;
         let availability = Availability::new(db);
         let mut changes = availability.subscribe();
         let err = availability.check(Error::internal(
@@ -306,12 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_marks_down_and_the_probe_marks_up_again() {
-        let db = sea_orm::Database::connect("sqlite::memory:")
-            .await
-            .expect("in-memory sqlite");
-        db.execute_unprepared("CREATE TABLE store_changes (seq INTEGER)")
-            .await
-            .expect("table");
+        let db = memory_database().await;
         let availability = Availability::new(db);
         let mut changes = availability.subscribe();
         let refused = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
