@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::glob;
+use crate::render::Prepared;
 use crate::values::Values;
 use crate::yaml::{self, Numbers};
 
@@ -47,6 +48,11 @@ pub struct Metadata {
 
 /// A chart loaded from a directory: metadata, default values, schema,
 /// templates and the other files (`.Files`).
+///
+/// Loading also parses the templates and compiles the schema, once, so
+/// that renders only execute them. A chart is `Send + Sync` and cheap to
+/// share: the control plane keeps one per chart directory and renders it
+/// from many tasks at once.
 #[derive(Debug, Clone)]
 pub struct Chart {
     pub(crate) metadata: Metadata,
@@ -54,7 +60,15 @@ pub struct Chart {
     pub(crate) schema: Option<Value>,
     pub(crate) templates: Vec<ChartFile>,
     pub(crate) files: Vec<ChartFile>,
+    pub(crate) prepared: Prepared,
 }
+
+// Charts are cached and rendered across threads (`Arc<Chart>` in the
+// control plane's cluster backend); this keeps that possible.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Chart>();
+};
 
 impl Chart {
     /// Loads the chart in `path`: `Chart.yaml` (required), `values.yaml`,
@@ -94,12 +108,14 @@ impl Chart {
         }
         let metadata = metadata
             .ok_or_else(|| Error::Metadata(format!("no Chart.yaml in {}", root.display())))?;
+        let prepared = Prepared::new(&metadata, schema.as_ref(), &templates, &files);
         Ok(Chart {
             metadata,
             values,
             schema,
             templates,
             files,
+            prepared,
         })
     }
 

@@ -1,12 +1,13 @@
 //! Rendering a loaded chart: values, context objects, templates, manifests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
 
 use gtmpl_ng::Value as Tv;
 use serde_json::Value;
 
-use crate::chart::{Chart, chart_object};
-use crate::engine::{self, Shared, Source, to_template};
+use crate::chart::{Chart, ChartFile, Metadata, chart_object};
+use crate::engine::{self, ParseFailure, Shared, Templates, to_template};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Entry, Manifest, Sorted};
 use crate::values::Values;
@@ -74,6 +75,69 @@ const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1beta1",
     "apiextensions.k8s.io/v1",
 ];
+
+/// [`DEFAULT_API_VERSIONS`] as the set the engine looks them up in, built
+/// once for every render that adds none.
+static DEFAULT_API_VERSION_SET: LazyLock<Arc<BTreeMap<String, String>>> =
+    LazyLock::new(|| Arc::new(api_version_set(&[])));
+
+fn api_version_set(extra: &[String]) -> BTreeMap<String, String> {
+    DEFAULT_API_VERSIONS
+        .iter()
+        .map(|v| (*v).to_owned())
+        .chain(extra.iter().cloned())
+        .map(|v| (v, String::new()))
+        .collect()
+}
+
+/// What every render of a chart shares, worked out once when the chart is
+/// loaded: the parsed templates, the compiled schema, `.Files` and `.Chart`.
+/// Failures are kept and reported by each render, as before the work moved
+/// to load time: a chart our engine cannot parse still loads (for the
+/// `helm` binary renderer, which might).
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    templates: std::result::Result<Arc<Templates>, ParseFailure>,
+    validator: Option<std::result::Result<Arc<jsonschema::Validator>, String>>,
+    files: Arc<BTreeMap<String, String>>,
+    chart_object: Tv,
+}
+
+impl Prepared {
+    pub(crate) fn new(
+        metadata: &Metadata,
+        schema: Option<&Value>,
+        templates: &[ChartFile],
+        files: &[ChartFile],
+    ) -> Prepared {
+        let validator = schema.map(|schema| {
+            jsonschema::validator_for(schema)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        let files = files
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    String::from_utf8_lossy(&f.data).into_owned(),
+                )
+            })
+            .collect();
+        let chart_object = Tv::map(
+            chart_object(metadata)
+                .into_iter()
+                .map(|(k, v)| (k, to_template(&v)))
+                .collect(),
+        );
+        Prepared {
+            templates: Templates::parse(&metadata.name, templates).map(Arc::new),
+            validator,
+            files: Arc::new(files),
+            chart_object,
+        }
+    }
+}
 
 /// What to render a chart with. `Default` gives `helm template`'s defaults:
 /// release `release-name` in namespace `default`, revision 1, an install.
@@ -161,41 +225,25 @@ impl Chart {
     /// validates them against `values.schema.json`, renders every template
     /// and returns the manifests in install order.
     pub fn render(&self, options: &RenderOptions) -> Result<Rendered> {
+        let prepared = &self.prepared;
         let values = Values::coalesce(&self.values, &options.values);
-        if let Some(schema) = &self.schema {
-            crate::render::validate(&self.metadata.name, schema, &values)?;
+        if let Some(validator) = &prepared.validator {
+            let validator = validator.as_ref().map_err(|e| Error::Schema(e.clone()))?;
+            validate(&self.metadata.name, validator, &values)?;
         }
+        let templates = prepared.templates.as_ref().map_err(|e| e.clone())?;
         let name = &self.metadata.name;
         let context = self.context(options, &values);
-        let sources: Vec<Source> = self
-            .templates
-            .iter()
-            .map(|f| Source {
-                name: format!("{name}/{}", f.name),
-                text: String::from_utf8_lossy(&f.data).into_owned(),
-            })
-            .collect();
-        let files = self
-            .files
-            .iter()
-            .map(|f| {
-                (
-                    f.name.clone(),
-                    String::from_utf8_lossy(&f.data).into_owned(),
-                )
-            })
-            .collect();
-        let api_versions = DEFAULT_API_VERSIONS
-            .iter()
-            .map(|v| (*v).to_owned())
-            .chain(options.api_versions.iter().cloned())
-            .collect();
+        let api_versions = if options.api_versions.is_empty() {
+            Arc::clone(&DEFAULT_API_VERSION_SET)
+        } else {
+            Arc::new(api_version_set(&options.api_versions))
+        };
         let rendered = engine::render(
-            sources,
-            name,
+            templates,
             context,
             Shared {
-                files,
+                files: Arc::clone(&prepared.files),
                 api_versions,
             },
         )?;
@@ -268,11 +316,6 @@ impl Chart {
         release.insert("IsUpgrade".to_owned(), Tv::Bool(options.is_upgrade));
         release.insert("Service".to_owned(), Tv::from("Helm"));
 
-        let chart: HashMap<String, Tv> = chart_object(&self.metadata)
-            .into_iter()
-            .map(|(k, v)| (k, to_template(&v)))
-            .collect();
-
         let version = options.kube_version.trim_start_matches('v');
         let mut parts = version.split(['.', '-', '+']);
         let major = parts.next().unwrap_or("").to_owned();
@@ -284,25 +327,24 @@ impl Chart {
         kube.insert("Major".to_owned(), Tv::String(major));
         kube.insert("Minor".to_owned(), Tv::String(minor));
         let mut capabilities = HashMap::new();
-        capabilities.insert("KubeVersion".to_owned(), Tv::Object(kube));
+        capabilities.insert("KubeVersion".to_owned(), Tv::object(kube));
         capabilities.insert(
             "HelmVersion".to_owned(),
-            Tv::Map(HashMap::from([("Version".to_owned(), Tv::from("v4.2"))])),
+            Tv::map(HashMap::from([("Version".to_owned(), Tv::from("v4.2"))])),
         );
 
         let mut context = HashMap::new();
         context.insert("Values".to_owned(), to_template(values));
-        context.insert("Release".to_owned(), Tv::Map(release));
-        context.insert("Chart".to_owned(), Tv::Map(chart));
-        context.insert("Capabilities".to_owned(), Tv::Object(capabilities));
-        context.insert("Subcharts".to_owned(), Tv::Map(HashMap::new()));
+        context.insert("Release".to_owned(), Tv::map(release));
+        context.insert("Chart".to_owned(), self.prepared.chart_object.clone());
+        context.insert("Capabilities".to_owned(), Tv::object(capabilities));
+        context.insert("Subcharts".to_owned(), Tv::map(HashMap::new()));
         context
     }
 }
 
 /// Validates coalesced values against the chart's JSON schema.
-pub(crate) fn validate(chart: &str, schema: &Value, values: &Value) -> Result<()> {
-    let validator = jsonschema::validator_for(schema).map_err(|e| Error::Schema(e.to_string()))?;
+fn validate(chart: &str, validator: &jsonschema::Validator, values: &Value) -> Result<()> {
     let violations: Vec<String> = validator
         .iter_errors(values)
         .map(|e| format!("- at '{}': {}", e.instance_path(), e))

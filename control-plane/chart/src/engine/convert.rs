@@ -17,8 +17,8 @@ pub fn to_template(value: &Value) -> Tv {
         Value::Bool(b) => Tv::Bool(*b),
         Value::String(s) => Tv::String(s.clone()),
         Value::Number(n) => Tv::Number(number_to_template(n)),
-        Value::Array(items) => Tv::Array(items.iter().map(to_template).collect()),
-        Value::Object(map) => Tv::Map(
+        Value::Array(items) => Tv::array(items.iter().map(to_template).collect()),
+        Value::Object(map) => Tv::map(
             map.iter()
                 .map(|(k, v)| (k.clone(), to_template(v)))
                 .collect::<HashMap<_, _>>(),
@@ -52,7 +52,7 @@ pub fn from_template(value: &Tv) -> Option<Value> {
         Tv::Array(items) => Value::Array(items.iter().map(from_template).collect::<Option<_>>()?),
         Tv::Map(map) | Tv::Object(map) => {
             let mut out = Map::new();
-            for (k, v) in map {
+            for (k, v) in map.iter() {
                 if matches!(v, Tv::Function(_)) {
                     continue;
                 }

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use gtmpl_ng::{Func, FuncError, NumberKind, Value as Tv};
 
@@ -215,7 +215,7 @@ fn document_map(args: &[Tv], json: bool, function: &str) -> Result<Tv, FuncError
     let mut error_map = HashMap::new();
     match parsed_document(&text, json) {
         Ok(serde_json::Value::Object(map)) => Ok(to_template(&serde_json::Value::Object(map))),
-        Ok(serde_json::Value::Null) => Ok(Tv::Map(HashMap::new())),
+        Ok(serde_json::Value::Null) => Ok(Tv::map(HashMap::new())),
         Ok(other) => {
             let json_type = json_type_name(&other);
             let message = if json {
@@ -228,11 +228,11 @@ fn document_map(args: &[Tv], json: bool, function: &str) -> Result<Tv, FuncError
                 )
             };
             error_map.insert("Error".to_owned(), Tv::String(message));
-            Ok(Tv::Map(error_map))
+            Ok(Tv::map(error_map))
         }
         Err(message) => {
             error_map.insert("Error".to_owned(), Tv::String(message));
-            Ok(Tv::Map(error_map))
+            Ok(Tv::map(error_map))
         }
     }
 }
@@ -253,11 +253,11 @@ fn document_array(args: &[Tv], json: bool, function: &str) -> Result<Tv, FuncErr
     let text = strval(arg(args, 0, function, 1)?);
     match parsed_document(&text, json) {
         Ok(serde_json::Value::Array(items)) => Ok(to_template(&serde_json::Value::Array(items))),
-        Ok(serde_json::Value::Null) => Ok(Tv::Array(Vec::new())),
-        Ok(_) => Ok(Tv::Array(vec![Tv::String(
+        Ok(serde_json::Value::Null) => Ok(Tv::array(Vec::new())),
+        Ok(_) => Ok(Tv::array(vec![Tv::String(
             "cannot unmarshal non-array".to_owned(),
         )])),
-        Err(message) => Ok(Tv::Array(vec![Tv::String(message)])),
+        Err(message) => Ok(Tv::array(vec![Tv::String(message)])),
     }
 }
 
@@ -442,7 +442,7 @@ fn split_list(args: &[Tv]) -> Result<Tv, FuncError> {
     } else {
         text.split(separator.as_str()).map(Tv::from).collect()
     };
-    Ok(Tv::Array(parts))
+    Ok(Tv::array(parts))
 }
 
 fn has_key(args: &[Tv]) -> Result<Tv, FuncError> {
@@ -462,19 +462,22 @@ fn dict(args: &[Tv]) -> Result<Tv, FuncError> {
             .unwrap_or_else(|| Tv::String(String::new()));
         map.insert(strval(&pair[0]), value);
     }
-    Ok(Tv::Map(map))
+    Ok(Tv::map(map))
 }
 
 fn tuple(args: &[Tv]) -> Result<Tv, FuncError> {
-    Ok(Tv::Array(args.to_vec()))
+    Ok(Tv::array(args.to_vec()))
 }
 
 /// mergo's `Merge` (without override): fills keys that are missing or hold
-/// an empty value, and merges nested maps.
+/// an empty value, and merges nested maps. A nested map is copied only when
+/// it changes, and only if it is shared.
 fn merge_into(dst: &mut HashMap<String, Tv>, src: &HashMap<String, Tv>, overwrite: bool) {
     for (key, value) in src {
         match (dst.get_mut(key), value) {
-            (Some(Tv::Map(inner)), Tv::Map(src_inner)) => merge_into(inner, src_inner, overwrite),
+            (Some(Tv::Map(inner)), Tv::Map(src_inner)) => {
+                merge_into(Arc::make_mut(inner), src_inner, overwrite);
+            }
             (Some(existing), _) if !is_empty(existing) => {
                 if overwrite && !is_empty(value) {
                     *existing = value.clone();
@@ -489,12 +492,12 @@ fn merge_into(dst: &mut HashMap<String, Tv>, src: &HashMap<String, Tv>, overwrit
 
 fn merge_with(args: &[Tv], overwrite: bool) -> Result<Tv, FuncError> {
     let mut out = match args.first() {
-        Some(Tv::Map(map) | Tv::Object(map)) => map.clone(),
-        _ => HashMap::new(),
+        Some(Tv::Map(map) | Tv::Object(map)) => Arc::clone(map),
+        _ => Arc::default(),
     };
     for source in args.iter().skip(1) {
         if let Tv::Map(map) | Tv::Object(map) = source {
-            merge_into(&mut out, map, overwrite);
+            merge_into(Arc::make_mut(&mut out), map, overwrite);
         }
     }
     Ok(Tv::Map(out))
@@ -514,7 +517,7 @@ fn sort_alpha(args: &[Tv]) -> Result<Tv, FuncError> {
         other => vec![strval(other)],
     };
     items.sort();
-    Ok(Tv::Array(items.into_iter().map(Tv::String).collect()))
+    Ok(Tv::array(items.into_iter().map(Tv::String).collect()))
 }
 
 fn semver_compare(args: &[Tv]) -> Result<Tv, FuncError> {
@@ -669,7 +672,7 @@ fn regex_find_all(args: &[Tv]) -> Result<Tv, FuncError> {
     let re = compile(&strval(arg(args, 0, "regexFindAll", 3)?))?;
     let text = strval(arg(args, 1, "regexFindAll", 3)?);
     let n = limit(arg(args, 2, "regexFindAll", 3)?);
-    Ok(Tv::Array(
+    Ok(Tv::array(
         re.find_iter(&text)
             .take(n)
             .map(|m| Tv::from(m.as_str()))
@@ -705,7 +708,7 @@ fn regex_split(args: &[Tv]) -> Result<Tv, FuncError> {
         Ok(n) => re.splitn(&text, n).map(Tv::from).collect(),
         Err(_) => re.split(&text).map(Tv::from).collect(),
     };
-    Ok(Tv::Array(parts))
+    Ok(Tv::array(parts))
 }
 
 /// Go's `strings.Title`: upper-cases the first letter of every word.
@@ -726,7 +729,7 @@ fn title(args: &[Tv]) -> Result<Tv, FuncError> {
 
 fn compact(args: &[Tv]) -> Result<Tv, FuncError> {
     match arg(args, 0, "compact", 1)? {
-        Tv::Array(items) => Ok(Tv::Array(
+        Tv::Array(items) => Ok(Tv::array(
             items.iter().filter(|v| !is_empty(v)).cloned().collect(),
         )),
         other => Err(FuncError::Generic(format!(
@@ -823,7 +826,7 @@ fn deep_equal(a: &Tv, b: &Tv) -> bool {
             _ => x == y,
         },
         (Tv::Array(x), Tv::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| deep_equal(a, b))
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| deep_equal(a, b))
         }
         (Tv::Map(x) | Tv::Object(x), Tv::Map(y) | Tv::Object(y)) => {
             x.len() == y.len()
@@ -846,7 +849,7 @@ fn has(args: &[Tv]) -> Result<Tv, FuncError> {
 /// Sprig's `pluck key dict...`: the key's value from every map that has it.
 fn pluck(args: &[Tv]) -> Result<Tv, FuncError> {
     let key = strval(arg(args, 0, "pluck", 2)?);
-    Ok(Tv::Array(
+    Ok(Tv::array(
         args[1..]
             .iter()
             .filter_map(|d| match d {
@@ -880,7 +883,7 @@ fn dig(args: &[Tv]) -> Result<Tv, FuncError> {
 /// Offline rendering has no cluster to ask, so `lookup` finds nothing, as in
 /// `helm template`: an empty map.
 fn lookup(_args: &[Tv]) -> Result<Tv, FuncError> {
-    Ok(Tv::Map(HashMap::new()))
+    Ok(Tv::map(HashMap::new()))
 }
 
 /// The key of a `.Files` object that holds its file set's number.
@@ -889,9 +892,10 @@ pub const FILES_KEY: &str = "storeplaneFileSet";
 thread_local! {
     /// The file sets of the render under way: the chart's files, and every
     /// subset `.Files.Glob` made. A `.Files` object holds only its set's
-    /// index, because the engine deep-copies the dot for every `include` and
-    /// copying file contents each time dominated render time.
-    static FILE_SETS: RefCell<Vec<Rc<BTreeMap<String, String>>>> = const { RefCell::new(Vec::new()) };
+    /// index: a template value cannot hold the chart's map itself, and
+    /// copying the contents into template values would cost every render a
+    /// copy of every file, where this way all renders share the chart's.
+    static FILE_SETS: RefCell<Vec<Arc<BTreeMap<String, String>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Forgets the file sets of a finished render.
@@ -899,7 +903,7 @@ pub fn clear_file_sets() {
     FILE_SETS.with(|sets| sets.borrow_mut().clear());
 }
 
-fn file_map(files: &Tv) -> Rc<BTreeMap<String, String>> {
+fn file_map(files: &Tv) -> Arc<BTreeMap<String, String>> {
     let index = match files {
         Tv::Object(object) | Tv::Map(object) => match object.get(FILES_KEY) {
             Some(Tv::Number(n)) => n.as_u64().and_then(|i| usize::try_from(i).ok()),
@@ -923,10 +927,10 @@ fn files_lines(args: &[Tv]) -> Result<Tv, FuncError> {
     let name = strval(arg(args, 1, "Files.Lines", 2)?);
     let text = files.get(&name).cloned().unwrap_or_default();
     if text.is_empty() {
-        return Ok(Tv::Array(Vec::new()));
+        return Ok(Tv::array(Vec::new()));
     }
     let text = text.strip_suffix('\n').unwrap_or(&text);
-    Ok(Tv::Array(text.split('\n').map(Tv::from).collect()))
+    Ok(Tv::array(text.split('\n').map(Tv::from).collect()))
 }
 
 fn files_glob(args: &[Tv]) -> Result<Tv, FuncError> {
@@ -937,18 +941,14 @@ fn files_glob(args: &[Tv]) -> Result<Tv, FuncError> {
         .filter(|(name, _)| glob::files_glob(&pattern, name))
         .map(|(name, data)| (name.clone(), data.clone()))
         .collect();
-    Ok(files_object(selected))
+    Ok(files_object(Arc::new(selected)))
 }
 
 /// A `.Files` object: its file set's index plus the methods a chart calls
 /// on it without arguments. Methods with arguments are reached through the
 /// `storeplaneFiles*` functions the source rewrite produces.
-pub fn files_object(files: BTreeMap<String, String>) -> Tv {
-    let index = FILE_SETS.with(|sets| {
-        let mut sets = sets.borrow_mut();
-        sets.push(Rc::new(files));
-        sets.len() - 1
-    });
+pub fn files_object(files: Arc<BTreeMap<String, String>>) -> Tv {
+    let index = file_set_index(files);
     let mut object = HashMap::new();
     object.insert(FILES_KEY.to_owned(), Tv::from(index));
     object.insert(
@@ -961,7 +961,16 @@ pub fn files_object(files: BTreeMap<String, String>) -> Tv {
             f: files_as_secrets,
         }),
     );
-    Tv::Object(object)
+    Tv::object(object)
+}
+
+/// Keeps `set` for the render under way and returns its handle.
+fn file_set_index(set: Arc<BTreeMap<String, String>>) -> usize {
+    FILE_SETS.with(|sets| {
+        let mut sets = sets.borrow_mut();
+        sets.push(set);
+        sets.len() - 1
+    })
 }
 
 fn files_as(args: &[Tv], encode: fn(&str) -> String) -> Result<Tv, FuncError> {
@@ -1012,18 +1021,10 @@ pub fn base64(text: &str) -> String {
 }
 
 /// `.Capabilities.APIVersions`: like `.Files`, a handle to a set kept
-/// aside (its versions are the keys), so copying the dot stays cheap.
-pub fn api_versions_object(versions: &[String]) -> Tv {
-    let set = versions
-        .iter()
-        .map(|v| (v.clone(), String::new()))
-        .collect();
-    let index = FILE_SETS.with(|sets| {
-        let mut sets = sets.borrow_mut();
-        sets.push(Rc::new(set));
-        sets.len() - 1
-    });
-    Tv::Object(HashMap::from([(FILES_KEY.to_owned(), Tv::from(index))]))
+/// aside (its versions are the keys, the values empty).
+pub fn api_versions_object(versions: Arc<BTreeMap<String, String>>) -> Tv {
+    let index = file_set_index(versions);
+    Tv::object(HashMap::from([(FILES_KEY.to_owned(), Tv::from(index))]))
 }
 
 fn api_versions_has(args: &[Tv]) -> Result<Tv, FuncError> {

@@ -1,10 +1,10 @@
 //! The template engine: Helm's semantics on top of `gtmpl-ng`.
 //!
 //! All of a chart's templates are parsed into one `gtmpl_ng::Template`, as
-//! Helm parses them into one Go template set, so `define`s are shared. A
-//! small dispatcher template (`{{template (.n) .d}}`) is what gets executed,
-//! with the name of the file (or of the `include`d definition) to run and its
-//! data; that is how one parsed set renders any of its templates.
+//! Helm parses them into one Go template set, so `define`s are shared. That
+//! happens once, when the chart is loaded ([`Templates::parse`]); a render
+//! executes the files of the shared set by name
+//! (`Template::render_template`, Go's `ExecuteTemplate`).
 //!
 //! `include` and `tpl` need that set while a render is under way, but
 //! `gtmpl-ng` functions are plain `fn` pointers with no context argument, so
@@ -19,16 +19,16 @@ mod rewrite;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::fmt;
+use std::sync::Arc;
 
 use gtmpl_ng::{Context, ExecError, FuncError, Limits, ParseError, Template, Value as Tv};
 
+use crate::chart::ChartFile;
 use crate::error::{Error, Result};
 
 pub(crate) use convert::to_template;
 
-/// The name of the dispatcher template.
-const DISPATCH: &str = "storeplane/dispatch";
 /// The name `tpl` gives its text, as Helm does.
 const TPL_NAME: &str = "gotpl";
 /// How deep `include` may nest. Helm allows a thousand calls of the same
@@ -38,14 +38,53 @@ const MAX_INCLUDE_DEPTH: usize = 100;
 /// The stack of the render thread. Reserved, not committed, so generous.
 const RENDER_STACK_BYTES: usize = 256 << 20;
 
-/// One parsed template set.
+/// One parsed template set: a chart's, or a chart's plus one `tpl` text.
 struct TemplateSet {
     template: Template,
-    /// The (already rewritten) sources, so `tpl` can build a set of its own.
-    sources: Rc<Vec<(String, String)>>,
     /// Which file each `define` came from, so an error inside a helper
     /// names the file (the engine reports the definition's name).
-    defined_in: HashMap<String, String>,
+    defined_in: Arc<HashMap<String, String>>,
+}
+
+/// A chart's templates, parsed once and shared by every render (and every
+/// thread: it is `Send + Sync`).
+pub(crate) struct Templates {
+    set: Arc<TemplateSet>,
+    /// The files a render produces (every template but the `_` partials),
+    /// sorted by name.
+    renderable: Vec<String>,
+    /// `.Template.BasePath`: `chart/templates`.
+    base_path: String,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates")
+            .field("renderable", &self.renderable)
+            .field("base_path", &self.base_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a chart's templates did not parse. Kept with the chart and reported
+/// by every render, as Helm reports it: a chart whose templates our engine
+/// refuses still loads (its metadata and values serve the `helm` binary
+/// renderer, which may well parse it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParseFailure {
+    template: String,
+    line: usize,
+    message: String,
+}
+
+impl From<ParseFailure> for Error {
+    fn from(failure: ParseFailure) -> Error {
+        Error::Parse {
+            template: failure.template,
+            line: failure.line,
+            message: failure.message,
+        }
+    }
 }
 
 /// Where and why a render failed.
@@ -56,18 +95,11 @@ struct Failure {
 }
 
 thread_local! {
-    static ACTIVE: RefCell<Vec<Rc<TemplateSet>>> = const { RefCell::new(Vec::new()) };
+    static ACTIVE: RefCell<Vec<Arc<TemplateSet>>> = const { RefCell::new(Vec::new()) };
     static INCLUDE_DEPTH: Cell<usize> = const { Cell::new(0) };
     /// The innermost failure of the current file, recorded by the first
     /// `include` it passed through, so the error names the helper's line.
     static INNER_FAILURE: RefCell<Option<Failure>> = const { RefCell::new(None) };
-}
-
-/// A template file to render: its full name (`chart/templates/x.yaml`) and
-/// source.
-pub(crate) struct Source {
-    pub name: String,
-    pub text: String,
 }
 
 fn limits() -> Limits {
@@ -83,18 +115,17 @@ fn new_template() -> Template {
     let mut template = Template::with_limits(limits());
     template.add_funcs(gtmpl_ng::helm_functions::HELM_FUNCTIONS);
     template.add_funcs(funcs::FUNCTIONS);
-    template.name = DISPATCH.to_owned();
     template
 }
 
-fn parse_error(error: &ParseError, fallback: &str) -> Error {
+fn parse_failure(error: &ParseError, fallback: &str) -> ParseFailure {
     match error {
-        ParseError::WithContext(context, message) => Error::Parse {
+        ParseError::WithContext(context, message) => ParseFailure {
             template: context.name.clone(),
             line: context.line,
             message: message.clone(),
         },
-        other => Error::Parse {
+        other => ParseFailure {
             template: fallback.to_owned(),
             line: 0,
             message: other.to_string(),
@@ -102,50 +133,55 @@ fn parse_error(error: &ParseError, fallback: &str) -> Error {
     }
 }
 
-fn build_set(
-    sources: Rc<Vec<(String, String)>>,
-    extra: Option<(&str, &str)>,
-) -> Result<TemplateSet> {
-    let mut template = new_template();
-    for (name, text) in sources.iter() {
-        template
-            .add_template(name.as_str(), text.as_str())
-            .map_err(|e| match e {
-                gtmpl_ng::TemplateError::ParseError(p) => parse_error(&p, name),
-                other => Error::Parse {
-                    template: name.clone(),
-                    line: 0,
-                    message: other.to_string(),
-                },
-            })?;
-    }
-    if let Some((name, text)) = extra {
-        template
-            .add_template(name, rewrite::rewrite(text))
-            .map_err(|e| Error::Parse {
-                template: name.to_owned(),
-                line: 0,
-                message: e.to_string(),
-            })?;
-    }
-    template
-        .add_template(DISPATCH, "{{template (.n) .d}}")
-        .map_err(|e| Error::Parse {
-            template: DISPATCH.to_owned(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-    let mut defined_in = HashMap::new();
-    for (file, text) in sources.iter() {
-        for name in define_names(text) {
-            defined_in.insert(name, file.clone());
+impl Templates {
+    /// Parses a chart's templates (`templates/...` files, paths relative to
+    /// the chart) into one set, in Helm's order.
+    pub(crate) fn parse(
+        chart_name: &str,
+        files: &[ChartFile],
+    ) -> std::result::Result<Templates, ParseFailure> {
+        let mut sources: Vec<(String, String)> = files
+            .iter()
+            .map(|f| {
+                (
+                    format!("{chart_name}/{}", f.name),
+                    String::from_utf8_lossy(&f.data).into_owned(),
+                )
+            })
+            .collect();
+        helm_parse_order(&mut sources);
+        let mut template = new_template();
+        let mut defined_in = HashMap::new();
+        for (name, text) in &sources {
+            template
+                .add_template(name.as_str(), rewrite::rewrite(text))
+                .map_err(|e| match e {
+                    gtmpl_ng::TemplateError::ParseError(p) => parse_failure(&p, name),
+                    other => ParseFailure {
+                        template: name.clone(),
+                        line: 0,
+                        message: other.to_string(),
+                    },
+                })?;
+            for define in define_names(text) {
+                defined_in.insert(define, name.clone());
+            }
         }
+        let mut renderable: Vec<String> = sources
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !name.rsplit('/').next().unwrap_or(name).starts_with('_'))
+            .collect();
+        renderable.sort_unstable();
+        Ok(Templates {
+            set: Arc::new(TemplateSet {
+                template,
+                defined_in: Arc::new(defined_in),
+            }),
+            renderable,
+            base_path: format!("{chart_name}/templates"),
+        })
     }
-    Ok(TemplateSet {
-        template,
-        sources,
-        defined_in,
-    })
 }
 
 /// The names a source `define`s (`{{ define "x" }}`, `{{- define "x" -}}`).
@@ -170,35 +206,24 @@ fn define_names(text: &str) -> Vec<String> {
 /// Helm's parse order: deeper paths first, then reverse-alphabetical, so
 /// that where two files define the same name, the shallower and
 /// alphabetically first one wins (it is parsed last).
-fn helm_parse_order(sources: &mut [Source]) {
-    sources.sort_by(|a, b| {
+fn helm_parse_order(sources: &mut [(String, String)]) {
+    sources.sort_by(|(a, _), (b, _)| {
         let depth = |s: &str| s.matches('/').count();
-        depth(&b.name)
-            .cmp(&depth(&a.name))
-            .then_with(|| b.name.cmp(&a.name))
+        depth(b).cmp(&depth(a)).then_with(|| b.cmp(a))
     });
 }
 
 fn execute(set: &TemplateSet, name: &str, data: Tv) -> std::result::Result<String, ExecError> {
-    let mut call = HashMap::new();
-    call.insert("n".to_owned(), Tv::String(name.to_owned()));
-    call.insert("d".to_owned(), data);
-    set.template.render(&Context::from(Tv::Map(call)))
+    set.template.render_template(name, &Context::from(data))
 }
 
 fn failure_from(set: &TemplateSet, error: &ExecError) -> Failure {
     match error.as_structured() {
         Some(structured) => {
-            let location = structured
-                .chain()
-                .find(|e| e.context.name != DISPATCH)
-                .map(|e| {
-                    let name = &e.context.name;
-                    let file = set.defined_in.get(name).unwrap_or(name);
-                    (file.clone(), e.context.line, e.context.col)
-                });
+            let context = &structured.context;
+            let file = set.defined_in.get(&context.name).unwrap_or(&context.name);
             Failure {
-                location,
+                location: Some((file.clone(), context.line, context.col)),
                 message: structured.message.clone(),
             }
         }
@@ -220,7 +245,7 @@ fn record(failure: &Failure) {
     }
 }
 
-fn active() -> std::result::Result<Rc<TemplateSet>, FuncError> {
+fn active() -> std::result::Result<Arc<TemplateSet>, FuncError> {
     ACTIVE
         .with(|a| a.borrow().last().cloned())
         .ok_or_else(|| FuncError::Generic("include called outside a render".to_owned()))
@@ -256,13 +281,26 @@ pub(crate) fn include_template(name: &str, data: Tv) -> std::result::Result<Stri
 }
 
 /// `tpl`: renders `text` as a template that sees every `define` of the
-/// chart (and may add its own), with `data` as its dot.
+/// active set (and may add its own), with `data` as its dot. The set is
+/// shared, not re-parsed: a clone of it costs a pointer per template.
 pub(crate) fn render_tpl(text: &str, data: Tv) -> std::result::Result<String, FuncError> {
     let parent = active()?;
-    let set = build_set(parent.sources.clone(), Some((TPL_NAME, text)))
-        .map_err(|e| FuncError::Generic(format!("cannot parse template {text:?}: {e}")))?;
-    let set = Rc::new(set);
-    ACTIVE.with(|a| a.borrow_mut().push(set.clone()));
+    let mut template = parent.template.clone();
+    template
+        .add_template(TPL_NAME, rewrite::rewrite(text))
+        .map_err(|e| {
+            let error = Error::Parse {
+                template: TPL_NAME.to_owned(),
+                line: 0,
+                message: e.to_string(),
+            };
+            FuncError::Generic(format!("cannot parse template {text:?}: {error}"))
+        })?;
+    let set = Arc::new(TemplateSet {
+        template,
+        defined_in: Arc::clone(&parent.defined_in),
+    });
+    ACTIVE.with(|a| a.borrow_mut().push(Arc::clone(&set)));
     let result = nested(TPL_NAME, || {
         execute(&set, TPL_NAME, data).map_err(|error| {
             let failure = failure_from(&set, &error);
@@ -274,42 +312,47 @@ pub(crate) fn render_tpl(text: &str, data: Tv) -> std::result::Result<String, Fu
         })
     });
     ACTIVE.with(|a| a.borrow_mut().pop());
-    result.map(|out| out.replace("<no value>", ""))
+    result.map(without_no_value)
+}
+
+/// Go prints a missing value as `<no value>`; Helm strips it from output.
+fn without_no_value(text: String) -> String {
+    if text.contains("<no value>") {
+        text.replace("<no value>", "")
+    } else {
+        text
+    }
 }
 
 /// The parts of the dot that are kept out of it, behind handles: see
 /// `funcs::FILE_SETS`.
 pub(crate) struct Shared {
-    /// `.Files`: path → contents.
-    pub files: BTreeMap<String, String>,
-    /// `.Capabilities.APIVersions`.
-    pub api_versions: Vec<String>,
+    /// `.Files`: path → contents, the chart's own map.
+    pub files: Arc<BTreeMap<String, String>>,
+    /// `.Capabilities.APIVersions`, as a set.
+    pub api_versions: Arc<BTreeMap<String, String>>,
 }
 
 /// Renders every non-partial template with `context` as its dot (plus
 /// `.Template`), returning `(name, output)` sorted by name.
 pub(crate) fn render(
-    mut sources: Vec<Source>,
-    chart_name: &str,
+    templates: &Arc<Templates>,
     context: HashMap<String, Tv>,
     shared: Shared,
 ) -> Result<Vec<(String, String)>> {
-    helm_parse_order(&mut sources);
-    let base_path = format!("{chart_name}/templates");
+    let templates = Arc::clone(templates);
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("storeplane-chart-render".to_owned())
             .stack_size(RENDER_STACK_BYTES)
-            .spawn_scoped(scope, move || {
-                render_on_this_thread(sources, &base_path, context, shared)
-            })
+            .spawn_scoped(scope, || render_on_this_thread(&templates, context, shared))
             .map_err(|source| Error::Io {
                 path: "render thread".into(),
                 source,
             })?;
         handle.join().unwrap_or_else(|_| {
             Err(Error::Render {
-                template: chart_name.to_owned(),
+                template: templates.base_path.clone(),
                 line: 0,
                 column: 0,
                 message: "the template engine panicked".to_owned(),
@@ -319,47 +362,39 @@ pub(crate) fn render(
 }
 
 fn render_on_this_thread(
-    sources: Vec<Source>,
-    base_path: &str,
+    templates: &Templates,
     mut context: HashMap<String, Tv>,
     shared: Shared,
 ) -> Result<Vec<(String, String)>> {
     context.insert("Files".to_owned(), funcs::files_object(shared.files));
     if let Some(Tv::Object(capabilities)) = context.get_mut("Capabilities") {
-        capabilities.insert(
+        Arc::make_mut(capabilities).insert(
             "APIVersions".to_owned(),
-            funcs::api_versions_object(&shared.api_versions),
+            funcs::api_versions_object(shared.api_versions),
         );
     }
-    let rewritten: Vec<(String, String)> = sources
-        .iter()
-        .map(|s| (s.name.clone(), rewrite::rewrite(&s.text)))
-        .collect();
-    let set = Rc::new(build_set(Rc::new(rewritten), None)?);
-    ACTIVE.with(|a| a.borrow_mut().push(set.clone()));
-    let mut names: Vec<&str> = sources
-        .iter()
-        .map(|s| s.name.as_str())
-        .filter(|name| !name.rsplit('/').next().unwrap_or(name).starts_with('_'))
-        .collect();
-    names.sort_unstable();
-    let mut out = Vec::with_capacity(names.len());
+    let set = &templates.set;
+    ACTIVE.with(|a| a.borrow_mut().push(Arc::clone(set)));
+    let mut out = Vec::with_capacity(templates.renderable.len());
     let mut result = Ok(());
-    for name in names {
+    for name in &templates.renderable {
         let mut dot = context.clone();
-        let mut template = HashMap::new();
-        template.insert("Name".to_owned(), Tv::String(name.to_owned()));
-        template.insert("BasePath".to_owned(), Tv::String(base_path.to_owned()));
-        dot.insert("Template".to_owned(), Tv::Object(template));
+        let template = HashMap::from([
+            ("Name".to_owned(), Tv::String(name.clone())),
+            (
+                "BasePath".to_owned(),
+                Tv::String(templates.base_path.clone()),
+            ),
+        ]);
+        dot.insert("Template".to_owned(), Tv::object(template));
         INNER_FAILURE.with(|slot| slot.borrow_mut().take());
-        match execute(&set, name, Tv::Object(dot)) {
-            // Go prints a missing value as `<no value>`; Helm strips it.
-            Ok(text) => out.push((name.to_owned(), text.replace("<no value>", ""))),
+        match execute(set, name, Tv::object(dot)) {
+            Ok(text) => out.push((name.clone(), without_no_value(text))),
             Err(error) => {
                 let failure = INNER_FAILURE
                     .with(|slot| slot.borrow_mut().take())
-                    .unwrap_or_else(|| failure_from(&set, &error));
-                let (template, line, column) = failure.location.unwrap_or((name.to_owned(), 0, 0));
+                    .unwrap_or_else(|| failure_from(set, &error));
+                let (template, line, column) = failure.location.unwrap_or((name.clone(), 0, 0));
                 result = Err(Error::Render {
                     template,
                     line,

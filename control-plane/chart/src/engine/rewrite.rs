@@ -4,7 +4,8 @@
 //! The engine invokes a function-valued field only without arguments, so the
 //! Go methods charts call with one (`.Files.Get "f"`,
 //! `.Capabilities.APIVersions.Has "v"`) are turned into function calls
-//! (`storeplaneFilesGet .Files "f"`). And its values are not shared, so the
+//! (`storeplaneFilesGet .Files "f"`). And its values behave as copies (a
+//! function cannot change its argument in place), so the
 //! mutating Sprig idiom `$_ := set $d "k" "v"` becomes an assignment
 //! (`$d = set $d "k" "v"`) that has the same visible effect on `$d`.
 //!

@@ -239,14 +239,14 @@ fn check_produced_value(value: &Value, limits: &Limits) -> Result<(), ExecError>
         weight = weight.saturating_add(match value {
             Value::String(text) => text.len(),
             Value::Array(items) => {
-                for item in items {
+                for item in items.iter() {
                     stack.push((depth + 1, item));
                 }
                 items.len()
             }
             Value::Map(entries) | Value::Object(entries) => {
                 let mut key_bytes = 0usize;
-                for (key, item) in entries {
+                for (key, item) in entries.iter() {
                     key_bytes = key_bytes.saturating_add(key.len());
                     stack.push((depth + 1, item));
                 }
@@ -367,6 +367,24 @@ impl Context {
 
 impl<'b> Template {
     pub fn execute<T: Write>(&self, writer: &'b mut T, data: &Context) -> Result<(), ExecError> {
+        if !self.tree_set.contains_key(&self.name) {
+            return Err(ExecError::IncompleteTemplate(self.name.clone()));
+        }
+        self.execute_template(writer, &self.name, data)
+    }
+
+    /// Runs the template called `name` -- one added with
+    /// [`add_template`](Template::add_template) or a `{{define}}` -- with `data` as
+    /// dot: Go's `ExecuteTemplate`. One parsed set can so render any of its
+    /// templates, without a dispatcher template or a re-parse per name. A name that
+    /// was never parsed is [`ExecError::TemplateNotDefined`], as for
+    /// `{{template "name"}}`.
+    pub fn execute_template<T: Write>(
+        &self,
+        writer: &'b mut T,
+        name: &str,
+        data: &Context,
+    ) -> Result<(), ExecError> {
         let mut vars: VecDeque<VecDeque<Variable>> = VecDeque::new();
         vars.push_back(VecDeque::new());
 
@@ -379,7 +397,7 @@ impl<'b> Template {
 
         let mut state = State {
             template: self,
-            template_name: self.name.clone(),
+            template_name: name.to_owned(),
             writer: &mut budget,
             root: &data.dot,
             node: None,
@@ -389,17 +407,24 @@ impl<'b> Template {
 
         let root = self
             .tree_set
-            .get(&self.name)
-            .and_then(|tree| tree.root.as_ref())
-            .ok_or_else(|| ExecError::IncompleteTemplate(self.name.clone()))?;
+            .get(name)
+            .ok_or_else(|| ExecError::TemplateNotDefined(name.to_owned()))?
+            .root
+            .as_ref()
+            .ok_or_else(|| ExecError::IncompleteTemplate(name.to_owned()))?;
         state.walk(data, root)?;
 
         Ok(())
     }
 
     pub fn render(&self, data: &Context) -> Result<String, ExecError> {
+        self.render_template(&self.name, data)
+    }
+
+    /// [`execute_template`](Template::execute_template) into a `String`.
+    pub fn render_template(&self, name: &str, data: &Context) -> Result<String, ExecError> {
         let mut w: Vec<u8> = vec![];
-        self.execute(&mut w, data)?;
+        self.execute_template(&mut w, name, data)?;
         String::from_utf8(w).map_err(ExecError::Utf8ConversionFailed)
     }
 }
@@ -1072,7 +1097,7 @@ mod tests_mocked {
                     #[allow(unused_mut)]
                     let mut fields = HashMap::new();
                     $(fields.insert(stringify!($field).to_owned(), Value::from(s.$field));)*
-                    Value::Object(fields)
+                    Value::object(fields)
                 }
             }
         };

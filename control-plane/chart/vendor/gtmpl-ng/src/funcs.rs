@@ -473,7 +473,7 @@ pub fn slice(args: &[Value]) -> Result<Value, FuncError> {
                 text
             ))),
         },
-        Value::Array(values) => Ok(Value::Array(values[start..end].to_vec())),
+        Value::Array(values) => Ok(Value::array(values[start..end].to_vec())),
         _ => unreachable!("the length match above rejected every other kind"),
     }
 }

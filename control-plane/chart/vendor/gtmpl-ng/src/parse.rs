@@ -1,4 +1,7 @@
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use gtmpl_value_ng::Func;
 
 use crate::error::ParseError;
 use crate::lexer::{Item, ItemType, Lexer};
@@ -47,7 +50,10 @@ const MAX_PARSE_DEPTH: usize = 64;
 
 pub struct Parser {
     name: String,
-    pub funcs: HashSet<String>,
+    /// The template's functions, shared rather than copied: the parser only asks
+    /// whether a name is one of them, and a chart parses many files against the
+    /// same set.
+    pub funcs: Arc<HashMap<String, Func>>,
     lex: Option<Lexer>,
     line: usize,
     col: usize,
@@ -80,7 +86,7 @@ impl Parser {
     pub fn new(name: String) -> Parser {
         Parser {
             name,
-            funcs: HashSet::new(),
+            funcs: Arc::default(),
             lex: None,
             line: 0,
             col: 0,
@@ -117,7 +123,7 @@ impl Tree {
 pub fn parse(
     name: String,
     text: String,
-    funcs: HashSet<String>,
+    funcs: Arc<HashMap<String, Func>>,
 ) -> Result<HashMap<String, Tree>, ParseError> {
     let mut p = Parser::new(name);
     p.funcs = funcs;
@@ -280,7 +286,7 @@ impl Parser {
     }
 
     fn has_func(&self, name: &str) -> bool {
-        self.funcs.contains(name)
+        self.funcs.contains_key(name)
     }
 
     fn parse(&mut self) -> Result<(), ParseError> {
@@ -1053,7 +1059,12 @@ mod tests_mocked {
         let lex = Lexer::new(s.to_owned());
         Parser {
             name: String::from("foo"),
-            funcs: funcs.iter().map(|&k| k.to_owned()).collect(),
+            funcs: Arc::new(
+                funcs
+                    .iter()
+                    .map(|&k| (k.to_owned(), crate::funcs::print as Func))
+                    .collect(),
+            ),
             lex: Some(lex),
             line: 0,
             col: 0,
@@ -1137,7 +1148,7 @@ mod tests_mocked {
     #[test]
     fn test_display() {
         let raw = r#"{{if .}}2000{{else}} 3000 {{end}}"#;
-        let mut ts = parse(String::default(), String::from(raw), HashSet::default()).unwrap();
+        let mut ts = parse(String::default(), String::from(raw), Arc::default()).unwrap();
         let tree = ts.get_mut("").unwrap();
         if let Some(ref root) = tree.root {
             assert_eq!(raw, format!("{}", root))
@@ -1219,7 +1230,7 @@ mod span_tests {
     use super::*;
 
     fn root_span(source: &str) -> (Pos, usize) {
-        let trees = parse("t".to_owned(), source.to_owned(), HashSet::new())
+        let trees = parse("t".to_owned(), source.to_owned(), Arc::default())
             .unwrap_or_else(|e| panic!("{:?} should parse: {}", source, e));
         let root = trees["t"]
             .root
@@ -1268,7 +1279,7 @@ mod span_tests {
             "{{ .a }} and {{ .b }}",
             "{{if .a}}x{{end}}{{ .b }}",
         ] {
-            let trees = parse("t".to_owned(), source.to_owned(), HashSet::new()).unwrap();
+            let trees = parse("t".to_owned(), source.to_owned(), Arc::default()).unwrap();
             let root = trees["t"].root.as_ref().unwrap();
             let Nodes::List(ref list) = *root else {
                 panic!("the root of {:?} is not a list", source)

@@ -469,11 +469,11 @@ mod test {
     }
 
     fn array() -> Value {
-        Value::Array(vec![Value::from(1u64), Value::from("a"), Value::from(true)])
+        Value::array(vec![Value::from(1u64), Value::from("a"), Value::from(true)])
     }
 
     fn map() -> Value {
-        Value::Map(
+        Value::map(
             [
                 ("b".to_owned(), Value::from(2u64)),
                 ("a".to_owned(), Value::from(1u64)),
@@ -504,7 +504,7 @@ mod test {
             zero: true,
             ..plain()
         };
-        check(&zero, 'd', &Value::Array(vec![Value::from(1u64)]), "[001]");
+        check(&zero, 'd', &Value::array(vec![Value::from(1u64)]), "[001]");
 
         let precision = FormatParams {
             precision: Some(3),
@@ -513,14 +513,14 @@ mod test {
         check(
             &precision,
             'd',
-            &Value::Array(vec![Value::from(1u64)]),
+            &Value::array(vec![Value::from(1u64)]),
             "[001]",
         );
     }
 
     #[test]
     fn a_nested_container_recurses() {
-        let nested = Value::Array(vec![array(), Value::Map(HashMap::new())]);
+        let nested = Value::array(vec![array(), Value::map(HashMap::new())]);
         check(&plain(), 'v', &nested, "[[1 a true] map[]]");
     }
 

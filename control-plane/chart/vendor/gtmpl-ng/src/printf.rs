@@ -366,7 +366,7 @@ mod test {
 
     #[test]
     fn a_container_is_marked_element_by_element() {
-        let array = Value::Array(vec![1.into(), "a".into(), true.into()]);
+        let array = Value::array(vec![1.into(), "a".into(), true.into()]);
         check(
             "%d",
             std::slice::from_ref(&array),
@@ -376,8 +376,8 @@ mod test {
 
         let mut map: HashMap<String, Value> = HashMap::new();
         map.insert("k".to_owned(), "v".into());
-        check("%s", &[Value::Map(map.clone())], "map[k:v]");
-        check("%d", &[Value::Map(map)], "map[%!d(string=k):%!d(string=v)]");
+        check("%s", &[Value::map(map.clone())], "map[k:v]");
+        check("%d", &[Value::map(map)], "map[%!d(string=k):%!d(string=v)]");
     }
 
     #[test]
@@ -391,28 +391,28 @@ mod test {
         .collect();
         // Sorted, as Go has sorted map keys since 1.12 -- the old implementation
         // walked the HashMap and printed a different order from run to run.
-        check("%v", &[Value::Map(map)], "map[a:1 m:2 z:3]");
+        check("%v", &[Value::map(map)], "map[a:1 m:2 z:3]");
     }
 
     #[test]
     fn arrays_and_maps_render_like_go() {
         let values: Vec<Value> = vec!["hello".into(), "world".into()];
-        check("foo %v", &[Value::Array(values)], "foo [hello world]");
+        check("foo %v", &[Value::array(values)], "foo [hello world]");
         let values: Vec<Value> = vec![42.into(), 100.into()];
-        check("foo %v", &[Value::Array(values)], "foo [42 100]");
+        check("foo %v", &[Value::array(values)], "foo [42 100]");
 
         let mut map: HashMap<String, Value> = HashMap::new();
         map.insert("hello".into(), "world".into());
         map.insert("number".into(), 42.into());
         check(
             "foo %v",
-            &[Value::Map(map)],
+            &[Value::map(map)],
             "foo map[hello:world number:42]",
         );
 
         let mut map: HashMap<String, Value> = HashMap::new();
         map.insert("float".into(), Value::from(4.2));
-        check("%v", &[Value::Map(map)], "map[float:4.2]");
+        check("%v", &[Value::map(map)], "map[float:4.2]");
     }
 
     #[test]

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{ParseError, TemplateError};
 use crate::funcs::BUILTINS;
@@ -12,22 +13,30 @@ use gtmpl_value_ng::Func;
 /// `#[non_exhaustive]`, so a later field -- the way [`limits`](Self::limits) arrived
 /// -- is not a breaking change. Build one with [`Template::default`] or
 /// [`Template::with_limits`].
+///
+/// Cloning is cheap: the functions and the parsed trees are shared, so a clone
+/// costs one pointer per template name. That is what Helm's `tpl` needs -- the
+/// chart's whole set plus one more template, many times per render -- and a
+/// parsed template is `Send + Sync`, so it can be parsed once and kept.
 #[non_exhaustive]
+#[derive(Clone)]
 pub struct Template {
     pub name: String,
-    pub funcs: HashMap<String, Func>,
+    /// Shared with every clone and every parse; [`add_func`](Self::add_func) and
+    /// [`add_funcs`](Self::add_funcs) copy it first when it is shared.
+    pub funcs: Arc<HashMap<String, Func>>,
     /// What one render of this template may consume. See [`Limits`].
     pub limits: Limits,
     /// The parsed trees by template name, in the `parse` module's own types -- which
     /// is why this cannot be public API.
-    pub(crate) tree_set: HashMap<String, Tree>,
+    pub(crate) tree_set: HashMap<String, Arc<Tree>>,
 }
 
 impl Default for Template {
     fn default() -> Template {
         Template {
             name: String::default(),
-            funcs: BUILTINS.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
+            funcs: Arc::new(BUILTINS.iter().map(|&(k, v)| (k.to_owned(), v)).collect()),
             tree_set: HashMap::default(),
             limits: Limits::default(),
         }
@@ -87,7 +96,7 @@ impl Template {
     /// assert_eq!(&output.unwrap(), "Hello World!");
     /// ```
     pub fn add_func(&mut self, name: &str, func: Func) {
-        self.funcs.insert(name.to_owned(), func);
+        Arc::make_mut(&mut self.funcs).insert(name.to_owned(), func);
     }
 
     /// Adds custom functions to the template.
@@ -111,8 +120,7 @@ impl Template {
     /// assert_eq!(&output.unwrap(), "Hello World!");
     /// ```
     pub fn add_funcs<T: Into<String> + Clone>(&mut self, funcs: &[(T, Func)]) {
-        self.funcs
-            .extend(funcs.iter().cloned().map(|(k, v)| (k.into(), v)));
+        Arc::make_mut(&mut self.funcs).extend(funcs.iter().cloned().map(|(k, v)| (k.into(), v)));
     }
 
     /// Parse the given `text` as template body.
@@ -124,12 +132,8 @@ impl Template {
     /// tmpl.parse("Hello World!").unwrap();
     /// ```
     pub fn parse<T: Into<String>>(&mut self, text: T) -> Result<(), ParseError> {
-        let tree_set = parse(
-            self.name.clone(),
-            text.into(),
-            self.funcs.keys().cloned().collect(),
-        )?;
-        self.tree_set.extend(tree_set);
+        let tree_set = parse(self.name.clone(), text.into(), Arc::clone(&self.funcs))?;
+        self.add_trees(tree_set);
         Ok(())
     }
 
@@ -151,13 +155,17 @@ impl Template {
         name: N,
         text: T,
     ) -> Result<(), TemplateError> {
-        let tree_set = parse(
-            name.into(),
-            text.into(),
-            self.funcs.keys().cloned().collect(),
-        )?;
-        self.tree_set.extend(tree_set);
+        let tree_set = parse(name.into(), text.into(), Arc::clone(&self.funcs))?;
+        self.add_trees(tree_set);
         Ok(())
+    }
+
+    fn add_trees(&mut self, tree_set: HashMap<String, Tree>) {
+        self.tree_set.extend(
+            tree_set
+                .into_iter()
+                .map(|(name, tree)| (name, Arc::new(tree))),
+        );
     }
 }
 

@@ -88,7 +88,7 @@ fn map_ranges_use_sorted_keys() {
         ("a".to_owned(), Value::from(1)),
         ("b".to_owned(), Value::from(2)),
     ]);
-    for context in [Value::Map(values.clone()), Value::Object(values)] {
+    for context in [Value::map(values.clone()), Value::object(values)] {
         assert_eq!(
             render(
                 "{{ range $key, $value := . }}{{ $key }}={{ $value }};{{ else }}empty{{ end }}",

@@ -18,13 +18,13 @@ fn a_function_in_the_middle_of_a_chain_is_invoked_and_walked_past() {
         let mut leaf = HashMap::new();
         leaf.insert("leaf".to_owned(), Value::from("found"));
         let mut deeper = HashMap::new();
-        deeper.insert("deeper".to_owned(), Value::Map(leaf));
-        Ok(Value::Map(deeper))
+        deeper.insert("deeper".to_owned(), Value::map(leaf));
+        Ok(Value::map(deeper))
     };
 
     let mut root = HashMap::new();
     root.insert("fn".to_owned(), Value::from(make_map));
-    let data = Value::Map(root);
+    let data = Value::map(root);
 
     for source in [
         "{{ .fn.deeper.leaf }}",

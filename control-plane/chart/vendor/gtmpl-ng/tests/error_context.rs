@@ -12,7 +12,7 @@ fn fixture() -> Value {
     root.insert("a".to_owned(), Value::from(7));
     root.insert("scalar2".to_owned(), Value::from(7));
     root.insert("scalar".to_owned(), Value::from(7));
-    Value::Map(root)
+    Value::map(root)
 }
 
 /// Renders `source`, expects it to fail, and returns the source text the reported

@@ -16,10 +16,10 @@ fn fixture() -> Value {
     let mut root = HashMap::new();
     root.insert("float".to_owned(), Value::from(3.5f64));
     root.insert("whole".to_owned(), Value::from(3.0f64));
-    root.insert("map".to_owned(), Value::Map(inner));
+    root.insert("map".to_owned(), Value::map(inner));
     root.insert("list".to_owned(), Value::from(vec![1, 2]));
     root.insert("nil".to_owned(), Value::Nil);
-    Value::Map(root)
+    Value::map(root)
 }
 
 fn render(source: &str) -> Result<String, String> {

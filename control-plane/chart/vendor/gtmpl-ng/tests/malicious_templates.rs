@@ -198,7 +198,7 @@ fn a_long_array_from_the_context_is_not_capped_per_range() {
     let mut template = Template::default();
     template.parse("{{range .}}x{{end}}").unwrap();
     let output = template
-        .render(&Context::from(Value::Array(long)))
+        .render(&Context::from(Value::array(long)))
         .expect("the host's own data is not the template's doing");
     assert_eq!(output.len(), 50_000);
 }
@@ -260,7 +260,7 @@ fn a_value_cannot_double_its_way_past_the_limits() {
 #[test]
 fn a_value_cannot_nest_its_way_off_the_stack() {
     fn nest(args: &[Value]) -> Result<Value, FuncError> {
-        Ok(Value::Array(vec![args[0].clone()]))
+        Ok(Value::array(vec![args[0].clone()]))
     }
     let mut template = Template::with_limits(Limits::unlimited());
     template.add_func("nest", nest);

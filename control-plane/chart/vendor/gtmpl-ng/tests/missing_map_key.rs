@@ -15,16 +15,16 @@ fn fixture() -> Value {
     let mut inner = HashMap::new();
     inner.insert("leaf".to_owned(), Value::from("L"));
     let mut nested = HashMap::new();
-    nested.insert("inner".to_owned(), Value::Map(inner));
+    nested.insert("inner".to_owned(), Value::map(inner));
 
     let mut root = HashMap::new();
-    root.insert("emptyMap".to_owned(), Value::Map(HashMap::new()));
-    root.insert("nested".to_owned(), Value::Map(nested));
+    root.insert("emptyMap".to_owned(), Value::map(HashMap::new()));
+    root.insert("nested".to_owned(), Value::map(nested));
     root.insert("scalar".to_owned(), Value::from(7));
     root.insert("str".to_owned(), Value::from("s"));
     root.insert("list".to_owned(), Value::from(vec![1, 2]));
     root.insert("nilval".to_owned(), Value::Nil);
-    Value::Map(root)
+    Value::map(root)
 }
 
 fn render(source: &str) -> Result<String, String> {

@@ -20,7 +20,7 @@ fn render(source: &str, context: Value) -> Result<String, String> {
 }
 
 fn map(entries: &[(&str, &str)]) -> Value {
-    Value::Map(
+    Value::map(
         entries
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
@@ -37,7 +37,7 @@ fn index_reads_a_map_under_all_functions() {
 
     // And the rest of the builtin's reach stays: strings by byte, chained keys.
     assert_eq!(render(r#"{{ index "abc" 1 }}"#, Value::Nil).unwrap(), "98");
-    let nested = Value::Map(HashMap::from([(
+    let nested = Value::map(HashMap::from([(
         "outer".to_string(),
         map(&[("inner", "found")]),
     )]));

@@ -12,7 +12,7 @@ fn failing_line(source: &str) -> usize {
     root.insert("s".to_owned(), Value::from(7));
     let mut template = Template::default();
     template.parse(source).expect("template parses");
-    match template.render(&Context::from(Value::Map(root))) {
+    match template.render(&Context::from(Value::map(root))) {
         Err(ExecError::Structured(structured)) => structured.context.line,
         Err(other) => panic!("expected a structured error, got {:?}", other),
         Ok(output) => panic!("expected an error, rendered {:?}", output),

@@ -16,7 +16,7 @@ fn fixture() -> Value {
     root.insert("b".to_owned(), Value::from("B"));
     root.insert("n".to_owned(), Value::from(7));
     root.insert("l".to_owned(), Value::from(vec![1, 2]));
-    Value::Map(root)
+    Value::map(root)
 }
 
 fn render(source: &str) -> Result<String, String> {

@@ -15,7 +15,7 @@ fn fixture() -> Value {
     let mut deep = HashMap::new();
     deep.insert("leaf".to_owned(), Value::from("found"));
     let mut mid = HashMap::new();
-    mid.insert("deep".to_owned(), Value::Map(deep));
+    mid.insert("deep".to_owned(), Value::map(deep));
 
     let greet: Func = |args: &[Value]| -> Result<Value, FuncError> {
         let who = match &args[0] {
@@ -36,12 +36,12 @@ fn fixture() -> Value {
 
     let mut root = HashMap::new();
     root.insert("metadata".to_owned(), Value::from(metadata));
-    root.insert("mid".to_owned(), Value::Map(mid));
-    root.insert("callable".to_owned(), Value::Map(callable));
-    root.insert("object".to_owned(), Value::Object(object));
-    root.insert("empty".to_owned(), Value::Map(HashMap::new()));
+    root.insert("mid".to_owned(), Value::map(mid));
+    root.insert("callable".to_owned(), Value::map(callable));
+    root.insert("object".to_owned(), Value::object(object));
+    root.insert("empty".to_owned(), Value::map(HashMap::new()));
     root.insert("scalar".to_owned(), Value::from(7));
-    Value::Map(root)
+    Value::map(root)
 }
 
 fn render(source: &str) -> Result<String, String> {

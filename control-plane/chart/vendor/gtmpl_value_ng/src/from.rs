@@ -135,7 +135,7 @@ where
     /// let x: Value = v.into();
     /// ```
     fn from(f: Vec<T>) -> Self {
-        Value::Array(f.into_iter().map(Into::into).collect())
+        Value::array(f.into_iter().map(Into::into).collect())
     }
 }
 
@@ -154,7 +154,7 @@ where
     /// let x: Value = v.into();
     /// ```
     fn from(f: &'a [T]) -> Self {
-        Value::Array(f.iter().cloned().map(|x| x.into()).collect())
+        Value::array(f.iter().cloned().map(|x| x.into()).collect())
     }
 }
 
@@ -175,7 +175,7 @@ where
     /// let x: Value = m.into();
     /// ```
     fn from(f: HashMap<String, T>) -> Self {
-        Value::Map(f.into_iter().map(|(key, x)| (key, x.into())).collect())
+        Value::map(f.into_iter().map(|(key, x)| (key, x.into())).collect())
     }
 }
 

@@ -1,6 +1,7 @@
 use std::cmp::PartialEq;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[doc(inline)]
@@ -74,6 +75,15 @@ impl fmt::Display for Function {
 }
 
 /// Represents a gtmpl value.
+///
+/// The containers are shared: cloning an [`Object`](Value::Object),
+/// [`Map`](Value::Map) or [`Array`](Value::Array) copies a pointer, not the
+/// contents. A template evaluates `.` (and every variable) by value, so with
+/// owned containers each `{{ template "x" . }}` or function call taking `.`
+/// deep-copied the whole context. Code that changes a container goes through
+/// [`Arc::make_mut`], which copies only when the container is shared, and
+/// [`Value::map`], [`Value::object`] and [`Value::array`] build one from its
+/// contents.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged))]
@@ -90,9 +100,9 @@ pub enum Value {
     /// [`Value::Map`] and writes as one; only its provenance differs, and a document
     /// cannot carry that, so reading a map back gives `Map`.
     #[cfg_attr(feature = "serde", serde(skip_deserializing))]
-    Object(HashMap<String, Value>),
-    Map(HashMap<String, Value>),
-    Array(Vec<Value>),
+    Object(Arc<HashMap<String, Value>>),
+    Map(Arc<HashMap<String, Value>>),
+    Array(Arc<Vec<Value>>),
     /// A function cannot be written to a document or read from one.
     #[cfg_attr(feature = "serde", serde(skip))]
     Function(Function),
@@ -105,6 +115,21 @@ impl Value {
         T: Into<Value>,
     {
         t.into()
+    }
+
+    /// A [`Value::Map`] holding `entries`.
+    pub fn map(entries: HashMap<String, Value>) -> Self {
+        Value::Map(Arc::new(entries))
+    }
+
+    /// A [`Value::Object`] holding `fields`.
+    pub fn object(fields: HashMap<String, Value>) -> Self {
+        Value::Object(Arc::new(fields))
+    }
+
+    /// A [`Value::Array`] holding `items`.
+    pub fn array(items: Vec<Value>) -> Self {
+        Value::Array(Arc::new(items))
     }
 }
 
@@ -158,16 +183,16 @@ mod test {
     /// fall back on Rust's `Debug` for a container. Expectations from Go's `fmt`.
     #[test]
     fn a_container_renders_the_way_go_renders_it() {
-        let array = Value::Array(vec![
+        let array = Value::array(vec![
             Value::from("a"),
             Value::from(true),
             Value::from(1u64),
             Value::Nil,
         ]);
         assert_eq!(array.to_string(), "[a true 1 <nil>]");
-        assert_eq!(Value::Array(Vec::new()).to_string(), "[]");
+        assert_eq!(Value::array(Vec::new()).to_string(), "[]");
 
-        let nested = Value::Array(vec![Value::Array(vec![Value::from("x")])]);
+        let nested = Value::array(vec![Value::array(vec![Value::from("x")])]);
         assert_eq!(nested.to_string(), "[[x]]");
     }
 
@@ -182,12 +207,12 @@ mod test {
         .into_iter()
         .collect();
         assert_eq!(
-            Value::Map(entries.clone()).to_string(),
+            Value::map(entries.clone()).to_string(),
             "map[a:1 m:2 z:3]",
             "Go has sorted map keys since 1.12"
         );
-        assert_eq!(Value::Object(entries).to_string(), "map[a:1 m:2 z:3]");
-        assert_eq!(Value::Map(HashMap::new()).to_string(), "map[]");
+        assert_eq!(Value::object(entries).to_string(), "map[a:1 m:2 z:3]");
+        assert_eq!(Value::map(HashMap::new()).to_string(), "map[]");
     }
 
     #[test]
@@ -232,8 +257,8 @@ mod serde_test {
             Value::from(23u64),
             Value::from(-23i64),
             Value::Number(Number::float(1.5)),
-            Value::Array(vec![Value::from(1u64), Value::from("a")]),
-            Value::Map(
+            Value::array(vec![Value::from(1u64), Value::from("a")]),
+            Value::map(
                 [("k".to_owned(), Value::from(1u64))]
                     .into_iter()
                     .collect::<HashMap<_, _>>(),
@@ -250,12 +275,12 @@ mod serde_test {
     fn an_object_writes_as_a_map_and_reads_back_as_one() {
         let fields: HashMap<String, Value> =
             [("k".to_owned(), Value::from(1u64))].into_iter().collect();
-        let written = serde_json::to_string(&Value::Object(fields.clone())).unwrap();
+        let written = serde_json::to_string(&Value::object(fields.clone())).unwrap();
         assert_eq!(written, r#"{"k":1}"#);
         // A document cannot say "these came from a struct", so they come back as a map.
         assert_eq!(
-            round_trip(Value::Object(fields.clone())),
-            Value::Map(fields)
+            round_trip(Value::object(fields.clone())),
+            Value::map(fields)
         );
     }
 

@@ -29,7 +29,7 @@ pub fn gen_ca(args: &[Value]) -> Result<Value, FuncError> {
     result.insert("Cert".to_string(), Value::from(ca_cert.pem()));
     result.insert("Key".to_string(), Value::from(ca_keys.serialize_pem()));
 
-    Ok(crate::Value::Map(result))
+    Ok(crate::Value::map(result))
 }
 
 fn new_ca(common_name: &str, days: &str) -> anyhow::Result<(Certificate, KeyPair)> {
@@ -249,7 +249,7 @@ pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
     result.insert("Cert".to_string(), Value::from(cert.pem()));
     result.insert("Key".to_string(), Value::from(own_key_pair.serialize_pem()));
 
-    Ok(crate::Value::Map(result))
+    Ok(crate::Value::map(result))
 }
 
 pub fn gen_self_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
@@ -341,7 +341,7 @@ pub fn gen_self_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
     result.insert("Cert".to_string(), Value::from(cert));
     result.insert("Key".to_string(), Value::from(key));
 
-    Ok(crate::Value::Map(result))
+    Ok(crate::Value::map(result))
 }
 
 #[cfg(test)]
@@ -352,11 +352,11 @@ mod tests {
     fn test_gen_self_signed_cert() {
         let result = gen_self_signed_cert(&[
             Value::String("foo.com".to_string()),
-            Value::Array(vec![
+            Value::array(vec![
                 Value::String("10.0.0.1".to_string()),
                 Value::String("10.0.0.2".to_string()),
             ]),
-            Value::Array(vec![
+            Value::array(vec![
                 Value::String("bar.com".to_string()),
                 Value::String("bat.com".to_string()),
             ]),
@@ -398,8 +398,8 @@ mod tests {
         // Then generate a signed cert
         let result = gen_signed_cert(&[
             Value::String("test.com".to_string()),
-            Value::Array(vec![Value::String("127.0.0.1".to_string())]),
-            Value::Array(vec![Value::String("test.com".to_string())]),
+            Value::array(vec![Value::String("127.0.0.1".to_string())]),
+            Value::array(vec![Value::String("test.com".to_string())]),
             Value::from(365),
             ca,
         ])

@@ -17,14 +17,14 @@ pub fn gtmpl_value_to_serde_yaml_value(value: &Value) -> anyhow::Result<serde_ya
         Value::String(s) => serde_yaml_neo::Value::String(s.clone()),
         Value::Array(a) => {
             let mut array = Vec::new();
-            for v in a {
+            for v in a.iter() {
                 array.push(gtmpl_value_to_serde_yaml_value(v)?);
             }
             serde_yaml_neo::Value::Sequence(array)
         }
         Value::Object(o) => {
             let mut object = serde_yaml_neo::Mapping::new();
-            for (k, v) in o {
+            for (k, v) in o.iter() {
                 let key = serde_yaml_neo::Value::String(k.clone());
                 object.insert(key, gtmpl_value_to_serde_yaml_value(v)?);
             }
@@ -32,7 +32,7 @@ pub fn gtmpl_value_to_serde_yaml_value(value: &Value) -> anyhow::Result<serde_ya
         }
         Value::Map(m) => {
             let mut object = serde_yaml_neo::Mapping::new();
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 let key = serde_yaml_neo::Value::String(k.clone());
                 object.insert(key, gtmpl_value_to_serde_yaml_value(v)?);
             }
@@ -59,21 +59,21 @@ pub fn gtmpl_value_to_serde_json_value(value: &Value) -> anyhow::Result<serde_js
         Value::String(s) => serde_json::Value::String(s.clone()),
         Value::Array(a) => {
             let mut array = Vec::new();
-            for v in a {
+            for v in a.iter() {
                 array.push(gtmpl_value_to_serde_json_value(v)?);
             }
             serde_json::Value::Array(array)
         }
         Value::Object(o) => {
             let mut object = serde_json::Map::new();
-            for (k, v) in o {
+            for (k, v) in o.iter() {
                 object.insert(k.clone(), gtmpl_value_to_serde_json_value(v)?);
             }
             serde_json::Value::Object(object)
         }
         Value::Map(m) => {
             let mut object = serde_json::Map::new();
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 object.insert(k.clone(), gtmpl_value_to_serde_json_value(v)?);
             }
             serde_json::Value::Object(object)
@@ -117,9 +117,9 @@ pub fn serde_json_value_to_gtmpl_value(value: serde_json::Value) -> Value {
         }
         serde_json::Value::String(s) => Value::String(s),
         serde_json::Value::Array(a) => {
-            Value::Array(a.into_iter().map(serde_json_value_to_gtmpl_value).collect())
+            Value::array(a.into_iter().map(serde_json_value_to_gtmpl_value).collect())
         }
-        serde_json::Value::Object(o) => Value::Object(
+        serde_json::Value::Object(o) => Value::object(
             o.into_iter()
                 .map(|(k, v)| (k, serde_json_value_to_gtmpl_value(v)))
                 .collect(),
@@ -159,9 +159,9 @@ pub fn serde_yaml_value_to_gtmpl_value(value: serde_yaml_neo::Value) -> Value {
         }
         serde_yaml_neo::Value::String(s) => Value::String(s),
         serde_yaml_neo::Value::Sequence(a) => {
-            Value::Array(a.into_iter().map(serde_yaml_value_to_gtmpl_value).collect())
+            Value::array(a.into_iter().map(serde_yaml_value_to_gtmpl_value).collect())
         }
-        serde_yaml_neo::Value::Mapping(serde_mapping) => Value::Object({
+        serde_yaml_neo::Value::Mapping(serde_mapping) => Value::object({
             let mut gtmpl_object: HashMap<String, Value> = HashMap::new();
             for (key, value) in serde_mapping {
                 gtmpl_object.insert(

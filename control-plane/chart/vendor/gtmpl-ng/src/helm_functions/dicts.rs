@@ -42,14 +42,14 @@ pub fn set(args: &[Value]) -> Result<Value, FuncError> {
 
     match dict {
         Value::Map(m) => {
-            let mut new_map = m.clone();
+            let mut new_map = (**m).clone();
             new_map.insert(key_str, value.clone());
-            Ok(Value::Map(new_map))
+            Ok(Value::map(new_map))
         }
         Value::Object(o) => {
-            let mut new_obj = o.clone();
+            let mut new_obj = (**o).clone();
             new_obj.insert(key_str, value.clone());
-            Ok(Value::Object(new_obj))
+            Ok(Value::object(new_obj))
         }
         _ => Err(FuncError::Generic(
             "First argument must be a dictionary".to_string(),
@@ -72,14 +72,14 @@ pub fn unset(args: &[Value]) -> Result<Value, FuncError> {
 
     match dict {
         Value::Map(m) => {
-            let mut new_map = m.clone();
+            let mut new_map = (**m).clone();
             new_map.remove(&key_str);
-            Ok(Value::Map(new_map))
+            Ok(Value::map(new_map))
         }
         Value::Object(o) => {
-            let mut new_obj = o.clone();
+            let mut new_obj = (**o).clone();
             new_obj.remove(&key_str);
-            Ok(Value::Object(new_obj))
+            Ok(Value::object(new_obj))
         }
         _ => Err(FuncError::Generic(
             "First argument must be a dictionary".to_string(),
@@ -130,7 +130,7 @@ pub fn keys(args: &[Value]) -> Result<Value, FuncError> {
         }
     };
 
-    Ok(Value::Array(keys_vec))
+    Ok(Value::array(keys_vec))
 }
 
 /// Get all values from dictionary
@@ -150,7 +150,7 @@ pub fn values(args: &[Value]) -> Result<Value, FuncError> {
         }
     };
 
-    Ok(Value::Array(values_vec))
+    Ok(Value::array(values_vec))
 }
 
 /// Pick specific keys from dictionary
@@ -170,7 +170,7 @@ pub fn pick(args: &[Value]) -> Result<Value, FuncError> {
                     new_map.insert(key, value.clone());
                 }
             }
-            Ok(Value::Map(new_map))
+            Ok(Value::map(new_map))
         }
         Value::Object(o) => {
             let mut new_obj = HashMap::new();
@@ -179,7 +179,7 @@ pub fn pick(args: &[Value]) -> Result<Value, FuncError> {
                     new_obj.insert(key, value.clone());
                 }
             }
-            Ok(Value::Object(new_obj))
+            Ok(Value::object(new_obj))
         }
         _ => Err(FuncError::Generic(
             "First argument must be a dictionary".to_string(),
@@ -198,18 +198,18 @@ pub fn omit(args: &[Value]) -> Result<Value, FuncError> {
 
     match dict {
         Value::Map(m) => {
-            let mut new_map = m.clone();
+            let mut new_map = (**m).clone();
             for key in keys_to_omit {
                 new_map.remove(&key);
             }
-            Ok(Value::Map(new_map))
+            Ok(Value::map(new_map))
         }
         Value::Object(o) => {
-            let mut new_obj = o.clone();
+            let mut new_obj = (**o).clone();
             for key in keys_to_omit {
                 new_obj.remove(&key);
             }
-            Ok(Value::Object(new_obj))
+            Ok(Value::object(new_obj))
         }
         _ => Err(FuncError::Generic(
             "First argument must be a dictionary".to_string(),
@@ -220,7 +220,7 @@ pub fn omit(args: &[Value]) -> Result<Value, FuncError> {
 /// Merge dictionaries
 pub fn merge(args: &[Value]) -> Result<Value, FuncError> {
     if args.is_empty() {
-        return Ok(Value::Map(HashMap::new()));
+        return Ok(Value::map(HashMap::new()));
     }
 
     let mut result = HashMap::new();
@@ -228,12 +228,12 @@ pub fn merge(args: &[Value]) -> Result<Value, FuncError> {
     for arg in args {
         match arg {
             Value::Map(m) => {
-                for (k, v) in m {
+                for (k, v) in m.iter() {
                     result.insert(k.clone(), v.clone());
                 }
             }
             Value::Object(o) => {
-                for (k, v) in o {
+                for (k, v) in o.iter() {
                     result.insert(k.clone(), v.clone());
                 }
             }
@@ -245,7 +245,7 @@ pub fn merge(args: &[Value]) -> Result<Value, FuncError> {
         }
     }
 
-    Ok(Value::Map(result))
+    Ok(Value::map(result))
 }
 
 /// Merge dictionaries (must version)
@@ -293,7 +293,7 @@ pub fn pluck(args: &[Value]) -> Result<Value, FuncError> {
     match list {
         Value::Array(arr) => {
             let mut result = Vec::new();
-            for item in arr {
+            for item in arr.iter() {
                 match item {
                     Value::Map(m) => {
                         if let Some(value) = m.get(&key_str) {
@@ -308,7 +308,7 @@ pub fn pluck(args: &[Value]) -> Result<Value, FuncError> {
                     _ => {}
                 }
             }
-            Ok(Value::Array(result))
+            Ok(Value::array(result))
         }
         _ => Err(FuncError::Generic(
             "Second argument must be an array".to_string(),
@@ -359,7 +359,7 @@ mod tests {
     fn test_get() {
         let mut map = HashMap::new();
         map.insert("foo".to_string(), Value::String("bar".to_string()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = get(&[dict, Value::String("foo".to_string())]).unwrap();
         assert_eq!(result.to_string(), "bar");
@@ -369,7 +369,7 @@ mod tests {
     fn test_set() {
         let mut map = HashMap::new();
         map.insert("foo".to_string(), Value::String("bar".to_string()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = set(&[
             dict,
@@ -389,7 +389,7 @@ mod tests {
     fn test_has_key() {
         let mut map = HashMap::new();
         map.insert("foo".to_string(), Value::String("bar".to_string()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = has_key(&[dict, Value::String("foo".to_string())]).unwrap();
         assert_eq!(result, Value::Bool(true));
@@ -400,7 +400,7 @@ mod tests {
         let mut map = HashMap::new();
         map.insert("a".to_string(), Value::Number(1.into()));
         map.insert("b".to_string(), Value::Number(2.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = keys(&[dict]).unwrap();
         if let Value::Array(arr) = result {
@@ -415,7 +415,7 @@ mod tests {
         let mut map = HashMap::new();
         map.insert("a".to_string(), Value::Number(1.into()));
         map.insert("b".to_string(), Value::Number(2.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = values(&[dict]).unwrap();
         if let Value::Array(arr) = result {
@@ -429,11 +429,11 @@ mod tests {
     fn test_merge() {
         let mut map1 = HashMap::new();
         map1.insert("a".to_string(), Value::Number(1.into()));
-        let dict1 = Value::Map(map1);
+        let dict1 = Value::map(map1);
 
         let mut map2 = HashMap::new();
         map2.insert("b".to_string(), Value::Number(2.into()));
-        let dict2 = Value::Map(map2);
+        let dict2 = Value::map(map2);
 
         let result = merge(&[dict1, dict2]).unwrap();
         if let Value::Map(m) = result {
@@ -450,7 +450,7 @@ mod tests {
         let mut map = HashMap::new();
         map.insert("a".to_string(), Value::Number(1.into()));
         map.insert("b".to_string(), Value::Number(2.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = unset(&[dict, Value::String("a".to_string())]).unwrap();
         if let Value::Map(m) = result {
@@ -468,7 +468,7 @@ mod tests {
         map.insert("a".to_string(), Value::Number(1.into()));
         map.insert("b".to_string(), Value::Number(2.into()));
         map.insert("c".to_string(), Value::Number(3.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = pick(&[
             dict,
@@ -492,7 +492,7 @@ mod tests {
         map.insert("a".to_string(), Value::Number(1.into()));
         map.insert("b".to_string(), Value::Number(2.into()));
         map.insert("c".to_string(), Value::Number(3.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = omit(&[dict, Value::String("b".to_string())]).unwrap();
         if let Value::Map(m) = result {
@@ -509,7 +509,7 @@ mod tests {
     fn test_deep_copy() {
         let mut map = HashMap::new();
         map.insert("a".to_string(), Value::Number(1.into()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let result = deep_copy(std::slice::from_ref(&dict)).unwrap();
         assert_eq!(result, dict);
@@ -525,7 +525,7 @@ mod tests {
         map2.insert("name".to_string(), Value::String("Bob".to_string()));
         map2.insert("age".to_string(), Value::Number(25.into()));
 
-        let list = Value::Array(vec![Value::Map(map1), Value::Map(map2)]);
+        let list = Value::array(vec![Value::map(map1), Value::map(map2)]);
 
         let result = pluck(&[Value::String("name".to_string()), list]).unwrap();
         if let Value::Array(arr) = result {
@@ -543,8 +543,8 @@ mod tests {
         inner_map.insert("c".to_string(), Value::String("value".to_string()));
 
         let mut map = HashMap::new();
-        map.insert("a".to_string(), Value::Map(inner_map));
-        let dict = Value::Map(map);
+        map.insert("a".to_string(), Value::map(inner_map));
+        let dict = Value::map(map);
 
         let result = dig(&[
             dict,

@@ -32,9 +32,9 @@ pub fn rest(args: &[Value]) -> Result<Value, FuncError> {
     match list {
         Value::Array(arr) => {
             if arr.is_empty() {
-                Ok(Value::Array(vec![]))
+                Ok(Value::array(vec![]))
             } else {
-                Ok(Value::Array(arr[1..].to_vec()))
+                Ok(Value::array(arr[1..].to_vec()))
             }
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
@@ -77,9 +77,9 @@ pub fn initial(args: &[Value]) -> Result<Value, FuncError> {
     match list {
         Value::Array(arr) => {
             if arr.is_empty() {
-                Ok(Value::Array(vec![]))
+                Ok(Value::array(vec![]))
             } else {
-                Ok(Value::Array(arr[..arr.len() - 1].to_vec()))
+                Ok(Value::array(arr[..arr.len() - 1].to_vec()))
             }
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
@@ -104,9 +104,9 @@ pub fn append(args: &[Value]) -> Result<Value, FuncError> {
 
     match list {
         Value::Array(arr) => {
-            let mut new_arr = arr.clone();
+            let mut new_arr = (**arr).clone();
             new_arr.push(element.clone());
-            Ok(Value::Array(new_arr))
+            Ok(Value::array(new_arr))
         }
         _ => Err(FuncError::Generic(
             "First argument must be an array".to_string(),
@@ -133,8 +133,8 @@ pub fn prepend(args: &[Value]) -> Result<Value, FuncError> {
     match list {
         Value::Array(arr) => {
             let mut new_arr = vec![element.clone()];
-            new_arr.extend(arr.clone());
-            Ok(Value::Array(new_arr))
+            new_arr.extend(arr.iter().cloned());
+            Ok(Value::array(new_arr))
         }
         _ => Err(FuncError::Generic(
             "First argument must be an array".to_string(),
@@ -153,7 +153,7 @@ pub fn concat(args: &[Value]) -> Result<Value, FuncError> {
 
     for arg in args {
         match arg {
-            Value::Array(arr) => result.extend(arr.clone()),
+            Value::Array(arr) => result.extend(arr.iter().cloned()),
             _ => {
                 return Err(FuncError::Generic(
                     "All arguments must be arrays".to_string(),
@@ -162,7 +162,7 @@ pub fn concat(args: &[Value]) -> Result<Value, FuncError> {
         }
     }
 
-    Ok(Value::Array(result))
+    Ok(Value::array(result))
 }
 
 /// Reverse a list
@@ -174,9 +174,9 @@ pub fn reverse(args: &[Value]) -> Result<Value, FuncError> {
 
     match list {
         Value::Array(arr) => {
-            let mut reversed = arr.clone();
+            let mut reversed = (**arr).clone();
             reversed.reverse();
-            Ok(Value::Array(reversed))
+            Ok(Value::array(reversed))
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
@@ -199,14 +199,14 @@ pub fn uniq(args: &[Value]) -> Result<Value, FuncError> {
             let mut seen = HashSet::new();
             let mut result = Vec::new();
 
-            for item in arr {
+            for item in arr.iter() {
                 let key = format!("{:?}", item);
                 if seen.insert(key) {
                     result.push(item.clone());
                 }
             }
 
-            Ok(Value::Array(result))
+            Ok(Value::array(result))
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
@@ -232,7 +232,7 @@ pub fn without(args: &[Value]) -> Result<Value, FuncError> {
                 .filter(|item| !to_remove.contains(&format!("{:?}", item)))
                 .cloned()
                 .collect();
-            Ok(Value::Array(result))
+            Ok(Value::array(result))
         }
         _ => Err(FuncError::Generic(
             "First argument must be an array".to_string(),
@@ -287,7 +287,7 @@ pub fn compact(args: &[Value]) -> Result<Value, FuncError> {
                 .filter(|item| !crate::utils::is_absent_or_nil(item))
                 .cloned()
                 .collect();
-            Ok(Value::Array(result))
+            Ok(Value::array(result))
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
@@ -331,7 +331,7 @@ pub fn slice(args: &[Value]) -> Result<Value, FuncError> {
             if start > arr.len() || end > arr.len() || start > end {
                 return Err(FuncError::Generic("Invalid slice range".to_string()));
             }
-            Ok(Value::Array(arr[start..end].to_vec()))
+            Ok(Value::array(arr[start..end].to_vec()))
         }
         _ => Err(FuncError::Generic(
             "First argument must be an array".to_string(),
@@ -358,7 +358,7 @@ pub fn until(args: &[Value]) -> Result<Value, FuncError> {
 
     let count = crate::helm_functions::bounded_elements(count, "until")?;
     let result: Vec<Value> = (0..count).map(|i| Value::Number(i.into())).collect();
-    Ok(Value::Array(result))
+    Ok(Value::array(result))
 }
 
 /// Generate a list of numbers with step
@@ -420,7 +420,7 @@ pub fn until_step(args: &[Value]) -> Result<Value, FuncError> {
         }
     }
 
-    Ok(Value::Array(result))
+    Ok(Value::array(result))
 }
 
 /// Generate a sequence of numbers
@@ -452,7 +452,7 @@ pub fn seq(args: &[Value]) -> Result<Value, FuncError> {
     crate::helm_functions::bounded_elements(to.saturating_sub(from).saturating_add(1), "seq")?;
     let result: Vec<Value> = (from..=to).map(|i| Value::Number(i.into())).collect();
 
-    Ok(Value::Array(result))
+    Ok(Value::array(result))
 }
 
 #[cfg(test)]
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn test_first() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -495,7 +495,7 @@ mod tests {
 
     #[test]
     fn test_last() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn test_append() {
-        let list = Value::Array(vec![Value::Number(1.into()), Value::Number(2.into())]);
+        let list = Value::array(vec![Value::Number(1.into()), Value::Number(2.into())]);
         let result = append(&[list, Value::Number(3.into())]).unwrap();
         if let Value::Array(arr) = result {
             assert_eq!(arr.len(), 3);
@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn test_reverse() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn test_uniq() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(2.into()),
@@ -574,8 +574,8 @@ mod tests {
 
     #[test]
     fn test_concat() {
-        let list1 = Value::Array(vec![Value::Number(1.into()), Value::Number(2.into())]);
-        let list2 = Value::Array(vec![Value::Number(3.into()), Value::Number(4.into())]);
+        let list1 = Value::array(vec![Value::Number(1.into()), Value::Number(2.into())]);
+        let list2 = Value::array(vec![Value::Number(3.into()), Value::Number(4.into())]);
         let result = concat(&[list1, list2]).unwrap();
         if let Value::Array(arr) = result {
             assert_eq!(arr.len(), 4);
@@ -586,7 +586,7 @@ mod tests {
 
     #[test]
     fn test_rest() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -603,7 +603,7 @@ mod tests {
 
     #[test]
     fn test_initial() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn test_prepend() {
-        let list = Value::Array(vec![Value::Number(2.into()), Value::Number(3.into())]);
+        let list = Value::array(vec![Value::Number(2.into()), Value::Number(3.into())]);
         let result = prepend(&[list, Value::Number(1.into())]).unwrap();
         if let Value::Array(arr) = result {
             assert_eq!(arr.len(), 3);
@@ -632,7 +632,7 @@ mod tests {
 
     #[test]
     fn test_without() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -647,7 +647,7 @@ mod tests {
 
     #[test]
     fn test_has() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn test_compact() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Nil,
             Value::Number(2.into()),
@@ -678,7 +678,7 @@ mod tests {
 
     #[test]
     fn test_slice() {
-        let list = Value::Array(vec![
+        let list = Value::array(vec![
             Value::Number(1.into()),
             Value::Number(2.into()),
             Value::Number(3.into()),

@@ -154,8 +154,8 @@ mod tests {
     fn test_value_is_truthy() {
         assert!(value_is_truthy(&Value::String("".to_string())));
         assert!(!value_is_truthy(&Value::String("test".to_string())));
-        assert!(value_is_truthy(&Value::Array(vec![])));
-        assert!(!value_is_truthy(&Value::Array(vec![Value::Number(
+        assert!(value_is_truthy(&Value::array(vec![])));
+        assert!(!value_is_truthy(&Value::array(vec![Value::Number(
             1.into()
         )])));
     }

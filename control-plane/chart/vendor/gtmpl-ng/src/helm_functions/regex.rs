@@ -61,7 +61,7 @@ pub fn regex_find_all(args: &[Value]) -> Result<Value, FuncError> {
         .map(|m| Value::String(m.as_str().to_string()))
         .collect();
 
-    Ok(Value::Array(matches))
+    Ok(Value::array(matches))
 }
 
 /// Find all matches (must version)
@@ -178,7 +178,7 @@ pub fn regex_split(args: &[Value]) -> Result<Value, FuncError> {
             .collect()
     };
 
-    Ok(Value::Array(splits))
+    Ok(Value::array(splits))
 }
 
 /// Split string by regex (must version)

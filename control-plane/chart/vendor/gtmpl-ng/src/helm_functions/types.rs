@@ -57,7 +57,7 @@ pub fn to_strings(args: &[Value]) -> Result<Value, FuncError> {
     match value {
         Value::Array(arr) => {
             let strings: Vec<Value> = arr.iter().map(|v| Value::String(v.to_string())).collect();
-            Ok(Value::Array(strings))
+            Ok(Value::array(strings))
         }
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
@@ -160,7 +160,7 @@ mod tests {
         let result = type_of(&[Value::Number(42.into())]).unwrap();
         assert_eq!(result.to_string(), "number");
 
-        let result = type_of(&[Value::Array(vec![])]).unwrap();
+        let result = type_of(&[Value::array(vec![])]).unwrap();
         assert_eq!(result.to_string(), "array");
     }
 

@@ -19,7 +19,7 @@ pub fn dict(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn list(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::Array(args.to_vec()))
+    Ok(Value::array(args.to_vec()))
 }
 
 pub fn from_yaml(args: &[Value]) -> Result<Value, FuncError> {
@@ -136,7 +136,7 @@ mod tests {
     fn test_to_json_from_json() {
         let mut map = HashMap::new();
         map.insert("foo".to_string(), Value::String("bar".to_string()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let json_str = to_json(&[dict]).unwrap();
         let parsed = from_json(&[json_str]).unwrap();
@@ -152,7 +152,7 @@ mod tests {
     fn test_to_yaml_from_yaml() {
         let mut map = HashMap::new();
         map.insert("foo".to_string(), Value::String("bar".to_string()));
-        let dict = Value::Map(map);
+        let dict = Value::map(map);
 
         let yaml_str = to_yaml(&[dict]).unwrap();
         let parsed = from_yaml(&[yaml_str]).unwrap();
