@@ -121,6 +121,13 @@ pub(crate) struct Entry {
     pub object: Value,
 }
 
+/// A document's text and where it came from: what `helm template` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Document {
+    pub source: String,
+    pub content: String,
+}
+
 /// The sorted result: ordinary manifests in install order, then hooks.
 pub(crate) struct Sorted {
     pub manifests: Vec<Entry>,
@@ -241,23 +248,30 @@ fn sort_by_kind(entries: &mut [Entry]) {
     });
 }
 
-/// `helm template`'s output for these entries.
-pub(crate) fn helm_template_text(sorted: &Sorted) -> String {
-    let mut manifest = String::new();
-    for entry in &sorted.manifests {
-        manifest.push_str(&format!(
-            "---\n# Source: {}\n{}\n",
-            entry.source, entry.content
-        ));
+/// `helm template`'s output for these documents (manifests, then hooks).
+pub(crate) fn helm_template_text(manifests: &[Document], hooks: &[Document]) -> String {
+    let size = |documents: &[Document]| {
+        documents
+            .iter()
+            .map(|d| d.source.len() + d.content.len() + 16)
+            .sum::<usize>()
+    };
+    let push = |out: &mut String, document: &Document| {
+        out.push_str("---\n# Source: ");
+        out.push_str(&document.source);
+        out.push('\n');
+        out.push_str(&document.content);
+        out.push('\n');
+    };
+    let mut manifest = String::with_capacity(size(manifests));
+    for document in manifests {
+        push(&mut manifest, document);
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(manifest.len() + size(hooks) + 1);
     out.push_str(manifest.trim_matches(char::is_whitespace));
     out.push('\n');
-    for hook in &sorted.hooks {
-        out.push_str(&format!(
-            "---\n# Source: {}\n{}\n",
-            hook.source, hook.content
-        ));
+    for document in hooks {
+        push(&mut out, document);
     }
     out
 }

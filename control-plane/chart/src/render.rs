@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::chart::{Chart, ChartFile, Metadata, chart_object};
 use crate::engine::{self, ParseFailure, Shared, Templates, to_template};
 use crate::error::{Error, Result};
-use crate::manifest::{self, Entry, Manifest, Sorted};
+use crate::manifest::{self, Document, Entry, Manifest};
 use crate::values::Values;
 
 /// The Kubernetes version `.Capabilities` reports unless told otherwise:
@@ -196,10 +196,11 @@ pub struct Rendered {
     sorted: SortedEntries,
 }
 
+/// The documents `helm template` prints, comment-only ones included.
 #[derive(Debug, Clone, PartialEq)]
 struct SortedEntries {
-    manifests: Vec<Entry>,
-    hooks: Vec<Entry>,
+    manifests: Vec<Document>,
+    hooks: Vec<Document>,
 }
 
 impl Rendered {
@@ -207,10 +208,7 @@ impl Rendered {
     /// documents included, as Helm keeps them) preceded by
     /// `---\n# Source: <chart>/templates/<file>\n`, then the hooks.
     pub fn to_helm_template_output(&self) -> String {
-        manifest::helm_template_text(&Sorted {
-            manifests: self.sorted.manifests.clone(),
-            hooks: self.sorted.hooks.clone(),
-        })
+        manifest::helm_template_text(&self.sorted.manifests, &self.sorted.hooks)
     }
 
     /// Hex SHA-256 of [`Rendered::to_helm_template_output`], to record what
@@ -271,31 +269,37 @@ impl Rendered {
         values: Value,
     ) -> Result<Rendered> {
         let sorted = manifest::sort_manifests(&files)?;
-        let to_manifest = |e: &Entry| Manifest {
-            source: e.source.clone(),
-            object: e.object.clone(),
-            yaml: e.content.clone(),
+        // Each entry's object moves into its manifest; the text stays for
+        // `to_helm_template_output`, comment-only documents included.
+        let split = |entries: Vec<Entry>| {
+            let mut manifests = Vec::with_capacity(entries.len());
+            let mut documents = Vec::with_capacity(entries.len());
+            for entry in entries {
+                if entry.object.is_object() {
+                    manifests.push(Manifest {
+                        source: entry.source.clone(),
+                        object: entry.object,
+                        yaml: entry.content.clone(),
+                    });
+                }
+                documents.push(Document {
+                    source: entry.source,
+                    content: entry.content,
+                });
+            }
+            (manifests, documents)
         };
-        let with_object = |e: &&Entry| e.object.is_object();
+        let (manifests, manifest_documents) = split(sorted.manifests);
+        let (hooks, hook_documents) = split(sorted.hooks);
         Ok(Rendered {
-            manifests: sorted
-                .manifests
-                .iter()
-                .filter(with_object)
-                .map(to_manifest)
-                .collect(),
-            hooks: sorted
-                .hooks
-                .iter()
-                .filter(with_object)
-                .map(to_manifest)
-                .collect(),
+            manifests,
+            hooks,
             notes,
             values,
             files,
             sorted: SortedEntries {
-                manifests: sorted.manifests,
-                hooks: sorted.hooks,
+                manifests: manifest_documents,
+                hooks: hook_documents,
             },
         })
     }

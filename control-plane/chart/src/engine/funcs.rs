@@ -1,6 +1,7 @@
 //! Template functions that Helm has and `gtmpl-ng` lacks, or has with
 //! different behaviour. Each one follows Helm's (or Sprig's) Go code.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -111,12 +112,13 @@ fn is_nil(value: &Tv) -> bool {
     matches!(value, Tv::Nil | Tv::NoValue)
 }
 
-/// Sprig's `strval`: strings as they are, everything else as `%v` prints it.
-pub fn strval(value: &Tv) -> String {
+/// Sprig's `strval`: strings as they are (borrowed), everything else as
+/// `%v` prints it.
+pub fn strval(value: &Tv) -> Cow<'_, str> {
     match value {
-        Tv::String(s) => s.clone(),
-        Tv::Nil | Tv::NoValue => "<nil>".to_owned(),
-        other => other.to_string(),
+        Tv::String(s) => Cow::Borrowed(s),
+        Tv::Nil | Tv::NoValue => Cow::Borrowed("<nil>"),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -156,8 +158,8 @@ fn required(args: &[Tv]) -> Result<Tv, FuncError> {
     // Helm refuses nil and the empty string only; `0`, `false` and empty
     // lists pass.
     match value {
-        Tv::Nil | Tv::NoValue => Err(FuncError::Generic(message)),
-        Tv::String(s) if s.is_empty() => Err(FuncError::Generic(message)),
+        Tv::Nil | Tv::NoValue => Err(FuncError::Generic(message.into_owned())),
+        Tv::String(s) if s.is_empty() => Err(FuncError::Generic(message.into_owned())),
         other => Ok(other.clone()),
     }
 }
@@ -368,7 +370,7 @@ fn nindent(args: &[Tv]) -> Result<Tv, FuncError> {
 /// Go's `%q`, through the engine's own `printf`, which implements it.
 fn go_quote(text: &str) -> Result<String, FuncError> {
     let quoted = gtmpl_ng::funcs::printf(&[Tv::from("%q"), Tv::from(text)])?;
-    Ok(strval(&quoted))
+    Ok(strval(&quoted).into_owned())
 }
 
 fn quote(args: &[Tv]) -> Result<Tv, FuncError> {
@@ -421,12 +423,14 @@ fn ternary(args: &[Tv]) -> Result<Tv, FuncError> {
 }
 
 fn to_string(args: &[Tv]) -> Result<Tv, FuncError> {
-    Ok(Tv::String(strval(arg(args, 0, "toString", 1)?)))
+    Ok(Tv::String(
+        strval(arg(args, 0, "toString", 1)?).into_owned(),
+    ))
 }
 
 fn join(args: &[Tv]) -> Result<Tv, FuncError> {
     let separator = strval(arg(args, 0, "join", 2)?);
-    let parts: Vec<String> = match arg(args, 1, "join", 2)? {
+    let parts: Vec<Cow<'_, str>> = match arg(args, 1, "join", 2)? {
         Tv::Array(items) => items.iter().filter(|v| !is_nil(v)).map(strval).collect(),
         Tv::Nil | Tv::NoValue => Vec::new(),
         other => vec![strval(other)],
@@ -440,7 +444,7 @@ fn split_list(args: &[Tv]) -> Result<Tv, FuncError> {
     let parts: Vec<Tv> = if separator.is_empty() {
         text.chars().map(|c| Tv::String(c.to_string())).collect()
     } else {
-        text.split(separator.as_str()).map(Tv::from).collect()
+        text.split(&*separator).map(Tv::from).collect()
     };
     Ok(Tv::array(parts))
 }
@@ -448,7 +452,7 @@ fn split_list(args: &[Tv]) -> Result<Tv, FuncError> {
 fn has_key(args: &[Tv]) -> Result<Tv, FuncError> {
     let key = strval(arg(args, 1, "hasKey", 2)?);
     Ok(Tv::Bool(match arg(args, 0, "hasKey", 2)? {
-        Tv::Map(map) | Tv::Object(map) => map.contains_key(&key),
+        Tv::Map(map) | Tv::Object(map) => map.contains_key(&*key),
         _ => false,
     }))
 }
@@ -460,7 +464,7 @@ fn dict(args: &[Tv]) -> Result<Tv, FuncError> {
             .get(1)
             .cloned()
             .unwrap_or_else(|| Tv::String(String::new()));
-        map.insert(strval(&pair[0]), value);
+        map.insert(strval(&pair[0]).into_owned(), value);
     }
     Ok(Tv::map(map))
 }
@@ -513,8 +517,8 @@ fn merge_overwrite(args: &[Tv]) -> Result<Tv, FuncError> {
 
 fn sort_alpha(args: &[Tv]) -> Result<Tv, FuncError> {
     let mut items: Vec<String> = match arg(args, 0, "sortAlpha", 1)? {
-        Tv::Array(items) => items.iter().map(strval).collect(),
-        other => vec![strval(other)],
+        Tv::Array(items) => items.iter().map(|v| strval(v).into_owned()).collect(),
+        other => vec![strval(other).into_owned()],
     };
     items.sort();
     Ok(Tv::array(items.into_iter().map(Tv::String).collect()))
@@ -685,7 +689,7 @@ fn regex_replace_all(args: &[Tv]) -> Result<Tv, FuncError> {
     let text = strval(arg(args, 1, "regexReplaceAll", 3)?);
     let replacement = strval(arg(args, 2, "regexReplaceAll", 3)?);
     Ok(Tv::String(
-        re.replace_all(&text, replacement.as_str()).into_owned(),
+        re.replace_all(&text, &*replacement).into_owned(),
     ))
 }
 
@@ -853,7 +857,7 @@ fn pluck(args: &[Tv]) -> Result<Tv, FuncError> {
         args[1..]
             .iter()
             .filter_map(|d| match d {
-                Tv::Map(map) | Tv::Object(map) => map.get(&key).cloned(),
+                Tv::Map(map) | Tv::Object(map) => map.get(&*key).cloned(),
                 _ => None,
             })
             .collect(),
@@ -870,7 +874,7 @@ fn dig(args: &[Tv]) -> Result<Tv, FuncError> {
     for key in keys {
         let key = strval(key);
         match current {
-            Tv::Map(map) | Tv::Object(map) => match map.get(&key) {
+            Tv::Map(map) | Tv::Object(map) => match map.get(&*key) {
                 Some(next) => current = next,
                 None => return Ok(fallback.clone()),
             },
@@ -919,13 +923,13 @@ fn file_map(files: &Tv) -> Arc<BTreeMap<String, String>> {
 fn files_get(args: &[Tv]) -> Result<Tv, FuncError> {
     let files = file_map(arg(args, 0, "Files.Get", 2)?);
     let name = strval(arg(args, 1, "Files.Get", 2)?);
-    Ok(Tv::String(files.get(&name).cloned().unwrap_or_default()))
+    Ok(Tv::String(files.get(&*name).cloned().unwrap_or_default()))
 }
 
 fn files_lines(args: &[Tv]) -> Result<Tv, FuncError> {
     let files = file_map(arg(args, 0, "Files.Lines", 2)?);
     let name = strval(arg(args, 1, "Files.Lines", 2)?);
-    let text = files.get(&name).cloned().unwrap_or_default();
+    let text = files.get(&*name).cloned().unwrap_or_default();
     if text.is_empty() {
         return Ok(Tv::array(Vec::new()));
     }
@@ -1030,7 +1034,7 @@ pub fn api_versions_object(versions: Arc<BTreeMap<String, String>>) -> Tv {
 fn api_versions_has(args: &[Tv]) -> Result<Tv, FuncError> {
     let versions = file_map(arg(args, 0, "APIVersions.Has", 2)?);
     let wanted = strval(arg(args, 1, "APIVersions.Has", 2)?);
-    Ok(Tv::Bool(versions.contains_key(&wanted)))
+    Ok(Tv::Bool(versions.contains_key(&*wanted)))
 }
 
 #[cfg(test)]
