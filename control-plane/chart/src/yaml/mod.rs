@@ -7,6 +7,7 @@
 //! and key order), so this module reproduces both sides.
 
 mod emit;
+mod fast;
 mod parse;
 mod resolve;
 

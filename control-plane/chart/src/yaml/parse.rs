@@ -40,7 +40,19 @@ impl std::fmt::Display for YamlError {
 }
 
 /// Parses the first document of `text`. An empty document is `null`.
+///
+/// Block-style documents, which is what charts render and values files
+/// are, take a fast path (`super::fast`); anything else, and every error,
+/// goes through the full YAML parser.
 pub fn from_yaml(text: &str, numbers: Numbers) -> Result<Value, YamlError> {
+    if let Some(value) = super::fast::parse(text, numbers) {
+        return Ok(value);
+    }
+    full_parse(text, numbers)
+}
+
+/// [`from_yaml`] without the fast path.
+pub(super) fn full_parse(text: &str, numbers: Numbers) -> Result<Value, YamlError> {
     let mut builder = Builder {
         numbers,
         anchors: HashMap::new(),
@@ -209,51 +221,75 @@ impl Builder {
     }
 
     fn scalar(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-        let core_tag = tag.and_then(|t| {
-            (t.handle == "tag:yaml.org,2002:" || t.handle == "!!").then_some(t.suffix.as_str())
-        });
-        if tag.is_some() && core_tag.is_none() {
-            // A local tag (`!foo`) is not resolvable in yaml.v2: the text stays.
-            return Ok(Value::String(text.to_owned()));
-        }
-        let resolved = match (core_tag, style) {
-            (Some("str" | "binary"), _) => return Ok(Value::String(text.to_owned())),
-            (Some(_), _) | (None, ScalarStyle::Plain) => resolve(text),
-            (None, _) => return Ok(Value::String(text.to_owned())),
-        };
-        let resolved = match (core_tag, resolved) {
-            (Some("float"), Resolved::Int(v)) => Resolved::Float(v as f64),
-            (Some("float"), Resolved::Uint(v)) => Resolved::Float(v as f64),
-            (Some(tag @ ("int" | "float" | "bool" | "null")), r) => {
-                let matches = matches!(
-                    (tag, &r),
-                    ("int", Resolved::Int(_) | Resolved::Uint(_))
-                        | ("float", Resolved::Float(_))
-                        | ("bool", Resolved::Bool(_))
-                        | ("null", Resolved::Null)
-                );
-                if !matches {
-                    return Err(format!("cannot decode `{text}` as a !!{tag}"));
-                }
-                r
-            }
-            (_, r) => r,
-        };
-        Ok(match resolved {
-            Resolved::Null => Value::Null,
-            Resolved::Bool(b) => Value::Bool(b),
-            Resolved::Int(v) => match self.numbers {
-                Numbers::Typed => Value::Number(v.into()),
-                Numbers::Float => float(v as f64)?,
-            },
-            Resolved::Uint(v) => match self.numbers {
-                Numbers::Typed => Value::Number(v.into()),
-                Numbers::Float => float(v as f64)?,
-            },
-            Resolved::Float(v) => float(v)?,
-            Resolved::Timestamp | Resolved::Str | Resolved::Merge => Value::String(text.to_owned()),
-        })
+        scalar(text, style, tag, self.numbers)
     }
+}
+
+/// The value of a plain (unquoted, untagged) scalar.
+pub(super) fn plain_scalar(text: &str, numbers: Numbers) -> Result<Value, String> {
+    scalar(text, ScalarStyle::Plain, None, numbers)
+}
+
+/// The JSON key a plain scalar key becomes (`key_string` of its value),
+/// without building the value when it is text, as nearly every key is.
+pub(super) fn plain_key(text: &str, numbers: Numbers) -> Result<String, String> {
+    match resolve(text) {
+        Resolved::Str | Resolved::Timestamp | Resolved::Merge => Ok(text.to_owned()),
+        _ => key_string(&plain_scalar(text, numbers)?),
+    }
+}
+
+/// What a scalar means, by `yaml.v2`'s rules and `numbers`' Go types.
+fn scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    numbers: Numbers,
+) -> Result<Value, String> {
+    let core_tag = tag.and_then(|t| {
+        (t.handle == "tag:yaml.org,2002:" || t.handle == "!!").then_some(t.suffix.as_str())
+    });
+    if tag.is_some() && core_tag.is_none() {
+        // A local tag (`!foo`) is not resolvable in yaml.v2: the text stays.
+        return Ok(Value::String(text.to_owned()));
+    }
+    let resolved = match (core_tag, style) {
+        (Some("str" | "binary"), _) => return Ok(Value::String(text.to_owned())),
+        (Some(_), _) | (None, ScalarStyle::Plain) => resolve(text),
+        (None, _) => return Ok(Value::String(text.to_owned())),
+    };
+    let resolved = match (core_tag, resolved) {
+        (Some("float"), Resolved::Int(v)) => Resolved::Float(v as f64),
+        (Some("float"), Resolved::Uint(v)) => Resolved::Float(v as f64),
+        (Some(tag @ ("int" | "float" | "bool" | "null")), r) => {
+            let matches = matches!(
+                (tag, &r),
+                ("int", Resolved::Int(_) | Resolved::Uint(_))
+                    | ("float", Resolved::Float(_))
+                    | ("bool", Resolved::Bool(_))
+                    | ("null", Resolved::Null)
+            );
+            if !matches {
+                return Err(format!("cannot decode `{text}` as a !!{tag}"));
+            }
+            r
+        }
+        (_, r) => r,
+    };
+    Ok(match resolved {
+        Resolved::Null => Value::Null,
+        Resolved::Bool(b) => Value::Bool(b),
+        Resolved::Int(v) => match numbers {
+            Numbers::Typed => Value::Number(v.into()),
+            Numbers::Float => float(v as f64)?,
+        },
+        Resolved::Uint(v) => match numbers {
+            Numbers::Typed => Value::Number(v.into()),
+            Numbers::Float => float(v as f64)?,
+        },
+        Resolved::Float(v) => float(v)?,
+        Resolved::Timestamp | Resolved::Str | Resolved::Merge => Value::String(text.to_owned()),
+    })
 }
 
 fn float(value: f64) -> Result<Value, String> {
@@ -264,7 +300,7 @@ fn float(value: f64) -> Result<Value, String> {
 }
 
 /// The JSON key `sigs.k8s.io/yaml` makes of a scalar key.
-fn key_string(key: &Value) -> Result<String, String> {
+pub(super) fn key_string(key: &Value) -> Result<String, String> {
     match key {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
