@@ -1,8 +1,7 @@
 use lazy_static::lazy_static;
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::thread;
 
 type Pos = usize;
 
@@ -132,10 +131,16 @@ impl fmt::Display for Item {
     }
 }
 
+/// Hands out the items of one template source.
+///
+/// The state machine runs on the caller's thread, a step at a time until it has
+/// emitted an item, as Go's own lexer has since Go 1.20. It used to run on a thread
+/// of its own and send the items over a channel, which cost a thread per parsed
+/// template (and per Helm `tpl` call) and a channel operation per token.
 pub struct Lexer {
-    last_pos: Pos,                  // position of most recent item returned by nextItem
-    items_receiver: Receiver<Item>, // channel of scanned items
-    finished: bool,                 // flag if lexer is finished
+    last_pos: Pos,              // position of most recent item returned by nextItem
+    machine: LexerStateMachine, // the state machine producing the items
+    finished: bool,             // flag if lexer is finished
 }
 
 /// Resolves the line and column of a byte offset on demand.
@@ -182,14 +187,14 @@ impl Position {
 }
 
 struct LexerStateMachine {
-    input: String,              // the string being scanned
-    state: State,               // the next lexing function to enter
-    pos: Pos,                   // current position in the input
-    start: Pos,                 // start position of this item
-    width: Pos,                 // width of last rune read from input
-    items_sender: Sender<Item>, // channel of scanned items
-    paren_depth: usize,         // nesting depth of ( ) exprs
-    position: Position,         // resolves line/column for emitted items
+    input: String,         // the string being scanned
+    state: State,          // the next lexing function to enter
+    pos: Pos,              // current position in the input
+    start: Pos,            // start position of this item
+    width: Pos,            // width of last rune read from input
+    items: VecDeque<Item>, // scanned items not yet handed out
+    paren_depth: usize,    // nesting depth of ( ) exprs
+    position: Position,    // resolves line/column for emitted items
 }
 
 #[derive(Debug)]
@@ -216,17 +221,28 @@ impl Iterator for Lexer {
         if self.finished {
             return None;
         }
-        let item = match self.items_receiver.recv() {
-            Ok(item) => {
+        while self.machine.items.is_empty() && !matches!(self.machine.state, State::End) {
+            self.machine.step();
+        }
+        let item = match self.machine.items.pop_front() {
+            Some(item) => {
                 self.last_pos = item.pos;
                 if item.typ == ItemType::ItemError || item.typ == ItemType::ItemEOF {
                     self.finished = true;
                 }
                 item
             }
-            Err(e) => {
+            // Unreachable: both ways to `State::End` emit an EOF or an error item
+            // first. The wording is what the channel used to report here.
+            None => {
                 self.finished = true;
-                Item::new(ItemType::ItemError, 0, format!("{}", e), 0, 0)
+                Item::new(
+                    ItemType::ItemError,
+                    0,
+                    "receiving on a closed channel",
+                    0,
+                    0,
+                )
             }
         };
         Some(item)
@@ -235,33 +251,20 @@ impl Iterator for Lexer {
 
 impl Lexer {
     pub fn new(input: String) -> Lexer {
-        let (tx, rx) = channel();
-        let mut l = LexerStateMachine {
-            input,
-            state: State::LexText,
-            pos: 0,
-            start: 0,
-            width: 0,
-            items_sender: tx,
-            paren_depth: 0,
-            position: Position::new(),
-        };
-        thread::spawn(move || l.run());
         Lexer {
             last_pos: 0,
-            items_receiver: rx,
+            machine: LexerStateMachine {
+                input,
+                state: State::LexText,
+                pos: 0,
+                start: 0,
+                width: 0,
+                items: VecDeque::new(),
+                paren_depth: 0,
+                position: Position::new(),
+            },
             finished: false,
         }
-    }
-
-    pub fn drain(&mut self) {
-        for _ in self.items_receiver.iter() {}
-    }
-}
-
-impl Drop for Lexer {
-    fn drop(&mut self) {
-        self.drain();
     }
 }
 
@@ -283,26 +286,23 @@ impl Iterator for LexerStateMachine {
 }
 
 impl LexerStateMachine {
-    fn run(&mut self) {
-        loop {
-            self.state = match self.state {
-                State::LexText => self.lex_text(),
-                State::LexComment => self.lex_comment(),
-                State::LexLeftDelim => self.lex_left_delim(),
-                State::LexRightDelim => self.lex_right_delim(),
-                State::LexInsideAction => self.lex_inside_action(),
-                State::LexSpace => self.lex_space(),
-                State::LexIdentifier => self.lex_identifier(),
-                State::LexField => self.lex_field(),
-                State::LexVariable => self.lex_variable(),
-                State::LexChar => self.lex_char(),
-                State::LexNumber => self.lex_number(),
-                State::LexQuote => self.lex_quote(),
-                State::LexRawQuote => self.lex_raw_quote(),
-                State::End => {
-                    return;
-                }
-            }
+    /// Enters the next state; it may emit items.
+    fn step(&mut self) {
+        self.state = match self.state {
+            State::LexText => self.lex_text(),
+            State::LexComment => self.lex_comment(),
+            State::LexLeftDelim => self.lex_left_delim(),
+            State::LexRightDelim => self.lex_right_delim(),
+            State::LexInsideAction => self.lex_inside_action(),
+            State::LexSpace => self.lex_space(),
+            State::LexIdentifier => self.lex_identifier(),
+            State::LexField => self.lex_field(),
+            State::LexVariable => self.lex_variable(),
+            State::LexChar => self.lex_char(),
+            State::LexNumber => self.lex_number(),
+            State::LexQuote => self.lex_quote(),
+            State::LexRawQuote => self.lex_raw_quote(),
+            State::End => State::End,
         }
     }
 
@@ -322,9 +322,8 @@ impl LexerStateMachine {
     fn emit(&mut self, t: ItemType) {
         let (line, col) = self.position.at(&self.input, self.start);
         let value = &self.input[self.start..self.pos];
-        self.items_sender
-            .send(Item::new(t, self.start, value, line, col))
-            .unwrap();
+        self.items
+            .push_back(Item::new(t, self.start, value, line, col));
         self.start = self.pos;
     }
 
@@ -346,9 +345,8 @@ impl LexerStateMachine {
 
     fn errorf(&mut self, msg: &str) -> State {
         let (line, col) = self.position.at(&self.input, self.start);
-        self.items_sender
-            .send(Item::new(ItemType::ItemError, self.start, msg, line, col))
-            .unwrap();
+        self.items
+            .push_back(Item::new(ItemType::ItemError, self.start, msg, line, col));
         State::End
     }
 

@@ -26,10 +26,18 @@ pub fn unquote_str(s: &str) -> Option<String> {
     if !s.ends_with(quote) {
         return None;
     }
-    let mut r = String::new();
     let raw = &s[1..s.len() - 1];
+    let mut r = String::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
+        // A run without escapes is copied as it is, rather than a character
+        // (and an allocation) at a time.
+        if !raw[i..].starts_with('\\') {
+            let run = raw[i..].find('\\').map_or(raw.len(), |at| i + at);
+            r.push_str(&raw[i..run]);
+            i = run;
+            continue;
+        }
         match unqote(&raw[i..]) {
             Some((c, len)) => {
                 r += &c;
