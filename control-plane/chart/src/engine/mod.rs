@@ -136,7 +136,26 @@ fn parse_failure(error: &ParseError, fallback: &str) -> ParseFailure {
 impl Templates {
     /// Parses a chart's templates (`templates/...` files, paths relative to
     /// the chart) into one set, in Helm's order.
+    ///
+    /// A panic in the parser (a bug, but charts come from outside) is a
+    /// parse failure of the chart, not the caller's panic.
     pub(crate) fn parse(
+        chart_name: &str,
+        files: &[ChartFile],
+    ) -> std::result::Result<Templates, ParseFailure> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::parse_unguarded(chart_name, files)
+        }))
+        .unwrap_or_else(|_| {
+            Err(ParseFailure {
+                template: format!("{chart_name}/templates"),
+                line: 0,
+                message: "the template parser panicked".to_owned(),
+            })
+        })
+    }
+
+    fn parse_unguarded(
         chart_name: &str,
         files: &[ChartFile],
     ) -> std::result::Result<Templates, ParseFailure> {
@@ -188,7 +207,7 @@ impl Templates {
 fn define_names(text: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = text;
-    while let Some(open) = rest.find("{{") {
+    while let Some(open) = rewrite::find_open(rest) {
         rest = &rest[open + 2..];
         let action = rest.trim_start_matches(['-', ' ', '\t', '\n', '\r']);
         if let Some(after) = action.strip_prefix("define") {

@@ -26,7 +26,7 @@ const MUTATORS: [&str; 6] = [
 pub fn rewrite(source: &str) -> String {
     let mut out = String::with_capacity(source.len() + 64);
     let mut rest = source;
-    while let Some(open) = rest.find("{{") {
+    while let Some(open) = find_open(rest) {
         out.push_str(&rest[..open + 2]);
         rest = &rest[open + 2..];
         let end = action_end(rest);
@@ -35,7 +35,7 @@ pub fn rewrite(source: &str) -> String {
         // rewriting them piece by piece.
         if ["$_", ".Files", ".Capabilities.APIVersions"]
             .iter()
-            .any(|pattern| action.contains(pattern))
+            .any(|pattern| mentions(action, pattern))
         {
             out.push_str(&rewrite_action(action));
         } else {
@@ -45,6 +45,37 @@ pub fn rewrite(source: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Where the next `{{` starts. A search for the byte `{` (memchr), then a
+/// look at the next: cheaper than a substring search for these short texts.
+pub(super) fn find_open(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find('{') {
+        let at = from + at;
+        if bytes.get(at + 1) == Some(&b'{') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Whether `pattern` occurs in `text`: its first byte by memchr, then a
+/// comparison. Actions are short; a substring searcher's setup costs more
+/// than the search.
+fn mentions(text: &str, pattern: &str) -> bool {
+    let (bytes, wanted) = (text.as_bytes(), pattern.as_bytes());
+    let mut from = 0;
+    while let Some(at) = text[from..].find(char::from(wanted[0])) {
+        let at = from + at;
+        if bytes[at..].starts_with(wanted) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Where the action starting at `text` ends (the index of its `}}`), skipping

@@ -428,11 +428,11 @@ fn flow_scalars(text: &str, numbers: Numbers) -> Read<(Vec<Value>, &str)> {
             _ => {
                 let end = rest.find([',', ']']).ok_or(Unsupported)?;
                 let plain = rest[..end].trim_end_matches(' ');
-                // Words only (`ALL`, `get`, `v1.2`, `-1`): flow plain scalars
+                // Words only (`ALL`, `get`, `v1.2`, `-1`, `/app`): flow plain scalars
                 // are where parsers disagree (saphyr refuses ` -,`).
                 let word = |c: char| c.is_ascii_alphanumeric() || "_./+=-".contains(c);
                 let starts_well = plain
-                    .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    .starts_with(|c: char| c.is_ascii_alphanumeric() || "_/.".contains(c))
                     || (plain.starts_with('-')
                         && plain[1..].starts_with(|c: char| c.is_ascii_digit()));
                 if !starts_well || !plain.chars().all(word) {
@@ -670,6 +670,7 @@ mod mutations {
             for (_, file) in &rendered.files {
                 documents.extend(crate::manifest::split_documents(file));
             }
+            documents.push(std::fs::read_to_string(root.join(dir).join("values.yaml")).unwrap());
         }
         // More with `FAST_ROUNDS=20000 FAST_EDITS=8 FAST_SEED=7` (release
         // build advised).
@@ -692,7 +693,7 @@ mod mutations {
         let pieces = [
             " ", "  ", "-", "- ", ":", ": ", "#", " #", "\"", "'", "|", "|-", "|+", ">", "[", "]",
             "{", "}", ",", "&a", "*a", "!", "\\", "\\n", "\t", "\n", "\n  ", "\n- ", "?", "%", "@",
-            "~", "0x1", "1e3", "yes", "null", "<<", "é", "---", "...",
+            "~", "0x1", "1e3", "yes", "null", "<<", "é", "---", "...", "/", ".", "[/a, .b]",
         ];
         let (mut checked, mut taken) = (0, 0);
         for document in &documents {
