@@ -548,9 +548,7 @@ impl<'a, 'b, 'c, T: Write> State<'a, 'b, 'c, T> {
                 .map_err(|e| self.wrap_error(e, node))
                 .map(|()| Flow::Done),
             Nodes::List(ref n) => self.walk_list(ctx, n),
-            Nodes::Text(ref n) => self
-                .write_output(format_args!("{}", n))
-                .map(|()| Flow::Done),
+            Nodes::Text(ref n) => self.write_text(&n.text).map(|()| Flow::Done),
             // A `{{define}}` body is its own template, so the parser has already
             // refused a `{{break}}` in one: nothing can escape through here.
             Nodes::Template(ref n) => self
@@ -1057,10 +1055,19 @@ impl<'a, 'b, 'c, T: Write> State<'a, 'b, 'c, T> {
         // Go's `printValue` writes an untyped nil as `<no value>` -- `{{ and nil 1 }}`
         // prints `<no value>` there. `fmt.Sprint` writes `<nil>`, but that is the
         // `print` family's path, not an action's.
-        if matches!(val, Value::Nil) {
-            return self.write_output(format_args!("<no value>"));
+        match val {
+            Value::Nil => self.write_text("<no value>"),
+            // What `Display` writes for a string, without the formatting machinery.
+            Value::String(text) => self.write_text(text),
+            _ => self.write_output(format_args!("{}", val)),
         }
-        self.write_output(format_args!("{}", val))
+    }
+
+    /// Writes `text` as it is, through the budget like [`write_output`](Self::write_output).
+    fn write_text(&mut self, text: &str) -> Result<(), ExecError> {
+        self.writer
+            .write_all(text.as_bytes())
+            .map_err(|error| self.writer.explain(error))
     }
 
     /// Writes through the budget, reporting a refusal as the limit it hit.

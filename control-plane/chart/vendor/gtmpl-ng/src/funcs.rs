@@ -65,7 +65,7 @@ macro_rules! gtmpl_fn {
    }
    let x = &args[0];
    let $arg0: $typ0 = $crate::from_value(x)
-    .ok_or(FuncError::UnableToConvertFromValue)?;
+    .ok_or_else(|| FuncError::UnableToConvertFromValue)?;
    fn inner($arg0 : $typ0) -> Result<$otyp, FuncError> {
     $($body)*
    }
@@ -89,11 +89,11 @@ macro_rules! gtmpl_fn {
    }
    let x = &args[0];
    let $arg0: $typ0 = $crate::from_value(x)
-    .ok_or(FuncError::UnableToConvertFromValue)?;
+    .ok_or_else(|| FuncError::UnableToConvertFromValue)?;
    $(args = &args[1..];
      let x = &args[0];
      let $arg: $typ = $crate::from_value(x)
-    .ok_or(FuncError::UnableToConvertFromValue)?;)*
+    .ok_or_else(|| FuncError::UnableToConvertFromValue)?;)*
    fn inner($arg0 : $typ0, $($arg : $typ,)*) -> Result<$otyp, FuncError> {
     $($body)*
    }

@@ -9,16 +9,14 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 pub fn gen_ca(args: &[Value]) -> Result<Value, FuncError> {
-    let common_name = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let common_name = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let common_name = common_name.to_string();
 
-    let days = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let days = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let days = days.to_string();
 
@@ -136,16 +134,14 @@ fn parse_ca_cert_and_rebuild(
 }
 
 pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
-    let common_name = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 5 arguments.".to_string(),
-        5,
-    ))?;
+    let common_name = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 5 arguments.".to_string(), 5)
+    })?;
     let common_name = common_name.to_string();
 
-    let ip_list = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 5 arguments.".to_string(),
-        5,
-    ))?;
+    let ip_list = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 5 arguments.".to_string(), 5)
+    })?;
 
     let ip_list = match ip_list {
         Value::Array(ips) => {
@@ -155,10 +151,9 @@ pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
         _ => None,
     };
 
-    let dns_names = &args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 5 arguments.".to_string(),
-        5,
-    ))?;
+    let dns_names = &args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 5 arguments.".to_string(), 5)
+    })?;
 
     let dns_names = match dns_names {
         Value::Array(dns_names) => {
@@ -183,10 +178,9 @@ pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
         (None, None) => vec![],
     };
 
-    let days = &args.get(3).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 5 arguments.".to_string(),
-        5,
-    ))?;
+    let days = &args.get(3).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 5 arguments.".to_string(), 5)
+    })?;
 
     let days = days.to_string();
 
@@ -194,19 +188,18 @@ pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
         .parse::<u32>()
         .map_err(|_| FuncError::Generic("Invalid number".to_string()))?;
 
-    let ca = &args.get(4).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 5 arguments.".to_string(),
-        5,
-    ))?;
+    let ca = &args.get(4).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 5 arguments.".to_string(), 5)
+    })?;
 
     let (ca_cert_pem, ca_key_pair_pem) = match ca {
         Value::Map(ca) => {
             let cert = ca
                 .get("Cert")
-                .ok_or(FuncError::Generic("No cert found".to_string()))?;
+                .ok_or_else(|| FuncError::Generic("No cert found".to_string()))?;
             let key = ca
                 .get("Key")
-                .ok_or(FuncError::Generic("No key found".to_string()))?;
+                .ok_or_else(|| FuncError::Generic("No key found".to_string()))?;
 
             let cert = cert.to_string();
             let key = key.to_string();
@@ -253,10 +246,9 @@ pub fn gen_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn gen_self_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
-    let common_name = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 4 arguments.".to_string(),
-        4,
-    ))?;
+    let common_name = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 4 arguments.".to_string(), 4)
+    })?;
 
     let common_name = common_name.to_string();
 
@@ -295,10 +287,9 @@ pub fn gen_self_signed_cert(args: &[Value]) -> Result<Value, FuncError> {
         (None, None) => vec![],
     };
 
-    let days = &args.get(3).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 4 arguments.".to_string(),
-        4,
-    ))?;
+    let days = &args.get(3).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 4 arguments.".to_string(), 4)
+    })?;
 
     let days = days.to_string();
 

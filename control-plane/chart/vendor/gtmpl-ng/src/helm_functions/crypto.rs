@@ -5,10 +5,9 @@ use sha2::{Digest, Sha256, Sha512};
 use bcrypt::DEFAULT_COST;
 
 pub fn sha1sum(args: &[Value]) -> Result<Value, FuncError> {
-    let to_be_hashed = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let to_be_hashed = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let to_be_hashed = to_be_hashed.to_string();
     let to_be_hashed = to_be_hashed.as_bytes();
 
@@ -20,10 +19,9 @@ pub fn sha1sum(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn sha256sum(args: &[Value]) -> Result<Value, FuncError> {
-    let to_be_hashed = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let to_be_hashed = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let to_be_hashed = to_be_hashed.to_string();
 
@@ -37,10 +35,9 @@ pub fn sha256sum(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn sha512sum(args: &[Value]) -> Result<Value, FuncError> {
-    let to_be_hashed = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let to_be_hashed = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let to_be_hashed = to_be_hashed.to_string();
     let to_be_hashed = to_be_hashed.as_bytes();
@@ -53,10 +50,9 @@ pub fn sha512sum(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn md5sum(args: &[Value]) -> Result<Value, FuncError> {
-    let to_be_hashed = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let to_be_hashed = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let to_be_hashed = to_be_hashed.to_string();
 
@@ -67,15 +63,13 @@ pub fn md5sum(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn htpasswd(args: &[Value]) -> Result<Value, FuncError> {
-    let username = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let username = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let username = username.to_string();
-    let password = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let password = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let password = password.to_string();
 
     let hashed = bcrypt::hash(password, DEFAULT_COST)

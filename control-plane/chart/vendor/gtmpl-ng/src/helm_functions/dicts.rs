@@ -3,14 +3,12 @@ use std::collections::HashMap;
 
 /// Get value from dictionary by key
 pub fn get(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let key = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let key = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let key_str = key.to_string();
 
@@ -25,18 +23,15 @@ pub fn get(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Set value in dictionary
 pub fn set(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let key = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let value = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let key = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let value = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     let key_str = key.to_string();
 
@@ -59,14 +54,12 @@ pub fn set(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Remove key from dictionary
 pub fn unset(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let key = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let key = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let key_str = key.to_string();
 
@@ -89,14 +82,12 @@ pub fn unset(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Check if dictionary has key
 pub fn has_key(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let key = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let key = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let key_str = key.to_string();
 
@@ -115,10 +106,9 @@ pub fn has_key(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get all keys from dictionary
 pub fn keys(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let keys_vec = match dict {
         Value::Map(m) => m.keys().map(|k| Value::String(k.clone())).collect(),
@@ -135,10 +125,9 @@ pub fn keys(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get all values from dictionary
 pub fn values(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let values_vec = match dict {
         Value::Map(m) => m.values().cloned().collect(),
@@ -155,10 +144,12 @@ pub fn values(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Pick specific keys from dictionary
 pub fn pick(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 2 arguments.".to_string(),
-        2,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::AtLeastXArgs(
+            "This function requires at least 2 arguments.".to_string(),
+            2,
+        )
+    })?;
 
     let keys_to_pick: Vec<String> = args[1..].iter().map(|v| v.to_string()).collect();
 
@@ -189,10 +180,12 @@ pub fn pick(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Omit specific keys from dictionary
 pub fn omit(args: &[Value]) -> Result<Value, FuncError> {
-    let dict = args.first().ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 2 arguments.".to_string(),
-        2,
-    ))?;
+    let dict = args.first().ok_or_else(|| {
+        FuncError::AtLeastXArgs(
+            "This function requires at least 2 arguments.".to_string(),
+            2,
+        )
+    })?;
 
     let keys_to_omit: Vec<String> = args[1..].iter().map(|v| v.to_string()).collect();
 
@@ -265,10 +258,9 @@ pub fn must_merge_overwrite(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Deep copy a value
 pub fn deep_copy(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     Ok(value.clone())
 }
 
@@ -279,14 +271,12 @@ pub fn must_deep_copy(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Pluck values from a list of dictionaries
 pub fn pluck(args: &[Value]) -> Result<Value, FuncError> {
-    let key = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let list = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let key = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let list = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let key_str = key.to_string();
 

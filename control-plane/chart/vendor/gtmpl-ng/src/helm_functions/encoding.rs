@@ -2,10 +2,9 @@ use crate::{FuncError, Value};
 use core::str;
 
 pub fn b64enc(args: &[Value]) -> Result<Value, FuncError> {
-    let content = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let content = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let content = content.to_string();
     Ok(Value::from(
         data_encoding::BASE64.encode(content.as_bytes()),
@@ -13,10 +12,9 @@ pub fn b64enc(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn b64dec(args: &[Value]) -> Result<Value, FuncError> {
-    let content = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let content = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let content = content.to_string();
     Ok(Value::from(
         str::from_utf8(
@@ -29,10 +27,9 @@ pub fn b64dec(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn b32enc(args: &[Value]) -> Result<Value, FuncError> {
-    let content = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let content = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let content = content.to_string();
     Ok(Value::from(
         data_encoding::BASE32.encode(content.as_bytes()),
@@ -40,10 +37,9 @@ pub fn b32enc(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn b32dec(args: &[Value]) -> Result<Value, FuncError> {
-    let content = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let content = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let content = content.to_string();
     Ok(Value::from(
         str::from_utf8(

@@ -3,16 +3,15 @@ use std::collections::HashSet;
 
 /// Get the first element of a list
 pub fn first(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => arr
             .first()
             .cloned()
-            .ok_or(FuncError::Generic("Array is empty".to_string())),
+            .ok_or_else(|| FuncError::Generic("Array is empty".to_string())),
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
 }
@@ -24,10 +23,9 @@ pub fn must_first(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get all elements except the first
 pub fn rest(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -48,16 +46,15 @@ pub fn must_rest(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get the last element of a list
 pub fn last(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => arr
             .last()
             .cloned()
-            .ok_or(FuncError::Generic("Array is empty".to_string())),
+            .ok_or_else(|| FuncError::Generic("Array is empty".to_string())),
         _ => Err(FuncError::Generic("Argument must be an array".to_string())),
     }
 }
@@ -69,10 +66,9 @@ pub fn must_last(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get all elements except the last
 pub fn initial(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -93,14 +89,12 @@ pub fn must_initial(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Append element to list
 pub fn append(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let element = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let element = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -121,14 +115,12 @@ pub fn must_append(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Prepend element to list
 pub fn prepend(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let element = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let element = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -167,10 +159,9 @@ pub fn concat(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Reverse a list
 pub fn reverse(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -189,10 +180,9 @@ pub fn must_reverse(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get unique elements from a list
 pub fn uniq(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -219,10 +209,12 @@ pub fn must_uniq(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Remove elements from list
 pub fn without(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 2 arguments.".to_string(),
-        2,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::AtLeastXArgs(
+            "This function requires at least 2 arguments.".to_string(),
+            2,
+        )
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -247,14 +239,12 @@ pub fn must_without(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Check if list contains element
 pub fn has(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let element = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let element = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -275,10 +265,9 @@ pub fn must_has(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Remove nil/empty values from list
 pub fn compact(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match list {
         Value::Array(arr) => {
@@ -300,14 +289,18 @@ pub fn must_compact(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Slice a list
 pub fn slice(args: &[Value]) -> Result<Value, FuncError> {
-    let list = args.first().ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 2 arguments.".to_string(),
-        2,
-    ))?;
-    let start = args.get(1).ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 2 arguments.".to_string(),
-        2,
-    ))?;
+    let list = args.first().ok_or_else(|| {
+        FuncError::AtLeastXArgs(
+            "This function requires at least 2 arguments.".to_string(),
+            2,
+        )
+    })?;
+    let start = args.get(1).ok_or_else(|| {
+        FuncError::AtLeastXArgs(
+            "This function requires at least 2 arguments.".to_string(),
+            2,
+        )
+    })?;
 
     let start = start
         .to_string()
@@ -346,10 +339,9 @@ pub fn must_slice(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Generate a list of numbers from 0 to n-1
 pub fn until(args: &[Value]) -> Result<Value, FuncError> {
-    let count = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let count = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let count = count
         .to_string()
@@ -363,22 +355,19 @@ pub fn until(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Generate a list of numbers with step
 pub fn until_step(args: &[Value]) -> Result<Value, FuncError> {
-    let start = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let start = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     // `untilStep start stop step`, as Helm documents it: `untilStep 3 6 2` is `[3 5]`.
     // This used to read the second argument as the step and the third as the stop, so
     // that example answered with an empty list instead -- silently, which is worse
     // than refusing it.
-    let end = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let step = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let end = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let step = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     let start = start
         .to_string()
@@ -425,10 +414,9 @@ pub fn until_step(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Generate a sequence of numbers
 pub fn seq(args: &[Value]) -> Result<Value, FuncError> {
-    let start = args.first().ok_or(FuncError::AtLeastXArgs(
-        "This function requires at least 1 argument.".to_string(),
-        1,
-    ))?;
+    let start = args.first().ok_or_else(|| {
+        FuncError::AtLeastXArgs("This function requires at least 1 argument.".to_string(), 1)
+    })?;
 
     let start = start
         .to_string()

@@ -1,14 +1,12 @@
 use crate::{FuncError, Value};
 
 pub fn default(args: &[Value]) -> Result<Value, FuncError> {
-    let default = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let value = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let default = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let value = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     if value_is_truthy(value) {
         Ok(default.clone())
@@ -18,18 +16,16 @@ pub fn default(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn empty(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     Ok(Value::Bool(value_is_truthy(value)))
 }
 
 pub fn fail(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     Err(FuncError::Generic(value.to_string()))
 }
 
@@ -43,18 +39,15 @@ pub fn coalesce(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn ternary(args: &[Value]) -> Result<Value, FuncError> {
-    let if_true = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let if_false = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let condition = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let if_true = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let if_false = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let condition = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     if value_is_truthy(condition) {
         Ok(if_false.clone())

@@ -89,14 +89,12 @@ pub fn math_add(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `sub` — takes exactly 2 arguments.
 pub fn math_subtract(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "sub requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "sub requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("sub requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("sub requires exactly 2 arguments".to_string(), 2)
+    })?;
     Ok(Value::from(to_i64(a)?.wrapping_sub(to_i64(b)?)))
 }
 
@@ -117,14 +115,12 @@ pub fn math_multiply(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `div` — integer division. Errors on divide-by-zero instead of panicking.
 pub fn math_divide(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "div requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "div requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("div requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("div requires exactly 2 arguments".to_string(), 2)
+    })?;
     let a = to_i64(a)?;
     let b = to_i64(b)?;
     if b == 0 {
@@ -136,14 +132,12 @@ pub fn math_divide(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `mod` — integer modulo. Errors on modulo-by-zero instead of panicking.
 pub fn math_modulo(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "mod requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "mod requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("mod requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("mod requires exactly 2 arguments".to_string(), 2)
+    })?;
     let a = to_i64(a)?;
     let b = to_i64(b)?;
     if b == 0 {
@@ -155,14 +149,12 @@ pub fn math_modulo(args: &[Value]) -> Result<Value, FuncError> {
 /// `pow` — integer exponentiation. Not in Sprig; kept for backwards
 /// compatibility. Negative exponents error (use float math instead).
 pub fn math_power(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "pow requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "pow requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("pow requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("pow requires exactly 2 arguments".to_string(), 2)
+    })?;
     let base = to_i64(a)?;
     let exp = to_i64(b)?;
     if exp < 0 {
@@ -177,10 +169,9 @@ pub fn math_power(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `add1` — increment by 1 (integer).
 pub fn add1(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "add1 requires exactly 1 argument".to_string(),
-        1,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("add1 requires exactly 1 argument".to_string(), 1)
+    })?;
     Ok(Value::from(to_i64(a)?.wrapping_add(1)))
 }
 
@@ -235,36 +226,31 @@ pub fn addf(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `add1f` — increment by 1 (float).
 pub fn add1f(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "add1f requires exactly 1 argument".to_string(),
-        1,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("add1f requires exactly 1 argument".to_string(), 1)
+    })?;
     Ok(Value::from(to_f64(a)? + 1.0))
 }
 
 /// `subf` — float subtraction (2 args).
 pub fn subf(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "subf requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "subf requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("subf requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("subf requires exactly 2 arguments".to_string(), 2)
+    })?;
     Ok(Value::from(to_f64(a)? - to_f64(b)?))
 }
 
 /// `divf` — float division (2 args). IEEE-754: `/0.0` yields `inf`/`NaN`.
 pub fn divf(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "divf requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
-    let b = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "divf requires exactly 2 arguments".to_string(),
-        2,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("divf requires exactly 2 arguments".to_string(), 2)
+    })?;
+    let b = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("divf requires exactly 2 arguments".to_string(), 2)
+    })?;
     Ok(Value::from(to_f64(a)? / to_f64(b)?))
 }
 
@@ -321,28 +307,25 @@ pub fn minf(args: &[Value]) -> Result<Value, FuncError> {
 
 /// `floor` — round down to nearest integer (returns float).
 pub fn floor(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "floor requires exactly 1 argument".to_string(),
-        1,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("floor requires exactly 1 argument".to_string(), 1)
+    })?;
     Ok(Value::from(to_f64(a)?.floor()))
 }
 
 /// `ceil` — round up to nearest integer (returns float).
 pub fn ceil(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "ceil requires exactly 1 argument".to_string(),
-        1,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("ceil requires exactly 1 argument".to_string(), 1)
+    })?;
     Ok(Value::from(to_f64(a)?.ceil()))
 }
 
 /// `round` — round to a given number of decimals (default 0).
 pub fn round(args: &[Value]) -> Result<Value, FuncError> {
-    let a = args.first().ok_or(FuncError::ExactlyXArgs(
-        "round requires at least 1 argument".to_string(),
-        1,
-    ))?;
+    let a = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("round requires at least 1 argument".to_string(), 1)
+    })?;
     let decimals: i32 = if let Some(d) = args.get(1) {
         i32::try_from(to_i64(d)?)
             .map_err(|_| FuncError::Generic("round: decimals out of range".to_string()))?

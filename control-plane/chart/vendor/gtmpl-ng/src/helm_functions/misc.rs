@@ -9,14 +9,12 @@ pub fn uuidv4(_args: &[Value]) -> Result<Value, FuncError> {
 
 /// Required value - fails if value is empty
 pub fn required(args: &[Value]) -> Result<Value, FuncError> {
-    let message = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let value = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let message = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let value = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     match value {
         Value::Nil | Value::NoValue => Err(FuncError::Generic(message.to_string())),

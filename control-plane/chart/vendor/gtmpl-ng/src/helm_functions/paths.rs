@@ -3,10 +3,9 @@ use std::path::Path;
 
 /// Get the base name of a path
 pub fn base(args: &[Value]) -> Result<Value, FuncError> {
-    let path = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let path = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let path_str = path.to_string();
     let path = Path::new(&path_str);
@@ -22,10 +21,9 @@ pub fn base(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get the directory name of a path
 pub fn dir(args: &[Value]) -> Result<Value, FuncError> {
-    let path = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let path = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let path_str = path.to_string();
     let path = Path::new(&path_str);
@@ -41,10 +39,9 @@ pub fn dir(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Clean a path
 pub fn clean(args: &[Value]) -> Result<Value, FuncError> {
-    let path = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let path = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let path_str = path.to_string();
     let path = Path::new(&path_str);
@@ -65,10 +62,9 @@ pub fn clean(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get the file extension
 pub fn ext(args: &[Value]) -> Result<Value, FuncError> {
-    let path = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let path = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let path_str = path.to_string();
     let path = Path::new(&path_str);
@@ -84,10 +80,9 @@ pub fn ext(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Check if path is absolute
 pub fn is_abs(args: &[Value]) -> Result<Value, FuncError> {
-    let path = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let path = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let path_str = path.to_string();
     let path = Path::new(&path_str);

@@ -3,14 +3,12 @@ use regex::Regex;
 
 /// Match a regex pattern
 pub fn regex_match(args: &[Value]) -> Result<Value, FuncError> {
-    let pattern = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let text = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let pattern = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let text = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let pattern_str = pattern.to_string();
     let text_str = text.to_string();
@@ -28,18 +26,15 @@ pub fn must_regex_match(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Find all matches
 pub fn regex_find_all(args: &[Value]) -> Result<Value, FuncError> {
-    let pattern = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let text = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let count = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let pattern = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let text = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let count = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     let pattern_str = pattern.to_string();
     let text_str = text.to_string();
@@ -71,14 +66,12 @@ pub fn must_regex_find_all(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Find first match
 pub fn regex_find(args: &[Value]) -> Result<Value, FuncError> {
-    let pattern = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let text = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let pattern = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let text = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let pattern_str = pattern.to_string();
     let text_str = text.to_string();
@@ -101,18 +94,15 @@ pub fn must_regex_find(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Replace all matches
 pub fn regex_replace_all(args: &[Value]) -> Result<Value, FuncError> {
-    let pattern = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let replacement = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let text = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let pattern = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let replacement = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let text = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     let pattern_str = pattern.to_string();
     let replacement_str = replacement.to_string();
@@ -145,18 +135,15 @@ pub fn must_regex_replace_all_literal(args: &[Value]) -> Result<Value, FuncError
 
 /// Split string by regex
 pub fn regex_split(args: &[Value]) -> Result<Value, FuncError> {
-    let pattern = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let text = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
-    let count = args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let pattern = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let text = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
+    let count = args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
 
     let pattern_str = pattern.to_string();
     let text_str = text.to_string();

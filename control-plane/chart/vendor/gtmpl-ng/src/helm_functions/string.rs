@@ -3,10 +3,9 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 pub fn trim(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let value = value.to_string();
     let value = value.trim();
@@ -16,91 +15,82 @@ pub fn trim(args: &[Value]) -> Result<Value, FuncError> {
 pub fn trim_all(args: &[Value]) -> Result<Value, FuncError> {
     let character = args
         .first()
-        .ok_or(FuncError::ExactlyXArgs(
-            "This function requires exactly 2 arguments.".to_string(),
-            2,
-        ))?
+        .ok_or_else(|| {
+            FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+        })?
         .to_string();
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let character = character
         .chars()
         .next()
-        .ok_or(FuncError::Generic("Invalid character".to_string()))?;
+        .ok_or_else(|| FuncError::Generic("Invalid character".to_string()))?;
     let value = value.to_string();
     let value = value.trim_matches(character);
     Ok(Value::from(value))
 }
 
 pub fn trim_prefix(args: &[Value]) -> Result<Value, FuncError> {
-    let arg0 = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let arg0 = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let prefix = arg0.to_string();
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
     let value = value.trim_start_matches(&prefix);
     Ok(Value::from(value))
 }
 
 pub fn trim_suffix(args: &[Value]) -> Result<Value, FuncError> {
-    let arg0 = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let arg0 = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let suffix = arg0.to_string();
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
     let value = value.trim_end_matches(&suffix);
     Ok(Value::from(value))
 }
 
 pub fn lower(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let value = value.to_lowercase();
     Ok(Value::from(value))
 }
 
 pub fn upper(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let value = value.to_uppercase();
     Ok(Value::from(value))
 }
 
 pub fn title(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let words = value.split_whitespace();
     let mut result = String::new();
     for word in words {
         let mut chars = word.chars();
-        let mut first_char = chars.next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
-        first_char = first_char.to_uppercase().next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
+        let mut first_char = chars.next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
+        first_char = first_char.to_uppercase().next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
         result.push(first_char);
         for kar in chars {
             result.push(kar);
@@ -112,22 +102,21 @@ pub fn title(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn untitle(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let words = value.split_whitespace();
     let mut result = String::new();
     for word in words {
         let mut chars = word.chars();
-        let mut first_char = chars.next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
-        first_char = first_char.to_lowercase().next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
+        let mut first_char = chars.next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
+        first_char = first_char.to_lowercase().next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
         result.push(first_char);
         for kar in chars {
             result.push(kar);
@@ -139,14 +128,12 @@ pub fn untitle(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn repeat(args: &[Value]) -> Result<Value, FuncError> {
-    let times = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let times = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
     let times = times.to_string();
     let times = times
@@ -167,26 +154,23 @@ pub fn repeat(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn substr(args: &[Value]) -> Result<Value, FuncError> {
-    let start = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let start = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let start = start.to_string();
     let start = start
         .parse::<usize>()
         .map_err(|_| FuncError::Generic("Invalid number".to_string()))?;
-    let end = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let end = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let end = end.to_string();
     let end = end
         .parse::<usize>()
         .map_err(|_| FuncError::Generic("Invalid number".to_string()))?;
-    let value = &args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let value = &args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let value = value.to_string();
     // Validate indices before slicing. Without these checks, `&value[start..end]`
     // would panic on out-of-bounds, inverted ranges, or non-char-boundary slices
@@ -212,20 +196,18 @@ pub fn substr(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn nospace(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let value = value.replace(' ', "");
     Ok(Value::from(value))
 }
 
 pub fn trunc(args: &[Value]) -> Result<Value, FuncError> {
-    let trunc_index = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let trunc_index = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let trunc_index = trunc_index.to_string();
     // Parse as i64 so that negative indices (Sprig/Helm semantics: trunc the
     // *last* N bytes when N is negative) are supported; the previous code
@@ -233,10 +215,9 @@ pub fn trunc(args: &[Value]) -> Result<Value, FuncError> {
     let trunc_index: i64 = trunc_index
         .parse()
         .map_err(|_| FuncError::Generic("Invalid number. Number must be an integer".to_string()))?;
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
 
     // If the request exceeds the string length, fall back to the full string
@@ -264,19 +245,17 @@ pub fn trunc(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn abbrev(args: &[Value]) -> Result<Value, FuncError> {
-    let max_length = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let max_length = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let max_length = max_length.to_string();
     let max_length = max_length.parse::<usize>().map_err(|_| {
         FuncError::Generic("Invalid number. Number must be a positive integer".to_string())
     })?;
 
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
 
     // Sprig semantics: an abbreviation needs at least 4 chars ("x..."), and
@@ -298,28 +277,25 @@ pub fn abbrev(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn abbrevboth(args: &[Value]) -> Result<Value, FuncError> {
-    let left_offset = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let left_offset = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let left_offset = left_offset.to_string();
     let left_offset = left_offset.parse::<usize>().map_err(|_| {
         FuncError::Generic("Invalid number. Number must be a positive integer".to_string())
     })?;
 
-    let max_length = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let max_length = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let max_length = max_length.to_string();
     let max_length = max_length.parse::<usize>().map_err(|_| {
         FuncError::Generic("Invalid number. Number must be a positive integer".to_string())
     })?;
 
-    let value = &args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let value = &args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let value = value.to_string();
 
     // Needs room for "..." on each side, so max_length must be at least 7 for
@@ -348,31 +324,29 @@ pub fn abbrevboth(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn initials(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let words = value.split_whitespace();
     let mut result = String::new();
     for word in words {
         let mut chars = word.chars();
-        let mut first_char = chars.next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
-        first_char = first_char.to_uppercase().next().ok_or(FuncError::Generic(
-            "Invalid word. Word must have at least one character".to_string(),
-        ))?;
+        let mut first_char = chars.next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
+        first_char = first_char.to_uppercase().next().ok_or_else(|| {
+            FuncError::Generic("Invalid word. Word must have at least one character".to_string())
+        })?;
         result.push(first_char);
     }
     Ok(Value::from(result))
 }
 
 pub fn rand_alpha(args: &[Value]) -> Result<Value, FuncError> {
-    let length = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let length = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let length = length.to_string();
     let length = length
         .parse::<usize>()
@@ -392,10 +366,9 @@ pub fn rand_alpha(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn rand_numeric(args: &[Value]) -> Result<Value, FuncError> {
-    let length = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let length = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let length = length.to_string();
     let length = length
         .parse::<usize>()
@@ -415,10 +388,9 @@ pub fn rand_numeric(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn rand_alpha_num(args: &[Value]) -> Result<Value, FuncError> {
-    let length = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let length = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let length = length.to_string();
     let length = length
         .parse::<usize>()
@@ -439,10 +411,9 @@ pub fn rand_alpha_num(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn rand_ascii(args: &[Value]) -> Result<Value, FuncError> {
-    let length = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let length = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let length = length.to_string();
     let length = length
         .parse::<usize>()
@@ -462,55 +433,48 @@ pub fn rand_ascii(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn contains(args: &[Value]) -> Result<Value, FuncError> {
-    let needle = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let needle = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let needle = needle.to_string();
-    let haystack = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let haystack = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let haystack = haystack.to_string();
     let result = haystack.contains(&needle);
     Ok(Value::from(result))
 }
 
 pub fn has_prefix(args: &[Value]) -> Result<Value, FuncError> {
-    let prefix = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let prefix = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let prefix = prefix.to_string();
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
     let result = value.starts_with(&prefix);
     Ok(Value::from(result))
 }
 
 pub fn has_suffix(args: &[Value]) -> Result<Value, FuncError> {
-    let suffix = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let suffix = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let suffix = suffix.to_string();
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let value = value.to_string();
     let result = value.ends_with(&suffix);
     Ok(Value::from(result))
 }
 
 pub fn quote(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let mut result = String::new();
     result.push('"');
@@ -520,10 +484,9 @@ pub fn quote(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn squote(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let mut result = String::new();
     result.push('\'');
@@ -546,10 +509,9 @@ pub fn cat(args: &[Value]) -> Result<Value, FuncError> {
 
 pub fn indent(args: &[Value]) -> Result<Value, FuncError> {
     // first argument is the indent number
-    let indent = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let indent = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let indent = indent.to_string();
 
@@ -559,10 +521,9 @@ pub fn indent(args: &[Value]) -> Result<Value, FuncError> {
 
     // second argument is the value to indent
 
-    let value = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let value = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let value = value.to_string();
 
@@ -602,20 +563,17 @@ pub fn indent(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn replace(args: &[Value]) -> Result<Value, FuncError> {
-    let old = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let old = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let old = old.to_string();
-    let new = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let new = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let new = new.to_string();
-    let value = &args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let value = &args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let value = value.to_string();
 
     // Each match grows the value by the replacement's length, so the product is the
@@ -643,20 +601,17 @@ pub fn replace(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn plural(args: &[Value]) -> Result<Value, FuncError> {
-    let singular = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let singular = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let singular = singular.to_string();
-    let plural = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let plural = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let plural = plural.to_string();
-    let length = &args.get(2).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 3 arguments.".to_string(),
-        3,
-    ))?;
+    let length = &args.get(2).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 3 arguments.".to_string(), 3)
+    })?;
     let length = length.to_string();
     let length = length
         .parse::<usize>()
@@ -668,10 +623,9 @@ pub fn plural(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Convert string to snake_case
 pub fn snakecase(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let mut result = String::new();
@@ -698,10 +652,9 @@ pub fn snakecase(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Convert string to camelCase
 pub fn camelcase(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let mut result = String::new();
@@ -728,10 +681,9 @@ pub fn camelcase(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Convert string to kebab-case
 pub fn kebabcase(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let mut result = String::new();
@@ -758,10 +710,9 @@ pub fn kebabcase(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Swap the case of each character in the string
 pub fn swapcase(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let result: String = value
@@ -782,10 +733,9 @@ pub fn swapcase(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Shuffle the characters in the string
 pub fn shuffle(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
 
     let mut chars: Vec<char> = value.chars().collect();

@@ -2,10 +2,9 @@ use crate::{FuncError, Value};
 
 /// Convert string to integer
 pub fn atoi(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let parsed = value
         .trim()
@@ -16,10 +15,9 @@ pub fn atoi(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Convert to float64
 pub fn float64(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let parsed = value
         .trim()
@@ -40,19 +38,17 @@ pub fn int64(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Convert to string
 pub fn to_string(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     Ok(Value::String(value.to_string()))
 }
 
 /// Convert array to strings
 pub fn to_strings(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     match value {
         Value::Array(arr) => {
@@ -65,10 +61,9 @@ pub fn to_strings(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Get the type of a value
 pub fn type_of(args: &[Value]) -> Result<Value, FuncError> {
-    let value = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let type_name = match value {
         Value::Nil => "nil",
@@ -92,14 +87,12 @@ pub fn kind_of(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Check if value is of a specific type
 pub fn type_is(args: &[Value]) -> Result<Value, FuncError> {
-    let type_name = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let value = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let type_name = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let value = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let type_name = type_name.to_string();
     let actual_type = match value {
@@ -124,14 +117,12 @@ pub fn kind_is(args: &[Value]) -> Result<Value, FuncError> {
 
 /// Check deep equality
 pub fn deep_equal(args: &[Value]) -> Result<Value, FuncError> {
-    let val1 = args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
-    let val2 = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let val1 = args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
+    let val2 = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     Ok(Value::Bool(val1 == val2))
 }

@@ -12,7 +12,7 @@ pub fn dict(args: &[Value]) -> Result<Value, FuncError> {
     while let Some(key) = args.next() {
         let value = args
             .next()
-            .ok_or(FuncError::Generic("No value found".to_string()))?;
+            .ok_or_else(|| FuncError::Generic("No value found".to_string()))?;
         dict.insert(key.to_string(), value.clone());
     }
     Ok(Value::from(dict))
@@ -23,10 +23,9 @@ pub fn list(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn from_yaml(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let value: serde_yaml_neo::Value =
         serde_yaml_neo::from_str(&value).map_err(|e| FuncError::Generic(e.to_string()))?;
@@ -35,10 +34,9 @@ pub fn from_yaml(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn to_yaml(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let yaml = serde_yaml_neo::to_string(
         &gtmpl_value_to_serde_yaml_value(value)
@@ -50,10 +48,9 @@ pub fn to_yaml(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn from_json(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
     let value = value.to_string();
     let value: serde_json::Value =
         serde_json::from_str(&value).map_err(|e| FuncError::Generic(e.to_string()))?;
@@ -62,10 +59,9 @@ pub fn from_json(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn to_json(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let json = serde_json::to_string(
         &gtmpl_value_to_serde_json_value(value)
@@ -77,10 +73,9 @@ pub fn to_json(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn to_pretty_json(args: &[Value]) -> Result<Value, FuncError> {
-    let value = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 1 argument.".to_string(),
-        1,
-    ))?;
+    let value = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 1 argument.".to_string(), 1)
+    })?;
 
     let json = serde_json::to_string_pretty(
         &gtmpl_value_to_serde_json_value(value)

@@ -5,16 +5,14 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
 pub fn mows_digest(args: &[Value]) -> Result<Value, FuncError> {
-    let method = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let method = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let method = method.to_string();
 
-    let to_be_hashed = &args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let to_be_hashed = &args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let to_be_hashed = to_be_hashed.to_string();
     let to_be_hashed = to_be_hashed.as_bytes();
 
@@ -37,16 +35,14 @@ pub fn mows_digest(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 pub fn random_string(args: &[Value]) -> Result<Value, FuncError> {
-    let method = &args.first().ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let method = &args.first().ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
     let method = method.to_string();
 
-    let length = args.get(1).ok_or(FuncError::ExactlyXArgs(
-        "This function requires exactly 2 arguments.".to_string(),
-        2,
-    ))?;
+    let length = args.get(1).ok_or_else(|| {
+        FuncError::ExactlyXArgs("This function requires exactly 2 arguments.".to_string(), 2)
+    })?;
 
     let length: u16 = length.to_string().replace(' ', "").parse().map_err(|_| {
         FuncError::Generic("randomString: length must be an integer in 0..=65535".to_string())
