@@ -369,6 +369,21 @@ fn nindent(args: &[Tv]) -> Result<Tv, FuncError> {
 
 /// Go's `%q`, through the engine's own `printf`, which implements it.
 fn go_quote(text: &str) -> Result<String, FuncError> {
+    // Printable ASCII, the common case, is quoted as it is but for `"` and
+    // `\`; `printf` handles everything else (its `%q` knows which Unicode Go
+    // prints and how it escapes the rest).
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('"');
+        for c in text.chars() {
+            if matches!(c, '"' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        return Ok(out);
+    }
     let quoted = gtmpl_ng::funcs::printf(&[Tv::from("%q"), Tv::from(text)])?;
     Ok(strval(&quoted).into_owned())
 }
@@ -1045,6 +1060,20 @@ mod tests {
     fn nindent_prefixes_a_newline_and_indents_every_line() {
         let out = nindent(&[Tv::from(4u64), Tv::from("a: 1\nb: 2")]).unwrap();
         assert_eq!(strval(&out), "\n    a: 1\n    b: 2");
+    }
+
+    #[test]
+    fn quoting_printable_ascii_directly_matches_printf() {
+        let texts = [
+            "",
+            "plain",
+            "a \"b\" \\c",
+            "~!@#$%^&*()_+`-={}|[]:;'<>?,./ 09",
+        ];
+        for text in texts {
+            let printf = gtmpl_ng::funcs::printf(&[Tv::from("%q"), Tv::from(text)]).unwrap();
+            assert_eq!(go_quote(text).unwrap(), strval(&printf), "{text}");
+        }
     }
 
     #[test]

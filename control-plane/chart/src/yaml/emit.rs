@@ -684,28 +684,38 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 fn key_less(a: &str, b: &str) -> bool {
+    // Keys are nearly always ASCII, where a byte is a character: no copies.
+    if a.is_ascii() && b.is_ascii() {
+        return key_less_in(a.as_bytes(), b.as_bytes(), char::from);
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    key_less_in(&ar, &br, |c| c)
+}
+
+/// [`key_less`] over the characters of two keys, as `T`s that `char_of`
+/// reads.
+fn key_less_in<T: Copy + PartialEq>(ar: &[T], br: &[T], char_of: impl Fn(T) -> char) -> bool {
     let mut i = 0;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
             i += 1;
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = char_of(ar[i]).is_alphabetic();
+        let bl = char_of(br[i]).is_alphabetic();
         if al && bl {
-            return ar[i] < br[i];
+            return char_of(ar[i]) < char_of(br[i]);
         }
         if al || bl {
             return bl;
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if char_of(ar[i]) == '0' || char_of(br[i]) == '0' {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && char_of(ar[j - 1]).is_ascii_digit() {
                 j -= 1;
-                if ar[j] != '0' {
+                if char_of(ar[j]) != '0' {
                     an = 1;
                     bn = 1;
                     break;
@@ -713,17 +723,17 @@ fn key_less(a: &str, b: &str) -> bool {
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
+        while ai < ar.len() && char_of(ar[ai]).is_ascii_digit() {
             an = an
                 .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+                .wrapping_add(i64::from(char_of(ar[ai]) as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
+        while bi < br.len() && char_of(br[bi]).is_ascii_digit() {
             bn = bn
                 .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+                .wrapping_add(i64::from(char_of(br[bi]) as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -732,7 +742,7 @@ fn key_less(a: &str, b: &str) -> bool {
         if ai != bi {
             return ai < bi;
         }
-        return ar[i] < br[i];
+        return char_of(ar[i]) < char_of(br[i]);
     }
     ar.len() < br.len()
 }
