@@ -9,13 +9,14 @@
 //! `include` and `tpl` need that set while a render is under way, but
 //! `gtmpl-ng` functions are plain `fn` pointers with no context argument, so
 //! the active set is kept on a thread-local stack for the duration of the
-//! render. The whole render runs on a thread of its own (with a large stack),
-//! which keeps the thread-local state private to one render and deep
+//! render. The whole render runs on a render thread (`worker`, with a large
+//! stack), which keeps the thread-local state private to one render and deep
 //! `include` nesting away from the caller's (possibly async) stack.
 
 mod convert;
 mod funcs;
 mod rewrite;
+mod worker;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -35,8 +36,6 @@ const TPL_NAME: &str = "gotpl";
 /// name; every level here is real recursion, so the bound is lower and
 /// counts all names together. Real charts stay in single digits.
 const MAX_INCLUDE_DEPTH: usize = 100;
-/// The stack of the render thread. Reserved, not committed, so generous.
-const RENDER_STACK_BYTES: usize = 256 << 20;
 
 /// One parsed template set: a chart's, or a chart's plus one `tpl` text.
 struct TemplateSet {
@@ -55,6 +54,8 @@ pub(crate) struct Templates {
     renderable: Vec<String>,
     /// `.Template.BasePath`: `chart/templates`.
     base_path: String,
+    /// The chart's name.
+    chart: String,
 }
 
 impl fmt::Debug for Templates {
@@ -199,6 +200,7 @@ impl Templates {
             }),
             renderable,
             base_path: format!("{chart_name}/templates"),
+            chart: chart_name.to_owned(),
         })
     }
 }
@@ -359,25 +361,20 @@ pub(crate) fn render(
     context: HashMap<String, Tv>,
     shared: Shared,
 ) -> Result<Vec<(String, String)>> {
-    let templates = Arc::clone(templates);
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("storeplane-chart-render".to_owned())
-            .stack_size(RENDER_STACK_BYTES)
-            .spawn_scoped(scope, || render_on_this_thread(&templates, context, shared))
-            .map_err(|source| Error::Io {
-                path: "render thread".into(),
-                source,
-            })?;
-        handle.join().unwrap_or_else(|_| {
-            Err(Error::Render {
-                template: templates.base_path.clone(),
-                line: 0,
-                column: 0,
-                message: "the template engine panicked".to_owned(),
-            })
-        })
-    })
+    let owned = Arc::clone(templates);
+    match worker::run(move || render_on_this_thread(&owned, context, shared)) {
+        Ok(Some(result)) => result,
+        Ok(None) => Err(Error::Render {
+            template: templates.chart.clone(),
+            line: 0,
+            column: 0,
+            message: "the template engine panicked".to_owned(),
+        }),
+        Err(source) => Err(Error::Io {
+            path: "render thread".into(),
+            source,
+        }),
+    }
 }
 
 fn render_on_this_thread(
@@ -385,6 +382,11 @@ fn render_on_this_thread(
     mut context: HashMap<String, Tv>,
     shared: Shared,
 ) -> Result<Vec<(String, String)>> {
+    // The thread may have rendered before; nothing of that render is left,
+    // but make sure.
+    ACTIVE.with(|a| a.borrow_mut().clear());
+    INCLUDE_DEPTH.with(|d| d.set(0));
+    funcs::clear_file_sets();
     context.insert("Files".to_owned(), funcs::files_object(shared.files));
     if let Some(Tv::Object(capabilities)) = context.get_mut("Capabilities") {
         Arc::make_mut(capabilities).insert(
