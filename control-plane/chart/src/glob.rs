@@ -4,22 +4,15 @@
 /// Go's `filepath.Match`: `*` and `?` never cross `/`, `[...]` classes with
 /// ranges and `^`/`!` negation, `\` escapes.
 pub fn path_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    matches(&p, &n, false)
+    matches(pattern, name, false)
 }
 
 /// gobwas/glob with `/` as separator: like [`path_match`], plus `**` (which
 /// crosses `/`) and `{a,b}` alternatives.
 pub fn files_glob(pattern: &str, name: &str) -> bool {
-    for expanded in expand_braces(pattern) {
-        let p: Vec<char> = expanded.chars().collect();
-        let n: Vec<char> = name.chars().collect();
-        if matches(&p, &n, true) {
-            return true;
-        }
-    }
-    false
+    expand_braces(pattern)
+        .iter()
+        .any(|expanded| matches(expanded, name, true))
 }
 
 fn expand_braces(pattern: &str) -> Vec<String> {
@@ -70,61 +63,79 @@ fn expand_braces(pattern: &str) -> Vec<String> {
         .collect()
 }
 
-fn matches(p: &[char], n: &[char], double_star: bool) -> bool {
-    match p.first() {
-        None => n.is_empty(),
-        Some('*') => {
-            let crosses = double_star && p.get(1) == Some(&'*');
-            let rest = if crosses { &p[2..] } else { &p[1..] };
-            for i in 0..=n.len() {
-                if matches(rest, &n[i..], double_star) {
-                    return true;
-                }
-                if i < n.len() && n[i] == '/' && !crosses {
-                    return false;
-                }
-            }
-            false
-        }
-        Some('?') => !n.is_empty() && n[0] != '/' && matches(&p[1..], &n[1..], double_star),
-        Some('[') => {
-            let Some(c) = n.first() else {
-                return false;
-            };
-            let mut i = 1;
-            let negate = matches!(p.get(1), Some('^' | '!'));
-            if negate {
-                i += 1;
-            }
-            let mut found = false;
-            let mut first = true;
-            while i < p.len() && (p[i] != ']' || first) {
-                first = false;
-                let mut lo = p[i];
-                if lo == '\\' && i + 1 < p.len() {
-                    i += 1;
-                    lo = p[i];
-                }
-                let mut hi = lo;
-                if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
-                    hi = p[i + 2];
-                    i += 2;
-                }
-                if lo <= *c && *c <= hi {
-                    found = true;
-                }
-                i += 1;
-            }
-            if i >= p.len() {
-                return false;
-            }
-            found != negate && *c != '/' && matches(&p[i + 1..], &n[1..], double_star)
-        }
-        Some('\\') if p.len() > 1 => {
-            !n.is_empty() && n[0] == p[1] && matches(&p[2..], &n[1..], double_star)
-        }
-        Some(c) => !n.is_empty() && n[0] == *c && matches(&p[1..], &n[1..], double_star),
+fn matches(pattern: &str, name: &str, double_star: bool) -> bool {
+    // Paths and patterns are nearly always ASCII, where a byte is a
+    // character: no copies.
+    if pattern.is_ascii() && name.is_ascii() {
+        return matches_in(pattern.as_bytes(), name.as_bytes(), double_star);
     }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches_in(&p, &n, double_star)
+}
+
+/// The matcher over the characters of a pattern and a name, as `T`s (bytes
+/// of ASCII text, or `char`s).
+fn matches_in<T: Copy + PartialOrd + From<u8>>(p: &[T], n: &[T], double_star: bool) -> bool {
+    let is = |c: Option<&T>, wanted: u8| c == Some(&T::from(wanted));
+    let Some(&first) = p.first() else {
+        return n.is_empty();
+    };
+    if first == T::from(b'*') {
+        let crosses = double_star && is(p.get(1), b'*');
+        let rest = if crosses { &p[2..] } else { &p[1..] };
+        for i in 0..=n.len() {
+            if matches_in(rest, &n[i..], double_star) {
+                return true;
+            }
+            if i < n.len() && n[i] == T::from(b'/') && !crosses {
+                return false;
+            }
+        }
+        return false;
+    }
+    if first == T::from(b'?') {
+        return !n.is_empty() && n[0] != T::from(b'/') && matches_in(&p[1..], &n[1..], double_star);
+    }
+    if first == T::from(b'[') {
+        let Some(&c) = n.first() else {
+            return false;
+        };
+        let mut i = 1;
+        let negate = is(p.get(1), b'^') || is(p.get(1), b'!');
+        if negate {
+            i += 1;
+        }
+        let mut found = false;
+        let mut first = true;
+        while i < p.len() && (p[i] != T::from(b']') || first) {
+            first = false;
+            let mut lo = p[i];
+            if lo == T::from(b'\\') && i + 1 < p.len() {
+                i += 1;
+                lo = p[i];
+            }
+            let mut hi = lo;
+            if is(p.get(i + 1), b'-') && p.get(i + 2).is_some_and(|c| *c != T::from(b']')) {
+                hi = p[i + 2];
+                i += 2;
+            }
+            if lo <= c && c <= hi {
+                found = true;
+            }
+            i += 1;
+        }
+        if i >= p.len() {
+            return false;
+        }
+        return found != negate
+            && c != T::from(b'/')
+            && matches_in(&p[i + 1..], &n[1..], double_star);
+    }
+    if first == T::from(b'\\') && p.len() > 1 {
+        return !n.is_empty() && n[0] == p[1] && matches_in(&p[2..], &n[1..], double_star);
+    }
+    !n.is_empty() && n[0] == first && matches_in(&p[1..], &n[1..], double_star)
 }
 
 #[cfg(test)]
@@ -141,5 +152,13 @@ mod tests {
         assert!(files_glob("conf/{a,b}.conf", "conf/b.conf"));
         assert!(path_match("[a-c]?.txt", "bx.txt"));
         assert!(!path_match("[!a-c]?.txt", "bx.txt"));
+    }
+
+    #[test]
+    fn non_ascii_names_match_by_character() {
+        assert!(path_match("?.txt", "é.txt"));
+        assert!(path_match("[à-ê]*", "é-b"));
+        assert!(!path_match("é/*", "é/a/b"));
+        assert!(files_glob("**/é.sh", "x/y/é.sh"));
     }
 }
