@@ -545,16 +545,8 @@ impl StoreRepository for SqlStoreRepository {
 
     async fn changes_since(&self, seq: i64, limit: u64) -> Result<ChangesSince> {
         let txn = self.begin_read().await?;
-        let bounds: Option<(Option<i64>, Option<i64>)> = store_changes::Entity::find()
-            .select_only()
-            .column_as(store_changes::Column::Seq.min(), "oldest")
-            .column_as(store_changes::Column::Seq.max(), "newest")
-            .into_tuple()
-            .one(&txn)
-            .await
-            .map_err(db("read change log bounds"))?;
-        let (oldest, newest) = bounds.unwrap_or((None, None));
-        let newest = newest.unwrap_or(0);
+        let oldest = min_seq(&txn).await?;
+        let newest = max_seq(&txn).await?;
         // A position past the end means the log was reset; one before the
         // oldest retained change means changes were pruned.
         if seq > newest || oldest.is_some_and(|oldest| seq < oldest - 1) {
@@ -687,6 +679,12 @@ impl StoreRepository for SqlStoreRepository {
     }
 }
 
+// The log's two ends are read by two queries, never by one selecting both
+// `min(seq)` and `max(seq)`: SQLite answers a lone `min` or `max` of the
+// key from the index's end, but scans the whole table for the pair, and
+// the hub reads the bounds after every commit.
+
+/// The newest position in the change log (0 when it is empty).
 async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
     let newest: Option<Option<i64>> = store_changes::Entity::find()
         .select_only()
@@ -696,6 +694,18 @@ async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
         .await
         .map_err(db("read change log position"))?;
     Ok(newest.flatten().unwrap_or(0))
+}
+
+/// The oldest position the change log still holds.
+async fn min_seq<C: ConnectionTrait>(conn: &C) -> Result<Option<i64>> {
+    let oldest: Option<Option<i64>> = store_changes::Entity::find()
+        .select_only()
+        .column_as(store_changes::Column::Seq.min(), "oldest")
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db("read change log bounds"))?;
+    Ok(oldest.flatten())
 }
 
 /// The current time at the database's precision (PostgreSQL keeps
