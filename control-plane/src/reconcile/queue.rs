@@ -7,7 +7,7 @@
 //! wait for them before it exits.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     future::Future,
     sync::Arc,
     time::Duration,
@@ -126,10 +126,9 @@ async fn run<F, Fut>(
             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                 break;
             };
-            let Some(id) = state.ready.pop_front() else {
+            let Some(id) = state.ready.pop_first() else {
                 break;
             };
-            state.queued.remove(&id);
             state.running.insert(id);
             let work = Arc::clone(&work);
             let done = tx.clone();
@@ -183,8 +182,15 @@ async fn run<F, Fut>(
 /// The queue's bookkeeping.
 #[derive(Default)]
 struct State {
-    ready: std::collections::VecDeque<Uuid>,
-    queued: HashSet<Uuid>,
+    /// Keys due now, oldest store first: ids are UUIDv7, so their order is
+    /// the order the stores were created in. In a burst of creates a store
+    /// further along (its namespace is up, its workloads just became ready)
+    /// goes before the first run of a store created after it, so stores
+    /// become Ready in the order they were asked for rather than all
+    /// together once every store's first run is done (first in, first out
+    /// did that: a store's next step queued behind every younger store's
+    /// first one).
+    ready: BTreeSet<Uuid>,
     running: HashSet<Uuid>,
     dirty: HashSet<Uuid>,
     delayed: DelayQueue<Uuid>,
@@ -199,14 +205,14 @@ impl State {
         }
         if self.running.contains(&id) {
             self.dirty.insert(id);
-        } else if self.queued.insert(id) {
-            self.ready.push_back(id);
+        } else {
+            self.ready.insert(id);
         }
     }
 
     /// Queues `id` after `after`, unless it is queued or running already.
     fn schedule_after(&mut self, id: Uuid, after: Duration) {
-        if self.queued.contains(&id) || self.running.contains(&id) {
+        if self.ready.contains(&id) || self.running.contains(&id) {
             return;
         }
         match self.delay_keys.get(&id) {
@@ -273,6 +279,46 @@ mod tests {
             .map(|l| l.iter().map(|(_, e)| *e).collect())
             .unwrap_or_default();
         assert_eq!(events, ["start", "end", "start", "end"]);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_store_due_runs_first() {
+        let order = Arc::new(Mutex::new(Vec::<Uuid>::new()));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let queue = {
+            let order = Arc::clone(&order);
+            let gate = Arc::clone(&gate);
+            Queue::start(1, CancellationToken::new(), move |id| {
+                let order = Arc::clone(&order);
+                let gate = Arc::clone(&gate);
+                let done = done_tx.clone();
+                async move {
+                    order.lock().map(|mut o| o.push(id)).ok();
+                    gate.notified().await;
+                    let _ = done.send(id);
+                    Next::Done
+                }
+            })
+        };
+        // Created in this order (UUIDv7 ids grow with time).
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+        // The youngest occupies the one slot; the others come due youngest
+        // first, as a store's next step is queued after younger stores'
+        // first ones in a burst.
+        queue.enqueue(ids[3]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for id in [ids[2], ids[1], ids[0]] {
+            queue.enqueue(id);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for _ in 0..4 {
+            gate.notify_one();
+            done_rx.recv().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let ran = order.lock().map(|o| o.clone()).unwrap_or_default();
+        assert_eq!(ran, [ids[3], ids[0], ids[1], ids[2]]);
     }
 
     #[tokio::test]

@@ -91,23 +91,35 @@ async fn handle(
     object: DynamicObject,
     deleted: bool,
 ) {
+    let label = |key: &str| {
+        object
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(key))
+    };
+    let Some(id) = label(LABEL_STORE).and_then(|v| store_id(v)) else {
+        return;
+    };
+    let name = object.metadata.name.as_deref().unwrap_or_default();
+    // A workload's event only wakes its store: no copy of the object as
+    // JSON, which the namespace and baseline checks below need (a burst
+    // of provisions brings a dozen such events per store).
+    if kind != "Namespace" && !namespace::is_baseline(kind, name) {
+        queue.enqueue(id);
+        return;
+    }
+    let ours = match label(LABEL_INSTANCE) {
+        Some(instance) => *instance == ctx.installation.to_string(),
+        // Legacy objects (no installation label) are judged by the store.
+        None => true,
+    };
     let Ok(mut value) = serde_json::to_value(&object) else {
         return;
     };
     // Watch items come without apiVersion/kind.
     value["apiVersion"] = api_version.into();
     value["kind"] = kind.into();
-    let Some(id) = value["metadata"]["labels"][LABEL_STORE]
-        .as_str()
-        .and_then(store_id)
-    else {
-        return;
-    };
-    let ours = match value["metadata"]["labels"][LABEL_INSTANCE].as_str() {
-        Some(instance) => instance == ctx.installation.to_string(),
-        // Legacy objects (no installation label) are judged by the store.
-        None => true,
-    };
     if kind == "Namespace" {
         if let Some(name) = value["metadata"]["name"].as_str() {
             namespace::seen(ctx, name, (!deleted).then_some(&value));
@@ -119,16 +131,12 @@ async fn handle(
         queue.enqueue(id);
         return;
     }
-    let name = value["metadata"]["name"].as_str().unwrap_or_default();
-    if namespace::is_baseline(kind, name) {
-        // Status updates (the quota's usage) are not drift and need no run.
-        if ours && (deleted || namespace::drifted(ctx, &value)) {
-            ctx.mark_drifted(id);
-            queue.enqueue(id);
-        }
-        return;
+    // A baseline object. Status updates (the quota's usage) are not drift
+    // and need no run.
+    if ours && (deleted || namespace::drifted(ctx, &value)) {
+        ctx.mark_drifted(id);
+        queue.enqueue(id);
     }
-    queue.enqueue(id);
 }
 
 /// The last status seen of each watched object (a hash, by uid), so that

@@ -422,6 +422,7 @@ async fn main() -> Result<()> {
 
     // Up to `many` Ready stores, in bursts of `burst`.
     let mut total = 50 + burst;
+    let (first_total, first_rss) = (total, rss_mib(pid));
     let started = Instant::now();
     while total < many {
         let n = burst.min(many - total);
@@ -431,19 +432,11 @@ async fn main() -> Result<()> {
         total += n;
     }
     let before_watches = rss_mib(pid);
-    let mut watchers = Vec::new();
-    for _ in 0..10 {
-        let mut w = server.watch().await?;
-        while let Some(Ok(e)) = w.next().await {
-            if e.r#type() == EventType::InitialListComplete {
-                break;
-            }
-        }
-        watchers.push(w);
-    }
+    let watchers = open_watches(&server, 10).await?;
+    let managed_rss = rss_mib(pid);
     println!(
         "control plane RSS: {empty_rss:.1} MiB at start, {before_watches:.1} MiB managing {total} Ready stores, {:.1} MiB with 10 open watches (the last {} provisioned in {:.1} s)",
-        rss_mib(pid),
+        managed_rss,
         total - 50 - burst,
         started.elapsed().as_secs_f64()
     );
@@ -462,15 +455,59 @@ async fn main() -> Result<()> {
     .await?;
     let pid = record_only.pid().context("pid")?;
     let mut client = record_only.stores().await?;
-    for i in 0..many {
+    let mut records_first_rss = f64::NAN;
+    for i in 0..total {
+        if i == first_total {
+            records_first_rss = rss_mib(pid);
+        }
         client
             .create_store(create_request(&format!("m-{i:06}")))
             .await?;
     }
+    let records_rss = rss_mib(pid);
+    let record_watchers = open_watches(&record_only, 10).await?;
+    let records_watched_rss = rss_mib(pid);
     println!(
-        "record-only control plane RSS with {many} stores: {:.1} MiB",
-        rss_mib(pid)
+        "record-only control plane RSS with {many} stores: {records_rss:.1} MiB, {records_watched_rss:.1} MiB with 10 open watches"
     );
-    drop(watchers);
+    // What managing a store costs beyond keeping its record (and serving
+    // it to the same watchers): the cluster side's share, per store.
+    println!(
+        "managing {total} stores costs {:.1} KiB per store above the record-only control plane (both with 10 watches)",
+        (managed_rss - records_watched_rss) * 1024.0 / total as f64
+    );
+    // The same per additional store, from `first_total` stores on: what
+    // grows with the number of stores, without the fixed costs (the plugin
+    // host, the first burst's high-water mark) that the figure above
+    // spreads over them.
+    if total > first_total {
+        let added = (total - first_total) as f64;
+        println!(
+            "each store from the {first_total}th to the {total}th: {:.2} KiB managed, {:.2} KiB record-only, {:.2} KiB above the record",
+            (before_watches - first_rss) * 1024.0 / added,
+            (records_rss - records_first_rss) * 1024.0 / added,
+            ((before_watches - first_rss) - (records_rss - records_first_rss)) * 1024.0 / added,
+        );
+    }
+    drop((watchers, record_watchers));
     Ok(())
+}
+
+/// Opens `n` `WatchStores` streams and reads each to the end of its
+/// initial list.
+async fn open_watches(
+    server: &Server,
+    n: usize,
+) -> Result<Vec<tonic::Streaming<pb::WatchStoresResponse>>> {
+    let mut watchers = Vec::new();
+    for _ in 0..n {
+        let mut w = server.watch().await?;
+        while let Some(Ok(e)) = w.next().await {
+            if e.r#type() == EventType::InitialListComplete {
+                break;
+            }
+        }
+        watchers.push(w);
+    }
+    Ok(watchers)
 }
