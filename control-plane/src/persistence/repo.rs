@@ -686,26 +686,39 @@ impl StoreRepository for SqlStoreRepository {
 
 /// The newest position in the change log (0 when it is empty).
 async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
-    let newest: Option<Option<i64>> = store_changes::Entity::find()
-        .select_only()
-        .column_as(store_changes::Column::Seq.max(), "newest")
-        .into_tuple()
-        .one(conn)
-        .await
-        .map_err(db("read change log position"))?;
-    Ok(newest.flatten().unwrap_or(0))
+    let newest = log_end(
+        conn,
+        store_changes::Column::Seq.max(),
+        "read change log position",
+    )
+    .await?;
+    Ok(newest.unwrap_or(0))
 }
 
 /// The oldest position the change log still holds.
 async fn min_seq<C: ConnectionTrait>(conn: &C) -> Result<Option<i64>> {
-    let oldest: Option<Option<i64>> = store_changes::Entity::find()
+    log_end(
+        conn,
+        store_changes::Column::Seq.min(),
+        "read change log bounds",
+    )
+    .await
+}
+
+/// One end of the change log: `end` is `min(seq)` or `max(seq)`.
+async fn log_end<C: ConnectionTrait>(
+    conn: &C,
+    end: sea_orm::sea_query::SimpleExpr,
+    context: &'static str,
+) -> Result<Option<i64>> {
+    let value: Option<Option<i64>> = store_changes::Entity::find()
         .select_only()
-        .column_as(store_changes::Column::Seq.min(), "oldest")
+        .column_as(end, "seq")
         .into_tuple()
         .one(conn)
         .await
-        .map_err(db("read change log bounds"))?;
-    Ok(oldest.flatten())
+        .map_err(db(context))?;
+    Ok(value.flatten())
 }
 
 /// The current time at the database's precision (PostgreSQL keeps
