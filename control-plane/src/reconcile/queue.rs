@@ -240,15 +240,25 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn a_key_queued_while_running_runs_again_but_never_concurrently() {
-        let log = Arc::new(Mutex::new(Vec::<(Uuid, &str)>::new()));
+    type Log = Arc<Mutex<Vec<(Uuid, &'static str)>>>;
+
+    /// A queue whose runs log their start, wait for `gate`, log their end
+    /// and report on the returned receiver.
+    fn gated_queue(
+        concurrency: usize,
+    ) -> (
+        Queue,
+        Log,
+        Arc<tokio::sync::Notify>,
+        mpsc::UnboundedReceiver<Uuid>,
+    ) {
+        let log: Log = Arc::default();
         let gate = Arc::new(tokio::sync::Notify::new());
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let queue = {
             let log = Arc::clone(&log);
             let gate = Arc::clone(&gate);
-            Queue::start(4, CancellationToken::new(), move |id| {
+            Queue::start(concurrency, CancellationToken::new(), move |id| {
                 let log = Arc::clone(&log);
                 let gate = Arc::clone(&gate);
                 let done = done_tx.clone();
@@ -261,6 +271,12 @@ mod tests {
                 }
             })
         };
+        (queue, log, gate, done_rx)
+    }
+
+    #[tokio::test]
+    async fn a_key_queued_while_running_runs_again_but_never_concurrently() {
+        let (queue, log, gate, mut done_rx) = gated_queue(4);
         let id = Uuid::now_v7();
         queue.enqueue(id);
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -283,24 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_oldest_store_due_runs_first() {
-        let order = Arc::new(Mutex::new(Vec::<Uuid>::new()));
-        let gate = Arc::new(tokio::sync::Notify::new());
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-        let queue = {
-            let order = Arc::clone(&order);
-            let gate = Arc::clone(&gate);
-            Queue::start(1, CancellationToken::new(), move |id| {
-                let order = Arc::clone(&order);
-                let gate = Arc::clone(&gate);
-                let done = done_tx.clone();
-                async move {
-                    order.lock().map(|mut o| o.push(id)).ok();
-                    gate.notified().await;
-                    let _ = done.send(id);
-                    Next::Done
-                }
-            })
-        };
+        let (queue, log, gate, mut done_rx) = gated_queue(1);
         // Created in this order (UUIDv7 ids grow with time).
         let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
         // The youngest occupies the one slot; the others come due youngest
@@ -317,7 +316,15 @@ mod tests {
             done_rx.recv().await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let ran = order.lock().map(|o| o.clone()).unwrap_or_default();
+        let ran: Vec<Uuid> = log
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(_, e)| *e == "start")
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
         assert_eq!(ran, [ids[3], ids[0], ids[1], ids[2]]);
     }
 
