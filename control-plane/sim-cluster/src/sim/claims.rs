@@ -1,18 +1,19 @@
-//! PersistentVolumeClaims: the StatefulSet controller's claims from
-//! `volumeClaimTemplates`, the PV controller's binding (with the external
-//! provisioner's annotations), and the pvc-protection controller: the
-//! `Unused` condition (on by default since 1.37) and the release of the
+//! PersistentVolumeClaims: the PV controller's binding (with the external
+//! provisioner's annotations), the pvc-protection controller (the `Unused`
+//! condition, on by default since 1.37, and the release of the
 //! `kubernetes.io/pvc-protection` finalizer once no pod uses a deleting
-//! claim.
+//! claim), and the scheduler's wait for a pod's claims to bind. The
+//! StatefulSet controller makes its own claims (`stateful_set`).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::events::{self, Severity};
-use super::{CONTROLLER, Kind, Msg, Sim, WorkKey, status};
-use crate::config::FAIL_ANNOTATION;
+use super::{CONTROLLER, Controller, Ids, Kind, Msg, Sim, WorkKey, status};
+use crate::config::{FAIL_ANNOTATION, SimConfig};
 use crate::meta;
+use crate::registry::ResId;
 use crate::store::WriteCtx;
 
 /// The finalizer StorageObjectInUseProtection puts on every claim.
@@ -43,19 +44,11 @@ pub(super) fn claims_of(pod: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The claims a workload's pods (or a bare pod) need bound before they
-/// can be scheduled: its template's claim volumes and, for a StatefulSet,
-/// each ordinal's claim of each template.
-fn claims_needed(kind: Kind, obj: &Value) -> Vec<String> {
-    if kind == Kind::Pod {
-        return claims_of(obj);
-    }
-    let template = obj
-        .pointer("/spec/template")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let mut claims: Vec<String> = template
-        .pointer("/spec/volumes")
+/// The claims named in a workload's pod template (a StatefulSet's pods
+/// have theirs from `volumeClaimTemplates` too).
+pub(super) fn template_claims(workload: &Value) -> Vec<String> {
+    workload
+        .pointer("/spec/template/spec/volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -64,24 +57,7 @@ fn claims_needed(kind: Kind, obj: &Value) -> Vec<String> {
                 .and_then(Value::as_str)
         })
         .map(str::to_owned)
-        .collect();
-    if kind == Kind::StatefulSet {
-        let set = meta::name(obj).unwrap_or("");
-        for template in obj
-            .pointer("/spec/volumeClaimTemplates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
-                continue;
-            };
-            for ordinal in 0..status::replicas(obj) {
-                claims.push(format!("{claim}-{set}-{ordinal}"));
-            }
-        }
-    }
-    claims
+        .collect()
 }
 
 fn terminated(pod: &Value) -> bool {
@@ -91,15 +67,36 @@ fn terminated(pod: &Value) -> bool {
     )
 }
 
+/// The PV controller and the pvc-protection controller, on claims.
+pub(super) struct Claims;
+
+impl Controller for Claims {
+    fn resource(&self, ids: &Ids) -> ResId {
+        ids.pvcs
+    }
+
+    fn delay(&self, config: &SimConfig) -> Duration {
+        config.volume_bind_delay
+    }
+
+    fn acts_while_deleting(&self) -> bool {
+        true
+    }
+
+    fn reconcile(&self, sim: &mut Sim, key: &WorkKey, pvc: &Value, delay: Duration) {
+        sim.reconcile_pvc(key, pvc, delay);
+    }
+}
+
 impl Sim {
-    /// Whether every claim the object's pods use is Bound (a real scheduler
-    /// leaves a pod with an unbound claim Pending).
+    /// Whether every one of `claims`, those the object's pods use, is Bound
+    /// (a real scheduler leaves a pod with an unbound claim Pending).
     /// A workload (or pod) waiting for a claim is woken when it binds.
-    pub(super) fn claims_bound(&mut self, kind: Kind, obj: &Value) -> bool {
+    pub(super) fn claims_bound(&mut self, kind: Kind, obj: &Value, claims: Vec<String>) -> bool {
         let ns = meta::namespace(obj).unwrap_or("");
         let name = meta::name(obj).unwrap_or("");
         let mut bound = true;
-        for claim in claims_needed(kind, obj) {
+        for claim in claims {
             let ok = self
                 .store
                 .get(self.ids.pvcs, ns, &claim)
@@ -126,77 +123,8 @@ impl Sim {
         }
     }
 
-    /// The StatefulSet controller's claims: `<template>-<set>-<ordinal>`
-    /// from `volumeClaimTemplates`, with the template's labels and the set's
-    /// selector labels. Like Kubernetes' default retention policy (Retain),
-    /// they carry no owner and outlive the set; namespace deletion removes
-    /// them. An existing claim is left as it is.
-    pub(super) fn create_claims(&mut self, set: &Value) {
-        let Some(templates) = set
-            .pointer("/spec/volumeClaimTemplates")
-            .and_then(Value::as_array)
-        else {
-            return;
-        };
-        let (ns, set_name) = (
-            meta::namespace(set).unwrap_or(""),
-            meta::name(set).unwrap_or(""),
-        );
-        let selector = set
-            .pointer("/spec/selector/matchLabels")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for template in templates {
-            let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
-                continue;
-            };
-            let mut labels = template
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            labels.extend(selector.clone());
-            for ordinal in 0..status::replicas(set) {
-                let name = format!("{claim}-{set_name}-{ordinal}");
-                if self.store.get(self.ids.pvcs, ns, &name).is_ok() {
-                    continue;
-                }
-                let pvc = json!({
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "metadata": {
-                        "name": name,
-                        "namespace": ns,
-                        "labels": labels,
-                        "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
-                    },
-                    "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
-                });
-                if let Ok(created) =
-                    self.store
-                        .create(self.ids.pvcs, Some(ns), pvc, WriteCtx::new(CONTROLLER))
-                {
-                    // The PV controller takes the new claim at once.
-                    let key = (Kind::Pvc, ns.to_owned(), name.clone());
-                    let delay = self.delay_for(Kind::Pvc, &created);
-                    self.reconcile_pvc(&key, &created, delay);
-                    events::record(
-                        &self.store,
-                        self.ids.events,
-                        set,
-                        Severity::Normal,
-                        "SuccessfulCreate",
-                        &format!(
-                            "Create Claim {name} Pod {set_name}-{ordinal} in StatefulSet {set_name} success"
-                        ),
-                        "statefulset-controller",
-                    );
-                }
-            }
-        }
-    }
-
+    /// The PV controller: binds the claim once its delay has passed, or
+    /// reports why it cannot.
     pub(super) fn reconcile_pvc(&mut self, key: &WorkKey, pvc: &Value, delay: Duration) {
         if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound")
             || meta::is_deleting(pvc)

@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::deployment::Deployments;
 use super::events::{self, Severity};
-use super::{CONTROLLER, Sim, controller_owner_uid, status};
+use super::{CONTROLLER, Sim, controller_owner_uid, controller_ref, status};
 use crate::meta;
 use crate::store::WriteCtx;
 
@@ -30,17 +31,6 @@ const NOT_COPIED: [&str; 6] = [
 ];
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
-
-fn owner_reference(owner: &Value) -> Value {
-    json!({
-        "apiVersion": owner.get("apiVersion"),
-        "kind": owner.get("kind"),
-        "name": meta::name(owner),
-        "uid": meta::uid(owner),
-        "controller": true,
-        "blockOwnerDeletion": true,
-    })
-}
 
 fn revision_of(rs: &Value) -> i64 {
     meta::annotation(rs, REVISION)
@@ -114,7 +104,7 @@ pub(super) fn replica_set_for(deploy: &Value, revision: i64) -> Value {
             "namespace": meta::namespace(deploy),
             "labels": template.pointer("/metadata/labels"),
             "annotations": annotations,
-            "ownerReferences": [owner_reference(deploy)],
+            "ownerReferences": [controller_ref(deploy)],
         },
         "spec": spec,
     })
@@ -277,7 +267,7 @@ impl Sim {
         let ns = meta::namespace(rs).unwrap_or("");
         for pod in self.store.all_containing(self.ids.pods, ns, meta::uid(rs)) {
             if controller_owner_uid(&pod) == Some(meta::uid(rs)) {
-                self.delete_pod(super::Kind::Deployment, rs, &pod);
+                self.delete_pod(&Deployments, rs, &pod);
             }
         }
     }
@@ -355,7 +345,7 @@ impl Sim {
                 "namespace": ns,
                 "labels": labels,
                 "annotations": set.pointer("/metadata/annotations"),
-                "ownerReferences": [owner_reference(set)],
+                "ownerReferences": [controller_ref(set)],
             },
             "data": { "spec": { "template": template } },
             "revision": newest + 1,

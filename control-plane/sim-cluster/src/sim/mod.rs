@@ -2,28 +2,39 @@
 //! feed (never polling), and use timers only to model delays and
 //! Deployments' progress deadlines.
 //!
-//! - Deployments, StatefulSets and Jobs get status (and, optionally, Pods,
-//!   with a Deployment's ReplicaSets and a StatefulSet's
-//!   ControllerRevisions: `history`) after `pod_start_delay` /
-//!   `job_duration`; a Deployment that does not progress for its
+//! Each kind the simulation acts on has one [`Controller`], in its own file;
+//! this module only routes the feed and timers to them:
+//!
+//! - Deployments (`deployment`), StatefulSets (`stateful_set`) and Jobs
+//!   (`job`) get status (and, optionally, Pods, with a Deployment's
+//!   ReplicaSets and a StatefulSet's ControllerRevisions: `history`) after
+//!   `pod_start_delay` / `job_duration`, through the pod machinery they
+//!   share (`workloads`); a Deployment that does not progress for its
 //!   `progressDeadlineSeconds` reports `ProgressDeadlineExceeded`.
 //! - PersistentVolumeClaims become Bound after `volume_bind_delay`; the
 //!   pvc-protection controller follows the pods that use them (`claims`).
+//! - Pods nobody controls are bound and started by the scheduler and the
+//!   kubelet (`kubelet`).
 //! - Services with a selector get Endpoints and an EndpointSlice
 //!   (`endpoints`).
-//! - LoadBalancer Services and Ingresses get an address.
+//! - LoadBalancer Services and Ingresses get an address (`address`).
 //! - Namespaces get a `default` ServiceAccount, and terminate: their content
-//!   is deleted, then the namespace.
+//!   is deleted, then the namespace (`namespace`).
 //! - Injected failures (annotation or [`crate::SimCluster::inject_failure`])
 //!   show up as pod states, workload conditions and Warning Events.
 
+mod address;
 mod bootstrap;
 mod claims;
+mod deployment;
 mod endpoints;
 mod events;
 mod history;
+mod job;
+mod kubelet;
 mod namespace;
 mod pods;
+mod stateful_set;
 mod status;
 mod workloads;
 
@@ -36,15 +47,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub(crate) use bootstrap::bootstrap;
-use events::Severity;
-use status::Phase;
 
 use crate::config::{
     FAIL_ANNOTATION, Failure, FailureTarget, READY_AFTER_ANNOTATION, SimConfig, parse_duration,
 };
 use crate::meta;
 use crate::registry::ResId;
-use crate::store::{EventType, Record, Store, WriteCtx, parse};
+use crate::store::{EventType, Record, Store, parse};
 
 /// Failures injected through the Rust API.
 pub(crate) type Failures = Arc<Mutex<HashMap<FailureTarget, Failure>>>;
@@ -62,13 +71,71 @@ pub(crate) enum Kind {
     Pod,
 }
 
-const WORKLOADS: [Kind; 5] = [
-    Kind::Deployment,
-    Kind::StatefulSet,
-    Kind::Job,
-    Kind::Pvc,
-    Kind::Pod,
-];
+impl Kind {
+    const ALL: [Kind; 7] = [
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::Job,
+        Kind::Pvc,
+        Kind::Service,
+        Kind::Ingress,
+        Kind::Pod,
+    ];
+
+    /// The controller that owns the kind. This is the one place the
+    /// simulation tells kinds apart; everything else asks the controller.
+    fn controller(self) -> &'static dyn Controller {
+        match self {
+            Kind::Deployment => &deployment::Deployments,
+            Kind::StatefulSet => &stateful_set::StatefulSets,
+            Kind::Job => &job::Jobs,
+            Kind::Pvc => &claims::Claims,
+            Kind::Service => &address::LoadBalancers,
+            Kind::Ingress => &address::Ingresses,
+            Kind::Pod => &kubelet::BarePods,
+        }
+    }
+
+    /// The kinds whose objects show injected failures, which are looked at
+    /// again when the failures change.
+    fn failing() -> impl Iterator<Item = Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|kind| kind.controller().shows_failures())
+    }
+}
+
+/// One simulated controller: the resource it reconciles, and how.
+trait Controller {
+    /// The resource whose objects it reconciles.
+    fn resource(&self, ids: &Ids) -> ResId;
+
+    /// How long after an object is first seen (at its generation) the
+    /// controller is done with it, unless `READY_AFTER_ANNOTATION` says
+    /// otherwise.
+    fn delay(&self, config: &SimConfig) -> Duration;
+
+    /// Whether injected failures show on its objects.
+    fn shows_failures(&self) -> bool {
+        true
+    }
+
+    /// Whether it still acts on an object being deleted (the
+    /// pvc-protection controller releases its finalizer then).
+    fn acts_while_deleting(&self) -> bool {
+        false
+    }
+
+    /// The name of its object that a pod's controller owner `(kind, name)`
+    /// stands for: a deleted pod of that object is replaced.
+    fn owner_of_pod(&self, _sim: &Sim, _pod: &Value, _owner: &(String, String)) -> Option<String> {
+        None
+    }
+
+    /// Moves `obj` (the object `key` names, acted on after `delay`) towards
+    /// what the real controller makes of it.
+    fn reconcile(&self, sim: &mut Sim, key: &WorkKey, obj: &Value, delay: Duration);
+}
 
 type WorkKey = (Kind, String, String);
 
@@ -130,29 +197,11 @@ impl Ids {
     }
 
     fn res(&self, kind: Kind) -> ResId {
-        match kind {
-            Kind::Deployment => self.deployments,
-            Kind::StatefulSet => self.statefulsets,
-            Kind::Job => self.jobs,
-            Kind::Pvc => self.pvcs,
-            Kind::Service => self.services,
-            Kind::Ingress => self.ingresses,
-            Kind::Pod => self.pods,
-        }
+        kind.controller().resource(self)
     }
 
     fn kind(&self, res: ResId) -> Option<Kind> {
-        [
-            Kind::Deployment,
-            Kind::StatefulSet,
-            Kind::Job,
-            Kind::Pvc,
-            Kind::Service,
-            Kind::Ingress,
-            Kind::Pod,
-        ]
-        .into_iter()
-        .find(|k| self.res(*k) == res)
+        Kind::ALL.into_iter().find(|k| self.res(*k) == res)
     }
 }
 
@@ -241,7 +290,7 @@ impl Sim {
             Msg::Resync(target) => match target {
                 FailureTarget::Namespace(ns) => self.resync_namespace(&ns),
                 FailureTarget::Object { namespace, name } => {
-                    for kind in WORKLOADS {
+                    for kind in Kind::failing() {
                         self.reconcile(kind, &namespace, &name);
                     }
                 }
@@ -258,15 +307,7 @@ impl Sim {
             self.retry_refused(&ns);
         }
         if record.res == self.ids.replica_sets && record.kind == EventType::Deleted {
-            // A Deployment's ReplicaSet deleted under it is made again.
-            let rs = parse(&record.object);
-            if let Some(("Deployment", name)) = controller_owner(&rs)
-                .as_ref()
-                .map(|(k, n)| (k.as_str(), n.as_str()))
-            {
-                let ns = record.namespace.clone();
-                self.reconcile(Kind::Deployment, &ns, name);
-            }
+            self.replica_set_deleted(record);
         }
         let interesting = record.res == self.ids.namespaces
             || record.res == self.ids.pods
@@ -364,12 +405,7 @@ impl Sim {
                     .and_then(|n| meta::annotation(&n, READY_AFTER_ANNOTATION).map(str::to_owned))
             })
             .and_then(|text| parse_duration(&text).ok());
-        annotated.unwrap_or(match kind {
-            Kind::Deployment | Kind::StatefulSet | Kind::Pod => self.config.pod_start_delay,
-            Kind::Job => self.config.job_duration,
-            Kind::Pvc => self.config.volume_bind_delay,
-            Kind::Service | Kind::Ingress => self.config.load_balancer_delay,
-        })
+        annotated.unwrap_or_else(|| kind.controller().delay(&self.config))
     }
 
     /// Whether the object's delay has passed; schedules a wake-up if not.
@@ -385,192 +421,52 @@ impl Sim {
         }
         if self.scheduled.get(key) != Some(&at) {
             self.scheduled.insert(key.clone(), at);
-            let tx = self.tx.clone();
-            let key = key.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                let _ = tx.send(Msg::Due(key));
-            });
+            self.wake_at(key, at);
         }
         false
     }
 
+    /// Looks at the object `key` names again at `at`.
+    fn wake_at(&self, key: &WorkKey, at: Instant) {
+        let tx = self.tx.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let _ = tx.send(Msg::Due(key));
+        });
+    }
+
+    /// Hands the object to its kind's controller.
     fn reconcile(&mut self, kind: Kind, ns: &str, name: &str) {
-        let res = self.ids.res(kind);
-        let Ok(obj) = self.store.get(res, ns, name) else {
+        let controller = kind.controller();
+        let Ok(obj) = self.store.get(controller.resource(&self.ids), ns, name) else {
             return;
         };
-        if meta::is_deleting(&obj) && kind != Kind::Pvc {
+        if meta::is_deleting(&obj) && !controller.acts_while_deleting() {
             return;
         }
         let key = (kind, ns.to_owned(), name.to_owned());
         let delay = self.delay_for(kind, &obj);
-        match kind {
-            Kind::Deployment | Kind::StatefulSet | Kind::Job => {
-                self.reconcile_workload(kind, &key, &obj, delay);
-            }
-            Kind::Pvc => self.reconcile_pvc(&key, &obj, delay),
-            Kind::Service | Kind::Ingress => self.reconcile_address(&key, &obj, delay),
-            Kind::Pod => self.reconcile_pod(&key, &obj, delay),
-        }
-    }
-
-    fn reconcile_address(&mut self, key: &WorkKey, obj: &Value, delay: Duration) {
-        let wants_address = match key.0 {
-            Kind::Service => {
-                obj.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
-            }
-            _ => self.config.ingress_address.is_some(),
-        };
-        let has_address = obj
-            .pointer("/status/loadBalancer/ingress")
-            .and_then(Value::as_array)
-            .is_some_and(|i| !i.is_empty());
-        if !wants_address || has_address || !self.due(key, 0, delay) {
-            return;
-        }
-        let ingress = match key.0 {
-            Kind::Service => json!([{ "ip": "172.18.255.200", "ipMode": "VIP" }]),
-            _ => {
-                // An IP is reported as one, a name as a hostname.
-                let address = self.config.ingress_address.as_deref().unwrap_or("");
-                if address.parse::<std::net::IpAddr>().is_ok() {
-                    json!([{ "ip": address }])
-                } else {
-                    json!([{ "hostname": address }])
-                }
-            }
-        };
-        let res = self.ids.res(key.0);
-        let _ = self.store.modify(
-            res,
-            &key.1,
-            &key.2,
-            Some("status"),
-            WriteCtx::new(CONTROLLER),
-            |cur| status::with_status(cur, json!({ "loadBalancer": { "ingress": ingress } })),
-        );
-    }
-
-    /// A pod nobody controls: the kubelet starts it after the usual delay.
-    fn reconcile_pod(&mut self, key: &WorkKey, pod: &Value, delay: Duration) {
-        if controller_owner(pod).is_some() {
-            return;
-        }
-        if pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            self.bind(pod);
-            // The binding's change comes back through the feed.
-            return;
-        }
-        let ready =
-            self.claims_bound(Kind::Pod, pod) && self.due(key, meta::generation(pod), delay);
-        let phase = match (ready, self.failure_for(pod)) {
-            (false, _) => Phase::Starting,
-            (true, None) => Phase::Ready,
-            (true, Some(f)) => Phase::Failed(f),
-        };
-        let state = pods::state_for(Kind::Pod, phase);
-        if pods::observed_state(pod) == Some(state) {
-            return;
-        }
-        let written = self
-            .store
-            .modify(
-                self.ids.pods,
-                &key.1,
-                &key.2,
-                Some("status"),
-                WriteCtx::new(KUBELET),
-                |cur| status::with_status(cur, pods::status(cur, state)),
-            )
-            .ok()
-            .flatten();
-        if let Some(pod) = written {
-            for (warning, reason, message) in pods::events_for(&pod, state) {
-                let severity = if warning {
-                    Severity::Warning
-                } else {
-                    Severity::Normal
-                };
-                events::record(
-                    &self.store,
-                    self.ids.events,
-                    &pod,
-                    severity,
-                    reason,
-                    &message,
-                    KUBELET,
-                );
-            }
-        }
-    }
-
-    /// The scheduler's binding of a pod nobody controls to the simulated
-    /// node, with the zone label the PodTopologyLabels plugin adds then.
-    fn bind(&self, pod: &Value) {
-        let ns = meta::namespace(pod).unwrap_or("");
-        let name = meta::name(pod).unwrap_or("");
-        let bound = self.store.modify(
-            self.ids.pods,
-            ns,
-            name,
-            Some("binding"),
-            WriteCtx::new("kube-scheduler"),
-            |cur| {
-                let mut new = cur.clone();
-                meta::object_mut(&mut new, "spec")
-                    .insert("nodeName".to_owned(), json!(events::NODE_NAME));
-                meta::object_mut(meta::object_mut_value(&mut new, "metadata"), "labels")
-                    .insert(events::ZONE_LABEL.to_owned(), json!(events::NODE_ZONE));
-                Some(new)
-            },
-        );
-        if let Ok(Some(bound)) = bound {
-            events::record(
-                &self.store,
-                self.ids.events,
-                &bound,
-                Severity::Normal,
-                "Scheduled",
-                &format!("Successfully assigned {ns}/{name} to {}", events::NODE_NAME),
-                "default-scheduler",
-            );
-        }
+        controller.reconcile(self, &key, &obj, delay);
     }
 
     fn resync_namespace(&mut self, ns: &str) {
-        for kind in WORKLOADS {
+        for kind in Kind::failing() {
             for obj in self.store.all(self.ids.res(kind), Some(ns)) {
                 let name = meta::name(&obj).unwrap_or("").to_owned();
                 self.reconcile(kind, ns, &name);
             }
         }
     }
-}
 
-impl Sim {
-    /// The simulated workload a pod belongs to: its controller, or for a
-    /// ReplicaSet's pod the ReplicaSet's Deployment.
+    /// The simulated workload a pod belongs to, as its controller owner's
+    /// controller judges it.
     fn workload_of(&self, pod: &Value) -> Option<(Kind, String)> {
-        let (kind, name) = controller_owner(pod)?;
-        match kind.as_str() {
-            "Deployment" => Some((Kind::Deployment, name)),
-            "StatefulSet" => Some((Kind::StatefulSet, name)),
-            "Job" => Some((Kind::Job, name)),
-            "ReplicaSet" => {
-                let ns = meta::namespace(pod).unwrap_or("");
-                let rs = self.store.get(self.ids.replica_sets, ns, &name).ok()?;
-                match controller_owner(&rs)? {
-                    (kind, name) if kind == "Deployment" => Some((Kind::Deployment, name)),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
+        let owner = controller_owner(pod)?;
+        Kind::ALL.into_iter().find_map(|kind| {
+            let name = kind.controller().owner_of_pod(self, pod, &owner)?;
+            Some((kind, name))
+        })
     }
 }
 
@@ -596,6 +492,18 @@ fn pod_view_changed(record: &Record, pod: &Value) -> bool {
         )
     };
     view(&old) != view(pod)
+}
+
+/// The owner reference a controller puts on what it makes for `owner`.
+fn controller_ref(owner: &Value) -> Value {
+    json!({
+        "apiVersion": owner.get("apiVersion"),
+        "kind": owner.get("kind"),
+        "name": meta::name(owner),
+        "uid": meta::uid(owner),
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
 }
 
 /// `(kind, name)` of the object's controller owner.

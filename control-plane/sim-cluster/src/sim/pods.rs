@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Kind;
+use super::controller_ref;
 use super::events::{NODE_NAME, NODE_ZONE, ZONE_LABEL};
-use super::status::{Phase, replicas, revision_name};
+use super::status::Phase;
 use crate::config::Failure;
 use crate::meta;
 
@@ -22,17 +22,14 @@ pub(crate) enum PodState {
     Failed,
 }
 
-/// The pod state a workload phase implies.
-pub(crate) fn state_for(kind: Kind, phase: Phase) -> PodState {
-    match (kind, phase) {
-        (Kind::Job, Phase::Starting) => PodState::Running,
-        (Kind::Job, Phase::Ready) => PodState::Succeeded,
-        (Kind::Job, Phase::Failed(Failure::JobFail)) => PodState::Failed,
-        (_, Phase::Starting) => PodState::Creating,
-        (_, Phase::Ready) => PodState::Running,
-        (_, Phase::Failed(Failure::ImagePull)) => PodState::ImagePull,
-        (_, Phase::Failed(Failure::CrashLoop | Failure::JobFail)) => PodState::CrashLoop,
-        (_, Phase::Failed(Failure::NeverReady)) => PodState::NotReady,
+/// The state of a long-running pod (not a Job's) in `phase`.
+pub(crate) fn state_for(phase: Phase) -> PodState {
+    match phase {
+        Phase::Starting => PodState::Creating,
+        Phase::Ready => PodState::Running,
+        Phase::Failed(Failure::ImagePull) => PodState::ImagePull,
+        Phase::Failed(Failure::CrashLoop | Failure::JobFail) => PodState::CrashLoop,
+        Phase::Failed(Failure::NeverReady) => PodState::NotReady,
     }
 }
 
@@ -59,56 +56,6 @@ pub(crate) fn observed_state(pod: &Value) -> Option<PodState> {
     })
 }
 
-/// The pods a workload should have: `(name, pod without status)`. The
-/// owner is a Deployment's ReplicaSet, a StatefulSet or a Job. Names are
-/// stable (a deleted pod comes back under its name), where a real
-/// ReplicaSet or Job generates a new one each time.
-pub(crate) fn desired(kind: Kind, owner: &Value) -> Vec<(String, Value)> {
-    let name = meta::name(owner).unwrap_or("");
-    let template = owner
-        .pointer("/spec/template")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let uid = meta::uid(owner);
-    match kind {
-        Kind::Deployment => (0..replicas(owner))
-            .map(|i| {
-                let pod_name = format!("{name}-{}", meta::stable_hash(&json!([uid, i]), 5));
-                let pod = build(owner, &template, &pod_name, json!({}));
-                (pod_name, pod)
-            })
-            .collect(),
-        Kind::StatefulSet => {
-            let revision = revision_name(owner);
-            let service = owner
-                .pointer("/spec/serviceName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            (0..replicas(owner))
-                .map(|i| {
-                    let pod_name = format!("{name}-{i}");
-                    let labels = json!({
-                        "controller-revision-hash": revision,
-                        "statefulset.kubernetes.io/pod-name": pod_name,
-                        "apps.kubernetes.io/pod-index": i.to_string(),
-                    });
-                    let mut pod = build(owner, &template, &pod_name, labels);
-                    stateful_identity(owner, &mut pod, &pod_name, i, service);
-                    (pod_name, pod)
-                })
-                .collect()
-        }
-        Kind::Job => {
-            let pod_name = format!("{name}-{}", meta::stable_hash(&json!(uid), 5));
-            vec![(
-                pod_name.clone(),
-                build(owner, &template, &pod_name, json!({})),
-            )]
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// The label that names a pod's revision, when its controller keeps one
 /// under a stable pod name (a StatefulSet's `controller-revision-hash`).
 pub(crate) fn revision_label(pod: &Value) -> Option<(&'static str, &Value)> {
@@ -118,50 +65,13 @@ pub(crate) fn revision_label(pod: &Value) -> Option<(&'static str, &Value)> {
         .map(|value| (key, value))
 }
 
-/// The StatefulSet controller's `initIdentity` and `updateStorage`: the
-/// pod's hostname and subdomain, and a volume per claim template (first,
-/// replacing a template volume of the same name).
-fn stateful_identity(set: &Value, pod: &mut Value, name: &str, ordinal: i64, service: &str) {
-    let set_name = meta::name(set).unwrap_or("");
-    let claims: Vec<Value> = set
-        .pointer("/spec/volumeClaimTemplates")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
-        .map(|claim| {
-            json!({ "name": claim, "persistentVolumeClaim": {
-                "claimName": format!("{claim}-{set_name}-{ordinal}") } })
-        })
-        .collect();
-    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    spec.insert("hostname".to_owned(), json!(name));
-    if !service.is_empty() {
-        spec.insert("subdomain".to_owned(), json!(service));
-    }
-    if claims.is_empty() {
-        return;
-    }
-    let names: Vec<Value> = claims.iter().map(|c| c["name"].clone()).collect();
-    let mut volumes = claims;
-    volumes.extend(
-        spec.get("volumes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|v| !names.contains(&v["name"]))
-            .cloned(),
-    );
-    spec.insert("volumes".to_owned(), Value::Array(volumes));
-}
-
-/// A pod from its controller's template (`GetPodFromTemplate`), already
-/// bound to the simulated node: owned by `owner`, named `name` with the
-/// controller's `generateName`, and labelled with the node's zone as the
-/// PodTopologyLabels plugin does at binding.
-fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Value {
+/// A pod from its controller's template (`GetPodFromTemplate`, the
+/// template of `owner`), already bound to the simulated node: owned by
+/// `owner`, named `name` with the controller's `generateName`, and
+/// labelled with the node's zone as the PodTopologyLabels plugin does at
+/// binding.
+pub(crate) fn build(owner: &Value, name: &str, extra_labels: Value) -> Value {
+    let template = owner.pointer("/spec/template").unwrap_or(&Value::Null);
     let mut labels: Map<String, Value> = template
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
@@ -186,14 +96,7 @@ fn build(owner: &Value, template: &Value, name: &str, extra_labels: Value) -> Va
             "labels": labels,
             "annotations": template.pointer("/metadata/annotations"),
             "finalizers": template.pointer("/metadata/finalizers"),
-            "ownerReferences": [{
-                "apiVersion": owner.get("apiVersion"),
-                "kind": owner.get("kind"),
-                "name": meta::name(owner),
-                "uid": meta::uid(owner),
-                "controller": true,
-                "blockOwnerDeletion": true,
-            }],
+            "ownerReferences": [controller_ref(owner)],
         },
         "spec": spec,
     })

@@ -1,9 +1,9 @@
-//! The Deployment (ReplicaSet), StatefulSet and Job controllers: pods for
-//! each workload, status from those pods, and what the real controllers do
-//! when admission refuses a pod (PodSecurity, LimitRanger, ResourceQuota):
-//! a `FailedCreate` Warning event, a `ReplicaFailure` condition on the
-//! Deployment, no progress — and retries with back-off until the pod is
-//! admitted.
+//! What the Deployment (ReplicaSet), StatefulSet and Job controllers do
+//! alike: pods for each workload, status from those pods, and what the real
+//! controllers do when admission refuses a pod (PodSecurity, LimitRanger,
+//! ResourceQuota): a `FailedCreate` Warning event, no progress — and retries
+//! with back-off until the pod is admitted. Where they differ is each one's
+//! [`Workload`], in its own file.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,10 +13,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::events::{self, Severity};
-use super::history;
+use super::pods::{self, PodState};
 use super::status::{self, Phase};
-use super::{CONTROLLER, KUBELET, Kind, Msg, Sim, WorkKey, controller_owner_uid, pods};
-use crate::config::Failure;
+use super::{CONTROLLER, Controller, KUBELET, Sim, WorkKey, claims, controller_owner_uid};
 use crate::meta;
 use crate::store::WriteCtx;
 
@@ -44,88 +43,185 @@ pub(super) struct PodSync {
     pub failure: Option<CreateFailure>,
 }
 
+/// The object a workload's pods hang off.
+pub(super) enum PodsOwner<'a> {
+    /// The workload itself.
+    Workload(&'a Value),
+    /// An object the controller made for it (a Deployment's ReplicaSet).
+    Made(Arc<Value>),
+    /// None yet, so no pods either.
+    Missing,
+}
+
+impl PodsOwner<'_> {
+    fn get(&self) -> Option<&Value> {
+        match self {
+            PodsOwner::Workload(owner) => Some(owner),
+            PodsOwner::Made(owner) => Some(owner),
+            PodsOwner::Missing => None,
+        }
+    }
+}
+
+/// A status write on a workload, as its controller's events see it.
+pub(super) struct Transition<'a> {
+    /// The workload before the write.
+    pub before: &'a Value,
+    /// The workload as written.
+    pub after: &'a Value,
+    /// The phase written.
+    pub phase: Phase,
+    /// Whether its pods were admitted.
+    pub created: bool,
+    /// Whether pods are simulated: then their creations record their own
+    /// events, and the workload's controller does not stand in for them.
+    pub simulated: bool,
+}
+
+impl Transition<'_> {
+    /// Whether this is the first status of a generation: when the real
+    /// controller would have created the pods.
+    pub fn new_generation(&self) -> bool {
+        self.before.pointer("/status/observedGeneration")
+            != self.after.pointer("/status/observedGeneration")
+    }
+}
+
+/// An event a workload's controller records: `(severity, reason, message)`.
+pub(super) type WorkloadEvent = (Severity, &'static str, String);
+
+/// What one workload controller (Deployment, StatefulSet, Job) does its own
+/// way; the rest is this file's.
+pub(super) trait Workload: Controller {
+    /// Whether it is done with the workload for good (a Job runs once).
+    fn finished(&self, _workload: &Value) -> bool {
+        false
+    }
+
+    /// What it makes before the pods (a StatefulSet's claims and revisions).
+    fn prepare(&self, _sim: &mut Sim, _workload: &Value) {}
+
+    /// The generation whose change restarts the readiness delay.
+    fn generation(&self, workload: &Value) -> i64 {
+        meta::generation(workload)
+    }
+
+    /// The claims its pods need bound before they are scheduled.
+    fn claims(&self, workload: &Value) -> Vec<String> {
+        claims::template_claims(workload)
+    }
+
+    /// The object its pods hang off.
+    fn pods_owner<'a>(&self, _sim: &Sim, workload: &'a Value) -> PodsOwner<'a> {
+        PodsOwner::Workload(workload)
+    }
+
+    /// The pods `owner` should have: `(name, pod without status)`. Names
+    /// are stable (a deleted pod comes back under its name), where a real
+    /// ReplicaSet or Job generates a new one each time.
+    fn desired_pods(&self, owner: &Value) -> Vec<(String, Value)>;
+
+    /// The state of its pods while the workload is in `phase`.
+    fn pod_state(&self, phase: Phase) -> PodState {
+        pods::state_for(phase)
+    }
+
+    /// After its simulated pods were synced: `existing` of them exist,
+    /// `running` of those run.
+    fn pods_synced(&self, _sim: &Sim, _owner: &Value, _existing: i64, _running: i64) {}
+
+    /// The component of the events on the workload.
+    fn component(&self) -> &'static str;
+
+    /// The component that creates and deletes its pods.
+    fn pods_component(&self) -> &'static str {
+        self.component()
+    }
+
+    /// The `SuccessfulCreate` message of its pod `pod` of `owner`; this
+    /// default and the two below are what the ReplicaSet and Job
+    /// controllers (`RealPodControl`) say.
+    fn created_message(&self, pod: &str, _owner: &str) -> String {
+        format!("Created pod: {pod}")
+    }
+
+    /// The `SuccessfulDelete` message of its pod `pod` of `owner`.
+    fn deleted_message(&self, pod: &str, _owner: &str) -> String {
+        format!("Deleted pod: {pod}")
+    }
+
+    /// The `FailedCreate` message when admission refused `pod` of
+    /// `workload` with `error`.
+    fn refused_message(&self, _pod: &str, _workload: &str, error: &str) -> String {
+        format!("Error creating: {error}")
+    }
+
+    /// The object the `FailedCreate` event is about.
+    fn refused_subject(&self, _sim: &Sim, workload: &Value) -> Value {
+        workload.clone()
+    }
+
+    /// The workload's status in `phase` with `pods`; may hold the phase
+    /// back (a Job whose pod is refused never runs).
+    fn status(
+        &self,
+        sim: &mut Sim,
+        key: &WorkKey,
+        workload: &Value,
+        phase: &mut Phase,
+        pods: &PodSync,
+    ) -> Value;
+
+    /// The events it records on a status write, besides the kubelet's.
+    fn events(&self, transition: &Transition) -> Vec<WorkloadEvent>;
+}
+
 impl Sim {
     /// Pods and status of a Deployment, StatefulSet or Job.
     pub(super) fn reconcile_workload(
         &mut self,
-        kind: Kind,
+        workload: &dyn Workload,
         key: &WorkKey,
         obj: &Value,
         delay: Duration,
     ) {
-        if kind == Kind::Job && job_finished(obj) {
-            // A Job runs once.
+        if workload.finished(obj) {
             return;
         }
-        if kind == Kind::StatefulSet {
-            self.create_claims(obj);
-            if self.config.simulate_pods {
-                self.sync_revisions(obj);
-            }
-        }
-        let generation = if kind == Kind::Job {
-            // A Job's clock starts once, at status.startTime.
-            0
-        } else {
-            meta::generation(obj)
-        };
+        workload.prepare(self, obj);
+        let generation = workload.generation(obj);
         // A pod whose claims are not bound is not scheduled (and the clock
         // of its readiness delay does not start).
-        let ready = self.claims_bound(kind, obj) && self.due(key, generation, delay);
+        let ready =
+            self.claims_bound(key.0, obj, workload.claims(obj)) && self.due(key, generation, delay);
         let mut phase = match (ready, self.failure_for(obj)) {
             (false, _) => Phase::Starting,
             (true, None) => Phase::Ready,
             (true, Some(f)) => Phase::Failed(f),
         };
-        let pods = self.ensure_pods(kind, key, obj, phase);
-        let status = match (kind, &pods.failure) {
-            (Kind::Deployment, None) => {
-                if phase == Phase::Ready {
-                    self.deadlines.remove(key);
-                }
-                let exceeded = phase != Phase::Ready && self.progress_deadline_passed(key, obj);
-                status::deployment(obj, phase, exceeded)
-            }
-            (Kind::Deployment, Some(f)) => {
-                status::deployment_failed_create(obj, phase, pods.existing, &f.message)
-            }
-            (Kind::StatefulSet, None) => status::stateful_set(obj, phase),
-            (Kind::StatefulSet, Some(_)) => {
-                let ready = if phase == Phase::Ready {
-                    pods.existing
-                } else {
-                    0
-                };
-                status::stateful_set_with(obj, pods.existing, ready)
-            }
-            _ => {
-                let start = obj
-                    .pointer("/status/startTime")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(meta::now);
-                if pods.failure.is_some() {
-                    // A Job whose pod is refused never runs, so never ends.
-                    phase = Phase::Starting;
-                }
-                status::job(obj, phase, &start, pods.existing.min(1))
-            }
-        };
-        self.write_workload(kind, obj, phase, status, &pods);
+        let pods = self.ensure_pods(workload, key, obj, phase);
+        let status = workload.status(self, key, obj, &mut phase, &pods);
+        self.write_workload(workload, obj, phase, status, &pods);
     }
 
     /// Makes the workload's pods match it (or, without simulated pods, asks
     /// admission whether its first pod would be admitted); records and
     /// schedules a retry of a refusal.
-    fn ensure_pods(&mut self, kind: Kind, key: &WorkKey, obj: &Value, phase: Phase) -> PodSync {
+    fn ensure_pods(
+        &mut self,
+        workload: &dyn Workload,
+        key: &WorkKey,
+        obj: &Value,
+        phase: Phase,
+    ) -> PodSync {
         let sync = if self.config.simulate_pods {
-            self.sync_pods(kind, obj, phase)
+            self.sync_pods(workload, obj, phase)
         } else {
-            self.dry_run_pod(kind, obj)
+            self.dry_run_pod(workload, obj)
         };
         match &sync.failure {
             Some(failure) => {
-                self.record_failed_create(kind, obj, failure);
+                self.record_failed_create(workload, obj, failure);
                 self.retry_later(key);
             }
             None => {
@@ -138,16 +234,12 @@ impl Sim {
     /// The workload's pods (for a Deployment, its current ReplicaSet's):
     /// missing ones created through admission, extra or outdated ones
     /// deleted, the others moved to the state `phase` implies.
-    fn sync_pods(&self, kind: Kind, workload: &Value, phase: Phase) -> PodSync {
-        let ns = meta::namespace(workload).unwrap_or("");
-        let replica_set = match kind {
-            Kind::Deployment => match self.sync_replica_sets(workload) {
-                Some(rs) => Some(rs),
-                None => return PodSync::default(),
-            },
-            _ => None,
+    fn sync_pods(&self, workload: &dyn Workload, obj: &Value, phase: Phase) -> PodSync {
+        let ns = meta::namespace(obj).unwrap_or("");
+        let owner = workload.pods_owner(self, obj);
+        let Some(owner) = owner.get() else {
+            return PodSync::default();
         };
-        let owner: &Value = replica_set.as_deref().unwrap_or(workload);
         let uid = meta::uid(owner);
         let existing: HashMap<String, Arc<Value>> = self
             .store
@@ -156,15 +248,15 @@ impl Sim {
             .filter(|p| controller_owner_uid(p) == Some(uid))
             .map(|p| (meta::name(&p).unwrap_or("").to_owned(), p))
             .collect();
-        let desired = pods::desired(kind, owner);
+        let desired = workload.desired_pods(owner);
         let want_names: HashSet<&str> = desired.iter().map(|(n, _)| n.as_str()).collect();
         for (name, pod) in &existing {
             if !want_names.contains(name.as_str()) {
-                self.delete_pod(kind, owner, pod);
+                self.delete_pod(workload, owner, pod);
             }
         }
         let mut sync = PodSync::default();
-        let state = pods::state_for(kind, phase);
+        let state = workload.pod_state(phase);
         for (name, mut pod) in desired {
             let current = existing.get(&name).filter(|current| {
                 // A pod of an older revision is replaced.
@@ -185,7 +277,7 @@ impl Sim {
                         .create(self.ids.pods, Some(ns), pod, WriteCtx::new(CONTROLLER))
                     {
                         Ok(created) => {
-                            self.pod_created(kind, owner, &created);
+                            self.pod_created(workload, owner, &created);
                             Some(created)
                         }
                         Err(error) if error.is_namespace_terminating() => break,
@@ -200,54 +292,28 @@ impl Sim {
                         }
                     }
                 }
-                Some(current) if pods::observed_state(current) != Some(state) => self
-                    .store
-                    .modify(
-                        self.ids.pods,
-                        ns,
-                        &name,
-                        Some("status"),
-                        WriteCtx::new(KUBELET),
-                        |cur| status::with_status(cur, pods::status(cur, state)),
-                    )
-                    .ok()
-                    .flatten(),
+                Some(current) if pods::observed_state(current) != Some(state) => {
+                    self.write_pod_state(ns, &name, state)
+                }
                 Some(_) => None,
             };
             sync.existing += 1;
             if let Some(pod) = entered {
-                for (warning, reason, message) in pods::events_for(&pod, state) {
-                    let severity = if warning {
-                        Severity::Warning
-                    } else {
-                        Severity::Normal
-                    };
-                    events::record(
-                        &self.store,
-                        self.ids.events,
-                        &pod,
-                        severity,
-                        reason,
-                        &message,
-                        KUBELET,
-                    );
-                }
+                self.record_pod_events(&pod, state);
             }
         }
-        if let Some(rs) = &replica_set {
-            let ready = if state == pods::PodState::Running {
-                sync.existing
-            } else {
-                0
-            };
-            self.write_replica_set_status(rs, sync.existing, ready);
-        }
+        let running = if state == PodState::Running {
+            sync.existing
+        } else {
+            0
+        };
+        workload.pods_synced(self, owner, sync.existing, running);
         sync
     }
 
     /// Deletes one of `owner`'s pods, with its controller's
     /// `SuccessfulDelete` event.
-    pub(super) fn delete_pod(&self, kind: Kind, owner: &Value, pod: &Value) {
+    pub(super) fn delete_pod(&self, workload: &dyn Workload, owner: &Value, pod: &Value) {
         let ns = meta::namespace(pod).unwrap_or("");
         let name = meta::name(pod).unwrap_or("");
         if self
@@ -257,73 +323,47 @@ impl Sim {
         {
             return;
         }
-        let owner_name = meta::name(owner).unwrap_or("");
-        let (message, component) = match kind {
-            Kind::Deployment => (format!("Deleted pod: {name}"), "replicaset-controller"),
-            Kind::StatefulSet => (
-                format!("Delete Pod {name} in StatefulSet {owner_name} successful"),
-                "statefulset-controller",
-            ),
-            _ => (format!("Deleted pod: {name}"), "job-controller"),
-        };
-        events::record(
-            &self.store,
-            self.ids.events,
-            owner,
-            Severity::Normal,
-            "SuccessfulDelete",
-            &message,
-            component,
-        );
+        let message = workload.deleted_message(name, meta::name(owner).unwrap_or(""));
+        self.record_pods_event(workload, owner, "SuccessfulDelete", &message);
     }
 
     /// The events of a pod's creation: the scheduler's `Scheduled` on the
     /// pod and its controller's `SuccessfulCreate` on the owner.
-    fn pod_created(&self, kind: Kind, owner: &Value, pod: &Value) {
-        let ns = meta::namespace(pod).unwrap_or("");
+    fn pod_created(&self, workload: &dyn Workload, owner: &Value, pod: &Value) {
+        self.record_scheduled(pod);
         let name = meta::name(pod).unwrap_or("");
-        events::record(
-            &self.store,
-            self.ids.events,
-            pod,
-            Severity::Normal,
-            "Scheduled",
-            &format!("Successfully assigned {ns}/{name} to {}", events::NODE_NAME),
-            "default-scheduler",
-        );
-        let owner_name = meta::name(owner).unwrap_or("");
-        let (message, component) = match kind {
-            Kind::Deployment => (format!("Created pod: {name}"), "replicaset-controller"),
-            Kind::StatefulSet => (
-                format!("Create Pod {name} in StatefulSet {owner_name} successful"),
-                "statefulset-controller",
-            ),
-            _ => (format!("Created pod: {name}"), "job-controller"),
-        };
+        let message = workload.created_message(name, meta::name(owner).unwrap_or(""));
+        self.record_pods_event(workload, owner, "SuccessfulCreate", &message);
+    }
+
+    /// A Normal event on `owner` from the controller of the workload's pods.
+    fn record_pods_event(
+        &self,
+        workload: &dyn Workload,
+        owner: &Value,
+        reason: &str,
+        message: &str,
+    ) {
         events::record(
             &self.store,
             self.ids.events,
             owner,
             Severity::Normal,
-            "SuccessfulCreate",
-            &message,
-            component,
+            reason,
+            message,
+            workload.pods_component(),
         );
     }
 
     /// Without simulated pods: whether the workload's first pod would be
     /// admitted (a dry-run create), so refusals still show.
-    fn dry_run_pod(&self, kind: Kind, owner: &Value) -> PodSync {
-        let ns = meta::namespace(owner).unwrap_or("");
-        // A Deployment's pods would come from its (unsimulated) ReplicaSet.
-        let replica_set;
-        let owner = if kind == Kind::Deployment {
-            replica_set = history::replica_set_for(owner, 1);
-            &replica_set
-        } else {
-            owner
+    fn dry_run_pod(&self, workload: &dyn Workload, obj: &Value) -> PodSync {
+        let ns = meta::namespace(obj).unwrap_or("");
+        let owner = workload.pods_owner(self, obj);
+        let Some(owner) = owner.get() else {
+            return PodSync::default();
         };
-        let Some((name, pod)) = pods::desired(kind, owner).into_iter().next() else {
+        let Some((name, pod)) = workload.desired_pods(owner).into_iter().next() else {
             return PodSync::default();
         };
         let mut ctx = WriteCtx::new(CONTROLLER);
@@ -341,56 +381,17 @@ impl Sim {
     }
 
     /// The Warning event the workload's controller records for a refused
-    /// pod: on the ReplicaSet for a Deployment (`Error creating: ...`), on
-    /// the StatefulSet (`Create Pod ... failed error: ...`), on the Job.
-    fn record_failed_create(&self, kind: Kind, obj: &Value, failure: &CreateFailure) {
+    /// pod.
+    fn record_failed_create(&self, workload: &dyn Workload, obj: &Value, failure: &CreateFailure) {
         let name = meta::name(obj).unwrap_or("");
-        let (involved, message, component) = match kind {
-            Kind::Deployment => {
-                let rs = status::replica_set_name(obj);
-                let ns = meta::namespace(obj).unwrap_or("");
-                // The ReplicaSet, or without simulated pods the one a real
-                // cluster would have made.
-                let replica_set = match self.store.get(self.ids.replica_sets, ns, &rs) {
-                    Ok(stored) => (*stored).clone(),
-                    Err(_) => json!({
-                        "apiVersion": "apps/v1",
-                        "kind": "ReplicaSet",
-                        "metadata": {
-                            "name": rs,
-                            "namespace": ns,
-                            "uid": meta::stable_hash(&json!([meta::uid(obj), rs]), 36),
-                        },
-                    }),
-                };
-                (
-                    replica_set,
-                    format!("Error creating: {}", failure.message),
-                    "replicaset-controller",
-                )
-            }
-            Kind::StatefulSet => (
-                obj.clone(),
-                format!(
-                    "Create Pod {} in StatefulSet {name} failed error: {}",
-                    failure.pod, failure.message
-                ),
-                "statefulset-controller",
-            ),
-            _ => (
-                obj.clone(),
-                format!("Error creating: {}", failure.message),
-                "job-controller",
-            ),
-        };
         events::record(
             &self.store,
             self.ids.events,
-            &involved,
+            &workload.refused_subject(self, obj),
             Severity::Warning,
             "FailedCreate",
-            &message,
-            component,
+            &workload.refused_message(&failure.pod, name, &failure.message),
+            workload.pods_component(),
         );
     }
 
@@ -406,12 +407,7 @@ impl Sim {
             return;
         }
         self.scheduled.insert(key.clone(), at);
-        let tx = self.tx.clone();
-        let key = key.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let _ = tx.send(Msg::Due(key));
-        });
+        self.wake_at(key, at);
     }
 
     /// Retries every workload of `namespace` whose pods were refused, now:
@@ -430,13 +426,13 @@ impl Sim {
 
     fn write_workload(
         &mut self,
-        kind: Kind,
+        workload: &dyn Workload,
         obj: &Value,
         phase: Phase,
         status: Value,
         pods: &PodSync,
     ) {
-        let res = self.ids.res(kind);
+        let res = workload.resource(&self.ids);
         let ns = meta::namespace(obj).unwrap_or("");
         let name = meta::name(obj).unwrap_or("");
         let written = self
@@ -452,90 +448,37 @@ impl Sim {
             .ok()
             .flatten();
         if let Some(updated) = &written {
-            self.workload_events(kind, obj, updated, phase, pods);
+            self.workload_events(workload, obj, updated, phase, pods);
         }
     }
 
     /// Events the workload's own controller records on a transition.
     fn workload_events(
         &self,
-        kind: Kind,
+        workload: &dyn Workload,
         before: &Value,
         obj: &Value,
         phase: Phase,
         pods: &PodSync,
     ) {
-        let component = match kind {
-            Kind::Deployment => "deployment-controller",
-            Kind::StatefulSet => "statefulset-controller",
-            Kind::Job => "job-controller",
-            _ => CONTROLLER,
+        let created = pods.failure.is_none();
+        let transition = Transition {
+            before,
+            after: obj,
+            phase,
+            created,
+            simulated: self.config.simulate_pods,
         };
-        let record = |severity, reason: &str, message: &str| {
+        for (severity, reason, message) in workload.events(&transition) {
             events::record(
                 &self.store,
                 self.ids.events,
                 obj,
                 severity,
                 reason,
-                message,
-                component,
+                &message,
+                workload.component(),
             );
-        };
-        let name = meta::name(obj).unwrap_or("");
-        let created = pods.failure.is_none();
-        // The first status written for a generation is when the real
-        // controller would have created the pods.
-        let new_generation = before.pointer("/status/observedGeneration")
-            != obj.pointer("/status/observedGeneration");
-        let job_started = before.pointer("/status/startTime").is_none();
-        // With simulated pods these come from the ReplicaSet and pod
-        // creations themselves (`sync_replica_sets`, `pod_created`).
-        let simulated = self.config.simulate_pods;
-        match kind {
-            _ if simulated => {}
-            Kind::Deployment if new_generation => {
-                let rs = status::replica_set_name(obj);
-                record(
-                    Severity::Normal,
-                    "ScalingReplicaSet",
-                    &format!(
-                        "Scaled up replica set {rs} from 0 to {}",
-                        status::replicas(obj)
-                    ),
-                );
-            }
-            Kind::StatefulSet if new_generation && created => {
-                record(
-                    Severity::Normal,
-                    "SuccessfulCreate",
-                    &format!("Create Pod {name}-0 in StatefulSet {name} successful"),
-                );
-            }
-            Kind::Job if job_started && created => {
-                let pod = pods::desired(Kind::Job, obj)
-                    .into_iter()
-                    .next()
-                    .map(|(n, _)| n)
-                    .unwrap_or_default();
-                record(
-                    Severity::Normal,
-                    "SuccessfulCreate",
-                    &format!("Created pod: {pod}"),
-                );
-            }
-            _ => {}
-        }
-        match (kind, phase) {
-            (Kind::Job, Phase::Ready) => record(Severity::Normal, "Completed", "Job completed"),
-            (Kind::Job, Phase::Failed(Failure::JobFail)) => {
-                record(
-                    Severity::Warning,
-                    "BackoffLimitExceeded",
-                    "Job has reached the specified backoff limit",
-                );
-            }
-            _ => {}
         }
         // Without pods, the kubelet's warnings go on the workload itself so
         // the failure is still visible as an Event.
@@ -543,8 +486,9 @@ impl Sim {
             && created
             && let Phase::Failed(failure) = phase
         {
+            let name = meta::name(obj).unwrap_or("");
             let pod_like = json!({ "metadata": { "name": name, "namespace": meta::namespace(obj), "uid": meta::uid(obj) }, "spec": obj.pointer("/spec/template/spec") });
-            let state = pods::state_for(kind, Phase::Failed(failure));
+            let state = workload.pod_state(Phase::Failed(failure));
             for (warning, reason, message) in pods::events_for(&pod_like, state) {
                 if warning {
                     events::record(
@@ -560,67 +504,4 @@ impl Sim {
             }
         }
     }
-}
-
-impl Sim {
-    /// Whether a Deployment that is not available has gone
-    /// `progressDeadlineSeconds` without progress, as the deployment
-    /// controller judges it: from its `Progressing` condition's last update
-    /// (a new ReplicaSet, hence a new message, is progress). If not yet, a
-    /// timer looks again when the deadline comes.
-    pub(super) fn progress_deadline_passed(&mut self, key: &WorkKey, deploy: &Value) -> bool {
-        let Some(seconds) = deploy
-            .pointer("/spec/progressDeadlineSeconds")
-            .and_then(Value::as_i64)
-        else {
-            return false;
-        };
-        let rs = status::replica_set_name(deploy);
-        let progressing = deploy
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c["type"] == "Progressing"));
-        let about_current = progressing
-            .and_then(|c| c["message"].as_str())
-            .is_some_and(|m| m.contains(&format!("\"{rs}\"")));
-        let since = match progressing {
-            Some(c) if about_current && c["reason"] == "ProgressDeadlineExceeded" => return true,
-            Some(c) if about_current && c["reason"] == "ReplicaSetUpdated" => c["lastUpdateTime"]
-                .as_str()
-                .and_then(meta::parse_time)
-                .unwrap_or_else(jiff::Timestamp::now),
-            // Progress now: the condition is about to be written.
-            _ => jiff::Timestamp::now(),
-        };
-        let deadline = since.as_second() + seconds;
-        let left = deadline - jiff::Timestamp::now().as_second();
-        if left <= 0 {
-            self.deadlines.remove(key);
-            return true;
-        }
-        if self.deadlines.get(key) != Some(&deadline) {
-            self.deadlines.insert(key.clone(), deadline);
-            let tx = self.tx.clone();
-            let key = key.clone();
-            let at = Instant::now() + Duration::from_secs(left.unsigned_abs());
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                let _ = tx.send(Msg::Due(key));
-            });
-        }
-        false
-    }
-}
-
-fn job_finished(job: &Value) -> bool {
-    job.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| {
-            c.iter().any(|c| {
-                matches!(
-                    c.get("type").and_then(Value::as_str),
-                    Some("Complete" | "Failed")
-                )
-            })
-        })
 }

@@ -1,0 +1,127 @@
+//! The Job controller: one pod that runs for `job_duration` and then
+//! succeeds (or fails, when told to), the Job's status from it, and the
+//! Job's completion events. A finished Job is left alone.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::events::Severity;
+use super::pods::{self, PodState};
+use super::status::{self, Phase};
+use super::workloads::{PodSync, Transition, Workload, WorkloadEvent};
+use super::{Controller, Ids, Sim, WorkKey};
+use crate::config::{Failure, SimConfig};
+use crate::meta;
+use crate::registry::ResId;
+
+/// The Job controller.
+pub(super) struct Jobs;
+
+impl Controller for Jobs {
+    fn resource(&self, ids: &Ids) -> ResId {
+        ids.jobs
+    }
+
+    fn delay(&self, config: &SimConfig) -> Duration {
+        config.job_duration
+    }
+
+    fn owner_of_pod(&self, _sim: &Sim, _pod: &Value, owner: &(String, String)) -> Option<String> {
+        (owner.0 == "Job").then(|| owner.1.clone())
+    }
+
+    fn reconcile(&self, sim: &mut Sim, key: &WorkKey, obj: &Value, delay: Duration) {
+        sim.reconcile_workload(self, key, obj, delay);
+    }
+}
+
+impl Workload for Jobs {
+    /// A Job runs once.
+    fn finished(&self, job: &Value) -> bool {
+        job.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    matches!(
+                        c.get("type").and_then(Value::as_str),
+                        Some("Complete" | "Failed")
+                    )
+                })
+            })
+    }
+
+    /// A Job's clock starts once, at `status.startTime`.
+    fn generation(&self, _job: &Value) -> i64 {
+        0
+    }
+
+    fn desired_pods(&self, job: &Value) -> Vec<(String, Value)> {
+        let name = meta::name(job).unwrap_or("");
+        let pod_name = format!("{name}-{}", meta::stable_hash(&json!(meta::uid(job)), 5));
+        vec![(pod_name.clone(), pods::build(job, &pod_name, json!({})))]
+    }
+
+    /// Its pod runs while the Job does and ends with it.
+    fn pod_state(&self, phase: Phase) -> PodState {
+        match phase {
+            Phase::Starting => PodState::Running,
+            Phase::Ready => PodState::Succeeded,
+            Phase::Failed(Failure::JobFail) => PodState::Failed,
+            other => pods::state_for(other),
+        }
+    }
+
+    fn component(&self) -> &'static str {
+        "job-controller"
+    }
+
+    fn status(
+        &self,
+        _sim: &mut Sim,
+        _key: &WorkKey,
+        job: &Value,
+        phase: &mut Phase,
+        pods: &PodSync,
+    ) -> Value {
+        let start = job
+            .pointer("/status/startTime")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(meta::now);
+        if pods.failure.is_some() {
+            // A Job whose pod is refused never runs, so never ends.
+            *phase = Phase::Starting;
+        }
+        status::job(job, *phase, &start, pods.existing.min(1))
+    }
+
+    fn events(&self, transition: &Transition) -> Vec<WorkloadEvent> {
+        let job = transition.after;
+        let mut events = Vec::new();
+        let started = transition.before.pointer("/status/startTime").is_none();
+        // With simulated pods, their creation records this.
+        if !transition.simulated && started && transition.created {
+            let pod = self
+                .desired_pods(job)
+                .into_iter()
+                .next()
+                .map(|(n, _)| n)
+                .unwrap_or_default();
+            let message = self.created_message(&pod, meta::name(job).unwrap_or(""));
+            events.push((Severity::Normal, "SuccessfulCreate", message));
+        }
+        match transition.phase {
+            Phase::Ready => {
+                events.push((Severity::Normal, "Completed", "Job completed".to_owned()));
+            }
+            Phase::Failed(Failure::JobFail) => events.push((
+                Severity::Warning,
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit".to_owned(),
+            )),
+            _ => {}
+        }
+        events
+    }
+}
