@@ -16,6 +16,7 @@ use crate::{
     route::Route,
     schema::ConfigSchema,
     state::{CreateForm, FormAction},
+    validate::{self, NAME_MAX_LEN, NAME_MIN_LEN},
 };
 
 /// The id of the control that shows `field`'s errors, to focus it.
@@ -276,8 +277,8 @@ pub fn CreatePage() -> Html {
                         <p id="store-name-error" class="field__error" aria-live="polite">{ err }</p>
                     }
                     <p id="store-name-hint" class="field__hint">
-                        { "3–40 lowercase letters, digits and '-', starting with a letter. It names the store's address and namespace" }
-                        if crate::validate::store_name(&form.name).is_ok() { { " (" }<code>{ format!("store-{}", form.name) }</code>{ ")" } }
+                        { format!("{NAME_MIN_LEN}–{NAME_MAX_LEN} lowercase letters, digits and '-', starting with a letter. It names the store's address and namespace") }
+                        if validate::store_name(&form.name).is_ok() { { " (" }<code>{ format!("store-{}", form.name) }</code>{ ")" } }
                         { "." }
                     </p>
                 </div>

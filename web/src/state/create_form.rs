@@ -90,7 +90,7 @@ impl CreateForm {
     pub fn client_errors(&self, schema: Option<&ConfigSchema>) -> BTreeMap<String, String> {
         let mut errors = BTreeMap::new();
         if let Err(why) = validate::store_name(&self.name) {
-            errors.insert("name".to_owned(), why);
+            errors.insert("name".to_owned(), why.to_string());
         }
         if self.engine.is_none() {
             errors.insert("engine".to_owned(), "choose an engine".to_owned());
