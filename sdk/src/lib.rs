@@ -57,9 +57,11 @@ mod error;
 mod host;
 mod ids;
 pub mod objects;
+pub mod readiness;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod types;
+pub mod validate;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

@@ -5,9 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::FieldError;
-
-/// Longest e-mail address (RFC 5321 path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
+use storeplane_plugin_sdk::validate::{MAX_EMAIL_CHARS, is_email, looks_like_an_option};
 
 /// A region the init Job seeds: its Medusa name, currency, countries (ISO
 /// 3166-1 alpha-2, lower case) and the storefront's default country.
@@ -100,34 +98,6 @@ pub fn schema() -> Value {
         },
         "required": ["admin_email"]
     })
-}
-
-/// A pragmatic e-mail check: one `@`, a non-empty local part, a domain with
-/// a dot and no empty label, no spaces, quotes or control characters (the
-/// address is passed to `medusa user` and must be a valid login).
-pub fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    let clean = |s: &str| {
-        !s.is_empty()
-            && s.chars().all(|c| {
-                !c.is_whitespace() && !c.is_control() && !matches!(c, '@' | '"' | '\'' | '\\')
-            })
-    };
-    clean(local)
-        && clean(domain)
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty())
-        && text.chars().count() <= MAX_EMAIL_CHARS
-}
-
-/// Whether a free-text value starts (after spaces) with `-`. Such a value
-/// could be read as an option by a command-line tool; the init script never
-/// passes tenant text as an argument of its own, and this refusal is the
-/// second line of defence.
-pub fn looks_like_an_option(text: &str) -> bool {
-    text.trim_start().starts_with('-')
 }
 
 /// What the schema says, checked again (tools may skip the schema), and no

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::FieldError;
+use storeplane_plugin_sdk::validate::looks_like_an_option;
 
 /// Currencies the storefront formats prices in.
 pub const CURRENCIES: [&str; 7] = ["USD", "EUR", "GBP", "INR", "JPY", "CAD", "AUD"];
@@ -122,14 +123,6 @@ pub fn schema() -> Value {
             }
         }
     })
-}
-
-/// Whether a free-text value starts (after spaces) with `-`, which a
-/// command-line tool could read as an option. This engine passes no text to
-/// a command line, but the platform's engines share the rule so that no
-/// tenant text ever can be taken for one.
-pub fn looks_like_an_option(text: &str) -> bool {
-    text.trim_start().starts_with('-')
 }
 
 /// What the schema cannot say (unique product names, a title that is not

@@ -14,7 +14,8 @@ pub mod config;
 pub mod site;
 
 use serde_json::{Value, json};
-use storeplane_plugin_sdk::objects::{WorkloadHealth, deployment_health, stuck_container};
+use storeplane_plugin_sdk::objects::{WorkloadHealth, deployment_health};
+use storeplane_plugin_sdk::readiness::stuck_release_container;
 use storeplane_plugin_sdk::{
     Capability, Engine, EngineId, EngineInfo, FieldError, Host, Observation, Result, Store,
 };
@@ -133,13 +134,10 @@ impl Engine for StaticSite {
             .admin_url(store.url("/admin/"))
             .credentials_secret(admin_secret_name(store))),
             WorkloadHealth::Failed { reason, message } => Ok(Observation::failed(reason, message)),
+            // The Deployment only gives up after its progress deadline
+            // (minutes); a Pod stuck pulling its image says so at once.
             WorkloadHealth::Progressing { message } => {
-                // The Deployment only gives up after its progress deadline
-                // (minutes); a Pod stuck pulling its image says so at once.
-                let selector =
-                    format!("app.kubernetes.io/name={CHART},app.kubernetes.io/instance={release}");
-                let pods = host.kube_list("v1", "Pod", Some(&selector))?;
-                Ok(match stuck_container(&pods) {
+                Ok(match stuck_release_container(host, CHART, &release)? {
                     Some((reason, message)) => Observation::failed(reason, message),
                     None => Observation::provisioning(message),
                 })

@@ -1,10 +1,9 @@
 //! `observe`: the store's phase from its objects.
 
-use storeplane_plugin_sdk::objects::{WorkloadHealth, deployment_health, stuck_container};
+use storeplane_plugin_sdk::readiness::{Readiness, Workload, observe_all, stuck_release_container};
 use storeplane_plugin_sdk::{Host, Observation, Result, Store};
 
 use crate::{CHART, Config, Names, helm_values, release_name};
-use storeplane_plugin_sdk::objects::{JobHealth, SetHealth, job_health, statefulset_health};
 
 /// Ready when MySQL, WordPress and the setup Job are all done; Failed when
 /// the Job gave up, WordPress cannot progress or a container is stuck;
@@ -19,74 +18,27 @@ pub(crate) fn observe(host: &dyn Host, store: &Store<Config>) -> Result<Observat
     let names = Names::new(&release);
     let values = helm_values(store);
     let job_name = names.setup_job(values["setup"]["jobSuffix"].as_str().unwrap_or_default());
-
-    let mut waiting = Vec::new();
-    let mut job_done = false;
-    match host.kube_get("batch/v1", "Job", &job_name)? {
-        None => waiting.push(format!("setup Job {job_name} to be created")),
-        Some(job) => match job_health(&job) {
-            JobHealth::Complete => job_done = true,
-            JobHealth::Failed { reason, message } => {
-                return Ok(Observation::failed(
-                    "SetupJobFailed",
-                    format!(
-                        "setup Job {job_name} failed ({reason}): {message}; \
-                         its Pod logs name the step that failed"
-                    ),
-                ));
-            }
-            JobHealth::Running { active, failed } => waiting.push(format!(
-                "setup Job {job_name} ({active} running, {failed} failed attempts)"
-            )),
-        },
-    }
-
-    let mut mysql_ready = false;
-    match host.kube_get("apps/v1", "StatefulSet", &names.mysql)? {
-        None => waiting.push(format!("StatefulSet {} to be created", names.mysql)),
-        Some(set) => match statefulset_health(&set) {
-            SetHealth::Ready => mysql_ready = true,
-            SetHealth::Waiting { ready, desired } => {
-                waiting.push(format!("MySQL ({ready}/{desired} ready)"));
-            }
-        },
-    }
-
-    let mut wordpress_available = false;
-    match host.kube_get("apps/v1", "Deployment", &names.wordpress)? {
-        None => waiting.push(format!("Deployment {} to be created", names.wordpress)),
-        Some(deployment) => match deployment_health(&deployment) {
-            WorkloadHealth::Available { .. } => wordpress_available = true,
-            WorkloadHealth::Failed { reason, message } => {
-                return Ok(Observation::failed(
-                    reason,
-                    format!("WordPress Deployment {}: {message}", names.wordpress),
-                ));
-            }
-            WorkloadHealth::Progressing { message } => {
-                waiting.push(format!("WordPress ({message})"));
-            }
-        },
-    }
-
-    if job_done && mysql_ready && wordpress_available {
-        return Ok(
-            Observation::ready("MySQL ready, WordPress available, WooCommerce set up")
-                .storefront_url(store.url("/"))
-                .admin_url(store.url("/wp-admin/"))
-                .credentials_secret(names.admin_secret),
-        );
-    }
-
+    let workloads = [
+        Workload::job("setup", &job_name),
+        Workload::stateful_set("MySQL", &names.mysql),
+        Workload::deployment("WordPress", &names.wordpress),
+    ];
+    let waiting = match observe_all(host, &workloads)? {
+        Readiness::Ready => {
+            return Ok(
+                Observation::ready("MySQL ready, WordPress available, WooCommerce set up")
+                    .storefront_url(store.url("/"))
+                    .admin_url(store.url("/wp-admin/"))
+                    .credentials_secret(names.admin_secret),
+            );
+        }
+        Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
+        Readiness::Waiting(what) => what,
+    };
     // Workloads only give up after long deadlines; a Pod that cannot pull
     // its image or keeps crashing says so at once.
-    let selector = format!("app.kubernetes.io/name={CHART},app.kubernetes.io/instance={release}");
-    let pods = host.kube_list("v1", "Pod", Some(&selector))?;
-    if let Some((reason, message)) = stuck_container(&pods) {
+    if let Some((reason, message)) = stuck_release_container(host, CHART, &release)? {
         return Ok(Observation::failed(reason, message));
     }
-    Ok(Observation::provisioning(format!(
-        "waiting for {}",
-        waiting.join("; ")
-    )))
+    Ok(Observation::provisioning(format!("waiting for {waiting}")))
 }
