@@ -1,15 +1,23 @@
-//! The storeplane control plane.
+//! The storeplane control plane: the adapters around the store domain.
 //!
-//! - [`domain`]: stores, validation, lifecycle rules and ports — no I/O.
-//! - [`persistence`]: sea-orm repository (SQLite or PostgreSQL).
-//! - [`watch`]: change fan-out and list-then-watch streams.
-//! - [`grpc`]: tonic services and the error mapping.
-//! - [`engines`]: the engine catalog from configuration.
-//! - [`server`]: `storeplane serve`.
+//! - [`domain`]: the `storeplane-domain` crate — stores, the lifecycle state
+//!   machine, validation, tenancy rules, use cases and ports; no I/O.
+//! - [`persistence`]: the sea-orm repositories (SQLite or PostgreSQL).
+//! - [`watch`]: the change hub, the PostgreSQL listener and watch streams.
+//! - [`grpc`]: tonic services, the gate (auth, limits, audit) and the one
+//!   error mapping.
+//! - [`cluster`]: Kubernetes through `kube::Client`, ownership labels, the
+//!   plugin host's platform backend, credentials Secrets.
+//! - [`reconcile`]: the reconciler, its queue, watches and orphan sweep.
+//! - [`engines`] / [`plugins`]: engine catalogs (a JSON file, or plugins).
+//! - [`metrics`], [`telemetry`]: Prometheus metrics, OpenTelemetry traces.
+//! - [`dashboard`]: serving the built web dashboard.
+//! - [`server`]: `storeplane serve`, wiring everything together.
+
+pub use storeplane_domain as domain;
 
 pub mod cluster;
 pub mod dashboard;
-pub mod domain;
 pub mod engines;
 pub mod grpc;
 pub mod metrics;

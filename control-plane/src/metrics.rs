@@ -1,10 +1,6 @@
 //! Prometheus metrics, served on their own port (`--metrics-listen`).
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -14,8 +10,6 @@ use prometheus_client::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-
-use crate::reconcile::Queue;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
@@ -67,7 +61,6 @@ pub struct Metrics {
     orphans: Counter,
     orphans_found: Family<InstallationLabels, Gauge>,
     queue_depth: Gauge,
-    queue: OnceLock<Queue>,
     refused_calls: Family<RefusalLabels, Counter>,
     unauthenticated_calls: Family<MethodLabels, Counter>,
     refused_connections: Counter,
@@ -172,13 +165,13 @@ impl Metrics {
             orphans,
             orphans_found,
             queue_depth,
-            queue: OnceLock::new(),
         }
     }
 
-    /// Lets the queue-depth gauge read the reconciler's queue.
-    pub fn set_queue(&self, queue: Queue) {
-        let _ = self.queue.set(queue);
+    /// The queue-depth gauge, for the reconciler's queue to keep current
+    /// (metrics stay a leaf: they import nothing of the reconciler's).
+    pub fn queue_depth(&self) -> Gauge {
+        self.queue_depth.clone()
     }
 
     /// A store became ready after `took`.
@@ -267,10 +260,6 @@ impl Metrics {
                     engine: engine.clone(),
                 })
                 .set(*n);
-        }
-        if let Some(queue) = self.queue.get() {
-            self.queue_depth
-                .set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
         }
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {

@@ -23,7 +23,7 @@ use crate::{
     cluster::{self, KubeOps, PlatformBackend},
     domain::{
         admin::{Admin, random_token},
-        ports::StoreDriver,
+        ports::SecretReader,
         ports::{EngineCatalog, StoreRepository, TenantRepository},
         service::{NoCluster, StoreService},
         tenancy::GlobalLimits,
@@ -365,19 +365,17 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         (Some(kube), Some(host)) => Some(
             Reconciler::start(
                 Arc::new(Context {
-                    repo: Arc::clone(&reconciler_repo),
-                    plugins: Arc::clone(host),
-                    kube: Arc::clone(kube),
-                    platform: config.platform.clone(),
-                    replica: config.replica.clone(),
-                    metrics: Arc::clone(&metrics),
-                    installation,
                     orphans: Arc::clone(&orphans),
                     orphan_deletion: config.orphan_deletion,
-                    drifted: Default::default(),
-                    own_writes: Default::default(),
-                    namespaces: Default::default(),
-                    abandon: CancellationToken::new(),
+                    ..Context::new(
+                        Arc::clone(&reconciler_repo),
+                        Arc::clone(host) as Arc<dyn crate::reconcile::EngineRuntime>,
+                        Arc::clone(kube),
+                        config.platform.clone(),
+                        config.replica.clone(),
+                        Arc::clone(&metrics),
+                        installation,
+                    )
                 }),
                 &hub,
                 Arc::clone(&handed_back),
@@ -388,9 +386,12 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         ),
         _ => None,
     };
-    let driver: Arc<dyn StoreDriver> = match &reconciler {
-        Some(reconciler) => Arc::new(reconciler.clone()),
-        None => Arc::new(NoCluster::new(Arc::clone(&repo))),
+    // With a reconciler, committed changes reach it through the change
+    // hub; without one, NoCluster finishes deletions and answers reveals.
+    let no_cluster = Arc::new(NoCluster::new(Arc::clone(&repo)));
+    let secrets: Arc<dyn SecretReader> = match &kube {
+        Some(kube) if reconciler.is_some() => Arc::clone(kube) as Arc<dyn SecretReader>,
+        _ => Arc::clone(&no_cluster) as Arc<dyn SecretReader>,
     };
     if let Some(addr) = config.metrics_listen {
         let local = crate::metrics::serve(
@@ -405,7 +406,10 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .await?;
         println!("storeplane metrics at http://{local}/metrics");
     }
-    let service = StoreService::new(Arc::clone(&repo), Arc::clone(&catalog), driver);
+    let mut service = StoreService::new(Arc::clone(&repo), Arc::clone(&catalog), secrets);
+    if reconciler.is_none() {
+        service = service.with_driver(no_cluster);
+    }
     let store_api = StoreApi::new(
         service,
         Arc::clone(&gate),

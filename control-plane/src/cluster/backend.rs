@@ -19,9 +19,10 @@ use storeplane_plugin_host::{
 use tracing::{debug, error, info, warn};
 
 use super::{KubeOps, Owner};
-use crate::{
-    domain::{NewEvent, Outcome, ports::StoreRepository},
-    persistence::{ObjectRef, ReleaseRepository, Revision},
+use crate::domain::{
+    NewEvent, Outcome,
+    ports::{ReleaseStore, StoreRepository},
+    release::{ObjectRef, Revision},
 };
 
 /// Label naming the release an object belongs to.
@@ -34,7 +35,7 @@ pub struct PlatformBackend {
     kube: Arc<KubeOps>,
     /// This installation's id, on every object's labels.
     installation: String,
-    releases: Arc<ReleaseRepository>,
+    releases: Arc<dyn ReleaseStore>,
     stores: Arc<dyn StoreRepository>,
     helm: Option<HelmBinary>,
     /// Charts by directory, loaded once: they sit in plugin bundles, which
@@ -49,7 +50,7 @@ impl PlatformBackend {
     pub fn new(
         kube: Arc<KubeOps>,
         installation: uuid::Uuid,
-        releases: Arc<ReleaseRepository>,
+        releases: Arc<dyn ReleaseStore>,
         stores: Arc<dyn StoreRepository>,
     ) -> Self {
         Self {
@@ -132,8 +133,8 @@ impl PlatformBackend {
                 &object.name,
                 uid,
             )
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 
     /// Renders `chart_dir` with `values` as the next revision of `release`
@@ -287,8 +288,8 @@ impl PlatformBackend {
     }
 
     /// The releases of a store's namespace.
-    pub fn releases(&self) -> &ReleaseRepository {
-        &self.releases
+    pub fn releases(&self) -> &dyn ReleaseStore {
+        self.releases.as_ref()
     }
 }
 
@@ -317,12 +318,12 @@ fn random_value() -> Result<String, HostError> {
 #[async_trait]
 impl HostBackend for PlatformBackend {
     async fn kind_scope(&self, api_version: &str, kind: &str) -> Result<KindScope, HostError> {
-        self.kube.kind_scope(api_version, kind).await
+        Ok(self.kube.kind_scope(api_version, kind).await?)
     }
 
     async fn apply(&self, store: &StoreContext, mut object: Value) -> Result<Value, HostError> {
         self.label(store, &mut object, None);
-        self.kube.apply(Some(&store.namespace), &object).await
+        Ok(self.kube.apply(Some(&store.namespace), &object).await?)
     }
 
     async fn get(
@@ -371,9 +372,10 @@ impl HostBackend for PlatformBackend {
         kind: &str,
         name: &str,
     ) -> Result<bool, HostError> {
-        self.kube
+        Ok(self
+            .kube
             .delete(Some(&store.namespace), api_version, kind, name)
-            .await
+            .await?)
     }
 
     async fn install_or_upgrade(
@@ -460,8 +462,8 @@ impl HostBackend for PlatformBackend {
                     .await
                 {
                     Ok(_) => {}
-                    Err(HostError::Conflict(_)) => continue,
-                    Err(err) => return Err(err),
+                    Err(err) if err.is_conflict() => continue,
+                    Err(err) => return Err(err.into()),
                 }
             } else if added {
                 // Only new keys are generated; existing values are sent back

@@ -4,8 +4,10 @@
 //! except to report it ([`ClusterInfo`]).
 
 mod backend;
+mod error;
 mod ops;
 pub mod ownership;
+mod secrets;
 
 use std::path::Path;
 
@@ -15,6 +17,7 @@ use kube::{
 };
 
 pub use backend::{LABEL_RELEASE, PlatformBackend};
+pub use error::{Error, ErrorKind};
 pub use ops::{FIELD_MANAGER, KubeOps, PLATFORM_FIELD_MANAGER};
 pub use ownership::{
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_STORE, LABEL_TENANT, MANAGED_BY, Owner, Ownership,
@@ -31,7 +34,7 @@ pub struct ClusterInfo {
 
 /// Why the cluster could not be reached.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum ConnectError {
     /// The kubeconfig could not be read or used.
     #[error("cannot load kubeconfig: {0}")]
     Kubeconfig(String),
@@ -45,7 +48,7 @@ pub enum Error {
 pub async fn connect(
     path: Option<&Path>,
     context: Option<&str>,
-) -> Result<(Client, String), Error> {
+) -> Result<(Client, String), ConnectError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_owned),
         ..KubeConfigOptions::default()
@@ -53,17 +56,17 @@ pub async fn connect(
     let config = match path {
         Some(path) => {
             let kubeconfig =
-                Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+                Kubeconfig::read_from(path).map_err(|e| ConnectError::Kubeconfig(e.to_string()))?;
             Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|e| Error::Kubeconfig(e.to_string()))?
+                .map_err(|e| ConnectError::Kubeconfig(e.to_string()))?
         }
         None if context.is_some() => Config::from_kubeconfig(&options)
             .await
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?,
+            .map_err(|e| ConnectError::Kubeconfig(e.to_string()))?,
         None => Config::infer()
             .await
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?,
+            .map_err(|e| ConnectError::Kubeconfig(e.to_string()))?,
     };
     let server = config.cluster_url.to_string();
     let mut config = config;
@@ -73,7 +76,7 @@ pub async fn connect(
         http::header::USER_AGENT,
         http::HeaderValue::from_static(concat!("storeplane/", env!("CARGO_PKG_VERSION"))),
     ));
-    let client = Client::try_from(config).map_err(Error::Client)?;
+    let client = Client::try_from(config).map_err(ConnectError::Client)?;
     Ok((client, server))
 }
 

@@ -12,7 +12,9 @@ use kube::{
     discovery::{self, Scope},
 };
 use serde_json::Value;
-use storeplane_plugin_host::{HostError, KindScope};
+use storeplane_plugin_host::KindScope;
+
+use super::error::{Error, ErrorKind};
 
 /// The field manager of what plugins apply (their objects and charts).
 pub const FIELD_MANAGER: &str = "storeplane";
@@ -32,29 +34,14 @@ pub struct KubeOps {
 /// names into paths unescaped): Kubernetes' own `IsValidPathSegmentName`.
 /// The plugin host checks plugin names more strictly (DNS-1123); this is
 /// the last line for every caller.
-fn path_segment(name: &str) -> Result<&str, HostError> {
+fn path_segment(name: &str) -> Result<&str, Error> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '%']) {
-        return Err(HostError::Invalid(format!(
-            "{name:?} is not a valid object name"
-        )));
+        return Err(Error::new(
+            ErrorKind::Invalid,
+            format!("{name:?} is not a valid object name"),
+        ));
     }
     Ok(name)
-}
-
-fn map_err(e: kube::Error) -> HostError {
-    match &e {
-        kube::Error::Api(status) => {
-            let message = status.message.clone();
-            match status.code {
-                404 => HostError::NotFound(message),
-                409 => HostError::Conflict(message),
-                400 | 422 => HostError::Invalid(message),
-                403 => HostError::Denied(message),
-                _ => HostError::Unavailable(message),
-            }
-        }
-        _ => HostError::Unavailable(e.to_string()),
-    }
 }
 
 impl KubeOps {
@@ -76,12 +63,12 @@ impl KubeOps {
         &self,
         api_version: &str,
         kind: &str,
-    ) -> Result<(ApiResource, Scope), HostError> {
+    ) -> Result<(ApiResource, Scope), Error> {
         let key = (api_version.to_owned(), kind.to_owned());
         if let Some(found) = self
             .resources
             .read()
-            .map_err(|_| HostError::Unavailable("discovery cache poisoned".into()))?
+            .map_err(|_| Error::new(ErrorKind::Unavailable, "discovery cache poisoned"))?
             .get(&key)
         {
             return Ok(found.clone());
@@ -94,14 +81,15 @@ impl KubeOps {
         // serves: a store's chart touches several kinds of the same few
         // group-versions.
         let not_served = || {
-            HostError::Invalid(format!(
-                "the cluster does not serve {kind} in {api_version}"
-            ))
+            Error::new(
+                ErrorKind::Invalid,
+                format!("the cluster does not serve {kind} in {api_version}"),
+            )
         };
         let served = discovery::pinned_group(&self.client, &GroupVersion::gv(group, version))
             .await
-            .map_err(|e| match map_err(e) {
-                HostError::NotFound(_) => not_served(),
+            .map_err(|e| match Error::from(e) {
+                e if e.is_not_found() => not_served(),
                 other => other,
             })?
             .versioned_resources(version);
@@ -121,7 +109,7 @@ impl KubeOps {
     }
 
     /// Whether a kind is namespaced.
-    pub async fn kind_scope(&self, api_version: &str, kind: &str) -> Result<KindScope, HostError> {
+    pub async fn kind_scope(&self, api_version: &str, kind: &str) -> Result<KindScope, Error> {
         Ok(match self.resolve(api_version, kind).await?.1 {
             Scope::Namespaced => KindScope::Namespaced,
             Scope::Cluster => KindScope::Cluster,
@@ -133,7 +121,7 @@ impl KubeOps {
         namespace: Option<&str>,
         api_version: &str,
         kind: &str,
-    ) -> Result<Api<DynamicObject>, HostError> {
+    ) -> Result<Api<DynamicObject>, Error> {
         let (resource, scope) = self.resolve(api_version, kind).await?;
         Ok(match (scope, namespace) {
             (Scope::Namespaced, Some(ns)) => {
@@ -145,7 +133,7 @@ impl KubeOps {
 
     /// Server-side applies `object` (in `namespace` when namespaced) as the
     /// plugins' field manager.
-    pub async fn apply(&self, namespace: Option<&str>, object: &Value) -> Result<Value, HostError> {
+    pub async fn apply(&self, namespace: Option<&str>, object: &Value) -> Result<Value, Error> {
         self.apply_as(FIELD_MANAGER, namespace, object).await
     }
 
@@ -156,12 +144,12 @@ impl KubeOps {
         manager: &str,
         namespace: Option<&str>,
         object: &Value,
-    ) -> Result<Value, HostError> {
+    ) -> Result<Value, Error> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"]
             .as_str()
-            .ok_or_else(|| HostError::Invalid("object has no metadata.name".into()))
+            .ok_or_else(|| Error::new(ErrorKind::Invalid, "object has no metadata.name"))
             .and_then(path_segment)?;
         let api = self.api(namespace, api_version, kind).await?;
         let applied = api
@@ -170,9 +158,8 @@ impl KubeOps {
                 &PatchParams::apply(manager).force(),
                 &Patch::Apply(object),
             )
-            .await
-            .map_err(map_err)?;
-        serde_json::to_value(applied).map_err(|e| HostError::Unavailable(e.to_string()))
+            .await?;
+        Ok(serde_json::to_value(applied)?)
     }
 
     /// Creates `object`; `Conflict` when it already exists (unlike apply,
@@ -182,18 +169,23 @@ impl KubeOps {
         manager: &str,
         namespace: Option<&str>,
         object: &Value,
-    ) -> Result<Value, HostError> {
+    ) -> Result<Value, Error> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let api = self.api(namespace, api_version, kind).await?;
-        let object: DynamicObject = serde_json::from_value(object.clone())
-            .map_err(|e| HostError::Invalid(format!("not a Kubernetes object: {e}")))?;
+        let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Invalid,
+                format!("not a Kubernetes object: {e}"),
+                e,
+            )
+        })?;
         let params = PostParams {
             field_manager: Some(manager.to_owned()),
             ..PostParams::default()
         };
-        let created = api.create(&params, &object).await.map_err(map_err)?;
-        serde_json::to_value(created).map_err(|e| HostError::Unavailable(e.to_string()))
+        let created = api.create(&params, &object).await?;
+        Ok(serde_json::to_value(created)?)
     }
 
     /// Reads an object; `None` when absent.
@@ -203,12 +195,10 @@ impl KubeOps {
         api_version: &str,
         kind: &str,
         name: &str,
-    ) -> Result<Option<Value>, HostError> {
+    ) -> Result<Option<Value>, Error> {
         let api = self.api(namespace, api_version, kind).await?;
-        match api.get_opt(path_segment(name)?).await.map_err(map_err)? {
-            Some(o) => Ok(Some(
-                serde_json::to_value(o).map_err(|e| HostError::Unavailable(e.to_string()))?,
-            )),
+        match api.get_opt(path_segment(name)?).await? {
+            Some(o) => Ok(Some(serde_json::to_value(o)?)),
             None => Ok(None),
         }
     }
@@ -220,18 +210,17 @@ impl KubeOps {
         api_version: &str,
         kind: &str,
         selector: Option<&str>,
-    ) -> Result<Vec<Value>, HostError> {
+    ) -> Result<Vec<Value>, Error> {
         let api = self.api(namespace, api_version, kind).await?;
         let mut params = ListParams::default();
         if let Some(selector) = selector {
             params = params.labels(selector);
         }
-        let list = api.list(&params).await.map_err(map_err)?;
+        let list = api.list(&params).await?;
         list.items
             .into_iter()
             .map(|o| {
-                let mut v =
-                    serde_json::to_value(o).map_err(|e| HostError::Unavailable(e.to_string()))?;
+                let mut v = serde_json::to_value(o)?;
                 // List items come without apiVersion/kind; put them back.
                 v["apiVersion"] = Value::String(api_version.to_owned());
                 v["kind"] = Value::String(kind.to_owned());
@@ -247,15 +236,15 @@ impl KubeOps {
         api_version: &str,
         kind: &str,
         name: &str,
-    ) -> Result<bool, HostError> {
+    ) -> Result<bool, Error> {
         let api = self.api(namespace, api_version, kind).await?;
         match api
             .delete(path_segment(name)?, &DeleteParams::background())
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) => match map_err(e) {
-                HostError::NotFound(_) => Ok(false),
+            Err(e) => match Error::from(e) {
+                e if e.is_not_found() => Ok(false),
                 other => Err(other),
             },
         }
@@ -272,7 +261,7 @@ impl KubeOps {
         kind: &str,
         name: &str,
         uid: &str,
-    ) -> Result<bool, HostError> {
+    ) -> Result<bool, Error> {
         let api = self.api(namespace, api_version, kind).await?;
         let params = DeleteParams {
             preconditions: Some(Preconditions {
@@ -283,8 +272,8 @@ impl KubeOps {
         };
         match api.delete(path_segment(name)?, &params).await {
             Ok(_) => Ok(true),
-            Err(e) => match map_err(e) {
-                HostError::NotFound(_) => Ok(false),
+            Err(e) => match Error::from(e) {
+                e if e.is_not_found() => Ok(false),
                 other => Err(other),
             },
         }

@@ -4,48 +4,11 @@
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
-use serde::{Deserialize, Serialize};
 
 use super::entities::releases;
 use super::repo::{db, now};
-use crate::domain::{Error, Result};
-
-/// An object a revision applied.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ObjectRef {
-    /// `apps/v1`.
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    /// `Deployment`.
-    pub kind: String,
-    /// Object name.
-    pub name: String,
-}
-
-/// One revision of a release.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Revision {
-    /// Store the release belongs to.
-    pub store_id: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Release name.
-    pub name: String,
-    /// 1, 2, ...
-    pub revision: i32,
-    /// Chart name.
-    pub chart: String,
-    /// Chart version.
-    pub chart_version: String,
-    /// Chart directory it was rendered from.
-    pub chart_dir: String,
-    /// User values.
-    pub values: serde_json::Value,
-    /// Digest of the rendered manifests.
-    pub digest: String,
-    /// Objects applied, in order.
-    pub objects: Vec<ObjectRef>,
-}
+pub use crate::domain::release::{ObjectRef, Revision};
+use crate::domain::{Error, Result, ports::ReleaseStore};
 
 /// Release revisions over sea-orm.
 pub struct ReleaseRepository {
@@ -74,9 +37,12 @@ impl ReleaseRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+}
 
+#[async_trait::async_trait]
+impl ReleaseStore for ReleaseRepository {
     /// Every revision of a store's release, newest first.
-    pub async fn history(&self, store_id: &str, name: &str) -> Result<Vec<Revision>> {
+    async fn history(&self, store_id: &str, name: &str) -> Result<Vec<Revision>> {
         releases::Entity::find()
             .filter(releases::Column::StoreId.eq(store_id))
             .filter(releases::Column::Name.eq(name))
@@ -90,12 +56,12 @@ impl ReleaseRepository {
     }
 
     /// The newest revision of a store's release.
-    pub async fn latest(&self, store_id: &str, name: &str) -> Result<Option<Revision>> {
+    async fn latest(&self, store_id: &str, name: &str) -> Result<Option<Revision>> {
         Ok(self.history(store_id, name).await?.into_iter().next())
     }
 
     /// Records a revision.
-    pub async fn record(&self, revision: &Revision) -> Result<()> {
+    async fn record(&self, revision: &Revision) -> Result<()> {
         let row = releases::ActiveModel {
             store_id: Set(revision.store_id.clone()),
             namespace: Set(revision.namespace.clone()),
@@ -119,7 +85,7 @@ impl ReleaseRepository {
     }
 
     /// Forgets a store's release (after uninstalling it).
-    pub async fn forget(&self, store_id: &str, name: &str) -> Result<()> {
+    async fn forget(&self, store_id: &str, name: &str) -> Result<()> {
         releases::Entity::delete_many()
             .filter(releases::Column::StoreId.eq(store_id))
             .filter(releases::Column::Name.eq(name))

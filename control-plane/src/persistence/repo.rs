@@ -24,10 +24,10 @@ use super::CHANGES_CHANNEL;
 use super::entities::{idempotency_keys, releases, store_changes, store_events, stores, tenants};
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
-    NewStore, Outcome, Phase, QuotaViolation, Result, Snapshot, Store, StoreChange, StoreEvent,
-    StoreFilter, StoreRef, TenantId, Urls,
+    NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
+    StoreRef, TenantId, Urls, needs_reconcile,
     ports::{ChangeFn, Claim, Created, StoreRepository},
-    tenancy::{GlobalLimits, Scope},
+    tenancy::{Counted, GlobalLimits, Quota, Scope},
 };
 
 /// Arbitrary key of the advisory lock that orders change-log writes.
@@ -184,76 +184,51 @@ impl SqlStoreRepository {
             })
     }
 
-    /// Checks the tenant's quota and the platform's limits inside `txn`:
-    /// store counts when `new_store`, concurrent provisions always.
+    /// Counts, inside `txn`, what the tenant's quota and the platform's
+    /// limits ask for (the rule is the domain's: [`Quota::checks`]): store
+    /// counts when `new_store`, concurrent provisions always.
     async fn check_quota(
         &self,
         txn: &DatabaseTransaction,
-        tenant: &tenants::Model,
+        tenant: &TenantId,
+        quota: &Quota,
         new_store: bool,
     ) -> Result<()> {
-        let count = |query: Select<stores::Entity>| async move {
-            query.count(txn).await.map_err(db("count stores"))
-        };
         let provisioning = stores::Column::Phase.eq(Phase::Provisioning.as_str());
-        let of_tenant = stores::Column::TenantId.eq(tenant.id.as_str());
-        let subject = format!("tenants/{}", tenant.id);
-        let mut checks: Vec<(String, &str, Option<i32>, Select<stores::Entity>)> = vec![(
-            subject.clone(),
-            "max_concurrent_provisions",
-            tenant.max_concurrent_provisions,
-            stores::Entity::find()
-                .filter(of_tenant.clone())
-                .filter(provisioning.clone()),
-        )];
-        checks.push((
-            "platform".into(),
-            "max_concurrent_provisions",
-            self.limits
-                .max_concurrent_provisions
-                .map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
-            stores::Entity::find().filter(provisioning),
-        ));
-        if new_store {
-            checks.push((
-                subject,
-                "max_stores",
-                tenant.max_stores,
-                stores::Entity::find().filter(of_tenant),
-            ));
-            checks.push((
-                "platform".into(),
-                "max_stores",
-                self.limits
-                    .max_stores
-                    .map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
-                stores::Entity::find(),
-            ));
-        }
+        let of_tenant = stores::Column::TenantId.eq(tenant.0.as_str());
         let mut violations = Vec::new();
-        for (subject, limit_name, limit, query) in checks {
-            let Some(limit) = limit else { continue };
-            let used = count(query).await?;
-            if used >= u64::try_from(limit).unwrap_or(0) {
-                // A tenant may know its own numbers; the platform's (its
-                // limit and how many stores all tenants hold) are not a
-                // member's business.
-                let description = if subject == "platform" {
-                    format!("the platform's {limit_name} limit is reached; try again later")
-                } else {
-                    format!("{limit_name} of {subject} is {limit} and {used} are in use")
-                };
-                violations.push(QuotaViolation {
-                    description,
-                    subject,
-                });
-            }
+        for check in quota.checks(tenant, &self.limits, new_store) {
+            let query = match check.counts {
+                Counted::TenantStores => stores::Entity::find().filter(of_tenant.clone()),
+                Counted::TenantProvisioning => stores::Entity::find()
+                    .filter(of_tenant.clone())
+                    .filter(provisioning.clone()),
+                Counted::PlatformStores => stores::Entity::find(),
+                Counted::PlatformProvisioning => {
+                    stores::Entity::find().filter(provisioning.clone())
+                }
+            };
+            let used = query.count(txn).await.map_err(db("count stores"))?;
+            violations.extend(check.violation(used));
         }
         if violations.is_empty() {
             Ok(())
         } else {
             Err(Error::QuotaExceeded(violations))
         }
+    }
+
+    /// The tenant's quota, read inside `txn`.
+    async fn quota(&self, txn: &DatabaseTransaction, tenant: &TenantId) -> Result<Quota> {
+        let row = tenants::Entity::find_by_id(tenant.0.clone())
+            .one(txn)
+            .await
+            .map_err(db("read tenant"))?
+            .ok_or_else(|| Error::NotFound {
+                resource_type: "tenant",
+                name: tenant.resource_name(),
+            })?;
+        Ok(super::tenants::to_tenant(row)?.quota)
     }
 }
 
@@ -315,51 +290,12 @@ impl StoreRepository for SqlStoreRepository {
         if taken.is_some() {
             return Err(name_taken(&new.name));
         }
-        let tenant = tenants::Entity::find_by_id(new.tenant.0.clone())
-            .one(&txn)
-            .await
-            .map_err(db("read tenant"))?
-            .ok_or_else(|| Error::NotFound {
-                resource_type: "tenant",
-                name: new.tenant.resource_name(),
-            })?;
-        let allowed: Vec<String> = serde_json::from_str(&tenant.allowed_engines)
-            .map_err(|e| Error::internal("decode allowed engines", e))?;
-        if !allowed.is_empty() && !allowed.contains(&new.engine) {
-            return Err(Error::PermissionDenied {
-                reason: "ENGINE_NOT_ALLOWED",
-                message: format!(
-                    "tenant {} may not use engine {}; allowed: {}",
-                    tenant.id,
-                    new.engine,
-                    allowed.join(", ")
-                ),
-            });
-        }
-        self.check_quota(&txn, &tenant, true).await?;
+        let quota = self.quota(&txn, &new.tenant).await?;
+        quota.check_engine(&new.tenant, &new.engine)?;
+        self.check_quota(&txn, &new.tenant, &quota, true).await?;
 
         let now = now();
-        let store = Store {
-            id: Uuid::now_v7(),
-            name: new.name,
-            tenant: new.tenant,
-            engine: new.engine,
-            config: new.config,
-            phase: Phase::Provisioning,
-            conditions: Vec::new(),
-            urls: Urls::default(),
-            generation: 1,
-            observed_generation: 0,
-            resource_version: 1,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            engine_version: String::new(),
-            provisioning_since: None,
-            attempts: 0,
-            previous_config: None,
-            credentials_secret: None,
-        };
+        let store = Store::new(Uuid::now_v7(), new, now);
         stores::Entity::insert(to_active(&store)?)
             .exec_without_returning(&txn)
             .await
@@ -380,15 +316,8 @@ impl StoreRepository for SqlStoreRepository {
                 .await
                 .map_err(db("remember idempotency key"))?;
         }
-        self.insert_event(
-            &txn,
-            &store,
-            NewEvent::info(
-                "Created",
-                format!("store {} created with engine {}", store.name, store.engine),
-            ),
-        )
-        .await?;
+        self.insert_event(&txn, &store, store.created_event())
+            .await?;
         self.log_change(&txn, ChangeType::Added, &store).await?;
         self.commit(txn).await?;
         Ok(Created::New(store))
@@ -442,15 +371,9 @@ impl StoreRepository for SqlStoreRepository {
             return Ok(current);
         };
         if claim_provisioning_slot {
-            let tenant = tenants::Entity::find_by_id(current.tenant.0.clone())
-                .one(&txn)
-                .await
-                .map_err(db("read tenant"))?
-                .ok_or_else(|| Error::NotFound {
-                    resource_type: "tenant",
-                    name: current.tenant.resource_name(),
-                })?;
-            self.check_quota(&txn, &tenant, false).await?;
+            let quota = self.quota(&txn, &current.tenant).await?;
+            self.check_quota(&txn, &current.tenant, &quota, false)
+                .await?;
         }
         current.resource_version += 1;
         current.updated_at = now();
@@ -598,9 +521,10 @@ impl StoreRepository for SqlStoreRepository {
             .map_err(db("list stores needing work"))?;
         rows.into_iter()
             .filter(|(_, phase, generation, observed)| {
-                phase == Phase::Provisioning.as_str()
-                    || phase == Phase::Deleting.as_str()
-                    || (phase == Phase::Ready.as_str() && generation != observed)
+                // A phase this build does not know is left alone (to_domain
+                // reports it when the store is read).
+                Phase::parse(phase)
+                    .is_some_and(|phase| needs_reconcile(phase, *generation, *observed))
             })
             .map(|(id, ..)| parse_id(&id))
             .collect()

@@ -96,7 +96,7 @@ impl SqlTenantRepository {
     }
 }
 
-fn to_tenant(row: tenants::Model) -> Result<Tenant> {
+pub(super) fn to_tenant(row: tenants::Model) -> Result<Tenant> {
     let allowed_engines: Vec<String> = serde_json::from_str(&row.allowed_engines)
         .map_err(|e| Error::internal("decode allowed engines", e))?;
     let limit = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());

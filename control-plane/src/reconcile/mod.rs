@@ -10,7 +10,9 @@
 //! the next step that is not done for its generation, records the step as
 //! a condition and a timeline event, and says when to run again.
 
-mod backoff;
+pub mod backoff;
+mod engine;
+mod error;
 mod namespace;
 pub mod orphans;
 pub mod queue;
@@ -23,21 +25,22 @@ use std::{
     time::Duration,
 };
 
-use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+pub use engine::EngineRuntime;
+pub use error::Error;
 pub use orphans::{Orphan, Orphans};
 pub use queue::{Next, Queue};
+pub use steps::{DEADLINE_SLACK, ERROR_RETRY_ATTEMPT, NAMESPACE_RECHECK, NAMESPACE_WAIT};
 
 use crate::{
     cluster::KubeOps,
-    domain::{Store, ports::StoreDriver, ports::StoreRepository},
+    domain::ports::StoreRepository,
     metrics::Metrics,
     watch::{ChangeHub, HubMessage},
 };
-use storeplane_plugin_host::PluginHost;
 
 /// How stores are provisioned on this platform.
 #[derive(Debug, Clone)]
@@ -158,8 +161,8 @@ impl PlatformConfig {
 pub struct Context {
     /// Stores.
     pub repo: Arc<dyn StoreRepository>,
-    /// Engine plugins.
-    pub plugins: Arc<PluginHost>,
+    /// The engines (the plugin host).
+    pub engines: Arc<dyn EngineRuntime>,
     /// The cluster.
     pub kube: Arc<KubeOps>,
     /// Platform settings.
@@ -188,9 +191,40 @@ pub struct Context {
     /// in flight: they stop at their next await and hand their leases back
     /// (see [`Reconciler::drain`]).
     pub abandon: CancellationToken,
+    /// Delays between retries of a failing store.
+    pub backoff: backoff::Policy,
 }
 
 impl Context {
+    /// A context with nothing seen yet: no drift, no own writes, no
+    /// namespaces, orphans reported but never deleted, the default backoff.
+    pub fn new(
+        repo: Arc<dyn StoreRepository>,
+        engines: Arc<dyn EngineRuntime>,
+        kube: Arc<KubeOps>,
+        platform: PlatformConfig,
+        replica: String,
+        metrics: Arc<Metrics>,
+        installation: Uuid,
+    ) -> Self {
+        Self {
+            repo,
+            engines,
+            kube,
+            platform,
+            replica,
+            metrics,
+            installation,
+            orphans: Arc::default(),
+            orphan_deletion: None,
+            drifted: Mutex::default(),
+            own_writes: Mutex::default(),
+            namespaces: Mutex::default(),
+            abandon: CancellationToken::new(),
+            backoff: backoff::Policy::DEFAULT,
+        }
+    }
+
     /// Marks a store's baseline as drifted; its next run re-applies it.
     pub fn mark_drifted(&self, id: Uuid) {
         self.drifted
@@ -233,11 +267,18 @@ impl Context {
 /// How long runs abandoned at shutdown get to hand their leases back.
 const ABANDON_GRACE: Duration = Duration::from_secs(5);
 
-/// The running reconciler; also the [`StoreDriver`] the API notifies.
+/// One reconcile run of store `id`, as the queue runs it, and when to run
+/// again: for tests and tools that drive the reconciler step by step.
+pub async fn run_once(ctx: &Context, id: Uuid) -> Next {
+    steps::run(ctx, id).await
+}
+
+/// The running reconciler. It learns of store changes from the change hub
+/// only (the one wake path for this replica's API writes and other
+/// replicas' alike), of cluster changes from its watches.
 #[derive(Clone)]
 pub struct Reconciler {
     queue: Queue,
-    kube: Arc<KubeOps>,
     ctx: Arc<Context>,
 }
 
@@ -256,11 +297,15 @@ impl Reconciler {
         cancel: CancellationToken,
     ) -> Self {
         let run_ctx = Arc::clone(&ctx);
-        let queue = Queue::start(concurrency, cancel.clone(), move |id| {
-            let ctx = Arc::clone(&run_ctx);
-            async move { steps::run(&ctx, id).await }
-        });
-        ctx.metrics.set_queue(queue.clone());
+        let queue = Queue::start_with_gauge(
+            concurrency,
+            cancel.clone(),
+            ctx.metrics.queue_depth(),
+            move |id| {
+                let ctx = Arc::clone(&run_ctx);
+                async move { steps::run(&ctx, id).await }
+            },
+        );
 
         // Store changes, from this replica and (PostgreSQL) the others.
         let mut changes = hub.subscribe();
@@ -272,7 +317,7 @@ impl Reconciler {
                     message = changes.recv() => match message {
                         Ok(HubMessage::Change(change)) => {
                             let store = &change.store;
-                            if needs_work(store) && !hub_ctx.is_own_write(store.id, store.resource_version) {
+                            if store.needs_reconcile() && !hub_ctx.is_own_write(store.id, store.resource_version) {
                                 hub_queue.enqueue(store.id);
                             }
                         }
@@ -303,11 +348,7 @@ impl Reconciler {
         watches::spawn(Arc::clone(&ctx), queue.clone(), cancel);
         enqueue_all(&ctx, &queue).await;
         info!(concurrency, "reconciler started");
-        Self {
-            queue,
-            kube: Arc::clone(&ctx.kube),
-            ctx,
-        }
+        Self { queue, ctx }
     }
 
     /// After `start`'s `cancel` (no run starts any more): waits up to
@@ -344,60 +385,6 @@ impl Reconciler {
     /// The work queue.
     pub fn queue(&self) -> &Queue {
         &self.queue
-    }
-}
-
-#[async_trait]
-impl StoreDriver for Reconciler {
-    async fn store_changed(&self, store: &Store) {
-        self.queue.enqueue(store.id);
-    }
-
-    async fn secret_values(
-        &self,
-        store: &Store,
-        secret: &str,
-    ) -> crate::domain::Result<std::collections::BTreeMap<String, String>> {
-        use crate::domain::Error;
-        use base64::Engine as _;
-        let namespace = store.namespace();
-        let object = self
-            .kube
-            .get(Some(&namespace), "v1", "Secret", secret)
-            .await
-            .map_err(|e| Error::internal(format!("reading Secret {namespace}/{secret}"), e.to_string()))?
-            .ok_or_else(|| Error::FailedPrecondition {
-                kind: "CREDENTIALS_MISSING",
-                subject: format!("stores/{}", store.id),
-                description: format!(
-                    "Secret {namespace}/{secret} is not in the cluster; retry the store to recreate it"
-                ),
-            })?;
-        let data = object["data"].as_object().cloned().unwrap_or_default();
-        data.into_iter()
-            .map(|(key, value)| {
-                let decoded = value
-                    .as_str()
-                    .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        Error::internal(
-                            format!("decoding Secret {namespace}/{secret}"),
-                            format!("key {key:?} is not base64-encoded UTF-8"),
-                        )
-                    })?;
-                Ok((key, decoded))
-            })
-            .collect()
-    }
-}
-
-fn needs_work(store: &Store) -> bool {
-    use crate::domain::Phase;
-    match store.phase {
-        Phase::Provisioning | Phase::Deleting => true,
-        Phase::Ready => store.generation != store.observed_generation,
-        Phase::Failed => false,
     }
 }
 

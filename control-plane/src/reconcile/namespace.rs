@@ -10,11 +10,13 @@
 //! use, and re-applied whenever a watch shows it drifted.
 
 use serde_json::{Value, json};
-use storeplane_plugin_host::HostError;
 
 use super::Context;
 use crate::{
-    cluster::{LABEL_INSTANCE, LABEL_STORE, Owner, Ownership, PLATFORM_FIELD_MANAGER},
+    cluster::{
+        Error as ClusterError, ErrorKind, LABEL_INSTANCE, LABEL_STORE, Owner, Ownership,
+        PLATFORM_FIELD_MANAGER,
+    },
     domain::Store,
 };
 
@@ -44,7 +46,7 @@ pub enum PrepareError {
     Terminating(String),
     /// The cluster failed.
     #[error(transparent)]
-    Cluster(#[from] HostError),
+    Cluster(#[from] ClusterError),
 }
 
 /// What a teardown step found.
@@ -222,7 +224,7 @@ pub async fn ensure_access(
     ctx: &Context,
     store: &Store,
     claimed: Claimed,
-) -> Result<(), HostError> {
+) -> Result<(), ClusterError> {
     let Some(access) = &ctx.platform.store_access else {
         return Ok(());
     };
@@ -243,7 +245,7 @@ pub async fn ensure_access(
         .await
     {
         Ok(_) => wait_for_access(ctx, &ns).await?,
-        Err(HostError::Conflict(_)) => {}
+        Err(err) if err.is_conflict() => {}
         Err(err) => return Err(err),
     }
     access.set_bound(&ns, true);
@@ -253,7 +255,7 @@ pub async fn ensure_access(
 /// Asks the API server (SelfSubjectAccessReview, which every authenticated
 /// user may) until it authorizes storeplane through the new binding: the
 /// baseline's first apply would otherwise race the RBAC cache.
-async fn wait_for_access(ctx: &Context, ns: &str) -> Result<(), HostError> {
+async fn wait_for_access(ctx: &Context, ns: &str) -> Result<(), ClusterError> {
     let review = json!({
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SelfSubjectAccessReview",
@@ -269,16 +271,19 @@ async fn wait_for_access(ctx: &Context, ns: &str) -> Result<(), HostError> {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(HostError::Denied(format!(
-                "RoleBinding {ACCESS_BINDING} in {ns} grants nothing: is --store-role-subject this process's own identity?"
-            )));
+            return Err(ClusterError::new(
+                ErrorKind::Denied,
+                format!(
+                    "RoleBinding {ACCESS_BINDING} in {ns} grants nothing: is --store-role-subject this process's own identity?"
+                ),
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
 /// Who owns the store's namespace right now; `None` when it is absent.
-async fn current(ctx: &Context, store: &Store) -> Result<Option<(Value, Ownership)>, HostError> {
+async fn current(ctx: &Context, store: &Store) -> Result<Option<(Value, Ownership)>, ClusterError> {
     let found = ctx
         .kube
         .get(None, "v1", "Namespace", &store.namespace())
@@ -342,7 +347,7 @@ pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError
                 {
                     Ok(_) => return Ok(Claimed::Created),
                     // Created meanwhile: read it again and judge it.
-                    Err(HostError::Conflict(_)) => continue,
+                    Err(err) if err.is_conflict() => continue,
                     Err(err) => return Err(err.into()),
                 }
             }
@@ -359,7 +364,7 @@ pub async fn apply_baseline(
     ctx: &Context,
     store: &Store,
     claimed: Claimed,
-) -> Result<(), HostError> {
+) -> Result<(), ClusterError> {
     let ns = store.namespace();
     if claimed == Claimed::Existing {
         ctx.kube
@@ -383,7 +388,7 @@ pub async fn apply_baseline(
 /// Re-asserts the baseline of a store whose namespace is still its own;
 /// false when there was nothing to re-assert (namespace absent, foreign or
 /// terminating).
-pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, HostError> {
+pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, ClusterError> {
     match current(ctx, store).await? {
         Some((live, ownership))
             if ownership.is_ours() && live["metadata"]["deletionTimestamp"].is_null() =>
@@ -398,7 +403,10 @@ pub async fn reassert(ctx: &Context, store: &Store) -> Result<bool, HostError> {
 
 /// Whether a teardown may act in the namespace: `Err` says why not (it is
 /// absent, or not this store's) and is the teardown's last word.
-pub async fn delete_check(ctx: &Context, store: &Store) -> Result<Result<(), String>, HostError> {
+pub async fn delete_check(
+    ctx: &Context,
+    store: &Store,
+) -> Result<Result<(), String>, ClusterError> {
     let ns = store.namespace();
     Ok(match current(ctx, store).await? {
         None => Err(format!(
@@ -412,7 +420,7 @@ pub async fn delete_check(ctx: &Context, store: &Store) -> Result<Result<(), Str
 }
 
 /// Starts deleting the namespace when it is this store's.
-pub async fn delete(ctx: &Context, store: &Store) -> Result<Teardown, HostError> {
+pub async fn delete(ctx: &Context, store: &Store) -> Result<Teardown, ClusterError> {
     let ns = store.namespace();
     let Some((live, ownership)) = current(ctx, store).await? else {
         return Ok(Teardown::Gone);
@@ -430,7 +438,10 @@ pub async fn delete(ctx: &Context, store: &Store) -> Result<Teardown, HostError>
     }
     let uid = live["metadata"]["uid"].as_str().unwrap_or_default();
     if uid.is_empty() {
-        return Err(HostError::Invalid(format!("namespace {ns} has no uid")));
+        return Err(ClusterError::new(
+            ErrorKind::Invalid,
+            format!("namespace {ns} has no uid"),
+        ));
     }
     // The uid precondition: only the namespace judged above is deleted.
     ctx.kube

@@ -6,6 +6,7 @@
 //! in flight are over ([`Queue::drained`]), so a replica shutting down can
 //! wait for them before it exits.
 
+use prometheus_client::metrics::gauge::Gauge;
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     future::Future,
@@ -51,7 +52,7 @@ enum Msg {
 #[derive(Clone)]
 pub struct Queue {
     tx: mpsc::UnboundedSender<Msg>,
-    depth: Arc<std::sync::atomic::AtomicUsize>,
+    depth: Gauge,
     drained: CancellationToken,
 }
 
@@ -64,12 +65,26 @@ impl Queue {
         F: Fn(Uuid) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Next> + Send + 'static,
     {
+        Self::start_with_gauge(concurrency, stop, Gauge::default(), work)
+    }
+
+    /// [`Queue::start`], keeping `depth` (a metric's gauge) at the number
+    /// of keys waiting to run.
+    pub fn start_with_gauge<F, Fut>(
+        concurrency: usize,
+        stop: CancellationToken,
+        depth: Gauge,
+        work: F,
+    ) -> Self
+    where
+        F: Fn(Uuid) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Next> + Send + 'static,
+    {
         let (tx, rx) = mpsc::unbounded_channel();
-        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let drained = CancellationToken::new();
         let queue = Self {
             tx: tx.clone(),
-            depth: Arc::clone(&depth),
+            depth: depth.clone(),
             drained: drained.clone(),
         };
         tokio::spawn(run(
@@ -101,7 +116,7 @@ impl Queue {
 
     /// Keys waiting to run (not counting running ones or delayed ones).
     pub fn depth(&self) -> usize {
-        self.depth.load(std::sync::atomic::Ordering::Relaxed)
+        usize::try_from(self.depth.get()).unwrap_or(0)
     }
 }
 
@@ -111,7 +126,7 @@ async fn run<F, Fut>(
     concurrency: usize,
     stop: CancellationToken,
     work: Arc<F>,
-    depth: Arc<std::sync::atomic::AtomicUsize>,
+    depth: Gauge,
     drained: CancellationToken,
 ) where
     F: Fn(Uuid) -> Fut + Send + Sync + 'static,
@@ -146,10 +161,11 @@ async fn run<F, Fut>(
                 let _ = done.send(Msg::Finished(id, next));
             });
         }
-        depth.store(
-            if stopping { 0 } else { state.ready.len() },
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        depth.set(if stopping {
+            0
+        } else {
+            i64::try_from(state.ready.len()).unwrap_or(i64::MAX)
+        });
         if stopping && state.running.is_empty() {
             drained.cancel();
             return;

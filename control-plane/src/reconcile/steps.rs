@@ -3,29 +3,35 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use storeplane_plugin_host::{CallError, HostError, ObservedPhase, StoreContext};
+use storeplane_plugin_host::{CallError, ObservedPhase, StoreContext};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, debug, info, warn};
 use uuid::Uuid;
 
 use super::{
-    Context, Next, backoff,
+    Context, Error, Next,
     namespace::{self, Claimed, PrepareError, Teardown},
 };
 use crate::domain::{
-    ConditionStatus, Error, Failure, NewEvent, Outcome, Phase, Store, StoreRef, Urls,
+    self, Attempt, ConditionStatus, Failure, NewEvent, Outcome, Phase, Readiness, Store, StoreRef,
+    conditions::{ENGINE_DEPROVISIONED, ENGINE_PROVISIONED, NAMESPACE_READY, READY},
     ports::{Claim, StoreRepository},
     tenancy::Scope,
 };
 
-/// Condition types, in step order.
-const NAMESPACE_READY: &str = "NamespaceReady";
-const ENGINE_PROVISIONED: &str = "EngineProvisioned";
-const READY: &str = "Ready";
-const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
 /// How long to wait for a terminating namespace before trying again (its
 /// watch usually wakes the store sooner).
-const NAMESPACE_WAIT: Duration = Duration::from_secs(5);
+pub const NAMESPACE_WAIT: Duration = Duration::from_secs(5);
+/// How soon a teardown looks again when its namespace vanished between
+/// being read and being deleted.
+pub const NAMESPACE_RECHECK: Duration = Duration::from_secs(1);
+/// The attempt whose backoff a run that failed on the database or the
+/// cluster (not on the store) waits: the store's own attempts are not
+/// counted for a failure that is not its fault.
+pub const ERROR_RETRY_ATTEMPT: i32 = 2;
+/// How long after the provisioning deadline a waiting store runs again, so
+/// the timeout fires on time rather than at the next resync.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(10);
 /// How long after another replica's lease lapses this one tries to take
 /// the store over: room for the holder's last renewal in flight and for
 /// clocks that differ a little between replicas.
@@ -43,28 +49,17 @@ async fn run_in(ctx: &Context, id: Uuid) -> Next {
     let next = match reconcile(ctx, id).await {
         Ok(next) => next,
         Err(err) => {
-            ctx.metrics.reconcile_error(err_label(&err));
+            ctx.metrics.reconcile_error(err.metric_label());
             warn!(store = %id, error = %err, "reconcile failed; retrying");
-            // A database that does not answer is not the store's fault: no
-            // attempt is counted, and the run waits at least as long as
-            // the database layer suggests.
-            let wait = match &err {
-                Error::Unavailable { retry_after, .. } => (*retry_after).max(backoff::delay(2)),
-                _ => backoff::delay(2),
-            };
-            Next::After(wait)
+            // A database or cluster that does not answer is not the store's
+            // fault: no attempt is counted, and the run waits at least as
+            // long as the database layer suggests.
+            let wait = ctx.backoff.delay(ERROR_RETRY_ATTEMPT);
+            Next::After(err.retry_after().map_or(wait, |after| after.max(wait)))
         }
     };
     debug!(store = %id, elapsed_ms = started.elapsed().as_millis() as u64, ?next, "reconciled");
     next
-}
-
-fn err_label(err: &Error) -> &'static str {
-    match err {
-        Error::Internal { .. } => "database",
-        Error::Unavailable { .. } => "database_unavailable",
-        _ => "other",
-    }
 }
 
 async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
@@ -90,7 +85,7 @@ async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
         () = lost.cancelled() => {
             warn!(store = %id, "lease lost or not renewable; abandoning this run");
             // The next run's claim says whether it is still ours.
-            return Ok(Next::After(ctx.platform.lease / 3));
+            return Ok(Next::After(lease_recheck(ctx.platform.lease)));
         }
         () = ctx.abandon.cancelled() => {
             // Shutting down and past the deadline: hand the lease back so
@@ -111,6 +106,12 @@ async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
         }
         Err(Halt::Failed(err)) => Err(err),
     }
+}
+
+/// How soon a run that lost its lease looks again: its next claim says
+/// whether the store is still this replica's.
+fn lease_recheck(lease: Duration) -> Duration {
+    lease / 3
 }
 
 /// What [`take`] got.
@@ -136,7 +137,7 @@ async fn take(
     replica: &str,
     lease: Duration,
     id: Uuid,
-) -> Result<Taken, Error> {
+) -> Result<Taken, domain::Error> {
     match repo.claim(id, replica, lease).await? {
         Claim::Held => {}
         Claim::NoStore => return Ok(Taken::Gone),
@@ -152,7 +153,7 @@ async fn take(
     }
     match repo.get(&Scope::All, &StoreRef::Id(id)).await {
         Ok(store) => Ok(Taken::Store(Box::new(store))),
-        Err(Error::NotFound { .. }) => Ok(Taken::Gone),
+        Err(domain::Error::NotFound { .. }) => Ok(Taken::Gone),
         Err(err) => {
             release(repo, replica, id).await;
             Err(err)
@@ -230,7 +231,7 @@ fn renew_lease(
 }
 
 /// The timeline entry of a re-applied baseline.
-async fn restored_event(ctx: &Context, store: &Store, step: Instant) -> Result<(), Error> {
+async fn restored_event(ctx: &Context, store: &Store, step: Instant) -> Result<(), domain::Error> {
     ctx.repo
         .record_event(
             store.id,
@@ -254,16 +255,16 @@ async fn restore_baseline(ctx: &Context, store: &Store) -> Result<(), Error> {
     match namespace::reassert(ctx, store).await {
         Ok(true) => {
             info!(store = %store.name, "platform baseline drifted; re-applied");
-            restored_event(ctx, store, step).await
+            Ok(restored_event(ctx, store, step).await?)
         }
         Ok(false) => Ok(()),
         Err(err) => {
             warn!(store = %store.name, error = %err, "cannot re-apply the platform baseline; retrying");
             ctx.mark_drifted(store.id);
-            Err(Error::internal(
-                "re-apply the platform baseline",
-                err.to_string(),
-            ))
+            Err(Error::Cluster {
+                doing: "re-apply the platform baseline",
+                source: err,
+            })
         }
     }
 }
@@ -308,6 +309,12 @@ impl From<Error> for Halt {
     }
 }
 
+impl From<domain::Error> for Halt {
+    fn from(err: domain::Error) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
 /// Writes a change to the store read as `store`, and says whether it wrote
 /// anything (`change` may find nothing to do). A store that moved on since
 /// (a newer generation or another phase) is left alone and the run halts:
@@ -317,7 +324,7 @@ impl From<Error> for Halt {
 async fn write_change(
     repo: &dyn StoreRepository,
     store: &Store,
-    change: impl Fn(&mut Store) -> Option<NewEvent> + Send + Sync,
+    change: impl Fn(&mut Store) -> domain::Result<Option<NewEvent>> + Send + Sync,
 ) -> Result<(Store, bool), Halt> {
     let generation = store.generation;
     let phase = store.phase;
@@ -333,7 +340,7 @@ async fn write_change(
                     superseded.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Ok(None);
                 }
-                let event = change(s);
+                let event = change(s)?;
                 wrote.store(event.is_some(), std::sync::atomic::Ordering::Relaxed);
                 Ok(event)
             },
@@ -349,7 +356,7 @@ async fn write_change(
 async fn write(
     ctx: &Context,
     store: &Store,
-    change: impl Fn(&mut Store) -> Option<NewEvent> + Send + Sync,
+    change: impl Fn(&mut Store) -> domain::Result<Option<NewEvent>> + Send + Sync,
 ) -> Result<Store, Halt> {
     let (written, wrote) = write_change(ctx.repo.as_ref(), store, change).await?;
     if wrote {
@@ -361,18 +368,11 @@ async fn write(
 async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Halt> {
     let now = Utc::now();
     if store.provisioning_since.is_none() {
-        store = write(ctx, &store, |s| {
-            s.provisioning_since = Some(now);
-            Some(NewEvent::info(
-                "ProvisioningStarted",
-                format!("provisioning generation {}", s.generation),
-            ))
-        })
-        .await?;
+        store = write(ctx, &store, |s| s.begin_provisioning(now)).await?;
     }
     let since = store.provisioning_since.unwrap_or(now);
-    let elapsed = (now - since).to_std().unwrap_or_default();
-    if elapsed > ctx.platform.provision_timeout {
+    let elapsed = store.provisioning_elapsed(now);
+    if store.provisioning_timed_out(now, ctx.platform.provision_timeout) {
         return fail(
             ctx,
             &store,
@@ -384,7 +384,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         )
         .await;
     }
-    let Some(engine) = ctx.plugins.engine(&store.engine).cloned() else {
+    let Some(engine_version) = ctx.engines.version(&store.engine) else {
         return fail(
             ctx,
             &store,
@@ -410,7 +410,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         }
         Err(PrepareError::Terminating(ns)) => {
             write(ctx, &store, |s| {
-                s.set_condition(
+                Ok(s.set_condition(
                     NAMESPACE_READY,
                     ConditionStatus::False,
                     "Terminating",
@@ -422,7 +422,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                         "WaitingForNamespace",
                         format!("namespace {ns} is still being deleted; waiting"),
                     )
-                })
+                }))
             })
             .await?;
             return Ok(Next::After(NAMESPACE_WAIT));
@@ -453,7 +453,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                     "namespace, quota, limits and network policies applied",
                     Utc::now(),
                 );
-                Some(NewEvent {
+                Ok(Some(NewEvent {
                     reason: "NamespacePrepared".into(),
                     message: format!(
                         "namespace {} with quota, limit range, network policies and Pod Security {}",
@@ -462,7 +462,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                     ),
                     outcome: Outcome::Succeeded,
                     duration_ms: ms(step),
-                })
+                }))
             })
             .await?;
         }
@@ -475,17 +475,17 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         // timeline, the witness that a store is provisioned once per
         // generation however many replicas share the work.
         info!(store = %store.id, name = %store.name, generation = store.generation, replica = %ctx.replica, "engine provision starting");
-        let result = if store.engine_version.is_empty() || store.engine_version == engine.version {
-            ctx.plugins.provision(&store.engine, &plugin_ctx).await
+        let result = if store.engine_version.is_empty() || store.engine_version == engine_version {
+            ctx.engines.provision(&store.engine, &plugin_ctx).await
         } else {
             let from = store.engine_version.clone();
-            ctx.plugins.upgrade(&store.engine, &plugin_ctx, &from).await
+            ctx.engines.upgrade(&store.engine, &plugin_ctx, &from).await
         };
         if let Err(err) = result {
             warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, error = %err, "engine provision failed");
             return call_failed(ctx, &store, "Provision", err).await;
         }
-        let version = engine.version.clone();
+        let version = engine_version;
         let recorded = write(ctx, &store, |s| {
             s.set_condition(
                 ENGINE_PROVISIONED,
@@ -504,7 +504,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                 format!("{} {version} applied the store's resources", s.engine)
             };
             s.engine_version = version.clone();
-            Some(NewEvent {
+            Ok(Some(NewEvent {
                 reason: if upgraded {
                     "EngineUpgraded"
                 } else {
@@ -514,7 +514,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                 message,
                 outcome: Outcome::Succeeded,
                 duration_ms: ms(step),
-            })
+            }))
         })
         .await;
         store = match recorded {
@@ -531,7 +531,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         }
     }
 
-    let observed = match ctx.plugins.observe(&store.engine, &plugin_ctx).await {
+    let observed = match ctx.engines.observe(&store.engine, &plugin_ctx).await {
         Ok(observed) => observed,
         Err(err) => return call_failed(ctx, &store, "Observe", err).await,
     };
@@ -542,30 +542,14 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                 &store.engine,
                 Duration::from_millis(u64::try_from(total).unwrap_or(0)),
             );
+            let readiness = Readiness {
+                storefront_url: observed.storefront_url.clone().unwrap_or_default(),
+                admin_url: observed.admin_url.clone().unwrap_or_default(),
+                credentials_secret: observed.credentials_secret.clone(),
+                message: observed.message.clone(),
+            };
             write(ctx, &store, |s| {
-                s.phase = Phase::Ready;
-                s.observed_generation = s.generation;
-                s.provisioning_since = None;
-                s.attempts = 0;
-                s.failure = None;
-                s.urls = Urls {
-                    storefront: observed.storefront_url.clone().unwrap_or_default(),
-                    admin: observed.admin_url.clone().unwrap_or_default(),
-                };
-                s.credentials_secret = observed.credentials_secret.clone();
-                s.set_condition(
-                    READY,
-                    ConditionStatus::True,
-                    "Ready",
-                    &observed.message,
-                    Utc::now(),
-                );
-                Some(NewEvent {
-                    reason: "Ready".into(),
-                    message: format!("the store is ready: {}", s.urls.storefront),
-                    outcome: Outcome::Succeeded,
-                    duration_ms: total,
-                })
+                s.mark_ready(readiness.clone(), total, Utc::now()).map(Some)
             })
             .await?;
             info!(store = %store.name, "store ready");
@@ -581,14 +565,14 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         }
         ObservedPhase::Provisioning => {
             write(ctx, &store, |s| {
-                s.set_condition(
+                Ok(s.set_condition(
                     READY,
                     ConditionStatus::False,
                     "Provisioning",
                     &observed.message,
                     Utc::now(),
                 )
-                .then(|| NewEvent::info("Waiting", observed.message.clone()))
+                .then(|| NewEvent::info("Waiting", observed.message.clone())))
             })
             .await?;
             // Watches wake the store as its workloads change; the timer is
@@ -596,9 +580,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             // so a timeout fires on time.
             let deadline = ctx.platform.provision_timeout.saturating_sub(elapsed);
             Ok(Next::After(
-                ctx.platform
-                    .resync
-                    .min(deadline + Duration::from_millis(10)),
+                ctx.platform.resync.min(deadline + DEADLINE_SLACK),
             ))
         }
     }
@@ -626,29 +608,31 @@ async fn retry(
     message: &str,
     retryable: bool,
 ) -> Result<Next, Halt> {
-    let attempts = store.attempts + 1;
-    if !retryable || attempts >= ctx.platform.max_attempts {
-        return fail(
-            ctx,
-            store,
-            &format!("{step}Failed"),
-            format!("{message} (after {attempts} attempts)"),
-        )
-        .await;
-    }
-    let delay = backoff::delay(attempts);
+    let attempts = match store.next_attempt(ctx.platform.max_attempts) {
+        Attempt::Retry(attempts) if retryable => attempts,
+        Attempt::Retry(attempts) | Attempt::Exhausted(attempts) => {
+            return fail(
+                ctx,
+                store,
+                &format!("{step}Failed"),
+                format!("{message} (after {attempts} attempts)"),
+            )
+            .await;
+        }
+    };
+    let delay = ctx.backoff.delay(attempts);
     let message = format!(
         "{step} failed: {message}; retry {attempts} in {} s",
         delay.as_secs()
     );
     write(ctx, store, |s| {
-        s.attempts = attempts;
-        Some(NewEvent {
+        let event = NewEvent {
             reason: format!("{step}Retrying"),
             message: message.clone(),
             outcome: Outcome::Failed,
             duration_ms: 0,
-        })
+        };
+        s.record_attempt(attempts, event).map(Some)
     })
     .await?;
     Ok(Next::After(delay))
@@ -657,21 +641,12 @@ async fn retry(
 async fn fail(ctx: &Context, store: &Store, reason: &str, message: String) -> Result<Next, Halt> {
     ctx.metrics.failed(&store.engine, reason);
     warn!(store = %store.name, reason, %message, "store failed");
+    let failure = Failure {
+        reason: reason.to_owned(),
+        message,
+    };
     write(ctx, store, |s| {
-        s.phase = Phase::Failed;
-        s.observed_generation = s.generation;
-        s.provisioning_since = None;
-        s.failure = Some(Failure {
-            reason: reason.to_owned(),
-            message: message.clone(),
-        });
-        s.set_condition(READY, ConditionStatus::False, reason, &message, Utc::now());
-        Some(NewEvent {
-            reason: "Failed".into(),
-            message: format!("{reason}: {message}"),
-            outcome: Outcome::Failed,
-            duration_ms: 0,
-        })
+        s.mark_failed(failure.clone(), Utc::now()).map(Some)
     })
     .await?;
     Ok(Next::Done)
@@ -686,7 +661,7 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Halt> {
         Ok(owned) => owned,
         Err(err) => {
             warn!(store = %store.name, error = %err, "cannot read the namespace; retrying");
-            return Ok(Next::After(backoff::delay(store.attempts.max(1))));
+            return Ok(Next::After(ctx.backoff.delay(store.attempts.max(1))));
         }
     };
     if let Err(left_alone) = owned {
@@ -698,8 +673,8 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Halt> {
         if let Err(err) = namespace::ensure_access(ctx, &store, Claimed::Existing).await {
             warn!(store = %store.name, error = %err, "cannot bind the store role; the engine's clean-up may be refused");
         }
-        let outcome = if ctx.plugins.engine(&store.engine).is_some() {
-            ctx.plugins
+        let outcome = if ctx.engines.version(&store.engine).is_some() {
+            ctx.engines
                 .deprovision(&store.engine, &store_context(ctx, &store))
                 .await
                 .map_err(|e| e.to_string())
@@ -726,12 +701,12 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Halt> {
                 &message,
                 Utc::now(),
             );
-            Some(NewEvent {
+            Ok(Some(NewEvent {
                 reason: "EngineDeprovisioned".into(),
                 message: message.clone(),
                 outcome,
                 duration_ms: ms(started),
-            })
+            }))
         })
         .await?;
     }
@@ -746,10 +721,10 @@ async fn teardown(ctx: &Context, store: Store) -> Result<Next, Halt> {
         Ok(Teardown::NotOurs(message)) => remove_record(ctx, &store, message, Outcome::Info).await,
         // The namespace watch wakes us when it is gone.
         Ok(Teardown::Waiting) => Ok(Next::After(ctx.platform.resync)),
-        Err(HostError::NotFound(_)) => Ok(Next::After(Duration::from_secs(1))),
+        Err(err) if err.is_not_found() => Ok(Next::After(NAMESPACE_RECHECK)),
         Err(err) => {
             warn!(store = %store.name, error = %err, "cannot delete namespace; retrying");
-            Ok(Next::After(backoff::delay(store.attempts.max(1))))
+            Ok(Next::After(ctx.backoff.delay(store.attempts.max(1))))
         }
     }
 }
@@ -896,7 +871,7 @@ mod tests {
                 other_replica.await;
             }
             if self.fail_claims.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(Error::unavailable(
+                return Err(domain::Error::unavailable(
                     "claim store lease",
                     Duration::from_millis(100),
                     "connection refused",
@@ -958,15 +933,12 @@ mod tests {
         let read = repo.get(&Scope::All, &StoreRef::Id(id)).await.expect("get");
         // ...and the owner deletes it meanwhile (as the API does).
         repo.update(&Scope::All, &StoreRef::Id(id), false, &|s: &mut Store| {
-            s.phase = Phase::Deleting;
-            s.generation += 1;
-            Ok(Some(NewEvent::info("DeleteRequested", "deleted")))
+            Ok(s.request_deletion())
         })
         .await
         .expect("delete");
         let written = write_change(repo.as_ref(), &read, |s| {
-            s.phase = Phase::Ready;
-            Some(NewEvent::info("Ready", "ready"))
+            s.mark_ready(Readiness::default(), 0, Utc::now()).map(Some)
         })
         .await;
         assert!(
@@ -984,7 +956,7 @@ mod tests {
                 "removed",
                 Utc::now(),
             );
-            Some(NewEvent::info("EngineDeprovisioned", "removed"))
+            Ok(Some(NewEvent::info("EngineDeprovisioned", "removed")))
         })
         .await
         .expect("write");

@@ -1,17 +1,12 @@
-//! Request validation shared by every adapter (and mirrored by the dashboard).
+//! Request validation shared by every adapter. The name rules themselves
+//! live in `storeplane-rules`, which the dashboard builds too.
 
 use uuid::Uuid;
 
 use super::{FieldViolation, StoreRef};
 
-/// Shortest store name.
-pub const NAME_MIN_LEN: usize = 3;
-/// Longest store name. `store-<name>` must stay a valid namespace (63), and
-/// charts derive object names such as `<name>-mysql-headless` from it, so the
-/// bound leaves room for their suffixes.
-pub const NAME_MAX_LEN: usize = 40;
-/// Longest idempotency key.
-pub const REQUEST_ID_MAX_LEN: usize = 128;
+/// The name rules the dashboard checks too, from the one crate both build.
+pub use storeplane_rules::{NAME_MAX_LEN, NAME_MIN_LEN, REQUEST_ID_MAX_LEN};
 /// Page size when the request gives none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Largest page served; larger requests are clamped (AIP-158).
@@ -21,51 +16,20 @@ pub const MAX_PAGE_SIZE: u64 = 1000;
 /// '-', starting with a letter, ending with a letter or digit) of
 /// [`NAME_MIN_LEN`]..=[`NAME_MAX_LEN`] characters. Returns why it is not.
 pub fn store_name(name: &str) -> Result<(), String> {
-    let len = name.chars().count();
-    if len == 0 {
-        return Err("is required".into());
-    }
-    if !(NAME_MIN_LEN..=NAME_MAX_LEN).contains(&len) {
-        return Err(format!(
-            "must be {NAME_MIN_LEN} to {NAME_MAX_LEN} characters long (got {len})"
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!(
-            "may contain only lowercase letters, digits and '-' (found {bad:?})"
-        ));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err("must start with a lowercase letter".into());
-    }
-    if name.ends_with('-') {
-        return Err("must end with a letter or digit".into());
-    }
-    Ok(())
+    storeplane_rules::store_name(name).map_err(|e| e.to_string())
 }
 
 /// Resolves a tenant reference, `tenants/<id>` or `<id>`; ids follow the
 /// store-name rules (they appear in labels and log lines).
 pub fn tenant_ref(value: &str) -> Result<super::TenantId, String> {
-    let id = value.strip_prefix("tenants/").unwrap_or(value);
-    store_name(id).map(|()| super::TenantId(id.to_owned()))
+    storeplane_rules::tenant_id(value)
+        .map(|id| super::TenantId(id.to_owned()))
+        .map_err(|e| e.to_string())
 }
 
 /// Checks an idempotency key: printable ASCII, at most [`REQUEST_ID_MAX_LEN`].
 pub fn request_id(id: &str) -> Result<(), String> {
-    if id.len() > REQUEST_ID_MAX_LEN {
-        return Err(format!(
-            "must be at most {REQUEST_ID_MAX_LEN} characters long (got {})",
-            id.len()
-        ));
-    }
-    if id.chars().any(|c| !c.is_ascii_graphic()) {
-        return Err("may contain only printable ASCII characters without spaces".into());
-    }
-    Ok(())
+    storeplane_rules::request_id(id).map_err(|e| e.to_string())
 }
 
 /// Resolves a page size: 0 means the default, larger than the maximum is clamped.

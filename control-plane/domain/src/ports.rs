@@ -7,6 +7,7 @@ use super::{
     ChangesSince, Config, FieldViolation, IdempotencyKey, NewEvent, NewStore, Result, Snapshot,
     Store, StoreEvent, StoreFilter, StoreRef, TenantId,
     engine::Engine,
+    release::Revision,
     tenancy::{Quota, Role, Scope, Tenant, Token},
 };
 
@@ -230,20 +231,44 @@ pub trait EngineCatalog: Send + Sync + 'static {
     async fn validate_config(&self, engine: &str, config: &Config) -> Option<Vec<FieldViolation>>;
 }
 
-/// What happens after the API changed a store's desired state. The
-/// reconciler implements it; until a cluster backend exists, the built-in
-/// [`crate::domain::service::NoCluster`] driver finishes deletions at once
-/// because there is nothing to tear down.
+/// What happens after the API changed a store's desired state, when no
+/// reconciler acts on it: the built-in [`crate::service::NoCluster`] driver
+/// finishes deletions at once because there is nothing to tear down. With
+/// a reconciler there is no driver: every committed change reaches it
+/// through the change log (one wake path, for this replica's writes and
+/// other replicas' alike).
 #[async_trait]
 pub trait StoreDriver: Send + Sync + 'static {
     /// The store's desired state changed (created, retried, deletion requested).
     async fn store_changed(&self, store: &Store);
+}
 
+/// Reads the Secrets engines keep store credentials in (the cluster
+/// adapter implements it).
+#[async_trait]
+pub trait SecretReader: Send + Sync + 'static {
     /// The decoded values of Secret `secret` in the store's namespace, for
-    /// an audited credentials reveal. The values must not be logged.
+    /// an audited credentials reveal; `None` when the Secret does not exist.
+    /// The values must not be logged.
     async fn secret_values(
         &self,
         store: &Store,
         secret: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>>;
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>>;
+}
+
+/// Recorded chart release revisions (the chart engine's history).
+#[async_trait]
+pub trait ReleaseStore: Send + Sync + 'static {
+    /// Every revision of a store's release, newest first.
+    async fn history(&self, store_id: &str, name: &str) -> Result<Vec<Revision>>;
+
+    /// The newest revision of a store's release.
+    async fn latest(&self, store_id: &str, name: &str) -> Result<Option<Revision>>;
+
+    /// Records a revision.
+    async fn record(&self, revision: &Revision) -> Result<()>;
+
+    /// Forgets a store's release (after uninstalling it).
+    async fn forget(&self, store_id: &str, name: &str) -> Result<()>;
 }

@@ -9,7 +9,7 @@ use tracing::warn;
 use super::{
     Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Phase, Result, Store,
     StoreEvent, StoreFilter, StoreRef, page,
-    ports::{EngineCatalog, StoreDriver, StoreRepository},
+    ports::{EngineCatalog, SecretReader, StoreDriver, StoreRepository},
     tenancy::{Caller, Scope},
     validate,
 };
@@ -73,13 +73,15 @@ pub struct Page<T> {
     pub next_page_token: String,
 }
 
-/// The store use cases: validate, apply the lifecycle rules, persist, and
-/// hand the store to the driver.
+/// The store use cases: validate, apply the lifecycle rules and persist.
+/// A reconciler learns of each committed change from the change log; a
+/// control plane without one hands changes to its [`StoreDriver`].
 #[derive(Clone)]
 pub struct StoreService {
     repo: Arc<dyn StoreRepository>,
     engines: Arc<dyn EngineCatalog>,
-    driver: Arc<dyn StoreDriver>,
+    secrets: Arc<dyn SecretReader>,
+    driver: Option<Arc<dyn StoreDriver>>,
 }
 
 impl StoreService {
@@ -87,12 +89,26 @@ impl StoreService {
     pub fn new(
         repo: Arc<dyn StoreRepository>,
         engines: Arc<dyn EngineCatalog>,
-        driver: Arc<dyn StoreDriver>,
+        secrets: Arc<dyn SecretReader>,
     ) -> Self {
         Self {
             repo,
             engines,
-            driver,
+            secrets,
+            driver: None,
+        }
+    }
+
+    /// Hands every change of a store's desired state to `driver` too (for
+    /// a control plane without a reconciler).
+    pub fn with_driver(mut self, driver: Arc<dyn StoreDriver>) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    async fn changed(&self, store: &Store) {
+        if let Some(driver) = &self.driver {
+            driver.store_changed(store).await;
         }
     }
 
@@ -172,7 +188,7 @@ impl StoreService {
         };
         match self.repo.create(new, key).await? {
             super::ports::Created::New(store) => {
-                self.driver.store_changed(&store).await;
+                self.changed(&store).await;
                 Ok(store)
             }
             super::ports::Created::Replayed(store) => Ok(store),
@@ -222,7 +238,18 @@ impl StoreService {
                 ),
             });
         };
-        let mut values = self.driver.secret_values(&store, &secret).await?;
+        let namespace = store.namespace();
+        let mut values = self
+            .secrets
+            .secret_values(&store, &secret)
+            .await?
+            .ok_or_else(|| Error::FailedPrecondition {
+                kind: "CREDENTIALS_MISSING",
+                subject: format!("stores/{}", store.id),
+                description: format!(
+                    "Secret {namespace}/{secret} is not in the cluster; retry the store to recreate it"
+                ),
+            })?;
         let password = values
             .remove(PASSWORD_KEY)
             .ok_or_else(|| Error::FailedPrecondition {
@@ -285,19 +312,11 @@ impl StoreService {
         let store = self
             .repo
             .update(scope, store, false, &move |s: &mut Store| {
-                check_etag(s, &etag)?;
-                if s.phase == Phase::Deleting {
-                    return Ok(None);
-                }
-                s.phase = Phase::Deleting;
-                s.generation += 1;
-                Ok(Some(NewEvent::info(
-                    "DeleteRequested",
-                    "deletion requested; removing the store's resources",
-                )))
+                s.check_etag(&etag)?;
+                Ok(s.request_deletion())
             })
             .await?;
-        self.driver.store_changed(&store).await;
+        self.changed(&store).await;
         Ok(store)
     }
 
@@ -305,30 +324,9 @@ impl StoreService {
     pub async fn retry(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
         let store = self
             .repo
-            .update(scope, store, true, &|s: &mut Store| {
-                if s.phase != Phase::Failed {
-                    return Err(Error::FailedPrecondition {
-                        kind: "STORE_PHASE",
-                        subject: format!("stores/{}", s.id),
-                        description: format!(
-                            "store {} is {}; only Failed stores can be retried",
-                            s.name,
-                            s.phase.as_str()
-                        ),
-                    });
-                }
-                let previous = s.failure.take();
-                restart(s);
-                let why = previous
-                    .map(|f| format!(" (last failure: {}: {})", f.reason, f.message))
-                    .unwrap_or_default();
-                Ok(Some(NewEvent::info(
-                    "RetryRequested",
-                    format!("retry requested{why}"),
-                )))
-            })
+            .update(scope, store, true, &|s: &mut Store| s.retry().map(Some))
             .await?;
-        self.driver.store_changed(&store).await;
+        self.changed(&store).await;
         Ok(store)
     }
 
@@ -360,22 +358,11 @@ impl StoreService {
         let store = self
             .repo
             .update(scope, store, claim, &move |s: &mut Store| {
-                check_etag(s, &etag)?;
-                if s.phase == Phase::Deleting {
-                    return Err(deleting(s));
-                }
-                s.previous_config = Some(s.config.clone());
-                if let Some(config) = &config {
-                    s.config = config.clone();
-                }
-                restart(s);
-                Ok(Some(NewEvent::info(
-                    "UpgradeRequested",
-                    format!("upgrade to generation {} requested", s.generation),
-                )))
+                s.check_etag(&etag)?;
+                s.upgrade(config.clone()).map(Some)
             })
             .await?;
-        self.driver.store_changed(&store).await;
+        self.changed(&store).await;
         Ok(store)
     }
 
@@ -385,32 +372,9 @@ impl StoreService {
         let claim = current.phase == Phase::Failed;
         let store = self
             .repo
-            .update(scope, store, claim, &|s: &mut Store| {
-                if s.phase == Phase::Deleting {
-                    return Err(deleting(s));
-                }
-                let Some(previous) = s.previous_config.take() else {
-                    return Err(Error::FailedPrecondition {
-                        kind: "NO_PREVIOUS_REVISION",
-                        subject: format!("stores/{}", s.id),
-                        description: format!(
-                            "store {} has not been upgraded; nothing to roll back to",
-                            s.name
-                        ),
-                    });
-                };
-                s.previous_config = Some(std::mem::replace(&mut s.config, previous));
-                restart(s);
-                Ok(Some(NewEvent::info(
-                    "RollbackRequested",
-                    format!(
-                        "rollback to the previous configuration as generation {}",
-                        s.generation
-                    ),
-                )))
-            })
+            .update(scope, store, claim, &|s: &mut Store| s.rollback().map(Some))
             .await?;
-        self.driver.store_changed(&store).await;
+        self.changed(&store).await;
         Ok(store)
     }
 
@@ -434,36 +398,6 @@ impl StoreService {
             next_page_token,
         })
     }
-}
-
-fn check_etag(s: &Store, etag: &str) -> Result<()> {
-    if !etag.is_empty() && etag != s.etag() {
-        return Err(Error::Aborted(format!(
-            "store {} changed since etag {etag} was read (now {}); get it again and retry",
-            s.name,
-            s.etag()
-        )));
-    }
-    Ok(())
-}
-
-fn deleting(s: &Store) -> Error {
-    Error::FailedPrecondition {
-        kind: "STORE_PHASE",
-        subject: format!("stores/{}", s.id),
-        description: format!("store {} is being deleted", s.name),
-    }
-}
-
-/// A new desired state: the platform works on it from the start.
-fn restart(s: &mut Store) {
-    s.generation += 1;
-    if s.phase == Phase::Failed {
-        s.phase = Phase::Provisioning;
-        s.failure = None;
-    }
-    s.attempts = 0;
-    s.provisioning_since = None;
 }
 
 /// Trims the look-ahead row and returns the token for the next page.
@@ -540,12 +474,15 @@ impl StoreDriver for NoCluster {
             warn!(store = %store.id, error = %err, "could not finish deleting store");
         }
     }
+}
 
+#[async_trait]
+impl SecretReader for NoCluster {
     async fn secret_values(
         &self,
         store: &Store,
         _secret: &str,
-    ) -> Result<BTreeMap<String, String>> {
+    ) -> Result<Option<BTreeMap<String, String>>> {
         Err(Error::FailedPrecondition {
             kind: "NO_CLUSTER",
             subject: format!("stores/{}", store.id),

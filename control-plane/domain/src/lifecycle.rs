@@ -1,0 +1,613 @@
+//! The store lifecycle as a state machine.
+//!
+//! Every change of a store's phase, generation, attempts or provisioning
+//! clock goes through one of the transitions below; the API service, the
+//! repository and the reconciler call them and never assign those fields
+//! themselves. Each transition is pure (time comes in as an argument),
+//! returns the timeline entry that records it, and refuses what the phase
+//! does not allow with the error the API maps to `FAILED_PRECONDITION`.
+//!
+//! ```text
+//!            create                observe: ready
+//!   (none) ─────────► Provisioning ───────────────► Ready
+//!                      │   ▲   │ failure / timeout    │ upgrade, rollback
+//!                      │   │   ▼                      │ (new generation)
+//!                      │   └─ Failed ◄────────────────┘
+//!                      │  retry, upgrade, rollback
+//!                      ▼
+//!   any phase ── delete ──► Deleting ── namespace gone ──► (record removed)
+//! ```
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    ConditionStatus, Config, Error, Failure, NewEvent, NewStore, Outcome, Phase, Result, Store,
+    Urls,
+};
+
+/// Condition types the reconciler records, in step order.
+pub mod conditions {
+    /// The store's namespace and its platform baseline are in place.
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+    /// The engine applied its resources for the current generation.
+    pub const ENGINE_PROVISIONED: &str = "EngineProvisioned";
+    /// The store takes orders.
+    pub const READY: &str = "Ready";
+    /// The engine removed its resources (deletion).
+    pub const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
+}
+
+/// Whether a store in `phase` with these generations has work for the
+/// reconciler: it is provisioning or being deleted, or it is Ready with a
+/// desired state it has not acted on. Failed stores wait for a person.
+///
+/// The one copy of the rule: [`Store::needs_reconcile`], the repository's
+/// start-up query and the reconciler's change filter all ask it.
+pub fn needs_reconcile(phase: Phase, generation: i64, observed_generation: i64) -> bool {
+    match phase {
+        Phase::Provisioning | Phase::Deleting => true,
+        Phase::Ready => generation != observed_generation,
+        Phase::Failed => false,
+    }
+}
+
+/// What the engine reported of a store that became ready.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// The shop visitors see.
+    pub storefront_url: String,
+    /// The shop's administration.
+    pub admin_url: String,
+    /// The Secret holding the admin login, if the engine keeps one.
+    pub credentials_secret: Option<String>,
+    /// The engine's own words.
+    pub message: String,
+}
+
+/// What [`Store::next_attempt`] decides after a retryable failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Try again: this is failure number `n` in a row.
+    Retry(i32),
+    /// `n` failures in a row reach the limit: the store fails.
+    Exhausted(i32),
+}
+
+impl Store {
+    /// A store as created: Provisioning its first generation, nothing
+    /// observed yet.
+    pub fn new(id: Uuid, new: NewStore, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            name: new.name,
+            tenant: new.tenant,
+            engine: new.engine,
+            engine_version: String::new(),
+            config: new.config,
+            phase: Phase::Provisioning,
+            conditions: Vec::new(),
+            urls: Urls::default(),
+            generation: 1,
+            observed_generation: 0,
+            resource_version: 1,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            provisioning_since: None,
+            attempts: 0,
+            previous_config: None,
+            credentials_secret: None,
+        }
+    }
+
+    /// The timeline entry of [`Store::new`].
+    pub fn created_event(&self) -> NewEvent {
+        NewEvent::info(
+            "Created",
+            format!("store {} created with engine {}", self.name, self.engine),
+        )
+    }
+
+    /// Whether the reconciler has work for this store (see [`needs_reconcile`]).
+    pub fn needs_reconcile(&self) -> bool {
+        needs_reconcile(self.phase, self.generation, self.observed_generation)
+    }
+
+    /// Refuses a write guarded by an etag the store no longer has (an empty
+    /// etag guards nothing).
+    pub fn check_etag(&self, etag: &str) -> Result<()> {
+        if !etag.is_empty() && etag != self.etag() {
+            return Err(Error::Aborted(format!(
+                "store {} changed since etag {etag} was read (now {}); get it again and retry",
+                self.name,
+                self.etag()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The owner asked for the store to go. `None` when it is already going:
+    /// asking twice changes nothing.
+    pub fn request_deletion(&mut self) -> Option<NewEvent> {
+        if self.phase == Phase::Deleting {
+            return None;
+        }
+        self.phase = Phase::Deleting;
+        self.generation += 1;
+        Some(NewEvent::info(
+            "DeleteRequested",
+            "deletion requested; removing the store's resources",
+        ))
+    }
+
+    /// A new desired state: a new generation the platform works on from
+    /// the start (a Failed store provisions again, the attempt count and
+    /// the provisioning clock start over).
+    pub fn restart(&mut self) {
+        self.generation += 1;
+        if self.phase == Phase::Failed {
+            self.phase = Phase::Provisioning;
+            self.failure = None;
+        }
+        self.attempts = 0;
+        self.provisioning_since = None;
+    }
+
+    /// Provisions a Failed store again; any other phase is refused.
+    pub fn retry(&mut self) -> Result<NewEvent> {
+        if self.phase != Phase::Failed {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!(
+                    "store {} is {}; only Failed stores can be retried",
+                    self.name,
+                    self.phase.as_str()
+                ),
+            });
+        }
+        let why = self
+            .failure
+            .take()
+            .map(|f| format!(" (last failure: {}: {})", f.reason, f.message))
+            .unwrap_or_default();
+        self.restart();
+        Ok(NewEvent::info(
+            "RetryRequested",
+            format!("retry requested{why}"),
+        ))
+    }
+
+    /// Moves to `config` (or re-applies the current one with the installed
+    /// engine version), remembering the current configuration for a
+    /// rollback. Refused while the store is being deleted.
+    pub fn upgrade(&mut self, config: Option<Config>) -> Result<NewEvent> {
+        self.refuse_deleting()?;
+        self.previous_config = Some(self.config.clone());
+        if let Some(config) = config {
+            self.config = config;
+        }
+        self.restart();
+        Ok(NewEvent::info(
+            "UpgradeRequested",
+            format!("upgrade to generation {} requested", self.generation),
+        ))
+    }
+
+    /// Goes back to the configuration before the last upgrade (which then
+    /// becomes the one to roll back to). Refused while deleting and when
+    /// there has been no upgrade.
+    pub fn rollback(&mut self) -> Result<NewEvent> {
+        self.refuse_deleting()?;
+        let Some(previous) = self.previous_config.take() else {
+            return Err(Error::FailedPrecondition {
+                kind: "NO_PREVIOUS_REVISION",
+                subject: format!("stores/{}", self.id),
+                description: format!(
+                    "store {} has not been upgraded; nothing to roll back to",
+                    self.name
+                ),
+            });
+        };
+        self.previous_config = Some(std::mem::replace(&mut self.config, previous));
+        self.restart();
+        Ok(NewEvent::info(
+            "RollbackRequested",
+            format!(
+                "rollback to the previous configuration as generation {}",
+                self.generation
+            ),
+        ))
+    }
+
+    /// Starts the provisioning clock of the current generation, which the
+    /// overall timeout counts from. `None` when it already runs.
+    pub fn begin_provisioning(&mut self, now: DateTime<Utc>) -> Result<Option<NewEvent>> {
+        self.refuse_unless_provisioning("begin provisioning")?;
+        if self.provisioning_since.is_some() {
+            return Ok(None);
+        }
+        self.provisioning_since = Some(now);
+        Ok(Some(NewEvent::info(
+            "ProvisioningStarted",
+            format!("provisioning generation {}", self.generation),
+        )))
+    }
+
+    /// How long the current provisioning has run at `now` (zero before it
+    /// began).
+    pub fn provisioning_elapsed(&self, now: DateTime<Utc>) -> Duration {
+        self.provisioning_since
+            .map(|since| (now - since).to_std().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Whether the current provisioning has run longer than `timeout`.
+    pub fn provisioning_timed_out(&self, now: DateTime<Utc>, timeout: Duration) -> bool {
+        self.provisioning_elapsed(now) > timeout
+    }
+
+    /// The engine reports the store ready: the current generation is
+    /// observed, the failure history is cleared and the addresses are
+    /// known. `duration_ms` is how long the provisioning took.
+    pub fn mark_ready(
+        &mut self,
+        readiness: Readiness,
+        duration_ms: i64,
+        now: DateTime<Utc>,
+    ) -> Result<NewEvent> {
+        self.refuse_unless_provisioning("mark ready")?;
+        self.phase = Phase::Ready;
+        self.observed_generation = self.generation;
+        self.provisioning_since = None;
+        self.attempts = 0;
+        self.failure = None;
+        self.urls = Urls {
+            storefront: readiness.storefront_url,
+            admin: readiness.admin_url,
+        };
+        self.credentials_secret = readiness.credentials_secret;
+        self.set_condition(
+            conditions::READY,
+            ConditionStatus::True,
+            "Ready",
+            &readiness.message,
+            now,
+        );
+        Ok(NewEvent {
+            reason: "Ready".into(),
+            message: format!("the store is ready: {}", self.urls.storefront),
+            outcome: Outcome::Succeeded,
+            duration_ms,
+        })
+    }
+
+    /// Provisioning gave up: the store waits in Failed, with the reason,
+    /// for a retry, an upgrade or a rollback.
+    pub fn mark_failed(&mut self, failure: Failure, now: DateTime<Utc>) -> Result<NewEvent> {
+        self.refuse_unless_provisioning("mark failed")?;
+        self.phase = Phase::Failed;
+        self.observed_generation = self.generation;
+        self.provisioning_since = None;
+        self.set_condition(
+            conditions::READY,
+            ConditionStatus::False,
+            &failure.reason,
+            &failure.message,
+            now,
+        );
+        let event = NewEvent {
+            reason: "Failed".into(),
+            message: format!("{}: {}", failure.reason, failure.message),
+            outcome: Outcome::Failed,
+            duration_ms: 0,
+        };
+        self.failure = Some(failure);
+        Ok(event)
+    }
+
+    /// What one more retryable failure in a row means with at most
+    /// `max_attempts` of them.
+    pub fn next_attempt(&self, max_attempts: i32) -> Attempt {
+        let attempt = self.attempts + 1;
+        if attempt >= max_attempts {
+            Attempt::Exhausted(attempt)
+        } else {
+            Attempt::Retry(attempt)
+        }
+    }
+
+    /// Records failure number `attempt` in a row (from
+    /// [`Store::next_attempt`]); the backoff before the next try grows
+    /// with it.
+    pub fn record_attempt(&mut self, attempt: i32, event: NewEvent) -> Result<NewEvent> {
+        self.refuse_unless_provisioning("record an attempt")?;
+        self.attempts = attempt;
+        Ok(event)
+    }
+
+    fn refuse_deleting(&self) -> Result<()> {
+        if self.phase == Phase::Deleting {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!("store {} is being deleted", self.name),
+            });
+        }
+        Ok(())
+    }
+
+    /// Provisioning transitions apply to a store provisioning its current
+    /// generation: Provisioning, or Ready with a generation not yet observed
+    /// (an upgrade).
+    fn refuse_unless_provisioning(&self, what: &str) -> Result<()> {
+        let provisioning = match self.phase {
+            Phase::Provisioning => true,
+            Phase::Ready => self.generation != self.observed_generation,
+            Phase::Failed | Phase::Deleting => false,
+        };
+        if provisioning {
+            return Ok(());
+        }
+        Err(Error::FailedPrecondition {
+            kind: "STORE_PHASE",
+            subject: format!("stores/{}", self.id),
+            description: format!(
+                "cannot {what}: store {} is {} at generation {} (observed {})",
+                self.name,
+                self.phase.as_str(),
+                self.generation,
+                self.observed_generation
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TenantId;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+    }
+
+    fn store() -> Store {
+        Store::new(
+            Uuid::nil(),
+            NewStore {
+                tenant: TenantId::default_tenant(),
+                name: "shop".into(),
+                engine: "static-site".into(),
+                config: Config::new(),
+            },
+            now(),
+        )
+    }
+
+    fn config(key: &str) -> Config {
+        let mut config = Config::new();
+        config.insert(key.into(), serde_json::Value::Bool(true));
+        config
+    }
+
+    fn ready(store: &mut Store) {
+        store
+            .mark_ready(Readiness::default(), 0, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn failed(store: &mut Store) {
+        let failure = Failure {
+            reason: "Broken".into(),
+            message: "it broke".into(),
+        };
+        store
+            .mark_failed(failure, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn refused_kind(result: Result<impl std::fmt::Debug>) -> &'static str {
+        match result {
+            Err(Error::FailedPrecondition { kind, .. }) => kind,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_store_provisions_its_first_generation() {
+        let s = store();
+        assert_eq!(
+            (s.phase, s.generation, s.observed_generation),
+            (Phase::Provisioning, 1, 0)
+        );
+        assert!(s.needs_reconcile());
+        assert_eq!(s.created_event().reason, "Created");
+    }
+
+    #[test]
+    fn the_reconciler_has_work_exactly_for_unfinished_generations() {
+        for phase in Phase::ALL {
+            for (generation, observed) in [(2, 2), (2, 1)] {
+                let expected = match phase {
+                    Phase::Provisioning | Phase::Deleting => true,
+                    Phase::Ready => generation != observed,
+                    Phase::Failed => false,
+                };
+                assert_eq!(
+                    needs_reconcile(phase, generation, observed),
+                    expected,
+                    "{phase:?} {generation}/{observed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn provisioning_starts_its_clock_once_and_times_out_after_the_limit() {
+        let mut s = store();
+        let event = s.begin_provisioning(now()).unwrap_or_default();
+        assert_eq!(event.map(|e| e.reason), Some("ProvisioningStarted".into()));
+        let later = now() + chrono::Duration::seconds(30);
+        assert_eq!(s.begin_provisioning(later).ok(), Some(None));
+        assert_eq!(s.provisioning_since, Some(now()));
+        assert_eq!(s.provisioning_elapsed(later), Duration::from_secs(30));
+        assert!(!s.provisioning_timed_out(later, Duration::from_secs(30)));
+        assert!(s.provisioning_timed_out(later, Duration::from_secs(29)));
+    }
+
+    #[test]
+    fn ready_observes_the_generation_and_clears_the_failure_history() {
+        let mut s = store();
+        s.begin_provisioning(now()).ok();
+        s.attempts = 3;
+        let event = s
+            .mark_ready(
+                Readiness {
+                    storefront_url: "http://shop.localhost".into(),
+                    admin_url: "http://shop.localhost/admin".into(),
+                    credentials_secret: Some("admin".into()),
+                    message: "up".into(),
+                },
+                1200,
+                now(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(event.message, "the store is ready: http://shop.localhost");
+        assert_eq!(event.duration_ms, 1200);
+        assert_eq!(s.phase, Phase::Ready);
+        assert_eq!(s.observed_generation, s.generation);
+        assert_eq!((s.attempts, s.provisioning_since), (0, None));
+        assert_eq!(s.credentials_secret.as_deref(), Some("admin"));
+        assert!(s.is_done(conditions::READY));
+        assert!(!s.needs_reconcile());
+    }
+
+    #[test]
+    fn a_failure_is_final_until_a_person_acts() {
+        let mut s = store();
+        failed(&mut s);
+        assert_eq!(s.phase, Phase::Failed);
+        assert_eq!(
+            s.failure.as_ref().map(|f| f.reason.as_str()),
+            Some("Broken")
+        );
+        assert!(!s.needs_reconcile());
+        assert_eq!(
+            s.condition(conditions::READY).map(|c| c.reason.as_str()),
+            Some("Broken")
+        );
+    }
+
+    #[test]
+    fn attempts_are_exhausted_at_the_limit() {
+        let mut s = store();
+        assert_eq!(s.next_attempt(3), Attempt::Retry(1));
+        s.record_attempt(1, NewEvent::info("r", "r")).ok();
+        s.record_attempt(2, NewEvent::info("r", "r")).ok();
+        assert_eq!(s.attempts, 2);
+        assert_eq!(s.next_attempt(3), Attempt::Exhausted(3));
+    }
+
+    #[test]
+    fn only_failed_stores_are_retried_and_a_retry_starts_over() {
+        let mut s = store();
+        assert_eq!(refused_kind(s.retry()), "STORE_PHASE");
+        s.record_attempt(5, NewEvent::info("r", "r")).ok();
+        failed(&mut s);
+        let event = s.retry().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            event.message,
+            "retry requested (last failure: Broken: it broke)"
+        );
+        assert_eq!(
+            (s.phase, s.generation, s.attempts),
+            (Phase::Provisioning, 2, 0)
+        );
+        assert!(s.failure.is_none() && s.provisioning_since.is_none());
+        ready(&mut s);
+        assert_eq!(refused_kind(s.retry()), "STORE_PHASE");
+    }
+
+    #[test]
+    fn an_upgrade_is_a_new_generation_and_remembers_the_old_config() {
+        let mut s = store();
+        ready(&mut s);
+        s.upgrade(Some(config("new")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.phase, s.generation), (Phase::Ready, 2));
+        assert!(s.needs_reconcile(), "an upgrade of a Ready store is work");
+        assert_eq!(s.previous_config, Some(Config::new()));
+        assert_eq!(s.config, config("new"));
+        // A failed store provisions again on an upgrade.
+        failed(&mut s);
+        s.upgrade(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.phase, Phase::Provisioning);
+    }
+
+    #[test]
+    fn a_rollback_swaps_back_and_needs_an_upgrade_first() {
+        let mut s = store();
+        assert_eq!(refused_kind(s.rollback()), "NO_PREVIOUS_REVISION");
+        s.upgrade(Some(config("new"))).ok();
+        s.rollback().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.config, Config::new());
+        assert_eq!(s.previous_config, Some(config("new")));
+        assert_eq!(s.generation, 3);
+    }
+
+    #[test]
+    fn a_store_being_deleted_refuses_every_other_transition() {
+        let mut s = store();
+        assert!(s.request_deletion().is_some());
+        assert_eq!(s.request_deletion(), None, "asking twice changes nothing");
+        assert_eq!((s.phase, s.generation), (Phase::Deleting, 2));
+        assert!(s.needs_reconcile());
+        assert_eq!(refused_kind(s.upgrade(None)), "STORE_PHASE");
+        assert_eq!(refused_kind(s.rollback()), "STORE_PHASE");
+        assert_eq!(refused_kind(s.retry()), "STORE_PHASE");
+        assert_eq!(refused_kind(s.begin_provisioning(now())), "STORE_PHASE");
+        assert_eq!(
+            refused_kind(s.mark_ready(Readiness::default(), 0, now())),
+            "STORE_PHASE"
+        );
+        let failure = Failure {
+            reason: "x".into(),
+            message: "y".into(),
+        };
+        assert_eq!(refused_kind(s.mark_failed(failure, now())), "STORE_PHASE");
+        assert_eq!(
+            refused_kind(s.record_attempt(1, NewEvent::info("r", "r"))),
+            "STORE_PHASE"
+        );
+        assert_eq!(
+            s.phase,
+            Phase::Deleting,
+            "a refused transition changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_ready_or_failed_store_is_not_provisioned_behind_its_owners_back() {
+        let mut s = store();
+        ready(&mut s);
+        assert_eq!(refused_kind(s.begin_provisioning(now())), "STORE_PHASE");
+        let mut f = store();
+        failed(&mut f);
+        assert_eq!(
+            refused_kind(f.mark_ready(Readiness::default(), 0, now())),
+            "STORE_PHASE"
+        );
+    }
+
+    #[test]
+    fn an_etag_guards_against_lost_updates() {
+        let s = store();
+        assert!(s.check_etag("").is_ok());
+        assert!(s.check_etag(&s.etag()).is_ok());
+        assert!(matches!(s.check_etag("\"7\""), Err(Error::Aborted(_))));
+    }
+}

@@ -1,0 +1,485 @@
+//! The reconciler, one run at a time, against the simulated cluster (in
+//! process), SQLite in memory and a scripted engine: no binary, no SQL by
+//! hand, no wall-clock assertions. Each test drives [`run_once`] and checks
+//! what the run returned (its requeue), the store's record, the engine's
+//! calls and the cluster.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails by panicking"
+)]
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api,
+    runtime::wait::{await_condition, conditions},
+};
+use storeplane::{
+    cluster::KubeOps,
+    domain::{
+        Config, Error as DomainError, NewStore, Phase, Store, StoreRef, TenantId,
+        conditions::ENGINE_DEPROVISIONED,
+        ports::StoreRepository,
+        tenancy::{GlobalLimits, Scope},
+    },
+    metrics::Metrics,
+    persistence,
+    reconcile::{
+        Context, DEADLINE_SLACK, EngineRuntime, Next, PlatformConfig, backoff::Policy, run_once,
+    },
+};
+use storeplane_plugin_host::{CallError, Observed, ObservedPhase, StoreContext};
+use storeplane_sim_cluster::{SimCluster, SimConfig};
+use uuid::Uuid;
+
+/// One call the engine received.
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Provision { generation: i64, config: Config },
+    Upgrade { from: String },
+    Observe,
+    Deprovision,
+}
+
+/// An engine whose answers the test scripts: provision and upgrade answer
+/// from `failures` (then succeed), observe from `observations` (then Ready).
+#[derive(Default)]
+struct ScriptedEngine {
+    version: Mutex<Option<String>>,
+    failures: Mutex<VecDeque<CallError>>,
+    observations: Mutex<VecDeque<ObservedPhase>>,
+    deprovision_failure: Mutex<Option<CallError>>,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl ScriptedEngine {
+    fn new(version: &str) -> Arc<Self> {
+        let engine = Self::default();
+        *engine.version.lock().unwrap() = Some(version.to_owned());
+        Arc::new(engine)
+    }
+
+    fn fail_next(&self, err: CallError) {
+        self.failures.lock().unwrap().push_back(err);
+    }
+
+    fn observe_next(&self, phase: ObservedPhase) {
+        self.observations.lock().unwrap().push_back(phase);
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn answer(&self, call: Call) -> Result<(), CallError> {
+        self.calls.lock().unwrap().push(call);
+        self.failures
+            .lock()
+            .unwrap()
+            .pop_front()
+            .map_or(Ok(()), Err)
+    }
+}
+
+#[async_trait]
+impl EngineRuntime for ScriptedEngine {
+    fn version(&self, _engine: &str) -> Option<String> {
+        self.version.lock().unwrap().clone()
+    }
+
+    async fn provision(&self, _engine: &str, store: &StoreContext) -> Result<(), CallError> {
+        self.answer(Call::Provision {
+            generation: store.generation,
+            config: store.config.as_object().cloned().unwrap_or_default(),
+        })
+    }
+
+    async fn upgrade(
+        &self,
+        _engine: &str,
+        _store: &StoreContext,
+        from: &str,
+    ) -> Result<(), CallError> {
+        self.answer(Call::Upgrade {
+            from: from.to_owned(),
+        })
+    }
+
+    async fn observe(&self, _engine: &str, store: &StoreContext) -> Result<Observed, CallError> {
+        self.calls.lock().unwrap().push(Call::Observe);
+        let phase = self
+            .observations
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(ObservedPhase::Ready);
+        Ok(Observed {
+            phase,
+            message: format!("{phase:?}"),
+            reason: if phase == ObservedPhase::Failed {
+                "Broken".into()
+            } else {
+                String::new()
+            },
+            storefront_url: Some(format!("http://{}", store.host)),
+            admin_url: Some(format!("http://{}/admin", store.host)),
+            credentials_secret: Some("admin".into()),
+        })
+    }
+
+    async fn deprovision(&self, _engine: &str, _store: &StoreContext) -> Result<(), CallError> {
+        self.calls.lock().unwrap().push(Call::Deprovision);
+        self.deprovision_failure
+            .lock()
+            .unwrap()
+            .take()
+            .map_or(Ok(()), Err)
+    }
+}
+
+struct Fixture {
+    ctx: Context,
+    engine: Arc<ScriptedEngine>,
+    client: kube::Client,
+    _cluster: SimCluster,
+}
+
+/// The policy the tests assert delays from: no jitter, so each delay is
+/// exactly the policy's nominal one.
+const BACKOFF: Policy = Policy {
+    jitter: 0.0,
+    ..Policy::DEFAULT
+};
+
+async fn fixture(platform: impl FnOnce(&mut PlatformConfig)) -> Fixture {
+    let db = persistence::connect("sqlite::memory:").await.unwrap();
+    persistence::migrate(&db).await.unwrap();
+    let repo: Arc<dyn StoreRepository> = persistence::repository(
+        db,
+        Arc::new(tokio::sync::Notify::new()),
+        1000,
+        GlobalLimits::default(),
+    );
+    let cluster = SimCluster::new(SimConfig::instant());
+    let client = cluster.client();
+    let engine = ScriptedEngine::new("1.0.0");
+    let mut config = PlatformConfig::local();
+    config.max_attempts = 3;
+    platform(&mut config);
+    let ctx = Context {
+        backoff: BACKOFF,
+        ..Context::new(
+            repo,
+            Arc::clone(&engine) as Arc<dyn EngineRuntime>,
+            Arc::new(KubeOps::new(client.clone())),
+            config,
+            "replica-a".into(),
+            Arc::new(Metrics::new()),
+            Uuid::now_v7(),
+        )
+    };
+    Fixture {
+        ctx,
+        engine,
+        client,
+        _cluster: cluster,
+    }
+}
+
+impl Fixture {
+    async fn create(&self, name: &str) -> Uuid {
+        let mut config = Config::new();
+        config.insert("title".into(), "Shop".into());
+        self.ctx
+            .repo
+            .create(
+                NewStore {
+                    tenant: TenantId::default_tenant(),
+                    name: name.into(),
+                    engine: "scripted".into(),
+                    config,
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .into_store()
+            .id
+    }
+
+    async fn store(&self, id: Uuid) -> Option<Store> {
+        match self.ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
+            Ok(store) => Some(store),
+            Err(DomainError::NotFound { .. }) => None,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Applies a transition as the API would.
+    async fn change(
+        &self,
+        id: Uuid,
+        change: impl Fn(&mut Store) -> storeplane::domain::Result<Option<storeplane::domain::NewEvent>>
+        + Send
+        + Sync,
+    ) {
+        self.ctx
+            .repo
+            .update(&Scope::All, &StoreRef::Id(id), false, &change)
+            .await
+            .unwrap();
+    }
+
+    async fn namespace(&self, name: &str) -> Option<Namespace> {
+        Api::<Namespace>::all(self.client.clone())
+            .get_opt(&format!("store-{name}"))
+            .await
+            .unwrap()
+    }
+
+    /// Runs until the reconciler has nothing more to do now, at most `max`
+    /// runs; returns what each run said.
+    async fn run_until_done(&self, id: Uuid, max: usize) -> Vec<Next> {
+        let mut nexts = Vec::new();
+        for _ in 0..max {
+            let next = run_once(&self.ctx, id).await;
+            nexts.push(next);
+            if next == Next::Done {
+                break;
+            }
+        }
+        nexts
+    }
+}
+
+fn retryable(message: &str) -> CallError {
+    CallError::Plugin {
+        reason: "Busy".into(),
+        message: message.into(),
+        retryable: true,
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_store_becomes_ready_in_one_run() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("fresh").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Ready);
+    assert_eq!(store.observed_generation, store.generation);
+    assert_eq!(store.engine_version, "1.0.0");
+    assert_eq!(store.urls.storefront, "http://fresh.localhost");
+    assert_eq!(store.credentials_secret.as_deref(), Some("admin"));
+    assert_eq!(
+        f.engine.calls(),
+        [
+            Call::Provision {
+                generation: 1,
+                config: store.config.clone()
+            },
+            Call::Observe
+        ]
+    );
+    let namespace = f.namespace("fresh").await.expect("the namespace exists");
+    let labels = namespace.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.get("storeplane.dev/store").map(String::as_str),
+        Some(id.to_string().as_str())
+    );
+    // Nothing more to do: a second run calls nothing.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(f.engine.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_retryable_failure_backs_off_by_the_policy_and_counts_attempts() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("flaky").await;
+    f.engine.fail_next(retryable("the cluster is busy"));
+    f.engine.fail_next(retryable("still busy"));
+    assert_eq!(run_once(&f.ctx, id).await, Next::After(BACKOFF.nominal(1)));
+    assert_eq!(f.store(id).await.unwrap().attempts, 1);
+    assert_eq!(run_once(&f.ctx, id).await, Next::After(BACKOFF.nominal(2)));
+    let store = f.store(id).await.unwrap();
+    assert_eq!((store.phase, store.attempts), (Phase::Provisioning, 2));
+    // The third try works, and Ready clears the count.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f.store(id).await.unwrap();
+    assert_eq!((store.phase, store.attempts), (Phase::Ready, 0));
+}
+
+#[tokio::test]
+async fn the_last_allowed_attempt_fails_the_store() {
+    let f = fixture(|p| p.max_attempts = 3).await;
+    let id = f.create("doomed").await;
+    for _ in 0..3 {
+        f.engine.fail_next(retryable("no capacity"));
+    }
+    let nexts = f.run_until_done(id, 5).await;
+    assert_eq!(
+        nexts,
+        [
+            Next::After(BACKOFF.nominal(1)),
+            Next::After(BACKOFF.nominal(2)),
+            Next::Done
+        ]
+    );
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Failed);
+    let failure = store.failure.unwrap();
+    assert_eq!(failure.reason, "ProvisionFailed");
+    assert!(
+        failure.message.ends_with("(after 3 attempts)"),
+        "{}",
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn the_provisioning_timeout_fires_on_time() {
+    let f = fixture(|p| p.provision_timeout = Duration::ZERO).await;
+    let id = f.create("slow").await;
+    f.engine.observe_next(ObservedPhase::Provisioning);
+    // Waiting on the workloads: the next run is due at the deadline (now),
+    // not at the next resync.
+    assert_eq!(run_once(&f.ctx, id).await, Next::After(DEADLINE_SLACK));
+    assert_eq!(f.store(id).await.unwrap().phase, Phase::Provisioning);
+    tokio::time::sleep(DEADLINE_SLACK).await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Failed);
+    assert_eq!(store.failure.unwrap().reason, "ProvisioningTimedOut");
+}
+
+#[tokio::test]
+async fn a_config_change_provisions_the_new_generation_and_a_new_version_upgrades() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("evolving").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+
+    let mut config = Config::new();
+    config.insert("title".into(), "Better shop".into());
+    let new_config = config.clone();
+    f.change(id, move |s| s.upgrade(Some(new_config.clone())).map(Some))
+        .await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(
+        f.engine.calls()[2],
+        Call::Provision {
+            generation: 2,
+            config
+        }
+    );
+
+    // A new engine version: the store is moved from the version it runs.
+    *f.engine.version.lock().unwrap() = Some("2.0.0".into());
+    f.change(id, |s| s.upgrade(None).map(Some)).await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(
+        f.engine.calls()[4],
+        Call::Upgrade {
+            from: "1.0.0".into()
+        }
+    );
+    let store = f.store(id).await.unwrap();
+    assert_eq!(
+        (store.phase, store.generation, store.engine_version.as_str()),
+        (Phase::Ready, 3, "2.0.0")
+    );
+}
+
+#[tokio::test]
+async fn teardown_deletes_the_namespace_before_the_record() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("leaving").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert!(f.namespace("leaving").await.is_some());
+    f.change(id, |s| Ok(s.request_deletion())).await;
+
+    // The first run deprovisions and starts deleting the namespace; the
+    // record stays while the namespace is there.
+    let first = run_once(&f.ctx, id).await;
+    assert_ne!(first, Next::Done, "the record went before its namespace");
+    let store = f
+        .store(id)
+        .await
+        .expect("the record outlives its namespace");
+    assert_eq!(store.phase, Phase::Deleting);
+    assert!(store.is_done(ENGINE_DEPROVISIONED));
+    assert_eq!(f.engine.calls().last(), Some(&Call::Deprovision));
+
+    // While the namespace terminates, runs wait for it (its watch would
+    // wake them) and keep the record.
+    let namespace = f.namespace("leaving").await;
+    if let Some(namespace) = namespace {
+        let uid = namespace.metadata.uid.unwrap_or_default();
+        let api = Api::<Namespace>::all(f.client.clone());
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api, "store-leaving", conditions::is_deleted(&uid)),
+        )
+        .await
+        .expect("the simulated cluster never finished deleting the namespace")
+        .unwrap();
+        assert!(f.store(id).await.is_some());
+    }
+    // Once the namespace is gone, the record goes.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert!(f.store(id).await.is_none());
+    assert_eq!(
+        f.engine
+            .calls()
+            .iter()
+            .filter(|c| **c == Call::Deprovision)
+            .count(),
+        1,
+        "deprovisioned once"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_error_never_deletes_anything() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("broken").await;
+    f.engine.fail_next(CallError::Trapped {
+        plugin: "scripted".into(),
+        function: "provision",
+        trap: "unreachable".into(),
+    });
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f
+        .store(id)
+        .await
+        .expect("the failed store keeps its record");
+    assert_eq!(store.phase, Phase::Failed);
+    assert_eq!(store.failure.unwrap().reason, "PluginCrashed");
+    assert!(
+        f.namespace("broken").await.is_some(),
+        "a plugin error deleted the namespace"
+    );
+    // A failed store is left alone: no further run touches it.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert!(f.namespace("broken").await.is_some());
+
+    // A deprovision that fails is recorded, and still no record goes
+    // before its namespace.
+    f.change(id, |s| Ok(s.request_deletion())).await;
+    *f.engine.deprovision_failure.lock().unwrap() = Some(retryable("cannot reach the shop"));
+    assert_ne!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f.store(id).await.expect("kept while the namespace goes");
+    let deprovisioned = store.condition(ENGINE_DEPROVISIONED).unwrap();
+    assert!(
+        deprovisioned.message.contains("cannot reach the shop"),
+        "{}",
+        deprovisioned.message
+    );
+}
