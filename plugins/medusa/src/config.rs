@@ -100,13 +100,20 @@ pub fn schema() -> Value {
     })
 }
 
+/// Whether Medusa takes the address as an administrator's login: the
+/// address is passed to `medusa user` and used to log in, and quotes and
+/// backslashes are not part of a login it accepts.
+fn is_medusa_login(email: &str) -> bool {
+    !email.contains(['"', '\'', '\\'])
+}
+
 /// What the schema says, checked again (tools may skip the schema), and no
 /// free-text value that starts with `-`.
 pub fn validate(config: &Config) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if looks_like_an_option(&config.admin_email) {
         errors.push(FieldError::new("admin_email", "must not start with '-'"));
-    } else if !is_email(&config.admin_email) {
+    } else if !is_email(&config.admin_email) || !is_medusa_login(&config.admin_email) {
         errors.push(FieldError::new(
             "admin_email",
             "must be an e-mail address such as owner@example.com",
@@ -161,6 +168,18 @@ mod tests {
             assert!(errors[0].message.contains("'-'"), "{email}");
         }
         assert!(validate(&config(json!({"admin_email": "a-b@c.co"}))).is_empty());
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_no_medusa_login() {
+        for email in ["o'brien@example.com", "a\"b@c.d", "a\\b@c.d", "a@b'c.d"] {
+            let errors = validate(&config(json!({"admin_email": email})));
+            assert_eq!(errors.len(), 1, "{email}: {errors:?}");
+            assert_eq!(
+                errors[0].message,
+                "must be an e-mail address such as owner@example.com"
+            );
+        }
     }
 
     #[test]
