@@ -33,6 +33,9 @@ pub const ACCESS_BINDING: &str = "storeplane-access";
 /// How long to wait for the API server to authorize through a RoleBinding
 /// just created (its RBAC cache sees it within milliseconds).
 const ACCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How soon the access review is asked again within [`ACCESS_WAIT`]: no
+/// watch reports the API server's RBAC cache, so this one wait asks.
+const ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Why the namespace could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -278,7 +281,7 @@ async fn wait_for_access(ctx: &Context, ns: &str) -> Result<(), ClusterError> {
                 ),
             ));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(ACCESS_RECHECK).await;
     }
 }
 
