@@ -344,7 +344,8 @@ async fn main() -> Result<()> {
             .display()
             .to_string(),
         "--reconcile-concurrency".into(),
-        "32".into(),
+        // `STOREPLANE_BENCH_CONCURRENCY` to compare provisioning concurrencies.
+        std::env::var("STOREPLANE_BENCH_CONCURRENCY").unwrap_or_else(|_| "32".into()),
         "--rate-limit-per-tenant".into(),
         "0".into(),
         "--rate-limit-per-address".into(),
