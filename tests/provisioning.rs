@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{LimitRange, Namespace, ResourceQuota},
+    core::v1::{LimitRange, Namespace, ResourceQuota, Service},
     networking::v1::NetworkPolicy,
 };
 use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -26,6 +26,7 @@ on_every_cluster!(
     an_injected_failure_fails_the_store_and_retry_recovers_it,
     upgrade_then_rollback_changes_and_restores_the_rendered_revision,
     a_control_plane_killed_mid_provision_converges_after_restart,
+    objects_changed_or_deleted_by_hand_are_put_back,
 );
 
 on_both_clusters!(
@@ -764,5 +765,119 @@ async fn a_control_plane_killed_mid_provision_converges_after_restart(env: Env) 
         .into_inner();
     assert_eq!(listed.stores.len(), 1);
     cluster.stop().await?;
+    Ok(())
+}
+
+/// Waits until the store's timeline has a `DriftCorrected` entry whose
+/// message starts with `what`; returns the message.
+async fn drift_corrected(env: &Env, server: &Server, name: &str, what: &str) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + env.patience();
+    loop {
+        let events = server
+            .stores()
+            .await?
+            .list_store_events(pb::ListStoreEventsRequest {
+                name: name.into(),
+                page_size: 200,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .events;
+        if let Some(event) = events
+            .iter()
+            .find(|e| e.reason == "DriftCorrected" && e.message.starts_with(what))
+        {
+            return Ok(event.message.clone());
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no DriftCorrected for {what:?} in {:?}",
+            events
+                .iter()
+                .map(|e| (&e.reason, &e.message))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Drift correction: a hand edit of the engine's Deployment (another field
+/// manager) is taken back, a deleted Service is created again, and each is
+/// on the timeline naming the object and who changed it.
+async fn objects_changed_or_deleted_by_hand_are_put_back(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("drift");
+    server
+        .stores()
+        .await?
+        .create_store(request(&name, "static-site", serde_json::json!({})))
+        .await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+    let kube = env.kube(&server).await?;
+    let ns = format!("store-{name}");
+
+    let deployments = Api::<Deployment>::namespaced(kube.clone(), &ns);
+    let deployment = deployments
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("the engine's Deployment")?;
+    let web = deployment.metadata.name.clone().context("name")?;
+    let replicas = deployment.spec.replicas;
+    deployments
+        .patch(
+            &web,
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
+        )
+        .await?;
+    let message = drift_corrected(
+        &env,
+        &server,
+        &name,
+        &format!("Deployment {web} changed by kubectl-edit"),
+    )
+    .await?;
+    ensure!(
+        message.ends_with("the store's resources were re-applied"),
+        "{message}"
+    );
+    let now = deployments.get(&web).await?;
+    assert_eq!(now.spec.replicas, replicas, "replicas put back");
+
+    let services = Api::<Service>::namespaced(kube.clone(), &ns);
+    let service = services
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("the engine's Service")?;
+    let svc = service.metadata.name.clone().context("name")?;
+    let uid = service.metadata.uid.clone();
+    services.delete(&svc, &Default::default()).await?;
+    drift_corrected(&env, &server, &name, &format!("Service {svc} deleted")).await?;
+    let back = services.get(&svc).await?;
+    ensure!(back.metadata.uid != uid, "the Service was created again");
+    let store = server
+        .stores()
+        .await?
+        .get_store(pb::GetStoreRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    ensure!(
+        store.phase() == pb::StorePhase::Ready && store.generation == 1,
+        "a correction changes neither phase nor generation: {store:?}"
+    );
     Ok(())
 }

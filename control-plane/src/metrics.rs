@@ -47,6 +47,11 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabels {
     method: String,
 }
@@ -66,6 +71,7 @@ pub struct Metrics {
     refused_connections: Counter,
     database_available: Gauge,
     audit_pruned: Counter,
+    drift_corrections: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -125,6 +131,12 @@ impl Metrics {
         let database_available = Gauge::default();
         database_available.set(1);
         let audit_pruned = Counter::default();
+        let drift_corrections = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "drift_corrections",
+            "Engine objects changed or deleted behind storeplane's back and re-applied, by kind",
+            drift_corrections.clone(),
+        );
         registry.register(
             "refused_calls",
             "Calls refused by a limit (rate per address or tenant, watches per tenant); \
@@ -158,6 +170,7 @@ impl Metrics {
             refused_connections,
             database_available,
             audit_pruned,
+            drift_corrections,
             stores,
             provisioning_seconds,
             failures,
@@ -172,6 +185,13 @@ impl Metrics {
     /// (metrics stay a leaf: they import nothing of the reconciler's).
     pub fn queue_depth(&self) -> Gauge {
         self.queue_depth.clone()
+    }
+
+    /// An engine object of `kind` that drifted was re-applied.
+    pub fn drift_corrected(&self, kind: &str) {
+        self.drift_corrections
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     /// A store became ready after `took`.

@@ -23,8 +23,8 @@ use crate::{
     cluster::{self, KubeOps, PlatformBackend},
     domain::{
         admin::{Admin, random_token},
-        ports::SecretReader,
         ports::{EngineCatalog, StoreRepository, TenantRepository},
+        ports::{ReleaseStore, SecretReader},
         service::{NoCluster, StoreService},
         tenancy::GlobalLimits,
     },
@@ -311,18 +311,19 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     info!(%installation, "installation");
     let orphans = Arc::new(crate::reconcile::Orphans::default());
 
+    // Release records are written by plugin calls and read by the
+    // reconciler: on its connections.
+    let releases: Arc<dyn ReleaseStore> = Arc::new(persistence::ReleaseRepository::new(
+        connections.reconciler_writer.clone(),
+    ));
     let (catalog, plugin_host): (Arc<dyn EngineCatalog>, Option<Arc<PluginHost>>) =
         match (&config.plugins, &kube) {
             (Some(options), Some(kube)) => {
-                // Plugin calls run for the reconciler: on its connections.
-                let releases = Arc::new(persistence::ReleaseRepository::new(
-                    connections.reconciler_writer.clone(),
-                ));
                 let backend = Arc::new(
                     PlatformBackend::new(
                         Arc::clone(kube),
                         installation,
-                        releases,
+                        Arc::clone(&releases),
                         Arc::clone(&reconciler_repo),
                     )
                     .with_helm_binary(
@@ -370,6 +371,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
                     ..Context::new(
                         Arc::clone(&reconciler_repo),
                         Arc::clone(host) as Arc<dyn crate::reconcile::EngineRuntime>,
+                        Arc::clone(&releases),
                         Arc::clone(kube),
                         config.platform.clone(),
                         config.replica.clone(),

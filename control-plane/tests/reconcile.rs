@@ -27,13 +27,17 @@ use storeplane::{
     domain::{
         Config, Error as DomainError, NewStore, Phase, Store, StoreRef, TenantId,
         conditions::ENGINE_DEPROVISIONED,
-        ports::StoreRepository,
+        ports::{ReleaseStore, StoreRepository},
+        release::{ObjectRef, Revision},
         tenancy::{GlobalLimits, Scope},
     },
     metrics::Metrics,
     persistence,
     reconcile::{
-        Context, DEADLINE_SLACK, EngineRuntime, Next, PlatformConfig, backoff::Policy, run_once,
+        Context, DEADLINE_SLACK, EngineRuntime, Next, PlatformConfig,
+        backoff::Policy,
+        drift::{Drift, DriftLog},
+        run_once,
     },
 };
 use storeplane_plugin_host::{CallError, Observed, ObservedPhase, StoreContext};
@@ -147,6 +151,7 @@ impl EngineRuntime for ScriptedEngine {
 
 struct Fixture {
     ctx: Context,
+    releases: Arc<dyn ReleaseStore>,
     engine: Arc<ScriptedEngine>,
     client: kube::Client,
     _cluster: SimCluster,
@@ -162,6 +167,7 @@ const BACKOFF: Policy = Policy {
 async fn fixture(platform: impl FnOnce(&mut PlatformConfig)) -> Fixture {
     let db = persistence::connect("sqlite::memory:").await.unwrap();
     persistence::migrate(&db).await.unwrap();
+    let releases: Arc<dyn ReleaseStore> = Arc::new(persistence::ReleaseRepository::new(db.clone()));
     let repo: Arc<dyn StoreRepository> = persistence::repository(
         db,
         Arc::new(tokio::sync::Notify::new()),
@@ -176,9 +182,12 @@ async fn fixture(platform: impl FnOnce(&mut PlatformConfig)) -> Fixture {
     platform(&mut config);
     let ctx = Context {
         backoff: BACKOFF,
+        // Two corrections, then one an hour: the limit is reached in a test.
+        drift: DriftLog::new(2, Duration::from_secs(3600)),
         ..Context::new(
             repo,
             Arc::clone(&engine) as Arc<dyn EngineRuntime>,
+            Arc::clone(&releases),
             Arc::new(KubeOps::new(client.clone())),
             config,
             "replica-a".into(),
@@ -188,6 +197,7 @@ async fn fixture(platform: impl FnOnce(&mut PlatformConfig)) -> Fixture {
     };
     Fixture {
         ctx,
+        releases,
         engine,
         client,
         _cluster: cluster,
@@ -236,6 +246,18 @@ impl Fixture {
             .update(&Scope::All, &StoreRef::Id(id), false, &change)
             .await
             .unwrap();
+    }
+
+    /// The reasons and messages of the store's timeline.
+    async fn timeline(&self, id: Uuid) -> Vec<(String, String)> {
+        self.ctx
+            .repo
+            .events(&Scope::All, &StoreRef::Id(id), None, 500)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.reason, e.message))
+            .collect()
     }
 
     async fn namespace(&self, name: &str) -> Option<Namespace> {
@@ -482,4 +504,130 @@ async fn a_plugin_error_never_deletes_anything() {
         "{}",
         deprovisioned.message
     );
+}
+
+fn drift(kind: &str, name: &str, by: Option<&str>) -> Drift {
+    Drift {
+        kind: kind.into(),
+        name: name.into(),
+        release: "shop".into(),
+        by: by.map(Into::into),
+    }
+}
+
+fn provisions(engine: &ScriptedEngine) -> usize {
+    engine
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Provision { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn a_hand_edit_of_a_ready_store_is_reapplied_and_recorded() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("edited").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.ctx
+        .drift
+        .record(id, drift("Deployment", "web", Some("kubectl-edit")));
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(provisions(&f.engine), 2, "the engine converged the store");
+    let timeline = f.timeline(id).await;
+    assert!(
+        timeline.contains(&(
+            "DriftCorrected".into(),
+            "Deployment web changed by kubectl-edit; the store's resources were re-applied".into()
+        )),
+        "{timeline:?}"
+    );
+    let store = f.store(id).await.unwrap();
+    assert_eq!(
+        (store.phase, store.generation),
+        (Phase::Ready, 1),
+        "a correction is no new generation"
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_counts_only_for_an_object_of_the_current_revision() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("pruned").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.releases
+        .record(&Revision {
+            store_id: id.to_string(),
+            namespace: "store-pruned".into(),
+            name: "shop".into(),
+            revision: 1,
+            chart: "shop".into(),
+            chart_version: "1.0.0".into(),
+            chart_dir: "/charts/shop".into(),
+            values: serde_json::json!({}),
+            digest: "d".into(),
+            objects: vec![ObjectRef {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                name: "web".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    // An object the revision no longer has (an upgrade pruned it).
+    f.ctx.drift.record(id, drift("Service", "old", None));
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(provisions(&f.engine), 1, "a prune is no drift");
+    // One it has.
+    f.ctx.drift.record(id, drift("Service", "web", None));
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(provisions(&f.engine), 2);
+    assert!(
+        f.timeline(id)
+            .await
+            .iter()
+            .any(|(reason, message)| reason == "DriftCorrected"
+                && message.starts_with("Service web deleted")),
+    );
+}
+
+#[tokio::test]
+async fn objects_edited_in_a_loop_are_corrected_at_the_stores_rate() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("fought").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    for _ in 0..2 {
+        f.ctx
+            .drift
+            .record(id, drift("Deployment", "web", Some("a-loop")));
+        assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    }
+    assert_eq!(provisions(&f.engine), 3);
+    // Past the burst: the correction waits for its slot instead of running.
+    f.ctx
+        .drift
+        .record(id, drift("Deployment", "web", Some("a-loop")));
+    let Next::After(wait) = run_once(&f.ctx, id).await else {
+        panic!("corrected past the rate");
+    };
+    assert!(wait > Duration::from_secs(3000), "{wait:?}");
+    assert_eq!(provisions(&f.engine), 3, "no provision past the rate");
+    assert_eq!(
+        f.ctx.drift.take(id),
+        [drift("Deployment", "web", Some("a-loop"))],
+        "the drift waits for the next slot"
+    );
+}
+
+#[tokio::test]
+async fn drift_of_a_store_being_deleted_is_not_corrected() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("going").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.change(id, |s| Ok(s.request_deletion())).await;
+    f.ctx
+        .drift
+        .record(id, drift("Deployment", "web", Some("kubectl-edit")));
+    run_once(&f.ctx, id).await;
+    assert_eq!(provisions(&f.engine), 1);
+    assert!(f.ctx.drift.take(id).is_empty(), "the drift was dropped");
 }

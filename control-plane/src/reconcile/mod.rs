@@ -11,6 +11,7 @@
 //! a condition and a timeline event, and says when to run again.
 
 pub mod backoff;
+pub mod drift;
 mod engine;
 mod error;
 mod namespace;
@@ -37,7 +38,7 @@ pub use steps::{DEADLINE_SLACK, ERROR_RETRY_ATTEMPT, NAMESPACE_RECHECK, NAMESPAC
 
 use crate::{
     cluster::KubeOps,
-    domain::ports::StoreRepository,
+    domain::ports::{ReleaseStore, StoreRepository},
     metrics::Metrics,
     watch::{ChangeHub, HubMessage},
 };
@@ -163,6 +164,8 @@ pub struct Context {
     pub repo: Arc<dyn StoreRepository>,
     /// The engines (the plugin host).
     pub engines: Arc<dyn EngineRuntime>,
+    /// Chart release records: which objects a store's current revision has.
+    pub releases: Arc<dyn ReleaseStore>,
     /// The cluster.
     pub kube: Arc<KubeOps>,
     /// Platform settings.
@@ -193,14 +196,21 @@ pub struct Context {
     pub abandon: CancellationToken,
     /// Delays between retries of a failing store.
     pub backoff: backoff::Policy,
+    /// Engine objects that drifted, and the per-store correction rate.
+    pub drift: drift::DriftLog,
 }
 
 impl Context {
     /// A context with nothing seen yet: no drift, no own writes, no
     /// namespaces, orphans reported but never deleted, the default backoff.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one per port; named at every call"
+    )]
     pub fn new(
         repo: Arc<dyn StoreRepository>,
         engines: Arc<dyn EngineRuntime>,
+        releases: Arc<dyn ReleaseStore>,
         kube: Arc<KubeOps>,
         platform: PlatformConfig,
         replica: String,
@@ -210,6 +220,7 @@ impl Context {
         Self {
             repo,
             engines,
+            releases,
             kube,
             platform,
             replica,
@@ -222,6 +233,7 @@ impl Context {
             namespaces: Mutex::default(),
             abandon: CancellationToken::new(),
             backoff: backoff::Policy::DEFAULT,
+            drift: drift::DriftLog::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     Context, Error, Next,
+    drift::Drift,
     namespace::{self, Claimed, PrepareError, Teardown},
 };
 use crate::domain::{
@@ -66,7 +67,10 @@ async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
     let store = match take(ctx.repo.as_ref(), &ctx.replica, ctx.platform.lease, id).await? {
         Taken::Store(store) => *store,
         Taken::Busy(wait) => return Ok(Next::After(wait)),
-        Taken::Gone => return Ok(Next::Done),
+        Taken::Gone => {
+            ctx.drift.take(id);
+            return Ok(Next::Done);
+        }
     };
     // The lease is renewed while the run lasts (a provision can outlive
     // one lease); if another replica took it over meanwhile, or it cannot
@@ -171,6 +175,9 @@ async fn release(repo: &dyn StoreRepository, replica: &str, id: Uuid) {
 /// What a run does once it holds the store's lease.
 async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
     let drifted = ctx.take_drifted(store.id);
+    // A store being provisioned or deleted has its objects applied or
+    // removed anyway: drift seen meanwhile is moot.
+    let engine_drift = ctx.drift.take(store.id);
     match store.phase {
         Phase::Deleting => teardown(ctx, store).await,
         Phase::Provisioning => provision(ctx, store, drifted).await,
@@ -181,9 +188,101 @@ async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
             if drifted {
                 restore_baseline(ctx, &store).await?;
             }
+            if store.phase == Phase::Ready && !engine_drift.is_empty() {
+                return correct_drift(ctx, &store, engine_drift).await;
+            }
             Ok(Next::Done)
         }
     }
+}
+
+/// Has the engine converge a Ready store whose objects drifted, and says
+/// so in its timeline: one `DriftCorrected` entry naming every object and
+/// who changed it. A deletion counts only for an object of the store's
+/// current revision (an upgrade's prune is no drift). Past the store's
+/// correction rate, the correction waits for its next slot.
+async fn correct_drift(ctx: &Context, store: &Store, drifts: Vec<Drift>) -> Result<Next, Halt> {
+    let mut real = Vec::new();
+    for drift in drifts {
+        if drift.by.is_some() || in_current_revision(ctx, store, &drift).await? {
+            real.push(drift);
+        }
+    }
+    if real.is_empty() {
+        return Ok(Next::Done);
+    }
+    let installed = ctx.engines.version(&store.engine);
+    if installed.as_deref() != Some(store.engine_version.as_str()) {
+        // Converging with another engine version would upgrade the store
+        // behind its owner's back; an upgrade corrects the drift too.
+        warn!(store = %store.name, running = %store.engine_version, installed = ?installed, "objects drifted; not corrected until the store is upgraded");
+        return Ok(Next::Done);
+    }
+    if let Err(wait) = ctx.drift.admit(store.id) {
+        debug!(store = %store.name, wait_ms = wait.as_millis() as u64, "drift correction rate reached; waiting");
+        ctx.drift.restore(store.id, real);
+        return Ok(Next::After(wait));
+    }
+    let step = Instant::now();
+    let what = real
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match ctx
+        .engines
+        .provision(&store.engine, &store_context(ctx, store))
+        .await
+    {
+        Ok(()) => {
+            for drift in &real {
+                ctx.metrics.drift_corrected(&drift.kind);
+            }
+            info!(store = %store.name, drift = %what, "drift corrected");
+            ctx.repo
+                .record_event(
+                    store.id,
+                    NewEvent {
+                        reason: "DriftCorrected".into(),
+                        message: format!("{what}; the store's resources were re-applied"),
+                        outcome: Outcome::Succeeded,
+                        duration_ms: ms(step),
+                    },
+                )
+                .await?;
+            Ok(Next::Done)
+        }
+        Err(err) => {
+            warn!(store = %store.name, drift = %what, error = %err, "cannot correct drift; retrying");
+            ctx.repo
+                .record_event(
+                    store.id,
+                    NewEvent {
+                        reason: "DriftCorrectionFailed".into(),
+                        message: format!("{what}; re-applying the store's resources failed: {err}"),
+                        outcome: Outcome::Failed,
+                        duration_ms: ms(step),
+                    },
+                )
+                .await?;
+            ctx.drift.restore(store.id, real);
+            Ok(Next::After(ctx.backoff.delay(ERROR_RETRY_ATTEMPT)))
+        }
+    }
+}
+
+/// Whether a deleted object is one the store's current revision applied.
+async fn in_current_revision(ctx: &Context, store: &Store, drift: &Drift) -> Result<bool, Halt> {
+    let latest = ctx
+        .releases
+        .latest(&store.id.to_string(), &drift.release)
+        .await?;
+    Ok(latest.is_some_and(|revision| {
+        revision
+            .objects
+            .iter()
+            .any(|o| o.kind == drift.kind && o.name == drift.name)
+    }))
 }
 
 /// Renews the store's lease every third of its length until the returned

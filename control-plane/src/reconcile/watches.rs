@@ -1,7 +1,9 @@
 //! Kubernetes watches that wake the reconciler: store namespaces, the
-//! workloads in them, and the platform baseline, selected by the store
-//! label. Namespace events also feed the orphan report; baseline events
-//! that show drift ask for the baseline to be re-applied.
+//! workloads in them, the platform baseline and the engines' Services and
+//! Ingresses, selected by the store label. Namespace events also feed the
+//! orphan report; baseline events that show drift ask for the baseline to
+//! be re-applied, engine objects changed or deleted behind storeplane's
+//! back for the store to be converged again ([`super::drift`]).
 
 use std::sync::Arc;
 
@@ -13,8 +15,12 @@ use kube::{
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{Context, Queue, namespace, orphans, store_id};
-use crate::cluster::{LABEL_INSTANCE, LABEL_STORE};
+use super::{
+    Context, Queue,
+    drift::{self, Drift, EditMemory},
+    namespace, orphans, store_id,
+};
+use crate::cluster::{LABEL_INSTANCE, LABEL_RELEASE, LABEL_STORE};
 
 /// Kinds whose changes can move a store's phase.
 const WORKLOADS: [(&str, &str); 4] = [
@@ -31,11 +37,16 @@ const BASELINE: [(&str, &str); 3] = [
     ("networking.k8s.io/v1", "NetworkPolicy"),
 ];
 
+/// Engine objects watched only for their drift (their changes cannot move
+/// a store's phase).
+const DRIFT_ONLY: [(&str, &str); 2] = [("v1", "Service"), ("networking.k8s.io/v1", "Ingress")];
+
 /// Starts one watcher per kind; they end with `cancel`.
 pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
     let kinds = std::iter::once(("v1", "Namespace"))
         .chain(WORKLOADS)
-        .chain(BASELINE);
+        .chain(BASELINE)
+        .chain(DRIFT_ONLY);
     for (api_version, kind) in kinds {
         let ctx = Arc::clone(&ctx);
         let queue = queue.clone();
@@ -52,6 +63,9 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
             let config = watcher::Config::default().labels(LABEL_STORE);
             let mut events = watcher(api, config).default_backoff().boxed();
             let mut statuses = StatusMemory::default();
+            let mut edits = EditMemory::default();
+            let corrected = drift::CORRECTED.iter().any(|(_, k)| *k == kind);
+            let drift_only = DRIFT_ONLY.iter().any(|(_, k)| *k == kind);
             loop {
                 tokio::select! {
                     () = cancel.cancelled() => return,
@@ -65,6 +79,12 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                                 watcher::Event::Delete(o) => (o, true, false),
                                 watcher::Event::Init | watcher::Event::InitDone => continue,
                             };
+                            if corrected {
+                                note_drift(&ctx, &queue, kind, &object, deleted, &mut edits);
+                            }
+                            if drift_only {
+                                continue;
+                            }
                             // A workload's readiness lives in its status:
                             // an event that leaves the status as it was (the
                             // echo of our own apply, a label change) cannot
@@ -81,6 +101,45 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
             }
         });
     }
+}
+
+/// Records drift of an engine object of a store this installation owns: a
+/// deletion, or a new edit of its spec by another field manager.
+fn note_drift(
+    ctx: &Context,
+    queue: &Queue,
+    kind: &str,
+    object: &DynamicObject,
+    deleted: bool,
+    edits: &mut EditMemory,
+) {
+    let Some(labels) = object.metadata.labels.as_ref() else {
+        return;
+    };
+    let (Some(id), Some(release)) = (
+        labels.get(LABEL_STORE).and_then(|v| store_id(v)),
+        labels.get(LABEL_RELEASE),
+    ) else {
+        return;
+    };
+    if labels.get(LABEL_INSTANCE) != Some(&ctx.installation.to_string()) {
+        return;
+    }
+    let by = match edits.new_edit(object, deleted) {
+        Some(manager) => Some(manager),
+        None if deleted => None,
+        None => return,
+    };
+    ctx.drift.record(
+        id,
+        Drift {
+            kind: kind.to_owned(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            release: release.clone(),
+            by,
+        },
+    );
+    queue.enqueue(id);
 }
 
 async fn handle(
