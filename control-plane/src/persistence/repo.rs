@@ -759,3 +759,126 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        Readiness,
+        ports::TenantRepository,
+        tenancy::{Quota, Scope},
+    };
+
+    async fn repo(
+        limits: GlobalLimits,
+    ) -> (Arc<SqlStoreRepository>, super::super::SqlTenantRepository) {
+        let db = super::super::connect("sqlite::memory:").await.expect("db");
+        super::super::migrate(&db).await.expect("migrate");
+        let tenants = super::super::SqlTenantRepository::new(db.clone());
+        (
+            super::super::repository(db, Arc::new(Notify::new()), 100, limits),
+            tenants,
+        )
+    }
+
+    fn new_store(tenant: &str, name: &str, engine: &str) -> NewStore {
+        NewStore {
+            tenant: TenantId(tenant.into()),
+            name: name.into(),
+            engine: engine.into(),
+            config: Config::new(),
+        }
+    }
+
+    async fn create(repo: &SqlStoreRepository, new: NewStore) -> Result<Store> {
+        repo.create(new, None).await.map(Created::into_store)
+    }
+
+    #[tokio::test]
+    async fn only_stores_with_work_are_listed_for_the_reconciler() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let provisioning = create(&repo, new_store("default", "pending", "e"))
+            .await
+            .expect("create");
+        let ready = create(&repo, new_store("default", "ready", "e"))
+            .await
+            .expect("create");
+        let failed = create(&repo, new_store("default", "failed", "e"))
+            .await
+            .expect("create");
+        let deleting = create(&repo, new_store("default", "deleting", "e"))
+            .await
+            .expect("create");
+        let change = |id: Uuid, change: &'static ChangeFn<'static>| {
+            let repo = Arc::clone(&repo);
+            async move {
+                repo.update(&Scope::All, &StoreRef::Id(id), false, change)
+                    .await
+                    .expect("update");
+            }
+        };
+        change(ready.id, &|s| {
+            s.mark_ready(Readiness::default(), 0, now()).map(Some)
+        })
+        .await;
+        change(failed.id, &|s| {
+            s.mark_failed(
+                Failure {
+                    reason: "Broken".into(),
+                    message: "broken".into(),
+                },
+                now(),
+            )
+            .map(Some)
+        })
+        .await;
+        change(deleting.id, &|s| Ok(s.request_deletion())).await;
+        let mut expected = vec![provisioning.id, deleting.id];
+        expected.sort();
+        let mut listed = repo.needing_work().await.expect("needing work");
+        listed.sort();
+        assert_eq!(listed, expected);
+        // An upgrade of the Ready store is work again.
+        change(ready.id, &|s| s.upgrade(None).map(Some)).await;
+        assert_eq!(repo.needing_work().await.expect("needing work").len(), 3);
+    }
+
+    #[tokio::test]
+    async fn create_checks_the_tenants_engines_and_counts_its_quota() {
+        let (repo, tenants) = repo(GlobalLimits::default()).await;
+        let quota = Quota {
+            max_stores: Some(1),
+            max_concurrent_provisions: None,
+            allowed_engines: vec!["static-site".into()],
+        };
+        tenants
+            .create_tenant(&TenantId("acme".into()), "Acme", &quota)
+            .await
+            .expect("tenant");
+        let refused = create(&repo, new_store("acme", "big", "medusa")).await;
+        assert!(
+            matches!(
+                refused,
+                Err(Error::PermissionDenied {
+                    reason: "ENGINE_NOT_ALLOWED",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        create(&repo, new_store("acme", "small", "static-site"))
+            .await
+            .expect("within quota");
+        let over = create(&repo, new_store("acme", "second", "static-site")).await;
+        let Err(Error::QuotaExceeded(violations)) = over else {
+            panic!("over quota: {over:?}");
+        };
+        assert_eq!(violations[0].subject, "tenants/acme");
+        // Nothing was written for the refused creates.
+        let all = repo
+            .list(&Scope::All, &StoreFilter::default(), None, 10)
+            .await
+            .expect("list");
+        assert_eq!(all.len(), 1);
+    }
+}
