@@ -538,6 +538,11 @@ impl SimClusterProcess {
         ]
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops it.
     pub async fn kill(&mut self) -> Result<()> {
         self.child.kill().await?;

@@ -26,6 +26,10 @@
 //! uses `target/debug/storeplane` unless `STOREPLANE_BIN` names another
 //! (e.g. `target/release/storeplane`).
 //!
+//! `bench scale [stores…]` prints the scale table: memory, idle CPU,
+//! start-up, `ListStores` pages and a change's delivery to 1,000 watchers
+//! at each store count (see `scale.rs`).
+//!
 //! `bench scale-out` runs several replicas on one PostgreSQL under SIGKILLs
 //! and a rolling restart (see `scale_out.rs`).
 
@@ -35,6 +39,8 @@
 // binary of its own), hence the path.
 #[path = "bench/real_cluster.rs"]
 mod real_cluster;
+#[path = "bench/scale.rs"]
+mod scale;
 #[path = "bench/scale_out.rs"]
 mod scale_out;
 
@@ -147,6 +153,29 @@ fn latencies(
         })
         .collect();
     (to_apply, to_event)
+}
+
+/// `serve` arguments of a control plane managing stores on `cluster` with
+/// the built plugins and no write limits.
+fn managed_args(cluster: &SimClusterProcess) -> Vec<String> {
+    let mut serve = cluster.serve_args();
+    serve.extend([
+        "--plugins-dir".into(),
+        plugins_dir().display().to_string(),
+        "--plugin-cache".into(),
+        storeplane_e2e::repo_root()
+            .join("target/plugin-cache")
+            .display()
+            .to_string(),
+        "--reconcile-concurrency".into(),
+        // `STOREPLANE_BENCH_CONCURRENCY` to compare provisioning concurrencies.
+        std::env::var("STOREPLANE_BENCH_CONCURRENCY").unwrap_or_else(|_| "32".into()),
+        "--rate-limit-per-tenant".into(),
+        "0".into(),
+        "--rate-limit-per-address".into(),
+        "0".into(),
+    ]);
+    serve
 }
 
 async fn wait_ready(ready: &Seen, names: &[String], limit: Duration) -> Result<()> {
@@ -322,6 +351,13 @@ async fn main() -> Result<()> {
         let args: Vec<String> = std::env::args().skip(2).collect();
         return real_cluster::run(&args).await;
     }
+    if std::env::args().nth(1).as_deref() == Some("scale") {
+        let counts = std::env::args()
+            .skip(2)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        return scale::run(counts).await;
+    }
     if std::env::args().nth(1).as_deref() == Some("scale-out") {
         let args: Vec<String> = std::env::args().skip(2).collect();
         return scale_out::run_bench(&args).await;
@@ -334,23 +370,7 @@ async fn main() -> Result<()> {
     let many = args.get(1).copied().unwrap_or(10_000).max(burst);
 
     let cluster = SimClusterProcess::start("0s").await?;
-    let mut serve = cluster.serve_args();
-    serve.extend([
-        "--plugins-dir".into(),
-        plugins_dir().display().to_string(),
-        "--plugin-cache".into(),
-        storeplane_e2e::repo_root()
-            .join("target/plugin-cache")
-            .display()
-            .to_string(),
-        "--reconcile-concurrency".into(),
-        // `STOREPLANE_BENCH_CONCURRENCY` to compare provisioning concurrencies.
-        std::env::var("STOREPLANE_BENCH_CONCURRENCY").unwrap_or_else(|_| "32".into()),
-        "--rate-limit-per-tenant".into(),
-        "0".into(),
-        "--rate-limit-per-address".into(),
-        "0".into(),
-    ]);
+    let serve = managed_args(&cluster);
     let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
     // `STOREPLANE_BENCH_LOG=storeplane=debug` to see each run's timing
     // (the log is under target/e2e/logs).
