@@ -4,10 +4,7 @@ use std::{
     collections::BTreeMap,
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, PoisonError},
     time::Duration,
 };
 
@@ -160,12 +157,85 @@ enum Returned {
     Observed(Result<v0_1::Observation, v0_1::Failure>),
 }
 
-/// Stops the epoch ticker thread when the host goes away.
-struct Ticker(Arc<AtomicBool>);
+/// The epoch clock: a thread that ticks the engine's epoch every
+/// [`EPOCH_TICK`] while at least one call runs, and sleeps on a condition
+/// variable otherwise, so an idle control plane spends no CPU on it (a
+/// clock ticking forever woke the process 100 times a second).
+struct Ticker {
+    state: Arc<(std::sync::Mutex<TickerState>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct TickerState {
+    /// Calls running now.
+    calls: usize,
+    /// The host is gone: the thread ends.
+    stopped: bool,
+}
+
+impl Ticker {
+    fn start(tick: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let state = Arc::new((
+            std::sync::Mutex::new(TickerState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = Arc::clone(&state);
+        // A dedicated thread keeps the clock going even when every async
+        // worker is busy running guests.
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                let (lock, wake) = &*shared;
+                let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if state.stopped {
+                        return;
+                    }
+                    if state.calls == 0 {
+                        state = wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+                        continue;
+                    }
+                    drop(state);
+                    std::thread::sleep(EPOCH_TICK);
+                    tick();
+                    state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                }
+            })?;
+        Ok(Self { state })
+    }
+
+    /// Keeps the clock ticking until the returned guard is dropped.
+    fn running(&self) -> TickerCall {
+        let (lock, wake) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        state.calls += 1;
+        if state.calls == 1 {
+            wake.notify_one();
+        }
+        TickerCall {
+            state: Arc::clone(&self.state),
+        }
+    }
+}
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+        let (lock, wake) = &*self.state;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).stopped = true;
+        wake.notify_one();
+    }
+}
+
+/// One call's hold on the epoch clock.
+struct TickerCall {
+    state: Arc<(std::sync::Mutex<TickerState>, std::sync::Condvar)>,
+}
+
+impl Drop for TickerCall {
+    fn drop(&mut self) {
+        let (lock, _) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        state.calls = state.calls.saturating_sub(1);
     }
 }
 
@@ -177,7 +247,7 @@ pub struct PluginHost {
     config: HostConfig,
     plugins: BTreeMap<String, Plugin>,
     rejected: Vec<LoadError>,
-    _ticker: Ticker,
+    ticker: Ticker,
 }
 
 impl PluginHost {
@@ -201,19 +271,9 @@ impl PluginHost {
         v0_1::Engine::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Runtime(e.to_string()))?;
 
-        let stop = Arc::new(AtomicBool::new(false));
+        // Epoch interruption needs a clock.
         let ticking = engine.clone();
-        let stopped = Arc::clone(&stop);
-        // Epoch interruption needs a clock; a dedicated thread keeps it
-        // ticking even when every async worker is busy.
-        std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticking.increment_epoch();
-                }
-            })
+        let ticker = Ticker::start(move || ticking.increment_epoch())
             .map_err(|e| LoadError::Runtime(e.to_string()))?;
 
         Ok(Self {
@@ -223,7 +283,7 @@ impl PluginHost {
             config,
             plugins: BTreeMap::new(),
             rejected: Vec::new(),
-            _ticker: Ticker(stop),
+            ticker,
         })
     }
 
@@ -539,6 +599,9 @@ impl PluginHost {
         op: Op,
     ) -> Result<Returned, CallError> {
         let function = op.name();
+        // The epoch clock runs while any call does (its deadline and its
+        // yields to the runtime depend on it).
+        let _clock = self.ticker.running();
         let state = CallState::new(
             Arc::clone(grant),
             store_ctx,
@@ -692,4 +755,42 @@ fn trap_message(err: &wasmtime::Error) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn the_epoch_clock_ticks_only_while_a_call_runs() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&ticks);
+        let ticker = Ticker::start(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        })
+        .expect("ticker");
+        std::thread::sleep(EPOCH_TICK * 5);
+        assert_eq!(ticks.load(Ordering::SeqCst), 0, "an idle host ticked");
+        let call = ticker.running();
+        let started = std::time::Instant::now();
+        while ticks.load(Ordering::SeqCst) < 3 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no tick during a call"
+            );
+            std::thread::sleep(EPOCH_TICK);
+        }
+        drop(call);
+        // At most the tick already under way once the last call ended.
+        std::thread::sleep(EPOCH_TICK * 2);
+        let after = ticks.load(Ordering::SeqCst);
+        std::thread::sleep(EPOCH_TICK * 5);
+        assert_eq!(
+            ticks.load(Ordering::SeqCst),
+            after,
+            "ticking after the calls ended"
+        );
+    }
 }

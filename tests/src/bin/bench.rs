@@ -206,7 +206,21 @@ async fn create_all(server: &Server, names: &[String]) -> Result<HashMap<String,
         let req = request(name);
         let name = name.clone();
         calls.push(tokio::spawn(async move {
-            (name, Instant::now(), client.create_store(req).await)
+            let at = Instant::now();
+            // A burst may find every database connection busy: the server
+            // sheds the call with UNAVAILABLE and a retry delay, and a
+            // client retries, as this one does.
+            let mut result = client.create_store(req.clone()).await;
+            for _ in 0..30 {
+                match &result {
+                    Err(status) if status.code() == tonic::Code::Unavailable => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        result = client.create_store(req.clone()).await;
+                    }
+                    _ => break,
+                }
+            }
+            (name, at, result)
         }));
     }
     let mut created = HashMap::new();

@@ -311,7 +311,10 @@ async fn deliver(server: &Server, watchers: usize) -> Result<(f64, f64, usize)> 
         }));
     }
     ready.wait().await;
-    let name = format!("delivered-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let name = format!(
+        "delivered-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     sent_tx.send(Some(Instant::now()))?;
     create_all(server, std::slice::from_ref(&name)).await?;
     let mut samples = Vec::new();
