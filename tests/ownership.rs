@@ -351,15 +351,8 @@ async fn list_orphans(
 /// it back and says so in the store's timeline.
 async fn the_platform_baseline_is_restored_when_it_drifts(env: Env) -> Result<()> {
     let server = env.start(&[]).await?;
-    let name = env.name("steady");
-    let mut stores = server.stores().await?;
-    stores
-        .create_store(request(&name, "static-site", serde_json::json!({})))
-        .await?;
-    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
-        .await?;
+    let (name, ns) = env.ready_static_site(&server, "steady").await?;
     let kube = env.kube(&server).await?;
-    let ns = format!("store-{name}");
     let ns = ns.as_str();
     let quotas: Api<ResourceQuota> = Api::namespaced(kube.clone(), ns);
     let original = quotas.get("storeplane-quota").await?.spec;

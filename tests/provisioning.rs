@@ -38,7 +38,7 @@ on_both_clusters!(
 // that load the shared real cluster for no gain.
 on_both_backends!(fifty_concurrent_creates_all_become_ready);
 
-async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
+async fn timeline(server: &Server, name: &str) -> Result<Vec<pb::StoreEvent>> {
     Ok(server
         .stores()
         .await?
@@ -49,7 +49,12 @@ async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
         })
         .await?
         .into_inner()
-        .events
+        .events)
+}
+
+async fn events(server: &Server, name: &str) -> Result<Vec<String>> {
+    Ok(timeline(server, name)
+        .await?
         .into_iter()
         .map(|e| e.reason)
         .collect())
@@ -773,17 +778,7 @@ async fn a_control_plane_killed_mid_provision_converges_after_restart(env: Env) 
 async fn drift_corrected(env: &Env, server: &Server, name: &str, what: &str) -> Result<String> {
     let deadline = tokio::time::Instant::now() + env.patience();
     loop {
-        let events = server
-            .stores()
-            .await?
-            .list_store_events(pb::ListStoreEventsRequest {
-                name: name.into(),
-                page_size: 200,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .events;
+        let events = timeline(server, name).await?;
         if let Some(event) = events
             .iter()
             .find(|e| e.reason == "DriftCorrected" && e.message.starts_with(what))
@@ -807,16 +802,8 @@ async fn drift_corrected(env: &Env, server: &Server, name: &str, what: &str) -> 
 /// on the timeline naming the object and who changed it.
 async fn objects_changed_or_deleted_by_hand_are_put_back(env: Env) -> Result<()> {
     let server = env.start(&[]).await?;
-    let name = env.name("drift");
-    server
-        .stores()
-        .await?
-        .create_store(request(&name, "static-site", serde_json::json!({})))
-        .await?;
-    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
-        .await?;
+    let (name, ns) = env.ready_static_site(&server, "drift").await?;
     let kube = env.kube(&server).await?;
-    let ns = format!("store-{name}");
 
     let deployments = Api::<Deployment>::namespaced(kube.clone(), &ns);
     let deployment = deployments

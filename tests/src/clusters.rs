@@ -144,6 +144,25 @@ impl Env {
         crate::wait_for_within(server, names, phase, self.patience()).await
     }
 
+    /// Creates a static-site store named after `base` and waits until it
+    /// is Ready; its name and its namespace.
+    pub async fn ready_static_site(&self, server: &Server, base: &str) -> Result<(String, String)> {
+        let name = self.name(base);
+        server
+            .stores()
+            .await?
+            .create_store(crate::engine_request(
+                &name,
+                "static-site",
+                serde_json::json!({}),
+            ))
+            .await?;
+        self.wait_for(server, &[&name], crate::v1::StorePhase::Ready)
+            .await?;
+        let namespace = format!("store-{name}");
+        Ok((name, namespace))
+    }
+
     /// A Kubernetes client of the cluster `server` provisions on.
     pub async fn kube(&self, server: &Server) -> Result<kube::Client> {
         match self.cluster {

@@ -86,7 +86,10 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
     };
     let idle = Duration::from_secs(env_number("STOREPLANE_BENCH_IDLE", 60));
     let watchers = usize::try_from(env_number("STOREPLANE_BENCH_WATCHERS", 1000)).unwrap_or(1000);
-    let mut rows = Vec::new();
+    println!(
+        "| database | Ready stores | control plane RSS | idle CPU (control plane / sim API server) | start-up to serving | ListStores page p50 / p99 | change → {watchers} watchers p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for backend in backends {
         let cluster = SimClusterProcess::start("0s").await?;
         let database = fresh_database(backend).await?;
@@ -113,7 +116,7 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
                 })
                 .await?;
             let restart = started.elapsed().as_secs_f64();
-            let row = Row {
+            print_row(&Row {
                 backend: match backend {
                     Backend::Sqlite => "SQLite",
                     Backend::Postgres => "PostgreSQL",
@@ -125,38 +128,16 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
                 restart_s: restart,
                 list,
                 delivery,
-            };
-            print_row(&row);
-            rows.push(row);
+            });
         }
-    }
-    println!();
-    println!(
-        "| database | Ready stores | control plane RSS | idle CPU (control plane / sim API server) | start-up to serving | ListStores page p50 / p99 | change → {watchers} watchers p50 / p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for row in &rows {
-        println!(
-            "| {} | {} | {:.1} MiB | {:.2} / {:.2} ms per s | {:.2} s | {:.2} / {:.2} ms ({} pages) | {:.1} / {:.1} ms |",
-            row.backend,
-            row.stores,
-            row.rss_mib,
-            row.idle_cp_ms_per_s,
-            row.idle_sim_ms_per_s,
-            row.restart_s,
-            row.list.0,
-            row.list.1,
-            row.list.2,
-            row.delivery.0,
-            row.delivery.1,
-        );
     }
     Ok(())
 }
 
+/// One line of the table, printed as soon as it is measured.
 fn print_row(row: &Row) {
     println!(
-        "{} {} stores: RSS {:.1} MiB; idle CPU {:.2} ms/s control plane, {:.2} ms/s sim; restart to serving {:.2} s; ListStores p50 {:.2} ms p99 {:.2} ms over {} pages; delivery to {} watchers p50 {:.1} ms p99 {:.1} ms",
+        "| {} | {} | {:.1} MiB | {:.2} / {:.2} ms per s | {:.2} s | {:.2} / {:.2} ms ({} pages) | {:.1} / {:.1} ms |",
         row.backend,
         row.stores,
         row.rss_mib,
@@ -166,7 +147,6 @@ fn print_row(row: &Row) {
         row.list.0,
         row.list.1,
         row.list.2,
-        row.delivery.2,
         row.delivery.0,
         row.delivery.1,
     );
