@@ -243,7 +243,7 @@ impl Fixture {
     ) {
         self.ctx
             .repo
-            .update(&Scope::All, &StoreRef::Id(id), false, &change)
+            .update(&Scope::All, &StoreRef::Id(id), &change)
             .await
             .unwrap();
     }

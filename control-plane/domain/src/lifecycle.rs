@@ -54,6 +54,13 @@ pub fn needs_reconcile(phase: Phase, generation: i64, observed_generation: i64) 
     }
 }
 
+/// Whether a change from phase `before` to `after` takes one of the
+/// concurrent-provisioning slots the quotas limit: it starts provisioning
+/// a store that was not.
+pub fn claims_provisioning_slot(before: Phase, after: Phase) -> bool {
+    before != Phase::Provisioning && after == Phase::Provisioning
+}
+
 /// What the engine reported of a store that became ready.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Readiness {
@@ -601,6 +608,18 @@ mod tests {
             refused_kind(f.mark_ready(Readiness::default(), 0, now())),
             "STORE_PHASE"
         );
+    }
+
+    #[test]
+    fn only_starting_to_provision_takes_a_slot() {
+        use Phase::*;
+        assert!(claims_provisioning_slot(Failed, Provisioning));
+        assert!(!claims_provisioning_slot(Provisioning, Provisioning));
+        assert!(
+            !claims_provisioning_slot(Ready, Ready),
+            "an upgrade of a Ready store"
+        );
+        assert!(!claims_provisioning_slot(Ready, Deleting));
     }
 
     #[test]

@@ -63,15 +63,13 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// returns an event, records it in the store's timeline, bumps the
     /// resource version and logs a `Modified` change. `None` means nothing to
     /// do; an error refuses the change. Either way nothing is written then.
-    /// With `claim_provisioning_slot`, the tenant's and the platform's
-    /// concurrent-provisioning limits are checked in the same transaction.
-    async fn update(
-        &self,
-        scope: &Scope,
-        store: &StoreRef,
-        claim_provisioning_slot: bool,
-        change: &ChangeFn<'_>,
-    ) -> Result<Store>;
+    /// A change that moves the store into Provisioning (a retry, or an
+    /// upgrade or rollback of a Failed store: see
+    /// [`crate::lifecycle::claims_provisioning_slot`]) has the tenant's and
+    /// the platform's concurrent-provisioning limits checked in the same
+    /// transaction.
+    async fn update(&self, scope: &Scope, store: &StoreRef, change: &ChangeFn<'_>)
+    -> Result<Store>;
 
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()>;

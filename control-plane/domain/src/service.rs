@@ -106,6 +106,19 @@ impl StoreService {
         self
     }
 
+    /// Applies a change of the desired state and hands the store to the
+    /// driver, if any.
+    async fn change(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        change: &super::ports::ChangeFn<'_>,
+    ) -> Result<Store> {
+        let store = self.repo.update(scope, store, change).await?;
+        self.changed(&store).await;
+        Ok(store)
+    }
+
     async fn changed(&self, store: &Store) {
         if let Some(driver) = &self.driver {
             driver.store_changed(store).await;
@@ -309,25 +322,17 @@ impl StoreService {
     /// returns it unchanged. With an etag, the store must be unchanged since.
     pub async fn delete(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
         let etag = etag.to_owned();
-        let store = self
-            .repo
-            .update(scope, store, false, &move |s: &mut Store| {
-                s.check_etag(&etag)?;
-                Ok(s.request_deletion())
-            })
-            .await?;
-        self.changed(&store).await;
-        Ok(store)
+        self.change(scope, store, &move |s: &mut Store| {
+            s.check_etag(&etag)?;
+            Ok(s.request_deletion())
+        })
+        .await
     }
 
     /// Provisions a failed store again.
     pub async fn retry(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
-        let store = self
-            .repo
-            .update(scope, store, true, &|s: &mut Store| s.retry().map(Some))
-            .await?;
-        self.changed(&store).await;
-        Ok(store)
+        self.change(scope, store, &|s: &mut Store| s.retry().map(Some))
+            .await
     }
 
     /// Moves a store to a new configuration (validated like a create) and
@@ -354,28 +359,17 @@ impl StoreService {
             }
         }
         let etag = etag.to_owned();
-        let claim = current.phase == Phase::Failed;
-        let store = self
-            .repo
-            .update(scope, store, claim, &move |s: &mut Store| {
-                s.check_etag(&etag)?;
-                s.upgrade(config.clone()).map(Some)
-            })
-            .await?;
-        self.changed(&store).await;
-        Ok(store)
+        self.change(scope, store, &move |s: &mut Store| {
+            s.check_etag(&etag)?;
+            s.upgrade(config.clone()).map(Some)
+        })
+        .await
     }
 
     /// Goes back to the configuration before the last upgrade.
     pub async fn rollback(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
-        let current = self.repo.get(scope, store).await?;
-        let claim = current.phase == Phase::Failed;
-        let store = self
-            .repo
-            .update(scope, store, claim, &|s: &mut Store| s.rollback().map(Some))
-            .await?;
-        self.changed(&store).await;
-        Ok(store)
+        self.change(scope, store, &|s: &mut Store| s.rollback().map(Some))
+            .await
     }
 
     /// A page of the store's timeline.

@@ -16,7 +16,7 @@ impl KubeOps {
     /// The decoded values of Secret `name` in `namespace`; `None` when it
     /// does not exist. A value that is not base64-encoded UTF-8 is an
     /// `Invalid` error naming its key (never its value).
-    pub async fn secret_values(
+    pub async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
@@ -52,14 +52,12 @@ impl SecretReader for KubeOps {
         secret: &str,
     ) -> domain::Result<Option<BTreeMap<String, String>>> {
         let namespace = store.namespace();
-        KubeOps::secret_values(self, &namespace, secret)
-            .await
-            .map_err(|e| {
-                let doing = match e.kind() {
-                    ErrorKind::Invalid => "decoding",
-                    _ => "reading",
-                };
-                domain::Error::internal(format!("{doing} Secret {namespace}/{secret}"), e)
-            })
+        self.secret_data(&namespace, secret).await.map_err(|e| {
+            let doing = match e.kind() {
+                ErrorKind::Invalid => "decoding",
+                _ => "reading",
+            };
+            domain::Error::internal(format!("{doing} Secret {namespace}/{secret}"), e)
+        })
     }
 }

@@ -39,14 +39,19 @@ impl ReleaseRepository {
     }
 }
 
+/// A store's release revisions, newest first.
+fn newest_first(store_id: &str, name: &str) -> sea_orm::Select<releases::Entity> {
+    releases::Entity::find()
+        .filter(releases::Column::StoreId.eq(store_id))
+        .filter(releases::Column::Name.eq(name))
+        .order_by_desc(releases::Column::Revision)
+}
+
 #[async_trait::async_trait]
 impl ReleaseStore for ReleaseRepository {
     /// Every revision of a store's release, newest first.
     async fn history(&self, store_id: &str, name: &str) -> Result<Vec<Revision>> {
-        releases::Entity::find()
-            .filter(releases::Column::StoreId.eq(store_id))
-            .filter(releases::Column::Name.eq(name))
-            .order_by_desc(releases::Column::Revision)
+        newest_first(store_id, name)
             .all(&self.db)
             .await
             .map_err(db("read release history"))?
@@ -55,9 +60,15 @@ impl ReleaseStore for ReleaseRepository {
             .collect()
     }
 
-    /// The newest revision of a store's release.
+    /// The newest revision of a store's release: one row, not the history
+    /// (every provision reads it, and every re-apply adds a revision).
     async fn latest(&self, store_id: &str, name: &str) -> Result<Option<Revision>> {
-        Ok(self.history(store_id, name).await?.into_iter().next())
+        newest_first(store_id, name)
+            .one(&self.db)
+            .await
+            .map_err(db("read latest release"))?
+            .map(decode)
+            .transpose()
     }
 
     /// Records a revision.

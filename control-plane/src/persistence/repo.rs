@@ -25,7 +25,9 @@ use super::entities::{idempotency_keys, releases, store_changes, store_events, s
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
     NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
-    StoreRef, TenantId, Urls, needs_reconcile,
+    StoreRef, TenantId, Urls,
+    lifecycle::claims_provisioning_slot,
+    needs_reconcile,
     ports::{ChangeFn, Claim, Created, StoreRepository},
     tenancy::{Counted, GlobalLimits, Quota, Scope},
 };
@@ -360,17 +362,17 @@ impl StoreRepository for SqlStoreRepository {
         &self,
         scope: &Scope,
         store: &StoreRef,
-        claim_provisioning_slot: bool,
         change: &ChangeFn<'_>,
     ) -> Result<Store> {
         let txn = self.begin_write().await?;
         let mut current = to_domain(self.find(&txn, scope, store).await?)?;
+        let before = current.phase;
         let Some(event) = change(&mut current)? else {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
             return Ok(current);
         };
-        if claim_provisioning_slot {
+        if claims_provisioning_slot(before, current.phase) {
             let quota = self.quota(&txn, &current.tenant).await?;
             self.check_quota(&txn, &current.tenant, &quota, false)
                 .await?;
@@ -812,7 +814,7 @@ mod tests {
         let change = |id: Uuid, change: &'static ChangeFn<'static>| {
             let repo = Arc::clone(&repo);
             async move {
-                repo.update(&Scope::All, &StoreRef::Id(id), false, change)
+                repo.update(&Scope::All, &StoreRef::Id(id), change)
                     .await
                     .expect("update");
             }

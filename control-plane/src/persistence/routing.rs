@@ -78,14 +78,9 @@ impl StoreRepository for RoutedStoreRepository {
         &self,
         scope: &Scope,
         store: &StoreRef,
-        claim_provisioning_slot: bool,
         change: &ChangeFn<'_>,
     ) -> Result<Store> {
-        self.checked(
-            self.writer
-                .update(scope, store, claim_provisioning_slot, change)
-                .await,
-        )
+        self.checked(self.writer.update(scope, store, change).await)
     }
 
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {

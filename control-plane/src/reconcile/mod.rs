@@ -245,6 +245,12 @@ impl Context {
             .insert(id);
     }
 
+    /// Whether an `storeplane.dev/instance` label value names this
+    /// installation (compared without formatting the id per event).
+    fn is_this_installation(&self, label: &str) -> bool {
+        Uuid::parse_str(label).is_ok_and(|id| id == self.installation)
+    }
+
     /// Records that a run wrote version `resource_version` of store `id`.
     fn wrote(&self, id: Uuid, resource_version: i64) {
         self.own_writes

@@ -104,7 +104,9 @@ pub async fn observe(ctx: &Arc<Context>, namespace: &Value, deleted: bool) {
             return;
         }
     }
-    let this = installation.as_deref() == Some(ctx.installation.to_string().as_str());
+    let this = installation
+        .as_deref()
+        .is_some_and(|label| ctx.is_this_installation(label));
     let now = Utc::now();
     let delete_after = match ctx.orphan_deletion {
         Some(grace) if this => {

@@ -52,7 +52,6 @@ enum Msg {
 #[derive(Clone)]
 pub struct Queue {
     tx: mpsc::UnboundedSender<Msg>,
-    depth: Gauge,
     drained: CancellationToken,
 }
 
@@ -84,7 +83,6 @@ impl Queue {
         let drained = CancellationToken::new();
         let queue = Self {
             tx: tx.clone(),
-            depth: depth.clone(),
             drained: drained.clone(),
         };
         tokio::spawn(run(
@@ -112,11 +110,6 @@ impl Queue {
     /// Queues `id` after `delay` (unless it is queued earlier).
     pub fn enqueue_after(&self, id: Uuid, delay: Duration) {
         let _ = self.tx.send(Msg::EnqueueAfter(id, delay));
-    }
-
-    /// Keys waiting to run (not counting running ones or delayed ones).
-    pub fn depth(&self) -> usize {
-        usize::try_from(self.depth.get()).unwrap_or(0)
     }
 }
 

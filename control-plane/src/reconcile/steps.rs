@@ -1,6 +1,9 @@
 //! One reconcile run of one store.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use storeplane_plugin_host::{CallError, ObservedPhase, StoreContext};
@@ -17,6 +20,7 @@ use crate::domain::{
     self, Attempt, ConditionStatus, Failure, NewEvent, Outcome, Phase, Readiness, Store, StoreRef,
     conditions::{ENGINE_DEPROVISIONED, ENGINE_PROVISIONED, NAMESPACE_READY, READY},
     ports::{Claim, StoreRepository},
+    release::ObjectRef,
     tenancy::Scope,
 };
 
@@ -202,11 +206,31 @@ async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
 /// current revision (an upgrade's prune is no drift). Past the store's
 /// correction rate, the correction waits for its next slot.
 async fn correct_drift(ctx: &Context, store: &Store, drifts: Vec<Drift>) -> Result<Next, Halt> {
+    // Each release's current objects, read once however many of its
+    // objects went.
+    let mut current: HashMap<String, Vec<ObjectRef>> = HashMap::new();
     let mut real = Vec::new();
     for drift in drifts {
-        if drift.by.is_some() || in_current_revision(ctx, store, &drift).await? {
-            real.push(drift);
+        if drift.by.is_none() {
+            if !current.contains_key(&drift.release) {
+                let objects = ctx
+                    .releases
+                    .latest(&store.id.to_string(), &drift.release)
+                    .await?
+                    .map(|revision| revision.objects)
+                    .unwrap_or_default();
+                current.insert(drift.release.clone(), objects);
+            }
+            let applied = current.get(&drift.release).is_some_and(|objects| {
+                objects
+                    .iter()
+                    .any(|o| o.kind == drift.kind && o.name == drift.name)
+            });
+            if !applied {
+                continue;
+            }
         }
+        real.push(drift);
     }
     if real.is_empty() {
         return Ok(Next::Done);
@@ -269,20 +293,6 @@ async fn correct_drift(ctx: &Context, store: &Store, drifts: Vec<Drift>) -> Resu
             Ok(Next::After(ctx.backoff.delay(ERROR_RETRY_ATTEMPT)))
         }
     }
-}
-
-/// Whether a deleted object is one the store's current revision applied.
-async fn in_current_revision(ctx: &Context, store: &Store, drift: &Drift) -> Result<bool, Halt> {
-    let latest = ctx
-        .releases
-        .latest(&store.id.to_string(), &drift.release)
-        .await?;
-    Ok(latest.is_some_and(|revision| {
-        revision
-            .objects
-            .iter()
-            .any(|o| o.kind == drift.kind && o.name == drift.name)
-    }))
 }
 
 /// Renews the store's lease every third of its length until the returned
@@ -430,20 +440,15 @@ async fn write_change(
     let wrote = std::sync::atomic::AtomicBool::new(false);
     let superseded = std::sync::atomic::AtomicBool::new(false);
     let written = repo
-        .update(
-            &Scope::All,
-            &StoreRef::Id(store.id),
-            false,
-            &|s: &mut Store| {
-                if s.generation != generation || s.phase != phase {
-                    superseded.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(None);
-                }
-                let event = change(s)?;
-                wrote.store(event.is_some(), std::sync::atomic::Ordering::Relaxed);
-                Ok(event)
-            },
-        )
+        .update(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
+            if s.generation != generation || s.phase != phase {
+                superseded.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Ok(None);
+            }
+            let event = change(s)?;
+            wrote.store(event.is_some(), std::sync::atomic::Ordering::Relaxed);
+            Ok(event)
+        })
         .await?;
     if superseded.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Halt::Superseded);
@@ -927,10 +932,9 @@ mod tests {
             &self,
             scope: &Scope,
             store: &StoreRef,
-            slot: bool,
             change: &crate::domain::ports::ChangeFn<'_>,
         ) -> crate::domain::Result<Store> {
-            self.inner.update(scope, store, slot, change).await
+            self.inner.update(scope, store, change).await
         }
         async fn remove(&self, id: Uuid, event: NewEvent) -> crate::domain::Result<()> {
             self.inner.remove(id, event).await
@@ -1000,7 +1004,7 @@ mod tests {
         // b records EngineProvisioned and releases its lease just before
         // a's claim reaches the database.
         *scripted.before_claim.lock().await = Some(Box::pin(async move {
-            b.update(&Scope::All, &StoreRef::Id(id), false, &|s: &mut Store| {
+            b.update(&Scope::All, &StoreRef::Id(id), &|s: &mut Store| {
                 s.set_condition(
                     ENGINE_PROVISIONED,
                     ConditionStatus::True,
@@ -1031,7 +1035,7 @@ mod tests {
         // The run reads the store while it provisions...
         let read = repo.get(&Scope::All, &StoreRef::Id(id)).await.expect("get");
         // ...and the owner deletes it meanwhile (as the API does).
-        repo.update(&Scope::All, &StoreRef::Id(id), false, &|s: &mut Store| {
+        repo.update(&Scope::All, &StoreRef::Id(id), &|s: &mut Store| {
             Ok(s.request_deletion())
         })
         .await

@@ -122,7 +122,10 @@ fn note_drift(
     ) else {
         return;
     };
-    if labels.get(LABEL_INSTANCE) != Some(&ctx.installation.to_string()) {
+    if !labels
+        .get(LABEL_INSTANCE)
+        .is_some_and(|label| ctx.is_this_installation(label))
+    {
         return;
     }
     let by = match edits.new_edit(object, deleted) {
@@ -169,7 +172,7 @@ async fn handle(
         return;
     }
     let ours = match label(LABEL_INSTANCE) {
-        Some(instance) => *instance == ctx.installation.to_string(),
+        Some(instance) => ctx.is_this_installation(instance),
         // Legacy objects (no installation label) are judged by the store.
         None => true,
     };
