@@ -34,6 +34,15 @@ app.kubernetes.io/part-of: storeplane
 {{- printf "%s-wordpress" (include "woocommerce.fullname" .) }}
 {{- end }}
 
+{{- define "woocommerce.paused" -}}
+{{- printf "%s-paused" (include "woocommerce.fullname" .) }}
+{{- end }}
+
+{{/* Replicas of MySQL and WordPress: none while the store is suspended. */}}
+{{- define "woocommerce.replicas" -}}
+{{- if .Values.suspended }}0{{ else }}1{{ end }}
+{{- end }}
+
 {{- define "woocommerce.setupJob" -}}
 {{- if .Values.setup.jobSuffix }}
 {{- printf "%s-setup-%s" (include "woocommerce.fullname" .) .Values.setup.jobSuffix }}
