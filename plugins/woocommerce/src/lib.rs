@@ -14,14 +14,23 @@
 //!   what it waits for.
 //! - `deprovision`: uninstalls the release, then deletes the MySQL volume
 //!   claim (StatefulSet claims outlive their release) and the Secrets.
+//! - `suspend` / `resume`: the same release with `suspended` on or off. A
+//!   suspended store runs neither MySQL nor WordPress (claims and Secrets
+//!   stay) and its hosts answer with a "store paused" page; `observe` reports
+//!   Suspended once nothing of the shop runs any more.
+//!
+//! Custom domains (`store.extra_hosts`) are served beside the platform host;
+//! the first one is the shop's own address ([`canonical_host`]).
 
 pub mod config;
 pub mod names;
 mod observe;
+mod paused;
 
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::{
-    Capability, Engine, EngineId, EngineInfo, FieldError, Host, Observation, Result, Store,
+    Capability, Engine, EngineId, EngineInfo, FieldError, Host, Observation, Operation, Result,
+    Store,
 };
 
 pub use config::Config;
@@ -49,17 +58,26 @@ pub fn release_name(store: &Store<Config>) -> String {
     store.name.to_string()
 }
 
+/// The host WordPress treats as the shop's address: the first custom domain
+/// when the store has one (a tenant who adds `shop.my-brand.com` wants that
+/// to be the shop's address), else the platform host. Every other host is
+/// still served, and WordPress redirects its pages to this one.
+pub fn canonical_host(store: &Store<Config>) -> &str {
+    store.extra_hosts.first().unwrap_or(&store.host)
+}
+
 /// The store's base URL as WordPress wants it (`home`/`siteurl`): scheme and
-/// host, no trailing slash.
+/// [`canonical_host`], no trailing slash.
 pub fn site_url(store: &Store<Config>) -> String {
-    format!("{}://{}", store.scheme(), store.host)
+    format!("{}://{}", store.scheme(), canonical_host(store))
 }
 
 /// The chart values for a store. `setup.jobSuffix` fingerprints everything
-/// else (and the engine version): a change of configuration, platform
-/// settings or engine gives the setup Job a new name, so it runs again (Job
-/// templates are immutable), while re-provisioning an unchanged store keeps
-/// the completed Job.
+/// else but `suspended` (and the engine version): a change of configuration,
+/// platform settings, custom domains or engine gives the setup Job a new
+/// name, so it runs again (Job templates are immutable), while
+/// re-provisioning an unchanged store, suspending or resuming it keeps the
+/// completed Job.
 pub fn helm_values(store: &Store<Config>) -> Value {
     let config = &store.config;
     let names = Names::new(&release_name(store));
@@ -88,9 +106,24 @@ pub fn helm_values(store: &Store<Config>) -> Value {
             },
         },
     });
+    // Only when there are some: a store without custom domains keeps the
+    // values, and so the setup Job name, it had before they existed.
+    if !store.extra_hosts.is_empty() {
+        values["ingress"]["extraHosts"] = json!(store.extra_hosts);
+    }
     let suffix = names::job_suffix(env!("CARGO_PKG_VERSION"), &values);
     values["setup"] = json!({ "jobSuffix": suffix });
+    values["suspended"] = json!(store.suspended);
     values
+}
+
+/// `store` with `suspended` set to `suspended`: what `suspend` and `resume`
+/// install.
+fn with_suspended(store: &Store<Config>, suspended: bool) -> Store<Config> {
+    Store {
+        suspended,
+        ..store.clone()
+    }
 }
 
 impl Engine for WooCommerce {
@@ -135,18 +168,34 @@ impl Engine for WooCommerce {
         let values = helm_values(store);
         let release = host.helm_install_or_upgrade(&release_name(store), CHART, &values)?;
         host.info(format!(
-            "release {} at revision {} (chart {} {}); setup Job {}",
+            "release {} at revision {} (chart {} {}); setup Job {}{}",
             release.name,
             release.revision,
             release.chart,
             release.chart_version,
             names.setup_job(values["setup"]["jobSuffix"].as_str().unwrap_or_default()),
+            if store.suspended { "; suspended" } else { "" },
         ));
         Ok(())
     }
 
     fn observe(&self, host: &dyn Host, store: &Store<Config>) -> Result<Observation> {
         observe::observe(host, store)
+    }
+
+    fn operations(&self) -> Vec<Operation> {
+        vec![Operation::Suspend, Operation::Resume]
+    }
+
+    /// The release with `suspended: true`: MySQL and WordPress at 0 replicas,
+    /// an unfinished setup Job suspended, every host on the paused page.
+    fn suspend(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        self.provision(host, &with_suspended(store, true))
+    }
+
+    /// The release with `suspended: false`: what `provision` installs.
+    fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        self.provision(host, &with_suspended(store, false))
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {

@@ -20,6 +20,9 @@ pub struct Names {
     pub mysql_claim: String,
     /// WordPress Deployment, Service and claim.
     pub wordpress: String,
+    /// The "store paused" page's Deployment, Service and ConfigMap (only
+    /// while the store is suspended).
+    pub paused: String,
     /// Secret with the WordPress admin password.
     pub admin_secret: String,
     /// Secret with the MySQL root and user passwords.
@@ -34,6 +37,7 @@ impl Names {
             mysql: format!("{prefix}-mysql"),
             mysql_claim: format!("data-{prefix}-mysql-0"),
             wordpress: format!("{prefix}-wordpress"),
+            paused: format!("{prefix}-paused"),
             admin_secret: format!("{prefix}-admin"),
             database_secret: format!("{prefix}-db"),
             prefix,
@@ -62,6 +66,7 @@ mod tests {
         assert_eq!(names.mysql, "shop-mysql");
         assert_eq!(names.mysql_claim, "data-shop-mysql-0");
         assert_eq!(names.wordpress, "shop-wordpress");
+        assert_eq!(names.paused, "shop-paused");
         assert_eq!(names.setup_job("0123456789"), "shop-setup-0123456789");
         assert_eq!(names.setup_job(""), "shop-setup");
     }

@@ -63,13 +63,39 @@ fn plugin_values() -> Value {
     helm_values(&plugin_store())
 }
 
+/// The engine's values for the store paused, with two custom domains.
+fn paused_values() -> Value {
+    let mut store = plugin_store();
+    store.suspended = true;
+    store.extra_hosts = vec![
+        "shop.bean-leaf.example".into(),
+        "www.bean-leaf.example".into(),
+    ];
+    helm_values(&store)
+}
+
 fn cases() -> Vec<(&'static str, Value)> {
     vec![
         ("defaults", Value::Null),
         ("values-local.yaml", values_file("values-local.yaml")),
         ("values-prod.yaml", values_file("values-prod.yaml")),
         ("engine values", plugin_values()),
+        ("engine values, paused, custom domains", paused_values()),
     ]
+}
+
+/// What `helm template` prints for `values`.
+fn template_output(values: Value) -> String {
+    Chart::load(CHART_DIR)
+        .unwrap()
+        .render(&RenderOptions {
+            release_name: "test-shop".into(),
+            namespace: "store-test".into(),
+            values,
+            ..RenderOptions::default()
+        })
+        .unwrap()
+        .to_helm_template_output()
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -181,4 +207,170 @@ fn images_are_the_official_ones() {
             "wordpress:cli-2.12.0-php8.4"
         ]
     );
+}
+
+#[test]
+fn a_running_store_renders_exactly_what_it_did_before_suspend_and_custom_domains() {
+    // `suspended: false` and no `extraHosts` are the chart's defaults, so
+    // leaving them out (as the engine did before they existed) must not
+    // change a byte; and nothing of the paused page is rendered.
+    let values = plugin_values();
+    assert_eq!(values["suspended"], false);
+    let mut before = values.clone();
+    before.as_object_mut().unwrap().remove("suspended");
+    let text = template_output(values.clone());
+    assert_eq!(text, template_output(before));
+    assert!(!text.contains("paused"), "{text}");
+    let objects = render(values);
+    for (kind, name) in [
+        ("StatefulSet", "test-shop-mysql"),
+        ("Deployment", "test-shop-wordpress"),
+    ] {
+        assert_eq!(find(&objects, kind, name)["spec"]["replicas"], 1);
+    }
+}
+
+#[test]
+fn a_suspended_store_runs_no_shop_pod_and_keeps_its_data_and_setup_job() {
+    let values = paused_values();
+    let objects = render(values.clone());
+    let names = Names::new("test-shop");
+    assert_eq!(
+        find(&objects, "StatefulSet", &names.mysql)["spec"]["replicas"],
+        0
+    );
+    assert_eq!(
+        find(&objects, "Deployment", &names.wordpress)["spec"]["replicas"],
+        0
+    );
+    // The data stays: the WordPress claim (MySQL's is the StatefulSet's own).
+    find(&objects, "PersistentVolumeClaim", &names.wordpress);
+    // The setup Job keeps its name; an unfinished one waits for the resume.
+    let job = find(
+        &objects,
+        "Job",
+        &names.setup_job(values["setup"]["jobSuffix"].as_str().unwrap()),
+    );
+    assert_eq!(job["spec"]["suspend"], true);
+    let mut paused_only = plugin_store();
+    paused_only.suspended = true;
+    assert_eq!(
+        helm_values(&paused_only)["setup"],
+        plugin_values()["setup"],
+        "pausing must not rename the setup Job"
+    );
+}
+
+#[test]
+fn a_suspended_store_serves_a_503_paused_page_on_every_host() {
+    let objects = render(paused_values());
+    let page = find(&objects, "Deployment", "test-shop-paused");
+    assert_eq!(page["spec"]["replicas"], 1);
+    let pod = &page["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsUser"], 101);
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+
+    let config = find(&objects, "ConfigMap", "test-shop-paused");
+    let html = config["data"]["paused.html"].as_str().unwrap();
+    assert!(
+        html.contains("<h1>Bean &amp; Leaf is paused</h1>"),
+        "{html}"
+    );
+    let conf = config["data"]["default.conf"].as_str().unwrap();
+    for directive in [
+        "listen 8080;",
+        "error_page 503 /paused.html;",
+        "return 503;",
+        "add_header Retry-After \"3600\" always;",
+    ] {
+        assert!(conf.contains(directive), "{directive} not in {conf}");
+    }
+    let service = find(&objects, "Service", "test-shop-paused");
+    assert_eq!(
+        service["spec"]["selector"]["app.kubernetes.io/component"],
+        "paused"
+    );
+
+    let ingress = find(&objects, "Ingress", "test-shop");
+    let rules = ingress["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3);
+    for rule in rules {
+        assert_eq!(
+            rule["http"]["paths"][0]["backend"]["service"]["name"], "test-shop-paused",
+            "{rule}"
+        );
+    }
+
+    // The ingress controller reaches the page as it reaches WordPress.
+    let wordpress = find(&objects, "NetworkPolicy", "test-shop-wordpress-ingress");
+    let paused = find(&objects, "NetworkPolicy", "test-shop-paused-ingress");
+    assert_eq!(
+        paused["spec"]["ingress"][0]["from"],
+        wordpress["spec"]["ingress"][0]["from"]
+    );
+    assert_eq!(
+        paused["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "paused"
+    );
+    assert_eq!(paused["spec"]["ingress"][0]["ports"][0]["port"], 8080);
+}
+
+#[test]
+fn the_paused_page_uses_the_static_site_charts_nginx_pin() {
+    let static_site = Values::from_yaml(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../static-site/charts/static-site/values.yaml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let ours = values_file("values.yaml");
+    assert_eq!(
+        ours["images"]["paused"]["repository"],
+        static_site["image"]["repository"]
+    );
+    assert_eq!(ours["images"]["paused"]["tag"], static_site["image"]["tag"]);
+    let objects = render(paused_values());
+    assert!(
+        policy::images(&objects).contains(&"nginxinc/nginx-unprivileged:1.27.4-alpine".to_owned())
+    );
+}
+
+#[test]
+fn custom_domains_get_a_rule_each_and_share_the_certificate() {
+    let mut store = plugin_store();
+    store.extra_hosts = vec![
+        "shop.bean-leaf.example".into(),
+        "www.bean-leaf.example".into(),
+    ];
+    let objects = render(helm_values(&store));
+    let ingress = find(&objects, "Ingress", "test-shop");
+    let hosts = [
+        "test-shop.example.test",
+        "shop.bean-leaf.example",
+        "www.bean-leaf.example",
+    ];
+    assert_eq!(
+        ingress["spec"]["tls"],
+        json!([{"hosts": hosts, "secretName": "test-shop-tls"}])
+    );
+    let rules = ingress["spec"]["rules"].as_array().unwrap();
+    let rule_hosts: Vec<_> = rules.iter().map(|r| r["host"].as_str().unwrap()).collect();
+    assert_eq!(rule_hosts, hosts);
+    for rule in rules {
+        assert_eq!(rule["http"], rules[0]["http"]);
+        assert_eq!(
+            rule["http"]["paths"][0]["backend"]["service"]["name"],
+            "test-shop-wordpress"
+        );
+    }
+    // WordPress's address, set by the setup Job, is the first custom domain.
+    let job = objects.iter().find(|o| o["kind"] == "Job").unwrap();
+    let env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let url = env.iter().find(|e| e["name"] == "STORE_URL").unwrap();
+    assert_eq!(url["value"], "https://shop.bean-leaf.example");
 }
