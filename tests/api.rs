@@ -84,6 +84,7 @@ async fn create_rejects_invalid_input_with_field_violations(backend: Backend) ->
             config: None,
             request_id: "has space".into(),
             tenant: String::new(),
+            custom_domains: Vec::new(),
         })
         .await
         .expect_err("invalid");

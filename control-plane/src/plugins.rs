@@ -8,7 +8,11 @@ use storeplane_plugin_host::PluginHost;
 use tracing::warn;
 
 use crate::{
-    domain::{Config, FieldViolation, engine::Engine, ports::EngineCatalog},
+    domain::{
+        Config, FieldViolation,
+        engine::{Engine, Operation},
+        ports::EngineCatalog,
+    },
     engines::{compile_schema, schema_violations},
 };
 
@@ -37,6 +41,17 @@ impl PluginCatalog {
     }
 }
 
+/// The host's name for an optional operation, as the domain's.
+pub fn operation(o: storeplane_plugin_host::Operation) -> Operation {
+    use storeplane_plugin_host::Operation as Host;
+    match o {
+        Host::Backup => Operation::Backup,
+        Host::Restore => Operation::Restore,
+        Host::Suspend => Operation::Suspend,
+        Host::Resume => Operation::Resume,
+    }
+}
+
 #[async_trait::async_trait]
 impl EngineCatalog for PluginCatalog {
     fn engines(&self) -> Vec<Engine> {
@@ -49,6 +64,8 @@ impl EngineCatalog for PluginCatalog {
                 version: e.version.clone(),
                 description: e.description.clone(),
                 config_schema: e.config_schema.clone(),
+                operations: e.operations.iter().map(|o| operation(*o)).collect(),
+                plugin_api: e.wit_version.clone(),
             })
             .collect()
     }

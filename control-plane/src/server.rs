@@ -408,7 +408,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .await?;
         println!("storeplane metrics at http://{local}/metrics");
     }
-    let mut service = StoreService::new(Arc::clone(&repo), Arc::clone(&catalog), secrets);
+    let mut service = StoreService::new(Arc::clone(&repo), Arc::clone(&catalog), secrets)
+        .with_platform_domain(config.platform.base_domain.clone());
     if reconciler.is_none() {
         service = service.with_driver(no_cluster);
     }
@@ -448,7 +449,12 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         notices,
         admin_notices,
     )
-    .with_installation(&installation);
+    .with_installation(&installation)
+    .with_base_domain(if kube.is_some() {
+        &config.platform.base_domain
+    } else {
+        ""
+    });
     let admin_api = AdminApi::new(
         Admin::new(Arc::clone(&tenants) as Arc<dyn TenantRepository>),
         Arc::clone(&gate),

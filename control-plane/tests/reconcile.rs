@@ -51,6 +51,8 @@ enum Call {
     Upgrade { from: String },
     Observe,
     Deprovision,
+    Suspend { generation: i64, hosts: Vec<String> },
+    Resume { generation: i64 },
 }
 
 /// An engine whose answers the test scripts: provision and upgrade answer
@@ -147,6 +149,21 @@ impl EngineRuntime for ScriptedEngine {
             .take()
             .map_or(Ok(()), Err)
     }
+
+    async fn suspend(&self, _engine: &str, store: &StoreContext) -> Result<(), CallError> {
+        assert!(store.suspended, "suspend is for a store to be paused");
+        self.answer(Call::Suspend {
+            generation: store.generation,
+            hosts: store.extra_hosts.clone(),
+        })
+    }
+
+    async fn resume(&self, _engine: &str, store: &StoreContext) -> Result<(), CallError> {
+        assert!(!store.suspended, "resume is for a store to run");
+        self.answer(Call::Resume {
+            generation: store.generation,
+        })
+    }
 }
 
 struct Fixture {
@@ -216,6 +233,7 @@ impl Fixture {
                     name: name.into(),
                     engine: "scripted".into(),
                     config,
+                    custom_domains: Vec::new(),
                 },
                 None,
             )
@@ -630,4 +648,62 @@ async fn drift_of_a_store_being_deleted_is_not_corrected() {
     run_once(&f.ctx, id).await;
     assert_eq!(provisions(&f.engine), 1);
     assert!(f.ctx.drift.take(id).is_empty(), "the drift was dropped");
+}
+
+#[tokio::test]
+async fn a_suspended_store_is_paused_by_its_engine_and_resumed_to_ready() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("pausable").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.change(id, |s| {
+        s.set_custom_domains(vec!["shop.example.org".into()])
+    })
+    .await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.change(id, |s| s.suspend()).await;
+    // The engine still reports the workloads running: the store waits.
+    f.engine.observe_next(ObservedPhase::Ready);
+    f.engine.observe_next(ObservedPhase::Suspended);
+    let nexts = f.run_until_done(id, 3).await;
+    assert_eq!(nexts.last(), Some(&Next::Done));
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Suspended);
+    assert_eq!(store.observed_generation, store.generation);
+    assert!(store.was_suspended());
+    let suspended_at = store.generation;
+    assert!(f.engine.calls().contains(&Call::Suspend {
+        generation: suspended_at,
+        hosts: vec!["shop.example.org".into()],
+    }));
+    // Paused: nothing to do, whatever the engine would say.
+    let calls = f.engine.calls().len();
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(f.engine.calls().len(), calls);
+
+    f.change(id, |s| s.resume()).await;
+    f.engine.observe_next(ObservedPhase::Suspended);
+    let nexts = f.run_until_done(id, 3).await;
+    assert_eq!(nexts.last(), Some(&Next::Done));
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Ready);
+    assert!(!store.was_suspended());
+    assert!(f.engine.calls().contains(&Call::Resume {
+        generation: store.generation,
+    }));
+    let reasons: Vec<String> = f.timeline(id).await.into_iter().map(|(r, _)| r).collect();
+    for reason in [
+        "SuspendRequested",
+        "EngineSuspended",
+        "Suspended",
+        "ResumeRequested",
+        "EngineResumed",
+        "Ready",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{reason} in {reasons:?}"
+        );
+    }
+    // The engine version stays what it was: pausing is no upgrade.
+    assert_eq!(store.engine_version, "1.0.0");
 }

@@ -101,6 +101,8 @@ async fn fixture() -> Fixture {
         storage_class: None,
         tls: false,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     };
     Fixture {
         backend,

@@ -21,6 +21,7 @@ mod m20261122_000011_add_credentials_secret;
 mod m20261205_000001_create_installation;
 mod m20261205_000002_key_releases_by_store;
 mod m20261205_000003_add_event_trace_id;
+mod m20261206_000001_add_suspension_and_domains;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_create_installation::Migration),
             Box::new(m20261205_000002_key_releases_by_store::Migration),
             Box::new(m20261205_000003_add_event_trace_id::Migration),
+            Box::new(m20261206_000001_add_suspension_and_domains::Migration),
         ]
     }
 }

@@ -2,7 +2,9 @@
 //! engine's typed methods. Shared by the component exports and the test
 //! harness, so unit tests exercise the same path as the real host.
 
-use crate::{Engine, FieldError, Host, Observation, Result, Store, StoreContext};
+use crate::{
+    Archive, Engine, FieldError, Host, JobStatus, Observation, Result, Store, StoreContext,
+};
 
 /// `validate`: deserialization errors first, then the engine's own checks.
 pub(crate) fn validate<E: Engine>(engine: &E, config: &str) -> Vec<FieldError> {
@@ -43,6 +45,48 @@ pub(crate) fn upgrade<E: Engine>(
     from_version: &str,
 ) -> Result<()> {
     engine.upgrade(host, &Store::from_context(context)?, from_version)
+}
+
+#[cfg_attr(
+    feature = "wit-0-1",
+    allow(dead_code, reason = "a 0.1 component exports no optional operations")
+)]
+pub(crate) fn suspend<E: Engine>(engine: &E, host: &dyn Host, context: StoreContext) -> Result<()> {
+    engine.suspend(host, &Store::from_context(context)?)
+}
+
+#[cfg_attr(
+    feature = "wit-0-1",
+    allow(dead_code, reason = "a 0.1 component exports no optional operations")
+)]
+pub(crate) fn resume<E: Engine>(engine: &E, host: &dyn Host, context: StoreContext) -> Result<()> {
+    engine.resume(host, &Store::from_context(context)?)
+}
+
+#[cfg_attr(
+    feature = "wit-0-1",
+    allow(dead_code, reason = "a 0.1 component exports no optional operations")
+)]
+pub(crate) fn backup<E: Engine>(
+    engine: &E,
+    host: &dyn Host,
+    context: StoreContext,
+    archive: &Archive,
+) -> Result<JobStatus> {
+    engine.backup(host, &Store::from_context(context)?, archive)
+}
+
+#[cfg_attr(
+    feature = "wit-0-1",
+    allow(dead_code, reason = "a 0.1 component exports no optional operations")
+)]
+pub(crate) fn restore<E: Engine>(
+    engine: &E,
+    host: &dyn Host,
+    context: StoreContext,
+    archive: &Archive,
+) -> Result<JobStatus> {
+    engine.restore(host, &Store::from_context(context)?, archive)
 }
 
 /// The field a serde error is about, when serde names it (missing and

@@ -3,7 +3,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{EngineInfo, FieldError, Host, Observation, Result, Store};
+use crate::{
+    Archive, EngineInfo, Failure, FieldError, Host, JobStatus, Observation, Operation, Result,
+    Store,
+};
 
 /// A store engine: how to provision, observe, upgrade and remove one kind of
 /// e-commerce store in the store's namespace.
@@ -75,5 +78,56 @@ pub trait Engine: Default + 'static {
     ) -> Result<()> {
         host.info(format!("upgrading from engine version {from_version}"));
         self.provision(host, store)
+    }
+
+    /// The optional operations this engine implements (WIT 0.2): list each
+    /// one whose method below it overrides. The platform refuses the others
+    /// for the engine's stores (`FAILED_PRECONDITION` naming the engine)
+    /// without calling it. Defaults to none, which is what a 0.1-style
+    /// engine written before these existed means.
+    fn operations(&self) -> Vec<Operation> {
+        Vec::new()
+    }
+
+    /// Pauses the store: scale every workload to zero, keep the data, and
+    /// have the store's hosts answer with a "store paused" page. Idempotent;
+    /// [`Engine::observe`] should then report [`Phase::Suspended`](crate::Phase::Suspended)
+    /// once nothing runs. Defaults to "not supported".
+    fn suspend(&self, host: &dyn Host, store: &Store<Self::Config>) -> Result<()> {
+        let _ = (host, store);
+        Err(Failure::unsupported(Operation::Suspend))
+    }
+
+    /// Brings a suspended store back (observe reports ready once it takes
+    /// orders). Idempotent. Defaults to "not supported".
+    fn resume(&self, host: &dyn Host, store: &Store<Self::Config>) -> Result<()> {
+        let _ = (host, store);
+        Err(Failure::unsupported(Operation::Resume))
+    }
+
+    /// Starts a Job that writes the store's data into `archive`, or reports
+    /// on the one started earlier (called again whenever it changes, until
+    /// it succeeds or fails). Defaults to "not supported".
+    fn backup(
+        &self,
+        host: &dyn Host,
+        store: &Store<Self::Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        let _ = (host, store, archive);
+        Err(Failure::unsupported(Operation::Backup))
+    }
+
+    /// Starts a Job that replaces the store's data with `archive`'s (taken
+    /// by this engine, possibly from another store), or reports on it.
+    /// Defaults to "not supported".
+    fn restore(
+        &self,
+        host: &dyn Host,
+        store: &Store<Self::Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        let _ = (host, store, archive);
+        Err(Failure::unsupported(Operation::Restore))
     }
 }

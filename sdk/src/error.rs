@@ -74,6 +74,15 @@ impl Failure {
         }
     }
 
+    /// The engine does not implement `operation` (`OperationNotSupported`,
+    /// not retryable): the default of each optional [`Engine`](crate::Engine) method.
+    pub fn unsupported(operation: crate::Operation) -> Self {
+        Failure::new(
+            "OperationNotSupported",
+            format!("this engine does not support {}", operation.as_str()),
+        )
+    }
+
     /// The store configuration does not deserialize into the engine's type.
     pub fn invalid_config(error: &serde_json::Error) -> Self {
         Failure::new(

@@ -70,12 +70,19 @@ pub use error::{Failure, HostError, Result};
 pub use host::Host;
 pub use ids::{EngineId, Namespace, StoreId, StoreName, TenantName};
 pub use types::{
-    Capability, EngineInfo, FieldError, LogLevel, Observation, Phase, Release, SecretRef, Store,
-    StoreContext,
+    Archive, Capability, EngineInfo, FieldError, JobPhase, JobStatus, LogLevel, Observation,
+    Operation, Phase, Release, SecretRef, Store, StoreContext,
 };
 
-/// The version of the `storeplane:engine` WIT package this SDK builds
-/// components against (the `wit` field of `plugin.toml`).
+/// The version of the `storeplane:engine` WIT package this build of the SDK
+/// makes components against (the `wit` field of `plugin.toml`): `0.2.0`, or
+/// `0.1.0` with the feature `wit-0-1` (for plugins that must keep loading
+/// on hosts older than 0.2; the optional operations then do not exist for
+/// the host).
+#[cfg(not(feature = "wit-0-1"))]
+pub const WIT_VERSION: &str = "0.2.0";
+/// See above: the `wit-0-1` build.
+#[cfg(feature = "wit-0-1")]
 pub const WIT_VERSION: &str = "0.1.0";
 
 /// What [`register_plugin!`] expands to. Not part of the API.

@@ -97,6 +97,10 @@ pub enum Phase {
     Ready,
     /// Will not come up without help.
     Failed,
+    /// Paused by [`Engine::suspend`](crate::Engine::suspend): no workload
+    /// runs, the data is kept. WIT 0.2; a 0.1 build reports it as
+    /// provisioning.
+    Suspended,
 }
 
 /// What `observe` reports.
@@ -218,6 +222,10 @@ pub struct StoreContext {
     pub tls: bool,
     /// Name of the cert-manager ClusterIssuer when `tls` is set.
     pub cluster_issuer: Option<String>,
+    /// Custom domains served beside `host` (WIT 0.2; empty in a 0.1 build).
+    pub extra_hosts: Vec<String>,
+    /// Whether the store is to be paused (WIT 0.2; false in a 0.1 build).
+    pub suspended: bool,
 }
 
 /// The store a call is about, with the configuration deserialized into the
@@ -246,6 +254,11 @@ pub struct Store<C> {
     pub tls: bool,
     /// Name of the cert-manager ClusterIssuer when `tls` is set.
     pub cluster_issuer: Option<String>,
+    /// Custom domains the platform guarantees are this store's alone; the
+    /// Ingress should serve them beside `host` (see [`Store::hosts`]).
+    pub extra_hosts: Vec<String>,
+    /// Whether the store is to be paused.
+    pub suspended: bool,
 }
 
 impl<C: DeserializeOwned> Store<C> {
@@ -267,6 +280,8 @@ impl<C: DeserializeOwned> Store<C> {
             storage_class: context.storage_class,
             tls: context.tls,
             cluster_issuer: context.cluster_issuer,
+            extra_hosts: context.extra_hosts,
+            suspended: context.suspended,
         })
     }
 }
@@ -277,10 +292,119 @@ impl<C> Store<C> {
         if self.tls { "https" } else { "http" }
     }
 
+    /// Every host name the store is served at: `host`, then the extra ones.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.host.as_str()).chain(self.extra_hosts.iter().map(String::as_str))
+    }
+
     /// The store's URL for `path` (which should start with `/`), e.g.
     /// `https://shop.example.com/admin`.
     pub fn url(&self, path: &str) -> String {
         format!("{}://{}{}", self.scheme(), self.host, path)
+    }
+}
+
+/// Operations an engine may implement beyond the required ones; list the
+/// ones it does in [`Engine::operations`](crate::Engine::operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// [`Engine::backup`](crate::Engine::backup).
+    Backup,
+    /// [`Engine::restore`](crate::Engine::restore).
+    Restore,
+    /// [`Engine::suspend`](crate::Engine::suspend).
+    Suspend,
+    /// [`Engine::resume`](crate::Engine::resume).
+    Resume,
+}
+
+impl Operation {
+    /// The name in WIT and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Backup => "backup",
+            Operation::Restore => "restore",
+            Operation::Suspend => "suspend",
+            Operation::Resume => "resume",
+        }
+    }
+}
+
+/// A backup's files as one archive the platform stores (the WIT `archive`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// Backup id (UUID); name the Job after it.
+    pub id: String,
+    /// Secret in the store's namespace whose key `url` is where the Job
+    /// `PUT`s (backup) or `GET`s (restore) the archive. Reference it with
+    /// `secretKeyRef`; never copy the value.
+    pub secret: String,
+    /// The image the operator chose to move archives (`sh`, `tar`,
+    /// `sha256sum`, `curl`).
+    pub transfer_image: String,
+}
+
+/// Where a backup or restore Job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobPhase {
+    /// Not finished; the platform calls again when the Job changes.
+    Running,
+    /// Finished with success.
+    Succeeded,
+    /// Finished without success.
+    Failed,
+}
+
+/// What [`Engine::backup`](crate::Engine::backup) and
+/// [`Engine::restore`](crate::Engine::restore) report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    /// The phase.
+    pub phase: JobPhase,
+    /// Progress or failure detail.
+    pub message: String,
+    /// CamelCase reason when failed.
+    pub reason: String,
+    /// Archive size in bytes, once known.
+    pub size_bytes: Option<u64>,
+    /// Archive SHA-256 (lowercase hex), once known.
+    pub sha256: Option<String>,
+}
+
+impl JobStatus {
+    /// Still running.
+    pub fn running(message: impl Into<String>) -> Self {
+        JobStatus {
+            phase: JobPhase::Running,
+            message: message.into(),
+            reason: String::new(),
+            size_bytes: None,
+            sha256: None,
+        }
+    }
+
+    /// Finished with success.
+    pub fn succeeded(message: impl Into<String>) -> Self {
+        JobStatus {
+            phase: JobPhase::Succeeded,
+            ..JobStatus::running(message)
+        }
+    }
+
+    /// Finished without success.
+    pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        JobStatus {
+            phase: JobPhase::Failed,
+            reason: reason.into(),
+            ..JobStatus::running(message)
+        }
+    }
+
+    /// With the archive's size and SHA-256.
+    pub fn archive(mut self, size_bytes: u64, sha256: impl Into<String>) -> Self {
+        self.size_bytes = Some(size_bytes);
+        self.sha256 = Some(sha256.into());
+        self
     }
 }
 
@@ -301,6 +425,8 @@ mod tests {
             storage_class: None,
             tls: true,
             cluster_issuer: Some("letsencrypt".into()),
+            extra_hosts: Vec::new(),
+            suspended: false,
         }
     }
 

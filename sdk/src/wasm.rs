@@ -6,17 +6,30 @@ use std::marker::PhantomData;
 
 use serde_json::Value;
 
+#[cfg(not(feature = "wit-0-1"))]
+use crate::{Archive, JobPhase, JobStatus};
 use crate::{
     Capability, Engine, EngineId, EngineInfo, Failure, FieldError, Host, HostError, LogLevel,
-    Namespace, Observation, Phase, Release, SecretRef, StoreContext, StoreId, StoreName,
+    Namespace, Observation, Operation, Phase, Release, SecretRef, StoreContext, StoreId, StoreName,
     TenantName, dispatch,
 };
 
-/// Generated from `wit/0.1.0`. Public only so that `register_plugin!` can
-/// name it from the plugin crate, through `__private`.
+/// Generated from `wit/0.2.0` (or `wit/0.1.0` with the feature `wit-0-1`;
+/// both versions generate the same module paths, so the code below differs
+/// only where 0.2 added something). Public only so that `register_plugin!`
+/// can name it from the plugin crate, through `__private`.
 #[allow(unsafe_code, reason = "wit-bindgen generates the canonical ABI glue")]
 #[allow(missing_docs, clippy::all, reason = "generated code")]
 pub mod bindings {
+    #[cfg(not(feature = "wit-0-1"))]
+    wit_bindgen::generate!({
+        path: "wit/0.2.0",
+        world: "engine",
+        pub_export_macro: true,
+        export_macro_name: "__storeplane_export_engine",
+        default_bindings_module: "storeplane_plugin_sdk::__private::bindings",
+    });
+    #[cfg(feature = "wit-0-1")]
     wit_bindgen::generate!({
         path: "wit/0.1.0",
         world: "engine",
@@ -150,6 +163,14 @@ fn context_from_wit(c: wit::StoreContext) -> StoreContext {
         storage_class: c.storage_class,
         tls: c.tls,
         cluster_issuer: c.cluster_issuer,
+        #[cfg(not(feature = "wit-0-1"))]
+        extra_hosts: c.extra_hosts,
+        #[cfg(not(feature = "wit-0-1"))]
+        suspended: c.suspended,
+        #[cfg(feature = "wit-0-1")]
+        extra_hosts: Vec::new(),
+        #[cfg(feature = "wit-0-1")]
+        suspended: false,
     }
 }
 
@@ -170,7 +191,13 @@ fn capability_to_wit(c: Capability) -> wit::Capability {
     }
 }
 
-fn info_to_wit(info: EngineInfo, config_schema: String) -> wit::EngineInfo {
+fn info_to_wit(
+    info: EngineInfo,
+    config_schema: String,
+    operations: Vec<Operation>,
+) -> wit::EngineInfo {
+    #[cfg(feature = "wit-0-1")]
+    let _ = operations;
     let EngineInfo {
         id,
         display_name,
@@ -185,6 +212,42 @@ fn info_to_wit(info: EngineInfo, config_schema: String) -> wit::EngineInfo {
         description,
         config_schema,
         capabilities: capabilities.into_iter().map(capability_to_wit).collect(),
+        #[cfg(not(feature = "wit-0-1"))]
+        operations: operations.into_iter().map(operation_to_wit).collect(),
+    }
+}
+
+#[cfg(not(feature = "wit-0-1"))]
+fn operation_to_wit(o: Operation) -> wit::Operation {
+    match o {
+        Operation::Backup => wit::Operation::Backup,
+        Operation::Restore => wit::Operation::Restore,
+        Operation::Suspend => wit::Operation::Suspend,
+        Operation::Resume => wit::Operation::Resume,
+    }
+}
+
+#[cfg(not(feature = "wit-0-1"))]
+fn archive_from_wit(a: wit::Archive) -> Archive {
+    Archive {
+        id: a.id,
+        secret: a.secret,
+        transfer_image: a.transfer_image,
+    }
+}
+
+#[cfg(not(feature = "wit-0-1"))]
+fn job_status_to_wit(s: JobStatus) -> wit::JobStatus {
+    wit::JobStatus {
+        phase: match s.phase {
+            JobPhase::Running => wit::JobPhase::Running,
+            JobPhase::Succeeded => wit::JobPhase::Succeeded,
+            JobPhase::Failed => wit::JobPhase::Failed,
+        },
+        message: s.message,
+        reason: s.reason,
+        size_bytes: s.size_bytes,
+        sha256: s.sha256,
     }
 }
 
@@ -194,6 +257,11 @@ fn observation_to_wit(o: Observation) -> wit::Observation {
             Phase::Provisioning => wit::Phase::Provisioning,
             Phase::Ready => wit::Phase::Ready,
             Phase::Failed => wit::Phase::Failed,
+            #[cfg(not(feature = "wit-0-1"))]
+            Phase::Suspended => wit::Phase::Suspended,
+            // 0.1 has no such phase; a 0.1 host never suspends a store.
+            #[cfg(feature = "wit-0-1")]
+            Phase::Suspended => wit::Phase::Provisioning,
         },
         message: o.message,
         reason: o.reason,
@@ -210,7 +278,11 @@ pub struct Exports<E>(PhantomData<E>);
 impl<E: Engine> wit_plugin::Guest for Exports<E> {
     fn describe() -> wit::EngineInfo {
         let engine = E::default();
-        info_to_wit(engine.describe(), engine.config_schema().to_string())
+        info_to_wit(
+            engine.describe(),
+            engine.config_schema().to_string(),
+            engine.operations(),
+        )
     }
 
     fn validate(config: String) -> Vec<wit::FieldError> {
@@ -244,5 +316,45 @@ impl<E: Engine> wit_plugin::Guest for Exports<E> {
             &from_version,
         )
         .map_err(failure_to_wit)
+    }
+
+    #[cfg(not(feature = "wit-0-1"))]
+    fn backup(
+        store: wit::StoreContext,
+        archive: wit::Archive,
+    ) -> Result<wit::JobStatus, wit::Failure> {
+        dispatch::backup(
+            &E::default(),
+            &WitHost,
+            context_from_wit(store),
+            &archive_from_wit(archive),
+        )
+        .map(job_status_to_wit)
+        .map_err(failure_to_wit)
+    }
+
+    #[cfg(not(feature = "wit-0-1"))]
+    fn restore(
+        store: wit::StoreContext,
+        archive: wit::Archive,
+    ) -> Result<wit::JobStatus, wit::Failure> {
+        dispatch::restore(
+            &E::default(),
+            &WitHost,
+            context_from_wit(store),
+            &archive_from_wit(archive),
+        )
+        .map(job_status_to_wit)
+        .map_err(failure_to_wit)
+    }
+
+    #[cfg(not(feature = "wit-0-1"))]
+    fn suspend(store: wit::StoreContext) -> Result<(), wit::Failure> {
+        dispatch::suspend(&E::default(), &WitHost, context_from_wit(store)).map_err(failure_to_wit)
+    }
+
+    #[cfg(not(feature = "wit-0-1"))]
+    fn resume(store: wit::StoreContext) -> Result<(), wit::Failure> {
+        dispatch::resume(&E::default(), &WitHost, context_from_wit(store)).map_err(failure_to_wit)
     }
 }

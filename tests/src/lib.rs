@@ -678,6 +678,7 @@ pub fn create_request(name: &str) -> pb::CreateStoreRequest {
         config: Some(config(&[("admin_email", "owner@example.com")])),
         request_id: String::new(),
         tenant: String::new(),
+        custom_domains: Vec::new(),
     }
 }
 

@@ -60,21 +60,38 @@ pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<Bundles> {
     if crates.is_empty() {
         bail!("no plugin crates under plugins/");
     }
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-wasip2",
-    ]);
+    // One build per WIT version: a plugin that stays on 0.1 enables the
+    // SDK's `wit-0-1` feature, and features unify across the packages of
+    // one cargo invocation (they would drag every plugin to 0.1).
+    let mut by_wit: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut names = Vec::new();
     for krate in &crates {
         let name = package_name(krate)?;
-        build.args(["-p", &name]);
+        let manifest: toml::Table = toml::from_str(&fs::read_to_string(krate.join("plugin.toml"))?)
+            .with_context(|| format!("{}/plugin.toml", krate.display()))?;
+        let wit = manifest
+            .get("wit")
+            .and_then(|w| w.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        by_wit.entry(wit).or_default().push(name.clone());
         names.push(name);
     }
-    sh(&mut build).context("building the plugins for wasm32-wasip2")?;
+    for (wit, packages) in &by_wit {
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--profile",
+            "wasm-release",
+            "--target",
+            "wasm32-wasip2",
+        ]);
+        for name in packages {
+            build.args(["-p", name]);
+        }
+        sh(&mut build)
+            .with_context(|| format!("building the WIT {wit} plugins for wasm32-wasip2"))?;
+    }
 
     let bundles = Bundles {
         product: root.join("target/plugins"),

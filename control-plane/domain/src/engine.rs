@@ -15,4 +15,43 @@ pub struct Engine {
     pub description: String,
     /// JSON Schema of the store configuration.
     pub config_schema: serde_json::Value,
+    /// The optional operations its plugin implements.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+    /// The plugin API (`storeplane:engine` WIT) version its plugin was
+    /// built against, e.g. `0.2.0`.
+    #[serde(default)]
+    pub plugin_api: String,
+}
+
+impl Engine {
+    /// Whether the engine implements `operation`.
+    pub fn supports(&self, operation: Operation) -> bool {
+        self.operations.contains(&operation)
+    }
+}
+
+/// Operations an engine may implement beyond provisioning (plugin API 0.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Operation {
+    /// Back a store's data up.
+    Backup,
+    /// Restore a backup into a store (and clone a store from one).
+    Restore,
+    /// Pause a store.
+    Suspend,
+    /// Bring a paused store back.
+    Resume,
+}
+
+impl Operation {
+    /// The name in the API and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Backup => "backup",
+            Operation::Restore => "restore",
+            Operation::Suspend => "suspend",
+            Operation::Resume => "resume",
+        }
+    }
 }

@@ -16,7 +16,14 @@
 //!                      │  retry, upgrade, rollback
 //!                      ▼
 //!   any phase ── delete ──► Deleting ── namespace gone ──► (record removed)
+//!
+//!   Ready ── suspend (new generation) ──► observe: suspended ──► Suspended
+//!   Suspended ── resume (new generation) ──► observe: ready ──► Ready
 //! ```
+//!
+//! A new generation of a Ready or Suspended store (an upgrade, a suspend, a
+//! resume, new custom domains) is worked on while the store keeps its
+//! phase, as Kubernetes keeps serving during a rollout.
 
 use std::time::Duration;
 
@@ -38,6 +45,8 @@ pub mod conditions {
     pub const READY: &str = "Ready";
     /// The engine removed its resources (deletion).
     pub const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
+    /// The engine paused the store (true while it is paused).
+    pub const SUSPENDED: &str = "Suspended";
 }
 
 /// Whether a store in `phase` with these generations has work for the
@@ -49,7 +58,7 @@ pub mod conditions {
 pub fn needs_reconcile(phase: Phase, generation: i64, observed_generation: i64) -> bool {
     match phase {
         Phase::Provisioning | Phase::Deleting => true,
-        Phase::Ready => generation != observed_generation,
+        Phase::Ready | Phase::Suspended => generation != observed_generation,
         Phase::Failed => false,
     }
 }
@@ -107,6 +116,8 @@ impl Store {
             attempts: 0,
             previous_config: None,
             credentials_secret: None,
+            suspended: false,
+            custom_domains: new.custom_domains,
         }
     }
 
@@ -230,6 +241,119 @@ impl Store {
         ))
     }
 
+    /// The owner pauses the store: a new generation the engine applies by
+    /// suspending it. `None` when it is already to be paused. Refused while
+    /// deleting, and for a Failed store (retry or delete it first: pausing
+    /// a store that never came up would hide why).
+    pub fn suspend(&mut self) -> Result<Option<NewEvent>> {
+        self.refuse_deleting()?;
+        if self.phase == Phase::Failed {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!(
+                    "store {} is Failed; retry or delete it instead of suspending it",
+                    self.name
+                ),
+            });
+        }
+        if self.suspended {
+            return Ok(None);
+        }
+        self.suspended = true;
+        self.restart();
+        Ok(Some(NewEvent::info(
+            "SuspendRequested",
+            format!(
+                "suspend requested as generation {}: workloads stop, data is kept",
+                self.generation
+            ),
+        )))
+    }
+
+    /// The owner brings a paused store back. `None` when it is not to be
+    /// paused. Refused while deleting.
+    pub fn resume(&mut self) -> Result<Option<NewEvent>> {
+        self.refuse_deleting()?;
+        if !self.suspended {
+            return Ok(None);
+        }
+        self.suspended = false;
+        self.restart();
+        Ok(Some(NewEvent::info(
+            "ResumeRequested",
+            format!("resume requested as generation {}", self.generation),
+        )))
+    }
+
+    /// Whether the engine paused the store and has not brought it back
+    /// since: the next run resumes it rather than provisioning it.
+    pub fn was_suspended(&self) -> bool {
+        self.condition(conditions::SUSPENDED)
+            .is_some_and(|c| c.status == ConditionStatus::True)
+    }
+
+    /// New custom domains (already validated, and unique on the platform
+    /// by the repository's check): a new generation the engine applies.
+    /// `None` when they are unchanged. Refused while deleting.
+    pub fn set_custom_domains(&mut self, domains: Vec<String>) -> Result<Option<NewEvent>> {
+        self.refuse_deleting()?;
+        if self.custom_domains == domains {
+            return Ok(None);
+        }
+        let message = if domains.is_empty() {
+            "custom domains removed".to_owned()
+        } else {
+            format!("custom domains set to {}", domains.join(", "))
+        };
+        self.custom_domains = domains;
+        self.restart();
+        Ok(Some(NewEvent::info("CustomDomainsChanged", message)))
+    }
+
+    /// The engine reports the store paused: the current generation is
+    /// observed and the store waits in Suspended until resumed.
+    pub fn mark_suspended(
+        &mut self,
+        message: &str,
+        duration_ms: i64,
+        now: DateTime<Utc>,
+    ) -> Result<NewEvent> {
+        self.refuse_unless_provisioning("mark suspended")?;
+        if !self.suspended {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!("store {} is not to be suspended", self.name),
+            });
+        }
+        self.phase = Phase::Suspended;
+        self.observed_generation = self.generation;
+        self.provisioning_since = None;
+        self.attempts = 0;
+        self.failure = None;
+        self.set_condition(
+            conditions::READY,
+            ConditionStatus::False,
+            "Suspended",
+            message,
+            now,
+        );
+        self.set_condition(
+            conditions::SUSPENDED,
+            ConditionStatus::True,
+            "Suspended",
+            message,
+            now,
+        );
+        Ok(NewEvent {
+            reason: "Suspended".into(),
+            message: format!("the store is paused: {message}"),
+            outcome: Outcome::Succeeded,
+            duration_ms,
+        })
+    }
+
     /// Starts the provisioning clock of the current generation, which the
     /// overall timeout counts from. `None` when it already runs.
     pub fn begin_provisioning(&mut self, now: DateTime<Utc>) -> Result<Option<NewEvent>> {
@@ -267,6 +391,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<NewEvent> {
         self.refuse_unless_provisioning("mark ready")?;
+        if self.suspended {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!("store {} is to be suspended, not ready", self.name),
+            });
+        }
         self.phase = Phase::Ready;
         self.observed_generation = self.generation;
         self.provisioning_since = None;
@@ -284,6 +415,15 @@ impl Store {
             &readiness.message,
             now,
         );
+        if self.was_suspended() {
+            self.set_condition(
+                conditions::SUSPENDED,
+                ConditionStatus::False,
+                "Resumed",
+                "the store runs again",
+                now,
+            );
+        }
         Ok(NewEvent {
             reason: "Ready".into(),
             message: format!("the store is ready: {}", self.urls.storefront),
@@ -348,12 +488,12 @@ impl Store {
     }
 
     /// Provisioning transitions apply to a store provisioning its current
-    /// generation: Provisioning, or Ready with a generation not yet observed
-    /// (an upgrade).
+    /// generation: Provisioning, or Ready or Suspended with a generation not
+    /// yet observed (an upgrade, a suspend, a resume).
     fn refuse_unless_provisioning(&self, what: &str) -> Result<()> {
         let provisioning = match self.phase {
             Phase::Provisioning => true,
-            Phase::Ready => self.generation != self.observed_generation,
+            Phase::Ready | Phase::Suspended => self.generation != self.observed_generation,
             Phase::Failed | Phase::Deleting => false,
         };
         if provisioning {
@@ -390,6 +530,7 @@ mod tests {
                 name: "shop".into(),
                 engine: "static-site".into(),
                 config: Config::new(),
+                custom_domains: Vec::new(),
             },
             now(),
         )
@@ -441,7 +582,7 @@ mod tests {
             for (generation, observed) in [(2, 2), (2, 1)] {
                 let expected = match phase {
                     Phase::Provisioning | Phase::Deleting => true,
-                    Phase::Ready => generation != observed,
+                    Phase::Ready | Phase::Suspended => generation != observed,
                     Phase::Failed => false,
                 };
                 assert_eq!(
@@ -628,5 +769,97 @@ mod tests {
         assert!(s.check_etag("").is_ok());
         assert!(s.check_etag(&s.etag()).is_ok());
         assert!(matches!(s.check_etag("\"7\""), Err(Error::Aborted(_))));
+    }
+
+    #[test]
+    fn a_ready_store_is_suspended_and_resumed_through_new_generations() {
+        let mut s = store();
+        ready(&mut s);
+        let ready_generation = s.generation;
+        assert!(s.suspend().unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert!(s.suspended);
+        assert_eq!(s.phase, Phase::Ready, "serving until the engine paused it");
+        assert_eq!(s.generation, ready_generation + 1);
+        assert!(s.needs_reconcile());
+        // Asking twice changes nothing.
+        assert!(s.suspend().unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert_eq!(s.generation, ready_generation + 1);
+        // The engine paused it; ready is refused while it is to be paused.
+        assert_eq!(
+            refused_kind(s.clone().mark_ready(Readiness::default(), 0, now())),
+            "STORE_PHASE"
+        );
+        let event = s
+            .mark_suspended("no workload runs", 5, now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(event.reason, "Suspended");
+        assert_eq!(s.phase, Phase::Suspended);
+        assert_eq!(s.observed_generation, s.generation);
+        assert!(!s.needs_reconcile(), "a paused store has no work");
+        assert!(s.was_suspended());
+        assert!(!s.is_done(conditions::READY));
+
+        assert!(s.resume().unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert!(!s.suspended);
+        assert_eq!(
+            s.phase,
+            Phase::Suspended,
+            "paused until the engine says ready"
+        );
+        assert!(s.needs_reconcile());
+        assert!(
+            s.was_suspended(),
+            "the next run resumes rather than provisions"
+        );
+        assert!(s.resume().unwrap_or_else(|e| panic!("{e}")).is_none());
+        // Suspended is refused once the store is no longer to be paused.
+        assert_eq!(
+            refused_kind(s.clone().mark_suspended("x", 0, now())),
+            "STORE_PHASE"
+        );
+        ready(&mut s);
+        assert_eq!(s.phase, Phase::Ready);
+        assert!(!s.was_suspended());
+    }
+
+    #[test]
+    fn failed_and_deleting_stores_are_not_suspended() {
+        let mut s = store();
+        failed(&mut s);
+        assert_eq!(refused_kind(s.suspend()), "STORE_PHASE");
+        let mut s = store();
+        ready(&mut s);
+        s.request_deletion();
+        assert_eq!(refused_kind(s.suspend()), "STORE_PHASE");
+        assert_eq!(refused_kind(s.resume()), "STORE_PHASE");
+        assert_eq!(
+            refused_kind(s.set_custom_domains(vec!["a.example.org".into()])),
+            "STORE_PHASE"
+        );
+    }
+
+    #[test]
+    fn new_custom_domains_are_a_new_generation_and_the_same_ones_are_none() {
+        let mut s = store();
+        ready(&mut s);
+        let generation = s.generation;
+        let domains = vec!["shop.example.org".to_owned()];
+        let event = s
+            .set_custom_domains(domains.clone())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no event"));
+        assert_eq!(event.message, "custom domains set to shop.example.org");
+        assert_eq!(s.generation, generation + 1);
+        assert!(
+            s.set_custom_domains(domains)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
+        assert_eq!(s.generation, generation + 1);
+        let event = s
+            .set_custom_domains(Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no event"));
+        assert_eq!(event.message, "custom domains removed");
     }
 }

@@ -8,7 +8,9 @@ use tracing::warn;
 
 use super::{
     Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Phase, Result, Store,
-    StoreEvent, StoreFilter, StoreRef, page,
+    StoreEvent, StoreFilter, StoreRef,
+    engine::{Engine, Operation},
+    page,
     ports::{EngineCatalog, SecretReader, StoreDriver, StoreRepository},
     tenancy::{Caller, Scope},
     validate,
@@ -27,6 +29,8 @@ pub struct CreateRequest {
     pub request_id: String,
     /// Owner (`tenants/<id>`); empty for the caller's tenant.
     pub tenant: String,
+    /// Extra host names to serve the store at.
+    pub custom_domains: Vec<String>,
 }
 
 /// A store's admin login, revealed to its own tenant.
@@ -82,6 +86,7 @@ pub struct StoreService {
     engines: Arc<dyn EngineCatalog>,
     secrets: Arc<dyn SecretReader>,
     driver: Option<Arc<dyn StoreDriver>>,
+    platform_domain: String,
 }
 
 impl StoreService {
@@ -96,7 +101,15 @@ impl StoreService {
             engines,
             secrets,
             driver: None,
+            platform_domain: String::new(),
         }
+    }
+
+    /// The domain every store is served under (`<name>.<domain>`): custom
+    /// domains under it are refused, since those names are the stores'.
+    pub fn with_platform_domain(mut self, domain: impl Into<String>) -> Self {
+        self.platform_domain = domain.into();
+        self
     }
 
     /// Hands every change of a store's desired state to `driver` too (for
@@ -176,6 +189,27 @@ impl StoreService {
                 Some(config_violations) => violations.extend(config_violations),
             }
         }
+        violations.extend(validate::custom_domains(
+            &req.custom_domains,
+            &self.platform_domain,
+            "custom_domains",
+        ));
+        if !req.custom_domains.is_empty()
+            && let Some(engine) = self
+                .engines
+                .engines()
+                .into_iter()
+                .find(|e| e.id == req.engine)
+            && !engine_serves_custom_domains(&engine)
+        {
+            violations.push(FieldViolation::new(
+                "custom_domains",
+                format!(
+                    "engine {} is built against plugin API 0.1, which has no custom domains",
+                    engine.id
+                ),
+            ));
+        }
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
@@ -198,6 +232,7 @@ impl StoreService {
             name: req.name,
             engine: req.engine,
             config: req.config,
+            custom_domains: req.custom_domains,
         };
         match self.repo.create(new, key).await? {
             super::ports::Created::New(store) => {
@@ -366,6 +401,98 @@ impl StoreService {
         .await
     }
 
+    /// Pauses a store, when its engine can.
+    pub async fn suspend(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
+        let current = self.repo.get(scope, store).await?;
+        self.require(&current, Operation::Suspend)?;
+        let etag = etag.to_owned();
+        self.change(scope, store, &move |s: &mut Store| {
+            s.check_etag(&etag)?;
+            s.suspend()
+        })
+        .await
+    }
+
+    /// Brings a paused store back.
+    pub async fn resume(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
+        let current = self.repo.get(scope, store).await?;
+        self.require(&current, Operation::Resume)?;
+        let etag = etag.to_owned();
+        self.change(scope, store, &move |s: &mut Store| {
+            s.check_etag(&etag)?;
+            s.resume()
+        })
+        .await
+    }
+
+    /// Replaces a store's custom domains (validated here; unique on the
+    /// platform, which the repository checks in the same transaction).
+    pub async fn set_custom_domains(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        domains: Vec<String>,
+        etag: &str,
+    ) -> Result<Store> {
+        let violations =
+            validate::custom_domains(&domains, &self.platform_domain, "custom_domains");
+        if !violations.is_empty() {
+            return Err(Error::InvalidArgument(violations));
+        }
+        let current = self.repo.get(scope, store).await?;
+        if !domains.is_empty()
+            && let Some(engine) = self.engine_of(&current)
+            && !engine_serves_custom_domains(&engine)
+        {
+            return Err(Error::FailedPrecondition {
+                kind: "OPERATION_NOT_SUPPORTED",
+                subject: format!("stores/{}", current.id),
+                description: format!(
+                    "engine {} is built against plugin API 0.1, which has no custom domains",
+                    engine.id
+                ),
+            });
+        }
+        let etag = etag.to_owned();
+        self.change(scope, store, &move |s: &mut Store| {
+            s.check_etag(&etag)?;
+            s.set_custom_domains(domains.clone())
+        })
+        .await
+    }
+
+    fn engine_of(&self, store: &Store) -> Option<Engine> {
+        self.engines
+            .engines()
+            .into_iter()
+            .find(|e| e.id == store.engine)
+    }
+
+    /// Refuses `operation` on `store` when its engine does not implement it
+    /// (`FAILED_PRECONDITION` naming the engine; the plugin is not called).
+    fn require(&self, store: &Store, operation: Operation) -> Result<()> {
+        let Some(engine) = self.engine_of(store) else {
+            return Err(Error::FailedPrecondition {
+                kind: "ENGINE_NOT_INSTALLED",
+                subject: format!("stores/{}", store.id),
+                description: format!("engine {} is not installed", store.engine),
+            });
+        };
+        if engine.supports(operation) {
+            return Ok(());
+        }
+        Err(Error::FailedPrecondition {
+            kind: "OPERATION_NOT_SUPPORTED",
+            subject: format!("stores/{}", store.id),
+            description: format!(
+                "engine {} {} does not support {}",
+                engine.id,
+                engine.version,
+                operation.as_str()
+            ),
+        })
+    }
+
     /// Goes back to the configuration before the last upgrade.
     pub async fn rollback(&self, scope: &Scope, store: &StoreRef) -> Result<Store> {
         self.change(scope, store, &|s: &mut Store| s.rollback().map(Some))
@@ -413,12 +540,22 @@ fn next_token<T, K: serde::Serialize>(
 }
 
 /// Fingerprint of what a create asks for, independent of key order in the config.
+/// Whether the engine's plugin sees custom domains: plugin API 0.2 and
+/// later hand them over; a 0.1 plugin would silently not serve them.
+fn engine_serves_custom_domains(engine: &Engine) -> bool {
+    !engine.plugin_api.starts_with("0.1.")
+}
+
 fn request_hash(req: &CreateRequest) -> String {
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "name": req.name,
         "engine": req.engine,
         "config": canonical(&serde_json::Value::Object(req.config.clone())),
     });
+    // Only when set, so keys remembered before domains existed still match.
+    if !req.custom_domains.is_empty() {
+        canonical["custom_domains"] = serde_json::json!(req.custom_domains);
+    }
     page::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -501,6 +638,7 @@ mod tests {
             config,
             request_id: "k".into(),
             tenant: String::new(),
+            custom_domains: Vec::new(),
         };
         assert_eq!(request_hash(&req(a.clone())), request_hash(&req(b)));
         let mut other = req(a);

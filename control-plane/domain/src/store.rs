@@ -34,15 +34,18 @@ pub enum Phase {
     Failed,
     /// Resources are being removed.
     Deleting,
+    /// Paused by its owner: no workload runs, the data is kept.
+    Suspended,
 }
 
 impl Phase {
     /// Every phase, for parsing and exhaustive tests.
-    pub const ALL: [Phase; 4] = [
+    pub const ALL: [Phase; 5] = [
         Phase::Provisioning,
         Phase::Ready,
         Phase::Failed,
         Phase::Deleting,
+        Phase::Suspended,
     ];
 
     /// Stable name used in the database.
@@ -52,6 +55,7 @@ impl Phase {
             Phase::Ready => "Ready",
             Phase::Failed => "Failed",
             Phase::Deleting => "Deleting",
+            Phase::Suspended => "Suspended",
         }
     }
 
@@ -157,6 +161,13 @@ pub struct Store {
     /// kept; the values are read from the cluster on an audited reveal.
     #[serde(default)]
     pub credentials_secret: Option<String>,
+    /// The owner wants the store paused (desired state; [`Phase::Suspended`]
+    /// once the engine has paused it).
+    #[serde(default)]
+    pub suspended: bool,
+    /// Extra host names the store is served at, unique on the platform.
+    #[serde(default)]
+    pub custom_domains: Vec<String>,
 }
 
 impl Store {
@@ -263,6 +274,8 @@ pub struct NewStore {
     pub engine: String,
     /// Configuration valid for the engine.
     pub config: Config,
+    /// Validated custom domains (uniqueness is the repository's to check).
+    pub custom_domains: Vec<String>,
 }
 
 /// An idempotency key and the fingerprint of the request that carried it.

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{FieldViolation, StoreRef};
 
 /// The name rules the dashboard checks too, from the one crate both build.
-pub use storeplane_rules::{NAME_MAX_LEN, NAME_MIN_LEN, REQUEST_ID_MAX_LEN};
+pub use storeplane_rules::{MAX_CUSTOM_DOMAINS, NAME_MAX_LEN, NAME_MIN_LEN, REQUEST_ID_MAX_LEN};
 /// Page size when the request gives none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Largest page served; larger requests are clamped (AIP-158).
@@ -30,6 +30,38 @@ pub fn tenant_ref(value: &str) -> Result<super::TenantId, String> {
 /// Checks an idempotency key: printable ASCII, at most [`REQUEST_ID_MAX_LEN`].
 pub fn request_id(id: &str) -> Result<(), String> {
     storeplane_rules::request_id(id).map_err(|e| e.to_string())
+}
+
+/// Checks a store's custom domains: each a host name per
+/// [`storeplane_rules::custom_domain`], none twice, at most
+/// [`MAX_CUSTOM_DOMAINS`]. Violations name `field[i]`.
+pub fn custom_domains(
+    domains: &[String],
+    platform_domain: &str,
+    field: &str,
+) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    if domains.len() > MAX_CUSTOM_DOMAINS {
+        violations.push(FieldViolation::new(
+            field,
+            format!(
+                "at most {MAX_CUSTOM_DOMAINS} custom domains per store (got {})",
+                domains.len()
+            ),
+        ));
+    }
+    for (i, domain) in domains.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if let Err(why) = storeplane_rules::custom_domain(domain, platform_domain) {
+            violations.push(FieldViolation::new(at, format!("{domain:?} {why}")));
+        } else if domains[..i].contains(domain) {
+            violations.push(FieldViolation::new(
+                at,
+                format!("{domain:?} is listed twice"),
+            ));
+        }
+    }
+    violations
 }
 
 /// Resolves a page size: 0 means the default, larger than the maximum is clamped.

@@ -111,6 +111,8 @@ async fn main() {
         storage_class: None,
         tls: false,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     };
     let iterations = 500;
     let mut validate = Vec::with_capacity(iterations);

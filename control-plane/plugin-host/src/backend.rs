@@ -32,6 +32,11 @@ pub struct StoreContext {
     pub tls: bool,
     /// cert-manager ClusterIssuer, when TLS is on.
     pub cluster_issuer: Option<String>,
+    /// Custom domains served beside `host` (WIT 0.2; a 0.1 plugin never
+    /// sees them, and the platform refuses them for its stores).
+    pub extra_hosts: Vec<String>,
+    /// Whether the store is to be paused (WIT 0.2).
+    pub suspended: bool,
 }
 
 /// Why a host call failed, as the plugin sees it.

@@ -156,6 +156,16 @@ pub enum CallError {
     /// No loaded plugin has this id.
     #[error("no plugin provides engine {0}")]
     UnknownPlugin(String),
+    /// The plugin does not implement this optional operation (its
+    /// `describe` does not list it, or it was built against WIT 0.1); the
+    /// plugin was not called.
+    #[error("engine {plugin} does not support {operation}")]
+    Unsupported {
+        /// Engine id.
+        plugin: String,
+        /// The operation asked for.
+        operation: crate::Operation,
+    },
 }
 
 impl CallError {
@@ -168,6 +178,7 @@ impl CallError {
             CallError::Trapped { .. } => "PluginCrashed",
             CallError::InvalidObservation { .. } => "InvalidObservation",
             CallError::UnknownPlugin(_) => "EngineNotInstalled",
+            CallError::Unsupported { .. } => "OperationNotSupported",
         }
     }
 
@@ -182,7 +193,8 @@ impl CallError {
             | CallError::OutOfMemory { .. }
             | CallError::Trapped { .. }
             | CallError::InvalidObservation { .. }
-            | CallError::UnknownPlugin(_) => false,
+            | CallError::UnknownPlugin(_)
+            | CallError::Unsupported { .. } => false,
         }
     }
 }

@@ -20,11 +20,15 @@ use wasmtime::{
 use crate::{
     backend::{HostBackend, StoreContext},
     error::{CallError, LoadError},
+    guest::{self, Archive, JobPhase, Operation},
     limits,
     manifest::{Capability, Grants, Manifest},
     state::{CallState, PluginGrant},
-    v0_1,
+    v0_1, v0_2,
 };
+
+/// The export name whose presence identifies the WIT version.
+const PLUGIN_EXPORT: &str = "storeplane:engine/plugin@";
 
 /// How often the epoch advances. A computing guest yields to the async
 /// runtime once per tick, and deadlines are this precise.
@@ -83,6 +87,15 @@ pub struct EngineDescription {
     pub granted: Vec<Capability>,
     /// `storeplane:engine` version it was built against.
     pub wit_version: String,
+    /// The optional operations it implements (none before WIT 0.2).
+    pub operations: Vec<Operation>,
+}
+
+impl EngineDescription {
+    /// Whether the plugin implements `operation`.
+    pub fn supports(&self, operation: Operation) -> bool {
+        self.operations.contains(&operation)
+    }
 }
 
 /// A configuration problem reported by a plugin's `validate`.
@@ -120,25 +133,55 @@ pub enum ObservedPhase {
     Ready,
     /// Will not come up.
     Failed,
+    /// Paused: no workload runs, the data is kept.
+    Suspended,
+}
+
+/// A backup's or restore's Job as its plugin reports it, bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// Running, succeeded or failed.
+    pub phase: JobPhase,
+    /// Progress or failure detail.
+    pub message: String,
+    /// CamelCase reason when failed.
+    pub reason: String,
+    /// Archive size once known.
+    pub size_bytes: Option<u64>,
+    /// Archive SHA-256 (64 lowercase hex digits) once known.
+    pub sha256: Option<String>,
 }
 
 struct Plugin {
     description: EngineDescription,
     grant: Arc<PluginGrant>,
-    pre: v0_1::EnginePre<CallState>,
+    pre: Pre,
 }
 
-enum Op {
+/// A component pre-linked against the bindings of the WIT version it
+/// exports.
+enum Pre {
+    V0_1(v0_1::EnginePre<CallState>),
+    V0_2(v0_2::EnginePre<CallState>),
+}
+
+/// One call of a plugin export, with its arguments in the host's types;
+/// each version's module converts them.
+pub(crate) enum Op {
     Describe,
     Validate(String),
-    Provision(v0_1::StoreContext),
-    Observe(v0_1::StoreContext),
-    Deprovision(v0_1::StoreContext),
-    Upgrade(v0_1::StoreContext, String),
+    Provision(StoreContext),
+    Observe(StoreContext),
+    Deprovision(StoreContext),
+    Upgrade(StoreContext, String),
+    Backup(StoreContext, Archive),
+    Restore(StoreContext, Archive),
+    Suspend(StoreContext),
+    Resume(StoreContext),
 }
 
 impl Op {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Op::Describe => "describe",
             Op::Validate(_) => "validate",
@@ -146,15 +189,32 @@ impl Op {
             Op::Observe(_) => "observe",
             Op::Deprovision(_) => "deprovision",
             Op::Upgrade(..) => "upgrade",
+            Op::Backup(..) => "backup",
+            Op::Restore(..) => "restore",
+            Op::Suspend(_) => "suspend",
+            Op::Resume(_) => "resume",
+        }
+    }
+
+    /// The optional operation this call needs the plugin to implement.
+    fn optional(&self) -> Option<Operation> {
+        match self {
+            Op::Backup(..) => Some(Operation::Backup),
+            Op::Restore(..) => Some(Operation::Restore),
+            Op::Suspend(_) => Some(Operation::Suspend),
+            Op::Resume(_) => Some(Operation::Resume),
+            _ => None,
         }
     }
 }
 
-enum Returned {
-    Info(v0_1::EngineInfo),
-    Problems(Vec<v0_1::FieldError>),
-    Done(Result<(), v0_1::Failure>),
-    Observed(Result<v0_1::Observation, v0_1::Failure>),
+/// What an export returned, in the host's types.
+pub(crate) enum Returned {
+    Info(guest::Info),
+    Problems(Vec<guest::FieldError>),
+    Done(Result<(), guest::Failure>),
+    Observed(Result<guest::Observation, guest::Failure>),
+    Job(Result<guest::JobStatus, guest::Failure>),
 }
 
 /// The epoch clock: a thread that ticks the engine's epoch every
@@ -270,6 +330,8 @@ impl PluginHost {
             .map_err(|e| LoadError::Runtime(e.to_string()))?;
         v0_1::Engine::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Runtime(e.to_string()))?;
+        v0_2::Engine::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Runtime(e.to_string()))?;
 
         // Epoch interruption needs a clock.
         let ticking = engine.clone();
@@ -355,9 +417,10 @@ impl PluginHost {
             })?;
 
         let found = self.wit_version(&component);
-        let supported = format!("{}x", v0_1::VERSION_PREFIX);
-        let version = match &found {
-            Some(v) if v.starts_with(v0_1::VERSION_PREFIX) => v.clone(),
+        let supported = format!("{}x and {}x", v0_2::VERSION_PREFIX, v0_1::VERSION_PREFIX);
+        let (version, prefix) = match &found {
+            Some(v) if v.starts_with(v0_2::VERSION_PREFIX) => (v.clone(), v0_2::VERSION_PREFIX),
+            Some(v) if v.starts_with(v0_1::VERSION_PREFIX) => (v.clone(), v0_1::VERSION_PREFIX),
             other => {
                 return Err(LoadError::IncompatibleVersion {
                     bundle: bundle.to_path_buf(),
@@ -368,7 +431,7 @@ impl PluginHost {
                 });
             }
         };
-        if !manifest.wit.starts_with(v0_1::VERSION_PREFIX) {
+        if !manifest.wit.starts_with(prefix) {
             return Err(LoadError::Manifest {
                 bundle: bundle.to_path_buf(),
                 reason: format!(
@@ -377,14 +440,16 @@ impl PluginHost {
                 ),
             });
         }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(v0_1::EnginePre::new)
-            .map_err(|e| LoadError::Link {
-                bundle: bundle.to_path_buf(),
-                reason: format!("{e:#}"),
-            })?;
+        let linked = self.linker.instantiate_pre(&component);
+        let pre = if prefix == v0_2::VERSION_PREFIX {
+            linked.and_then(v0_2::EnginePre::new).map(Pre::V0_2)
+        } else {
+            linked.and_then(v0_1::EnginePre::new).map(Pre::V0_1)
+        }
+        .map_err(|e| LoadError::Link {
+            bundle: bundle.to_path_buf(),
+            reason: format!("{e:#}"),
+        })?;
 
         let schema_path = bundle.join(&manifest.config_schema);
         let schema_text =
@@ -427,12 +492,8 @@ impl PluginHost {
                 info.id, info.version, manifest.id, manifest.version
             )));
         }
-        let described: Vec<Capability> = info
+        if let Some(missing) = info
             .capabilities
-            .iter()
-            .map(|c| v0_1::capability(*c))
-            .collect();
-        if let Some(missing) = described
             .iter()
             .find(|c| !manifest.capabilities.contains(c))
         {
@@ -461,6 +522,12 @@ impl PluginHost {
             requested: manifest.capabilities.iter().copied().collect(),
             granted: granted.iter().copied().collect(),
             wit_version: version,
+            operations: {
+                let mut ops = info.operations;
+                ops.sort();
+                ops.dedup();
+                ops
+            },
         };
         info!(plugin = %description.id, version = %description.version, wit = %description.wit_version, "plugin loaded");
         let id = manifest.id.clone();
@@ -506,14 +573,58 @@ impl PluginHost {
 
     /// Creates or converges the store's resources.
     pub async fn provision(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
-        let op = Op::Provision(v0_1::store_context(store));
-        self.done(id, store, op).await
+        self.done(id, store, Op::Provision(store.clone())).await
     }
 
     /// Removes what provisioning created.
     pub async fn deprovision(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
-        let op = Op::Deprovision(v0_1::store_context(store));
-        self.done(id, store, op).await
+        self.done(id, store, Op::Deprovision(store.clone())).await
+    }
+
+    /// Pauses the store (WIT 0.2 plugins that implement it; otherwise
+    /// [`CallError::Unsupported`] without calling the plugin).
+    pub async fn suspend(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
+        self.done(id, store, Op::Suspend(store.clone())).await
+    }
+
+    /// Brings a suspended store back (like [`PluginHost::suspend`]).
+    pub async fn resume(&self, id: &str, store: &StoreContext) -> Result<(), CallError> {
+        self.done(id, store, Op::Resume(store.clone())).await
+    }
+
+    /// Starts or reports on the backup of the store into `archive`.
+    pub async fn backup(
+        &self,
+        id: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        self.job(id, store, Op::Backup(store.clone(), archive.clone()))
+            .await
+    }
+
+    /// Starts or reports on restoring `archive` into the store.
+    pub async fn restore(
+        &self,
+        id: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        self.job(id, store, Op::Restore(store.clone(), archive.clone()))
+            .await
+    }
+
+    async fn job(&self, id: &str, store: &StoreContext, op: Op) -> Result<JobReport, CallError> {
+        let function = op.name();
+        match self.call(id, Some(store.clone()), op).await? {
+            Returned::Job(Ok(status)) => limits::job_status(id, status),
+            Returned::Job(Err(f)) => Err(limits::failure(f)),
+            _ => Err(CallError::Trapped {
+                plugin: id.to_owned(),
+                function,
+                trap: "unexpected result type".into(),
+            }),
+        }
     }
 
     /// Moves a store from `from_version` to the plugin's version.
@@ -523,13 +634,13 @@ impl PluginHost {
         store: &StoreContext,
         from_version: &str,
     ) -> Result<(), CallError> {
-        let op = Op::Upgrade(v0_1::store_context(store), from_version.to_owned());
+        let op = Op::Upgrade(store.clone(), from_version.to_owned());
         self.done(id, store, op).await
     }
 
     /// Reports the store's phase and URLs.
     pub async fn observe(&self, id: &str, store: &StoreContext) -> Result<Observed, CallError> {
-        let op = Op::Observe(v0_1::store_context(store));
+        let op = Op::Observe(store.clone());
         match self.call(id, Some(store.clone()), op).await? {
             // Checked before anyone stores it: see `limits`.
             Returned::Observed(Ok(o)) => limits::observation(id, o),
@@ -560,6 +671,14 @@ impl PluginHost {
             .get(id)
             .ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
         let function = op.name();
+        if let Some(operation) = op.optional()
+            && !plugin.description.supports(operation)
+        {
+            return Err(CallError::Unsupported {
+                plugin: id.to_owned(),
+                operation,
+            });
+        }
         // One span per call, with how it ended; the host calls the plugin
         // makes (Kubernetes requests) are its children.
         let span = tracing::info_span!(
@@ -575,7 +694,9 @@ impl PluginHost {
             .instrument(span.clone())
             .await;
         let outcome = match &result {
-            Ok(Returned::Done(Err(_)) | Returned::Observed(Err(_))) => "plugin error",
+            Ok(Returned::Done(Err(_)) | Returned::Observed(Err(_)) | Returned::Job(Err(_))) => {
+                "plugin error"
+            }
             Ok(_) => "ok",
             Err(CallError::Plugin { .. }) => "plugin error",
             Err(CallError::TimedOut { .. }) => "timeout",
@@ -594,7 +715,7 @@ impl PluginHost {
         &self,
         id: &str,
         grant: &Arc<PluginGrant>,
-        pre: &v0_1::EnginePre<CallState>,
+        pre: &Pre,
         store_ctx: Option<StoreContext>,
         op: Op,
     ) -> Result<Returned, CallError> {
@@ -710,29 +831,15 @@ impl PluginHost {
         component
             .component_type()
             .exports(&self.engine)
-            .find_map(|(name, _)| name.strip_prefix(v0_1::PLUGIN_EXPORT).map(str::to_owned))
+            .find_map(|(name, _)| name.strip_prefix(PLUGIN_EXPORT).map(str::to_owned))
     }
 }
 
-async fn invoke(
-    pre: &v0_1::EnginePre<CallState>,
-    store: &mut Store<CallState>,
-    op: Op,
-) -> wasmtime::Result<Returned> {
-    let bindings = pre.instantiate_async(&mut *store).await?;
-    let guest = bindings.storeplane_engine_plugin();
-    Ok(match op {
-        Op::Describe => Returned::Info(guest.call_describe(&mut *store).await?),
-        Op::Validate(config) => {
-            Returned::Problems(guest.call_validate(&mut *store, &config).await?)
-        }
-        Op::Provision(ctx) => Returned::Done(guest.call_provision(&mut *store, &ctx).await?),
-        Op::Observe(ctx) => Returned::Observed(guest.call_observe(&mut *store, &ctx).await?),
-        Op::Deprovision(ctx) => Returned::Done(guest.call_deprovision(&mut *store, &ctx).await?),
-        Op::Upgrade(ctx, from) => {
-            Returned::Done(guest.call_upgrade(&mut *store, &ctx, &from).await?)
-        }
-    })
+async fn invoke(pre: &Pre, store: &mut Store<CallState>, op: Op) -> wasmtime::Result<Returned> {
+    match pre {
+        Pre::V0_1(pre) => v0_1::invoke(pre, store, op).await,
+        Pre::V0_2(pre) => v0_2::invoke(pre, store, op).await,
+    }
 }
 
 /// Loads a component compiled by this host earlier.

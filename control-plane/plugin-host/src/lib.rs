@@ -5,7 +5,9 @@
 //! (`plugin.toml`, the component, its config schema and charts). The host:
 //!
 //! - checks each bundle at load: manifest, component validity, the WIT
-//!   version it exports (this host: `0.1.x`), that it links, and that its
+//!   version it exports (this host: `0.2.x` and `0.1.x`, side by side:
+//!   one set of bindings each, the shared imports written once in
+//!   `imports.rs`), that it links, and that its
 //!   `describe()` agrees with its manifest — rejecting it with a message
 //!   that says what is wrong;
 //! - compiles each component once (optionally cached on disk, keyed by the
@@ -32,15 +34,21 @@
 
 mod backend;
 mod error;
+mod guest;
 mod host;
+mod imports;
 mod limits;
 mod links;
 mod manifest;
 pub mod policy;
 mod state;
 mod v0_1;
+mod v0_2;
 
 pub use backend::{HostBackend, HostError, KindScope, Level, Release, SecretRef, StoreContext};
 pub use error::{CallError, LoadError};
-pub use host::{EngineDescription, FieldProblem, HostConfig, Observed, ObservedPhase, PluginHost};
+pub use guest::{Archive, JobPhase, Operation};
+pub use host::{
+    EngineDescription, FieldProblem, HostConfig, JobReport, Observed, ObservedPhase, PluginHost,
+};
 pub use manifest::{Capability, Grants, Manifest};

@@ -27,8 +27,9 @@
 
 use crate::{
     error::CallError,
-    host::{FieldProblem, Observed, ObservedPhase},
-    policy, v0_1,
+    guest,
+    host::{FieldProblem, JobReport, Observed},
+    policy,
 };
 
 /// Longest reason: the database column is `varchar(128)`.
@@ -67,7 +68,7 @@ pub fn is_reason(reason: &str) -> bool {
 }
 
 /// A plugin's failure as a [`CallError::Plugin`], bounded.
-pub(crate) fn failure(f: v0_1::Failure) -> CallError {
+pub(crate) fn failure(f: guest::Failure) -> CallError {
     let (reason, message) = if f.reason.is_empty() {
         ("PluginFailed".to_owned(), f.message)
     } else if is_reason(&f.reason) {
@@ -91,7 +92,7 @@ pub(crate) fn failure(f: v0_1::Failure) -> CallError {
 
 /// An observation, checked and bounded; refused with
 /// [`CallError::InvalidObservation`] when a field cannot be stored safely.
-pub(crate) fn observation(plugin: &str, o: v0_1::Observation) -> Result<Observed, CallError> {
+pub(crate) fn observation(plugin: &str, o: guest::Observation) -> Result<Observed, CallError> {
     let invalid = |problem: String| CallError::InvalidObservation {
         plugin: plugin.to_owned(),
         problem,
@@ -121,16 +122,42 @@ pub(crate) fn observation(plugin: &str, o: v0_1::Observation) -> Result<Observed
         )));
     }
     Ok(Observed {
-        phase: match o.phase {
-            v0_1::Phase::Provisioning => ObservedPhase::Provisioning,
-            v0_1::Phase::Ready => ObservedPhase::Ready,
-            v0_1::Phase::Failed => ObservedPhase::Failed,
-        },
+        phase: o.phase,
         message: truncate(&o.message, MAX_MESSAGE),
         reason: o.reason,
         storefront_url: o.storefront_url,
         admin_url: o.admin_url,
         credentials_secret: o.credentials_secret,
+    })
+}
+
+/// A backup's or restore's status, checked like an observation: a reason
+/// that is not CamelCase or a checksum that is not SHA-256 hex is refused.
+pub(crate) fn job_status(plugin: &str, s: guest::JobStatus) -> Result<JobReport, CallError> {
+    let invalid = |problem: String| CallError::InvalidObservation {
+        plugin: plugin.to_owned(),
+        problem,
+    };
+    if !s.reason.is_empty() && !is_reason(&s.reason) {
+        return Err(invalid(format!(
+            "reason {:?} is not a CamelCase word of at most {MAX_REASON} characters",
+            truncate(&s.reason, MAX_REASON)
+        )));
+    }
+    if let Some(sum) = &s.sha256
+        && !(sum.len() == 64 && sum.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    {
+        return Err(invalid(format!(
+            "sha256 {:?} is not 64 lowercase hex digits",
+            truncate(sum, 80)
+        )));
+    }
+    Ok(JobReport {
+        phase: s.phase,
+        message: truncate(&s.message, MAX_MESSAGE),
+        reason: s.reason,
+        size_bytes: s.size_bytes,
+        sha256: s.sha256,
     })
 }
 
@@ -155,7 +182,7 @@ fn check_url(text: &str) -> Result<(), String> {
 }
 
 /// `validate`'s field problems, bounded.
-pub(crate) fn problems(found: Vec<v0_1::FieldError>) -> Vec<FieldProblem> {
+pub(crate) fn problems(found: Vec<guest::FieldError>) -> Vec<FieldProblem> {
     let total = found.len();
     let mut kept: Vec<FieldProblem> = found
         .into_iter()
@@ -218,9 +245,9 @@ impl LogBudget {
 mod tests {
     use super::*;
 
-    fn observation_with(f: impl FnOnce(&mut v0_1::Observation)) -> Result<Observed, CallError> {
-        let mut o = v0_1::Observation {
-            phase: v0_1::Phase::Ready,
+    fn observation_with(f: impl FnOnce(&mut guest::Observation)) -> Result<Observed, CallError> {
+        let mut o = guest::Observation {
+            phase: crate::host::ObservedPhase::Ready,
             message: "ready".into(),
             reason: String::new(),
             storefront_url: Some("https://shop.example.com/".into()),
@@ -241,7 +268,7 @@ mod tests {
     #[test]
     fn a_well_formed_observation_passes_unchanged() {
         let observed = observation_with(|_| {}).expect("valid");
-        assert_eq!(observed.phase, ObservedPhase::Ready);
+        assert_eq!(observed.phase, crate::host::ObservedPhase::Ready);
         assert_eq!(
             observed.storefront_url.as_deref(),
             Some("https://shop.example.com/")
@@ -292,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_failure_with_a_bad_reason_keeps_its_meaning_under_plugin_failed() {
-        let err = failure(v0_1::Failure {
+        let err = failure(guest::Failure {
             reason: "x".repeat(500),
             message: "m".repeat(5000),
             retryable: true,
@@ -324,7 +351,7 @@ mod tests {
     #[test]
     fn field_problems_are_bounded() {
         let many = (0..150)
-            .map(|i| v0_1::FieldError {
+            .map(|i| guest::FieldError {
                 field: format!("f{i}{}", "x".repeat(300)),
                 message: "m".repeat(2000),
             })

@@ -68,10 +68,12 @@ pub const PLATFORM_PREFIX: &str = "storeplane-";
 /// Helm's limit on release names.
 const MAX_RELEASE_NAME: usize = 53;
 
-/// The host names a store may route: today its `host`. Custom domains will
-/// add theirs here, and every host check uses this list.
+/// The host names a store may route: its `host` and its custom domains
+/// (which the platform made unique to it); every host check uses this list.
 pub fn store_hosts(store: &StoreContext) -> Vec<&str> {
-    vec![store.host.as_str()]
+    std::iter::once(store.host.as_str())
+        .chain(store.extra_hosts.iter().map(String::as_str))
+        .collect()
 }
 
 /// Checks an object a plugin wants applied in `store`'s namespace (by

@@ -1,16 +1,11 @@
-//! Bindings of `storeplane:engine@0.1.x` and the host side of its imports.
-//!
-//! Every import first checks the sandbox rules — the capability is granted,
-//! the object policy ([`crate::policy`]) allows it, the kind is namespaced —
-//! and only then asks the [`HostBackend`](crate::HostBackend). Every
-//! refusal is reported to the backend ([`crate::HostBackend::refused`]).
-
-use serde_json::Value;
+//! Bindings of `storeplane:engine@0.1.x`: conversions between its types and
+//! the host's, and one call of an export. The shared imports are
+//! [`crate::imports`]'.
 
 use crate::{
-    backend::{HostError, KindScope, Level},
+    guest,
+    host::{ObservedPhase, Op, Returned},
     manifest::Capability,
-    policy,
     state::CallState,
 };
 
@@ -21,30 +16,19 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::storeplane::engine::plugin::{EngineInfo, Failure, FieldError, Observation};
-pub use storeplane::engine::types::{
-    Capability as WitCapability, HostError as WitHostError, Phase, StoreContext,
+use storeplane::engine::types::{
+    Capability as WitCapability, EngineInfo, Failure, FieldError, HostError as WitHostError,
+    Observation, Phase, StoreContext,
 };
 
 /// The version prefix this module serves.
 pub const VERSION_PREFIX: &str = "0.1.";
-/// The export name whose presence identifies the version.
-pub const PLUGIN_EXPORT: &str = "storeplane:engine/plugin@";
 
-impl From<HostError> for WitHostError {
-    fn from(e: HostError) -> Self {
-        match e {
-            HostError::Denied(m) => WitHostError::Denied(m),
-            HostError::NotFound(m) => WitHostError::NotFound(m),
-            HostError::Conflict(m) => WitHostError::Conflict(m),
-            HostError::Invalid(m) => WitHostError::Invalid(m),
-            HostError::Unavailable(m) => WitHostError::Unavailable(m),
-        }
-    }
-}
+crate::imports::shared_imports!();
 
-/// Converts a store context to the WIT record.
-pub fn store_context(ctx: &crate::StoreContext) -> StoreContext {
+/// Converts a store context to the WIT record. 0.1 has no extra hosts and
+/// no suspension; the platform never suspends a 0.1 plugin's store.
+fn store_context(ctx: &crate::StoreContext) -> StoreContext {
     StoreContext {
         id: ctx.id.clone(),
         name: ctx.name.clone(),
@@ -60,8 +44,7 @@ pub fn store_context(ctx: &crate::StoreContext) -> StoreContext {
     }
 }
 
-/// The capability named in WIT as the host's type.
-pub fn capability(c: WitCapability) -> Capability {
+fn capability(c: WitCapability) -> Capability {
     match c {
         WitCapability::KubeRead => Capability::KubeRead,
         WitCapability::KubeWrite => Capability::KubeWrite,
@@ -70,197 +53,98 @@ pub fn capability(c: WitCapability) -> Capability {
     }
 }
 
-impl storeplane::engine::types::Host for CallState {}
-
-impl storeplane::engine::log::Host for CallState {
-    async fn log(&mut self, level: storeplane::engine::log::Level, message: String) {
-        use storeplane::engine::log::Level as L;
-        let level = match level {
-            L::Trace => Level::Trace,
-            L::Debug => Level::Debug,
-            L::Info => Level::Info,
-            L::Warn => Level::Warn,
-            L::Error => Level::Error,
-        };
-        self.emit_log(level, &message);
+fn info(i: EngineInfo) -> guest::Info {
+    guest::Info {
+        id: i.id,
+        display_name: i.display_name,
+        version: i.version,
+        description: i.description,
+        config_schema: i.config_schema,
+        capabilities: i.capabilities.into_iter().map(capability).collect(),
+        operations: Vec::new(),
     }
 }
 
-/// Checks that `api_version`/`kind` is namespaced, so a call cannot reach
-/// cluster-scoped objects.
-async fn namespaced(
-    backend: std::sync::Arc<dyn crate::HostBackend>,
-    api_version: &str,
-    kind: &str,
-) -> Result<(), HostError> {
-    match backend.kind_scope(api_version, kind).await? {
-        KindScope::Namespaced => Ok(()),
-        KindScope::Cluster => Err(HostError::Denied(format!(
-            "{kind} ({api_version}) is cluster-scoped; plugins may only touch objects in the store's namespace"
-        ))),
+fn failure(f: Failure) -> guest::Failure {
+    guest::Failure {
+        reason: f.reason,
+        message: f.message,
+        retryable: f.retryable,
     }
 }
 
-impl storeplane::engine::kube::Host for CallState {
-    async fn apply(&mut self, object: String) -> Result<String, WitHostError> {
-        const OP: &str = "kube.apply";
-        let store = self.require(Capability::KubeWrite, OP)?;
-        let mut object: Value = serde_json::from_str(&object)
-            .map_err(|e| HostError::Invalid(format!("object is not JSON: {e}")))?;
-        self.enforce(OP, policy::check_apply(&store, &object))?;
-        let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
-        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-        let scope = namespaced(self.backend(), &api_version, &kind).await;
-        self.report(OP, scope)?;
-        // The policy has checked that a namespace, if set, is the store's.
-        object["metadata"]["namespace"] = Value::String(store.namespace.clone());
-        let applied = self.backend().apply(&store, object).await;
-        Ok(self.report(OP, applied)?.to_string())
-    }
-
-    async fn get(
-        &mut self,
-        api_version: String,
-        kind: String,
-        name: String,
-    ) -> Result<Option<String>, WitHostError> {
-        const OP: &str = "kube.get";
-        let store = self.require(Capability::KubeRead, OP)?;
-        self.enforce(OP, policy::check_get(&api_version, &kind, &name))?;
-        let scope = namespaced(self.backend(), &api_version, &kind).await;
-        self.report(OP, scope)?;
-        let found = self.backend().get(&store, &api_version, &kind, &name).await;
-        Ok(self.report(OP, found)?.map(|o| o.to_string()))
-    }
-
-    async fn list(
-        &mut self,
-        api_version: String,
-        kind: String,
-        label_selector: Option<String>,
-    ) -> Result<Vec<String>, WitHostError> {
-        const OP: &str = "kube.list";
-        let store = self.require(Capability::KubeRead, OP)?;
-        self.enforce(OP, policy::check_list(&api_version, &kind))?;
-        let scope = namespaced(self.backend(), &api_version, &kind).await;
-        self.report(OP, scope)?;
-        let found = self
-            .backend()
-            .list(&store, &api_version, &kind, label_selector.as_deref())
-            .await;
-        Ok(self
-            .report(OP, found)?
-            .into_iter()
-            .map(|o| o.to_string())
-            .collect())
-    }
-
-    async fn delete(
-        &mut self,
-        api_version: String,
-        kind: String,
-        name: String,
-    ) -> Result<bool, WitHostError> {
-        const OP: &str = "kube.delete";
-        let store = self.require(Capability::KubeWrite, OP)?;
-        self.enforce(OP, policy::check_delete(&api_version, &kind, &name))?;
-        let scope = namespaced(self.backend(), &api_version, &kind).await;
-        self.report(OP, scope)?;
-        let deleted = self
-            .backend()
-            .delete(&store, &api_version, &kind, &name)
-            .await;
-        Ok(self.report(OP, deleted)?)
+fn observation(o: Observation) -> guest::Observation {
+    guest::Observation {
+        phase: match o.phase {
+            Phase::Provisioning => ObservedPhase::Provisioning,
+            Phase::Ready => ObservedPhase::Ready,
+            Phase::Failed => ObservedPhase::Failed,
+        },
+        message: o.message,
+        reason: o.reason,
+        storefront_url: o.storefront_url,
+        admin_url: o.admin_url,
+        credentials_secret: o.credentials_secret,
     }
 }
 
-fn release(r: crate::Release) -> storeplane::engine::helm::Release {
-    storeplane::engine::helm::Release {
-        name: r.name,
-        chart: r.chart,
-        chart_version: r.chart_version,
-        revision: r.revision,
-        digest: r.digest,
+fn problem(e: FieldError) -> guest::FieldError {
+    guest::FieldError {
+        field: e.field,
+        message: e.message,
     }
 }
 
-impl storeplane::engine::helm::Host for CallState {
-    async fn install_or_upgrade(
-        &mut self,
-        name: String,
-        chart: String,
-        values: String,
-    ) -> Result<storeplane::engine::helm::Release, WitHostError> {
-        const OP: &str = "helm.install-or-upgrade";
-        let store = self.require(Capability::Helm, OP)?;
-        self.enforce(OP, policy::check_release_name(&name))?;
-        let chart_dir = self.chart_dir(&chart)?;
-        // Checked at load for the whole bundle; again here, so a link that
-        // appeared since is refused before the chart is read.
-        match crate::links::first_symlink(&chart_dir) {
-            Ok(None) => {}
-            Ok(Some(link)) => {
-                let err = HostError::Denied(format!(
-                    "chart {chart} contains a symbolic link ({}); bundles may not contain links",
-                    link.strip_prefix(&chart_dir).unwrap_or(&link).display()
-                ));
-                return Err(self.refuse(OP, err).into());
-            }
-            Err(e) => {
-                return Err(
-                    HostError::Unavailable(format!("cannot read chart {chart}: {e}")).into(),
-                );
-            }
+/// Calls `op` on a fresh instance.
+pub(crate) async fn invoke(
+    pre: &EnginePre<CallState>,
+    store: &mut wasmtime::Store<CallState>,
+    op: Op,
+) -> wasmtime::Result<Returned> {
+    let bindings = pre.instantiate_async(&mut *store).await?;
+    let guest = bindings.storeplane_engine_plugin();
+    Ok(match op {
+        Op::Describe => Returned::Info(info(guest.call_describe(&mut *store).await?)),
+        Op::Validate(config) => Returned::Problems(
+            guest
+                .call_validate(&mut *store, &config)
+                .await?
+                .into_iter()
+                .map(problem)
+                .collect(),
+        ),
+        Op::Provision(ctx) => Returned::Done(
+            guest
+                .call_provision(&mut *store, &store_context(&ctx))
+                .await?
+                .map_err(failure),
+        ),
+        Op::Observe(ctx) => Returned::Observed(
+            guest
+                .call_observe(&mut *store, &store_context(&ctx))
+                .await?
+                .map(observation)
+                .map_err(failure),
+        ),
+        Op::Deprovision(ctx) => Returned::Done(
+            guest
+                .call_deprovision(&mut *store, &store_context(&ctx))
+                .await?
+                .map_err(failure),
+        ),
+        Op::Upgrade(ctx, from) => Returned::Done(
+            guest
+                .call_upgrade(&mut *store, &store_context(&ctx), &from)
+                .await?
+                .map_err(failure),
+        ),
+        // The host refuses these before calling: a 0.1 plugin describes no
+        // optional operation. Reaching here is the host's bug.
+        Op::Backup(..) | Op::Restore(..) | Op::Suspend(_) | Op::Resume(_) => {
+            return Err(wasmtime::Error::msg(format!(
+                "{} is not part of storeplane:engine@0.1",
+                op.name()
+            )));
         }
-        let values: Value = serde_json::from_str(&values)
-            .map_err(|e| HostError::Invalid(format!("values are not JSON: {e}")))?;
-        if !values.is_object() {
-            return Err(HostError::Invalid("values must be a JSON object".into()).into());
-        }
-        // The backend checks every rendered object with
-        // `policy::check_apply` (and every prune with `check_delete`); a
-        // refusal comes back as `Denied` and is reported here.
-        let installed = self
-            .backend()
-            .install_or_upgrade(&store, &name, &chart_dir, values)
-            .await;
-        Ok(release(self.report(OP, installed)?))
-    }
-
-    async fn uninstall(&mut self, name: String) -> Result<bool, WitHostError> {
-        const OP: &str = "helm.uninstall";
-        let store = self.require(Capability::Helm, OP)?;
-        self.enforce(OP, policy::check_release_name(&name))?;
-        let removed = self.backend().uninstall(&store, &name).await;
-        Ok(self.report(OP, removed)?)
-    }
-
-    async fn status(
-        &mut self,
-        name: String,
-    ) -> Result<Option<storeplane::engine::helm::Release>, WitHostError> {
-        const OP: &str = "helm.status";
-        let store = self.require(Capability::Helm, OP)?;
-        self.enforce(OP, policy::check_release_name(&name))?;
-        let status = self.backend().release_status(&store, &name).await;
-        Ok(self.report(OP, status)?.map(release))
-    }
-}
-
-impl storeplane::engine::secrets::Host for CallState {
-    async fn ensure_secret(
-        &mut self,
-        name: String,
-        keys: Vec<String>,
-    ) -> Result<storeplane::engine::secrets::SecretRef, WitHostError> {
-        const OP: &str = "secrets.ensure-secret";
-        let store = self.require(Capability::Secrets, OP)?;
-        self.enforce(OP, policy::check_secret(&name, &keys))?;
-        let secret = self.backend().ensure_secret(&store, &name, &keys).await;
-        let secret = self.report(OP, secret)?;
-        Ok(storeplane::engine::secrets::SecretRef {
-            name: secret.name,
-            keys: secret.keys,
-        })
-    }
+    })
 }

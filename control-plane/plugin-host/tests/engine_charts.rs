@@ -39,6 +39,8 @@ fn store(host: &str) -> StoreContext {
         storage_class: None,
         tls: true,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     }
 }
 

@@ -155,6 +155,8 @@ fn store(mode: &str) -> StoreContext {
         storage_class: None,
         tls: false,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     }
 }
 

@@ -173,5 +173,114 @@ pub fn request_id(id: &str) -> Result<(), RequestIdError> {
     Ok(())
 }
 
+/// Most custom domains one store may have.
+pub const MAX_CUSTOM_DOMAINS: usize = 10;
+/// Longest host name (RFC 1123), in characters.
+pub const DOMAIN_MAX_LEN: usize = 253;
+
+/// Why a custom domain is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainError {
+    /// Empty.
+    Empty,
+    /// Longer than [`DOMAIN_MAX_LEN`].
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// A single label: a domain needs a dot.
+    NoDot,
+    /// A character outside lowercase letters, digits, '-' and '.'.
+    Character {
+        /// The first such character.
+        found: char,
+    },
+    /// An empty label, or one longer than 63 characters.
+    Label,
+    /// A label starting or ending with '-'.
+    Hyphen,
+    /// The last label is all digits: an IP address, not a name.
+    Numeric,
+    /// Under the platform's own domain, whose names are its stores'.
+    Platform,
+}
+
+impl fmt::Display for DomainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainError::Empty => f.write_str("must not be empty"),
+            DomainError::TooLong { len } => {
+                write!(f, "must be at most {DOMAIN_MAX_LEN} characters (is {len})")
+            }
+            DomainError::NoDot => {
+                f.write_str("must be a full domain name such as shop.example.com")
+            }
+            DomainError::Character { found } => write!(
+                f,
+                "may contain only lowercase letters, digits, '-' and '.' (found {found:?})"
+            ),
+            DomainError::Label => {
+                f.write_str("each part between dots must have 1 to 63 characters")
+            }
+            DomainError::Hyphen => f.write_str("no part between dots may start or end with '-'"),
+            DomainError::Numeric => f.write_str("must be a domain name, not an IP address"),
+            DomainError::Platform => {
+                f.write_str("is under the platform's own domain, whose names belong to its stores")
+            }
+        }
+    }
+}
+
+/// Checks a custom domain for a store: a lowercase RFC 1123 host name with
+/// at least two labels, no wildcard, not an IP address, and not
+/// `platform_domain` or under it (those names are the platform's: every
+/// store is served at `<name>.<platform domain>`).
+///
+/// # Errors
+///
+/// The first rule the domain breaks, as a [`DomainError`].
+pub fn custom_domain(domain: &str, platform_domain: &str) -> Result<(), DomainError> {
+    if domain.is_empty() {
+        return Err(DomainError::Empty);
+    }
+    if domain.len() > DOMAIN_MAX_LEN {
+        return Err(DomainError::TooLong { len: domain.len() });
+    }
+    if let Some(found) = domain
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return Err(DomainError::Character { found });
+    }
+    if !domain.contains('.') {
+        return Err(DomainError::NoDot);
+    }
+    for label in domain.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err(DomainError::Label);
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(DomainError::Hyphen);
+        }
+    }
+    if domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(DomainError::Numeric);
+    }
+    let platform = platform_domain.trim_matches('.');
+    if !platform.is_empty()
+        && (domain == platform
+            || domain
+                .strip_suffix(platform)
+                .is_some_and(|head| head.ends_with('.')))
+    {
+        return Err(DomainError::Platform);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -124,3 +124,49 @@ fn request_id_rejects_spaces_controls_non_ascii_and_overlong_keys() {
         Err(RequestIdError::TooLong { len: 130 })
     );
 }
+
+#[test]
+fn custom_domains_are_full_lowercase_host_names_outside_the_platform_domain() {
+    let platform = "stores.example.com";
+    for good in [
+        "shop.my-brand.com",
+        "a.b",
+        "xn--bcher-kva.example",
+        "stores.example.com.evil.org",
+        "myexample.com",
+    ] {
+        assert_eq!(custom_domain(good, platform), Ok(()), "{good}");
+    }
+    let cases = [
+        ("", DomainError::Empty),
+        ("localhost", DomainError::NoDot),
+        ("Shop.example.com", DomainError::Character { found: 'S' }),
+        ("*.example.com", DomainError::Character { found: '*' }),
+        ("shop..example.com", DomainError::Label),
+        ("shop.example.com.", DomainError::Label),
+        ("-shop.example.com", DomainError::Hyphen),
+        ("shop.example-.com", DomainError::Hyphen),
+        ("10.0.0.1", DomainError::Numeric),
+        ("stores.example.com", DomainError::Platform),
+        ("other.stores.example.com", DomainError::Platform),
+        ("a.b.stores.example.com", DomainError::Platform),
+    ];
+    for (bad, why) in cases {
+        assert_eq!(custom_domain(bad, platform), Err(why), "{bad}");
+    }
+    let long = format!("{}.com", "a.".repeat(130));
+    assert!(matches!(
+        custom_domain(&long, platform),
+        Err(DomainError::TooLong { .. })
+    ));
+    assert_eq!(
+        custom_domain(&format!("{}.com", "a".repeat(64)), platform),
+        Err(DomainError::Label)
+    );
+    // Without a platform domain only the shape is checked.
+    assert_eq!(custom_domain("other.stores.example.com", ""), Ok(()));
+    assert_eq!(
+        DomainError::Platform.to_string(),
+        "is under the platform's own domain, whose names belong to its stores"
+    );
+}

@@ -1,5 +1,5 @@
 //! `storeplane stores …`: list, get, create (`--wait`), delete, retry,
-//! upgrade, rollback, events, credentials, watch.
+//! upgrade, rollback, suspend, resume, domains, events, credentials, watch.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -48,6 +48,9 @@ pub enum StoresCommand {
         /// Create it for another tenant (administrators).
         #[arg(long, default_value = "")]
         tenant: String,
+        /// A custom domain to serve it at too (repeatable).
+        #[arg(long = "domain", value_name = "HOST")]
+        domains: Vec<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -78,6 +81,29 @@ pub enum StoresCommand {
     Rollback {
         /// Store name.
         name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Pause a store: workloads stop, data is kept.
+    Suspend {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Bring a suspended store back.
+    Resume {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Set a store's custom domains (the full list; none removes them).
+    Domains {
+        /// Store name.
+        name: String,
+        /// Host names, e.g. shop.example.com.
+        domains: Vec<String>,
         #[command(flatten)]
         wait: WaitArgs,
     },
@@ -184,6 +210,7 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
             config,
             request_id,
             tenant,
+            domains,
             wait,
         } => {
             let config = checked_config(&client, engine, config, &Map::new()).await?;
@@ -197,6 +224,7 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                             .clone()
                             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         tenant: tenant.clone(),
+                        custom_domains: domains.clone(),
                     })?,
                 )
                 .answer(&client)
@@ -253,6 +281,52 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                 .answer(&client)
                 .await?;
             finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Suspend { name, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .suspend_store(client.request(pb::SuspendStoreRequest {
+                    id,
+                    name,
+                    etag: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            finish(&client, store, wait, Goal::Suspended).await?;
+        }
+        StoresCommand::Resume { name, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .resume_store(client.request(pb::ResumeStoreRequest {
+                    id,
+                    name,
+                    etag: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Domains {
+            name,
+            domains,
+            wait,
+        } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .set_store_custom_domains(client.request(pb::SetStoreCustomDomainsRequest {
+                    id,
+                    name,
+                    custom_domains: domains.clone(),
+                    etag: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            let goal = if store.suspended {
+                Goal::Suspended
+            } else {
+                Goal::Ready
+            };
+            finish(&client, store, wait, goal).await?;
         }
         StoresCommand::Events { name } => {
             let mut all = pb::ListStoreEventsResponse::default();
@@ -324,6 +398,7 @@ fn phase_name(phase: i32) -> &'static str {
         Ok(pb::StorePhase::Ready) => "Ready",
         Ok(pb::StorePhase::Failed) => "Failed",
         Ok(pb::StorePhase::Deleting) => "Deleting",
+        Ok(pb::StorePhase::Suspended) => "Suspended",
         _ => "Unspecified",
     }
 }
@@ -380,6 +455,7 @@ fn print_store(client: &Client, store: &pb::Store) -> anyhow::Result<()> {
         ("status", current_step(store)),
         ("storefront", urls.storefront),
         ("admin", urls.admin),
+        ("domains", store.custom_domains.join(", ")),
         ("config", config),
         ("generation", store.generation.to_string()),
         ("created", time(store.create_time.as_ref())),
@@ -510,7 +586,29 @@ fn insert(config: &mut Map<String, Value>, path: &[&str], value: Value) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Goal {
     Ready,
+    Suspended,
     Gone,
+}
+
+impl Goal {
+    /// What the store is waited for to be, in messages.
+    fn word(self) -> &'static str {
+        match self {
+            Goal::Ready => "Ready",
+            Goal::Suspended => "Suspended",
+            Goal::Gone => "deleted",
+        }
+    }
+
+    /// The phase that reaches the goal, once the latest generation is
+    /// observed; `None` for a deletion.
+    fn phase(self) -> Option<pb::StorePhase> {
+        match self {
+            Goal::Ready => Some(pb::StorePhase::Ready),
+            Goal::Suspended => Some(pb::StorePhase::Suspended),
+            Goal::Gone => None,
+        }
+    }
 }
 
 /// Prints the store, or follows it with `--wait`.
@@ -541,25 +639,21 @@ async fn finish(
             message: format!(
                 "store {:?} is still not {} after {}",
                 store.name,
-                if goal == Goal::Ready {
-                    "Ready"
-                } else {
-                    "deleted"
-                },
+                goal.word(),
                 humantime::format_duration(wait.timeout)
             ),
         }
         .into()),
         Ok(Err(e)) => Err(e),
         Ok(Ok(Some(last))) => {
-            if goal == Goal::Ready {
+            if goal != Goal::Gone {
                 print_store(client, &last)?;
             } else if people {
                 println!("deleted {}", last.name);
             } else {
                 print_structured(client.format, &last, "storeplane.v1.Store")?;
             }
-            if last.phase == pb::StorePhase::Failed as i32 && goal == Goal::Ready {
+            if last.phase == pb::StorePhase::Failed as i32 && goal != Goal::Gone {
                 return Err(Exit {
                     code: ExitCode::StoreFailed,
                     message: format!(
@@ -630,13 +724,14 @@ async fn follow(
             last_line = line;
         }
         let phase = pb::StorePhase::try_from(current.phase).unwrap_or_default();
-        // Ready counts once the store's latest generation is what is ready
-        // (an upgrade keeps serving the old one meanwhile).
-        let settled = phase == pb::StorePhase::Failed
-            || (phase == pb::StorePhase::Ready
-                && current.observed_generation >= current.generation);
-        if goal == Goal::Ready && settled {
-            return Ok(Some(current));
+        // Ready (or Suspended) counts once the store's latest generation is
+        // what is ready (an upgrade keeps serving the old one meanwhile).
+        if let Some(wanted) = goal.phase() {
+            let settled = phase == pb::StorePhase::Failed
+                || (phase == wanted && current.observed_generation >= current.generation);
+            if settled {
+                return Ok(Some(current));
+            }
         }
     }
     Ok(None)

@@ -377,6 +377,12 @@ impl InfoApi {
         }
     }
 
+    /// The domain stores are served under (`ServerInfo.base_domain`).
+    pub fn with_base_domain(mut self, domain: &str) -> Self {
+        self.info.base_domain = domain.to_owned();
+        self
+    }
+
     /// Names this installation (`ServerInfo.installation_id`).
     pub fn with_installation(mut self, installation: &uuid::Uuid) -> Self {
         self.info.installation_id = installation.to_string();

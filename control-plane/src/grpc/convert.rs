@@ -26,6 +26,7 @@ pub fn phase_to_pb(phase: Phase) -> pb::StorePhase {
         Phase::Ready => pb::StorePhase::Ready,
         Phase::Failed => pb::StorePhase::Failed,
         Phase::Deleting => pb::StorePhase::Deleting,
+        Phase::Suspended => pb::StorePhase::Suspended,
     }
 }
 
@@ -38,9 +39,12 @@ pub fn phases_from_pb(values: &[i32]) -> Result<Vec<Phase>, FieldViolation> {
             Ok(pb::StorePhase::Ready) => Ok(Phase::Ready),
             Ok(pb::StorePhase::Failed) => Ok(Phase::Failed),
             Ok(pb::StorePhase::Deleting) => Ok(Phase::Deleting),
+            Ok(pb::StorePhase::Suspended) => Ok(Phase::Suspended),
             Ok(pb::StorePhase::Unspecified) | Err(_) => Err(FieldViolation::new(
                 "phases",
-                format!("{v} is not a store phase (PROVISIONING, READY, FAILED, DELETING)"),
+                format!(
+                    "{v} is not a store phase (PROVISIONING, READY, FAILED, DELETING, SUSPENDED)"
+                ),
             )),
         })
         .collect()
@@ -90,6 +94,8 @@ pub fn store_to_pb(s: &Store) -> pb::Store {
         failure_message,
         engine_version: s.engine_version.clone(),
         credentials_available: s.credentials_secret.is_some(),
+        suspended: s.suspended,
+        custom_domains: s.custom_domains.clone(),
     }
 }
 

@@ -39,6 +39,8 @@ impl EngineServiceRpc for EngineApi {
                 version: e.version,
                 description: e.description,
                 config_schema: e.config_schema.to_string(),
+                operations: e.operations.iter().map(|o| o.as_str().to_owned()).collect(),
+                plugin_api: e.plugin_api,
             })
             .collect();
         Ok(Response::new(pb::ListEnginesResponse { engines }))

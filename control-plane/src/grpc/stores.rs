@@ -43,6 +43,9 @@ const RETRY: &str = "storeplane.v1.StoreService/RetryStore";
 const UPGRADE: &str = "storeplane.v1.StoreService/UpgradeStore";
 const ROLLBACK: &str = "storeplane.v1.StoreService/RollbackStore";
 const REVEAL: &str = "storeplane.v1.StoreService/RevealStoreCredentials";
+const SUSPEND: &str = "storeplane.v1.StoreService/SuspendStore";
+const RESUME: &str = "storeplane.v1.StoreService/ResumeStore";
+const DOMAINS: &str = "storeplane.v1.StoreService/SetStoreCustomDomains";
 
 /// Open watches per tenant, against `--max-watches-per-tenant`.
 #[derive(Default)]
@@ -234,10 +237,11 @@ impl StoreServiceRpc for StoreApi {
         let address = request.remote_addr();
         let req = request.into_inner();
         let name = req.name.clone();
-        let (engine, tenant, request_id) = (
+        let (engine, tenant, request_id, custom_domains) = (
             req.engine.clone(),
             req.tenant.clone(),
             req.request_id.clone(),
+            req.custom_domains.clone(),
         );
         let (result, recorded_config) = match oversized {
             // Refused before anything converts or validates it; audited
@@ -261,6 +265,7 @@ impl StoreServiceRpc for StoreApi {
                                     config,
                                     request_id: req.request_id,
                                     tenant: req.tenant,
+                                    custom_domains: req.custom_domains,
                                 },
                             )
                             .await
@@ -275,6 +280,7 @@ impl StoreServiceRpc for StoreApi {
             "tenant": tenant,
             "request_id": request_id,
             "config": if validated(&result) { recorded_config } else { NOT_RECORDED.into() },
+            "custom_domains": if validated(&result) { serde_json::json!(custom_domains) } else { NOT_RECORDED.into() },
         });
         self.audited(
             &caller,
@@ -447,6 +453,89 @@ impl StoreServiceRpc for StoreApi {
             &caller,
             address,
             ROLLBACK,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn suspend_store(
+        &self,
+        request: Request<pb::SuspendStoreRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, SUSPEND).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters = serde_json::json!({"id": req.id, "name": req.name, "etag": req.etag});
+        let result = async {
+            self.service
+                .suspend(&caller.scope(), &store_ref(&req.id, &req.name)?, &req.etag)
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            SUSPEND,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn resume_store(
+        &self,
+        request: Request<pb::ResumeStoreRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, RESUME).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters = serde_json::json!({"id": req.id, "name": req.name, "etag": req.etag});
+        let result = async {
+            self.service
+                .resume(&caller.scope(), &store_ref(&req.id, &req.name)?, &req.etag)
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            RESUME,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn set_store_custom_domains(
+        &self,
+        request: Request<pb::SetStoreCustomDomainsRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, DOMAINS).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let result = async {
+            self.service
+                .set_custom_domains(
+                    &caller.scope(),
+                    &store_ref(&req.id, &req.name)?,
+                    req.custom_domains.clone(),
+                    &req.etag,
+                )
+                .await
+        }
+        .await;
+        let parameters = serde_json::json!({
+            "id": req.id, "name": req.name, "etag": req.etag,
+            "custom_domains": if validated(&result) { serde_json::json!(req.custom_domains) } else { NOT_RECORDED.into() },
+        });
+        self.audited(
+            &caller,
+            address,
+            DOMAINS,
             &target(&req.id, &req.name),
             parameters,
             result,

@@ -35,6 +35,30 @@ pub mod stores {
         pub previous_config: String,
         /// Secret with the admin credentials, as the engine reported it; empty: none.
         pub credentials_secret: String,
+        /// The owner paused the store.
+        pub suspended: bool,
+        /// JSON array of custom domains, in the owner's order.
+        pub custom_domains: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `store_domains`: one row per custom domain; the primary key makes a
+/// domain one store's.
+pub mod store_domains {
+    use sea_orm::entity::prelude::*;
+
+    /// A custom domain and the store it belongs to.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "store_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub store_id: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

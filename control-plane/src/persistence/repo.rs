@@ -21,7 +21,9 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::CHANGES_CHANNEL;
-use super::entities::{idempotency_keys, releases, store_changes, store_events, stores, tenants};
+use super::entities::{
+    idempotency_keys, releases, store_changes, store_domains, store_events, stores, tenants,
+};
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
     NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
@@ -305,6 +307,7 @@ impl StoreRepository for SqlStoreRepository {
                 Some(SqlErr::UniqueConstraintViolation(_)) => name_taken(&store.name),
                 _ => Error::internal("insert store", e),
             })?;
+        claim_domains(&txn, &store, &[]).await?;
         if let Some(key) = key {
             let row = idempotency_keys::ActiveModel {
                 tenant_id: Set(store.tenant.0.clone()),
@@ -367,6 +370,7 @@ impl StoreRepository for SqlStoreRepository {
         let txn = self.begin_write().await?;
         let mut current = to_domain(self.find(&txn, scope, store).await?)?;
         let before = current.phase;
+        let domains_before = current.custom_domains.clone();
         let Some(event) = change(&mut current)? else {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
@@ -383,6 +387,9 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("update store"))?;
+        if current.custom_domains != domains_before {
+            claim_domains(&txn, &current, &domains_before).await?;
+        }
         self.insert_event(&txn, &current, event).await?;
         self.log_change(&txn, ChangeType::Modified, &current)
             .await?;
@@ -413,6 +420,11 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("delete the store's releases"))?;
+        store_domains::Entity::delete_many()
+            .filter(store_domains::Column::StoreId.eq(id.to_string()))
+            .exec(&txn)
+            .await
+            .map_err(db("free the store's domains"))?;
         self.insert_event(&txn, &store, event).await?;
         self.log_change(&txn, ChangeType::Deleted, &store).await?;
         self.commit(txn).await
@@ -672,6 +684,49 @@ fn name_taken(name: &str) -> Error {
     }
 }
 
+/// Makes `store`'s custom domains its own in `store_domains`, freeing the
+/// ones of `before` it no longer has. A domain another store holds fails
+/// the whole write with `ALREADY_EXISTS` naming the field, not the store
+/// (which may be another tenant's).
+async fn claim_domains(txn: &DatabaseTransaction, store: &Store, before: &[String]) -> Result<()> {
+    let gone: Vec<&String> = before
+        .iter()
+        .filter(|d| !store.custom_domains.contains(d))
+        .collect();
+    if !gone.is_empty() {
+        store_domains::Entity::delete_many()
+            .filter(store_domains::Column::StoreId.eq(store.id.to_string()))
+            .filter(store_domains::Column::Domain.is_in(gone.iter().map(|d| d.as_str())))
+            .exec(txn)
+            .await
+            .map_err(db("free custom domains"))?;
+    }
+    for (i, domain) in store.custom_domains.iter().enumerate() {
+        if before.contains(domain) {
+            continue;
+        }
+        let row = store_domains::ActiveModel {
+            domain: Set(domain.clone()),
+            store_id: Set(store.id.to_string()),
+        };
+        store_domains::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists {
+                    resource_type: "domain",
+                    name: domain.clone(),
+                    description: format!(
+                        "custom_domains[{i}]: {domain} is already served by another store; \
+                         a domain belongs to one store on the platform"
+                    ),
+                },
+                _ => Error::internal("claim custom domain", e),
+            })?;
+    }
+    Ok(())
+}
+
 fn parse_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|e| Error::internal("decode store id", e))
 }
@@ -712,6 +767,11 @@ fn to_active(store: &Store) -> Result<stores::ActiveModel> {
             None => String::new(),
         }),
         credentials_secret: Set(store.credentials_secret.clone().unwrap_or_default()),
+        suspended: Set(store.suspended),
+        custom_domains: Set(json(
+            "encode custom domains",
+            serde_json::to_string(&store.custom_domains),
+        )?),
         // The lease is written only by `claim`.
         lease_holder: sea_orm::ActiveValue::NotSet,
         lease_until: sea_orm::ActiveValue::NotSet,
@@ -751,6 +811,9 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         provisioning_since: row.provisioning_since,
         attempts: row.attempts,
         credentials_secret: (!row.credentials_secret.is_empty()).then_some(row.credentials_secret),
+        suspended: row.suspended,
+        custom_domains: serde_json::from_str(&row.custom_domains)
+            .map_err(|e| Error::internal("decode custom domains", e))?,
         previous_config: if row.previous_config.is_empty() {
             None
         } else {
@@ -789,6 +852,7 @@ mod tests {
             name: name.into(),
             engine: engine.into(),
             config: Config::new(),
+            custom_domains: Vec::new(),
         }
     }
 
@@ -882,5 +946,75 @@ mod tests {
             .await
             .expect("list");
         assert_eq!(all.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_custom_domain_belongs_to_one_store_and_is_freed_with_it() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let mut first = new_store("default", "first", "static-site");
+        first.custom_domains = vec!["shop.example.org".into(), "www.example.org".into()];
+        let first = create(&repo, first).await.expect("first");
+        let mut second = new_store("default", "second", "static-site");
+        second.custom_domains = vec!["www.example.org".into()];
+        let taken = create(&repo, second.clone()).await;
+        let Err(Error::AlreadyExists { description, .. }) = taken else {
+            panic!("taken: {taken:?}");
+        };
+        assert!(
+            description.starts_with("custom_domains[0]: www.example.org is already served"),
+            "{description}"
+        );
+        // Nothing was written for the refused create.
+        assert!(
+            repo.get(&Scope::All, &StoreRef::Name("second".into()))
+                .await
+                .is_err()
+        );
+        second.custom_domains = Vec::new();
+        let second = create(&repo, second).await.expect("second without domains");
+        let set = |id, domains: Vec<String>| {
+            let repo = Arc::clone(&repo);
+            async move {
+                repo.update(&Scope::All, &StoreRef::Id(id), &move |s: &mut Store| {
+                    s.set_custom_domains(domains.clone())
+                })
+                .await
+            }
+        };
+        let refused = set(second.id, vec!["shop.example.org".into()]).await;
+        assert!(
+            matches!(refused, Err(Error::AlreadyExists { .. })),
+            "{refused:?}"
+        );
+        assert!(
+            repo.get(&Scope::All, &StoreRef::Id(second.id))
+                .await
+                .expect("second")
+                .custom_domains
+                .is_empty(),
+            "the refused write left nothing"
+        );
+        // The first store drops one; the other may take it.
+        let kept = set(first.id, vec!["shop.example.org".into()])
+            .await
+            .expect("drop one");
+        assert_eq!(kept.custom_domains, ["shop.example.org"]);
+        set(second.id, vec!["www.example.org".into()])
+            .await
+            .expect("freed domain");
+        // Removing a store frees its domains.
+        repo.remove(first.id, NewEvent::info("Deleted", "gone"))
+            .await
+            .expect("remove");
+        let moved = set(
+            second.id,
+            vec!["www.example.org".into(), "shop.example.org".into()],
+        )
+        .await
+        .expect("domains of a removed store");
+        assert_eq!(
+            moved.custom_domains,
+            ["www.example.org", "shop.example.org"]
+        );
     }
 }

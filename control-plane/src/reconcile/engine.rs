@@ -28,6 +28,12 @@ pub trait EngineRuntime: Send + Sync + 'static {
 
     /// Removes what provisioning created.
     async fn deprovision(&self, engine: &str, store: &StoreContext) -> Result<(), CallError>;
+
+    /// Pauses the store (the engine must list `suspend`).
+    async fn suspend(&self, engine: &str, store: &StoreContext) -> Result<(), CallError>;
+
+    /// Brings a paused store back (the engine must list `resume`).
+    async fn resume(&self, engine: &str, store: &StoreContext) -> Result<(), CallError>;
 }
 
 #[async_trait]
@@ -55,5 +61,13 @@ impl EngineRuntime for PluginHost {
 
     async fn deprovision(&self, engine: &str, store: &StoreContext) -> Result<(), CallError> {
         PluginHost::deprovision(self, engine, store).await
+    }
+
+    async fn suspend(&self, engine: &str, store: &StoreContext) -> Result<(), CallError> {
+        PluginHost::suspend(self, engine, store).await
+    }
+
+    async fn resume(&self, engine: &str, store: &StoreContext) -> Result<(), CallError> {
+        PluginHost::resume(self, engine, store).await
     }
 }

@@ -185,10 +185,10 @@ async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
     match store.phase {
         Phase::Deleting => teardown(ctx, store).await,
         Phase::Provisioning => provision(ctx, store, drifted).await,
-        Phase::Ready if store.generation != store.observed_generation => {
+        Phase::Ready | Phase::Suspended if store.generation != store.observed_generation => {
             provision(ctx, store, drifted).await
         }
-        Phase::Ready | Phase::Failed => {
+        Phase::Ready | Phase::Failed | Phase::Suspended => {
             if drifted {
                 restore_baseline(ctx, &store).await?;
             }
@@ -393,6 +393,8 @@ pub fn store_context(ctx: &Context, store: &Store) -> StoreContext {
         storage_class: platform.storage_class.clone(),
         tls: platform.tls,
         cluster_issuer: platform.cluster_issuer.clone(),
+        extra_hosts: store.custom_domains.clone(),
+        suspended: store.suspended,
     }
 }
 
@@ -579,11 +581,14 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         // timeline, the witness that a store is provisioned once per
         // generation however many replicas share the work.
         info!(store = %store.id, name = %store.name, generation = store.generation, replica = %ctx.replica, "engine provision starting");
-        let result = if store.engine_version.is_empty() || store.engine_version == engine_version {
-            ctx.engines.provision(&store.engine, &plugin_ctx).await
-        } else {
-            let from = store.engine_version.clone();
-            ctx.engines.upgrade(&store.engine, &plugin_ctx, &from).await
+        let action = EngineAction::of(&store, &engine_version);
+        let result = match &action {
+            EngineAction::Suspend => ctx.engines.suspend(&store.engine, &plugin_ctx).await,
+            EngineAction::Resume => ctx.engines.resume(&store.engine, &plugin_ctx).await,
+            EngineAction::Provision => ctx.engines.provision(&store.engine, &plugin_ctx).await,
+            EngineAction::Upgrade(from) => {
+                ctx.engines.upgrade(&store.engine, &plugin_ctx, from).await
+            }
         };
         if let Err(err) = result {
             warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, error = %err, "engine provision failed");
@@ -598,23 +603,29 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                 &format!("{} {} applied its resources", s.engine, version),
                 Utc::now(),
             );
-            let upgraded = !s.engine_version.is_empty() && s.engine_version != version;
-            let message = if upgraded {
-                format!(
-                    "upgraded from {} {} to {version}",
-                    s.engine, s.engine_version
-                )
-            } else {
-                format!("{} {version} applied the store's resources", s.engine)
+            let (reason, message) = match &action {
+                EngineAction::Suspend => (
+                    "EngineSuspended",
+                    format!("{} {version} is pausing the store", s.engine),
+                ),
+                EngineAction::Resume => (
+                    "EngineResumed",
+                    format!("{} {version} is bringing the store back", s.engine),
+                ),
+                EngineAction::Upgrade(from) => (
+                    "EngineUpgraded",
+                    format!("upgraded from {} {from} to {version}", s.engine),
+                ),
+                EngineAction::Provision => (
+                    "EngineProvisioned",
+                    format!("{} {version} applied the store's resources", s.engine),
+                ),
             };
-            s.engine_version = version.clone();
+            if !matches!(action, EngineAction::Suspend | EngineAction::Resume) {
+                s.engine_version = version.clone();
+            }
             Ok(Some(NewEvent {
-                reason: if upgraded {
-                    "EngineUpgraded"
-                } else {
-                    "EngineProvisioned"
-                }
-                .into(),
+                reason: reason.into(),
                 message,
                 outcome: Outcome::Succeeded,
                 duration_ms: ms(step),
@@ -640,7 +651,17 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         Err(err) => return call_failed(ctx, &store, "Observe", err).await,
     };
     match observed.phase {
-        ObservedPhase::Ready => {
+        ObservedPhase::Suspended if store.suspended => {
+            let total = (Utc::now() - since).num_milliseconds();
+            write(ctx, &store, |s| {
+                s.mark_suspended(&observed.message, total, Utc::now())
+                    .map(Some)
+            })
+            .await?;
+            info!(store = %store.name, "store suspended");
+            Ok(Next::Done)
+        }
+        ObservedPhase::Ready if !store.suspended => {
             let total = (Utc::now() - since).num_milliseconds();
             ctx.metrics.provisioned(
                 &store.engine,
@@ -667,7 +688,10 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             };
             fail(ctx, &store, &reason, observed.message).await
         }
-        ObservedPhase::Provisioning => {
+        // Still moving between running and paused (a store to be paused
+        // that still runs, or one resuming that is still paused): wait, as
+        // for provisioning.
+        ObservedPhase::Provisioning | ObservedPhase::Ready | ObservedPhase::Suspended => {
             write(ctx, &store, |s| {
                 Ok(s.set_condition(
                     READY,
@@ -686,6 +710,32 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             Ok(Next::After(
                 ctx.platform.resync.min(deadline + DEADLINE_SLACK),
             ))
+        }
+    }
+}
+
+/// What the engine is asked to do for a store's new generation.
+enum EngineAction {
+    /// Pause it (the owner suspended it).
+    Suspend,
+    /// Bring it back (the engine paused it; the owner resumed it).
+    Resume,
+    /// Create or converge it with the installed engine version.
+    Provision,
+    /// Move it from the engine version it runs (the field) to the installed one.
+    Upgrade(String),
+}
+
+impl EngineAction {
+    fn of(store: &Store, installed: &str) -> Self {
+        if store.suspended {
+            EngineAction::Suspend
+        } else if store.was_suspended() {
+            EngineAction::Resume
+        } else if store.engine_version.is_empty() || store.engine_version == installed {
+            EngineAction::Provision
+        } else {
+            EngineAction::Upgrade(store.engine_version.clone())
         }
     }
 }
@@ -880,6 +930,7 @@ mod tests {
                     name: "leased".into(),
                     engine: "static-site".into(),
                     config: Default::default(),
+                    custom_domains: Vec::new(),
                 },
                 None,
             )

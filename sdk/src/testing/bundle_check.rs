@@ -18,9 +18,16 @@ const COMPONENT_FILE: &str = "plugin.wasm";
 /// The schema's file name in every bundle the SDK describes.
 const SCHEMA_FILE: &str = "config.schema.json";
 
+/// The WIT versions this SDK builds components against: [`WIT_VERSION`] by
+/// default, `0.1.0` with the feature `wit-0-1`.
+pub const BUILDABLE_WIT_VERSIONS: [&str; 2] = ["0.1.0", "0.2.0"];
+
 /// Checks that `plugin_dir` (usually `env!("CARGO_MANIFEST_DIR")`) holds a
-/// `plugin.toml` equal to what `E` describes (id, version, capabilities, the
-/// WIT version of this SDK, `component = "plugin.wasm"`,
+/// `plugin.toml` equal to what `E` describes (id, version, capabilities, a
+/// WIT version this SDK builds — the file's own when it names one of
+/// [`BUILDABLE_WIT_VERSIONS`], since native tests cannot see whether the
+/// component enables `wit-0-1`; the host checks it against the component's
+/// export at load — `component = "plugin.wasm"`,
 /// `config-schema = "config.schema.json"`, `charts`), a
 /// `config.schema.json` equal to `E::config_schema()`, and a `Chart.yaml` in
 /// every chart directory. With `STOREPLANE_BLESS=1` it writes the two files
@@ -32,12 +39,19 @@ const SCHEMA_FILE: &str = "config.schema.json";
 #[track_caller]
 pub fn check_bundle_sources<E: Engine>(plugin_dir: impl AsRef<Path>, charts: &[&str]) {
     let dir = plugin_dir.as_ref();
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let wit = fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|text| Manifest::parse(&text).ok())
+        .map(|m| m.wit)
+        .filter(|w| BUILDABLE_WIT_VERSIONS.contains(&w.as_str()))
+        .unwrap_or_else(|| WIT_VERSION.to_owned());
     let engine = E::default();
     let info = engine.describe();
     let manifest = Manifest {
         id: info.id.into_string(),
         version: info.version,
-        wit: WIT_VERSION.to_owned(),
+        wit,
         component: COMPONENT_FILE.to_owned(),
         capabilities: info
             .capabilities
@@ -56,7 +70,6 @@ pub fn check_bundle_sources<E: Engine>(plugin_dir: impl AsRef<Path>, charts: &[&
         Err(err) => panic!("config_schema() does not serialize: {err}"),
     };
     let bless = std::env::var(BLESS_ENV).is_ok_and(|v| v == "1");
-    let manifest_path = dir.join(MANIFEST_FILE);
     let schema_path = dir.join(SCHEMA_FILE);
     if bless {
         write(&manifest_path, &manifest.to_toml());

@@ -13,13 +13,13 @@ mod tests;
 
 use serde_json::Value;
 
-pub use bundle_check::{BLESS_ENV, check_bundle_sources};
+pub use bundle_check::{BLESS_ENV, BUILDABLE_WIT_VERSIONS, check_bundle_sources};
 pub use calls::{Call, Matcher, Op, Reply};
 pub use fake_host::{CLUSTER_SCOPED_KINDS, DEFAULT_NAMESPACE, FakeHost, LogLine};
 
 use crate::{
-    Engine, EngineInfo, FieldError, Namespace, Observation, Result, StoreContext, StoreId,
-    StoreName, TenantName, dispatch,
+    Archive, Engine, EngineInfo, FieldError, JobStatus, Namespace, Observation, Result,
+    StoreContext, StoreId, StoreName, TenantName, dispatch,
 };
 
 /// A store context for tests: store `test-shop` in [`DEFAULT_NAMESPACE`],
@@ -38,6 +38,8 @@ pub fn store_context(config: Value) -> StoreContext {
         storage_class: None,
         tls: false,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     }
 }
 
@@ -91,6 +93,36 @@ impl<E: Engine> Harness<E> {
     /// `upgrade` from `from_version`.
     pub fn upgrade(&self, host: &FakeHost, store: &StoreContext, from_version: &str) -> Result<()> {
         dispatch::upgrade(&self.engine, host, scoped(host, store), from_version)
+    }
+
+    /// `suspend`.
+    pub fn suspend(&self, host: &FakeHost, store: &StoreContext) -> Result<()> {
+        dispatch::suspend(&self.engine, host, scoped(host, store))
+    }
+
+    /// `resume`.
+    pub fn resume(&self, host: &FakeHost, store: &StoreContext) -> Result<()> {
+        dispatch::resume(&self.engine, host, scoped(host, store))
+    }
+
+    /// `backup` into `archive`.
+    pub fn backup(
+        &self,
+        host: &FakeHost,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        dispatch::backup(&self.engine, host, scoped(host, store), archive)
+    }
+
+    /// `restore` from `archive`.
+    pub fn restore(
+        &self,
+        host: &FakeHost,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        dispatch::restore(&self.engine, host, scoped(host, store), archive)
     }
 }
 

@@ -15,6 +15,8 @@ fn store() -> StoreContext {
         storage_class: None,
         tls: true,
         cluster_issuer: None,
+        extra_hosts: Vec::new(),
+        suspended: false,
     }
 }
 
@@ -262,6 +264,31 @@ fn ingresses_may_route_only_the_stores_hosts() {
         json!({"spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}),
     );
     assert!(denied(&catch_all).contains("default backend"));
+}
+
+#[test]
+fn a_stores_custom_domains_are_its_hosts_too() {
+    let with_domains = StoreContext {
+        extra_hosts: vec!["shop.my-brand.com".into()],
+        ..store()
+    };
+    let both = ingress(
+        json!([{"host": "shop.stores.example.com"}, {"host": "shop.my-brand.com"}]),
+        json!([{"hosts": ["shop.stores.example.com", "shop.my-brand.com"], "secretName": "web-tls"}]),
+    );
+    check_apply(&with_domains, &both).unwrap_or_else(|e| panic!("{e}"));
+    // Another store's custom domain is still refused, and without the
+    // domain on record this store may not route it.
+    let message = denied(&both);
+    assert!(
+        message.contains("shop.my-brand.com is not the store's"),
+        "{message}"
+    );
+    let other = ingress(json!([{"host": "www.my-brand.com"}]), json!([]));
+    assert!(matches!(
+        check_apply(&with_domains, &other),
+        Err(HostError::Denied(_))
+    ));
 }
 
 #[test]
