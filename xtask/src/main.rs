@@ -187,10 +187,19 @@ fn test(root: &Path) -> Result<()> {
 
     // The Medusa engine's real-backend test (plugins/medusa/tests/
     // real_backend.rs) runs Redis and psql beside the backend it builds
-    // from the image's Dockerfile with Node and npm.
+    // from the image's Dockerfile with Node and npm; its backup scripts
+    // use pg_dump and pg_restore from the same client package.
     if !on_path("redis-server") || !on_path("psql") {
         apt_install(&["redis-server", "postgresql-client"])
             .context("installing Redis and psql for the Medusa test")?;
+    }
+    // The WooCommerce engine's backup test (plugins/woocommerce/tests/
+    // backup_script.rs) starts a MariaDB server and runs the scripts'
+    // mysqldump and mysql against it. Both programs checked live in
+    // /usr/bin (mariadbd is in /usr/sbin, off a user's PATH).
+    if !on_path("mariadb-install-db") || !on_path("mysqldump") {
+        apt_install(&["mariadb-server", "mariadb-client"])
+            .context("installing MariaDB for the WooCommerce backup test")?;
     }
     if !on_path("npm") {
         bail!("Node.js 20 or newer with npm is needed (the Medusa and browser tests)");
