@@ -1,5 +1,6 @@
 //! The sandbox, against real components built by `cargo xtask test` into
-//! `target/test-plugins` (the `misbehave` and `future-wit` test plugins).
+//! `target/test-plugins` (the `misbehave` and `future-wit` test plugins, and
+//! the `static-site` example, which stays on plugin API 0.1).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // A failed expectation is the test failing.
 
@@ -12,8 +13,8 @@ use std::{
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use storeplane_plugin_host::{
-    CallError, Grants, HostBackend, HostConfig, HostError, KindScope, Level, LoadError, PluginHost,
-    Release, SecretRef, StoreContext,
+    Archive, CallError, Grants, HostBackend, HostConfig, HostError, JobPhase, KindScope, Level,
+    LoadError, Operation, PluginHost, Release, SecretRef, StoreContext,
 };
 
 fn bundles() -> PathBuf {
@@ -133,7 +134,7 @@ impl HostBackend for FakeCluster {
         }
     }
     fn refused(&self, plugin: &str, store: &StoreContext, operation: &str, message: &str) {
-        assert_eq!(plugin, "misbehave");
+        assert_eq!(plugin, "misbehave", "{operation}: {message}");
         assert_eq!(store.name, "sandboxed");
         self.refused
             .lock()
@@ -560,4 +561,101 @@ async fn looping_plugins_do_not_freeze_the_runtime() {
         "a trivial task waited {slowest:?} ({pings} pings)"
     );
     assert!(pings > 10, "only {pings} pings while the plugins ran");
+}
+
+#[tokio::test]
+async fn a_0_1_plugin_and_0_2_plugins_are_served_side_by_side() {
+    let cluster = Arc::new(FakeCluster::default());
+    let mut config = HostConfig::new(bundles());
+    config.grants = Grants::all_requested();
+    let mut host = PluginHost::new(config, cluster.clone()).expect("host");
+    let old = host
+        .load_bundle(&bundle("static-site"))
+        .await
+        .expect("the 0.1 example loads")
+        .clone();
+    assert!(old.wit_version.starts_with("0.1."), "{}", old.wit_version);
+    assert!(old.operations.is_empty());
+    let new = host
+        .load_bundle(&bundle("misbehave"))
+        .await
+        .expect("a 0.2 plugin loads beside it")
+        .clone();
+    assert!(new.wit_version.starts_with("0.2."), "{}", new.wit_version);
+    assert_eq!(
+        new.operations,
+        [Operation::Backup, Operation::Suspend, Operation::Resume]
+    );
+
+    // The 0.1 plugin provisions through the same imports as ever.
+    let mut site = store("ok");
+    site.config = json!({"shop_title": "Old"});
+    host.provision("static-site", &site)
+        .await
+        .expect("the 0.1 plugin provisions");
+    assert!(
+        !cluster.installed.lock().unwrap().is_empty()
+            || !cluster.applied.lock().unwrap().is_empty(),
+        "the 0.1 plugin reached the cluster"
+    );
+    // An operation 0.1 does not have is refused without calling the plugin.
+    let err = host
+        .suspend("static-site", &site)
+        .await
+        .expect_err("0.1 has no suspend");
+    assert!(
+        matches!(
+            err,
+            CallError::Unsupported {
+                operation: Operation::Suspend,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "engine static-site does not support suspend"
+    );
+
+    // The 0.2 plugin's optional operations reach it with the 0.2 context.
+    let mut paused = store("ok");
+    paused.suspended = true;
+    paused.extra_hosts = vec!["shop.example.org".into()];
+    host.suspend("misbehave", &paused).await.expect("suspend");
+    let applied = cluster.applied.lock().unwrap().clone();
+    let suspension = applied
+        .iter()
+        .rfind(|o| o["metadata"]["name"] == "misbehave-suspension")
+        .expect("suspend applied its ConfigMap");
+    assert_eq!(suspension["data"]["state"], "suspended");
+    assert_eq!(suspension["data"]["hosts"], "shop.example.org");
+    host.resume("misbehave", &store("ok"))
+        .await
+        .expect("resume");
+
+    let archive = Archive {
+        id: "0190f5d2-0000-7000-8000-0000000000aa".into(),
+        secret: "storeplane-backup-aa".into(),
+        transfer_image: "example/transfer:1".into(),
+    };
+    let report = host
+        .backup("misbehave", &store("ok"), &archive)
+        .await
+        .expect("backup");
+    assert_eq!(report.phase, JobPhase::Succeeded);
+    assert_eq!(report.size_bytes, Some(42));
+    let bad = host
+        .backup("misbehave", &store("bad-checksum"), &archive)
+        .await
+        .expect_err("a checksum that is no SHA-256 is refused");
+    assert!(bad.to_string().contains("sha256"), "{bad}");
+    // Not listed by the plugin: refused by the host.
+    assert!(matches!(
+        host.restore("misbehave", &store("ok"), &archive).await,
+        Err(CallError::Unsupported {
+            operation: Operation::Restore,
+            ..
+        })
+    ));
 }

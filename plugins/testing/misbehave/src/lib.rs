@@ -27,6 +27,12 @@
 //! | `log-flood`       | logs 100 warnings of 10,000 characters, returns Ok            |
 //! | `bad-url`         | provisions fine; `observe` reports a `javascript:` admin URL  |
 //!
+//! The optional operations of plugin API 0.2, for the host's version tests:
+//! `suspend` and `resume` apply ConfigMap `misbehave-suspension` (`state`:
+//! `suspended`/`resumed`, `hosts`: the store's custom domains); `backup`
+//! reports a succeeded archive (`bad-checksum` mode: a checksum that is no
+//! SHA-256, which the host must refuse); `restore` is not implemented.
+//!
 //! Escape attempts the host wrongly allows end in failure `EscapeSucceeded`,
 //! so a test expecting "denied" fails loudly rather than passing by accident;
 //! a refused attempt returns the host's text (`denied: ...`, `invalid: ...`).
@@ -34,7 +40,8 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::{
-    Capability, Engine, EngineId, EngineInfo, Failure, Host, Observation, Result, Store, objects,
+    Archive, Capability, Engine, EngineId, EngineInfo, Failure, Host, JobStatus, Observation,
+    Operation, Result, Store, objects,
 };
 
 /// The engine.
@@ -85,6 +92,8 @@ pub enum Mode {
     LogFlood,
     /// Report a `javascript:` URL from `observe`.
     BadUrl,
+    /// `backup` reports a checksum that is not SHA-256.
+    BadChecksum,
 }
 
 /// The store configuration.
@@ -98,6 +107,9 @@ pub struct Config {
 fn ok() -> Mode {
     Mode::Ok
 }
+
+/// The ConfigMap `suspend` and `resume` apply.
+pub const SUSPENSION_CONFIG_MAP: &str = "misbehave-suspension";
 
 /// The ConfigMap the `ok` mode applies.
 pub const CONFIG_MAP: &str = "misbehave";
@@ -132,7 +144,8 @@ impl Engine for Misbehave {
                              "read-file", "fail", "panic", "stderr", "privileged-pod",
                              "host-path", "lift-quota", "delete-netpol",
                              "foreign-host-ingress", "rbac-object", "endpoints",
-                             "symlink-file", "path-like-name", "log-flood", "bad-url"],
+                             "symlink-file", "path-like-name", "log-flood", "bad-url",
+                             "bad-checksum"],
                     "default": "ok"
                 }
             }
@@ -217,8 +230,34 @@ impl Engine for Misbehave {
                 }
                 Ok(())
             }
-            Mode::BadUrl => Ok(()),
+            Mode::BadUrl | Mode::BadChecksum => Ok(()),
         }
+    }
+
+    fn operations(&self) -> Vec<Operation> {
+        vec![Operation::Suspend, Operation::Resume, Operation::Backup]
+    }
+
+    fn suspend(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        record_suspension(host, store, "suspended")
+    }
+
+    fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        record_suspension(host, store, "resumed")
+    }
+
+    fn backup(
+        &self,
+        _host: &dyn Host,
+        store: &Store<Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        let sha256 = if store.config.mode == Mode::BadChecksum {
+            "not-a-checksum".to_owned()
+        } else {
+            "0".repeat(64)
+        };
+        Ok(JobStatus::succeeded(format!("archive {} written", archive.id)).archive(42, sha256))
     }
 
     fn observe(&self, host: &dyn Host, store: &Store<Config>) -> Result<Observation> {
@@ -233,6 +272,15 @@ impl Engine for Misbehave {
             None => Observation::provisioning("no ConfigMap yet"),
         })
     }
+}
+
+fn record_suspension(host: &dyn Host, store: &Store<Config>, state: &str) -> Result<()> {
+    let hosts = store.extra_hosts.join(",");
+    host.kube_apply(&objects::config_map(
+        SUSPENSION_CONFIG_MAP,
+        [("state", state), ("hosts", hosts.as_str())],
+    ))?;
+    Ok(())
 }
 
 fn escaped(what: impl Into<String>) -> Failure {
