@@ -30,6 +30,32 @@ app.kubernetes.io/part-of: storeplane
 {{- printf "%s-%s" (include "medusa.fullname" .ctx) .component }}
 {{- end }}
 
+{{/* Replicas of every workload but the paused page: none while the store is suspended. */}}
+{{- define "medusa.replicas" -}}
+{{- if .Values.suspended }}0{{ else }}1{{ end }}
+{{- end }}
+
+{{/*
+The backend's CORS origins: `store.url`, then every other host of the
+Ingress (custom domains, the store host) on the same scheme, so the admin
+and the storefront work from each. Just `store.url` without extra hosts.
+*/}}
+{{- define "medusa.corsOrigins" -}}
+{{- if .Values.ingress.extraHosts }}
+{{- $scheme := ternary "https" "http" (hasPrefix "https://" .Values.store.url) }}
+{{- $origins := list .Values.store.url }}
+{{- range prepend .Values.ingress.extraHosts .Values.ingress.host }}
+{{- $origin := printf "%s://%s" $scheme . }}
+{{- if not (has $origin $origins) }}
+{{- $origins = append $origins $origin }}
+{{- end }}
+{{- end }}
+{{- join "," $origins }}
+{{- else }}
+{{- .Values.store.url }}
+{{- end }}
+{{- end }}
+
 {{- define "medusa.initJob" -}}
 {{- if .Values.init.jobSuffix }}
 {{- printf "%s-init-%s" (include "medusa.fullname" .) .Values.init.jobSuffix }}
@@ -83,7 +109,7 @@ capabilities:
 {{/*
 What medusa-config.ts reads, shared by the backend, its init container and
 the init Job: database and Redis by parts (passwords from Secrets), CORS for
-the one public origin, JWT and cookie secrets.
+the public origins, JWT and cookie secrets.
 */}}
 {{- define "medusa.backendEnv" -}}
 {{- $app := include "medusa.appSecret" . -}}
@@ -102,11 +128,11 @@ the one public origin, JWT and cookie secrets.
   value: "6379"
 {{ include "medusa.secretEnv" (dict "name" "REDIS_PASSWORD" "secret" $app "key" "redis-password") }}
 - name: STORE_CORS
-  value: {{ .Values.store.url | quote }}
+  value: {{ include "medusa.corsOrigins" . | quote }}
 - name: ADMIN_CORS
-  value: {{ .Values.store.url | quote }}
+  value: {{ include "medusa.corsOrigins" . | quote }}
 - name: AUTH_CORS
-  value: {{ .Values.store.url | quote }}
+  value: {{ include "medusa.corsOrigins" . | quote }}
 {{ include "medusa.secretEnv" (dict "name" "JWT_SECRET" "secret" $app "key" "jwt-secret") }}
 {{ include "medusa.secretEnv" (dict "name" "COOKIE_SECRET" "secret" $app "key" "cookie-secret") }}
 - name: COOKIE_SECURE
