@@ -13,14 +13,25 @@
 //!   is stuck; else Provisioning, saying what it waits for.
 //! - `deprovision`: uninstalls the release, then deletes the PostgreSQL
 //!   volume claim (StatefulSet claims outlive their release) and the Secrets.
+//! - `suspend` / `resume`: the same release with `suspended` on or off. A
+//!   suspended store runs none of PostgreSQL, Redis, the backend and the
+//!   storefront (the database claim and the Secrets stay) and its hosts
+//!   answer with a "store paused" page; `observe` reports Suspended once
+//!   nothing of the shop runs any more.
+//!
+//! Custom domains (`store.extra_hosts`) are served beside the platform host
+//! and accepted as CORS origins; the first one is the shop's own address
+//! ([`canonical_host`]).
 
 pub mod config;
 pub mod names;
 mod observe;
+mod paused;
 
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::{
-    Capability, Engine, EngineId, EngineInfo, Failure, FieldError, Host, Observation, Result, Store,
+    Capability, Engine, EngineId, EngineInfo, Failure, FieldError, Host, Observation, Operation,
+    Result, Store,
 };
 
 pub use config::{Config, Region};
@@ -52,10 +63,18 @@ pub fn release_name(store: &Store<Config>) -> String {
     store.name.to_string()
 }
 
-/// The store's public origin: scheme and host, no trailing slash (CORS,
-/// cookies and the storefront's base URL use it).
+/// The host the shop treats as its own address: the first custom domain
+/// when the store has one (a tenant who adds `shop.my-brand.com` wants that
+/// to be the shop's address), else the platform host. Every other host is
+/// still served and accepted as a CORS origin.
+pub fn canonical_host(store: &Store<Config>) -> &str {
+    store.extra_hosts.first().unwrap_or(&store.host)
+}
+
+/// The store's public origin: scheme and [`canonical_host`], no trailing
+/// slash (the storefront's base URL, the first CORS origin, cookies).
 pub fn site_url(store: &Store<Config>) -> String {
-    format!("{}://{}", store.scheme(), store.host)
+    format!("{}://{}", store.scheme(), canonical_host(store))
 }
 
 /// The region a store is seeded with.
@@ -74,10 +93,11 @@ pub fn store_region(store: &Store<Config>) -> Result<&'static Region> {
 }
 
 /// The chart values for a store. `init.jobSuffix` fingerprints everything
-/// else (and the engine version): a change of configuration, platform
-/// settings or engine gives the init Job a new name, so it runs again (Job
-/// templates are immutable), while re-provisioning an unchanged store keeps
-/// the completed Job.
+/// else but `suspended` (and the engine version): a change of configuration,
+/// platform settings, custom domains (the Job's CORS settings) or engine
+/// gives the init Job a new name, so it runs again (Job templates are
+/// immutable), while re-provisioning an unchanged store, suspending or
+/// resuming it keeps the completed Job.
 ///
 /// # Errors
 ///
@@ -114,9 +134,24 @@ pub fn helm_values(store: &Store<Config>) -> Result<Value> {
             },
         },
     });
+    // Only when there are some: a store without custom domains keeps the
+    // values, and so the init Job name, it had before they existed.
+    if !store.extra_hosts.is_empty() {
+        values["ingress"]["extraHosts"] = json!(store.extra_hosts);
+    }
     let suffix = names::job_suffix(env!("CARGO_PKG_VERSION"), &values);
     values["init"] = json!({ "jobSuffix": suffix });
+    values["suspended"] = json!(store.suspended);
     Ok(values)
+}
+
+/// `store` with `suspended` set to `suspended`: what `suspend` and `resume`
+/// install.
+fn with_suspended(store: &Store<Config>, suspended: bool) -> Store<Config> {
+    Store {
+        suspended,
+        ..store.clone()
+    }
 }
 
 impl Engine for Medusa {
@@ -159,18 +194,35 @@ impl Engine for Medusa {
         ));
         let release = host.helm_install_or_upgrade(&release_name(store), CHART, &values)?;
         host.info(format!(
-            "release {} at revision {} (chart {} {}); init Job {}",
+            "release {} at revision {} (chart {} {}); init Job {}{}",
             release.name,
             release.revision,
             release.chart,
             release.chart_version,
             names.init_job(values["init"]["jobSuffix"].as_str().unwrap_or_default()),
+            if store.suspended { "; suspended" } else { "" },
         ));
         Ok(())
     }
 
     fn observe(&self, host: &dyn Host, store: &Store<Config>) -> Result<Observation> {
         observe::observe(host, store)
+    }
+
+    fn operations(&self) -> Vec<Operation> {
+        vec![Operation::Suspend, Operation::Resume]
+    }
+
+    /// The release with `suspended: true`: PostgreSQL, Redis, the backend
+    /// and the storefront at 0 replicas, an unfinished init Job suspended,
+    /// every host on the paused page.
+    fn suspend(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        self.provision(host, &with_suspended(store, true))
+    }
+
+    /// The release with `suspended: false`: what `provision` installs.
+    fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
+        self.provision(host, &with_suspended(store, false))
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {

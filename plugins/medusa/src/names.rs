@@ -24,6 +24,9 @@ pub struct Names {
     pub backend: String,
     /// Next.js storefront Deployment and Service.
     pub storefront: String,
+    /// The "store paused" page's Deployment, Service and ConfigMap (only
+    /// while the store is suspended).
+    pub paused: String,
     /// Secret with the admin user's password.
     pub admin_secret: String,
     /// Secret with the PostgreSQL password.
@@ -42,6 +45,7 @@ impl Names {
             redis: format!("{prefix}-redis"),
             backend: format!("{prefix}-backend"),
             storefront: format!("{prefix}-storefront"),
+            paused: format!("{prefix}-paused"),
             admin_secret: format!("{prefix}-admin"),
             database_secret: format!("{prefix}-db"),
             app_secret: format!("{prefix}-app"),
@@ -71,6 +75,7 @@ mod tests {
         assert_eq!(names.postgres_claim, "data-shop-postgres-0");
         assert_eq!(names.backend, "shop-backend");
         assert_eq!(names.storefront, "shop-storefront");
+        assert_eq!(names.paused, "shop-paused");
         assert_eq!(names.init_job("0123456789"), "shop-init-0123456789");
         assert_eq!(names.init_job(""), "shop-init");
     }

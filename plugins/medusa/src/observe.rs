@@ -1,14 +1,17 @@
 //! `observe`: the store's phase from its objects.
 
+use storeplane_plugin_sdk::objects::stuck_container;
 use storeplane_plugin_sdk::readiness::{Readiness, Workload, observe_all, stuck_release_container};
-use storeplane_plugin_sdk::{Host, Observation, Result, Store};
+use storeplane_plugin_sdk::{Host, Observation, Phase, Result, Store};
 
-use crate::{CHART, Config, Names, helm_values, release_name};
+use crate::paused::{job_still_running, still_running};
+use crate::{CHART, Config, Names, helm_values, release_name, site_url};
 
 /// Ready when PostgreSQL, Redis, the backend, the storefront and the init
 /// Job are all done; Failed when the Job gave up, a Deployment cannot
 /// progress or a container is stuck; otherwise Provisioning with what it
-/// still waits for.
+/// still waits for. A suspended store is observed by [`observe_paused`]
+/// instead.
 pub(crate) fn observe(host: &dyn Host, store: &Store<Config>) -> Result<Observation> {
     let release = release_name(store);
     if host.helm_status(&release)?.is_none() {
@@ -19,6 +22,9 @@ pub(crate) fn observe(host: &dyn Host, store: &Store<Config>) -> Result<Observat
     let names = Names::new(&release);
     let values = helm_values(store)?;
     let job_name = names.init_job(values["init"]["jobSuffix"].as_str().unwrap_or_default());
+    if store.suspended {
+        return observe_paused(host, store, &names, &job_name);
+    }
     let workloads = [
         Workload::job("init", &job_name).doing("migrations, admin user, seed, publishable key"),
         Workload::stateful_set("PostgreSQL", &names.postgres),
@@ -28,12 +34,13 @@ pub(crate) fn observe(host: &dyn Host, store: &Store<Config>) -> Result<Observat
     ];
     let waiting = match observe_all(host, &workloads)? {
         Readiness::Ready => {
-            return Ok(Observation::ready(
-                "PostgreSQL, Redis, backend and storefront up; database migrated and seeded",
-            )
-            .storefront_url(store.url("/"))
-            .admin_url(store.url("/app"))
-            .credentials_secret(names.admin_secret));
+            return Ok(with_urls(
+                Observation::ready(
+                    "PostgreSQL, Redis, backend and storefront up; database migrated and seeded",
+                ),
+                store,
+                &names,
+            ));
         }
         Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
         Readiness::Waiting(what) => what,
@@ -44,4 +51,62 @@ pub(crate) fn observe(host: &dyn Host, store: &Store<Config>) -> Result<Observat
         return Ok(Observation::failed(reason, message));
     }
     Ok(Observation::provisioning(format!("waiting for {waiting}")))
+}
+
+/// A suspended store: Suspended once PostgreSQL, Redis, the backend and the
+/// storefront run no replica, no init Pod runs and the paused page is
+/// available; Failed when the paused page cannot come up; otherwise
+/// Provisioning with what the pause waits for. The URLs stay reported: they
+/// answer with the paused page.
+fn observe_paused(
+    host: &dyn Host,
+    store: &Store<Config>,
+    names: &Names,
+    job_name: &str,
+) -> Result<Observation> {
+    let mut waiting = Vec::new();
+    for (kind, label, name) in [
+        ("StatefulSet", "PostgreSQL", &names.postgres),
+        ("Deployment", "Redis", &names.redis),
+        ("Deployment", "backend", &names.backend),
+        ("Deployment", "storefront", &names.storefront),
+    ] {
+        let object = host.kube_get("apps/v1", kind, name)?;
+        waiting.extend(still_running(label, object.as_ref()));
+    }
+    let job = host.kube_get("batch/v1", "Job", job_name)?;
+    waiting.extend(job_still_running("init", job_name, job.as_ref()));
+    match Workload::deployment("the paused page", &names.paused).observe(host)? {
+        Readiness::Ready => {}
+        Readiness::Waiting(what) => waiting.push(what),
+        Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
+    }
+    if waiting.is_empty() {
+        let paused = Observation {
+            phase: Phase::Suspended,
+            ..Observation::provisioning("paused: no workload runs, data kept")
+        };
+        return Ok(with_urls(paused, store, names));
+    }
+    // Only the paused page's Pods: the shop's own are being stopped.
+    let selector = format!(
+        "app.kubernetes.io/name={CHART},app.kubernetes.io/instance={},app.kubernetes.io/component=paused",
+        release_name(store)
+    );
+    if let Some((reason, message)) =
+        stuck_container(&host.kube_list("v1", "Pod", Some(&selector))?)
+    {
+        return Ok(Observation::failed(reason, message));
+    }
+    let pausing = Observation::provisioning(format!("pausing: waiting for {}", waiting.join("; ")));
+    Ok(with_urls(pausing, store, names))
+}
+
+/// The shop's addresses (on its canonical host) and the admin credentials.
+fn with_urls(observation: Observation, store: &Store<Config>, names: &Names) -> Observation {
+    let url = site_url(store);
+    observation
+        .storefront_url(format!("{url}/"))
+        .admin_url(format!("{url}/app"))
+        .credentials_secret(names.admin_secret.clone())
 }

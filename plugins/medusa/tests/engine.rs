@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 use storeplane_plugin_medusa::{Config, Medusa, Names, helm_values};
 use storeplane_plugin_sdk::testing::{FakeHost, Harness, check_bundle_sources, store_context};
-use storeplane_plugin_sdk::{Phase, Store, StoreContext};
+use storeplane_plugin_sdk::{Engine, Operation, Phase, Store, StoreContext};
 
 #[path = "../../testing/engine_contract.rs"]
 mod contract;
@@ -382,4 +382,275 @@ fn validate_refuses_free_text_that_starts_like_an_option() {
         &json!({"admin_email": "owner@example.com"}),
         &["admin_email"],
     );
+}
+
+// Suspend and resume.
+
+/// The shop's own workloads: `(kind, name, label in messages)`.
+const SHOP: [(&str, &str, &str); 4] = [
+    ("StatefulSet", "test-shop-postgres", "PostgreSQL"),
+    ("Deployment", "test-shop-redis", "Redis"),
+    ("Deployment", "test-shop-backend", "backend"),
+    ("Deployment", "test-shop-storefront", "storefront"),
+];
+
+/// A store the platform has paused (`store.suspended`), as `suspend` and
+/// every later call see it.
+fn suspended(mut store: StoreContext) -> StoreContext {
+    store.suspended = true;
+    store
+}
+
+/// A Deployment or StatefulSet with `desired` replicas of which `running`
+/// exist and are ready and available.
+fn scaled(kind: &str, name: &str, desired: i64, running: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": kind,
+        "metadata": {"name": name},
+        "spec": {"replicas": desired},
+        "status": {"replicas": running, "readyReplicas": running, "availableReplicas": running}
+    })
+}
+
+fn paused_page(available: i64) -> Value {
+    scaled("Deployment", "test-shop-paused", 1, available)
+}
+
+/// Every shop workload at zero, the paused page up and the init Job done:
+/// what a paused cluster looks like.
+fn put_paused_cluster(host: &FakeHost, store: &StoreContext) {
+    for (kind, name, _) in SHOP {
+        host.put_object(scaled(kind, name, 0, 0));
+    }
+    host.put_object(paused_page(1));
+    host.put_object(job(&job_name(store), complete()));
+}
+
+#[test]
+fn describe_lists_suspend_and_resume_only() {
+    assert_eq!(
+        plugin().engine().operations(),
+        [Operation::Suspend, Operation::Resume]
+    );
+}
+
+#[test]
+fn suspend_installs_the_release_paused_with_the_same_init_job() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+    let running = host.release_values("test-shop").unwrap();
+    assert_eq!(running["suspended"], false);
+
+    plugin().suspend(&host, &suspended(store())).unwrap();
+    let paused = host.release_values("test-shop").unwrap();
+    assert_eq!(paused["suspended"], true);
+    assert_eq!(host.release("test-shop").unwrap().revision, 2);
+    assert_eq!(paused["init"], running["init"]);
+    assert_eq!(job_name(&suspended(store())), job_name(&store()));
+    let without_state = |mut values: Value| {
+        values.as_object_mut().unwrap().remove("suspended");
+        values
+    };
+    assert_eq!(without_state(paused), without_state(running));
+}
+
+#[test]
+fn suspend_pauses_even_when_called_with_a_running_store_context() {
+    let host = host();
+    plugin().suspend(&host, &store()).unwrap();
+    assert_eq!(host.release_values("test-shop").unwrap()["suspended"], true);
+}
+
+#[test]
+fn provisioning_a_suspended_store_keeps_it_suspended() {
+    let host = host();
+    plugin().provision(&host, &suspended(store())).unwrap();
+    assert_eq!(host.release_values("test-shop").unwrap()["suspended"], true);
+}
+
+#[test]
+fn observe_reports_suspended_only_once_every_workload_and_the_init_job_have_stopped() {
+    let host = host();
+    let store = suspended(store());
+    plugin().suspend(&host, &store).unwrap();
+    for (kind, name, _) in SHOP {
+        host.put_object(scaled(kind, name, 0, 1));
+    }
+    host.put_object(job(&job_name(&store), json!({"active": 1})));
+    let pausing = plugin().observe(&host, &store).unwrap();
+    assert_eq!(pausing.phase, Phase::Provisioning, "{pausing:?}");
+    assert!(
+        pausing.message.starts_with("pausing: waiting for "),
+        "{}",
+        pausing.message
+    );
+    for (_, _, label) in SHOP {
+        assert!(
+            pausing.message.contains(&format!("{label} to stop")),
+            "{label}: {}",
+            pausing.message
+        );
+    }
+    for part in ["init Job", "test-shop-paused"] {
+        assert!(pausing.message.contains(part), "{}", pausing.message);
+    }
+    assert_eq!(
+        pausing.storefront_url.as_deref(),
+        Some("http://test-shop.example.test/")
+    );
+
+    // One workload left is enough to keep pausing.
+    put_paused_cluster(&host, &store);
+    host.put_object(scaled("Deployment", "test-shop-redis", 0, 1));
+    let redis = plugin().observe(&host, &store).unwrap();
+    assert_eq!(redis.phase, Phase::Provisioning, "{redis:?}");
+    assert!(redis.message.contains("Redis to stop"), "{}", redis.message);
+
+    put_paused_cluster(&host, &store);
+    host.put_object(paused_page(0));
+    let page = plugin().observe(&host, &store).unwrap();
+    assert_eq!(page.phase, Phase::Provisioning, "{page:?}");
+    assert!(page.message.contains("paused page"), "{}", page.message);
+
+    host.put_object(paused_page(1));
+    let paused = plugin().observe(&host, &store).unwrap();
+    assert_eq!(paused.phase, Phase::Suspended, "{paused:?}");
+    assert_eq!(paused.message, "paused: no workload runs, data kept");
+    assert_eq!(
+        paused.storefront_url.as_deref(),
+        Some("http://test-shop.example.test/")
+    );
+    assert_eq!(
+        paused.admin_url.as_deref(),
+        Some("http://test-shop.example.test/app")
+    );
+    assert_eq!(
+        paused.credentials_secret.as_deref(),
+        Some("test-shop-admin")
+    );
+    contract::assert_storable(&paused);
+}
+
+#[test]
+fn a_paused_page_that_cannot_pull_its_image_fails_the_store() {
+    let host = host();
+    let store = suspended(store());
+    plugin().suspend(&host, &store).unwrap();
+    put_paused_cluster(&host, &store);
+    host.put_object(paused_page(0));
+    host.put_object(stuck_pod(
+        "test-shop-paused-5c8-x1",
+        "paused",
+        "ErrImagePull",
+    ));
+    let failed = plugin().observe(&host, &store).unwrap();
+    assert_eq!(failed.phase, Phase::Failed, "{failed:?}");
+    assert_eq!(failed.reason, "ErrImagePull");
+}
+
+#[test]
+fn a_stopping_backend_pod_in_back_off_does_not_fail_a_pausing_store() {
+    let host = host();
+    let store = suspended(store());
+    plugin().suspend(&host, &store).unwrap();
+    put_paused_cluster(&host, &store);
+    host.put_object(scaled("Deployment", "test-shop-backend", 0, 1));
+    host.put_object(stuck_pod(
+        "test-shop-backend-7d9-x1",
+        "backend",
+        "CrashLoopBackOff",
+    ));
+    let seen = plugin().observe(&host, &store).unwrap();
+    assert_eq!(seen.phase, Phase::Provisioning, "{seen:?}");
+}
+
+#[test]
+fn resume_installs_the_running_release_again_and_observe_is_ready_as_before() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+    let before = host.release_values("test-shop").unwrap();
+    plugin().suspend(&host, &suspended(store())).unwrap();
+    put_paused_cluster(&host, &suspended(store()));
+
+    plugin().resume(&host, &store()).unwrap();
+    assert_eq!(host.release_values("test-shop").unwrap(), before);
+    assert_eq!(host.release("test-shop").unwrap().revision, 3);
+    let waking = plugin().observe(&host, &store()).unwrap();
+    assert_eq!(waking.phase, Phase::Provisioning, "{waking:?}");
+    // The completed init Job kept its name: it is not run again.
+    host.put_object(statefulset(1));
+    all_deployments(&host, 1);
+    let ready = plugin().observe(&host, &store()).unwrap();
+    assert_eq!(ready.phase, Phase::Ready, "{ready:?}");
+}
+
+#[test]
+fn resume_brings_a_store_back_even_when_called_with_a_suspended_context() {
+    let host = host();
+    plugin().resume(&host, &suspended(store())).unwrap();
+    assert_eq!(
+        host.release_values("test-shop").unwrap()["suspended"],
+        false
+    );
+}
+
+// Custom domains.
+
+fn with_domains(mut store: StoreContext, domains: &[&str]) -> StoreContext {
+    store.extra_hosts = domains.iter().map(|d| (*d).to_owned()).collect();
+    store
+}
+
+#[test]
+fn custom_domains_are_served_and_the_first_one_is_the_shops_address() {
+    let host = host();
+    let mut store = with_domains(
+        store(),
+        &["shop.bean-leaf.example", "www.bean-leaf.example"],
+    );
+    store.tls = true;
+    plugin().provision(&host, &store).unwrap();
+    let values = host.release_values("test-shop").unwrap();
+    assert_eq!(values["ingress"]["host"], "test-shop.example.test");
+    assert_eq!(
+        values["ingress"]["extraHosts"],
+        json!(["shop.bean-leaf.example", "www.bean-leaf.example"])
+    );
+    // The storefront's base URL and the first CORS origin.
+    assert_eq!(values["store"]["url"], "https://shop.bean-leaf.example");
+
+    host.put_object(statefulset(1));
+    all_deployments(&host, 1);
+    host.put_object(job(&job_name(&store), complete()));
+    let ready = plugin().observe(&host, &store).unwrap();
+    assert_eq!(ready.phase, Phase::Ready, "{ready:?}");
+    assert_eq!(
+        ready.storefront_url.as_deref(),
+        Some("https://shop.bean-leaf.example/")
+    );
+    assert_eq!(
+        ready.admin_url.as_deref(),
+        Some("https://shop.bean-leaf.example/app")
+    );
+}
+
+#[test]
+fn without_custom_domains_the_platform_host_is_the_address_and_no_extra_hosts_are_sent() {
+    let host = host();
+    plugin().provision(&host, &store()).unwrap();
+    let values = host.release_values("test-shop").unwrap();
+    assert_eq!(values["store"]["url"], "http://test-shop.example.test");
+    assert!(values["ingress"].get("extraHosts").is_none(), "{values}");
+}
+
+#[test]
+fn changing_the_custom_domains_runs_the_init_job_again_for_the_new_cors_origins() {
+    let one = with_domains(store(), &["shop.bean-leaf.example"]);
+    let two = with_domains(
+        store(),
+        &["shop.bean-leaf.example", "www.bean-leaf.example"],
+    );
+    assert_ne!(job_name(&one), job_name(&store()));
+    assert_ne!(job_name(&two), job_name(&one));
+    assert_eq!(job_name(&suspended(two.clone())), job_name(&two));
 }

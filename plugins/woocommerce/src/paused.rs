@@ -1,6 +1,7 @@
 //! What still runs of a suspended store. The SDK's readiness helpers say
 //! whether a workload is up; a paused store needs the opposite question:
-//! has it stopped?
+//! has it stopped? (The medusa engine has the same helpers: engines depend
+//! only on the SDK.)
 
 use serde_json::Value;
 
