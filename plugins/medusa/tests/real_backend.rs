@@ -12,8 +12,15 @@
 //! 3. an order through the store API a storefront uses, seen with its total
 //!    in the admin API with the generated admin credentials;
 //! 4. the init Job run again (as a retry or an upgrade would): row counts
-//!    unchanged; then on a fresh database an init killed in the middle of
-//!    the seed and run again converges to the same rows.
+//!    unchanged;
+//! 5. the chart's `files/backup.sh` on the store database, the store
+//!    changed behind it (a product deleted through the admin API, every
+//!    order gone, a table added), `files/restore.sh`: every table's rows as
+//!    at the backup, the order and the product back in the running
+//!    backend's APIs; then the database dropped and recreated empty,
+//!    restored, and the backend started again on it;
+//! 6. on a fresh database an init killed in the middle of the seed and run
+//!    again converges to the same rows.
 //!
 //! A failure names the step. Needs what `cargo xtask test` provides: the
 //! tests' PostgreSQL server (`STOREPLANE_TEST_PG`), `redis-server`, `psql`,
@@ -26,6 +33,7 @@
 )]
 
 mod support {
+    pub mod backup;
     /// The `.dockerignore` reader of the e2e tests' image check.
     #[path = "../../../../tests/src/dockerignore.rs"]
     pub mod dockerignore;
@@ -43,6 +51,7 @@ use serde_json::{Value, json};
 use storeplane_chart::{Chart, RenderOptions};
 use storeplane_plugin_medusa::{Medusa, Names};
 use storeplane_plugin_sdk::testing::{FakeHost, Harness, store_context};
+use support::backup::{self, TableState};
 use support::native_image::{self, NativeImage};
 use support::stack::{self, Process, Release, free_port, psql, route, run_job, wait_until};
 
@@ -457,6 +466,97 @@ fn place_order(store: &Api, region_name: &str, email: &str) -> Result<Order> {
     })
 }
 
+/// The ids of the products the store API lists.
+fn store_product_ids(store: &Api) -> Result<Vec<String>> {
+    let products = store.get("/store/products?fields=id&limit=100")?;
+    Ok(products["products"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The order as the admin API lists it, if it does.
+fn admin_order(admin: &Api, id: &str) -> Result<Option<Value>> {
+    let orders = admin.get("/admin/orders?fields=id,total,email,currency_code")?;
+    Ok(orders["orders"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["id"] == id))
+        .cloned())
+}
+
+/// After a restore: the store lists exactly the products of the backup and
+/// the admin shows the order with its total.
+fn check_store_is_back(store: &Api, admin: &Api, products: &[String], order: &Order) -> Result<()> {
+    let mut listed = store_product_ids(store)?;
+    let mut expected = products.to_vec();
+    listed.sort();
+    expected.sort();
+    ensure!(
+        listed == expected,
+        "the store lists {listed:?}, the backup had {expected:?}"
+    );
+    let restored = admin_order(admin, &order.id)?
+        .with_context(|| format!("order {} is not in the admin's list", order.id))?;
+    ensure!(
+        num_at(&restored, "/total")? == order.total
+            && restored["currency_code"] == order.currency.as_str(),
+        "the order came back as {restored}, placed as {} {}",
+        order.total,
+        order.currency
+    );
+    Ok(())
+}
+
+/// The tables whose rows differ between two states.
+fn changed_tables(
+    before: &BTreeMap<String, TableState>,
+    after: &BTreeMap<String, TableState>,
+) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .map(|name| {
+            let rows = |t: &BTreeMap<String, TableState>| t.get(name).map(|s| s.rows);
+            format!("{name}: {:?} → {:?}", rows(before), rows(after))
+        })
+        .collect()
+}
+
+/// The row counts the report shows: the store's products, orders and what
+/// the init seeded, then all tables together.
+fn report_rows(tables: &BTreeMap<String, TableState>) -> String {
+    const SHOWN: [&str; 11] = [
+        "product",
+        "product_variant",
+        "order",
+        "order_item",
+        "order_line_item",
+        "cart",
+        "region",
+        "sales_channel",
+        "api_key",
+        "user",
+        "added_after_backup",
+    ];
+    let mut parts: Vec<String> = SHOWN
+        .iter()
+        .filter_map(|name| {
+            tables
+                .get(&format!("public.{name}"))
+                .map(|t| format!("{name}={}", t.rows))
+        })
+        .collect();
+    parts.push(format!(
+        "| {} tables, {} rows",
+        tables.len(),
+        tables.values().map(|t| t.rows).sum::<i64>()
+    ));
+    parts.join(" ")
+}
+
 #[test]
 fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() -> Result<()> {
     let pg = std::env::var("STOREPLANE_TEST_PG").context(
@@ -693,29 +793,118 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         before == after,
         "step 9: a second init changed rows: {before:?} → {after:?}"
     );
+
+    // A backup Job's container: backup.sh with the store database's
+    // environment as the chart names it, into an emptyDir.
+    let backup_env: BTreeMap<String, String> = job
+        .env
+        .iter()
+        .filter(|(name, _)| name.starts_with("DB_"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .chain([("WAIT_SECONDS".to_owned(), "30".to_owned())])
+        .collect();
+    let backup_dir = run_dir.join("backup");
+    fs::create_dir_all(&backup_dir)?;
+    let backup_run = backup::run_script("backup.sh", &backup_env, &backup_dir)?
+        .ok("step 10: backup.sh on the store database")?;
+    let at_backup = backup::tables(&db)?;
+    let objects_at_backup = backup::objects(&db)?;
+    let dump_size = backup::size(&backup_dir.join("database.pgdump"))?;
+
+    // The store goes on: a product deleted by the admin, every order gone,
+    // a table added (as a later migration would).
+    let products = store_product_ids(&store).context("step 10: the store's products")?;
+    let deleted = products
+        .first()
+        .context("step 10: the store lists no products")?
+        .clone();
+    admin
+        .ok("DELETE", &format!("/admin/products/{deleted}"), None)
+        .context("step 10: deleting a product through the admin API")?;
+    psql(
+        &db,
+        &[],
+        "TRUNCATE \"order\" CASCADE; CREATE TABLE added_after_backup (id int);",
+    )?;
+    let changed = backup::tables(&db)?;
+    ensure!(
+        !store_product_ids(&store)?.contains(&deleted) && admin_order(&admin, &order.id)?.is_none(),
+        "step 10: the product and the order should be gone before the restore"
+    );
+
+    // restore.sh over the changed database, the backend running.
+    let restore_run = backup::run_script("restore.sh", &backup_env, &backup_dir)?
+        .ok("step 10: restore.sh over the changed database")?;
+    let restored = backup::tables(&db)?;
+    ensure!(
+        restored == at_backup,
+        "step 10: after the restore the tables differ from the backup's: {:?}",
+        changed_tables(&at_backup, &restored)
+    );
+    ensure!(
+        backup::objects(&db)? == objects_at_backup,
+        "step 10: after the restore the schema differs from the backup's"
+    );
+    check_store_is_back(&store, &admin, &products, &order)
+        .context("step 10: the running backend after the restore")?;
+
+    // The database dropped and recreated empty (a new StatefulSet), the
+    // backup restored into it, the backend started on it.
+    medusa.kill();
+    fresh_database(&pg, &postgres_env)?;
+    let empty_restore_run = backup::run_script("restore.sh", &backup_env, &backup_dir)?
+        .ok("step 10: restore.sh into an empty database")?;
+    let restored_empty = backup::tables(&db)?;
+    ensure!(
+        restored_empty == at_backup,
+        "step 10: after a restore into an empty database the tables differ from the backup's: {:?}",
+        changed_tables(&at_backup, &restored_empty)
+    );
+    ensure!(
+        backup::objects(&db)? == objects_at_backup,
+        "step 10: after a restore into an empty database the schema differs from the backup's"
+    );
+    let mut medusa = Process::start(
+        "medusa start",
+        &image.cmd,
+        &image.workdir,
+        &backend_env,
+        &run_dir.join("backend-restored.log"),
+    )?;
+    let reboot = wait_until(
+        "the backend's startup probe on the restored database",
+        Duration::from_secs(180),
+        || {
+            medusa.alive()?;
+            Ok(matches!(api.call("GET", startup, None), Ok((200, _))))
+        },
+    )
+    .context("step 10: medusa start on the restored database")?;
+    check_store_is_back(&store, &admin, &products, &order)
+        .context("step 10: the backend started on the restored database")?;
     medusa.kill();
 
     // A fresh database; the init killed in the middle of the seed, then run
     // to the end: the same rows as a clean run, less the order.
     fresh_database(&pg, &postgres_env)?;
     let completed = init("init-killed.log", Some("storeplane: tax regions"))
-        .context("step 10: the init Job killed in the seed")?;
+        .context("step 11: the init Job killed in the seed")?;
     ensure!(
         !completed,
-        "step 10: the init Job finished before it could be killed"
+        "step 11: the init Job finished before it could be killed"
     );
     let half = row_counts(&db)?;
     ensure!(
         half["setup markers"] < before["setup markers"] && half["regions"] == 1,
-        "step 10: the kill did not land between the region and the seed's marker: {half:?}"
+        "step 11: the kill did not land between the region and the seed's marker: {half:?}"
     );
-    init("init-rerun.log", None).context("step 10: the init Job run again after the kill")?;
+    init("init-rerun.log", None).context("step 11: the init Job run again after the kill")?;
     let converged = row_counts(&db)?;
     let mut expected = before.clone();
     expected.insert("orders".into(), 0);
     ensure!(
         converged == expected,
-        "step 10: after a killed seed the rows differ from a clean run: {converged:?} vs {expected:?}"
+        "step 11: after a killed seed the rows differ from a clean run: {converged:?} vs {expected:?}"
     );
     drop(redis_process);
 
@@ -729,6 +918,30 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         order.total,
         order.currency,
         to_first_order.as_secs_f64()
+    );
+    eprintln!(
+        "backup: database.pgdump {dump_size} bytes in {:.1} s; restore over the changed database {:.1} s, \
+         into an empty one {:.1} s; backend up again on it in {:.1} s",
+        backup_run.took.as_secs_f64(),
+        restore_run.took.as_secs_f64(),
+        empty_restore_run.took.as_secs_f64(),
+        reboot.as_secs_f64()
+    );
+    eprintln!(
+        "rows at the backup:                   {}",
+        report_rows(&at_backup)
+    );
+    eprintln!(
+        "rows changed after it:                {}",
+        report_rows(&changed)
+    );
+    eprintln!(
+        "rows restored over the changes:       {}",
+        report_rows(&restored)
+    );
+    eprintln!(
+        "rows restored into an empty database: {}",
+        report_rows(&restored_empty)
     );
     eprintln!("rows before the second init: {before:?}");
     eprintln!("rows after the second init:  {after:?}");
