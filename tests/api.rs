@@ -25,6 +25,8 @@ on_both_backends!(
     engines_come_with_their_config_schema,
     health_and_reflection_are_served,
     migrate_command_prepares_the_database,
+    custom_domains_are_checked_and_unique_on_the_platform,
+    suspend_and_resume_change_the_desired_state_once,
 );
 
 async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) -> Result<()> {
@@ -562,5 +564,210 @@ async fn migrate_command_prepares_the_database(backend: Backend) -> Result<()> {
         .await?
         .create_store(create_request("migrated"))
         .await?;
+    Ok(())
+}
+
+async fn custom_domains_are_checked_and_unique_on_the_platform(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let mut req = create_request("branded");
+    req.custom_domains = vec!["shop.my-brand.com".into(), "www.my-brand.com".into()];
+    let branded = stores.create_store(req).await?.into_inner();
+    assert_eq!(
+        branded.custom_domains,
+        ["shop.my-brand.com", "www.my-brand.com"]
+    );
+
+    // Bad domains: every one named, nothing created.
+    let mut bad = create_request("bad-domains");
+    bad.custom_domains = vec![
+        "Shop.Example.com".into(),
+        "localhost".into(),
+        "other.localhost".into(),
+        "ok.example.org".into(),
+        "ok.example.org".into(),
+    ];
+    let status = stores.create_store(bad).await.expect_err("bad domains");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        [
+            "custom_domains[0]",
+            "custom_domains[1]",
+            "custom_domains[2]",
+            "custom_domains[4]"
+        ]
+    );
+    assert!(
+        status.message().contains("platform's own domain"),
+        "{}",
+        status.message()
+    );
+
+    // A domain another store has: ALREADY_EXISTS, and nothing is created.
+    let mut thief = create_request("thief");
+    thief.custom_domains = vec!["www.my-brand.com".into()];
+    let status = stores.create_store(thief).await.expect_err("taken domain");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(
+        status
+            .message()
+            .contains("custom_domains[0]: www.my-brand.com"),
+        "{}",
+        status.message()
+    );
+    let status = stores
+        .get_store(pb::GetStoreRequest {
+            id: String::new(),
+            name: "thief".into(),
+        })
+        .await
+        .expect_err("not created");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Replacing the list frees what is dropped, guarded by the etag.
+    let stale = branded.etag.clone();
+    let moved = stores
+        .set_store_custom_domains(pb::SetStoreCustomDomainsRequest {
+            id: String::new(),
+            name: "branded".into(),
+            custom_domains: vec!["shop.my-brand.com".into()],
+            etag: branded.etag.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(moved.custom_domains, ["shop.my-brand.com"]);
+    assert_eq!(moved.generation, branded.generation + 1);
+    let status = stores
+        .set_store_custom_domains(pb::SetStoreCustomDomainsRequest {
+            id: String::new(),
+            name: "branded".into(),
+            custom_domains: Vec::new(),
+            etag: stale,
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(status.code(), Code::Aborted);
+    let mut second = create_request("second-brand");
+    second.custom_domains = vec!["www.my-brand.com".into()];
+    let second = stores.create_store(second).await?.into_inner();
+    assert_eq!(second.custom_domains, ["www.my-brand.com"]);
+    // Setting the same list again is no new generation.
+    let same = stores
+        .set_store_custom_domains(pb::SetStoreCustomDomainsRequest {
+            id: second.id.clone(),
+            name: String::new(),
+            custom_domains: vec!["www.my-brand.com".into()],
+            etag: String::new(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(same.generation, second.generation);
+    let status = stores
+        .set_store_custom_domains(pb::SetStoreCustomDomainsRequest {
+            id: second.id.clone(),
+            name: String::new(),
+            custom_domains: vec!["shop.my-brand.com".into()],
+            etag: String::new(),
+        })
+        .await
+        .expect_err("the other store's domain");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    Ok(())
+}
+
+async fn suspend_and_resume_change_the_desired_state_once(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    let store = stores
+        .create_store(create_request("napping"))
+        .await?
+        .into_inner();
+    let suspend = |etag: &str| pb::SuspendStoreRequest {
+        id: String::new(),
+        name: "napping".into(),
+        etag: etag.into(),
+    };
+    let status = stores
+        .suspend_store(suspend("\"999\""))
+        .await
+        .expect_err("stale etag");
+    assert_eq!(status.code(), Code::Aborted);
+    let suspended = stores
+        .suspend_store(suspend(&store.etag))
+        .await?
+        .into_inner();
+    assert!(suspended.suspended);
+    assert_eq!(suspended.generation, store.generation + 1);
+    // Asked twice: unchanged.
+    let again = stores.suspend_store(suspend("")).await?.into_inner();
+    assert_eq!(again.generation, suspended.generation);
+    let events = stores
+        .list_store_events(pb::ListStoreEventsRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            page_size: 50,
+            page_token: String::new(),
+        })
+        .await?
+        .into_inner()
+        .events;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.reason == "SuspendRequested")
+            .count(),
+        1
+    );
+    let resumed = stores
+        .resume_store(pb::ResumeStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            etag: String::new(),
+        })
+        .await?
+        .into_inner();
+    assert!(!resumed.suspended);
+    assert_eq!(resumed.generation, suspended.generation + 1);
+    // The phase filter knows SUSPENDED.
+    let listed = stores
+        .list_stores(pb::ListStoresRequest {
+            phases: vec![pb::StorePhase::Suspended as i32],
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert!(listed.stores.is_empty());
+    // A deleted store is neither suspended nor resumed.
+    stores
+        .delete_store(pb::DeleteStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            etag: String::new(),
+        })
+        .await?;
+    let status = stores
+        .suspend_store(pb::SuspendStoreRequest {
+            id: store.id.clone(),
+            name: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("gone");
+    assert!(
+        matches!(status.code(), Code::NotFound | Code::FailedPrecondition),
+        "{status:?}"
+    );
+    let engines = server
+        .engines()
+        .await?
+        .list_engines(pb::ListEnginesRequest {})
+        .await?
+        .into_inner()
+        .engines;
+    for engine in &engines {
+        assert_eq!(engine.operations, ["suspend", "resume"], "{}", engine.id);
+        assert_eq!(engine.plugin_api, "0.2.0", "{}", engine.id);
+    }
     Ok(())
 }

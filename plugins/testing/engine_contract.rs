@@ -37,6 +37,21 @@ pub fn assert_offered_as_described<E: Engine>(plugin_dir: &str) {
         info.description, offered["description"],
         "{id}: description"
     );
+    let operations: Vec<&str> = E::default()
+        .operations()
+        .into_iter()
+        .map(|o| o.as_str())
+        .collect();
+    assert_eq!(
+        serde_json::json!(operations),
+        offered["operations"],
+        "{id}: operations"
+    );
+    assert_eq!(
+        storeplane_plugin_sdk::WIT_VERSION,
+        offered["plugin_api"],
+        "{id}: plugin API"
+    );
 }
 
 /// Provisioning twice with the same store converges: the second install is

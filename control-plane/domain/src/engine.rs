@@ -33,6 +33,7 @@ impl Engine {
 
 /// Operations an engine may implement beyond provisioning (plugin API 0.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// Back a store's data up.
     Backup,
