@@ -258,5 +258,30 @@ pub fn stuck_release_container(
     Ok(stuck_container(&pods))
 }
 
+/// What a Deployment or StatefulSet that should run no Pod (a suspended
+/// store's) still waits for, worded to follow `waiting for ` (`WordPress to
+/// stop (1 running)`), or `None` once it is at zero: `spec.replicas` 0 and
+/// no current, ready or terminating replica in its status. A workload that
+/// does not exist runs nothing. The opposite question to [`Workload::readiness`].
+pub fn still_running(label: &str, object: Option<&Value>) -> Option<String> {
+    let object = object?;
+    if object["spec"]["replicas"].as_i64().unwrap_or(1) != 0 {
+        return Some(format!("{label} to be scaled to 0"));
+    }
+    let status = &object["status"];
+    let count = |key: &str| status[key].as_i64().unwrap_or(0);
+    let left = count("replicas")
+        .max(count("readyReplicas"))
+        .max(count("terminatingReplicas"));
+    (left > 0).then(|| format!("{label} to stop ({left} running)"))
+}
+
+/// What a Job of a suspended store still waits for: its running Pods to
+/// stop (a suspended Job's Pods are deleted). `None` when none runs.
+pub fn job_still_running(label: &str, name: &str, object: Option<&Value>) -> Option<String> {
+    let active = object?["status"]["active"].as_i64().unwrap_or(0);
+    (active > 0).then(|| format!("{label} Job {name} to stop ({active} running)"))
+}
+
 #[cfg(test)]
 mod tests;

@@ -142,6 +142,11 @@ impl Observation {
         Self::with_phase(Phase::Ready, String::new(), message.into())
     }
 
+    /// Paused: nothing runs, the data is kept (plugin API 0.2).
+    pub fn suspended(message: impl Into<String>) -> Self {
+        Self::with_phase(Phase::Suspended, String::new(), message.into())
+    }
+
     /// Will not come up without help.
     pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Self {
         Self::with_phase(Phase::Failed, reason.into(), message.into())
@@ -290,6 +295,19 @@ impl<C> Store<C> {
     /// `https` when the Ingress terminates TLS, else `http`.
     pub fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
+    }
+
+    /// The host the shop treats as its own address: the first custom domain
+    /// when the store has one (a tenant who adds `shop.my-brand.com` wants
+    /// that to be the shop's address), else the platform host. Every other
+    /// host is still served.
+    pub fn canonical_host(&self) -> &str {
+        self.extra_hosts.first().unwrap_or(&self.host)
+    }
+
+    /// The store's URL for `path` on its [canonical host](Store::canonical_host).
+    pub fn canonical_url(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme(), self.canonical_host(), path)
     }
 
     /// Every host name the store is served at: `host`, then the extra ones.

@@ -21,12 +21,11 @@
 //!
 //! Custom domains (`store.extra_hosts`) are served beside the platform host
 //! and accepted as CORS origins; the first one is the shop's own address
-//! ([`canonical_host`]).
+//! ([`Store::canonical_host`]).
 
 pub mod config;
 pub mod names;
 mod observe;
-mod paused;
 
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::{
@@ -63,18 +62,10 @@ pub fn release_name(store: &Store<Config>) -> String {
     store.name.to_string()
 }
 
-/// The host the shop treats as its own address: the first custom domain
-/// when the store has one (a tenant who adds `shop.my-brand.com` wants that
-/// to be the shop's address), else the platform host. Every other host is
-/// still served and accepted as a CORS origin.
-pub fn canonical_host(store: &Store<Config>) -> &str {
-    store.extra_hosts.first().unwrap_or(&store.host)
-}
-
-/// The store's public origin: scheme and [`canonical_host`], no trailing
+/// The store's public origin: scheme and [`Store::canonical_host`], no trailing
 /// slash (the storefront's base URL, the first CORS origin, cookies).
 pub fn site_url(store: &Store<Config>) -> String {
-    format!("{}://{}", store.scheme(), canonical_host(store))
+    store.canonical_url("")
 }
 
 /// The region a store is seeded with.

@@ -1,10 +1,11 @@
 //! `observe`: the store's phase from its objects.
 
 use storeplane_plugin_sdk::objects::stuck_container;
-use storeplane_plugin_sdk::readiness::{Readiness, Workload, observe_all, stuck_release_container};
-use storeplane_plugin_sdk::{Host, Observation, Phase, Result, Store};
+use storeplane_plugin_sdk::readiness::{
+    Readiness, Workload, job_still_running, observe_all, still_running, stuck_release_container,
+};
+use storeplane_plugin_sdk::{Host, Observation, Result, Store};
 
-use crate::paused::{job_still_running, still_running};
 use crate::{CHART, Config, Names, helm_values, release_name, site_url};
 
 /// Ready when PostgreSQL, Redis, the backend, the storefront and the init
@@ -82,10 +83,7 @@ fn observe_paused(
         Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
     }
     if waiting.is_empty() {
-        let paused = Observation {
-            phase: Phase::Suspended,
-            ..Observation::provisioning("paused: no workload runs, data kept")
-        };
+        let paused = Observation::suspended("paused: no workload runs, data kept");
         return Ok(with_urls(paused, store, names));
     }
     // Only the paused page's Pods: the shop's own are being stopped.

@@ -20,12 +20,11 @@
 //!   Suspended once nothing of the shop runs any more.
 //!
 //! Custom domains (`store.extra_hosts`) are served beside the platform host;
-//! the first one is the shop's own address ([`canonical_host`]).
+//! the first one is the shop's own address ([`Store::canonical_host`]).
 
 pub mod config;
 pub mod names;
 mod observe;
-mod paused;
 
 use serde_json::{Value, json};
 use storeplane_plugin_sdk::{
@@ -58,18 +57,12 @@ pub fn release_name(store: &Store<Config>) -> String {
     store.name.to_string()
 }
 
-/// The host WordPress treats as the shop's address: the first custom domain
-/// when the store has one (a tenant who adds `shop.my-brand.com` wants that
-/// to be the shop's address), else the platform host. Every other host is
-/// still served, and WordPress redirects its pages to this one.
-pub fn canonical_host(store: &Store<Config>) -> &str {
-    store.extra_hosts.first().unwrap_or(&store.host)
-}
-
 /// The store's base URL as WordPress wants it (`home`/`siteurl`): scheme and
-/// [`canonical_host`], no trailing slash.
+/// [`Store::canonical_host`] (the first custom domain, else the platform
+/// host), no trailing slash. WordPress redirects its pages on every other
+/// host to this one.
 pub fn site_url(store: &Store<Config>) -> String {
-    format!("{}://{}", store.scheme(), canonical_host(store))
+    store.canonical_url("")
 }
 
 /// The chart values for a store. `setup.jobSuffix` fingerprints everything

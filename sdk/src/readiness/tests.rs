@@ -202,3 +202,47 @@ fn stuck_release_containers_are_found_by_the_release_labels() {
         ))
     );
 }
+
+#[test]
+fn a_workload_at_zero_or_gone_has_stopped() {
+    let stopped = json!({"spec": {"replicas": 0}, "status": {"replicas": 0, "readyReplicas": 0}});
+    assert_eq!(still_running("MySQL", Some(&stopped)), None);
+    assert_eq!(
+        still_running("MySQL", Some(&json!({"spec": {"replicas": 0}}))),
+        None
+    );
+    assert_eq!(still_running("MySQL", None), None);
+}
+
+#[test]
+fn a_workload_still_running_or_not_scaled_down_is_waited_for() {
+    let stopping = json!({"spec": {"replicas": 0}, "status": {"replicas": 1, "readyReplicas": 1}});
+    assert_eq!(
+        still_running("WordPress", Some(&stopping)).as_deref(),
+        Some("WordPress to stop (1 running)")
+    );
+    let terminating = json!({"spec": {"replicas": 0}, "status": {"terminatingReplicas": 1}});
+    assert!(still_running("WordPress", Some(&terminating)).is_some());
+    let not_applied = json!({"spec": {"replicas": 1}, "status": {"replicas": 0}});
+    assert_eq!(
+        still_running("WordPress", Some(&not_applied)).as_deref(),
+        Some("WordPress to be scaled to 0")
+    );
+    // `replicas` unset means 1.
+    assert!(still_running("WordPress", Some(&json!({}))).is_some());
+}
+
+#[test]
+fn a_job_has_stopped_when_no_pod_is_active() {
+    let running = json!({"status": {"active": 1}});
+    assert_eq!(
+        job_still_running("setup", "shop-setup-1", Some(&running)).as_deref(),
+        Some("setup Job shop-setup-1 to stop (1 running)")
+    );
+    let done = json!({"status": {"succeeded": 1}});
+    assert_eq!(
+        job_still_running("setup", "shop-setup-1", Some(&done)),
+        None
+    );
+    assert_eq!(job_still_running("setup", "shop-setup-1", None), None);
+}
