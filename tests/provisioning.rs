@@ -27,6 +27,7 @@ on_every_cluster!(
     upgrade_then_rollback_changes_and_restores_the_rendered_revision,
     a_control_plane_killed_mid_provision_converges_after_restart,
     objects_changed_or_deleted_by_hand_are_put_back,
+    a_store_is_paused_resumed_and_served_at_its_custom_domain,
 );
 
 on_both_clusters!(
@@ -866,5 +867,170 @@ async fn objects_changed_or_deleted_by_hand_are_put_back(env: Env) -> Result<()>
         store.phase() == pb::StorePhase::Ready && store.generation == 1,
         "a correction changes neither phase nor generation: {store:?}"
     );
+    Ok(())
+}
+
+/// The replicas a store's workloads ask for, by kind and name.
+async fn replicas(kube: &kube::Client, ns: &str) -> Result<Vec<(String, i64)>> {
+    let mut found = Vec::new();
+    for kind in ["StatefulSet", "Deployment"] {
+        for object in objects(kube, ns, kind).await? {
+            found.push((
+                format!(
+                    "{kind}/{}",
+                    object["metadata"]["name"].as_str().unwrap_or("")
+                ),
+                object["spec"]["replicas"].as_i64().unwrap_or(1),
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// A WooCommerce store with a custom domain is served at both hosts, is
+/// paused (every shop workload at zero, every host on the paused page, the
+/// data kept) and comes back Ready; an engine on plugin API 0.1 is refused
+/// both, naming the engine.
+async fn a_store_is_paused_resumed_and_served_at_its_custom_domain(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("napper");
+    let domain = format!("{name}.shop.example.org");
+    let mut stores = server.stores().await?;
+    let mut create = request(
+        &name,
+        "woocommerce",
+        serde_json::json!({"admin_email": "owner@example.com"}),
+    );
+    create.custom_domains = vec![domain.clone()];
+    stores.create_store(create).await?;
+    let ready = env
+        .wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+    let urls = ready[0].urls.clone().context("urls")?;
+    assert_eq!(
+        urls.storefront,
+        format!("http://{domain}/"),
+        "the first custom domain is the shop's address"
+    );
+    let kube = env.kube(&server).await?;
+    let ns = format!("store-{name}");
+    let ingresses = objects(&kube, &ns, "Ingress").await?;
+    let hosts: Vec<&str> = ingresses
+        .iter()
+        .flat_map(|i| i["spec"]["rules"].as_array().into_iter().flatten())
+        .filter_map(|r| r["host"].as_str())
+        .collect();
+    ensure!(
+        hosts.contains(&format!("{name}.localhost").as_str()) && hosts.contains(&domain.as_str()),
+        "{hosts:?}"
+    );
+    let claims_before = objects(&kube, &ns, "PersistentVolumeClaim").await?.len();
+
+    stores
+        .suspend_store(pb::SuspendStoreRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let paused = env
+        .wait_for(&server, &[&name], pb::StorePhase::Suspended)
+        .await?;
+    ensure!(paused[0].suspended && paused[0].observed_generation == paused[0].generation);
+    let running: Vec<(String, i64)> = replicas(&kube, &ns)
+        .await?
+        .into_iter()
+        .filter(|(object, n)| *n > 0 && !object.ends_with("-paused"))
+        .collect();
+    ensure!(
+        running.is_empty(),
+        "shop workloads still asked to run: {running:?}"
+    );
+    let page = objects(&kube, &ns, "Deployment")
+        .await?
+        .into_iter()
+        .find(|d| {
+            d["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-paused"))
+        })
+        .context("no paused page Deployment")?;
+    ensure!(
+        page["status"]["availableReplicas"].as_i64() >= Some(1),
+        "paused page unavailable: {page:#}"
+    );
+    for ingress in objects(&kube, &ns, "Ingress").await? {
+        for rule in ingress["spec"]["rules"].as_array().into_iter().flatten() {
+            for path in rule["http"]["paths"].as_array().into_iter().flatten() {
+                let service = path["backend"]["service"]["name"].as_str().unwrap_or("");
+                ensure!(
+                    service.ends_with("-paused"),
+                    "{} still routed to {service}",
+                    rule["host"]
+                );
+            }
+        }
+    }
+    ensure!(
+        objects(&kube, &ns, "PersistentVolumeClaim").await?.len() == claims_before,
+        "a claim went away while paused"
+    );
+
+    stores
+        .resume_store(pb::ResumeStoreRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let resumed = wait_until_observed(&env, &server, &name, paused[0].generation + 1).await?;
+    assert_eq!(resumed.phase(), pb::StorePhase::Ready);
+    let after = replicas(&kube, &ns).await?;
+    ensure!(
+        after
+            .iter()
+            .filter(|(object, _)| !object.ends_with("-paused"))
+            .all(|(_, n)| *n >= 1),
+        "after resume: {after:?}"
+    );
+    let timeline = events(&server, &name).await?;
+    for reason in [
+        "SuspendRequested",
+        "EngineSuspended",
+        "Suspended",
+        "ResumeRequested",
+        "EngineResumed",
+    ] {
+        ensure!(
+            timeline.iter().any(|r| r == reason),
+            "{reason} missing: {timeline:?}"
+        );
+    }
+
+    // An engine on plugin API 0.1 has neither.
+    let old = env.name("oldsite");
+    stores
+        .create_store(request(&old, "static-site", serde_json::json!({})))
+        .await?;
+    let status = stores
+        .suspend_store(pb::SuspendStoreRequest {
+            name: old.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("0.1 engines cannot suspend");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    ensure!(
+        status.message().contains("engine static-site") && status.message().contains("suspend"),
+        "{}",
+        status.message()
+    );
+    let status = stores
+        .set_store_custom_domains(pb::SetStoreCustomDomainsRequest {
+            name: old,
+            custom_domains: vec![format!("old.{domain}")],
+            ..Default::default()
+        })
+        .await
+        .expect_err("0.1 engines have no custom domains");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
     Ok(())
 }
