@@ -283,5 +283,58 @@ pub fn job_still_running(label: &str, name: &str, object: Option<&Value>) -> Opt
     (active > 0).then(|| format!("{label} Job {name} to stop ({active} running)"))
 }
 
+/// A suspended store from its objects: [`Phase::Suspended`](crate::Phase::Suspended)
+/// once every workload of `stopped` runs nothing (Deployments and
+/// StatefulSets at zero, no Job Pod active) and `page`, the Deployment
+/// answering for the store meanwhile, is available; Failed when the page
+/// cannot come up (also a stuck container among the Pods `page_pods`
+/// selects: the shop's own Pods are being stopped, so only the page's
+/// count); otherwise Provisioning, `pausing: waiting for …`.
+///
+/// # Errors
+///
+/// The host's error when a read fails.
+pub fn observe_paused(
+    host: &dyn Host,
+    stopped: &[Workload<'_>],
+    page: &Workload<'_>,
+    page_pods: &str,
+) -> Result<crate::Observation> {
+    use crate::Observation;
+    let mut waiting = Vec::new();
+    for workload in stopped {
+        let object = host.kube_get(
+            workload.kind.api_version(),
+            workload.kind.kind(),
+            workload.name,
+        )?;
+        waiting.extend(match workload.kind {
+            WorkloadKind::Job => job_still_running(workload.label, workload.name, object.as_ref()),
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
+                still_running(workload.label, object.as_ref())
+            }
+        });
+    }
+    match page.observe(host)? {
+        Readiness::Ready => {}
+        Readiness::Waiting(what) => waiting.push(what),
+        Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
+    }
+    if waiting.is_empty() {
+        return Ok(Observation::suspended(
+            "paused: no workload runs, data kept",
+        ));
+    }
+    if let Some((reason, message)) =
+        stuck_container(&host.kube_list("v1", "Pod", Some(page_pods))?)
+    {
+        return Ok(Observation::failed(reason, message));
+    }
+    Ok(Observation::provisioning(format!(
+        "pausing: waiting for {}",
+        waiting.join("; ")
+    )))
+}
+
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,7 @@
 
 mod backend;
 mod error;
+mod exports;
 mod guest;
 mod host;
 mod imports;

@@ -1,12 +1,11 @@
-//! Bindings of `storeplane:engine@0.2.x`: conversions between its types and
-//! the host's, and one call of an export, including the optional
-//! operations 0.2 added. The shared imports are
-//! [`crate::imports`]'.
+//! Bindings of `storeplane:engine@0.2.x`. The shared imports are
+//! [`crate::imports`]', the shared exports [`crate::exports`]'; this module
+//! adds what 0.2 added: the optional operations, custom domains and
+//! suspension.
 
 use crate::{
     guest::{self, Operation},
     host::{ObservedPhase, Op, Returned},
-    manifest::Capability,
     state::CallState,
 };
 
@@ -27,32 +26,29 @@ use storeplane::engine::types::{
 pub const VERSION_PREFIX: &str = "0.2.";
 
 crate::imports::shared_imports!();
+crate::exports::shared_exports!(|ctx| {
+    extra_hosts: ctx.extra_hosts.clone(),
+    suspended: ctx.suspended,
+});
 
-/// Converts a store context to the WIT record.
-fn store_context(ctx: &crate::StoreContext) -> StoreContext {
-    StoreContext {
-        id: ctx.id.clone(),
-        name: ctx.name.clone(),
-        namespace: ctx.namespace.clone(),
-        tenant: ctx.tenant.clone(),
-        config: ctx.config.to_string(),
-        generation: ctx.generation,
-        host: ctx.host.clone(),
-        ingress_class: ctx.ingress_class.clone(),
-        storage_class: ctx.storage_class.clone(),
-        tls: ctx.tls,
-        cluster_issuer: ctx.cluster_issuer.clone(),
-        extra_hosts: ctx.extra_hosts.clone(),
-        suspended: ctx.suspended,
-    }
+fn operations(i: &EngineInfo) -> Vec<Operation> {
+    i.operations
+        .iter()
+        .map(|o| match o {
+            WitOperation::Backup => Operation::Backup,
+            WitOperation::Restore => Operation::Restore,
+            WitOperation::Suspend => Operation::Suspend,
+            WitOperation::Resume => Operation::Resume,
+        })
+        .collect()
 }
 
-fn operation(o: WitOperation) -> Operation {
-    match o {
-        WitOperation::Backup => Operation::Backup,
-        WitOperation::Restore => Operation::Restore,
-        WitOperation::Suspend => Operation::Suspend,
-        WitOperation::Resume => Operation::Resume,
+fn phase(p: Phase) -> ObservedPhase {
+    match p {
+        Phase::Provisioning => ObservedPhase::Provisioning,
+        Phase::Ready => ObservedPhase::Ready,
+        Phase::Failed => ObservedPhase::Failed,
+        Phase::Suspended => ObservedPhase::Suspended,
     }
 }
 
@@ -78,58 +74,6 @@ fn job_status(s: JobStatus) -> guest::JobStatus {
     }
 }
 
-fn capability(c: WitCapability) -> Capability {
-    match c {
-        WitCapability::KubeRead => Capability::KubeRead,
-        WitCapability::KubeWrite => Capability::KubeWrite,
-        WitCapability::Helm => Capability::Helm,
-        WitCapability::Secrets => Capability::Secrets,
-    }
-}
-
-fn info(i: EngineInfo) -> guest::Info {
-    guest::Info {
-        id: i.id,
-        display_name: i.display_name,
-        version: i.version,
-        description: i.description,
-        config_schema: i.config_schema,
-        capabilities: i.capabilities.into_iter().map(capability).collect(),
-        operations: i.operations.into_iter().map(operation).collect(),
-    }
-}
-
-fn failure(f: Failure) -> guest::Failure {
-    guest::Failure {
-        reason: f.reason,
-        message: f.message,
-        retryable: f.retryable,
-    }
-}
-
-fn observation(o: Observation) -> guest::Observation {
-    guest::Observation {
-        phase: match o.phase {
-            Phase::Provisioning => ObservedPhase::Provisioning,
-            Phase::Ready => ObservedPhase::Ready,
-            Phase::Failed => ObservedPhase::Failed,
-            Phase::Suspended => ObservedPhase::Suspended,
-        },
-        message: o.message,
-        reason: o.reason,
-        storefront_url: o.storefront_url,
-        admin_url: o.admin_url,
-        credentials_secret: o.credentials_secret,
-    }
-}
-
-fn problem(e: FieldError) -> guest::FieldError {
-    guest::FieldError {
-        field: e.field,
-        message: e.message,
-    }
-}
-
 /// Calls `op` on a fresh instance.
 pub(crate) async fn invoke(
     pre: &EnginePre<CallState>,
@@ -138,41 +82,11 @@ pub(crate) async fn invoke(
 ) -> wasmtime::Result<Returned> {
     let bindings = pre.instantiate_async(&mut *store).await?;
     let guest = bindings.storeplane_engine_plugin();
+    let op = match invoke_shared(guest, store, op).await? {
+        Ok(returned) => return Ok(returned),
+        Err(op) => op,
+    };
     Ok(match op {
-        Op::Describe => Returned::Info(info(guest.call_describe(&mut *store).await?)),
-        Op::Validate(config) => Returned::Problems(
-            guest
-                .call_validate(&mut *store, &config)
-                .await?
-                .into_iter()
-                .map(problem)
-                .collect(),
-        ),
-        Op::Provision(ctx) => Returned::Done(
-            guest
-                .call_provision(&mut *store, &store_context(&ctx))
-                .await?
-                .map_err(failure),
-        ),
-        Op::Observe(ctx) => Returned::Observed(
-            guest
-                .call_observe(&mut *store, &store_context(&ctx))
-                .await?
-                .map(observation)
-                .map_err(failure),
-        ),
-        Op::Deprovision(ctx) => Returned::Done(
-            guest
-                .call_deprovision(&mut *store, &store_context(&ctx))
-                .await?
-                .map_err(failure),
-        ),
-        Op::Upgrade(ctx, from) => Returned::Done(
-            guest
-                .call_upgrade(&mut *store, &store_context(&ctx), &from)
-                .await?
-                .map_err(failure),
-        ),
         Op::Backup(ctx, a) => Returned::Job(
             guest
                 .call_backup(&mut *store, &store_context(&ctx), &archive(&a))
@@ -199,5 +113,17 @@ pub(crate) async fn invoke(
                 .await?
                 .map_err(failure),
         ),
+        // `invoke_shared` answers these; one coming back is the host's bug.
+        shared @ (Op::Describe
+        | Op::Validate(_)
+        | Op::Provision(_)
+        | Op::Observe(_)
+        | Op::Deprovision(_)
+        | Op::Upgrade(..)) => {
+            return Err(wasmtime::Error::msg(format!(
+                "{} came back from the shared exports",
+                shared.name()
+            )));
+        }
     })
 }

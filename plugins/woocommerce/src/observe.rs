@@ -1,10 +1,10 @@
 //! `observe`: the store's phase from its objects.
 
-use storeplane_plugin_sdk::objects::stuck_container;
 use storeplane_plugin_sdk::readiness::{
-    Readiness, Workload, job_still_running, observe_all, still_running, stuck_release_container,
+    Readiness, Workload, observe_all, observe_paused as observe_paused_store,
+    stuck_release_container,
 };
-use storeplane_plugin_sdk::{Host, Observation, Result, Store};
+use storeplane_plugin_sdk::{Host, Observation, Phase, Result, Store};
 
 use crate::{CHART, Config, Names, helm_values, release_name, site_url};
 
@@ -59,37 +59,25 @@ fn observe_paused(
     names: &Names,
     job_name: &str,
 ) -> Result<Observation> {
-    let mut waiting = Vec::new();
-    for (kind, label, name) in [
-        ("StatefulSet", "MySQL", &names.mysql),
-        ("Deployment", "WordPress", &names.wordpress),
-    ] {
-        let object = host.kube_get("apps/v1", kind, name)?;
-        waiting.extend(still_running(label, object.as_ref()));
-    }
-    let job = host.kube_get("batch/v1", "Job", job_name)?;
-    waiting.extend(job_still_running("setup", job_name, job.as_ref()));
-    match Workload::deployment("the paused page", &names.paused).observe(host)? {
-        Readiness::Ready => {}
-        Readiness::Waiting(what) => waiting.push(what),
-        Readiness::Failed { reason, message } => return Ok(Observation::failed(reason, message)),
-    }
-    if waiting.is_empty() {
-        let paused = Observation::suspended("paused: no workload runs, data kept");
-        return Ok(with_urls(paused, store, names));
-    }
-    // Only the paused page's Pods: the shop's own are being stopped.
-    let selector = format!(
+    let page_pods = format!(
         "app.kubernetes.io/name={CHART},app.kubernetes.io/instance={},app.kubernetes.io/component=paused",
         release_name(store)
     );
-    if let Some((reason, message)) =
-        stuck_container(&host.kube_list("v1", "Pod", Some(&selector))?)
-    {
-        return Ok(Observation::failed(reason, message));
-    }
-    let pausing = Observation::provisioning(format!("pausing: waiting for {}", waiting.join("; ")));
-    Ok(with_urls(pausing, store, names))
+    let observed = observe_paused_store(
+        host,
+        &[
+            Workload::stateful_set("MySQL", &names.mysql),
+            Workload::deployment("WordPress", &names.wordpress),
+            Workload::job("setup", job_name),
+        ],
+        &Workload::deployment("the paused page", &names.paused),
+        &page_pods,
+    )?;
+    Ok(if observed.phase == Phase::Failed {
+        observed
+    } else {
+        with_urls(observed, store, names)
+    })
 }
 
 /// The shop's addresses (on its canonical host) and the admin credentials.
