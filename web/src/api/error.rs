@@ -34,6 +34,20 @@ pub enum ApiError {
         /// Per-field problems.
         violations: Vec<FieldViolation>,
     },
+    /// ALREADY_EXISTS: something the request names belongs to another
+    /// resource (a store name, a custom domain), as the server's
+    /// `google.rpc.ResourceInfo` says.
+    #[error("{message}")]
+    AlreadyExists {
+        /// `ResourceInfo.resource_type`: `store`, `domain`, …
+        resource_type: String,
+        /// `ResourceInfo.resource_name`: the name that is taken.
+        name: String,
+        /// `ResourceInfo.description`: why, about that name.
+        description: String,
+        /// The server's message.
+        message: String,
+    },
     /// Any other refusal (not found, precondition, quota, …).
     #[error("{message}")]
     Rejected {
@@ -126,6 +140,19 @@ impl From<Status> for ApiError {
                     violations,
                 }
             }
+            Code::AlreadyExists => {
+                let details = status.get_error_details();
+                let info = details.resource_info();
+                let field = |f: fn(&tonic_types::ResourceInfo) -> &String| {
+                    info.map(f).cloned().unwrap_or_default()
+                };
+                Self::AlreadyExists {
+                    resource_type: field(|i| &i.resource_type),
+                    name: field(|i| &i.resource_name),
+                    description: field(|i| &i.description),
+                    message,
+                }
+            }
             Code::Unavailable => unreachable(message),
             Code::Unknown | Code::Internal if looks_like_transport(&message) => {
                 unreachable(message)
@@ -177,6 +204,31 @@ mod tests {
                 violations: vec![]
             }
         );
+    }
+
+    #[test]
+    fn already_exists_carries_what_is_taken_from_resource_info() {
+        let mut details = ErrorDetails::new();
+        details.set_resource_info("domain", "shop.example.com", "", "served by another store");
+        let status = Status::with_error_details(
+            Code::AlreadyExists,
+            "domain \"shop.example.com\" already exists: served by another store",
+            details,
+        );
+        let err = ApiError::from(status);
+        assert_eq!(
+            err,
+            ApiError::AlreadyExists {
+                resource_type: "domain".into(),
+                name: "shop.example.com".into(),
+                description: "served by another store".into(),
+                message: "domain \"shop.example.com\" already exists: served by another store"
+                    .into(),
+            }
+        );
+        assert!(!err.is_transient());
+        let bare = ApiError::from(Status::already_exists("taken"));
+        assert!(matches!(bare, ApiError::AlreadyExists { name, .. } if name.is_empty()));
     }
 
     #[test]

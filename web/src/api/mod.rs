@@ -141,6 +141,55 @@ impl Api {
             .into_inner())
     }
 
+    /// Pauses a store (its engine must list `suspend`); `etag` as for
+    /// [`Api::delete_store`]. The watch then shows the engine pausing it.
+    pub async fn suspend_store(&self, name: &str, etag: &str) -> Result<pb::Store> {
+        let request = pb::SuspendStoreRequest {
+            name: name.to_owned(),
+            etag: etag.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .suspend_store(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Brings a suspended store back.
+    pub async fn resume_store(&self, name: &str, etag: &str) -> Result<pb::Store> {
+        let request = pb::ResumeStoreRequest {
+            name: name.to_owned(),
+            etag: etag.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .resume_store(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Replaces a store's custom domains with `domains` (the full list).
+    pub async fn set_store_custom_domains(
+        &self,
+        name: &str,
+        domains: Vec<String>,
+        etag: &str,
+    ) -> Result<pb::Store> {
+        let request = pb::SetStoreCustomDomainsRequest {
+            name: name.to_owned(),
+            custom_domains: domains,
+            etag: etag.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .set_store_custom_domains(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
     /// The store's admin login (audited on the server). Kept only in the
     /// component that shows it, never in the app state or storage.
     pub async fn reveal_store_credentials(&self, name: &str) -> Result<pb::StoreCredentials> {

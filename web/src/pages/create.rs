@@ -5,7 +5,6 @@
 use std::{cell::Cell, rc::Rc};
 
 use storeplane_proto::v1::{CreateStoreRequest, Engine};
-use tonic::Code;
 use yew::prelude::*;
 
 use crate::{
@@ -15,8 +14,11 @@ use crate::{
     hooks::{Load, report_unauthenticated, use_api, use_load, use_route, use_session},
     route::Route,
     schema::ConfigSchema,
-    state::{CreateForm, FormAction},
-    validate::{self, NAME_MAX_LEN, NAME_MIN_LEN},
+    state::{
+        CreateForm, FormAction,
+        domains::{conflict_violation, engine_serves_domains},
+    },
+    validate::{self, DOMAINS_FIELD, NAME_MAX_LEN, NAME_MIN_LEN},
 };
 
 /// The id of the control that shows `field`'s errors, to focus it.
@@ -24,6 +26,7 @@ fn control_id(field: &str) -> String {
     match field.strip_prefix("config.") {
         Some(key) => format!("config-{key}"),
         None if field == "engine" => "engine-0".to_owned(),
+        None if field == DOMAINS_FIELD => "store-domains".to_owned(),
         None => "store-name".to_owned(),
     }
 }
@@ -77,7 +80,17 @@ pub fn CreatePage() -> Html {
         });
     }
 
-    let client_errors = form.client_errors(schema_ok.as_ref());
+    // Custom domains, when the chosen engine serves them, are checked
+    // against the server's base domain as the server will.
+    let base_domain = session
+        .server()
+        .map(|i| i.base_domain.clone())
+        .unwrap_or_default();
+    let domains_offered = selected.is_some() && engine_serves_domains(selected.as_ref());
+    let client_errors = form.client_errors(
+        schema_ok.as_ref(),
+        domains_offered.then_some(base_domain.as_str()),
+    );
     let error_for = |field: &str| form.error_for(field, &client_errors);
 
     let on_name = {
@@ -90,6 +103,17 @@ pub fn CreatePage() -> Html {
     let on_name_blur = {
         let form = form.dispatcher();
         Callback::from(move |_: FocusEvent| form.dispatch(FormAction::Touch("name".into())))
+    };
+    let on_domains = {
+        let form = form.dispatcher();
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            form.dispatch(FormAction::SetDomains(input.value()));
+        })
+    };
+    let on_domains_blur = {
+        let form = form.dispatcher();
+        Callback::from(move |_: FocusEvent| form.dispatch(FormAction::Touch(DOMAINS_FIELD.into())))
     };
     let on_config = {
         let form = form.dispatcher();
@@ -126,6 +150,11 @@ pub fn CreatePage() -> Html {
                 return;
             };
             let request_id = form.request_id.clone().unwrap_or_else(browser::random_uuid);
+            let domains = if domains_offered {
+                form.custom_domains()
+            } else {
+                Vec::new()
+            };
             in_flight.set(true);
             form.dispatch(FormAction::Submit {
                 request_id: request_id.clone(),
@@ -136,6 +165,7 @@ pub fn CreatePage() -> Html {
                 config: Some(json_to_struct(config)),
                 request_id,
                 tenant: String::new(),
+                custom_domains: domains.clone(),
             };
             let (api, session, navigate) = (api.clone(), session.clone(), navigate.clone());
             let (dispatcher, in_flight) = (form.dispatcher(), Rc::clone(&in_flight));
@@ -156,14 +186,16 @@ pub fn CreatePage() -> Html {
                     }
                     Err(err) => {
                         let violations = match &err {
-                            // A taken name is about the name field.
-                            ApiError::Rejected {
-                                code: Code::AlreadyExists,
-                                message,
-                            } => vec![FieldViolation {
-                                field: "name".into(),
-                                description: message.clone(),
-                            }],
+                            // A taken domain is about the domains field,
+                            // a taken name about the name field.
+                            ApiError::AlreadyExists { message, .. } => {
+                                vec![
+                                    conflict_violation(&err, &domains).unwrap_or(FieldViolation {
+                                        field: "name".into(),
+                                        description: message.clone(),
+                                    }),
+                                ]
+                            }
                             other => other.violations().to_vec(),
                         };
                         let first = violations.first().map(|v| control_id(&v.field));
@@ -282,6 +314,9 @@ pub fn CreatePage() -> Html {
                         { "." }
                     </p>
                 </div>
+                if domains_offered {
+                    { domains_field(&form.domains, error_for(DOMAINS_FIELD), &base_domain, submitting, on_domains, on_domains_blur) }
+                }
                 if let Some(engine) = &selected {
                     <fieldset class="fieldset" disabled={submitting}>
                         <legend class="fieldset__legend">{ format!("{} settings", if engine.display_name.is_empty() { &engine.id } else { &engine.display_name }) }</legend>
@@ -304,5 +339,41 @@ pub fn CreatePage() -> Html {
                 </div>
             </form>
         </section>
+    }
+}
+
+/// The optional custom domains field of the create form.
+fn domains_field(
+    value: &str,
+    error: Option<String>,
+    base_domain: &str,
+    disabled: bool,
+    oninput: Callback<InputEvent>,
+    onblur: Callback<FocusEvent>,
+) -> Html {
+    let described = if error.is_some() {
+        "store-domains-error store-domains-hint"
+    } else {
+        "store-domains-hint"
+    };
+    html! {
+        <div class={classes!("field", error.is_some().then_some("field--invalid"))}>
+            <label for="store-domains" class="field__label">
+                { "Custom domains " }<span class="field__optional">{ "(optional)" }</span>
+            </label>
+            <input id="store-domains" name="custom_domains" class="input" type="text" value={value.to_owned()}
+                   autocomplete="off" spellcheck="false" autocapitalize="none"
+                   placeholder="shop.example.com, www.shop.example.com" {disabled} {oninput} {onblur}
+                   aria-invalid={error.is_some().then_some("true")}
+                   aria-describedby={described} />
+            if let Some(err) = error {
+                <p id="store-domains-error" class="field__error" aria-live="polite">{ err }</p>
+            }
+            <p id="store-domains-hint" class="field__hint">
+                { "Your own host names for the store, separated by commas. Each needs a DNS record" }
+                if base_domain.is_empty() { { "; the store page shows which once the store exists." } }
+                else { { " pointing at the store's address under " }<code>{ base_domain.to_owned() }</code>{ "; the store page lists them." } }
+            </p>
+        </div>
     }
 }

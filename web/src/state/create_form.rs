@@ -8,7 +8,11 @@ use std::{
 
 use yew::Reducible;
 
-use crate::{api::FieldViolation, schema::ConfigSchema, validate};
+use crate::{
+    api::FieldViolation,
+    schema::ConfigSchema,
+    validate::{self, DOMAINS_FIELD},
+};
 
 /// The form's state.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -19,6 +23,8 @@ pub struct CreateForm {
     pub engine: Option<String>,
     /// Config values as the controls hold them (text), by property name.
     pub values: BTreeMap<String, String>,
+    /// Custom domains as typed (separated by commas, spaces or lines).
+    pub domains: String,
     /// Fields the person has left at least once: their client-side errors
     /// show from then on (not while typing the first characters).
     pub touched: BTreeSet<String>,
@@ -57,7 +63,9 @@ pub enum FormAction {
         /// The control's text.
         value: String,
     },
-    /// A field lost focus (`name` or `config.<key>`).
+    /// The custom domains field changed.
+    SetDomains(String),
+    /// A field lost focus (`name`, `custom_domains` or `config.<key>`).
     Touch(String),
     /// Submit pressed while client-side errors remain.
     Attempted,
@@ -86,8 +94,24 @@ impl CreateForm {
         self.form_error = None;
     }
 
-    /// Client-side problems, keyed like server violations.
-    pub fn client_errors(&self, schema: Option<&ConfigSchema>) -> BTreeMap<String, String> {
+    /// The custom domains to send, as the API takes them.
+    pub fn custom_domains(&self) -> Vec<String> {
+        self.domains
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .map(validate::normalize_domain)
+            .filter(|d| !d.is_empty())
+            .collect()
+    }
+
+    /// Client-side problems, keyed like server violations. `domains` is
+    /// the server's base domain when the chosen engine serves custom
+    /// domains (they are checked then, all under `custom_domains`), `None`
+    /// when it does not (the field is hidden and nothing is sent).
+    pub fn client_errors(
+        &self,
+        schema: Option<&ConfigSchema>,
+        domains: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let mut errors = BTreeMap::new();
         if let Err(why) = validate::store_name(&self.name) {
             errors.insert("name".to_owned(), why.to_string());
@@ -97,6 +121,13 @@ impl CreateForm {
         }
         if let Some(Err(config_errors)) = schema.map(|s| s.to_config(&self.values)) {
             errors.extend(config_errors);
+        }
+        if let Some(platform) = domains {
+            let problems = validate::custom_domains(&self.custom_domains(), platform);
+            if !problems.is_empty() {
+                let text: Vec<String> = problems.into_values().collect();
+                errors.insert(DOMAINS_FIELD.to_owned(), text.join("; "));
+            }
         }
         errors
     }
@@ -120,6 +151,7 @@ impl CreateForm {
         let known = |field: &str| {
             field == "name"
                 || field == "engine"
+                || field == DOMAINS_FIELD
                 || field.strip_prefix("config.").is_some_and(|key| {
                     schema.is_some_and(|s| s.fields.iter().any(|f| f.key == key))
                 })
@@ -141,6 +173,7 @@ impl Reducible for CreateForm {
             // Nothing changes while a submission is in flight (the controls
             // are disabled too): what is sent is what is shown.
             FormAction::SetName(_)
+            | FormAction::SetDomains(_)
             | FormAction::SelectEngine { .. }
             | FormAction::SetValue { .. }
             | FormAction::Submit { .. }
@@ -167,6 +200,10 @@ impl Reducible for CreateForm {
                 next.values.insert(key, value);
                 next.edited(&field);
             }
+            FormAction::SetDomains(domains) => {
+                next.domains = domains;
+                next.edited(DOMAINS_FIELD);
+            }
             FormAction::Touch(field) => {
                 if !next.touched.insert(field) {
                     return self;
@@ -185,10 +222,23 @@ impl Reducible for CreateForm {
             } => {
                 next.submitting = false;
                 next.form_error = Some(message);
-                next.server_errors = violations
-                    .into_iter()
-                    .map(|v| (v.field, v.description))
-                    .collect();
+                next.server_errors = BTreeMap::new();
+                for v in violations {
+                    // One field holds every domain: `custom_domains[i]`
+                    // violations show under it together.
+                    let field = if v.field.starts_with(DOMAINS_FIELD) {
+                        DOMAINS_FIELD.to_owned()
+                    } else {
+                        v.field
+                    };
+                    next.server_errors
+                        .entry(field)
+                        .and_modify(|text: &mut String| {
+                            text.push_str("; ");
+                            text.push_str(&v.description);
+                        })
+                        .or_insert(v.description);
+                }
             }
             FormAction::Succeeded => next.submitting = false,
         }
@@ -224,7 +274,7 @@ mod tests {
     #[test]
     fn the_name_is_checked_while_typing_other_fields_once_left() {
         let form = run(vec![woo(), FormAction::SetName("Bad".into())]);
-        let client = form.client_errors(None);
+        let client = form.client_errors(None, None);
         assert!(
             form.error_for("name", &client)
                 .is_some_and(|e| e.contains("lowercase"))
@@ -329,6 +379,61 @@ mod tests {
             form.error_for("name", &none).is_some(),
             "other fields keep theirs"
         );
+    }
+
+    #[test]
+    fn custom_domains_are_split_normalized_and_checked_only_when_offered() {
+        let form = run(vec![
+            woo(),
+            FormAction::SetDomains(" Shop.Example.com, www.shop.example.com\nbad ".into()),
+        ]);
+        assert_eq!(
+            form.custom_domains(),
+            ["shop.example.com", "www.shop.example.com", "bad"]
+        );
+        let offered = form.client_errors(None, Some("localhost"));
+        assert_eq!(
+            offered.get("custom_domains").map(String::as_str),
+            Some("\"bad\" must be a full domain name such as shop.example.com")
+        );
+        assert!(
+            !form
+                .client_errors(None, None)
+                .contains_key("custom_domains")
+        );
+        let empty = run(vec![woo(), FormAction::SetDomains(" , ".into())]);
+        assert!(empty.custom_domains().is_empty());
+        assert!(
+            !empty
+                .client_errors(None, Some(""))
+                .contains_key("custom_domains")
+        );
+    }
+
+    #[test]
+    fn server_violations_of_single_domains_show_under_the_one_field() {
+        let form = run(vec![
+            woo(),
+            FormAction::SetDomains("a.example b.example".into()),
+            FormAction::Submit {
+                request_id: "r".into(),
+            },
+            FormAction::Failed {
+                message: "invalid request".into(),
+                violations: vec![
+                    violation("custom_domains[0]", "first"),
+                    violation("custom_domains[1]", "second"),
+                ],
+            },
+        ]);
+        let none = BTreeMap::new();
+        assert_eq!(
+            form.error_for("custom_domains", &none).as_deref(),
+            Some("first; second")
+        );
+        assert!(form.unplaced_errors(None).is_empty());
+        let edited = (*Rc::new(form).reduce(FormAction::SetDomains("a.example".into()))).clone();
+        assert_eq!(edited.error_for("custom_domains", &none), None);
     }
 
     #[test]

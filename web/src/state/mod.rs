@@ -3,9 +3,13 @@
 //! so every transition is unit-tested natively.
 
 pub mod create_form;
+pub mod domains;
+pub mod pause;
 pub mod session;
 pub mod stores;
 
 pub use create_form::{CreateForm, FormAction};
+pub use domains::{DomainChange, DomainsAction, DomainsForm};
+pub use pause::{PauseAction, Transition};
 pub use session::{InfoState, Session, SessionAction};
 pub use stores::{Connection, StoreFilter, StoresAction, StoresState};
