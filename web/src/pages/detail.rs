@@ -1,17 +1,21 @@
-//! One store: phase, conditions, addresses, configuration and the live
-//! timeline, with Retry for a failed store and Delete behind a dialog.
+//! One store: phase, conditions, addresses, custom domains, configuration
+//! and the live timeline, with Retry for a failed store, Suspend/Resume
+//! when its engine can, and Delete behind a dialog.
+
+mod actions;
+mod domains;
 
 use storeplane_proto::v1::{ConditionStatus, Store, StoreCredentials, StorePhase};
 use yew::prelude::*;
 
+use self::{actions::Actions, domains::CustomDomains};
 use crate::{
     api::{ApiError, struct_to_json},
-    components::{Dialog, Link, PhaseBadge, RelativeTime, Timeline},
-    hooks::{
-        Load, StoresContext, report_unauthenticated, use_api, use_load, use_route, use_session,
-    },
+    components::{Link, PhaseBadge, RelativeTime, Timeline},
+    hooks::{Load, StoresContext, report_unauthenticated, use_api, use_load, use_session},
     route::Route,
     schema::value_text,
+    state::pause::transition,
 };
 
 /// Properties of [`DetailPage`].
@@ -43,6 +47,8 @@ pub fn DetailPage(props: &DetailProps) -> Html {
         (props.name.clone(), revision),
         |api, (name, _)| async move { api.list_store_events(&name).await },
     );
+    // What the store's engine can do (Suspend, Resume, custom domains).
+    let engines = use_load((), |api, ()| async move { api.list_engines().await });
 
     let Some(store) = live else {
         return if !loaded {
@@ -74,6 +80,11 @@ pub fn DetailPage(props: &DetailProps) -> Html {
         }
         Load::Ready(list) => html! { <Timeline events={list.clone()} /> },
     };
+    let engine = engines
+        .ready()
+        .and_then(|list| list.iter().find(|e| e.id == store.engine))
+        .cloned();
+    let under_way = transition(&store);
 
     html! {
         <section class="page" aria-labelledby="page-title">
@@ -83,16 +94,32 @@ pub fn DetailPage(props: &DetailProps) -> Html {
                     <div class="title-row">
                         <h1 id="page-title">{ store.name.clone() }</h1>
                         <PhaseBadge phase={store.phase()} />
+                        if let Some(t) = under_way {
+                            <span class="transition" role="status" data-transition={t.slug()}>
+                                <span class="spinner" aria-hidden="true"></span>{ t.label() }
+                            </span>
+                        }
                     </div>
                     <p class="muted">{ format!("{} store · {}", store.engine, store.tenant) }</p>
                 </div>
-                <Actions store={store.clone()} />
+                <Actions store={store.clone()} engine={engine.clone()} />
             </header>
+            if store.phase() == StorePhase::Suspended && store.suspended {
+                <p class="alert alert--warning" data-notice="suspended">
+                    { "This store is paused: its workloads are stopped, its data is kept, and its address shows a “paused” page. Resume it to take orders again." }
+                </p>
+            }
             if store.phase() == StorePhase::Failed {
                 <FailurePanel store={store.clone()} />
             }
             <div class="detail-grid">
                 <div class="detail-grid__main">
+                    // Once the engines are known: whether it can have
+                    // custom domains depends on its engine. (If they
+                    // cannot be listed, the server decides.)
+                    if !matches!(*engines, Load::Loading) {
+                        <CustomDomains store={store.clone()} engine={engine} />
+                    }
                     <section class="card" aria-labelledby="timeline-title">
                         <h2 id="timeline-title" class="card__title">{ "Timeline" }</h2>
                         { timeline }
@@ -336,130 +363,5 @@ fn FailurePanel(props: &StoreProps) -> Html {
                 if *busy { <span class="spinner" aria-hidden="true"></span>{ "Retrying…" } } else { { "Retry" } }
             </button>
         </section>
-    }
-}
-
-#[function_component]
-fn Actions(props: &StoreProps) -> Html {
-    let open = use_state(|| false);
-    let deleting = props.store.phase() == StorePhase::Deleting;
-    let onclick = {
-        let open = open.clone();
-        Callback::from(move |_: MouseEvent| open.set(true))
-    };
-    let on_close = {
-        let open = open.clone();
-        Callback::from(move |()| open.set(false))
-    };
-    html! {
-        <div class="page__actions">
-            <button type="button" class="button button--danger" {onclick} disabled={deleting}
-                    aria-haspopup="dialog">
-                { if deleting { "Deleting…" } else { "Delete store" } }
-            </button>
-            if *open {
-                <DeleteDialog store={props.store.clone()} {on_close} />
-            }
-        </div>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct DeleteDialogProps {
-    store: Store,
-    on_close: Callback<()>,
-}
-
-#[function_component]
-fn DeleteDialog(props: &DeleteDialogProps) -> Html {
-    let api = use_api();
-    let session = use_session();
-    let navigate = use_route().navigate;
-    let typed = use_state(String::new);
-    let busy = use_state(|| false);
-    let error = use_state(|| None::<String>);
-    let name = props.store.name.clone();
-    let matches = *typed == name;
-
-    let oninput = {
-        let typed = typed.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            typed.set(input.value());
-        })
-    };
-    let onsubmit = {
-        let (api, session, busy, error) =
-            (api.clone(), session.clone(), busy.clone(), error.clone());
-        let (name, etag, on_close) = (
-            name.clone(),
-            props.store.etag.clone(),
-            props.on_close.clone(),
-        );
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            if !matches || *busy {
-                return;
-            }
-            busy.set(true);
-            error.set(None);
-            let (api, session, busy, error) =
-                (api.clone(), session.clone(), busy.clone(), error.clone());
-            let (name, etag, on_close, navigate) = (
-                name.clone(),
-                etag.clone(),
-                on_close.clone(),
-                navigate.clone(),
-            );
-            yew::platform::spawn_local(async move {
-                // The etag makes this "delete the store I looked at": if it
-                // changed meanwhile, the server refuses and we say so.
-                match api.delete_store(&name, &etag).await {
-                    Ok(_) => {
-                        on_close.emit(());
-                        navigate.emit(Route::Stores);
-                    }
-                    Err(ApiError::Unauthenticated(why)) => {
-                        busy.set(false);
-                        report_unauthenticated(&session, &api, why);
-                    }
-                    Err(err) => {
-                        busy.set(false);
-                        error.set(Some(err.to_string()));
-                    }
-                }
-            });
-        })
-    };
-    let cancel = {
-        let on_close = props.on_close.clone();
-        Callback::from(move |_: MouseEvent| on_close.emit(()))
-    };
-    html! {
-        <Dialog title={format!("Delete {name}?")} on_close={props.on_close.clone()} alert=true>
-            <form class="dialog__body" {onsubmit} novalidate=true>
-                <p id="delete-warning">
-                    { "This removes the store " }<strong>{ name.clone() }</strong>
-                    { " and everything it has — namespace, databases, volumes, secrets. Orders and products are lost. This cannot be undone." }
-                </p>
-                <div class="field">
-                    <label for="confirm-name" class="field__label">
-                        { "Type " }<strong class="mono">{ name.clone() }</strong>{ " to confirm" }
-                    </label>
-                    <input id="confirm-name" class="input" type="text" autocomplete="off" spellcheck="false"
-                           autocapitalize="none" value={(*typed).clone()} {oninput} disabled={*busy}
-                           aria-describedby="delete-warning" />
-                </div>
-                if let Some(err) = &*error {
-                    <p class="alert alert--error" role="alert">{ err.clone() }</p>
-                }
-                <div class="dialog__actions">
-                    <button type="button" class="button button--ghost" onclick={cancel}>{ "Cancel" }</button>
-                    <button type="submit" class="button button--danger" disabled={!matches || *busy}>
-                        if *busy { <span class="spinner" aria-hidden="true"></span>{ "Deleting…" } } else { { "Delete store" } }
-                    </button>
-                </div>
-            </form>
-        </Dialog>
     }
 }

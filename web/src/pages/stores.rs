@@ -9,6 +9,7 @@ use crate::{
     route::Route,
     state::{
         StoreFilter,
+        pause::transition,
         stores::{PHASES, phase_from_slug},
     },
 };
@@ -153,6 +154,9 @@ fn store_row(store: &Store) -> Html {
                 <Link to={Route::Store(store.name.clone())} class="table__name">{ store.name.clone() }</Link>
                 if store.phase() == StorePhase::Failed && !store.failure_reason.is_empty() {
                     <div class="table__sub">{ store.failure_reason.clone() }</div>
+                }
+                if let Some(t) = transition(store) {
+                    <div class="table__sub" data-transition={t.slug()}>{ t.label() }</div>
                 }
             </td>
             <td data-label="Engine"><span class="engine-tag">{ store.engine.clone() }</span></td>

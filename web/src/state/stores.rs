@@ -182,9 +182,10 @@ impl StoreFilter {
 }
 
 /// The phases a person can filter by, with their URL-friendly slugs.
-pub const PHASES: [(StorePhase, &str, &str); 4] = [
+pub const PHASES: [(StorePhase, &str, &str); 5] = [
     (StorePhase::Provisioning, "provisioning", "Provisioning"),
     (StorePhase::Ready, "ready", "Ready"),
+    (StorePhase::Suspended, "suspended", "Suspended"),
     (StorePhase::Failed, "failed", "Failed"),
     (StorePhase::Deleting, "deleting", "Deleting"),
 ];
@@ -454,11 +455,42 @@ mod tests {
     }
 
     #[test]
+    fn suspended_stores_are_filtered_by_their_own_phase() {
+        let s = run(
+            StoresState::default(),
+            vec![
+                StoresAction::Connected,
+                event(
+                    EventType::Added,
+                    Some(store("1", "open-shop", StorePhase::Ready, 1)),
+                    "",
+                ),
+                event(
+                    EventType::Added,
+                    Some(store("2", "paused-shop", StorePhase::Suspended, 2)),
+                    "",
+                ),
+                event(EventType::InitialListComplete, None, "1"),
+            ],
+        );
+        let filter = StoreFilter {
+            phase: phase_from_slug("suspended"),
+            engine: None,
+        };
+        let listed: Vec<&str> = filter.apply(&s).iter().map(|st| st.name.as_str()).collect();
+        assert_eq!(listed, ["paused-shop"]);
+    }
+
+    #[test]
     fn phase_slugs_round_trip() {
         for (phase, slug, _) in PHASES {
             assert_eq!(phase_from_slug(slug), Some(phase));
             assert_eq!(phase_names(phase).0, slug);
         }
         assert_eq!(phase_names(StorePhase::Unspecified).1, "Unknown");
+        assert_eq!(
+            phase_names(StorePhase::Suspended),
+            ("suspended", "Suspended")
+        );
     }
 }
