@@ -1,6 +1,13 @@
 //! The Job controller: one pod that runs for `job_duration` and then
 //! succeeds (or fails, when told to), the Job's status from it, and the
 //! Job's completion events. A finished Job is left alone.
+//!
+//! `spec.suspend` as Kubernetes' Job controller does it (checked against the
+//! real control plane): a suspended Job runs no pod (a running one is
+//! deleted), has no `startTime` and the condition `Suspended=True`
+//! (`JobSuspended`, "Job suspended"); resumed, it starts over — a new
+//! `startTime`, its clock from then — with `Suspended=False` (`JobResumed`,
+//! "Job resumed"). Suspending a finished Job changes nothing.
 
 use std::time::Duration;
 
@@ -51,12 +58,17 @@ impl Workload for Jobs {
             })
     }
 
-    /// A Job's clock starts once, at `status.startTime`.
-    fn generation(&self, _job: &Value) -> i64 {
-        0
+    /// A Job's clock starts at `status.startTime`, and again when it is
+    /// resumed: only `spec.suspend` (and the few other mutable fields)
+    /// change a Job's spec, and so its `metadata.generation`.
+    fn generation(&self, job: &Value) -> i64 {
+        meta::generation(job)
     }
 
     fn desired_pods(&self, job: &Value) -> Vec<(String, Value)> {
+        if suspended(job) {
+            return Vec::new();
+        }
         let name = meta::name(job).unwrap_or("");
         let pod_name = format!("{name}-{}", meta::stable_hash(&json!(meta::uid(job)), 5));
         vec![(pod_name.clone(), pods::build(job, &pod_name, json!({})))]
@@ -89,6 +101,11 @@ impl Workload for Jobs {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(meta::now);
+        if suspended(job) {
+            // Runs nothing until resumed, so never ends meanwhile.
+            *phase = Phase::Starting;
+            return status::suspended_job(job);
+        }
         if pods.failure.is_some() {
             // A Job whose pod is refused never runs, so never ends.
             *phase = Phase::Starting;
@@ -124,4 +141,9 @@ impl Workload for Jobs {
         }
         events
     }
+}
+
+/// Whether the Job is suspended (`spec.suspend`).
+fn suspended(job: &Value) -> bool {
+    job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
 }

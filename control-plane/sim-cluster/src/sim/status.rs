@@ -330,6 +330,31 @@ pub(crate) fn stateful_set_with(sts: &Value, existing: i64, ready: i64) -> Value
 
 /// A Job's status; `active` is how many of its pods exist (0 while
 /// admission refuses them: the Job then never finishes).
+/// A suspended, unfinished Job's status: no pod, no start time, the
+/// condition `Suspended=True`.
+pub(crate) fn suspended_job(job: &Value) -> Value {
+    let mut conditions = conditions_of(job);
+    set_condition(
+        &mut conditions,
+        "Suspended",
+        "True",
+        "JobSuspended",
+        "Job suspended",
+        false,
+    );
+    for c in &mut conditions {
+        if c.get("lastProbeTime").is_none_or(Value::is_null) {
+            c["lastProbeTime"] = c["lastTransitionTime"].clone();
+        }
+    }
+    json!({
+        "conditions": conditions,
+        "ready": 0,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    })
+}
+
 pub(crate) fn job(job: &Value, phase: Phase, start_time: &str, active: i64) -> Value {
     let completions = job
         .pointer("/spec/completions")
@@ -341,6 +366,20 @@ pub(crate) fn job(job: &Value, phase: Phase, start_time: &str, active: i64) -> V
         .and_then(Value::as_i64)
         .unwrap_or(6);
     let mut conditions = conditions_of(job);
+    let resumed = conditions.iter().any(|c| {
+        c.get("type").and_then(Value::as_str) == Some("Suspended")
+            && c.get("status").and_then(Value::as_str) == Some("True")
+    });
+    if resumed {
+        set_condition(
+            &mut conditions,
+            "Suspended",
+            "False",
+            "JobResumed",
+            "Job resumed",
+            false,
+        );
+    }
     let mut status = Map::new();
     status.insert("startTime".to_owned(), json!(start_time));
     let finished_at = job

@@ -451,3 +451,63 @@ async fn scale_subresource_changes_replicas() {
     })
     .await;
 }
+
+/// `spec.suspend` as the real Job controller answers it (checked against
+/// kube-controller-manager 1.37): suspended, no pod and no start time;
+/// resumed, a start time and completion; a finished Job ignores it.
+#[tokio::test]
+async fn a_suspended_job_runs_nothing_until_resumed() {
+    let (_cluster, client) = instant_cluster();
+    namespace(&client, "shop").await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "shop");
+    let job = json!({ "metadata": { "name": "setup" },
+        "spec": { "suspend": true, "template": { "spec": { "restartPolicy": "Never",
+            "containers": [{ "name": "s", "image": "busybox" }] } } } });
+    jobs.create(&PostParams::default(), &object(job))
+        .await
+        .unwrap();
+    let suspended =
+        json_of(&wait_for(&jobs, "setup", has_condition::<Job>("Suspended", "True")).await);
+    assert_eq!(condition(&suspended, "Suspended")["reason"], "JobSuspended");
+    assert_eq!(
+        condition(&suspended, "Suspended")["message"],
+        "Job suspended"
+    );
+    assert!(
+        suspended["status"].get("startTime").is_none(),
+        "{suspended:#}"
+    );
+    // An instant cluster would have finished it by now were it running.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let still = json_of(&jobs.get("setup").await.unwrap());
+    assert!(condition(&still, "Complete").is_null(), "{still:#}");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
+    assert!(
+        pods.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a suspended Job ran a pod"
+    );
+
+    let resume = json!({"spec": {"suspend": false}});
+    jobs.patch("setup", &PatchParams::default(), &Patch::Merge(&resume))
+        .await
+        .unwrap();
+    let done = json_of(&wait_for(&jobs, "setup", has_condition::<Job>("Complete", "True")).await);
+    assert_eq!(condition(&done, "Suspended")["status"], "False");
+    assert_eq!(condition(&done, "Suspended")["reason"], "JobResumed");
+    assert_eq!(condition(&done, "Suspended")["message"], "Job resumed");
+    assert!(done["status"]["startTime"].is_string(), "{done:#}");
+    assert_eq!(done["status"]["succeeded"], 1);
+
+    // Suspending a finished Job is accepted and changes nothing.
+    let suspend = json!({"spec": {"suspend": true}});
+    jobs.patch("setup", &PatchParams::default(), &Patch::Merge(&suspend))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = json_of(&jobs.get("setup").await.unwrap());
+    assert_eq!(after["status"], done["status"]);
+}
