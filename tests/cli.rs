@@ -261,6 +261,52 @@ async fn every_store_command_works_in_table_and_json(backend: Backend) -> Result
     let rolled = cli.ok(&["stores", "rollback", "shop", "--wait"]).await?;
     ensure!(rolled.stdout.contains("Ready"), "{}", rolled.stdout);
 
+    // Day-2: the static-site example (plugin API 0.1) cannot pause; a
+    // WooCommerce store gets a custom domain, is paused and resumed, each
+    // waiting for its generation.
+    let refused = cli.run(&["stores", "suspend", "shop"]).await?;
+    ensure!(
+        refused.code != 0 && refused.stderr.contains("engine static-site"),
+        "exit {}: {}",
+        refused.code,
+        refused.stderr
+    );
+    cli.ok(&[
+        "stores",
+        "create",
+        "napper",
+        "--engine",
+        "woocommerce",
+        "--config",
+        "admin_email=owner@example.com",
+        "--domain",
+        "napper.cli.example",
+        "--wait",
+    ])
+    .await?;
+    let domains = cli
+        .ok(&["stores", "domains", "napper", "shop.cli.example", "--wait"])
+        .await?;
+    ensure!(
+        domains.stdout.contains("shop.cli.example"),
+        "{}",
+        domains.stdout
+    );
+    let paused = cli.ok(&["stores", "suspend", "napper", "--wait"]).await?;
+    ensure!(paused.stdout.contains("Suspended"), "{}", paused.stdout);
+    let got = cli
+        .ok(&["stores", "get", "napper", "-o", "json"])
+        .await?
+        .json()?;
+    ensure!(
+        got["phase"] == "STORE_PHASE_SUSPENDED"
+            && got["suspended"] == true
+            && got["customDomains"] == serde_json::json!(["shop.cli.example"]),
+        "{got}"
+    );
+    let resumed = cli.ok(&["stores", "resume", "napper", "--wait"]).await?;
+    ensure!(resumed.stdout.contains("Ready"), "{}", resumed.stdout);
+
     // watch: the first list, as NDJSON.
     let mut watch = cli.command(&["stores", "watch", "shop", "-o", "json"])?;
     let mut child = watch.stdout(Stdio::piped()).spawn()?;
