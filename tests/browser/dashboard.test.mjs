@@ -4,7 +4,10 @@
 // token it prints, serves the built dashboard (through `--dashboard-dir`
 // when the binary has it, else from a tiny static server here with
 // `?api=`), and drives the UI like a person: sign in, create a store,
-// watch it appear live, open it, fail it and retry it, delete it.
+// watch it appear live, open it, fail it and retry it, delete it. A second
+// server that really provisions (simulated cluster, engine plugins) then
+// serves the day-2 steps: admin login, custom domains, suspend and resume,
+// and what a plugin API 0.1 engine (static-site) does not offer.
 //
 // Environment:
 //   STOREPLANE_BIN            server binary   (default <repo>/target/debug/storeplane)
@@ -65,6 +68,8 @@ async function step(name, fn, { skip = null } = {}) {
     results.push({ name, ok: false, why: err });
     console.log(`not ok - ${name}\n  ${String(err && err.stack || err).split("\n").join("\n  ")}`);
     await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+    // The day-2 steps drive the provisioning server's tab.
+    if (provisioner) await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, "-")}-provisioner`, { of: provisioner.page }).catch(() => {});
   }
 }
 
@@ -161,8 +166,8 @@ async function shot(name, { fullPage = true, of = page } = {}) {
 
 const text = (selector) => page.locator(selector).first().innerText({ timeout: TIMEOUT });
 
-async function waitText(selector, pattern) {
-  await page.waitForFunction(
+async function waitText(selector, pattern, on = page) {
+  await on.waitForFunction(
     ([sel, src]) => {
       const el = document.querySelector(sel);
       return el && new RegExp(src).test(el.textContent);
@@ -201,6 +206,8 @@ let token;
 let appUrl;
 let firstListMs = null;
 const shop = `e2e-shop-${Date.now().toString(36)}`;
+/** The provisioning server of the day-2 steps, once started. */
+let provisioner = null;
 
 try {
   assert(fs.existsSync(path.join(DASHBOARD, "index.html")), `no built dashboard in ${DASHBOARD} (run the builder first)`);
@@ -351,6 +358,7 @@ try {
     const created = page.locator(`tr[data-store="${shop}"] time`);
     assert(/ago|just now/.test(await created.innerText()), "relative creation time");
     assert((await created.getAttribute("title")).length > 0, "exact time on hover");
+    assert(await page.locator("#filter-phase option[value=suspended]").count() === 1, "Suspended is a phase to filter by");
     await page.selectOption("#filter-phase", "ready");
     await waitText(".empty h2", /No stores match/);
     await page.selectOption("#filter-phase", "provisioning");
@@ -501,7 +509,8 @@ try {
 
   await step("a provisioned store's admin login is shown on request, then hidden", async () => {
     // A second server that really provisions: the simulated cluster with no
-    // kubelet delay and the built engine plugins.
+    // kubelet delay and the built engine plugins. It stays up for the
+    // day-2 steps below.
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storeplane-e2e-provision-"));
     const extra = [
@@ -511,37 +520,157 @@ try {
       "--cors-allow-origins", appUrl,
     ];
     const { child, token: owner } = await startServer({ port, dataDir: dir, extra });
-    try {
-      const api = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
-      const other = await context.newPage();
-      await other.goto(`${appUrl}/stores/new${api}`);
-      await signIn(other, owner);
-      await other.goto(`${appUrl}/stores/new${api}`);
-      await other.locator("input[name=engine][value=woocommerce]").waitFor({ timeout: TIMEOUT });
-      await other.check("input[name=engine][value=woocommerce]");
-      await other.locator("#config-currency").waitFor({ timeout: TIMEOUT });
-      await other.fill("#store-name", "login-shop");
-      await other.fill("#config-admin_email", "owner@example.com");
-      await other.click("form button[type=submit]");
-      await other.waitForURL("**/stores/login-shop**", { timeout: TIMEOUT });
-      await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
-      assert(await other.locator(".admin-login .secret").count() === 0, "nothing shown before asking");
-      await other.click(".admin-login button:has-text('Show admin login')");
-      await other.locator(".admin-login .secret").waitFor({ timeout: TIMEOUT });
-      const login = await other.locator(".admin-login").innerText();
-      assert(login.includes("owner@example.com"), `username shown: ${login}`);
-      const password = (await other.locator(".admin-login .secret").innerText()).trim();
-      assert(/^[A-Za-z0-9]{32}$/.test(password), `a generated password: ${password.length} characters`);
-      await shot("store-admin-login", { of: other });
-      await other.click(".admin-login button:has-text('Hide admin login')");
-      await other.locator(".admin-login button:has-text('Show admin login')").waitFor({ timeout: TIMEOUT });
-      assert(await other.locator(".admin-login .secret").count() === 0, "hidden again");
-      assert(!(await other.content()).includes(password), "the password left the page");
-      await other.close();
-    } finally {
-      await stopServer(child);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const api = `?api=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+    const other = await context.newPage();
+    other.on("pageerror", (err) => consoleErrors.push(String(err)));
+    provisioner = { child, dir, api, page: other };
+    await other.goto(`${appUrl}/stores/new${api}`);
+    await signIn(other, owner);
+    await other.goto(`${appUrl}/stores/new${api}`);
+    await other.locator("input[name=engine][value=woocommerce]").waitFor({ timeout: TIMEOUT });
+    await other.check("input[name=engine][value=woocommerce]");
+    await other.locator("#config-currency").waitFor({ timeout: TIMEOUT });
+    await other.fill("#store-name", "login-shop");
+    await other.fill("#config-admin_email", "owner@example.com");
+    await other.click("form button[type=submit]");
+    await other.waitForURL("**/stores/login-shop**", { timeout: TIMEOUT });
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
+    assert(await other.locator(".admin-login .secret").count() === 0, "nothing shown before asking");
+    await other.click(".admin-login button:has-text('Show admin login')");
+    await other.locator(".admin-login .secret").waitFor({ timeout: TIMEOUT });
+    const login = await other.locator(".admin-login").innerText();
+    assert(login.includes("owner@example.com"), `username shown: ${login}`);
+    const password = (await other.locator(".admin-login .secret").innerText()).trim();
+    assert(/^[A-Za-z0-9]{32}$/.test(password), `a generated password: ${password.length} characters`);
+    await shot("store-admin-login", { of: other });
+    await other.click(".admin-login button:has-text('Hide admin login')");
+    await other.locator(".admin-login button:has-text('Show admin login')").waitFor({ timeout: TIMEOUT });
+    assert(await other.locator(".admin-login .secret").count() === 0, "hidden again");
+    assert(!(await other.content()).includes(password), "the password left the page");
+  });
+
+  await step("a store created with a custom domain keeps it from every other store", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/new${api}`);
+    await other.locator("input[name=engine][value=woocommerce]").waitFor({ timeout: TIMEOUT });
+    await other.check("input[name=engine][value=woocommerce]");
+    await other.locator("#store-domains").waitFor({ timeout: TIMEOUT });
+    await other.fill("#store-name", "other-shop");
+    await other.fill("#config-admin_email", "owner@example.com");
+    // The platform's own names are its stores': refused as the server would.
+    await other.fill("#store-domains", "Taken.Example.com, x.localhost");
+    await other.click("form button[type=submit]");
+    await waitText("#store-domains-error", /"x\.localhost" is under the platform's own domain/, other);
+    await other.fill("#store-domains", "Taken.Example.com");
+    await other.click("form button[type=submit]");
+    await other.waitForURL("**/stores/other-shop**", { timeout: TIMEOUT });
+    await other.locator('[data-domain="taken.example.com"]').waitFor({ timeout: TIMEOUT });
+  });
+
+  await step("adds a custom domain with client and server checks, shows its DNS record, removes one", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/login-shop${api}`);
+    await other.locator("[data-domains=editable]").waitFor({ timeout: TIMEOUT });
+    await waitText("[data-domains=editable]", /None yet/, other);
+    const add = () => other.click("[data-domains] button[type=submit]");
+    // Client-side: the server's words, before any request.
+    await other.fill("#domain-input", "shop");
+    await add();
+    await waitText("#domain-input-error", /"shop" must be a full domain name such as shop\.example\.com/, other);
+    assert(await other.getAttribute("#domain-input", "aria-invalid") === "true", "input marked invalid");
+    // Server-side: another store serves this one.
+    await other.fill("#domain-input", "taken.example.com");
+    await other.waitForFunction(() => !document.querySelector("#domain-input-error"), null, { timeout: TIMEOUT });
+    await add();
+    await waitText("#domain-input-error", /already served by another store/, other);
+    await shot("custom-domain-taken", { of: other });
+    // Accepted: listed with the record to create (typed in capitals).
+    await other.fill("#domain-input", "Shop.Example.com");
+    await add();
+    const row = other.locator('[data-domain="shop.example.com"]');
+    await row.waitFor({ timeout: TIMEOUT });
+    const record = (await row.locator(".dns-record").innerText()).trim();
+    assert(record === "CNAME shop.example.com → login-shop.localhost", `DNS record: ${record}`);
+    assert(await row.locator(".domain__apex").count() === 0, "a subdomain needs no ALIAS");
+    assert(await other.inputValue("#domain-input") === "", "input cleared once saved");
+    // An apex domain: the record, and the ALIAS/ANAME note beside it.
+    await other.fill("#domain-input", "example.org");
+    await add();
+    const apex = other.locator('[data-domain="example.org"]');
+    await apex.waitFor({ timeout: TIMEOUT });
+    assert(/ALIAS or ANAME/.test(await apex.locator(".domain__apex").innerText()), "apex note");
+    await shot("custom-domains", { of: other });
+    await apex.locator("button:has-text('Remove')").click();
+    await apex.waitFor({ state: "detached", timeout: TIMEOUT });
+    assert(await row.count() === 1, "the other domain stays");
+  });
+
+  await step("suspends a store after a confirmation (Pausing…, then Suspended) and resumes it to Ready", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/login-shop${api}`);
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
+    // Record every transition the page shows, however briefly.
+    await other.evaluate(() => {
+      window.__transitions = [];
+      new MutationObserver(() => {
+        for (const el of document.querySelectorAll(".title-row [data-transition]")) {
+          const t = el.getAttribute("data-transition");
+          if (window.__transitions.at(-1) !== t) window.__transitions.push(t);
+        }
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    const suspend = other.locator(".page__actions button:has-text('Suspend store')");
+    await suspend.waitFor({ timeout: TIMEOUT });
+    await suspend.click();
+    const dialog = other.locator("dialog[open]");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    const warning = await dialog.locator("#suspend-warning").innerText();
+    assert(/workloads stop/.test(warning) && /data is kept/.test(warning) && /paused/.test(warning), `the dialog says what happens: ${warning}`);
+    await other.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached", timeout: TIMEOUT });
+    assert(await other.locator(".badge[data-phase=ready]").count() === 1, "cancelled: still Ready");
+    await suspend.click();
+    await dialog.waitFor({ timeout: TIMEOUT });
+    await dialog.evaluate((d) => Promise.all(d.getAnimations({ subtree: true }).map((a) => a.finished)));
+    await shot("suspend-dialog", { fullPage: false, of: other });
+    await dialog.locator("button[type=submit]").click();
+    await other.locator(".badge[data-phase=suspended]").waitFor({ timeout: 60_000 });
+    await other.locator("[data-notice=suspended]").waitFor({ timeout: TIMEOUT });
+    assert(await suspend.count() === 0, "no Suspend for a suspended store");
+    const pausing = await other.evaluate(() => window.__transitions);
+    assert(pausing.includes("pausing"), `showed Pausing… on the way: ${JSON.stringify(pausing)}`);
+    await waitText("#timeline-title + *", /Suspended/, other);
+    await shot("store-suspended", { of: other });
+    await other.click(".page__actions button:has-text('Resume store')");
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: 60_000 });
+    const seen = await other.evaluate(() => window.__transitions);
+    assert(seen.includes("resuming"), `showed Resuming… on the way: ${JSON.stringify(seen)}`);
+    await suspend.waitFor({ timeout: TIMEOUT });
+    assert(await other.locator("[data-notice=suspended]").count() === 0, "no pause notice once Ready");
+  });
+
+  await step("a plugin API 0.1 engine (static-site) offers neither Suspend nor custom domains", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/new${api}`);
+    await other.locator("input[name=engine][value=static-site]").waitFor({ timeout: TIMEOUT });
+    await other.check("input[name=engine][value=static-site]");
+    await other.locator("#config-shop_title").waitFor({ timeout: TIMEOUT });
+    assert(await other.locator("#store-domains").count() === 0, "no custom domains field for a 0.1 engine");
+    await other.fill("#store-name", "static-shop");
+    await other.click("form button[type=submit]");
+    await other.waitForURL("**/stores/static-shop**", { timeout: TIMEOUT });
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: 60_000 });
+    await other.locator("[data-domains=unsupported]").waitFor({ timeout: TIMEOUT });
+    assert(/plugin API 0\.1/.test(await other.locator("[data-domains=unsupported]").innerText()), "says why");
+    assert(await other.locator("#domain-input").count() === 0, "nothing to add domains with");
+    // The engines are known by now (the domains card waits for them).
+    assert(await other.locator(".page__actions button:has-text('Suspend store')").count() === 0, "no Suspend for static-site");
+    assert(await other.locator(".page__actions button:has-text('Delete store')").count() === 1, "Delete still offered");
+    await shot("static-site-store", { of: other });
   });
 
   await step("no uncaught errors in the page", async () => {
@@ -553,6 +682,10 @@ try {
 } finally {
   await context?.close().catch(() => {});
   await stopServer(server).catch(() => {});
+  if (provisioner) {
+    await stopServer(provisioner.child).catch(() => {});
+    fs.rmSync(provisioner.dir, { recursive: true, force: true });
+  }
   staticServer?.close();
   fs.rmSync(profile, { recursive: true, force: true });
   fs.rmSync(dataDir, { recursive: true, force: true });
