@@ -30,26 +30,16 @@ pub fn custom_domain(domain: &str, platform_domain: &str) -> Result<(), String> 
 
 /// Every problem with a store's whole list of custom domains, keyed like
 /// the server's field violations (`custom_domains`, `custom_domains[i]`)
-/// and worded like them: the rule, duplicates, the maximum.
+/// and worded like them, by the same rules (`storeplane-rules`): the
+/// domain rule, duplicates, the maximum.
 pub fn custom_domains(domains: &[String], platform_domain: &str) -> BTreeMap<String, String> {
     let mut errors = BTreeMap::new();
-    if domains.len() > MAX_CUSTOM_DOMAINS {
-        errors.insert(
-            DOMAINS_FIELD.to_owned(),
-            format!(
-                "at most {MAX_CUSTOM_DOMAINS} custom domains per store (got {})",
-                domains.len()
-            ),
-        );
+    if let Err(why) = storeplane_rules::custom_domain_count(domains.len()) {
+        errors.insert(DOMAINS_FIELD.to_owned(), why.to_string());
     }
     for (i, domain) in domains.iter().enumerate() {
-        let problem = match custom_domain(domain, platform_domain) {
-            Err(why) => Some(why),
-            Ok(()) if domains[..i].contains(domain) => Some(format!("{domain:?} is listed twice")),
-            Ok(()) => None,
-        };
-        if let Some(why) = problem {
-            errors.insert(format!("{DOMAINS_FIELD}[{i}]"), why);
+        if let Err(why) = storeplane_rules::listed_custom_domain(domains, i, platform_domain) {
+            errors.insert(format!("{DOMAINS_FIELD}[{i}]"), format!("{domain:?} {why}"));
         }
     }
     errors

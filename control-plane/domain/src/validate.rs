@@ -32,32 +32,23 @@ pub fn request_id(id: &str) -> Result<(), String> {
     storeplane_rules::request_id(id).map_err(|e| e.to_string())
 }
 
-/// Checks a store's custom domains: each a host name per
-/// [`storeplane_rules::custom_domain`], none twice, at most
-/// [`MAX_CUSTOM_DOMAINS`]. Violations name `field[i]`.
+/// Checks a store's custom domains with the rules of `storeplane-rules`
+/// (each a host name outside the platform's domain, none twice, at most
+/// [`MAX_CUSTOM_DOMAINS`]). Violations name `field` or `field[i]`.
 pub fn custom_domains(
     domains: &[String],
     platform_domain: &str,
     field: &str,
 ) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    if domains.len() > MAX_CUSTOM_DOMAINS {
-        violations.push(FieldViolation::new(
-            field,
-            format!(
-                "at most {MAX_CUSTOM_DOMAINS} custom domains per store (got {})",
-                domains.len()
-            ),
-        ));
+    if let Err(why) = storeplane_rules::custom_domain_count(domains.len()) {
+        violations.push(FieldViolation::new(field, why.to_string()));
     }
     for (i, domain) in domains.iter().enumerate() {
-        let at = format!("{field}[{i}]");
-        if let Err(why) = storeplane_rules::custom_domain(domain, platform_domain) {
-            violations.push(FieldViolation::new(at, format!("{domain:?} {why}")));
-        } else if domains[..i].contains(domain) {
+        if let Err(why) = storeplane_rules::listed_custom_domain(domains, i, platform_domain) {
             violations.push(FieldViolation::new(
-                at,
-                format!("{domain:?} is listed twice"),
+                format!("{field}[{i}]"),
+                format!("{domain:?} {why}"),
             ));
         }
     }

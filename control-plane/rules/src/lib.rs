@@ -282,5 +282,75 @@ pub fn custom_domain(domain: &str, platform_domain: &str) -> Result<(), DomainEr
     Ok(())
 }
 
+/// Why one domain of a store's list is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedDomainError {
+    /// The domain itself breaks a rule.
+    Domain(DomainError),
+    /// An earlier entry of the list is the same domain.
+    Duplicate,
+}
+
+impl fmt::Display for ListedDomainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListedDomainError::Domain(e) => e.fmt(f),
+            ListedDomainError::Duplicate => f.write_str("is listed twice"),
+        }
+    }
+}
+
+/// A list of custom domains longer than [`MAX_CUSTOM_DOMAINS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyDomains {
+    /// How many the list has.
+    pub count: usize,
+}
+
+impl fmt::Display for TooManyDomains {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "at most {MAX_CUSTOM_DOMAINS} custom domains per store (got {})",
+            self.count
+        )
+    }
+}
+
+/// Checks the length of a store's list of custom domains.
+///
+/// # Errors
+///
+/// [`TooManyDomains`] past [`MAX_CUSTOM_DOMAINS`].
+pub fn custom_domain_count(count: usize) -> Result<(), TooManyDomains> {
+    if count > MAX_CUSTOM_DOMAINS {
+        return Err(TooManyDomains { count });
+    }
+    Ok(())
+}
+
+/// Checks entry `i` of a store's list of custom domains: the rule of
+/// [`custom_domain`], then that no earlier entry is the same domain.
+///
+/// # Errors
+///
+/// The first problem, as a [`ListedDomainError`].
+///
+/// # Panics
+///
+/// When `i` is not an index of `domains`.
+pub fn listed_custom_domain<S: AsRef<str>>(
+    domains: &[S],
+    i: usize,
+    platform_domain: &str,
+) -> Result<(), ListedDomainError> {
+    let domain = domains[i].as_ref();
+    custom_domain(domain, platform_domain).map_err(ListedDomainError::Domain)?;
+    if domains[..i].iter().any(|d| d.as_ref() == domain) {
+        return Err(ListedDomainError::Duplicate);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

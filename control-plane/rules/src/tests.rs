@@ -170,3 +170,27 @@ fn custom_domains_are_full_lowercase_host_names_outside_the_platform_domain() {
         "is under the platform's own domain, whose names belong to its stores"
     );
 }
+
+#[test]
+fn a_list_of_domains_is_checked_entry_by_entry_and_by_length() {
+    let list = ["a.example", "Bad", "a.example"];
+    assert_eq!(listed_custom_domain(&list, 0, ""), Ok(()));
+    assert_eq!(
+        listed_custom_domain(&list, 1, ""),
+        Err(ListedDomainError::Domain(DomainError::Character {
+            found: 'B'
+        }))
+    );
+    assert_eq!(
+        listed_custom_domain(&list, 2, ""),
+        Err(ListedDomainError::Duplicate)
+    );
+    assert_eq!(ListedDomainError::Duplicate.to_string(), "is listed twice");
+    assert_eq!(custom_domain_count(MAX_CUSTOM_DOMAINS), Ok(()));
+    assert_eq!(
+        custom_domain_count(MAX_CUSTOM_DOMAINS + 1)
+            .unwrap_err()
+            .to_string(),
+        "at most 10 custom domains per store (got 11)"
+    );
+}
