@@ -90,6 +90,7 @@ mod tests {
                 "installation",
                 "releases",
                 "store_changes",
+                "store_domains",
                 "store_events",
                 "stores",
                 "tenants",
@@ -99,7 +100,7 @@ mod tests {
         Migrator::down(&db, None).await?;
         assert!(tables(&db).await?.is_empty());
         Migrator::up(&db, None).await?;
-        assert_eq!(tables(&db).await?.len(), 9);
+        assert_eq!(tables(&db).await?.len(), 10);
         db.close().await?;
         let _ = std::fs::remove_file(path);
         Ok(())
