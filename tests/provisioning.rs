@@ -975,6 +975,39 @@ async fn a_store_is_paused_resumed_and_served_at_its_custom_domain(env: Env) -> 
         "a claim went away while paused"
     );
 
+    // Scaled back up by hand while paused: paused again, on the timeline.
+    let deployments = Api::<Deployment>::namespaced(kube.clone(), &ns);
+    let shop = deployments
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|d| d.metadata.name)
+        .find(|n| !n.ends_with("-paused"))
+        .context("the shop's Deployment")?;
+    deployments
+        .patch(
+            &shop,
+            &PatchParams {
+                field_manager: Some("kubectl-scale".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 1}})),
+        )
+        .await?;
+    drift_corrected(
+        &env,
+        &server,
+        &name,
+        &format!("Deployment {shop} changed by kubectl-scale"),
+    )
+    .await?;
+    let scaled = deployments.get(&shop).await?;
+    ensure!(
+        scaled.spec.replicas == Some(0),
+        "the paused shop was not scaled back to zero"
+    );
+
     stores
         .resume_store(pb::ResumeStoreRequest {
             name: name.clone(),

@@ -707,3 +707,47 @@ async fn a_suspended_store_is_paused_by_its_engine_and_resumed_to_ready() {
     // The engine version stays what it was: pausing is no upgrade.
     assert_eq!(store.engine_version, "1.0.0");
 }
+
+#[tokio::test]
+async fn a_paused_store_scaled_up_by_hand_is_paused_again() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("kept-paused").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    f.change(id, |s| s.suspend()).await;
+    f.engine.observe_next(ObservedPhase::Suspended);
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let paused = f.store(id).await.unwrap();
+    assert_eq!(paused.phase, Phase::Suspended);
+    let suspends = |engine: &ScriptedEngine| {
+        engine
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Suspend { .. }))
+            .count()
+    };
+    assert_eq!(suspends(&f.engine), 1);
+    let provisions_before = provisions(&f.engine);
+    f.ctx
+        .drift
+        .record(id, drift("Deployment", "web", Some("kubectl-scale")));
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    assert_eq!(suspends(&f.engine), 2, "the engine paused it again");
+    assert_eq!(
+        provisions(&f.engine),
+        provisions_before,
+        "a paused store is not provisioned"
+    );
+    let store = f.store(id).await.unwrap();
+    assert_eq!(
+        (store.phase, store.generation),
+        (Phase::Suspended, paused.generation),
+        "a correction is no new generation"
+    );
+    assert!(
+        f.timeline(id)
+            .await
+            .iter()
+            .any(|(reason, message)| reason == "DriftCorrected"
+                && message.starts_with("Deployment web changed by kubectl-scale")),
+    );
+}

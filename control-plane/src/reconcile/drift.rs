@@ -1,11 +1,12 @@
 //! Drift of an engine's objects: a Deployment, StatefulSet, Service or
-//! Ingress of a Ready store changed or deleted behind storeplane's back.
+//! Ingress of a Ready (or Suspended) store changed or deleted behind
+//! storeplane's back.
 //!
 //! The watches that already wake stores see it (no polling): a deletion, or
 //! a `managedFields` entry of another field manager that owns part of the
 //! object's `spec` (an edit, a `kubectl scale`) and is newer than the last
 //! one corrected. The store's next run has its engine converge the store
-//! again (`provision`, idempotent by contract: a server-side apply that
+//! again (`provision`, or `suspend` for a paused store; idempotent by contract: a server-side apply that
 //! takes storeplane's fields back), records `DriftCorrected` naming each
 //! object and who changed it, and counts it. Corrections are rate limited
 //! per store, so objects edited by hand in a loop cannot make the control

@@ -192,7 +192,9 @@ async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
             if drifted {
                 restore_baseline(ctx, &store).await?;
             }
-            if store.phase == Phase::Ready && !engine_drift.is_empty() {
+            // A paused store stays paused: someone scaling its shop back
+            // up by hand is drift too.
+            if matches!(store.phase, Phase::Ready | Phase::Suspended) && !engine_drift.is_empty() {
                 return correct_drift(ctx, &store, engine_drift).await;
             }
             Ok(Next::Done)
@@ -253,11 +255,15 @@ async fn correct_drift(ctx: &Context, store: &Store, drifts: Vec<Drift>) -> Resu
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    match ctx
-        .engines
-        .provision(&store.engine, &store_context(ctx, store))
-        .await
-    {
+    // The engine converges the store to what it should be: running, or
+    // paused (plugins are not asked to provision a suspended store).
+    let context = store_context(ctx, store);
+    let converged = if store.suspended {
+        ctx.engines.suspend(&store.engine, &context).await
+    } else {
+        ctx.engines.provision(&store.engine, &context).await
+    };
+    match converged {
         Ok(()) => {
             for drift in &real {
                 ctx.metrics.drift_corrected(&drift.kind);
