@@ -291,6 +291,19 @@ impl<C: DeserializeOwned> Store<C> {
     }
 }
 
+impl<C: Clone> Store<C> {
+    /// The same store with `suspended` set: how an engine's `suspend` and
+    /// `resume` can reuse its `provision`, whatever context they were
+    /// called with.
+    #[must_use]
+    pub fn with_suspended(&self, suspended: bool) -> Self {
+        Store {
+            suspended,
+            ..self.clone()
+        }
+    }
+}
+
 impl<C> Store<C> {
     /// `https` when the Ingress terminates TLS, else `http`.
     pub fn scheme(&self) -> &'static str {

@@ -403,10 +403,9 @@ impl StoreService {
 
     /// Pauses a store, when its engine can.
     pub async fn suspend(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
-        let current = self.repo.get(scope, store).await?;
-        self.require(&current, Operation::Suspend)?;
         let etag = etag.to_owned();
-        self.change(scope, store, &move |s: &mut Store| {
+        self.change(scope, store, &|s: &mut Store| {
+            self.require(s, Operation::Suspend)?;
             s.check_etag(&etag)?;
             s.suspend()
         })
@@ -415,10 +414,9 @@ impl StoreService {
 
     /// Brings a paused store back.
     pub async fn resume(&self, scope: &Scope, store: &StoreRef, etag: &str) -> Result<Store> {
-        let current = self.repo.get(scope, store).await?;
-        self.require(&current, Operation::Resume)?;
         let etag = etag.to_owned();
-        self.change(scope, store, &move |s: &mut Store| {
+        self.change(scope, store, &|s: &mut Store| {
+            self.require(s, Operation::Resume)?;
             s.check_etag(&etag)?;
             s.resume()
         })
@@ -439,22 +437,23 @@ impl StoreService {
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
-        let current = self.repo.get(scope, store).await?;
-        if !domains.is_empty()
-            && let Some(engine) = self.engine_of(&current)
-            && !engine_serves_custom_domains(&engine)
-        {
-            return Err(Error::FailedPrecondition {
-                kind: "OPERATION_NOT_SUPPORTED",
-                subject: format!("stores/{}", current.id),
-                description: format!(
-                    "engine {} is built against plugin API 0.1, which has no custom domains",
-                    engine.id
-                ),
-            });
-        }
         let etag = etag.to_owned();
-        self.change(scope, store, &move |s: &mut Store| {
+        // The store's engine is checked on the record the write reads: no
+        // read of its own before the transaction.
+        self.change(scope, store, &|s: &mut Store| {
+            if !domains.is_empty()
+                && let Some(engine) = self.engine_of(s)
+                && !engine_serves_custom_domains(&engine)
+            {
+                return Err(Error::FailedPrecondition {
+                    kind: "OPERATION_NOT_SUPPORTED",
+                    subject: format!("stores/{}", s.id),
+                    description: format!(
+                        "engine {} is built against plugin API 0.1, which has no custom domains",
+                        engine.id
+                    ),
+                });
+            }
             s.check_etag(&etag)?;
             s.set_custom_domains(domains.clone())
         })
@@ -470,6 +469,7 @@ impl StoreService {
 
     /// Refuses `operation` on `store` when its engine does not implement it
     /// (`FAILED_PRECONDITION` naming the engine; the plugin is not called).
+    /// Asked inside the write, on the record it changes.
     fn require(&self, store: &Store, operation: Operation) -> Result<()> {
         let Some(engine) = self.engine_of(store) else {
             return Err(Error::FailedPrecondition {

@@ -255,14 +255,12 @@ async fn correct_drift(ctx: &Context, store: &Store, drifts: Vec<Drift>) -> Resu
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    // The engine converges the store to what it should be: running, or
-    // paused (plugins are not asked to provision a suspended store).
-    let context = store_context(ctx, store);
-    let converged = if store.suspended {
-        ctx.engines.suspend(&store.engine, &context).await
-    } else {
-        ctx.engines.provision(&store.engine, &context).await
-    };
+    // The engine converges the store to what it should be, as for its
+    // generation: running, or paused (plugins are not asked to provision a
+    // suspended store). The version is the installed one (checked above).
+    let converged = EngineAction::of(store, &store.engine_version)
+        .call(ctx, &store.engine, &store_context(ctx, store))
+        .await;
     match converged {
         Ok(()) => {
             for drift in &real {
@@ -588,14 +586,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         // generation however many replicas share the work.
         info!(store = %store.id, name = %store.name, generation = store.generation, replica = %ctx.replica, "engine provision starting");
         let action = EngineAction::of(&store, &engine_version);
-        let result = match &action {
-            EngineAction::Suspend => ctx.engines.suspend(&store.engine, &plugin_ctx).await,
-            EngineAction::Resume => ctx.engines.resume(&store.engine, &plugin_ctx).await,
-            EngineAction::Provision => ctx.engines.provision(&store.engine, &plugin_ctx).await,
-            EngineAction::Upgrade(from) => {
-                ctx.engines.upgrade(&store.engine, &plugin_ctx, from).await
-            }
-        };
+        let result = action.call(ctx, &store.engine, &plugin_ctx).await;
         if let Err(err) = result {
             warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, error = %err, "engine provision failed");
             return call_failed(ctx, &store, "Provision", err).await;
@@ -733,6 +724,21 @@ enum EngineAction {
 }
 
 impl EngineAction {
+    /// Asks the engine for this action.
+    async fn call(
+        &self,
+        ctx: &Context,
+        engine: &str,
+        store: &StoreContext,
+    ) -> Result<(), CallError> {
+        match self {
+            EngineAction::Suspend => ctx.engines.suspend(engine, store).await,
+            EngineAction::Resume => ctx.engines.resume(engine, store).await,
+            EngineAction::Provision => ctx.engines.provision(engine, store).await,
+            EngineAction::Upgrade(from) => ctx.engines.upgrade(engine, store, from).await,
+        }
+    }
+
     fn of(store: &Store, installed: &str) -> Self {
         if store.suspended {
             EngineAction::Suspend

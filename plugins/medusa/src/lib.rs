@@ -136,15 +136,6 @@ pub fn helm_values(store: &Store<Config>) -> Result<Value> {
     Ok(values)
 }
 
-/// `store` with `suspended` set to `suspended`: what `suspend` and `resume`
-/// install.
-fn with_suspended(store: &Store<Config>, suspended: bool) -> Store<Config> {
-    Store {
-        suspended,
-        ..store.clone()
-    }
-}
-
 impl Engine for Medusa {
     type Config = Config;
 
@@ -208,12 +199,12 @@ impl Engine for Medusa {
     /// and the storefront at 0 replicas, an unfinished init Job suspended,
     /// every host on the paused page.
     fn suspend(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
-        self.provision(host, &with_suspended(store, true))
+        self.provision(host, &store.with_suspended(true))
     }
 
     /// The release with `suspended: false`: what `provision` installs.
     fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
-        self.provision(host, &with_suspended(store, false))
+        self.provision(host, &store.with_suspended(false))
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {

@@ -110,15 +110,6 @@ pub fn helm_values(store: &Store<Config>) -> Value {
     values
 }
 
-/// `store` with `suspended` set to `suspended`: what `suspend` and `resume`
-/// install.
-fn with_suspended(store: &Store<Config>, suspended: bool) -> Store<Config> {
-    Store {
-        suspended,
-        ..store.clone()
-    }
-}
-
 impl Engine for WooCommerce {
     type Config = Config;
 
@@ -183,12 +174,12 @@ impl Engine for WooCommerce {
     /// The release with `suspended: true`: MySQL and WordPress at 0 replicas,
     /// an unfinished setup Job suspended, every host on the paused page.
     fn suspend(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
-        self.provision(host, &with_suspended(store, true))
+        self.provision(host, &store.with_suspended(true))
     }
 
     /// The release with `suspended: false`: what `provision` installs.
     fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
-        self.provision(host, &with_suspended(store, false))
+        self.provision(host, &store.with_suspended(false))
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {
