@@ -25,6 +25,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Stores per page when the dashboard lists a store's timeline.
 const EVENTS_PAGE_SIZE: i32 = 200;
 
+/// Backups the store page lists (newest first); older ones are counted
+/// as "more" rather than fetched.
+const BACKUPS_PAGE_SIZE: i32 = 100;
+
 /// Result of an API call.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -186,6 +190,82 @@ impl Api {
         Ok(self
             .stores()
             .set_store_custom_domains(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Starts a backup of the store with this id; the watch then shows
+    /// the store's `operation` until it ends.
+    pub async fn create_backup(&self, store_id: &str) -> Result<pb::Backup> {
+        let request = pb::CreateBackupRequest {
+            store_id: store_id.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .create_backup(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// The newest backups of the store with this id (newest first), and
+    /// whether there are older ones.
+    pub async fn list_backups(&self, store_id: &str) -> Result<(Vec<pb::Backup>, bool)> {
+        let request = pb::ListBackupsRequest {
+            store_id: store_id.to_owned(),
+            page_size: BACKUPS_PAGE_SIZE,
+            ..Default::default()
+        };
+        let page = self
+            .stores()
+            .list_backups(self.request(request)?)
+            .await?
+            .into_inner();
+        Ok((page.backups, !page.next_page_token.is_empty()))
+    }
+
+    /// Deletes a finished backup and its archive.
+    pub async fn delete_backup(&self, id: &str) -> Result<pb::Backup> {
+        let request = pb::DeleteBackupRequest { id: id.to_owned() };
+        Ok(self
+            .stores()
+            .delete_backup(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Replaces the store's data with `backup`'s; `etag` as for
+    /// [`Api::delete_store`].
+    pub async fn restore_store(&self, name: &str, backup: &str, etag: &str) -> Result<pb::Store> {
+        let request = pb::RestoreStoreRequest {
+            name: name.to_owned(),
+            backup: backup.to_owned(),
+            etag: etag.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .restore_store(self.request(request)?)
+            .await?
+            .into_inner())
+    }
+
+    /// Sets the store's scheduled backups (`None` removes them).
+    pub async fn set_store_backup_schedule(
+        &self,
+        name: &str,
+        schedule: Option<pb::BackupSchedule>,
+        etag: &str,
+    ) -> Result<pb::Store> {
+        let request = pb::SetStoreBackupScheduleRequest {
+            name: name.to_owned(),
+            schedule,
+            etag: etag.to_owned(),
+            ..Default::default()
+        };
+        Ok(self
+            .stores()
+            .set_store_backup_schedule(self.request(request)?)
             .await?
             .into_inner())
     }

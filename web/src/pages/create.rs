@@ -166,6 +166,7 @@ pub fn CreatePage() -> Html {
                 request_id,
                 tenant: String::new(),
                 custom_domains: domains.clone(),
+                ..CreateStoreRequest::default()
             };
             let (api, session, navigate) = (api.clone(), session.clone(), navigate.clone());
             let (dispatcher, in_flight) = (form.dispatcher(), Rc::clone(&in_flight));

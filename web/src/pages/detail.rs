@@ -1,21 +1,25 @@
-//! One store: phase, conditions, addresses, custom domains, configuration
-//! and the live timeline, with Retry for a failed store, Suspend/Resume
-//! when its engine can, and Delete behind a dialog.
+//! One store: phase, conditions, addresses, custom domains, backups,
+//! configuration and the live timeline, with Retry for a failed store,
+//! Suspend/Resume when its engine can, and Delete behind a dialog.
 
 mod actions;
+mod backups;
 mod domains;
 
 use storeplane_proto::v1::{ConditionStatus, Store, StoreCredentials, StorePhase};
 use yew::prelude::*;
 
-use self::{actions::Actions, domains::CustomDomains};
+use self::{actions::Actions, backups::Backups, domains::CustomDomains};
 use crate::{
     api::{ApiError, struct_to_json},
     components::{Link, PhaseBadge, RelativeTime, Timeline},
     hooks::{Load, StoresContext, report_unauthenticated, use_api, use_load, use_session},
     route::Route,
     schema::value_text,
-    state::pause::transition,
+    state::{
+        backups::{engine_backs_up, operation, short_id},
+        pause::transition,
+    },
 };
 
 /// Properties of [`DetailPage`].
@@ -85,6 +89,7 @@ pub fn DetailPage(props: &DetailProps) -> Html {
         .and_then(|list| list.iter().find(|e| e.id == store.engine))
         .cloned();
     let under_way = transition(&store);
+    let running = operation(&store);
 
     html! {
         <section class="page" aria-labelledby="page-title">
@@ -99,8 +104,18 @@ pub fn DetailPage(props: &DetailProps) -> Html {
                                 <span class="spinner" aria-hidden="true"></span>{ t.label() }
                             </span>
                         }
+                        if let Some(op) = running {
+                            <span class="transition" role="status" data-operation={op.slug()}>
+                                <span class="spinner" aria-hidden="true"></span>{ op.label() }
+                            </span>
+                        }
                     </div>
                     <p class="muted">{ format!("{} store · {}", store.engine, store.tenant) }</p>
+                    if !store.cloned_from.is_empty() {
+                        <p class="muted" data-cloned-from={store.cloned_from.clone()}>
+                            { "Cloned from backup " }<code title={store.cloned_from.clone()}>{ short_id(&store.cloned_from) }</code>
+                        </p>
+                    }
                 </div>
                 <Actions store={store.clone()} engine={engine.clone()} />
             </header>
@@ -118,7 +133,10 @@ pub fn DetailPage(props: &DetailProps) -> Html {
                     // custom domains depends on its engine. (If they
                     // cannot be listed, the server decides.)
                     if !matches!(*engines, Load::Loading) {
-                        <CustomDomains store={store.clone()} engine={engine} />
+                        <CustomDomains store={store.clone()} engine={engine.clone()} />
+                    }
+                    if engine_backs_up(engine.as_ref()) {
+                        <Backups store={store.clone()} engine={engine} />
                     }
                     <section class="card" aria-labelledby="timeline-title">
                         <h2 id="timeline-title" class="card__title">{ "Timeline" }</h2>

@@ -9,6 +9,7 @@ use crate::{
     route::Route,
     state::{
         StoreFilter,
+        backups::operation,
         pause::transition,
         stores::{PHASES, phase_from_slug},
     },
@@ -160,7 +161,12 @@ fn store_row(store: &Store) -> Html {
                 }
             </td>
             <td data-label="Engine"><span class="engine-tag">{ store.engine.clone() }</span></td>
-            <td data-label="Phase"><PhaseBadge phase={store.phase()} /></td>
+            <td data-label="Phase">
+                <PhaseBadge phase={store.phase()} />
+                if let Some(op) = operation(store) {
+                    <div class="table__sub" data-operation={op.slug()}>{ op.label() }</div>
+                }
+            </td>
             <td data-label="Links">
                 if ready && (!urls.storefront.is_empty() || !urls.admin.is_empty()) {
                     <span class="links">
