@@ -50,6 +50,7 @@
 //! See the crate's README for the tutorial, the bundle format and the
 //! host/SDK compatibility table.
 
+pub mod archive;
 #[cfg(any(target_arch = "wasm32", test, feature = "testing"))]
 mod dispatch;
 mod engine;

@@ -18,19 +18,25 @@
 //!   storefront (the database claim and the Secrets stay) and its hosts
 //!   answer with a "store paused" page; `observe` reports Suspended once
 //!   nothing of the shop runs any more.
+//! - `backup` / `restore`: a Job moving the database to or from the
+//!   platform's archive; after a restore the init Job runs again, so a
+//!   backup of another store gets this store's admin password and
+//!   storefront key (see [`backup`](mod@backup)).
 //!
 //! Custom domains (`store.extra_hosts`) are served beside the platform host
 //! and accepted as CORS origins; the first one is the shop's own address
 //! ([`Store::canonical_host`]).
 
+pub mod backup;
 pub mod config;
 pub mod names;
 mod observe;
 
 use serde_json::{Value, json};
+use storeplane_plugin_sdk::archive::Transfer;
 use storeplane_plugin_sdk::{
-    Capability, Engine, EngineId, EngineInfo, Failure, FieldError, Host, Observation, Operation,
-    Result, Store,
+    Archive, Capability, Engine, EngineId, EngineInfo, Failure, FieldError, Host, JobStatus,
+    Observation, Operation, Result, Store,
 };
 
 pub use config::{Config, Region};
@@ -192,7 +198,12 @@ impl Engine for Medusa {
     }
 
     fn operations(&self) -> Vec<Operation> {
-        vec![Operation::Suspend, Operation::Resume]
+        vec![
+            Operation::Suspend,
+            Operation::Resume,
+            Operation::Backup,
+            Operation::Restore,
+        ]
     }
 
     /// The release with `suspended: true`: PostgreSQL, Redis, the backend
@@ -205,6 +216,34 @@ impl Engine for Medusa {
     /// The release with `suspended: false`: what `provision` installs.
     fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
         self.provision(host, &store.with_suspended(false))
+    }
+
+    /// A Job dumping the database (`pg_dump -Fc`) and uploading it as the
+    /// archive (see [`backup`](mod@backup)).
+    fn backup(
+        &self,
+        host: &dyn Host,
+        store: &Store<Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        backup::run(host, store, archive, Transfer::Upload)
+    }
+
+    /// A Job downloading an archive and replacing the database with its
+    /// dump; once it completed, the init Job runs again so that the store's
+    /// admin password and storefront key are this store's.
+    fn restore(
+        &self,
+        host: &dyn Host,
+        store: &Store<Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        let status = backup::run(host, store, archive, Transfer::Download)?;
+        if backup::restored(&status) {
+            backup::init_again(host, store)?;
+            self.provision(host, store)?;
+        }
+        Ok(status)
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {

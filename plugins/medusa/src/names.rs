@@ -33,6 +33,11 @@ pub struct Names {
     pub database_secret: String,
     /// Secret with the JWT, cookie, Redis, publishable-key and revalidation secrets.
     pub app_secret: String,
+    /// ConfigMap with the backup and restore scripts (not the chart's: the
+    /// engine applies it for its backup and restore Jobs).
+    pub backup_scripts: String,
+    /// NetworkPolicy letting the backup and restore Pods reach the archive URL.
+    pub archive_egress: String,
 }
 
 impl Names {
@@ -49,6 +54,8 @@ impl Names {
             admin_secret: format!("{prefix}-admin"),
             database_secret: format!("{prefix}-db"),
             app_secret: format!("{prefix}-app"),
+            backup_scripts: format!("{prefix}-backup-scripts"),
+            archive_egress: format!("{prefix}-archive-egress"),
             prefix,
         }
     }

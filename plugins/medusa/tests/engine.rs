@@ -427,10 +427,15 @@ fn put_paused_cluster(host: &FakeHost, store: &StoreContext) {
 }
 
 #[test]
-fn describe_lists_suspend_and_resume_only() {
+fn describe_lists_suspend_resume_backup_and_restore() {
     assert_eq!(
         plugin().engine().operations(),
-        [Operation::Suspend, Operation::Resume]
+        [
+            Operation::Suspend,
+            Operation::Resume,
+            Operation::Backup,
+            Operation::Restore
+        ]
     );
 }
 

@@ -18,18 +18,23 @@
 //!   suspended store runs neither MySQL nor WordPress (claims and Secrets
 //!   stay) and its hosts answer with a "store paused" page; `observe` reports
 //!   Suspended once nothing of the shop runs any more.
+//! - `backup` / `restore`: a Job moving the database and wp-content to or
+//!   from the platform's archive; a restore of another store's backup gets
+//!   this store's address and admin password (see [`backup`](mod@backup)).
 //!
 //! Custom domains (`store.extra_hosts`) are served beside the platform host;
 //! the first one is the shop's own address ([`Store::canonical_host`]).
 
+pub mod backup;
 pub mod config;
 pub mod names;
 mod observe;
 
 use serde_json::{Value, json};
+use storeplane_plugin_sdk::archive::Transfer;
 use storeplane_plugin_sdk::{
-    Capability, Engine, EngineId, EngineInfo, FieldError, Host, Observation, Operation, Result,
-    Store,
+    Archive, Capability, Engine, EngineId, EngineInfo, FieldError, Host, JobStatus, Observation,
+    Operation, Result, Store,
 };
 
 pub use config::Config;
@@ -168,7 +173,12 @@ impl Engine for WooCommerce {
     }
 
     fn operations(&self) -> Vec<Operation> {
-        vec![Operation::Suspend, Operation::Resume]
+        vec![
+            Operation::Suspend,
+            Operation::Resume,
+            Operation::Backup,
+            Operation::Restore,
+        ]
     }
 
     /// The release with `suspended: true`: MySQL and WordPress at 0 replicas,
@@ -180,6 +190,28 @@ impl Engine for WooCommerce {
     /// The release with `suspended: false`: what `provision` installs.
     fn resume(&self, host: &dyn Host, store: &Store<Config>) -> Result<()> {
         self.provision(host, &store.with_suspended(false))
+    }
+
+    /// A Job dumping the database and wp-content and uploading them as one
+    /// archive (see [`backup`](mod@backup)).
+    fn backup(
+        &self,
+        host: &dyn Host,
+        store: &Store<Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        backup::run(host, store, archive, Transfer::Upload)
+    }
+
+    /// A Job downloading an archive, loading its database and wp-content,
+    /// then giving the shop this store's address and admin password.
+    fn restore(
+        &self,
+        host: &dyn Host,
+        store: &Store<Config>,
+        archive: &Archive,
+    ) -> Result<JobStatus> {
+        backup::run(host, store, archive, Transfer::Download)
     }
 
     fn releases(&self, store: &Store<Config>) -> Vec<String> {

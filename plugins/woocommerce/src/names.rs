@@ -27,6 +27,11 @@ pub struct Names {
     pub admin_secret: String,
     /// Secret with the MySQL root and user passwords.
     pub database_secret: String,
+    /// ConfigMap with the backup and restore scripts (not the chart's: the
+    /// engine applies it for its backup and restore Jobs).
+    pub backup_scripts: String,
+    /// NetworkPolicy letting the backup and restore Pods reach the archive URL.
+    pub archive_egress: String,
 }
 
 impl Names {
@@ -40,6 +45,8 @@ impl Names {
             paused: format!("{prefix}-paused"),
             admin_secret: format!("{prefix}-admin"),
             database_secret: format!("{prefix}-db"),
+            backup_scripts: format!("{prefix}-backup-scripts"),
+            archive_egress: format!("{prefix}-archive-egress"),
             prefix,
         }
     }
