@@ -7,7 +7,8 @@
 // watch it appear live, open it, fail it and retry it, delete it. A second
 // server that really provisions (simulated cluster, engine plugins) then
 // serves the day-2 steps: admin login, custom domains, suspend and resume,
-// and what a plugin API 0.1 engine (static-site) does not offer.
+// backups (back up, clone, restore, schedule, delete), and what a plugin
+// API 0.1 engine (static-site) does not offer.
 //
 // Environment:
 //   STOREPLANE_BIN            server binary   (default <repo>/target/debug/storeplane)
@@ -652,6 +653,137 @@ try {
     assert(await other.locator("[data-notice=suspended]").count() === 0, "no pause notice once Ready");
   });
 
+  // Backups of the WooCommerce store (Ready again after the resume): the
+  // simulated cluster plays the backup and restore Jobs' archive transfers.
+  /** Records every operation the page shows ([data-operation]), however briefly. */
+  const watchOperations = (p) => p.evaluate(() => {
+    window.__operations = [];
+    const record = () => {
+      for (const el of document.querySelectorAll("[data-operation]")) {
+        const o = el.getAttribute("data-operation");
+        if (!window.__operations.includes(o)) window.__operations.push(o);
+      }
+    };
+    record();
+    new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  /** Backup and restore Jobs run on the simulated cluster: give them time. */
+  const OPERATION_TIMEOUT = 120_000;
+  let backupId = null;
+
+  await step("backs up a store: Backing up… live, then a succeeded backup with its size and digest", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/login-shop${api}`);
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
+    await other.locator("[data-backups]").waitFor({ timeout: TIMEOUT });
+    await waitText("[data-backups]", /No backups yet/, other);
+    await watchOperations(other);
+    await other.click("#backup-now");
+    const done = other.locator("[data-backups] [data-backup-phase=succeeded]");
+    await done.first().waitFor({ timeout: OPERATION_TIMEOUT });
+    const seen = await other.evaluate(() => window.__operations);
+    assert(seen.includes("backing-up"), `showed Backing up… on the way: ${JSON.stringify(seen)}`);
+    await other.waitForFunction(() => !document.querySelector("[data-operation]"), null, { timeout: OPERATION_TIMEOUT });
+    assert(await other.locator("[data-backups] [data-backup]").count() === 1, "one backup listed");
+    backupId = await done.first().getAttribute("data-backup");
+    const size = (await done.first().locator(".backup__size").innerText()).trim();
+    assert(/^\d+(\.\d)? (B|KiB|MiB|GiB)$/.test(size), `a size in human units: ${size}`);
+    const sha = (await done.first().locator(".backup__sha").innerText()).trim();
+    assert(/^[0-9a-f]{12}$/.test(sha), `a short sha256: ${sha}`);
+    assert(/Manual/.test(await done.first().innerText()), "a manual backup");
+    await shot("store-backup", { of: other });
+  });
+
+  await step("clones the backup into a new store: its page says so, Restoring… before it is Ready", async () => {
+    assert(provisioner && backupId, "a backup was taken");
+    const { page: other } = provisioner;
+    const row = other.locator(`[data-backup="${backupId}"]`);
+    await row.locator("button:has-text('Clone')").click();
+    const dialog = other.locator("dialog[open]");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    // The create form's name rule, in the server's words.
+    await other.locator("#clone-name").pressSequentially("Bad_Clone");
+    await waitText("#clone-name-error", /lowercase/, other);
+    await other.fill("#clone-name", "login-shop");
+    await dialog.locator("button[type=submit]").click();
+    await waitText("#clone-name-error", /already exists|taken|in use/i, other);
+    await other.fill("#clone-name", "login-shop-copy");
+    await shot("clone-dialog", { fullPage: false, of: other });
+    // The SPA navigates without a reload: the recorder keeps recording.
+    await other.evaluate(() => { window.__operations = []; });
+    await dialog.locator("button[type=submit]").click();
+    await other.waitForURL("**/stores/login-shop-copy**", { timeout: TIMEOUT });
+    const origin = other.locator("[data-cloned-from]");
+    await origin.waitFor({ timeout: TIMEOUT });
+    assert(await origin.getAttribute("data-cloned-from") === backupId, "names the backup it came from");
+    assert((await origin.innerText()).includes(`backup ${backupId.slice(0, 8)}`), `short id shown: ${await origin.innerText()}`);
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: OPERATION_TIMEOUT });
+    await other.waitForFunction(() => !document.querySelector("[data-operation]"), null, { timeout: OPERATION_TIMEOUT });
+    const seen = await other.evaluate(() => window.__operations);
+    assert(seen.includes("restoring"), `showed Restoring… before Ready: ${JSON.stringify(seen)}`);
+    await shot("store-clone", { of: other });
+  });
+
+  await step("restores the original store from its backup after a confirmation (Restoring…, then no operation)", async () => {
+    assert(provisioner && backupId, "a backup was taken");
+    const { page: other, api } = provisioner;
+    await other.goto(`${appUrl}/stores/login-shop${api}`);
+    await other.locator(".badge[data-phase=ready]").waitFor({ timeout: TIMEOUT });
+    const row = other.locator(`[data-backup="${backupId}"]`);
+    await row.waitFor({ timeout: TIMEOUT });
+    await watchOperations(other);
+    await row.locator("button:has-text('Restore')").click();
+    const dialog = other.locator("dialog[open]");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    const warning = await dialog.locator("#restore-warning").innerText();
+    assert(/replaces this store's data with the backup of/.test(warning), `the dialog says what happens: ${warning}`);
+    await other.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached", timeout: TIMEOUT });
+    assert((await other.evaluate(() => window.__operations)).length === 0, "cancelled: nothing restored");
+    await row.locator("button:has-text('Restore')").click();
+    await dialog.waitFor({ timeout: TIMEOUT });
+    await dialog.evaluate((d) => Promise.all(d.getAnimations({ subtree: true }).map((a) => a.finished)));
+    await shot("restore-dialog", { fullPage: false, of: other });
+    await dialog.locator("button[type=submit]").click();
+    await dialog.waitFor({ state: "detached", timeout: TIMEOUT });
+    await other.waitForFunction(() => window.__operations.includes("restoring"), null, { timeout: OPERATION_TIMEOUT });
+    await other.waitForFunction(() => !document.querySelector("[data-operation]"), null, { timeout: OPERATION_TIMEOUT });
+    assert(await other.locator(".badge[data-phase=ready]").count() === 1, "still Ready");
+    await waitText("#backup-now", /Back up now/, other);
+  });
+
+  await step("sets a backup schedule (the cron's shape checked in the browser) and removes it", async () => {
+    assert(provisioner, "the provisioning server is up");
+    const { page: other } = provisioner;
+    await other.locator("[data-schedule=none]").waitFor({ timeout: TIMEOUT });
+    await other.click("[data-schedule] button:has-text('Set a schedule')");
+    await other.fill("#schedule-cron", "0 3 * *");
+    await other.click("[data-schedule] button[type=submit]");
+    await waitText("#schedule-cron-error", /must have 5 fields/, other);
+    await other.fill("#schedule-cron", "0 3 * * *");
+    await other.fill("#schedule-retention", "3");
+    await other.click("[data-schedule] button[type=submit]");
+    await other.locator("[data-schedule=set]").waitFor({ timeout: TIMEOUT });
+    const summary = await other.locator("#schedule-summary").innerText();
+    assert(/0 3 \* \* \*/.test(summary) && /last 3 scheduled backups/.test(summary), `schedule shown: ${summary}`);
+    await other.click("[data-schedule] button:has-text('Remove schedule')");
+    await other.locator("[data-schedule=none]").waitFor({ timeout: TIMEOUT });
+  });
+
+  await step("deletes the backup after a confirmation: gone from the list", async () => {
+    assert(provisioner && backupId, "a backup was taken");
+    const { page: other } = provisioner;
+    const row = other.locator(`[data-backup="${backupId}"]`);
+    await row.locator("button:has-text('Delete')").click();
+    const dialog = other.locator("dialog[open]");
+    await dialog.waitFor({ timeout: TIMEOUT });
+    assert(/removed for good/.test(await dialog.innerText()), "the dialog says it cannot be undone");
+    await dialog.locator("button[type=submit]").click();
+    await row.waitFor({ state: "detached", timeout: TIMEOUT });
+    await waitText("[data-backups]", /No backups yet/, other);
+  });
+
   await step("a plugin API 0.1 engine (static-site) offers neither Suspend nor custom domains", async () => {
     assert(provisioner, "the provisioning server is up");
     const { page: other, api } = provisioner;
@@ -670,6 +802,7 @@ try {
     // The engines are known by now (the domains card waits for them).
     assert(await other.locator(".page__actions button:has-text('Suspend store')").count() === 0, "no Suspend for static-site");
     assert(await other.locator(".page__actions button:has-text('Delete store')").count() === 1, "Delete still offered");
+    assert(await other.locator("[data-backups]").count() === 0, "no Backups card for an engine without backup");
     await shot("static-site-store", { of: other });
   });
 

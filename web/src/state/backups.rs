@@ -201,20 +201,13 @@ pub fn engine_backs_up(engine: Option<&Engine>) -> bool {
     engine_can(engine, BACKUP)
 }
 
-/// The request that clones `source`'s `backup` into a new store `name`:
-/// the source's engine and configuration (the server provisions the clone
-/// with them, then restores the backup's data into it), none of its custom
-/// domains (they are unique on the platform) nor its schedule.
-pub fn clone_request(
-    source: &Store,
-    backup: &Backup,
-    name: &str,
-    request_id: String,
-) -> CreateStoreRequest {
+/// The request that clones `backup` into a new store `name`. Engine and
+/// configuration are left empty: the server takes the backup's (those the
+/// data was taken with), and none of the source's custom domains (unique
+/// on the platform) nor its schedule come along.
+pub fn clone_request(backup: &Backup, name: &str, request_id: String) -> CreateStoreRequest {
     CreateStoreRequest {
         name: name.trim().to_owned(),
-        engine: backup.engine.clone(),
-        config: source.config.clone(),
         request_id,
         from_backup: backup.id.clone(),
         ..CreateStoreRequest::default()

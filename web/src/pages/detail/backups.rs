@@ -2,29 +2,30 @@
 //! operation starts or ends, not on a timer), Back up now, and per
 //! succeeded backup Restore (behind a dialog, with the etag), Clone (a new
 //! store from it) and Delete (behind a dialog); the scheduled backups; the
-//! server's refusal next to the action it refused.
+//! server's refusal next to the action it refused. The schedule and the
+//! clone form are in `schedule.rs` and `clone.rs`.
+
+mod clone;
+mod schedule;
 
 use std::{cell::Cell, future::Future, rc::Rc};
 
-use storeplane_proto::v1::{Backup, BackupPhase, Engine, Store, StorePhase};
+use storeplane_proto::v1::{Backup, BackupPhase, Engine, Store};
 use yew::prelude::*;
 
+use self::{clone::CloneDialog, schedule::schedule};
 use crate::{
     api::{Api, ApiError},
-    browser,
     components::{Dialog, RelativeTime},
-    hooks::{
-        Load, SessionContext, report_unauthenticated, use_api, use_load, use_route, use_session,
-    },
-    route::Route,
+    hooks::{Load, SessionContext, report_unauthenticated, use_api, use_load, use_session},
     state::{
         BackupsAction, BackupsCard,
         backups::{
-            RESTORE, Request, backup_blocked, clone_request, describe_schedule, engine_can,
-            human_size, newest_first, phase_names, schedule_of, short_digest, trigger_label,
+            RESTORE, Request, backup_blocked, engine_can, human_size, newest_first, phase_names,
+            short_digest, trigger_label,
         },
     },
-    time, validate,
+    time,
 };
 
 /// Properties of [`Backups`].
@@ -352,283 +353,6 @@ fn confirm_dialog(
                     <button type="button" class="button button--ghost" onclick={cancel}>{ "Cancel" }</button>
                     <button type="submit" class="button button--danger" disabled={busy}>
                         if busy { <span class="spinner" aria-hidden="true"></span>{ busy_label } } else { { action } }
-                    </button>
-                </div>
-            </form>
-        </Dialog>
-    }
-}
-
-/// The scheduled backups: shown, edited in place, removed.
-fn schedule(store: &Store, card: &UseReducerHandle<BackupsCard>, ctx: &Calls) -> Html {
-    let current = schedule_of(store).cloned();
-    let editable = store.phase() != StorePhase::Deleting;
-    let saving = card.in_flight == Some(Request::Schedule);
-    let send = {
-        let (ctx, name, etag) = (ctx.clone(), store.name.clone(), store.etag.clone());
-        Callback::from(
-            move |schedule: Option<storeplane_proto::v1::BackupSchedule>| {
-                let (name, sent_etag) = (name.clone(), etag.clone());
-                ctx.perform(
-                    Request::Schedule,
-                    etag.clone(),
-                    Callback::noop(),
-                    move |api| async move {
-                        api.set_store_backup_schedule(&name, schedule, &sent_etag)
-                            .await
-                    },
-                );
-            },
-        )
-    };
-    let edit = {
-        let (card, current) = (card.dispatcher(), current.clone());
-        Callback::from(move |_: MouseEvent| card.dispatch(BackupsAction::Edit(current.clone())))
-    };
-    let remove = {
-        let send = send.clone();
-        Callback::from(move |_: MouseEvent| send.emit(None))
-    };
-    let error = card.error(&Request::Schedule).map(|e| {
-        html! { <p class="alert alert--error" role="alert" id="schedule-error">{ format!("The schedule was not changed: {e}") }</p> }
-    });
-
-    let Some(form) = card.editing.clone() else {
-        return html! {
-            <div class="backup-schedule" data-schedule={if current.is_some() { "set" } else { "none" }}>
-                <h3 class="backup-schedule__title">{ "Scheduled backups" }</h3>
-                <p id="schedule-summary">
-                    if let Some(s) = &current { <code>{ describe_schedule(s) }</code> }
-                    else { <span class="muted">{ "None: backups are taken only when you ask." }</span> }
-                </p>
-                if editable {
-                    <div class="backup__actions">
-                        <button type="button" class="button button--small" onclick={edit} disabled={saving}>
-                            { if current.is_some() { "Edit schedule" } else { "Set a schedule" } }
-                        </button>
-                        if current.is_some() {
-                            <button type="button" class="button button--ghost button--small" onclick={remove} disabled={saving}>
-                                if saving { <span class="spinner" aria-hidden="true"></span>{ "Removing…" } } else { { "Remove schedule" } }
-                            </button>
-                        }
-                    </div>
-                }
-                { error }
-            </div>
-        };
-    };
-
-    let errors = form.errors();
-    let shown = |field: &str| errors.get(field).filter(|_| form.attempted).cloned();
-    let (cron_error, retention_error) = (shown("cron"), shown("retention"));
-    let on_cron = {
-        let card = card.dispatcher();
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            card.dispatch(BackupsAction::SetCron(input.value()));
-        })
-    };
-    let on_retention = {
-        let card = card.dispatcher();
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            card.dispatch(BackupsAction::SetRetention(input.value()));
-        })
-    };
-    let onsubmit = {
-        let (card, send, form) = (card.dispatcher(), send.clone(), form.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            // An empty cron removes the schedule, as the API has it.
-            if form.cron.trim().is_empty() {
-                send.emit(None);
-                return;
-            }
-            match form.schedule() {
-                Some(schedule) => send.emit(Some(schedule)),
-                None => {
-                    card.dispatch(BackupsAction::Attempted);
-                    let first = if form.errors().contains_key("cron") {
-                        "schedule-cron"
-                    } else {
-                        "schedule-retention"
-                    };
-                    browser::focus_id(first);
-                }
-            }
-        })
-    };
-    let cancel = {
-        let card = card.dispatcher();
-        Callback::from(move |_: MouseEvent| card.dispatch(BackupsAction::CancelEdit))
-    };
-    html! {
-        <form class="backup-schedule" data-schedule="editing" {onsubmit} novalidate=true>
-            <h3 class="backup-schedule__title">{ "Scheduled backups" }</h3>
-            <div class={classes!("field", cron_error.is_some().then_some("field--invalid"))}>
-                <label for="schedule-cron" class="field__label">{ "When (cron, UTC)" }</label>
-                <input id="schedule-cron" class="input mono" type="text" value={form.cron.clone()}
-                       placeholder="0 3 * * *" autocomplete="off" spellcheck="false" disabled={saving}
-                       oninput={on_cron} aria-invalid={cron_error.is_some().then_some("true")}
-                       aria-describedby="schedule-cron-hint" />
-                if let Some(err) = cron_error {
-                    <p id="schedule-cron-error" class="field__error" aria-live="polite">{ err }</p>
-                }
-                <p id="schedule-cron-hint" class="field__hint">
-                    { "Five fields: minute, hour, day of month, month, day of week. " }<code>{ "0 3 * * *" }</code>{ " is daily at 03:00 UTC. Empty removes the schedule." }
-                </p>
-            </div>
-            <div class={classes!("field", retention_error.is_some().then_some("field--invalid"))}>
-                <label for="schedule-retention" class="field__label">{ "Scheduled backups to keep" }</label>
-                <input id="schedule-retention" class="input" type="number" min="1" max="100" inputmode="numeric"
-                       value={form.retention.clone()} placeholder="7" disabled={saving} oninput={on_retention}
-                       aria-invalid={retention_error.is_some().then_some("true")} />
-                if let Some(err) = retention_error {
-                    <p id="schedule-retention-error" class="field__error" aria-live="polite">{ err }</p>
-                }
-                <p class="field__hint">{ "The oldest scheduled backups beyond this are deleted; manual ones never are." }</p>
-            </div>
-            { error }
-            <div class="backup__actions">
-                <button type="submit" class="button button--primary button--small" disabled={saving}>
-                    if saving { <span class="spinner" aria-hidden="true"></span>{ "Saving…" } } else { { "Save schedule" } }
-                </button>
-                <button type="button" class="button button--ghost button--small" onclick={cancel} disabled={saving}>{ "Cancel" }</button>
-            </div>
-        </form>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct CloneProps {
-    source: Store,
-    backup: Backup,
-    on_close: Callback<()>,
-}
-
-/// A new store from a backup: its name (the create form's rule, in the
-/// server's words), then CreateStore with `from_backup` and off to its page.
-#[function_component]
-fn CloneDialog(props: &CloneProps) -> Html {
-    let api = use_api();
-    let session = use_session();
-    let navigate = use_route().navigate;
-    let name = use_state(String::new);
-    let attempted = use_state(|| false);
-    let busy = use_state(|| false);
-    let in_flight: Rc<Cell<bool>> = use_memo((), |()| Cell::new(false));
-    let server_error = use_state(|| None::<String>);
-    // One idempotency key per dialog: a retried submission of the same
-    // name cannot create a second store.
-    let request_id = use_memo((), |()| browser::random_uuid());
-
-    let client_error = validate::store_name(name.trim())
-        .err()
-        .map(|e| e.to_string());
-    let name_error = (*server_error).clone().or_else(|| {
-        (*attempted || !name.is_empty())
-            .then(|| client_error.clone())
-            .flatten()
-    });
-
-    let oninput = {
-        let (name, server_error) = (name.clone(), server_error.clone());
-        Callback::from(move |e: InputEvent| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            name.set(input.value());
-            server_error.set(None);
-        })
-    };
-    let onsubmit = {
-        let (api, session, attempted, busy, server_error) = (
-            api.clone(),
-            session.clone(),
-            attempted.clone(),
-            busy.clone(),
-            server_error.clone(),
-        );
-        let (name, source, backup) = (name.clone(), props.source.clone(), props.backup.clone());
-        let (request_id, on_close) = ((*request_id).clone(), props.on_close.clone());
-        let client_ok = client_error.is_none();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            if !client_ok {
-                attempted.set(true);
-                browser::focus_id("clone-name");
-                return;
-            }
-            if in_flight.replace(true) {
-                return;
-            }
-            busy.set(true);
-            server_error.set(None);
-            let request = clone_request(&source, &backup, &name, request_id.clone());
-            let (api, session, busy, server_error, navigate, on_close, in_flight) = (
-                api.clone(),
-                session.clone(),
-                busy.clone(),
-                server_error.clone(),
-                navigate.clone(),
-                on_close.clone(),
-                Rc::clone(&in_flight),
-            );
-            yew::platform::spawn_local(async move {
-                let result = api.create_store(request).await;
-                in_flight.set(false);
-                match result {
-                    Ok(store) => {
-                        on_close.emit(());
-                        navigate.emit(Route::Store(store.name));
-                    }
-                    Err(ApiError::Unauthenticated(why)) => {
-                        busy.set(false);
-                        report_unauthenticated(&session, &api, why);
-                    }
-                    Err(err) => {
-                        busy.set(false);
-                        // A name violation in its words, else the message.
-                        let about_name = err
-                            .violations()
-                            .iter()
-                            .find(|v| v.field == "name")
-                            .map(|v| v.description.clone());
-                        server_error.set(Some(about_name.unwrap_or_else(|| err.to_string())));
-                        browser::focus_id("clone-name");
-                    }
-                }
-            });
-        })
-    };
-    let cancel = {
-        let on_close = props.on_close.clone();
-        Callback::from(move |_: MouseEvent| on_close.emit(()))
-    };
-    html! {
-        <Dialog title="Clone into a new store" on_close={props.on_close.clone()}>
-            <form class="dialog__body" {onsubmit} novalidate=true>
-                <p id="clone-note">
-                    { "A new " }<strong>{ props.source.engine.clone() }</strong>{ " store with " }<strong>{ props.source.name.clone() }</strong>
-                    { "'s configuration is provisioned, then gets the data of the backup of " }<strong>{ taken_at(&props.backup) }</strong>
-                    { ". It becomes Ready once restored; " }{ props.source.name.clone() }{ " is not touched." }
-                </p>
-                <div class={classes!("field", name_error.is_some().then_some("field--invalid"))}>
-                    <label for="clone-name" class="field__label">{ "New store name" }</label>
-                    <input id="clone-name" class="input" type="text" value={(*name).clone()} {oninput}
-                           autocomplete="off" spellcheck="false" autocapitalize="none" disabled={*busy}
-                           maxlength={validate::NAME_MAX_LEN.to_string()}
-                           aria-invalid={name_error.is_some().then_some("true")}
-                           aria-describedby="clone-name-hint" />
-                    if let Some(err) = name_error {
-                        <p id="clone-name-error" class="field__error" aria-live="polite">{ err }</p>
-                    }
-                    <p id="clone-name-hint" class="field__hint">
-                        { format!("{} to {} lowercase letters, digits and '-'.", validate::NAME_MIN_LEN, validate::NAME_MAX_LEN) }
-                    </p>
-                </div>
-                <div class="dialog__actions">
-                    <button type="button" class="button button--ghost" onclick={cancel}>{ "Cancel" }</button>
-                    <button type="submit" class="button button--primary" disabled={*busy} aria-describedby="clone-note">
-                        if *busy { <span class="spinner" aria-hidden="true"></span>{ "Creating…" } } else { { "Create clone" } }
                     </button>
                 </div>
             </form>

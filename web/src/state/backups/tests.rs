@@ -194,16 +194,13 @@ fn backups_list_newest_first() {
 }
 
 #[test]
-fn a_clone_takes_the_sources_engine_and_config_and_the_backup_id() {
-    let mut source = store(StorePhase::Ready, None, "e");
-    source.custom_domains = vec!["shop.example.com".into()];
-    source.config = Some(prost_types::Struct::default());
-    let request = clone_request(&source, &backup("b1", 1), " shop-copy ", "rid".into());
+fn a_clone_names_the_backup_and_leaves_engine_and_config_to_it() {
+    let request = clone_request(&backup("b1", 1), " shop-copy ", "rid".into());
     assert_eq!(request.name, "shop-copy");
-    assert_eq!(request.engine, "woocommerce");
     assert_eq!(request.from_backup, "b1");
-    assert_eq!(request.config, source.config);
     assert_eq!(request.request_id, "rid");
+    assert_eq!(request.engine, "", "the backup's engine");
+    assert_eq!(request.config, None, "the backup's configuration");
     assert!(
         request.custom_domains.is_empty(),
         "domains are unique: never copied"
