@@ -21,6 +21,13 @@
 //! # }
 //! ```
 //!
+//! No container runs, with one exception played by the simulated kubelet:
+//! the archive transfer container of storeplane's backup and restore Jobs
+//! (an HTTP upload or download at the URL of a Secret annotated
+//! `storeplane.dev/archive-transfer`), which the kubelet makes itself before
+//! the Job's pod may succeed, so that backups work end to end here; a real
+//! cluster runs that container.
+//!
 //! See the crate README for what is simulated and what is not.
 
 mod admission;

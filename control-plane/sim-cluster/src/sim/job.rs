@@ -8,6 +8,10 @@
 //! (`JobSuspended`, "Job suspended"); resumed, it starts over — a new
 //! `startTime`, its clock from then — with `Suspended=False` (`JobResumed`,
 //! "Job resumed"). Suspending a finished Job changes nothing.
+//!
+//! A Job with an archive transfer container (a backup or restore) does not
+//! succeed before the kubelet has made the transfer, and fails when it
+//! fails (`transfer`).
 
 use std::time::Duration;
 
@@ -72,6 +76,35 @@ impl Workload for Jobs {
         let name = meta::name(job).unwrap_or("");
         let pod_name = format!("{name}-{}", meta::stable_hash(&json!(meta::uid(job)), 5));
         vec![(pod_name.clone(), pods::build(job, &pod_name, json!({})))]
+    }
+
+    /// A Job with a transfer container succeeds only after the transfer
+    /// did, and fails when it failed.
+    fn hold(&self, sim: &mut Sim, key: &WorkKey, job: &Value, phase: Phase) -> Phase {
+        if suspended(job) {
+            return phase;
+        }
+        sim.transfer_phase(key, job, phase)
+    }
+
+    /// Its running pod makes the Job's transfer, if it has one.
+    fn pods_running(
+        &self,
+        sim: &mut Sim,
+        key: &WorkKey,
+        job: &Value,
+        phase: Phase,
+        pods: &PodSync,
+    ) {
+        // A refused pod never runs; without simulated pods, admission's
+        // dry run stands for the pod.
+        let runs = pods.failure.is_none() && (pods.existing > 0 || !sim.config.simulate_pods);
+        if suspended(job) || !runs {
+            return;
+        }
+        if let Some((pod, _)) = self.desired_pods(job).into_iter().next() {
+            sim.pod_transfer(key, job, phase, &pod);
+        }
     }
 
     /// Its pod runs while the Job does and ends with it.

@@ -22,6 +22,9 @@
 //!   is deleted, then the namespace (`namespace`).
 //! - Injected failures (annotation or [`crate::SimCluster::inject_failure`])
 //!   show up as pod states, workload conditions and Warning Events.
+//! - The transfer container of backup and restore Jobs is played by the
+//!   kubelet: it uploads or downloads the backup archive over HTTP before
+//!   the Job's pod may succeed (`transfer`).
 
 mod address;
 mod bootstrap;
@@ -36,6 +39,7 @@ mod namespace;
 mod pods;
 mod stateful_set;
 mod status;
+mod transfer;
 mod workloads;
 
 use std::collections::{HashMap, HashSet};
@@ -148,6 +152,12 @@ pub(crate) enum Msg {
     Terminate(String),
     /// Injected failures changed for this target.
     Resync(FailureTarget),
+    /// A Job's archive transfer finished (`transfer`).
+    Transferred {
+        key: WorkKey,
+        run: transfer::Run,
+        outcome: transfer::Outcome,
+    },
 }
 
 /// Resource ids the controller uses.
@@ -169,6 +179,7 @@ struct Ids {
     config_maps: ResId,
     limit_ranges: ResId,
     quotas: ResId,
+    secrets: ResId,
 }
 
 impl Ids {
@@ -193,6 +204,7 @@ impl Ids {
             config_maps: id("", "v1", "configmaps"),
             limit_ranges: id("", "v1", "limitranges"),
             quotas: id("", "v1", "resourcequotas"),
+            secrets: id("", "v1", "secrets"),
         }
     }
 
@@ -229,6 +241,8 @@ pub(crate) struct Sim {
     /// Deployments' progress-deadline timers, by the deadline (Unix
     /// seconds, as the conditions' times).
     deadlines: HashMap<WorkKey, i64>,
+    /// Jobs' archive transfers, started and finished.
+    transfers: transfer::Transfers,
 }
 
 impl Sim {
@@ -255,6 +269,7 @@ impl Sim {
             failed_creates: HashMap::new(),
             deadlines: HashMap::new(),
             claim_waiters: HashMap::new(),
+            transfers: transfer::Transfers::default(),
         };
         tokio::spawn(sim.run(records, msgs, shutdown));
     }
@@ -287,6 +302,7 @@ impl Sim {
                 self.reconcile(key.0, &key.1, &key.2);
             }
             Msg::Terminate(ns) => self.terminate(&ns),
+            Msg::Transferred { key, run, outcome } => self.transfer_done(key, run, outcome),
             Msg::Resync(target) => match target {
                 FailureTarget::Namespace(ns) => self.resync_namespace(&ns),
                 FailureTarget::Object { namespace, name } => {
@@ -368,6 +384,7 @@ impl Sim {
             self.seen.remove(&key);
             self.scheduled.remove(&key);
             self.deadlines.remove(&key);
+            self.transfers.forget(&key);
             return;
         }
         self.reconcile(key.0, &key.1, &key.2);

@@ -126,6 +126,25 @@ pub(super) trait Workload: Controller {
         pods::state_for(phase)
     }
 
+    /// Holds back or ends `phase` for what its pods do before they may
+    /// finish (a Job's archive transfer); called once its pods can be
+    /// scheduled, before they are synced.
+    fn hold(&self, _sim: &mut Sim, _key: &WorkKey, _workload: &Value, phase: Phase) -> Phase {
+        phase
+    }
+
+    /// After its pods were synced in `phase` (once they can be scheduled):
+    /// starts what they do besides running (a Job's archive transfer).
+    fn pods_running(
+        &self,
+        _sim: &mut Sim,
+        _key: &WorkKey,
+        _workload: &Value,
+        _phase: Phase,
+        _pods: &PodSync,
+    ) {
+    }
+
     /// After its simulated pods were synced: `existing` of them exist,
     /// `running` of those run.
     fn pods_synced(&self, _sim: &Sim, _owner: &Value, _existing: i64, _running: i64) {}
@@ -192,14 +211,20 @@ impl Sim {
         let generation = workload.generation(obj);
         // A pod whose claims are not bound is not scheduled (and the clock
         // of its readiness delay does not start).
-        let ready =
-            self.claims_bound(key.0, obj, workload.claims(obj)) && self.due(key, generation, delay);
+        let bound = self.claims_bound(key.0, obj, workload.claims(obj));
+        let ready = bound && self.due(key, generation, delay);
         let mut phase = match (ready, self.failure_for(obj)) {
             (false, _) => Phase::Starting,
             (true, None) => Phase::Ready,
             (true, Some(f)) => Phase::Failed(f),
         };
+        if bound {
+            phase = workload.hold(self, key, obj, phase);
+        }
         let pods = self.ensure_pods(workload, key, obj, phase);
+        if bound {
+            workload.pods_running(self, key, obj, phase, &pods);
+        }
         let status = workload.status(self, key, obj, &mut phase, &pods);
         self.write_workload(workload, obj, phase, status, &pods);
     }

@@ -16,6 +16,7 @@ mod kubectl;
 mod kubelet;
 mod pod_security;
 mod standalone;
+mod transfer;
 
 use std::fmt::Debug;
 use std::time::Duration;
