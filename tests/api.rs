@@ -87,6 +87,8 @@ async fn create_rejects_invalid_input_with_field_violations(backend: Backend) ->
             request_id: "has space".into(),
             tenant: String::new(),
             custom_domains: Vec::new(),
+            from_backup: String::new(),
+            backup_schedule: None,
         })
         .await
         .expect_err("invalid");

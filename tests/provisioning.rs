@@ -28,6 +28,7 @@ on_every_cluster!(
     a_control_plane_killed_mid_provision_converges_after_restart,
     objects_changed_or_deleted_by_hand_are_put_back,
     a_store_is_paused_resumed_and_served_at_its_custom_domain,
+    a_store_is_backed_up_cloned_and_restored,
 );
 
 on_both_clusters!(
@@ -1065,5 +1066,280 @@ async fn a_store_is_paused_resumed_and_served_at_its_custom_domain(env: Env) -> 
         .await
         .expect_err("0.1 engines have no custom domains");
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    Ok(())
+}
+
+/// Waits until backup `id` has ended (Succeeded or Failed).
+async fn finished_backup(env: Env, server: &Server, id: &str) -> Result<pb::Backup> {
+    let mut stores = server.stores().await?;
+    let deadline = std::time::Instant::now() + env.patience();
+    loop {
+        let backup = stores
+            .get_backup(pb::GetBackupRequest { id: id.into() })
+            .await?
+            .into_inner();
+        let phase = pb::BackupPhase::try_from(backup.phase)?;
+        if matches!(phase, pb::BackupPhase::Succeeded | pb::BackupPhase::Failed) {
+            return Ok(backup);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "backup {id} still {phase:?}: {}",
+            backup.message
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the store runs no backup or restore.
+async fn idle(env: Env, server: &Server, name: &str) -> Result<pb::Store> {
+    let mut stores = server.stores().await?;
+    let deadline = std::time::Instant::now() + env.patience();
+    loop {
+        let store = stores
+            .get_store(pb::GetStoreRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        if store.operation.is_none() {
+            return Ok(store);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "{name} still runs {:?}",
+            store.operation
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A WooCommerce store's backup: a Job from the engine wired to the archive
+/// Secret the platform made (and removed afterwards), admitted by the
+/// cluster. On the simulated cluster, whose kubelet plays the transfer
+/// container, the archive arrives and is measured; the backup is cloned
+/// into a new store (Ready only after its restore) and restored in place.
+/// On the real control plane, whose kwok nodes run no container, the Job
+/// completes without uploading: the backup fails `ArchiveMissing`, never
+/// succeeds on the Job's word. Refusals: an engine without backups, an
+/// unknown backup, a clone of another engine.
+async fn a_store_is_backed_up_cloned_and_restored(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("saver");
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request(
+            &name,
+            "woocommerce",
+            serde_json::json!({"admin_email": "owner@example.com"}),
+        ))
+        .await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+
+    let backup = stores
+        .create_backup(pb::CreateBackupRequest {
+            store_name: name.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(backup.phase, pb::BackupPhase::Pending as i32);
+    assert_eq!(
+        (backup.store_name.as_str(), backup.engine.as_str()),
+        (name.as_str(), "woocommerce")
+    );
+    // One at a time.
+    let busy = stores
+        .create_backup(pb::CreateBackupRequest {
+            store_name: name.clone(),
+            ..Default::default()
+        })
+        .await;
+    if let Err(status) = busy {
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    }
+    let done = finished_backup(env, &server, &backup.id).await?;
+    let kube = env.kube(&server).await?;
+    let ns = format!("store-{name}");
+    let jobs = objects(&kube, &ns, "Job").await?;
+    let job = jobs
+        .iter()
+        .find(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains(&format!("backup-{}", &backup.id[..8])))
+        })
+        .with_context(|| format!("no backup Job among {jobs:?}"))?;
+    let secret = format!("storeplane-archive-{}", backup.id);
+    let template = &job["spec"]["template"]["spec"];
+    let readers: Vec<&serde_json::Value> =
+        ["initContainers", "containers"]
+            .iter()
+            .flat_map(|k| template[k].as_array().into_iter().flatten())
+            .filter(|c| {
+                c["env"].as_array().into_iter().flatten().any(|e| {
+                    e["valueFrom"]["secretKeyRef"]["name"].as_str() == Some(secret.as_str())
+                })
+            })
+            .collect();
+    assert_eq!(readers.len(), 1, "one transfer container reads the URL");
+    let secrets = objects(&kube, &ns, "Secret").await?;
+    ensure!(
+        !secrets
+            .iter()
+            .any(|s| s["metadata"]["name"].as_str() == Some(secret.as_str())),
+        "the archive Secret outlived its backup"
+    );
+    let timeline = events(&server, &name).await?;
+    ensure!(
+        timeline.iter().any(|e| e == "BackupRequested"),
+        "{timeline:?}"
+    );
+
+    if env.cluster == storeplane_e2e::clusters::ClusterKind::Real {
+        assert_eq!(done.phase, pb::BackupPhase::Failed as i32, "{done:?}");
+        assert_eq!(done.failure_reason, "ArchiveMissing", "{done:?}");
+        ensure!(timeline.iter().any(|e| e == "BackupFailed"), "{timeline:?}");
+        return Ok(());
+    }
+    assert_eq!(done.phase, pb::BackupPhase::Succeeded as i32, "{done:?}");
+    ensure!(done.size_bytes > 0 && done.sha256.len() == 64, "{done:?}");
+    assert_eq!(done.trigger, pb::BackupTrigger::Manual as i32);
+    ensure!(
+        timeline.iter().any(|e| e == "BackupSucceeded"),
+        "{timeline:?}"
+    );
+    let listed = stores
+        .list_backups(pb::ListBackupsRequest {
+            store_name: name.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .backups;
+    assert_eq!(
+        listed.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        [done.id.as_str()]
+    );
+
+    // A clone: provisioned, restored, then Ready.
+    let clone = env.name("saver-copy");
+    let created = stores
+        .create_store(pb::CreateStoreRequest {
+            name: clone.clone(),
+            from_backup: done.id.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        (created.engine.as_str(), created.cloned_from.as_str()),
+        ("woocommerce", done.id.as_str())
+    );
+    assert_eq!(
+        created.config,
+        request(
+            &name,
+            "woocommerce",
+            serde_json::json!({"admin_email": "owner@example.com"})
+        )
+        .config,
+        "the backup's configuration"
+    );
+    let ready = env
+        .wait_for(&server, &[&clone], pb::StorePhase::Ready)
+        .await?;
+    assert_eq!(ready[0].operation, None);
+    let clone_timeline = events(&server, &clone).await?;
+    let restored = clone_timeline.iter().position(|e| e == "Restored");
+    let became_ready = clone_timeline.iter().rposition(|e| e == "Ready");
+    ensure!(
+        restored.is_some() && restored < became_ready,
+        "a clone is Ready once restored: {clone_timeline:?}"
+    );
+
+    // In place.
+    let store = idle(env, &server, &name).await?;
+    let restoring = stores
+        .restore_store(pb::RestoreStoreRequest {
+            name: name.clone(),
+            backup: done.id.clone(),
+            etag: store.etag.clone(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let operation = restoring.operation.context("a restore in flight")?;
+    assert_eq!(operation.kind, pb::store_operation::Kind::Restore as i32);
+    // The backup is in use meanwhile.
+    let in_use = stores
+        .delete_backup(pb::DeleteBackupRequest {
+            id: done.id.clone(),
+        })
+        .await;
+    if let Err(status) = in_use {
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    }
+    let after = idle(env, &server, &name).await?;
+    assert_eq!(after.phase, pb::StorePhase::Ready as i32);
+    let timeline = events(&server, &name).await?;
+    ensure!(timeline.iter().any(|e| e == "Restored"), "{timeline:?}");
+
+    // Refusals.
+    let static_site = env.name("plain");
+    stores
+        .create_store(request(&static_site, "static-site", serde_json::json!({})))
+        .await?;
+    env.wait_for(&server, &[&static_site], pb::StorePhase::Ready)
+        .await?;
+    let refused = stores
+        .create_backup(pb::CreateBackupRequest {
+            store_name: static_site.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("static-site has no backups");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    ensure!(
+        refused.message().contains("static-site"),
+        "{}",
+        refused.message()
+    );
+    let unknown = stores
+        .restore_store(pb::RestoreStoreRequest {
+            name: name.clone(),
+            backup: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no such backup");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    let mismatch = stores
+        .create_store(pb::CreateStoreRequest {
+            name: env.name("wrong"),
+            engine: "medusa".into(),
+            from_backup: done.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("another engine's backup");
+    assert_eq!(mismatch.code(), tonic::Code::InvalidArgument);
+
+    let deleted = stores
+        .delete_backup(pb::DeleteBackupRequest {
+            id: done.id.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(deleted.id, done.id);
+    let gone = stores
+        .get_backup(pb::GetBackupRequest {
+            id: done.id.clone(),
+        })
+        .await
+        .expect_err("deleted");
+    assert_eq!(gone.code(), tonic::Code::NotFound);
     Ok(())
 }

@@ -16,6 +16,7 @@
 
 pub use storeplane_domain as domain;
 
+pub mod archives;
 pub mod cluster;
 pub mod dashboard;
 pub mod engines;

@@ -74,6 +74,8 @@ pub struct ServeConfig {
     pub limits: GlobalLimits,
     /// Built dashboard (index.html, JS, wasm, CSS) served at `/`.
     pub dashboard_dir: Option<PathBuf>,
+    /// Where backups are kept and how Jobs reach them.
+    pub backups: BackupOptions,
     /// Which cluster stores are provisioned on.
     pub cluster: ClusterChoice,
     /// Plugin bundles; `None` keeps the engines file's catalog.
@@ -93,6 +95,19 @@ pub struct ServeConfig {
     /// they are abandoned (their leases handed back), and how long open
     /// connections may take to close.
     pub shutdown_timeout: Duration,
+}
+
+/// Where backups are kept (see [`crate::archives`]).
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// The archive directory (a volume of its own on a cluster).
+    pub dir: PathBuf,
+    /// How backup Jobs reach this API port (`http://host:port`); `None`:
+    /// `http://` and the listen address (a loopback address on a laptop,
+    /// where the simulated cluster's Jobs run in this process).
+    pub url: Option<String>,
+    /// How long a Job's archive URL is valid.
+    pub url_ttl: Duration,
 }
 
 /// Which cluster to provision on.
@@ -362,12 +377,35 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
             },
         };
     let engine_count = catalog.engines().len();
+    // Bound before the reconciler starts: its backup Jobs are handed URLs
+    // of this port (with port 0, known only once bound). Calls wait in the
+    // backlog until the services are served below.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let archives = match &kube {
+        Some(_) => {
+            let url = config
+                .backups
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("http://{local}"));
+            Some(Arc::new(crate::archives::Archives::open(
+                &config.backups.dir,
+                &url,
+                config.backups.url_ttl,
+            )?))
+        }
+        None => None,
+    };
     let reconciler = match (&kube, &plugin_host) {
         (Some(kube), Some(host)) => Some(
             Reconciler::start(
                 Arc::new(Context {
                     orphans: Arc::clone(&orphans),
                     orphan_deletion: config.orphan_deletion,
+                    archives: archives.clone(),
                     ..Context::new(
                         Arc::clone(&reconciler_repo),
                         Arc::clone(host) as Arc<dyn crate::reconcile::EngineRuntime>,
@@ -410,6 +448,10 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     }
     let mut service = StoreService::new(Arc::clone(&repo), Arc::clone(&catalog), secrets)
         .with_platform_domain(config.platform.base_domain.clone());
+    if let Some(archives) = &archives {
+        service = service
+            .with_archives(Arc::clone(archives) as Arc<dyn crate::domain::ports::ArchiveStore>);
+    }
     if reconciler.is_none() {
         service = service.with_driver(no_cluster);
     }
@@ -475,10 +517,6 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .build_v1alpha()
         .context("building reflection v1alpha")?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let local = listener.local_addr()?;
     info!(address = %local, database = backend, engines = engine_count, "storeplane serving");
     println!("storeplane listening on http://{local}");
 
@@ -510,6 +548,10 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .add_service(web.layer(AuditServiceServer::new(audit_api)))
         .add_service(web.layer(InfoServiceServer::new(info_api)));
     let mut routes = routes.routes();
+    if let Some(archives) = &archives {
+        let router = std::mem::take(routes.axum_router_mut());
+        *routes.axum_router_mut() = router.merge(archives.router());
+    }
     if let Some(dir) = &config.dashboard_dir {
         crate::dashboard::mount(&mut routes, dir)?;
     }

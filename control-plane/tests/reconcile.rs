@@ -26,7 +26,8 @@ use storeplane::{
     cluster::KubeOps,
     domain::{
         Config, Error as DomainError, NewStore, Phase, Store, StoreRef, TenantId,
-        conditions::ENGINE_DEPROVISIONED,
+        backup::{BackupPhase, BackupTrigger},
+        conditions::{ENGINE_DEPROVISIONED, PRE_UPGRADE_BACKUP},
         ports::{ReleaseStore, StoreRepository},
         release::{ObjectRef, Revision},
         tenancy::{GlobalLimits, Scope},
@@ -40,7 +41,9 @@ use storeplane::{
         run_once,
     },
 };
-use storeplane_plugin_host::{CallError, Observed, ObservedPhase, StoreContext};
+use storeplane_plugin_host::{
+    Archive, CallError, JobPhase, JobReport, Observed, ObservedPhase, Operation, StoreContext,
+};
 use storeplane_sim_cluster::{SimCluster, SimConfig};
 use uuid::Uuid;
 
@@ -53,6 +56,7 @@ enum Call {
     Deprovision,
     Suspend { generation: i64, hosts: Vec<String> },
     Resume { generation: i64 },
+    Backup { archive: String },
 }
 
 /// An engine whose answers the test scripts: provision and upgrade answer
@@ -64,6 +68,11 @@ struct ScriptedEngine {
     observations: Mutex<VecDeque<ObservedPhase>>,
     deprovision_failure: Mutex<Option<CallError>>,
     calls: Mutex<Vec<Call>>,
+    /// The optional operations it lists (none unless a test says).
+    operations: Mutex<Vec<Operation>>,
+    /// Where its backup "Job" uploads the archive (none: it uploads
+    /// nothing, like a Job whose transfer went nowhere).
+    uploads_to: Mutex<Option<Arc<storeplane::archives::Archives>>>,
 }
 
 impl ScriptedEngine {
@@ -164,6 +173,54 @@ impl EngineRuntime for ScriptedEngine {
             generation: store.generation,
         })
     }
+
+    fn operations(&self, _engine: &str) -> Vec<Operation> {
+        self.operations.lock().unwrap().clone()
+    }
+
+    /// Its Job "succeeds" at once; whether the backup did is the
+    /// platform's to find (the archive must have reached its storage).
+    async fn backup(
+        &self,
+        _engine: &str,
+        _store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        self.answer(Call::Backup {
+            archive: archive.id.clone(),
+        })?;
+        let archives = self.uploads_to.lock().unwrap().clone();
+        if let Some(archives) = archives {
+            use tower::ServiceExt as _;
+            let id = Uuid::parse_str(&archive.id).unwrap();
+            let url = archives.url(id, storeplane::archives::Direction::Upload);
+            let path = url.strip_prefix("http://cp").unwrap().to_owned();
+            let request = axum::http::Request::put(path)
+                .body(axum::body::Body::from("a database dump"))
+                .unwrap();
+            let response = archives.router().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), axum::http::StatusCode::CREATED);
+        }
+        Ok(JobReport {
+            phase: JobPhase::Succeeded,
+            message: "Job complete".into(),
+            reason: String::new(),
+            size_bytes: None,
+            sha256: None,
+        })
+    }
+
+    async fn restore(
+        &self,
+        engine: &str,
+        _store: &StoreContext,
+        _archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        Err(CallError::Unsupported {
+            plugin: engine.to_owned(),
+            operation: Operation::Restore,
+        })
+    }
 }
 
 struct Fixture {
@@ -234,6 +291,8 @@ impl Fixture {
                     engine: "scripted".into(),
                     config,
                     custom_domains: Vec::new(),
+                    from_backup: None,
+                    backup_schedule: None,
                 },
                 None,
             )
@@ -434,6 +493,111 @@ async fn a_config_change_provisions_the_new_generation_and_a_new_version_upgrade
     assert_eq!(
         (store.phase, store.generation, store.engine_version.as_str()),
         (Phase::Ready, 3, "2.0.0")
+    );
+}
+
+#[tokio::test]
+async fn an_upgrade_waits_for_its_backup_and_does_not_start_when_it_fails() {
+    // No backup storage: every backup fails (`NoBackupStorage`).
+    let f = fixture(|_| {}).await;
+    f.engine.operations.lock().unwrap().push(Operation::Backup);
+    let id = f.create("careful").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    *f.engine.version.lock().unwrap() = Some("2.0.0".into());
+    f.change(id, |s| s.upgrade(None).map(Some)).await;
+    run_once(&f.ctx, id).await;
+    let calls = f.engine.calls();
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Upgrade { .. })),
+        "{calls:?}"
+    );
+    let first = &f
+        .ctx
+        .repo
+        .backups(&Scope::All, &Default::default(), None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (first.phase, first.trigger, first.failure_reason.as_deref()),
+        (
+            BackupPhase::Failed,
+            BackupTrigger::PreUpgrade,
+            Some("NoBackupStorage")
+        )
+    );
+    let store = f.store(id).await.unwrap();
+    assert_eq!(store.phase, Phase::Failed);
+    let failure = store.failure.clone().unwrap();
+    assert_eq!(failure.reason, "PreUpgradeBackupFailed");
+    assert!(
+        failure.message.contains("still runs scripted 1.0.0"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(store.operation, None, "the backup ended");
+
+    // With storage whose archive arrived, the upgrade goes ahead after it.
+    let dir = tempfile::tempdir().unwrap();
+    let archives = Arc::new(
+        storeplane::archives::Archives::open(dir.path(), "http://cp", Duration::from_secs(60))
+            .unwrap(),
+    );
+    let f = Fixture {
+        ctx: Context {
+            archives: Some(Arc::clone(&archives)),
+            ..f.ctx
+        },
+        ..f
+    };
+    f.change(id, |s| s.retry().map(Some)).await;
+    // The scripted Job "succeeds" without uploading: no archive, no backup.
+    run_once(&f.ctx, id).await;
+    assert_eq!(f.store(id).await.unwrap().phase, Phase::Failed);
+    let backup = match f.engine.calls().last() {
+        Some(Call::Backup { archive }) => archive.clone(),
+        other => panic!("no backup call: {other:?}"),
+    };
+    let backups = f
+        .ctx
+        .repo
+        .backups(&Scope::All, &Default::default(), None, 10)
+        .await
+        .unwrap();
+    let failed = backups.iter().find(|b| b.id.to_string() == backup).unwrap();
+    assert_eq!(failed.failure_reason.as_deref(), Some("ArchiveMissing"));
+    assert_eq!(failed.trigger, BackupTrigger::PreUpgrade);
+
+    // A Job that uploads: the backup succeeds with the stored archive's
+    // measurements, then the upgrade runs.
+    *f.engine.uploads_to.lock().unwrap() = Some(archives);
+    f.change(id, |s| s.retry().map(Some)).await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    let store = f.store(id).await.unwrap();
+    assert_eq!(
+        (store.phase, store.engine_version.as_str()),
+        (Phase::Ready, "2.0.0")
+    );
+    assert!(store.is_done(PRE_UPGRADE_BACKUP));
+    let calls = f.engine.calls();
+    let n = calls.len();
+    assert!(
+        matches!(
+            &calls[n - 3..],
+            [Call::Backup { .. }, Call::Upgrade { .. }, Call::Observe]
+        ),
+        "{calls:?}"
+    );
+    let newest = &f
+        .ctx
+        .repo
+        .backups(&Scope::All, &Default::default(), None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(newest.phase, BackupPhase::Succeeded);
+    assert_eq!(newest.size_bytes, Some(15));
+    assert_eq!(
+        newest.engine_version, "1.0.0",
+        "taken of the version before"
     );
 }
 

@@ -22,6 +22,7 @@ mod m20261205_000001_create_installation;
 mod m20261205_000002_key_releases_by_store;
 mod m20261205_000003_add_event_trace_id;
 mod m20261206_000001_add_suspension_and_domains;
+mod m20261206_000002_create_backups;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_key_releases_by_store::Migration),
             Box::new(m20261205_000003_add_event_trace_id::Migration),
             Box::new(m20261206_000001_add_suspension_and_domains::Migration),
+            Box::new(m20261206_000002_create_backups::Migration),
         ]
     }
 }
@@ -86,6 +88,7 @@ mod tests {
             tables(&db).await?,
             [
                 "audit_log",
+                "backups",
                 "idempotency_keys",
                 "installation",
                 "releases",
@@ -100,7 +103,7 @@ mod tests {
         Migrator::down(&db, None).await?;
         assert!(tables(&db).await?.is_empty());
         Migrator::up(&db, None).await?;
-        assert_eq!(tables(&db).await?.len(), 10);
+        assert_eq!(tables(&db).await?.len(), 11);
         db.close().await?;
         let _ = std::fs::remove_file(path);
         Ok(())

@@ -679,6 +679,8 @@ pub fn create_request(name: &str) -> pb::CreateStoreRequest {
         request_id: String::new(),
         tenant: String::new(),
         custom_domains: Vec::new(),
+        from_backup: String::new(),
+        backup_schedule: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! tested alone (`cargo test -p storeplane-domain`).
 
 pub mod admin;
+pub mod backup;
 pub mod engine;
 pub mod error;
 pub mod lifecycle;

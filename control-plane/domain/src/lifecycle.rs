@@ -33,6 +33,10 @@ use uuid::Uuid;
 use super::{
     ConditionStatus, Config, Error, Failure, NewEvent, NewStore, Outcome, Phase, Result, Store,
     Urls,
+    backup::{
+        Backup, BackupPhase, BackupSchedule, BackupTrigger, OperationKind, OperationOutcome,
+        StoreOperation,
+    },
 };
 
 /// Condition types the reconciler records, in step order.
@@ -47,18 +51,29 @@ pub mod conditions {
     pub const ENGINE_DEPROVISIONED: &str = "EngineDeprovisioned";
     /// The engine paused the store (true while it is paused).
     pub const SUSPENDED: &str = "Suspended";
+    /// A backup was taken before this generation's engine upgrade.
+    pub const PRE_UPGRADE_BACKUP: &str = "PreUpgradeBackup";
 }
 
 /// Whether a store in `phase` with these generations has work for the
 /// reconciler: it is provisioning or being deleted, or it is Ready with a
 /// desired state it has not acted on. Failed stores wait for a person.
 ///
+/// A Ready store with a backup or restore in flight (`operation`) has work
+/// too.
+///
 /// The one copy of the rule: [`Store::needs_reconcile`], the repository's
 /// start-up query and the reconciler's change filter all ask it.
-pub fn needs_reconcile(phase: Phase, generation: i64, observed_generation: i64) -> bool {
+pub fn needs_reconcile(
+    phase: Phase,
+    generation: i64,
+    observed_generation: i64,
+    operation: bool,
+) -> bool {
     match phase {
         Phase::Provisioning | Phase::Deleting => true,
-        Phase::Ready | Phase::Suspended => generation != observed_generation,
+        Phase::Ready => generation != observed_generation || operation,
+        Phase::Suspended => generation != observed_generation,
         Phase::Failed => false,
     }
 }
@@ -118,20 +133,207 @@ impl Store {
             credentials_secret: None,
             suspended: false,
             custom_domains: new.custom_domains,
+            // A clone restores its backup once provisioned, before it is
+            // Ready.
+            operation: new.from_backup.map(|backup| StoreOperation {
+                kind: OperationKind::Restore,
+                backup,
+                started_at: now,
+                trigger: BackupTrigger::Manual,
+                slot: None,
+            }),
+            backup_schedule: new.backup_schedule,
+            cloned_from: new.from_backup,
         }
     }
 
     /// The timeline entry of [`Store::new`].
     pub fn created_event(&self) -> NewEvent {
+        let clone = self
+            .cloned_from
+            .map(|b| format!(", cloned from backup {b}"))
+            .unwrap_or_default();
         NewEvent::info(
             "Created",
-            format!("store {} created with engine {}", self.name, self.engine),
+            format!(
+                "store {} created with engine {}{clone}",
+                self.name, self.engine
+            ),
         )
+    }
+
+    /// The store starts taking backup `backup` (its record is written in
+    /// the same transaction, by the repository, from the store and this
+    /// operation). Only a Ready store, with no other backup or restore
+    /// running: a backup of a store that is not up would dump a database
+    /// that may not exist. `slot` names a scheduled backup's slot.
+    pub fn start_backup(
+        &mut self,
+        id: Uuid,
+        trigger: BackupTrigger,
+        slot: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<NewEvent> {
+        // The backup before an upgrade also runs for a store provisioning
+        // again (a retried upgrade): its workloads still run the old version.
+        let provisioning =
+            trigger == BackupTrigger::PreUpgrade && self.phase == Phase::Provisioning;
+        self.refuse_busy("back up", provisioning)?;
+        self.operation = Some(StoreOperation {
+            kind: OperationKind::Backup,
+            backup: id,
+            started_at: now,
+            trigger,
+            slot,
+        });
+        Ok(NewEvent::info(
+            "BackupRequested",
+            format!(
+                "backup {id} requested ({})",
+                match trigger {
+                    BackupTrigger::Manual => "manual",
+                    BackupTrigger::Scheduled => "scheduled",
+                    BackupTrigger::PreUpgrade => "before the upgrade",
+                }
+            ),
+        ))
+    }
+
+    /// The record of the backup the store's operation takes (Pending), as
+    /// the repository writes it with the store.
+    pub fn pending_backup(&self, operation: &StoreOperation) -> Backup {
+        Backup {
+            id: operation.backup,
+            store_id: self.id,
+            store_name: self.name.clone(),
+            tenant: self.tenant.clone(),
+            engine: self.engine.clone(),
+            engine_version: self.engine_version.clone(),
+            config: self.config.clone(),
+            phase: BackupPhase::Pending,
+            trigger: operation.trigger,
+            size_bytes: None,
+            sha256: None,
+            message: "waiting for the backup Job".into(),
+            failure_reason: None,
+            created_at: operation.started_at,
+            completed_at: None,
+            slot: operation.slot.clone(),
+        }
+    }
+
+    /// The store's data is to be replaced with `backup`'s (checked: of the
+    /// store's engine and Succeeded). Only a Ready store, with no other
+    /// backup or restore running.
+    pub fn start_restore(&mut self, backup: &Backup, now: DateTime<Utc>) -> Result<NewEvent> {
+        self.refuse_busy("restore", false)?;
+        backup.check_restorable(&self.engine)?;
+        self.operation = Some(StoreOperation {
+            kind: OperationKind::Restore,
+            backup: backup.id,
+            started_at: now,
+            trigger: BackupTrigger::Manual,
+            slot: None,
+        });
+        Ok(NewEvent::info(
+            "RestoreRequested",
+            format!(
+                "restore of backup {} (of store {}, taken {}) requested",
+                backup.id,
+                backup.store_name,
+                backup.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        ))
+    }
+
+    /// The operation in flight ended with `outcome`.
+    pub fn finish_operation(&mut self, outcome: &OperationOutcome) -> Result<NewEvent> {
+        let Some(operation) = self.operation.take() else {
+            return Err(Error::FailedPrecondition {
+                kind: "OPERATION",
+                subject: format!("stores/{}", self.id),
+                description: format!("store {} runs no backup or restore", self.name),
+            });
+        };
+        let reason = match (operation.kind, outcome.succeeded) {
+            (OperationKind::Backup, true) => "BackupSucceeded",
+            (OperationKind::Backup, false) => "BackupFailed",
+            (OperationKind::Restore, true) => "Restored",
+            (OperationKind::Restore, false) => "RestoreFailed",
+        };
+        Ok(NewEvent {
+            reason: reason.into(),
+            message: outcome.message.clone(),
+            outcome: if outcome.succeeded {
+                Outcome::Succeeded
+            } else {
+                Outcome::Failed
+            },
+            duration_ms: outcome.duration_ms,
+        })
+    }
+
+    /// New (or no) scheduled backups. `None` when unchanged.
+    pub fn set_backup_schedule(
+        &mut self,
+        schedule: Option<BackupSchedule>,
+    ) -> Result<Option<NewEvent>> {
+        self.refuse_deleting()?;
+        if self.backup_schedule == schedule {
+            return Ok(None);
+        }
+        let message = match &schedule {
+            Some(s) => format!(
+                "backups scheduled at \"{}\" (UTC), keeping the last {}",
+                s.cron, s.retention
+            ),
+            None => "scheduled backups removed".to_owned(),
+        };
+        self.backup_schedule = schedule;
+        Ok(Some(NewEvent::info("BackupScheduleChanged", message)))
+    }
+
+    /// Refuses an operation unless the store is Ready (or, `provisioning`,
+    /// Provisioning) and runs none.
+    fn refuse_busy(&self, what: &str, provisioning: bool) -> Result<()> {
+        self.refuse_deleting()?;
+        if let Some(op) = &self.operation {
+            return Err(Error::FailedPrecondition {
+                kind: "OPERATION_IN_PROGRESS",
+                subject: format!("stores/{}", self.id),
+                description: format!(
+                    "store {} is {} backup {}; wait until it ends",
+                    self.name,
+                    match op.kind {
+                        OperationKind::Backup => "taking",
+                        OperationKind::Restore => "restoring",
+                    },
+                    op.backup
+                ),
+            });
+        }
+        if self.phase != Phase::Ready && !(provisioning && self.phase == Phase::Provisioning) {
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!(
+                    "store {} is {}; only a Ready store can {what}",
+                    self.name,
+                    self.phase.as_str()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Whether the reconciler has work for this store (see [`needs_reconcile`]).
     pub fn needs_reconcile(&self) -> bool {
-        needs_reconcile(self.phase, self.generation, self.observed_generation)
+        needs_reconcile(
+            self.phase,
+            self.generation,
+            self.observed_generation,
+            self.operation.is_some(),
+        )
     }
 
     /// Refuses a write guarded by an etag the store no longer has (an empty
@@ -531,6 +733,8 @@ mod tests {
                 engine: "static-site".into(),
                 config: Config::new(),
                 custom_domains: Vec::new(),
+                from_backup: None,
+                backup_schedule: None,
             },
             now(),
         )
@@ -580,16 +784,158 @@ mod tests {
     fn the_reconciler_has_work_exactly_for_unfinished_generations() {
         for phase in Phase::ALL {
             for (generation, observed) in [(2, 2), (2, 1)] {
-                let expected = match phase {
-                    Phase::Provisioning | Phase::Deleting => true,
-                    Phase::Ready | Phase::Suspended => generation != observed,
-                    Phase::Failed => false,
-                };
-                assert_eq!(
-                    needs_reconcile(phase, generation, observed),
-                    expected,
-                    "{phase:?} {generation}/{observed}"
-                );
+                for operation in [false, true] {
+                    let expected = match phase {
+                        Phase::Provisioning | Phase::Deleting => true,
+                        // A backup or restore runs on a Ready store.
+                        Phase::Ready => generation != observed || operation,
+                        Phase::Suspended => generation != observed,
+                        Phase::Failed => false,
+                    };
+                    assert_eq!(
+                        needs_reconcile(phase, generation, observed, operation),
+                        expected,
+                        "{phase:?} {generation}/{observed} {operation}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_ready_store_runs_one_backup_or_restore_at_a_time() {
+        let mut s = store();
+        let id = Uuid::now_v7();
+        // Not before it is Ready.
+        assert_eq!(
+            refused_kind(s.start_backup(id, BackupTrigger::Manual, None, now())),
+            "STORE_PHASE"
+        );
+        ready(&mut s);
+        let generation = s.generation;
+        let event = s
+            .start_backup(id, BackupTrigger::Manual, None, now())
+            .expect("a Ready store backs up");
+        assert_eq!(event.reason, "BackupRequested");
+        assert_eq!(s.generation, generation, "a backup is no new desired state");
+        assert!(s.needs_reconcile());
+        let op = s.operation.clone().expect("in flight");
+        let backup = s.pending_backup(&op);
+        assert_eq!(
+            (backup.id, backup.phase, backup.store_id),
+            (id, BackupPhase::Pending, s.id)
+        );
+        assert_eq!(
+            refused_kind(s.start_backup(Uuid::now_v7(), BackupTrigger::Manual, None, now())),
+            "OPERATION_IN_PROGRESS"
+        );
+        let done = OperationOutcome {
+            succeeded: true,
+            size_bytes: Some(42),
+            sha256: Some("0".repeat(64)),
+            message: "stored".into(),
+            reason: None,
+            duration_ms: 5,
+        };
+        assert_eq!(
+            s.finish_operation(&done).map(|e| e.reason).ok().as_deref(),
+            Some("BackupSucceeded")
+        );
+        assert!(!s.needs_reconcile());
+
+        // A restore needs a Succeeded backup of the store's engine.
+        let mut other = backup.clone();
+        other.phase = BackupPhase::Succeeded;
+        other.engine = "medusa".into();
+        assert_eq!(
+            refused_kind(s.start_restore(&other, now())),
+            "BACKUP_ENGINE"
+        );
+        let mut failed = backup.clone();
+        failed.phase = BackupPhase::Failed;
+        assert_eq!(
+            refused_kind(s.start_restore(&failed, now())),
+            "BACKUP_PHASE"
+        );
+        let mut good = backup;
+        good.phase = BackupPhase::Succeeded;
+        assert_eq!(
+            s.start_restore(&good, now())
+                .map(|e| e.reason)
+                .ok()
+                .as_deref(),
+            Some("RestoreRequested")
+        );
+        assert_eq!(
+            s.finish_operation(&OperationOutcome {
+                succeeded: false,
+                ..done
+            })
+            .map(|e| e.reason)
+            .ok()
+            .as_deref(),
+            Some("RestoreFailed")
+        );
+        assert_eq!(refused_kind(s.finish_operation(&done_again())), "OPERATION");
+    }
+
+    fn done_again() -> OperationOutcome {
+        OperationOutcome {
+            succeeded: true,
+            size_bytes: None,
+            sha256: None,
+            message: String::new(),
+            reason: None,
+            duration_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_clone_starts_with_the_restore_of_its_backup() {
+        let backup = Uuid::now_v7();
+        let s = Store::new(
+            Uuid::now_v7(),
+            NewStore {
+                tenant: crate::TenantId::default_tenant(),
+                name: "staging".into(),
+                engine: "e".into(),
+                config: Config::new(),
+                custom_domains: Vec::new(),
+                from_backup: Some(backup),
+                backup_schedule: None,
+            },
+            now(),
+        );
+        assert_eq!(s.cloned_from, Some(backup));
+        let op = s.operation.clone().expect("a restore");
+        assert_eq!((op.kind, op.backup), (OperationKind::Restore, backup));
+        assert!(s.created_event().message.contains(&backup.to_string()));
+    }
+
+    #[test]
+    fn a_schedule_is_five_cron_fields_and_a_bounded_retention() {
+        let daily = BackupSchedule::parse("0 3 * * *", 0, "schedule")
+            .expect("valid")
+            .expect("some");
+        assert_eq!(daily.retention, crate::backup::DEFAULT_RETENTION);
+        let after = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| now());
+        assert_eq!(
+            daily.next_after(after).map(|t| t.to_rfc3339()),
+            Some("2026-12-07T03:00:00+00:00".into())
+        );
+        assert!(matches!(BackupSchedule::parse("", 5, "schedule"), Ok(None)));
+        for (cron, retention, field) in [
+            ("0 3 * *", 1, "schedule.cron"),
+            ("0 3 * * * *", 1, "schedule.cron"),
+            ("61 3 * * *", 1, "schedule.cron"),
+            ("0 3 * * *", 101, "schedule.retention"),
+            ("0 3 * * *", -1, "schedule.retention"),
+        ] {
+            match BackupSchedule::parse(cron, retention, "schedule") {
+                Err(Error::InvalidArgument(v)) => assert_eq!(v[0].field, field, "{cron}"),
+                other => panic!("{cron} {retention}: {other:?}"),
             }
         }
     }

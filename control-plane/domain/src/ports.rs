@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{
     ChangesSince, Config, FieldViolation, IdempotencyKey, NewEvent, NewStore, Result, Snapshot,
     Store, StoreEvent, StoreFilter, StoreRef, TenantId,
+    backup::{Backup, BackupPhase, BackupSchedule, BackupTrigger, OperationOutcome},
     engine::Engine,
     release::Revision,
     tenancy::{Quota, Role, Scope, Tenant, Token},
@@ -108,6 +109,68 @@ pub trait StoreRepository: Send + Sync + 'static {
 
     /// Adds a timeline entry without changing the store.
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()>;
+
+    /// Ends the store's backup or restore with `outcome`, in one
+    /// transaction: the store's operation is cleared (with its timeline
+    /// entry) and a backup's record gets its phase, size and checksum.
+    async fn finish_operation(&self, id: Uuid, outcome: &OperationOutcome) -> Result<Store>;
+
+    /// The backup's Job runs: a Pending backup becomes Running (with
+    /// `message`); any other is left as it is.
+    async fn backup_running(&self, id: Uuid, message: &str) -> Result<()>;
+
+    /// One backup in scope.
+    async fn backup(&self, scope: &Scope, id: Uuid) -> Result<Backup>;
+
+    /// A page of the backups in scope, newest first, before `before`.
+    async fn backups(
+        &self,
+        scope: &Scope,
+        filter: &BackupFilter,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Backup>>;
+
+    /// Removes a finished backup's record (the caller removes its archive).
+    /// A backup being taken, or restored by a store: `FailedPrecondition`.
+    async fn delete_backup(&self, scope: &Scope, id: Uuid) -> Result<Backup>;
+
+    /// Every store with a backup schedule: its id, schedule, and when its
+    /// newest scheduled backup was requested.
+    async fn backup_schedules(&self) -> Result<Vec<ScheduledStore>>;
+}
+
+/// Which backups to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupFilter {
+    /// Only this store's.
+    pub store_id: Option<Uuid>,
+    /// Only those of stores of this name (also deleted ones).
+    pub store_name: Option<String>,
+    /// Only these phases (empty: all).
+    pub phases: Vec<BackupPhase>,
+    /// Only these triggers (empty: all).
+    pub triggers: Vec<BackupTrigger>,
+}
+
+/// A store whose backups are scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledStore {
+    /// The store.
+    pub id: Uuid,
+    /// Its schedule.
+    pub schedule: BackupSchedule,
+    /// When its newest scheduled backup was requested (`None`: never).
+    pub last: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the store was last written (the schedule was set no later).
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where archives are kept: the service removes a deleted backup's.
+#[async_trait]
+pub trait ArchiveStore: Send + Sync + 'static {
+    /// Removes backup `id`'s archive; nothing to remove is fine.
+    async fn remove(&self, id: Uuid) -> Result<()>;
 }
 
 /// The outcome of [`StoreRepository::claim`].

@@ -9,9 +9,12 @@ use tracing::warn;
 use super::{
     Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Phase, Result, Store,
     StoreEvent, StoreFilter, StoreRef,
+    backup::{Backup, BackupSchedule, BackupTrigger},
     engine::{Engine, Operation},
     page,
-    ports::{EngineCatalog, SecretReader, StoreDriver, StoreRepository},
+    ports::{
+        ArchiveStore, BackupFilter, EngineCatalog, SecretReader, StoreDriver, StoreRepository,
+    },
     tenancy::{Caller, Scope},
     validate,
 };
@@ -31,6 +34,19 @@ pub struct CreateRequest {
     pub tenant: String,
     /// Extra host names to serve the store at.
     pub custom_domains: Vec<String>,
+    /// A clone: the backup id (as sent) to start from; empty for none.
+    pub from_backup: String,
+    /// Scheduled backups as sent (`None` or an empty cron: none).
+    pub backup_schedule: Option<ScheduleRequest>,
+}
+
+/// A backup schedule as received, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ScheduleRequest {
+    /// 5-field cron expression, UTC.
+    pub cron: String,
+    /// Scheduled backups to keep (0: the default).
+    pub retention: i32,
 }
 
 /// A store's admin login, revealed to its own tenant.
@@ -87,6 +103,7 @@ pub struct StoreService {
     secrets: Arc<dyn SecretReader>,
     driver: Option<Arc<dyn StoreDriver>>,
     platform_domain: String,
+    archives: Option<Arc<dyn ArchiveStore>>,
 }
 
 impl StoreService {
@@ -102,7 +119,14 @@ impl StoreService {
             secrets,
             driver: None,
             platform_domain: String::new(),
+            archives: None,
         }
+    }
+
+    /// Removes a deleted backup's archive from `archives`.
+    pub fn with_archives(mut self, archives: Arc<dyn ArchiveStore>) -> Self {
+        self.archives = Some(archives);
+        self
     }
 
     /// The domain every store is served under (`<name>.<domain>`): custom
@@ -169,6 +193,52 @@ impl StoreService {
         if let Err(why) = validate::request_id(&req.request_id) {
             violations.push(FieldViolation::new("request_id", why));
         }
+        let schedule = match &req.backup_schedule {
+            Some(r) => match BackupSchedule::parse(&r.cron, r.retention, "backup_schedule") {
+                Ok(schedule) => schedule,
+                Err(Error::InvalidArgument(v)) => {
+                    violations.extend(v);
+                    None
+                }
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
+        // The key's fingerprint is the request as sent (a clone's engine and
+        // configuration are filled in from its backup below).
+        let hash = request_hash(&req);
+        let mut req = req;
+        let source = if req.from_backup.is_empty() {
+            None
+        } else {
+            match uuid::Uuid::parse_str(&req.from_backup) {
+                Err(_) => {
+                    violations.push(FieldViolation::new(
+                        "from_backup",
+                        "is not a backup id (a UUID)",
+                    ));
+                    None
+                }
+                Ok(id) => {
+                    let backup = self.repo.backup(&Scope::Tenant(tenant.clone()), id).await?;
+                    if req.engine.is_empty() {
+                        req.engine = backup.engine.clone();
+                    } else if req.engine != backup.engine {
+                        violations.push(FieldViolation::new(
+                            "engine",
+                            format!(
+                                "must be {} (the backup's engine) or empty for a clone",
+                                backup.engine
+                            ),
+                        ));
+                    }
+                    if req.config.is_empty() {
+                        req.config = backup.config.clone();
+                    }
+                    Some(backup)
+                }
+            }
+        };
         if req.engine.is_empty() {
             violations.push(FieldViolation::new("engine", "is required"));
         } else {
@@ -213,6 +283,22 @@ impl StoreService {
         if !violations.is_empty() {
             return Err(Error::InvalidArgument(violations));
         }
+        if let Some(backup) = &source {
+            backup.check_restorable(&req.engine)?;
+            if let Some(engine) = self
+                .engines
+                .engines()
+                .into_iter()
+                .find(|e| e.id == req.engine)
+                && !engine.supports(Operation::Restore)
+            {
+                return Err(not_supported(
+                    &backup.resource_name(),
+                    &engine,
+                    Operation::Restore,
+                ));
+            }
+        }
         if tenant != caller.tenant && !caller.is_admin() {
             return Err(Error::PermissionDenied {
                 reason: "OTHER_TENANT",
@@ -225,7 +311,7 @@ impl StoreService {
 
         let key = (!req.request_id.is_empty()).then(|| IdempotencyKey {
             request_id: req.request_id.clone(),
-            request_hash: request_hash(&req),
+            request_hash: hash,
         });
         let new = NewStore {
             tenant,
@@ -233,6 +319,8 @@ impl StoreService {
             engine: req.engine,
             config: req.config,
             custom_domains: req.custom_domains,
+            from_backup: source.map(|b| b.id),
+            backup_schedule: schedule,
         };
         match self.repo.create(new, key).await? {
             super::ports::Created::New(store) => {
@@ -481,16 +569,126 @@ impl StoreService {
         if engine.supports(operation) {
             return Ok(());
         }
-        Err(Error::FailedPrecondition {
-            kind: "OPERATION_NOT_SUPPORTED",
-            subject: format!("stores/{}", store.id),
-            description: format!(
-                "engine {} {} does not support {}",
-                engine.id,
-                engine.version,
-                operation.as_str()
-            ),
+        Err(not_supported(
+            &format!("stores/{}", store.id),
+            &engine,
+            operation,
+        ))
+    }
+
+    /// Starts a backup of a Ready store whose engine can back up.
+    pub async fn create_backup(&self, scope: &Scope, store: &StoreRef) -> Result<Backup> {
+        self.start_backup(scope, store, BackupTrigger::Manual, None)
+            .await
+    }
+
+    /// Starts a backup for `trigger` (a scheduled one names its `slot`).
+    pub async fn start_backup(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        trigger: BackupTrigger,
+        slot: Option<String>,
+    ) -> Result<Backup> {
+        let id = uuid::Uuid::now_v7();
+        let store = self
+            .change(scope, store, &|s: &mut Store| {
+                self.require(s, Operation::Backup)?;
+                s.start_backup(id, trigger, slot.clone(), chrono::Utc::now())
+                    .map(Some)
+            })
+            .await?;
+        self.repo
+            .backup(&Scope::Tenant(store.tenant.clone()), id)
+            .await
+    }
+
+    /// One backup in scope.
+    pub async fn backup(&self, scope: &Scope, id: &str) -> Result<Backup> {
+        self.repo.backup(scope, parse_backup_id(id, "id")?).await
+    }
+
+    /// A page of the backups in scope, newest first.
+    pub async fn backups(
+        &self,
+        scope: &Scope,
+        filter: &BackupFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Backup>> {
+        let size = validate::page_size(page_size, "page_size")
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let store_id = filter.store_id.map(|id| id.to_string()).unwrap_or_default();
+        let fingerprint = page::fingerprint(&[
+            "backups",
+            &store_id,
+            filter.store_name.as_deref().unwrap_or(""),
+        ]);
+        let before = page::decode::<uuid::Uuid>(page_token, &fingerprint)
+            .map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let mut items = self.repo.backups(scope, filter, before, size + 1).await?;
+        let next_page_token = next_token(&mut items, size, |b| b.id, &fingerprint);
+        Ok(Page {
+            items,
+            next_page_token,
         })
+    }
+
+    /// Deletes a finished backup and then its archive. An archive that
+    /// cannot be removed is logged: the record is gone either way, and a
+    /// leftover file only costs space.
+    pub async fn delete_backup(&self, scope: &Scope, id: &str) -> Result<Backup> {
+        let backup = self
+            .repo
+            .delete_backup(scope, parse_backup_id(id, "id")?)
+            .await?;
+        if let Some(archives) = &self.archives
+            && let Err(err) = archives.remove(backup.id).await
+        {
+            warn!(backup = %backup.id, error = %err, "backup deleted but its archive could not be removed");
+        }
+        Ok(backup)
+    }
+
+    /// Replaces a Ready store's data with a backup's (of its engine).
+    pub async fn restore(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        backup: &str,
+        etag: &str,
+    ) -> Result<Store> {
+        let id = parse_backup_id(backup, "backup")?;
+        let backup = self.repo.backup(scope, id).await?;
+        let etag = etag.to_owned();
+        // The repository re-checks, in the write, that the backup is still
+        // there (a concurrent delete loses).
+        self.change(scope, store, &|s: &mut Store| {
+            self.require(s, Operation::Restore)?;
+            s.check_etag(&etag)?;
+            s.start_restore(&backup, chrono::Utc::now()).map(Some)
+        })
+        .await
+    }
+
+    /// Sets or removes a store's scheduled backups.
+    pub async fn set_backup_schedule(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        schedule: &ScheduleRequest,
+        etag: &str,
+    ) -> Result<Store> {
+        let schedule = BackupSchedule::parse(&schedule.cron, schedule.retention, "schedule")?;
+        let etag = etag.to_owned();
+        self.change(scope, store, &|s: &mut Store| {
+            if schedule.is_some() {
+                self.require(s, Operation::Backup)?;
+            }
+            s.check_etag(&etag)?;
+            s.set_backup_schedule(schedule.clone())
+        })
+        .await
     }
 
     /// Goes back to the configuration before the last upgrade.
@@ -552,9 +750,16 @@ fn request_hash(req: &CreateRequest) -> String {
         "engine": req.engine,
         "config": canonical(&serde_json::Value::Object(req.config.clone())),
     });
-    // Only when set, so keys remembered before domains existed still match.
+    // Only when set, so keys remembered before these fields existed still
+    // match.
     if !req.custom_domains.is_empty() {
         canonical["custom_domains"] = serde_json::json!(req.custom_domains);
+    }
+    if !req.from_backup.is_empty() {
+        canonical["from_backup"] = serde_json::json!(req.from_backup);
+    }
+    if let Some(schedule) = &req.backup_schedule {
+        canonical["backup_schedule"] = serde_json::json!([schedule.cron, schedule.retention]);
     }
     page::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -624,6 +829,34 @@ impl SecretReader for NoCluster {
     }
 }
 
+/// `FAILED_PRECONDITION` for an operation `engine` does not implement.
+fn not_supported(subject: &str, engine: &Engine, operation: Operation) -> Error {
+    Error::FailedPrecondition {
+        kind: "OPERATION_NOT_SUPPORTED",
+        subject: subject.to_owned(),
+        description: format!(
+            "engine {} {} does not support {}",
+            engine.id,
+            engine.version,
+            operation.as_str()
+        ),
+    }
+}
+
+/// A backup id from a request field.
+fn parse_backup_id(id: &str, field: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(id).map_err(|_| {
+        Error::InvalidArgument(vec![FieldViolation::new(
+            field,
+            if id.is_empty() {
+                "is required".to_owned()
+            } else {
+                format!("{id:?} is not a backup id (a UUID)")
+            },
+        )])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,6 +872,8 @@ mod tests {
             request_id: "k".into(),
             tenant: String::new(),
             custom_domains: Vec::new(),
+            from_backup: String::new(),
+            backup_schedule: None,
         };
         assert_eq!(request_hash(&req(a.clone())), request_hash(&req(b)));
         let mut other = req(a);

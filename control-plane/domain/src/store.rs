@@ -168,6 +168,15 @@ pub struct Store {
     /// Extra host names the store is served at, unique on the platform.
     #[serde(default)]
     pub custom_domains: Vec<String>,
+    /// The backup or restore in flight.
+    #[serde(default)]
+    pub operation: Option<crate::backup::StoreOperation>,
+    /// Scheduled backups.
+    #[serde(default)]
+    pub backup_schedule: Option<crate::backup::BackupSchedule>,
+    /// The backup this store was cloned from.
+    #[serde(default)]
+    pub cloned_from: Option<Uuid>,
 }
 
 impl Store {
@@ -276,6 +285,10 @@ pub struct NewStore {
     pub config: Config,
     /// Validated custom domains (uniqueness is the repository's to check).
     pub custom_domains: Vec<String>,
+    /// A clone: the backup (checked restorable) it starts from.
+    pub from_backup: Option<Uuid>,
+    /// Validated backup schedule.
+    pub backup_schedule: Option<crate::backup::BackupSchedule>,
 }
 
 /// An idempotency key and the fingerprint of the request that carried it.

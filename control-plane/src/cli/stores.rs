@@ -225,6 +225,8 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         tenant: tenant.clone(),
                         custom_domains: domains.clone(),
+                        from_backup: String::new(),
+                        backup_schedule: None,
                     })?,
                 )
                 .answer(&client)

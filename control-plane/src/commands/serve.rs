@@ -191,6 +191,22 @@ pub struct ServeArgs {
     /// Provisioning that takes longer fails.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     provision_timeout: Duration,
+    /// Where backup archives are kept (on a cluster: a volume of their
+    /// own, shared by the replicas). Default: `<data dir>/backups`.
+    #[arg(long, env = "STOREPLANE_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How backup and restore Jobs reach this API port, e.g.
+    /// `http://storeplane.storeplane.svc:50051`. Default: `http://` and the
+    /// listen address.
+    #[arg(long, env = "STOREPLANE_BACKUP_URL")]
+    backup_url: Option<String>,
+    /// How long a Job's archive URL stays valid.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    backup_url_ttl: Duration,
+    /// Image of the containers that move backup archives (needs `sh`,
+    /// `tar`, `gzip`, `sha256sum` and `curl`).
+    #[arg(long, env = "STOREPLANE_TRANSFER_IMAGE", default_value = storeplane::reconcile::DEFAULT_TRANSFER_IMAGE)]
+    transfer_image: String,
     /// Stores reconciled at once.
     #[arg(long, default_value_t = 16)]
     reconcile_concurrency: usize,
@@ -316,6 +332,14 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
                 max_concurrent_provisions: args.max_concurrent_provisions,
             },
             dashboard_dir: args.dashboard_dir.clone(),
+            backups: server::BackupOptions {
+                dir: args
+                    .backup_dir
+                    .clone()
+                    .unwrap_or_else(|| args.db.data_dir().join("backups")),
+                url: args.backup_url.clone(),
+                url_ttl: args.backup_url_ttl,
+            },
             cluster: cluster_choice(&args),
             plugins: plugin_options(&args)?,
             platform: platform(&args),
@@ -403,6 +427,7 @@ fn platform(args: &ServeArgs) -> storeplane::reconcile::PlatformConfig {
     platform.tls = args.cluster_issuer.is_some();
     platform.cluster_issuer = args.cluster_issuer.clone();
     platform.provision_timeout = args.provision_timeout;
+    platform.transfer_image = args.transfer_image.clone();
     // A lease shorter than a second would be renewed more often than the
     // database is worth asking.
     platform.lease = args.store_lease.max(Duration::from_secs(1));

@@ -7,6 +7,7 @@ use storeplane_proto::v1 as pb;
 use crate::domain::{
     Condition, ConditionStatus, Config, FieldViolation, Outcome, Phase, Store, StoreEvent,
     admin::limit,
+    backup::{Backup, BackupPhase, BackupTrigger, OperationKind},
     ports::AuditEntry,
     tenancy::{Quota, Role, Tenant, Token},
 };
@@ -96,6 +97,54 @@ pub fn store_to_pb(s: &Store) -> pb::Store {
         credentials_available: s.credentials_secret.is_some(),
         suspended: s.suspended,
         custom_domains: s.custom_domains.clone(),
+        operation: s.operation.as_ref().map(|op| pb::StoreOperation {
+            kind: match op.kind {
+                OperationKind::Backup => pb::store_operation::Kind::Backup,
+                OperationKind::Restore => pb::store_operation::Kind::Restore,
+            }
+            .into(),
+            backup_id: op.backup.to_string(),
+            start_time: Some(timestamp(op.started_at)),
+        }),
+        backup_schedule: s.backup_schedule.as_ref().map(|b| pb::BackupSchedule {
+            cron: b.cron.clone(),
+            retention: i32::try_from(b.retention).unwrap_or(i32::MAX),
+        }),
+        cloned_from: s.cloned_from.map(|b| b.to_string()).unwrap_or_default(),
+    }
+}
+
+/// A backup as the API shows it.
+pub fn backup_to_pb(b: &Backup) -> pb::Backup {
+    pb::Backup {
+        id: b.id.to_string(),
+        store_id: b.store_id.to_string(),
+        store_name: b.store_name.clone(),
+        tenant: b.tenant.resource_name(),
+        engine: b.engine.clone(),
+        engine_version: b.engine_version.clone(),
+        phase: match b.phase {
+            BackupPhase::Pending => pb::BackupPhase::Pending,
+            BackupPhase::Running => pb::BackupPhase::Running,
+            BackupPhase::Succeeded => pb::BackupPhase::Succeeded,
+            BackupPhase::Failed => pb::BackupPhase::Failed,
+        }
+        .into(),
+        trigger: match b.trigger {
+            BackupTrigger::Manual => pb::BackupTrigger::Manual,
+            BackupTrigger::Scheduled => pb::BackupTrigger::Scheduled,
+            BackupTrigger::PreUpgrade => pb::BackupTrigger::PreUpgrade,
+        }
+        .into(),
+        size_bytes: b
+            .size_bytes
+            .and_then(|s| i64::try_from(s).ok())
+            .unwrap_or(0),
+        sha256: b.sha256.clone().unwrap_or_default(),
+        message: b.message.clone(),
+        failure_reason: b.failure_reason.clone().unwrap_or_default(),
+        create_time: Some(timestamp(b.created_at)),
+        complete_time: b.completed_at.map(timestamp),
     }
 }
 

@@ -23,7 +23,9 @@ use super::{
 };
 use crate::domain::{
     Error, FieldViolation, QuotaViolation, Store, StoreFilter, StoreRef, TenantId,
-    service::{CreateRequest, StoreService},
+    backup::Backup,
+    ports::BackupFilter,
+    service::{CreateRequest, ScheduleRequest, StoreService},
     tenancy::Caller,
     validate,
 };
@@ -46,6 +48,10 @@ const REVEAL: &str = "storeplane.v1.StoreService/RevealStoreCredentials";
 const SUSPEND: &str = "storeplane.v1.StoreService/SuspendStore";
 const RESUME: &str = "storeplane.v1.StoreService/ResumeStore";
 const DOMAINS: &str = "storeplane.v1.StoreService/SetStoreCustomDomains";
+const CREATE_BACKUP: &str = "storeplane.v1.StoreService/CreateBackup";
+const DELETE_BACKUP: &str = "storeplane.v1.StoreService/DeleteBackup";
+const RESTORE: &str = "storeplane.v1.StoreService/RestoreStore";
+const SCHEDULE: &str = "storeplane.v1.StoreService/SetStoreBackupSchedule";
 
 /// Open watches per tenant, against `--max-watches-per-tenant`.
 #[derive(Default)]
@@ -149,9 +155,41 @@ impl StoreApi {
         parameters: serde_json::Value,
         result: Result<Store, Error>,
     ) -> Result<Response<pb::Store>, Status> {
+        let result =
+            result.map(|store| (format!("stores/{}", store.id), convert::store_to_pb(&store)));
+        self.audited_as(caller, address, method, target, parameters, result)
+            .await
+    }
+
+    /// [`StoreApi::audited`] for a call answering with a backup.
+    async fn audited_backup(
+        &self,
+        caller: &Caller,
+        address: Option<std::net::SocketAddr>,
+        method: &str,
+        target: &str,
+        parameters: serde_json::Value,
+        result: Result<Backup, Error>,
+    ) -> Result<Response<pb::Backup>, Status> {
+        let result = result.map(|backup| (backup.resource_name(), convert::backup_to_pb(&backup)));
+        self.audited_as(caller, address, method, target, parameters, result)
+            .await
+    }
+
+    /// Records the call in the audit log with the resource it acted on
+    /// (`target` when it failed) and answers with its message.
+    async fn audited_as<M>(
+        &self,
+        caller: &Caller,
+        address: Option<std::net::SocketAddr>,
+        method: &str,
+        target: &str,
+        parameters: serde_json::Value,
+        result: Result<(String, M), Error>,
+    ) -> Result<Response<M>, Status> {
         let result = result.map_err(to_status);
         let resource = match &result {
-            Ok(store) => format!("stores/{}", store.id),
+            Ok((resource, _)) => resource.clone(),
             Err(_) => target.to_owned(),
         };
         self.gate
@@ -164,7 +202,7 @@ impl StoreApi {
                 result.as_ref().map(|_| ()),
             )
             .await;
-        result.map(|store| Response::new(convert::store_to_pb(&store)))
+        result.map(|(_, message)| Response::new(message))
     }
 }
 
@@ -237,11 +275,13 @@ impl StoreServiceRpc for StoreApi {
         let address = request.remote_addr();
         let req = request.into_inner();
         let name = req.name.clone();
-        let (engine, tenant, request_id, custom_domains) = (
+        let (engine, tenant, request_id, custom_domains, from_backup, schedule) = (
             req.engine.clone(),
             req.tenant.clone(),
             req.request_id.clone(),
             req.custom_domains.clone(),
+            req.from_backup.clone(),
+            req.backup_schedule.clone(),
         );
         let (result, recorded_config) = match oversized {
             // Refused before anything converts or validates it; audited
@@ -266,6 +306,11 @@ impl StoreServiceRpc for StoreApi {
                                     request_id: req.request_id,
                                     tenant: req.tenant,
                                     custom_domains: req.custom_domains,
+                                    from_backup: req.from_backup,
+                                    backup_schedule: req.backup_schedule.map(|s| ScheduleRequest {
+                                        cron: s.cron,
+                                        retention: s.retention,
+                                    }),
                                 },
                             )
                             .await
@@ -281,6 +326,8 @@ impl StoreServiceRpc for StoreApi {
             "request_id": request_id,
             "config": if validated(&result) { recorded_config } else { NOT_RECORDED.into() },
             "custom_domains": if validated(&result) { serde_json::json!(custom_domains) } else { NOT_RECORDED.into() },
+            "from_backup": from_backup,
+            "backup_schedule": schedule.map(|s| serde_json::json!({"cron": s.cron, "retention": s.retention})),
         });
         self.audited(
             &caller,
@@ -650,6 +697,176 @@ impl StoreServiceRpc for StoreApi {
             events: page.items.iter().map(convert::event_to_pb).collect(),
             next_page_token: page.next_page_token,
         }))
+    }
+
+    async fn create_backup(
+        &self,
+        request: Request<pb::CreateBackupRequest>,
+    ) -> Result<Response<pb::Backup>, Status> {
+        let caller = self.gate.mutating(&request, CREATE_BACKUP).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters =
+            serde_json::json!({"store_id": req.store_id, "store_name": req.store_name});
+        let result = async {
+            self.service
+                .create_backup(&caller.scope(), &store_ref(&req.store_id, &req.store_name)?)
+                .await
+        }
+        .await;
+        self.audited_backup(
+            &caller,
+            address,
+            CREATE_BACKUP,
+            &target(&req.store_id, &req.store_name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn get_backup(
+        &self,
+        request: Request<pb::GetBackupRequest>,
+    ) -> Result<Response<pb::Backup>, Status> {
+        let caller = self.gate.caller(&request).await?;
+        let req = request.into_inner();
+        let backup = self
+            .service
+            .backup(&caller.scope(), &req.id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::backup_to_pb(&backup)))
+    }
+
+    async fn list_backups(
+        &self,
+        request: Request<pb::ListBackupsRequest>,
+    ) -> Result<Response<pb::ListBackupsResponse>, Status> {
+        let caller = self.gate.caller(&request).await?;
+        let req = request.into_inner();
+        let filter = async {
+            let mut filter = BackupFilter::default();
+            match (req.store_id.is_empty(), req.store_name.is_empty()) {
+                (true, true) => {}
+                (false, false) => {
+                    return Err(Error::invalid(
+                        "store_name",
+                        "set at most one of store_id and store_name",
+                    ));
+                }
+                (false, true) => {
+                    filter.store_id = Some(uuid::Uuid::parse_str(&req.store_id).map_err(|_| {
+                        Error::invalid("store_id", format!("{:?} is not a store id", req.store_id))
+                    })?);
+                }
+                (true, false) => filter.store_name = Some(req.store_name.clone()),
+            }
+            Ok(filter)
+        }
+        .await
+        .map_err(to_status)?;
+        let page = self
+            .service
+            .backups(&caller.scope(), &filter, req.page_size, &req.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListBackupsResponse {
+            backups: page.items.iter().map(convert::backup_to_pb).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn delete_backup(
+        &self,
+        request: Request<pb::DeleteBackupRequest>,
+    ) -> Result<Response<pb::Backup>, Status> {
+        let caller = self.gate.mutating(&request, DELETE_BACKUP).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters = serde_json::json!({"id": req.id});
+        let result = self.service.delete_backup(&caller.scope(), &req.id).await;
+        self.audited_backup(
+            &caller,
+            address,
+            DELETE_BACKUP,
+            &format!("backups/{}", req.id),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn restore_store(
+        &self,
+        request: Request<pb::RestoreStoreRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, RESTORE).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let parameters = serde_json::json!({
+            "id": req.id, "name": req.name, "backup": req.backup, "etag": req.etag,
+        });
+        let result = async {
+            self.service
+                .restore(
+                    &caller.scope(),
+                    &store_ref(&req.id, &req.name)?,
+                    &req.backup,
+                    &req.etag,
+                )
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            RESTORE,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
+    }
+
+    async fn set_store_backup_schedule(
+        &self,
+        request: Request<pb::SetStoreBackupScheduleRequest>,
+    ) -> Result<Response<pb::Store>, Status> {
+        let caller = self.gate.mutating(&request, SCHEDULE).await?;
+        let address = request.remote_addr();
+        let req = request.into_inner();
+        let schedule = req
+            .schedule
+            .map(|s| ScheduleRequest {
+                cron: s.cron,
+                retention: s.retention,
+            })
+            .unwrap_or_default();
+        let parameters = serde_json::json!({
+            "id": req.id, "name": req.name, "etag": req.etag,
+            "schedule": {"cron": schedule.cron, "retention": schedule.retention},
+        });
+        let result = async {
+            self.service
+                .set_backup_schedule(
+                    &caller.scope(),
+                    &store_ref(&req.id, &req.name)?,
+                    &schedule,
+                    &req.etag,
+                )
+                .await
+        }
+        .await;
+        self.audited(
+            &caller,
+            address,
+            SCHEDULE,
+            &target(&req.id, &req.name),
+            parameters,
+            result,
+        )
+        .await
     }
 }
 

@@ -39,6 +39,12 @@ pub mod stores {
         pub suspended: bool,
         /// JSON array of custom domains, in the owner's order.
         pub custom_domains: String,
+        /// JSON of the backup or restore in flight; empty: none.
+        pub operation: String,
+        /// JSON of the backup schedule; empty: none.
+        pub backup_schedule: String,
+        /// The backup a clone started from; empty: not a clone.
+        pub cloned_from: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -59,6 +65,41 @@ pub mod store_domains {
         #[sea_orm(primary_key, auto_increment = false)]
         pub domain: String,
         pub store_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `backups`: one row per backup, kept after its store is gone.
+pub mod backups {
+    use sea_orm::entity::prelude::*;
+
+    /// One backup.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "backups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub store_id: String,
+        pub store_name: String,
+        pub tenant_id: String,
+        pub engine: String,
+        pub engine_version: String,
+        /// JSON of the store's configuration when it was taken.
+        pub config: String,
+        pub phase: String,
+        pub trigger: String,
+        pub size_bytes: Option<i64>,
+        pub sha256: Option<String>,
+        pub message: String,
+        pub failure_reason: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub completed_at: Option<DateTimeUtc>,
+        /// A scheduled backup's slot (unique).
+        pub slot: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

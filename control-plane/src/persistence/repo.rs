@@ -20,17 +20,21 @@ use sea_orm::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+mod backups;
+
 use super::CHANGES_CHANNEL;
 use super::entities::{
-    idempotency_keys, releases, store_changes, store_domains, store_events, stores, tenants,
+    backups as backup_rows, idempotency_keys, releases, store_changes, store_domains, store_events,
+    stores, tenants,
 };
 use crate::domain::{
     ChangeType, ChangesSince, Condition, Config, Error, Failure, IdempotencyKey, NewEvent,
     NewStore, Outcome, Phase, Result, Snapshot, Store, StoreChange, StoreEvent, StoreFilter,
     StoreRef, TenantId, Urls,
+    backup::{Backup, OperationOutcome},
     lifecycle::claims_provisioning_slot,
     needs_reconcile,
-    ports::{ChangeFn, Claim, Created, StoreRepository},
+    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository},
     tenancy::{Counted, GlobalLimits, Quota, Scope},
 };
 
@@ -236,6 +240,17 @@ impl SqlStoreRepository {
     }
 }
 
+/// Restricts a backup query to the scope.
+fn scoped_backups(
+    query: Select<backup_rows::Entity>,
+    scope: &Scope,
+) -> Select<backup_rows::Entity> {
+    match scope {
+        Scope::Tenant(tenant) => query.filter(backup_rows::Column::TenantId.eq(tenant.0.as_str())),
+        Scope::All => query,
+    }
+}
+
 /// Restricts a store query to the scope.
 fn scoped(query: Select<stores::Entity>, scope: &Scope) -> Select<stores::Entity> {
     match scope {
@@ -308,6 +323,7 @@ impl StoreRepository for SqlStoreRepository {
                 _ => Error::internal("insert store", e),
             })?;
         claim_domains(&txn, &store, &[]).await?;
+        backups::sync_operation(&txn, None, &store).await?;
         if let Some(key) = key {
             let row = idempotency_keys::ActiveModel {
                 tenant_id: Set(store.tenant.0.clone()),
@@ -371,6 +387,7 @@ impl StoreRepository for SqlStoreRepository {
         let mut current = to_domain(self.find(&txn, scope, store).await?)?;
         let before = current.phase;
         let domains_before = current.custom_domains.clone();
+        let operation_before = current.operation.clone();
         let Some(event) = change(&mut current)? else {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
@@ -390,6 +407,7 @@ impl StoreRepository for SqlStoreRepository {
         if current.custom_domains != domains_before {
             claim_domains(&txn, &current, &domains_before).await?;
         }
+        backups::sync_operation(&txn, operation_before.as_ref(), &current).await?;
         self.insert_event(&txn, &current, event).await?;
         self.log_change(&txn, ChangeType::Modified, &current)
             .await?;
@@ -425,6 +443,7 @@ impl StoreRepository for SqlStoreRepository {
             .exec(&txn)
             .await
             .map_err(db("free the store's domains"))?;
+        backups::fail_unfinished(&txn, id).await?;
         self.insert_event(&txn, &store, event).await?;
         self.log_change(&txn, ChangeType::Deleted, &store).await?;
         self.commit(txn).await
@@ -523,22 +542,24 @@ impl StoreRepository for SqlStoreRepository {
     }
 
     async fn needing_work(&self) -> Result<Vec<Uuid>> {
-        let rows: Vec<(String, String, i64, i64)> = stores::Entity::find()
+        let rows: Vec<(String, String, i64, i64, String)> = stores::Entity::find()
             .select_only()
             .column(stores::Column::Id)
             .column(stores::Column::Phase)
             .column(stores::Column::Generation)
             .column(stores::Column::ObservedGeneration)
+            .column(stores::Column::Operation)
             .into_tuple()
             .all(&self.db)
             .await
             .map_err(db("list stores needing work"))?;
         rows.into_iter()
-            .filter(|(_, phase, generation, observed)| {
+            .filter(|(_, phase, generation, observed, operation)| {
                 // A phase this build does not know is left alone (to_domain
                 // reports it when the store is read).
-                Phase::parse(phase)
-                    .is_some_and(|phase| needs_reconcile(phase, *generation, *observed))
+                Phase::parse(phase).is_some_and(|phase| {
+                    needs_reconcile(phase, *generation, *observed, !operation.is_empty())
+                })
             })
             .map(|(id, ..)| parse_id(&id))
             .collect()
@@ -614,6 +635,36 @@ impl StoreRepository for SqlStoreRepository {
         };
         self.insert_event(&txn, &to_domain(row)?, event).await?;
         txn.commit().await.map_err(db("commit"))
+    }
+
+    async fn finish_operation(&self, id: Uuid, outcome: &OperationOutcome) -> Result<Store> {
+        self.finish_operation_in(id, outcome).await
+    }
+
+    async fn backup_running(&self, id: Uuid, message: &str) -> Result<()> {
+        self.backup_running_in(id, message).await
+    }
+
+    async fn backup(&self, scope: &Scope, id: Uuid) -> Result<Backup> {
+        self.backup_in(scope, id).await
+    }
+
+    async fn backups(
+        &self,
+        scope: &Scope,
+        filter: &BackupFilter,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Backup>> {
+        self.backups_in(scope, filter, before, limit).await
+    }
+
+    async fn delete_backup(&self, scope: &Scope, id: Uuid) -> Result<Backup> {
+        self.delete_backup_in(scope, id).await
+    }
+
+    async fn backup_schedules(&self) -> Result<Vec<ScheduledStore>> {
+        self.backup_schedules_in().await
     }
 }
 
@@ -731,6 +782,26 @@ fn parse_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|e| Error::internal("decode store id", e))
 }
 
+/// JSON text of an optional value; empty for none.
+fn optional_json<T: serde::Serialize>(what: &'static str, value: Option<&T>) -> Result<String> {
+    value.map_or(Ok(String::new()), |v| {
+        serde_json::to_string(v).map_err(|e| Error::internal(what, e))
+    })
+}
+
+/// Inverse of [`optional_json`].
+fn parse_optional<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<Option<T>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| Error::internal(what, e))
+}
+
 fn to_active(store: &Store) -> Result<stores::ActiveModel> {
     let json =
         |what: &'static str, v: serde_json::Result<String>| v.map_err(|e| Error::internal(what, e));
@@ -772,6 +843,12 @@ fn to_active(store: &Store) -> Result<stores::ActiveModel> {
             "encode custom domains",
             serde_json::to_string(&store.custom_domains),
         )?),
+        operation: Set(optional_json("encode operation", store.operation.as_ref())?),
+        backup_schedule: Set(optional_json(
+            "encode backup schedule",
+            store.backup_schedule.as_ref(),
+        )?),
+        cloned_from: Set(store.cloned_from.map(|b| b.to_string()).unwrap_or_default()),
         // The lease is written only by `claim`.
         lease_holder: sea_orm::ActiveValue::NotSet,
         lease_until: sea_orm::ActiveValue::NotSet,
@@ -814,6 +891,13 @@ fn to_domain(row: stores::Model) -> Result<Store> {
         suspended: row.suspended,
         custom_domains: serde_json::from_str(&row.custom_domains)
             .map_err(|e| Error::internal("decode custom domains", e))?,
+        operation: parse_optional("decode operation", &row.operation)?,
+        backup_schedule: parse_optional("decode backup schedule", &row.backup_schedule)?,
+        cloned_from: if row.cloned_from.is_empty() {
+            None
+        } else {
+            Some(parse_id(&row.cloned_from)?)
+        },
         previous_config: if row.previous_config.is_empty() {
             None
         } else {
@@ -853,6 +937,8 @@ mod tests {
             engine: engine.into(),
             config: Config::new(),
             custom_domains: Vec::new(),
+            from_backup: None,
+            backup_schedule: None,
         }
     }
 

@@ -23,7 +23,8 @@ use super::{SqlStoreRepository, availability::Availability};
 use crate::domain::{
     ChangesSince, IdempotencyKey, NewEvent, NewStore, Result, Snapshot, Store, StoreEvent,
     StoreFilter, StoreRef,
-    ports::{ChangeFn, Claim, Created, StoreRepository},
+    backup::{Backup, OperationOutcome},
+    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository},
     tenancy::Scope,
 };
 
@@ -123,5 +124,35 @@ impl StoreRepository for RoutedStoreRepository {
 
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()> {
         self.checked(self.writer.record_event(id, event).await)
+    }
+
+    async fn finish_operation(&self, id: Uuid, outcome: &OperationOutcome) -> Result<Store> {
+        self.checked(self.writer.finish_operation(id, outcome).await)
+    }
+
+    async fn backup_running(&self, id: Uuid, message: &str) -> Result<()> {
+        self.checked(self.writer.backup_running(id, message).await)
+    }
+
+    async fn backup(&self, scope: &Scope, id: Uuid) -> Result<Backup> {
+        self.checked(self.reader.backup(scope, id).await)
+    }
+
+    async fn backups(
+        &self,
+        scope: &Scope,
+        filter: &BackupFilter,
+        before: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Backup>> {
+        self.checked(self.reader.backups(scope, filter, before, limit).await)
+    }
+
+    async fn delete_backup(&self, scope: &Scope, id: Uuid) -> Result<Backup> {
+        self.checked(self.writer.delete_backup(scope, id).await)
+    }
+
+    async fn backup_schedules(&self) -> Result<Vec<ScheduledStore>> {
+        self.checked(self.reader.backup_schedules().await)
     }
 }

@@ -3,7 +3,9 @@
 //! reconciler's tests script a fake.
 
 use async_trait::async_trait;
-use storeplane_plugin_host::{CallError, Observed, PluginHost, StoreContext};
+use storeplane_plugin_host::{
+    Archive, CallError, JobReport, Observed, Operation, PluginHost, StoreContext,
+};
 
 /// Runs engines for the reconciler.
 #[async_trait]
@@ -34,6 +36,25 @@ pub trait EngineRuntime: Send + Sync + 'static {
 
     /// Brings a paused store back (the engine must list `resume`).
     async fn resume(&self, engine: &str, store: &StoreContext) -> Result<(), CallError>;
+
+    /// The optional operations the installed `engine` implements.
+    fn operations(&self, engine: &str) -> Vec<Operation>;
+
+    /// Starts or reports on the backup of the store into `archive`.
+    async fn backup(
+        &self,
+        engine: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError>;
+
+    /// Starts or reports on restoring `archive` into the store.
+    async fn restore(
+        &self,
+        engine: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError>;
 }
 
 #[async_trait]
@@ -69,5 +90,29 @@ impl EngineRuntime for PluginHost {
 
     async fn resume(&self, engine: &str, store: &StoreContext) -> Result<(), CallError> {
         PluginHost::resume(self, engine, store).await
+    }
+
+    fn operations(&self, engine: &str) -> Vec<Operation> {
+        self.engine(engine)
+            .map(|e| e.operations.clone())
+            .unwrap_or_default()
+    }
+
+    async fn backup(
+        &self,
+        engine: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        PluginHost::backup(self, engine, store, archive).await
+    }
+
+    async fn restore(
+        &self,
+        engine: &str,
+        store: &StoreContext,
+        archive: &Archive,
+    ) -> Result<JobReport, CallError> {
+        PluginHost::restore(self, engine, store, archive).await
     }
 }

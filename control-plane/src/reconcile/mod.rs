@@ -15,6 +15,7 @@ pub mod drift;
 mod engine;
 mod error;
 mod namespace;
+pub mod operation;
 pub mod orphans;
 pub mod queue;
 mod steps;
@@ -74,7 +75,14 @@ pub struct PlatformConfig {
     /// `--store-role`: the role storeplane binds to itself in each store
     /// namespace; `None`: it relies on rights granted to it cluster-wide.
     pub store_access: Option<StoreAccess>,
+    /// Image of the containers that move backup archives (`sh`, `tar`,
+    /// `gzip`, `sha256sum`, `curl`), handed to the engines.
+    pub transfer_image: String,
 }
+
+/// The default [`PlatformConfig::transfer_image`]: curl's own image
+/// (Alpine, runs as a non-root user).
+pub const DEFAULT_TRANSFER_IMAGE: &str = "docker.io/curlimages/curl:8.17.0";
 
 /// The per-store role storeplane binds to itself in each store namespace
 /// (RoleBinding [`namespace::ACCESS_BINDING`]), and the namespaces this
@@ -154,6 +162,7 @@ impl PlatformConfig {
             resync: Duration::from_secs(60),
             lease: Duration::from_secs(60),
             store_access: None,
+            transfer_image: DEFAULT_TRANSFER_IMAGE.into(),
         }
     }
 }
@@ -198,6 +207,9 @@ pub struct Context {
     pub backoff: backoff::Policy,
     /// Engine objects that drifted, and the per-store correction rate.
     pub drift: drift::DriftLog,
+    /// Where backup archives are kept; `None`: backups fail with
+    /// `NoBackupStorage`.
+    pub archives: Option<Arc<crate::archives::Archives>>,
 }
 
 impl Context {
@@ -234,6 +246,7 @@ impl Context {
             abandon: CancellationToken::new(),
             backoff: backoff::Policy::DEFAULT,
             drift: drift::DriftLog::default(),
+            archives: None,
         }
     }
 

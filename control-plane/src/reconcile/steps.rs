@@ -6,7 +6,7 @@ use std::{
 };
 
 use chrono::Utc;
-use storeplane_plugin_host::{CallError, ObservedPhase, StoreContext};
+use storeplane_plugin_host::{CallError, ObservedPhase, Operation, StoreContext};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, debug, info, warn};
 use uuid::Uuid;
@@ -15,10 +15,14 @@ use super::{
     Context, Error, Next,
     drift::Drift,
     namespace::{self, Claimed, PrepareError, Teardown},
+    operation::{self, Step},
 };
 use crate::domain::{
     self, Attempt, ConditionStatus, Failure, NewEvent, Outcome, Phase, Readiness, Store, StoreRef,
-    conditions::{ENGINE_DEPROVISIONED, ENGINE_PROVISIONED, NAMESPACE_READY, READY},
+    backup::{BackupTrigger, OperationKind},
+    conditions::{
+        ENGINE_DEPROVISIONED, ENGINE_PROVISIONED, NAMESPACE_READY, PRE_UPGRADE_BACKUP, READY,
+    },
     ports::{Claim, StoreRepository},
     release::ObjectRef,
     tenancy::Scope,
@@ -187,6 +191,15 @@ async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
         Phase::Provisioning => provision(ctx, store, drifted).await,
         Phase::Ready | Phase::Suspended if store.generation != store.observed_generation => {
             provision(ctx, store, drifted).await
+        }
+        Phase::Ready if store.operation.is_some() => {
+            let Some(operation) = store.operation.clone() else {
+                return Ok(Next::Done);
+            };
+            match operation::step(ctx, &store, &operation).await? {
+                Step::Running(next) => Ok(next),
+                Step::Finished { .. } => Ok(Next::Done),
+            }
         }
         Phase::Ready | Phase::Failed | Phase::Suspended => {
             if drifted {
@@ -402,13 +415,13 @@ pub fn store_context(ctx: &Context, store: &Store) -> StoreContext {
     }
 }
 
-fn ms(since: Instant) -> i64 {
+pub(super) fn ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Why a run ends before its step is done.
 #[derive(Debug)]
-enum Halt {
+pub(super) enum Halt {
     /// The store moved on since the run read it (it is being deleted, or
     /// has a new generation): whatever the run would still do or write is
     /// obsolete. The write that moved it queued the store again, and the
@@ -578,6 +591,24 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         }
     }
 
+    if !store.is_done(ENGINE_PROVISIONED)
+        && matches!(store.phase, Phase::Ready | Phase::Provisioning)
+        && matches!(
+            EngineAction::of(&store, &engine_version),
+            EngineAction::Upgrade(_)
+        )
+        && ctx
+            .engines
+            .operations(&store.engine)
+            .contains(&Operation::Backup)
+        && !store.is_done(PRE_UPGRADE_BACKUP)
+    {
+        match pre_upgrade_backup(ctx, store, &engine_version).await? {
+            Ok(backed_up) => store = backed_up,
+            Err(next) => return Ok(next),
+        }
+    }
+
     let plugin_ctx = store_context(ctx, &store);
     if !store.is_done(ENGINE_PROVISIONED) {
         let step = Instant::now();
@@ -659,6 +690,38 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             Ok(Next::Done)
         }
         ObservedPhase::Ready if !store.suspended => {
+            // A clone gets its backup's data before it is Ready.
+            if let Some(op) = store.operation.clone()
+                && op.kind == OperationKind::Restore
+            {
+                match operation::step(ctx, &store, &op).await? {
+                    Step::Running(next) => {
+                        let message = format!("restoring backup {}", op.backup);
+                        write(ctx, &store, |s| {
+                            Ok(s.set_condition(
+                                READY,
+                                ConditionStatus::False,
+                                "Restoring",
+                                &message,
+                                Utc::now(),
+                            )
+                            .then(|| NewEvent::info("Waiting", message.clone())))
+                        })
+                        .await?;
+                        return Ok(next);
+                    }
+                    Step::Finished {
+                        store: written,
+                        succeeded,
+                        message,
+                    } => {
+                        if !succeeded {
+                            return fail(ctx, &written, "RestoreFailed", message).await;
+                        }
+                        store = *written;
+                    }
+                }
+            }
             let total = (Utc::now() - since).num_milliseconds();
             ctx.metrics.provisioned(
                 &store.engine,
@@ -707,6 +770,72 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             Ok(Next::After(
                 ctx.platform.resync.min(deadline + DEADLINE_SLACK),
             ))
+        }
+    }
+}
+
+/// Cloudron's rule: a backup before every upgrade of the engine version
+/// (the data migrations an upgrade runs cannot be undone otherwise). The
+/// upgrade waits for it, and does not start when it fails: the store is
+/// marked Failed (`PreUpgradeBackupFailed`), still running the version it
+/// had, for its owner to retry or roll back. `Ok(store)` once the backup
+/// succeeded; `Err(next)` while it runs, or after the store was failed.
+async fn pre_upgrade_backup(
+    ctx: &Context,
+    store: Store,
+    to: &str,
+) -> Result<Result<Store, Next>, Halt> {
+    let store = match &store.operation {
+        Some(_) => store,
+        None => {
+            let id = Uuid::now_v7();
+            write(ctx, &store, |s| {
+                s.start_backup(id, BackupTrigger::PreUpgrade, None, Utc::now())
+                    .map(Some)
+            })
+            .await?
+        }
+    };
+    let Some(op) = store.operation.clone() else {
+        return Ok(Err(Next::After(Duration::ZERO)));
+    };
+    match operation::step(ctx, &store, &op).await? {
+        Step::Running(next) => Ok(Err(next)),
+        // Another backup or restore was in flight: it ran first; now the
+        // upgrade's own.
+        Step::Finished { .. } if op.trigger != BackupTrigger::PreUpgrade => {
+            Ok(Err(Next::After(Duration::ZERO)))
+        }
+        Step::Finished {
+            store: written,
+            succeeded: false,
+            message,
+        } => fail(
+            ctx,
+            &written,
+            "PreUpgradeBackupFailed",
+            format!(
+                "the upgrade to {} {to} did not start because the backup before it failed \
+                 ({message}); the store still runs {} {}",
+                written.engine, written.engine, written.engine_version
+            ),
+        )
+        .await
+        .map(Err),
+        Step::Finished { store: written, .. } => {
+            let message = format!("backup {} taken before the upgrade to {to}", op.backup);
+            write(ctx, written.as_ref(), |s| {
+                s.set_condition(
+                    PRE_UPGRADE_BACKUP,
+                    ConditionStatus::True,
+                    "BackedUp",
+                    &message,
+                    Utc::now(),
+                );
+                Ok(Some(NewEvent::info("PreUpgradeBackup", message.clone())))
+            })
+            .await
+            .map(Ok)
         }
     }
 }
@@ -943,6 +1072,8 @@ mod tests {
                     engine: "static-site".into(),
                     config: Default::default(),
                     custom_domains: Vec::new(),
+                    from_backup: None,
+                    backup_schedule: None,
                 },
                 None,
             )
@@ -1050,6 +1181,44 @@ mod tests {
         }
         async fn record_event(&self, id: Uuid, event: NewEvent) -> crate::domain::Result<()> {
             self.inner.record_event(id, event).await
+        }
+        async fn finish_operation(
+            &self,
+            id: Uuid,
+            outcome: &crate::domain::backup::OperationOutcome,
+        ) -> crate::domain::Result<Store> {
+            self.inner.finish_operation(id, outcome).await
+        }
+        async fn backup_running(&self, id: Uuid, message: &str) -> crate::domain::Result<()> {
+            self.inner.backup_running(id, message).await
+        }
+        async fn backup(
+            &self,
+            scope: &Scope,
+            id: Uuid,
+        ) -> crate::domain::Result<crate::domain::backup::Backup> {
+            self.inner.backup(scope, id).await
+        }
+        async fn backups(
+            &self,
+            scope: &Scope,
+            filter: &crate::domain::ports::BackupFilter,
+            before: Option<Uuid>,
+            limit: u64,
+        ) -> crate::domain::Result<Vec<crate::domain::backup::Backup>> {
+            self.inner.backups(scope, filter, before, limit).await
+        }
+        async fn delete_backup(
+            &self,
+            scope: &Scope,
+            id: Uuid,
+        ) -> crate::domain::Result<crate::domain::backup::Backup> {
+            self.inner.delete_backup(scope, id).await
+        }
+        async fn backup_schedules(
+            &self,
+        ) -> crate::domain::Result<Vec<crate::domain::ports::ScheduledStore>> {
+            self.inner.backup_schedules().await
         }
     }
 
