@@ -1343,3 +1343,79 @@ async fn a_store_is_backed_up_cloned_and_restored(env: Env) -> Result<()> {
     assert_eq!(gone.code(), tonic::Code::NotFound);
     Ok(())
 }
+
+#[tokio::test]
+async fn sqlite_sim_a_scheduled_backup_is_taken_at_its_slot() -> Result<()> {
+    a_scheduled_backup_is_taken_at_its_slot(Env::simulated(Backend::Sqlite)).await
+}
+
+/// A schedule is validated, shown on the store, and fires at its next slot
+/// (every minute: within 60 s) with no call from anyone; removing it is an
+/// empty cron.
+async fn a_scheduled_backup_is_taken_at_its_slot(env: Env) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("nightly");
+    let mut stores = server.stores().await?;
+    stores
+        .create_store(request(
+            &name,
+            "medusa",
+            serde_json::json!({"admin_email": "owner@example.com"}),
+        ))
+        .await?;
+    env.wait_for(&server, &[&name], pb::StorePhase::Ready)
+        .await?;
+    let schedule = |cron: &str, retention| pb::SetStoreBackupScheduleRequest {
+        name: name.clone(),
+        schedule: Some(pb::BackupSchedule {
+            cron: cron.into(),
+            retention,
+        }),
+        ..Default::default()
+    };
+    let refused = stores
+        .set_store_backup_schedule(schedule("every minute", 1))
+        .await
+        .expect_err("not cron");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let set = stores
+        .set_store_backup_schedule(schedule("* * * * *", 0))
+        .await?
+        .into_inner();
+    assert_eq!(
+        set.backup_schedule,
+        Some(pb::BackupSchedule {
+            cron: "* * * * *".into(),
+            retention: 7
+        })
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
+    let taken = loop {
+        let backups = stores
+            .list_backups(pb::ListBackupsRequest {
+                store_name: name.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .backups;
+        if let Some(b) = backups.into_iter().find(|b| {
+            b.trigger == pb::BackupTrigger::Scheduled as i32
+                && b.phase == pb::BackupPhase::Succeeded as i32
+        }) {
+            break b;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no scheduled backup within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    ensure!(taken.size_bytes > 0, "{taken:?}");
+    let removed = stores
+        .set_store_backup_schedule(schedule("", 0))
+        .await?
+        .into_inner();
+    assert_eq!(removed.backup_schedule, None);
+    Ok(())
+}

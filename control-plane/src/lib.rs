@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod persistence;
 pub mod plugins;
 pub mod reconcile;
+pub mod schedule;
 pub mod server;
 pub mod telemetry;
 pub mod watch;

@@ -454,6 +454,8 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
     }
     if reconciler.is_none() {
         service = service.with_driver(no_cluster);
+    } else if archives.is_some() {
+        crate::schedule::spawn(service.clone(), &hub, shutdown.clone());
     }
     let store_api = StoreApi::new(
         service,
