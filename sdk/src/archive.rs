@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::{Archive, JobStatus, objects};
+use crate::{Archive, Host, JobStatus, Result, objects};
 
 /// Key of the archive Secret holding the URL.
 pub const URL_KEY: &str = "url";
@@ -350,6 +350,31 @@ pub fn job_status(job: Option<&Value>, transfer: Transfer) -> JobStatus {
             JobStatus::running(message)
         }
     }
+}
+
+/// One step of a backup or restore, as `backup` and `restore` take it:
+/// applies what the Job needs (`needs`: its scripts, its egress policy),
+/// then the Job itself (server-side apply: the same objects each call), and
+/// reports the Job as it is now.
+///
+/// # Errors
+///
+/// The host's error when an apply or the read fails.
+pub fn run_job(
+    host: &dyn Host,
+    needs: &[Value],
+    job: &Value,
+    transfer: Transfer,
+) -> Result<JobStatus> {
+    for object in needs {
+        host.kube_apply(object)?;
+    }
+    let name = job["metadata"]["name"].as_str().unwrap_or_default();
+    host.kube_apply(job)?;
+    let live = host.kube_get("batch/v1", "Job", name)?;
+    let status = job_status(live.as_ref(), transfer);
+    host.debug(&status.message);
+    Ok(status)
 }
 
 /// The names of a Job's containers (init containers first) whose

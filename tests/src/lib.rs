@@ -207,9 +207,24 @@ impl Server {
                 token_file.display().to_string(),
             ]
         };
+        // Each server keeps its backups apart too (they would land in the
+        // data directory, here the tests' working directory).
+        let backup_args: Vec<String> = if args.contains(&"--backup-dir") {
+            Vec::new()
+        } else {
+            vec![
+                "--backup-dir".into(),
+                repo_root()
+                    .join("target/e2e/backups")
+                    .join(&run)
+                    .display()
+                    .to_string(),
+            ]
+        };
         let mut child = Command::new(binary()?)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
+            .args(&backup_args)
             .arg("--engines-file")
             .arg(repo_root().join("plugins/engines.json"))
             .args(["--watch-heartbeat", "1s"])

@@ -62,21 +62,11 @@ pub fn run(
     transfer: Transfer,
 ) -> Result<JobStatus> {
     let names = Names::new(&release_name(store));
-    host.kube_apply(&scripts_config_map(&names))?;
-    host.kube_apply(&archive::egress_policy(
-        &names.archive_egress,
-        selector(store),
-    ))?;
-    let job = job(store, archive, transfer);
-    let name = job["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    host.kube_apply(&job)?;
-    let live = host.kube_get("batch/v1", "Job", &name)?;
-    let status = archive::job_status(live.as_ref(), transfer);
-    host.debug(&status.message);
-    Ok(status)
+    let needs = [
+        scripts_config_map(&names),
+        archive::egress_policy(&names.archive_egress, selector(store)),
+    ];
+    archive::run_job(host, &needs, &job(store, archive, transfer), transfer)
 }
 
 /// After a completed restore: the store's init Job is deleted and the
