@@ -108,6 +108,9 @@ pub struct BackupOptions {
     pub url: Option<String>,
     /// How long a Job's archive URL is valid.
     pub url_ttl: Duration,
+    /// An S3-compatible bucket instead of `dir` (credentials from the
+    /// environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    pub s3: Option<crate::archives::S3Options>,
 }
 
 /// Which cluster to provision on.
@@ -384,8 +387,16 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
-    let archives = match &kube {
-        Some(_) => {
+    let archives = match (&kube, &config.backups.s3) {
+        (Some(_), Some(s3)) => {
+            let credentials = crate::archives::S3Credentials::from_env().context(
+                "a backup bucket needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+            )?;
+            Some(Arc::new(
+                crate::archives::Archives::bucket(s3, credentials, config.backups.url_ttl).await?,
+            ))
+        }
+        (Some(_), None) => {
             let url = config
                 .backups
                 .url
@@ -397,7 +408,7 @@ pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::
                 config.backups.url_ttl,
             )?))
         }
-        None => None,
+        (None, _) => None,
     };
     let reconciler = match (&kube, &plugin_host) {
         (Some(kube), Some(host)) => Some(

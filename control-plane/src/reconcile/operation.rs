@@ -6,7 +6,7 @@
 //! only the resync.
 //!
 //! A backup succeeds only when the archive reached the backup storage: its
-//! size and SHA-256 are what the receiver measured, and a plugin that
+//! size and SHA-256 are what the platform measured, and a plugin that
 //! reports a different checksum fails it. A restore starts only when the
 //! backup's archive is still stored.
 
@@ -106,11 +106,17 @@ async fn run(
         OperationKind::Backup => Direction::Upload,
         OperationKind::Restore => Direction::Download,
     };
-    if operation.kind == OperationKind::Restore && archives.stored(id).await.is_none() {
-        return Ok(Err(failed(
-            "ArchiveMissing",
-            format!("the archive of backup {id} is not in the backup storage"),
-        )));
+    if operation.kind == OperationKind::Restore {
+        match archives.stored(id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Ok(Err(failed(
+                    "ArchiveMissing",
+                    format!("the archive of backup {id} is not in the backup storage"),
+                )));
+            }
+            Err(err) => return Ok(Ok(storage_unanswered(ctx, store, id, &err))),
+        }
     }
     let secret = secret_name(id);
     let namespace = store.namespace();
@@ -198,18 +204,33 @@ async fn run(
             },
             report.message,
         )),
-        JobPhase::Succeeded => Err(match operation.kind {
-            OperationKind::Backup => backed_up(archives.stored(id).await, &report, id),
-            OperationKind::Restore => OperationOutcome {
+        JobPhase::Succeeded => match operation.kind {
+            OperationKind::Backup => match archives.stored(id).await {
+                Ok(stored) => Err(backed_up(stored, &report, id)),
+                Err(err) => Ok(storage_unanswered(ctx, store, id, &err)),
+            },
+            OperationKind::Restore => Err(OperationOutcome {
                 succeeded: true,
                 size_bytes: None,
                 sha256: None,
                 message: format!("backup {id} restored"),
                 reason: None,
                 duration_ms: 0,
-            },
-        }),
+            }),
+        },
     })
+}
+
+/// The backup storage could not say whether the archive is there (a
+/// bucket out of reach): that says nothing about the backup, so ask again.
+fn storage_unanswered(
+    ctx: &Context,
+    store: &Store,
+    id: Uuid,
+    err: &crate::archives::Error,
+) -> Next {
+    warn!(store = %store.name, backup = %id, error = %err, "cannot ask the backup storage; retrying");
+    Next::After(ctx.backoff.delay(super::ERROR_RETRY_ATTEMPT))
 }
 
 /// A backup whose Job reports success: it succeeded if its archive was

@@ -1,22 +1,12 @@
-//! Where backups are kept: a directory of the control plane's (a
+//! The default target: a directory of the control plane's (a
 //! PersistentVolumeClaim when it runs on a cluster), served over HTTP at
 //! `/v1/archives/<backup id>` on the API's port for the backup and restore
 //! Jobs.
 //!
-//! A Job never gets credentials, only a URL (in a Secret of its store's
-//! namespace) that allows one thing: `PUT` of that backup's archive
-//! (`direction=upload`) or `GET` of it (`direction=download`), until it
-//! expires. The URL is signed with HMAC-SHA256 over the backup id, the
-//! direction and the expiry, under a key kept beside the archives (so
-//! replicas sharing the volume share it). The receiver measures what it
-//! stores (size and SHA-256, written beside the archive once the upload is
-//! complete): a backup's size and checksum are the platform's own
-//! measurement, never the Job's word.
-//!
-//! Decision: archives go to the control plane rather than straight into an
-//! object store, so the default installation needs nothing but a volume; an
-//! S3-compatible bucket would hand the Jobs presigned URLs through the same
-//! Secret (the plugin contract does not change).
+//! The URL is signed with HMAC-SHA256 over the backup id, the direction
+//! and the expiry, under a key kept beside the archives (so replicas
+//! sharing the volume share it). The receiver measures what it stores (size
+//! and SHA-256, written beside the archive once the upload is complete).
 
 use std::{
     path::{Path, PathBuf},
@@ -25,7 +15,6 @@ use std::{
 };
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use axum::{
     Router,
     body::Body,
@@ -36,48 +25,20 @@ use axum::{
 };
 use futures::StreamExt as _;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, ports::ArchiveStore};
-
-/// How a Job uses its URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// `PUT` the archive (a backup).
-    Upload,
-    /// `GET` the archive (a restore).
-    Download,
-}
-
-impl Direction {
-    /// The word in URLs and the Secret's annotation.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Upload => "upload",
-            Direction::Download => "download",
-        }
-    }
-}
-
-/// What the receiver measured of a complete archive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stored {
-    /// Bytes.
-    pub size_bytes: u64,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-}
+use super::{Direction, Stored, hex};
+use crate::domain;
 
 /// Largest archive accepted (a guard against a runaway Job filling the
 /// volume, not a product limit).
 const MAX_ARCHIVE_BYTES: u64 = 256 * 1024 * 1024 * 1024;
 
 /// The archive directory and the URLs into it.
-pub struct Archives {
+pub(super) struct Directory {
     dir: PathBuf,
     /// Keyed once; cloned for each signature.
     signer: Signer,
@@ -87,7 +48,7 @@ pub struct Archives {
 
 type Signer = Hmac<Sha256>;
 
-impl Archives {
+impl Directory {
     /// Archives under `dir` (created, with its signing key, when missing),
     /// reached by Jobs at `base_url` (`http://host:port`, no trailing
     /// slash); URLs last `ttl`.
@@ -95,7 +56,7 @@ impl Archives {
     /// # Errors
     ///
     /// When the directory or the key cannot be created or read.
-    pub fn open(dir: &Path, base_url: &str, ttl: Duration) -> anyhow::Result<Self> {
+    pub(super) fn open(dir: &Path, base_url: &str, ttl: Duration) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
         let key_path = dir.join(".signing-key");
@@ -118,7 +79,7 @@ impl Archives {
     }
 
     /// The URL a Job uses to move backup `id`'s archive in `direction`.
-    pub fn url(&self, id: Uuid, direction: Direction) -> String {
+    pub(super) fn url(&self, id: Uuid, direction: Direction) -> String {
         let expires = chrono::Utc::now().timestamp()
             + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let signature = self.sign(id, direction, expires);
@@ -164,13 +125,13 @@ impl Archives {
     }
 
     /// What was stored for backup `id`, once its upload completed.
-    pub async fn stored(&self, id: Uuid) -> Option<Stored> {
+    pub(super) async fn stored(&self, id: Uuid) -> Option<Stored> {
         let text = tokio::fs::read(self.measurement(id)).await.ok()?;
         serde_json::from_slice(&text).ok()
     }
 
     /// The HTTP routes Jobs use.
-    pub fn router(self: &Arc<Self>) -> Router {
+    pub(super) fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/archives/{id}", put(upload).get(download))
             .with_state(Arc::clone(self))
@@ -233,9 +194,9 @@ impl Archives {
     }
 }
 
-#[async_trait]
-impl ArchiveStore for Archives {
-    async fn remove(&self, id: Uuid) -> domain::Result<()> {
+impl Directory {
+    /// Removes backup `id`'s archive and measurement; none is fine.
+    pub(super) async fn remove(&self, id: Uuid) -> domain::Result<()> {
         for path in [self.measurement(id), self.archive(id)] {
             match tokio::fs::remove_file(&path).await {
                 Ok(()) => {}
@@ -284,7 +245,7 @@ fn refuse() -> Response {
 }
 
 async fn upload(
-    State(archives): State<Arc<Archives>>,
+    State(archives): State<Arc<Directory>>,
     UrlPath(id): UrlPath<Uuid>,
     RawQuery(query): RawQuery,
     body: Body,
@@ -306,7 +267,7 @@ async fn upload(
 }
 
 async fn download(
-    State(archives): State<Arc<Archives>>,
+    State(archives): State<Arc<Directory>>,
     UrlPath(id): UrlPath<Uuid>,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -336,10 +297,6 @@ async fn download(
         )
             .into_response(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -376,7 +333,7 @@ mod tests {
     fn a_url_allows_its_backup_and_direction_only_until_it_expires() {
         let dir = tempfile::tempdir().expect("dir");
         let archives =
-            Archives::open(dir.path(), "http://cp:8080/", Duration::from_secs(60)).expect("open");
+            Directory::open(dir.path(), "http://cp:8080/", Duration::from_secs(60)).expect("open");
         let (id, other) = (Uuid::now_v7(), Uuid::now_v7());
         let url = archives.url(id, Direction::Upload);
         assert!(url.starts_with(&format!("http://cp:8080/v1/archives/{id}?direction=upload")));
@@ -390,14 +347,14 @@ mod tests {
         let mut forged = grant(&url);
         forged.signature = "00".repeat(32);
         assert!(!archives.allows(id, Direction::Upload, &forged));
-        let expired = Archives::open(dir.path(), "http://cp", Duration::ZERO).expect("open");
+        let expired = Directory::open(dir.path(), "http://cp", Duration::ZERO).expect("open");
         let mut old = grant(&expired.url(id, Direction::Download));
         old.expires -= 2;
         old.signature = expired.sign(id, Direction::Download, old.expires);
         assert!(!expired.allows(id, Direction::Download, &old));
         // The key is kept: a second process over the same volume signs alike.
         let again =
-            Archives::open(dir.path(), "http://cp:8080", Duration::from_secs(60)).expect("reopen");
+            Directory::open(dir.path(), "http://cp:8080", Duration::from_secs(60)).expect("reopen");
         assert!(again.allows(id, Direction::Upload, &upload));
     }
 
@@ -405,7 +362,7 @@ mod tests {
     async fn an_upload_is_measured_and_removed_with_its_backup() {
         let dir = tempfile::tempdir().expect("dir");
         let archives =
-            Archives::open(dir.path(), "http://cp", Duration::from_secs(60)).expect("open");
+            Directory::open(dir.path(), "http://cp", Duration::from_secs(60)).expect("open");
         let id = Uuid::now_v7();
         assert_eq!(archives.stored(id).await, None);
         let stored = archives
