@@ -307,6 +307,75 @@ async fn every_store_command_works_in_table_and_json(backend: Backend) -> Result
     let resumed = cli.ok(&["stores", "resume", "napper", "--wait"]).await?;
     ensure!(resumed.stdout.contains("Ready"), "{}", resumed.stdout);
 
+    // Backups: take one, list it, clone it, restore it, schedule, delete.
+    let backup = cli
+        .ok(&["stores", "backup", "napper", "--wait", "-o", "json"])
+        .await?
+        .json()?;
+    ensure!(backup["phase"] == "BACKUP_PHASE_SUCCEEDED", "{backup}");
+    let id = backup["id"].as_str().context("backup id")?.to_owned();
+    let listed = cli.ok(&["backups", "list", "--store", "napper"]).await?;
+    ensure!(
+        listed.stdout.contains(&id) && listed.stdout.contains("Succeeded"),
+        "{}",
+        listed.stdout
+    );
+    let clone = cli
+        .ok(&[
+            "stores",
+            "create",
+            "napper-copy",
+            "--from-backup",
+            &id,
+            "--wait",
+            "-o",
+            "json",
+        ])
+        .await?
+        .json()?;
+    ensure!(
+        clone["phase"] == "STORE_PHASE_READY"
+            && clone["clonedFrom"] == id.as_str()
+            && clone["engine"] == "woocommerce",
+        "{clone}"
+    );
+    let restored = cli
+        .ok(&[
+            "stores", "restore", "napper", "--backup", &id, "--wait", "-o", "json",
+        ])
+        .await?
+        .json()?;
+    ensure!(restored.get("operation").is_none(), "{restored}");
+    let scheduled = cli
+        .ok(&[
+            "stores",
+            "schedule",
+            "napper",
+            "--cron",
+            "0 3 * * *",
+            "-o",
+            "json",
+        ])
+        .await?
+        .json()?;
+    ensure!(
+        scheduled["backupSchedule"] == serde_json::json!({"cron": "0 3 * * *", "retention": 7}),
+        "{scheduled}"
+    );
+    let bad_cron = cli
+        .run(&["stores", "schedule", "napper", "--cron", "nightly"])
+        .await?;
+    ensure!(
+        bad_cron.code == 4,
+        "exit {}: {}",
+        bad_cron.code,
+        bad_cron.stderr
+    );
+    let deleted = cli.ok(&["backups", "delete", &id]).await?;
+    ensure!(deleted.stdout.contains(&id), "{}", deleted.stdout);
+    let gone = cli.run(&["backups", "get", &id]).await?;
+    ensure!(gone.code == 3, "exit {}: {}", gone.code, gone.stderr);
+
     // watch: the first list, as NDJSON.
     let mut watch = cli.command(&["stores", "watch", "shop", "-o", "json"])?;
     let mut child = watch.stdout(Stdio::piped()).spawn()?;

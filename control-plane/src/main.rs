@@ -73,6 +73,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::StoresCommand,
     },
+    /// Backups, through the API (take and restore them with `stores
+    /// backup|restore`, clone with `stores create --from-backup`).
+    Backups {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::BackupsCommand,
+    },
     /// Engines, through the API.
     Engines {
         #[command(flatten)]
@@ -140,6 +148,9 @@ async fn main() -> std::process::ExitCode {
     match &cli.command {
         Command::Login(args) => return cli::run(cli::login(args)).await,
         Command::Stores { client, command } => return cli::run(cli::stores(client, command)).await,
+        Command::Backups { client, command } => {
+            return cli::run(cli::backups(client, command)).await;
+        }
         Command::Engines { client, command } => {
             return cli::run(cli::engines(client, command)).await;
         }
@@ -189,6 +200,7 @@ async fn server_command(command: Command) -> anyhow::Result<()> {
         Command::Chart(command) => chart::run(command),
         Command::Login(_)
         | Command::Stores { .. }
+        | Command::Backups { .. }
         | Command::Engines { .. }
         | Command::Audit { .. }
         | Command::Tokens { .. }

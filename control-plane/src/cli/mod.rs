@@ -3,6 +3,7 @@
 //! server's own commands. Errors print the API's message verbatim on stderr
 //! and map to documented exit codes ([`ExitCode`]).
 
+mod backups;
 mod connection;
 mod output;
 mod stores;
@@ -17,6 +18,7 @@ use storeplane_proto::v1::{
 };
 use tonic::{Code, Request, Status, transport::Channel};
 
+pub use backups::{BackupsCommand, run as backups};
 pub use connection::ConnectionArgs;
 use output::{Format, Table, print_fields, print_structured, time};
 pub use stores::{StoresCommand, run as stores};

@@ -36,9 +36,13 @@ pub enum StoresCommand {
     Create {
         /// Store name: a lowercase DNS label.
         name: String,
-        /// Engine id (`storeplane engines list`).
-        #[arg(long)]
+        /// Engine id (`storeplane engines list`); a clone's is its backup's.
+        #[arg(long, default_value = "", required_unless_present = "from_backup")]
         engine: String,
+        /// Clone: start from this backup's data (`storeplane backups list`);
+        /// engine and configuration default to the backup's.
+        #[arg(long, value_name = "BACKUP_ID")]
+        from_backup: Option<String>,
         #[command(flatten)]
         config: ConfigArgs,
         /// Idempotency key: the same id creates the store once (default: a
@@ -106,6 +110,35 @@ pub enum StoresCommand {
         domains: Vec<String>,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Back a store up (its database and files); with `--wait`, until the
+    /// backup ends (exit 7 if it failed).
+    Backup {
+        /// Store name.
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Replace a store's data with a backup's.
+    Restore {
+        /// Store name.
+        name: String,
+        /// The backup (`storeplane backups list`).
+        #[arg(long, value_name = "BACKUP_ID")]
+        backup: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Schedule a store's backups (an empty `--cron` removes the schedule).
+    Schedule {
+        /// Store name.
+        name: String,
+        /// 5-field cron expression, UTC, e.g. "0 3 * * *".
+        #[arg(long)]
+        cron: String,
+        /// Scheduled backups to keep (0: 7).
+        #[arg(long, default_value_t = 0)]
+        retention: i32,
     },
     /// A store's timeline.
     Events {
@@ -207,13 +240,20 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
         StoresCommand::Create {
             name,
             engine,
+            from_backup,
             config,
             request_id,
             tenant,
             domains,
             wait,
         } => {
-            let config = checked_config(&client, engine, config, &Map::new()).await?;
+            // A clone without an engine or configuration of its own takes
+            // its backup's, which the server knows.
+            let config = if from_backup.is_some() && engine.is_empty() {
+                config_from_args(config, &Map::new(), &Value::Null)?
+            } else {
+                checked_config(&client, engine, config, &Map::new()).await?
+            };
             let store = stores
                 .create_store(
                     client.request(pb::CreateStoreRequest {
@@ -225,7 +265,7 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                         tenant: tenant.clone(),
                         custom_domains: domains.clone(),
-                        from_backup: String::new(),
+                        from_backup: from_backup.clone().unwrap_or_default(),
                         backup_schedule: None,
                     })?,
                 )
@@ -283,6 +323,74 @@ pub async fn run(args: &ClientArgs, command: &StoresCommand) -> anyhow::Result<(
                 .answer(&client)
                 .await?;
             finish(&client, store, wait, Goal::Ready).await?;
+        }
+        StoresCommand::Backup { name, wait } => {
+            let backup = stores
+                .create_backup(client.request(pb::CreateBackupRequest {
+                    store_id: String::new(),
+                    store_name: name.clone(),
+                })?)
+                .answer(&client)
+                .await?;
+            if !wait.wait {
+                return super::backups::print_backup(&client, &backup);
+            }
+            let store = stores
+                .get_store(client.request(pb::GetStoreRequest {
+                    id: backup.store_id.clone(),
+                    name: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            wait_quietly(&client, store, wait, Goal::Idle, false).await?;
+            let backup = stores
+                .get_backup(client.request(pb::GetBackupRequest { id: backup.id })?)
+                .answer(&client)
+                .await?;
+            super::backups::print_backup(&client, &backup)?;
+            if backup.phase == pb::BackupPhase::Failed as i32 {
+                return Err(Exit {
+                    code: ExitCode::StoreFailed,
+                    message: format!(
+                        "backup {} failed: {}: {}",
+                        backup.id, backup.failure_reason, backup.message
+                    ),
+                }
+                .into());
+            }
+        }
+        StoresCommand::Restore { name, backup, wait } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .restore_store(client.request(pb::RestoreStoreRequest {
+                    id,
+                    name,
+                    backup: backup.clone(),
+                    etag: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            finish(&client, store, wait, Goal::Idle).await?;
+        }
+        StoresCommand::Schedule {
+            name,
+            cron,
+            retention,
+        } => {
+            let (id, name) = by_name(name);
+            let store = stores
+                .set_store_backup_schedule(client.request(pb::SetStoreBackupScheduleRequest {
+                    id,
+                    name,
+                    schedule: Some(pb::BackupSchedule {
+                        cron: cron.clone(),
+                        retention: *retention,
+                    }),
+                    etag: String::new(),
+                })?)
+                .answer(&client)
+                .await?;
+            print_store(&client, &store)?;
         }
         StoresCommand::Suspend { name, wait } => {
             let (id, name) = by_name(name);
@@ -418,6 +526,14 @@ fn outcome_name(outcome: i32) -> &'static str {
 fn current_step(store: &pb::Store) -> String {
     if !store.failure_message.is_empty() {
         return format!("{}: {}", store.failure_reason, store.failure_message);
+    }
+    if let Some(op) = &store.operation {
+        let what = if op.kind == pb::store_operation::Kind::Restore as i32 {
+            "restoring"
+        } else {
+            "backing up to"
+        };
+        return format!("{what} backup {}", op.backup_id);
     }
     if store.phase == pb::StorePhase::Deleting as i32 {
         return "removing the namespace and everything in it".to_owned();
@@ -590,6 +706,8 @@ enum Goal {
     Ready,
     Suspended,
     Gone,
+    /// Ready with no backup or restore running.
+    Idle,
 }
 
 impl Goal {
@@ -599,6 +717,7 @@ impl Goal {
             Goal::Ready => "Ready",
             Goal::Suspended => "Suspended",
             Goal::Gone => "deleted",
+            Goal::Idle => "done with its backup or restore",
         }
     }
 
@@ -606,7 +725,7 @@ impl Goal {
     /// observed; `None` for a deletion.
     fn phase(self) -> Option<pb::StorePhase> {
         match self {
-            Goal::Ready => Some(pb::StorePhase::Ready),
+            Goal::Ready | Goal::Idle => Some(pb::StorePhase::Ready),
             Goal::Suspended => Some(pb::StorePhase::Suspended),
             Goal::Gone => None,
         }
@@ -623,6 +742,28 @@ async fn finish(
     if !wait.wait {
         return print_store(client, &store);
     }
+    wait_for(client, store, wait, goal).await
+}
+
+/// Follows the store until it reaches `goal` and prints it.
+async fn wait_for(
+    client: &Client,
+    store: pb::Store,
+    wait: &WaitArgs,
+    goal: Goal,
+) -> anyhow::Result<()> {
+    wait_quietly(client, store, wait, goal, true).await
+}
+
+/// Follows the store until it reaches `goal`; prints it at the end when
+/// `print` (a command that prints something else afterwards does not).
+async fn wait_quietly(
+    client: &Client,
+    store: pb::Store,
+    wait: &WaitArgs,
+    goal: Goal,
+    print: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let people = client.format == super::output::Format::Table;
     if people {
@@ -648,12 +789,13 @@ async fn finish(
         .into()),
         Ok(Err(e)) => Err(e),
         Ok(Ok(Some(last))) => {
-            if goal != Goal::Gone {
-                print_store(client, &last)?;
-            } else if people {
-                println!("deleted {}", last.name);
-            } else {
-                print_structured(client.format, &last, "storeplane.v1.Store")?;
+            match (print, goal) {
+                (false, _) => {}
+                (true, Goal::Gone) if people => println!("deleted {}", last.name),
+                (true, Goal::Gone) => {
+                    print_structured(client.format, &last, "storeplane.v1.Store")?;
+                }
+                (true, _) => print_store(client, &last)?,
             }
             if last.phase == pb::StorePhase::Failed as i32 && goal != Goal::Gone {
                 return Err(Exit {
@@ -730,7 +872,9 @@ async fn follow(
         // what is ready (an upgrade keeps serving the old one meanwhile).
         if let Some(wanted) = goal.phase() {
             let settled = phase == pb::StorePhase::Failed
-                || (phase == wanted && current.observed_generation >= current.generation);
+                || (phase == wanted
+                    && current.observed_generation >= current.generation
+                    && (goal != Goal::Idle || current.operation.is_none()));
             if settled {
                 return Ok(Some(current));
             }
