@@ -34,6 +34,12 @@ pub const DIR_VOLUME: &str = "archive";
 /// A writable `/tmp` for every container (root filesystems are read-only);
 /// also `TMPDIR` in their environment.
 pub const TMP_VOLUME: &str = "tmp";
+/// Where an upload packs the archive before sending it (an `emptyDir` of
+/// the transfer container's, the size of the archive), so that the `PUT`
+/// carries a `Content-Length`: S3 refuses a presigned `PUT` without one.
+pub const OUT_VOLUME: &str = "outgoing";
+/// Where [`OUT_VOLUME`] is mounted.
+pub const OUT_DIR: &str = "/outgoing";
 /// The uid of `curl_user` in the default transfer image (curlimages/curl).
 pub const TRANSFER_UID: i64 = 100;
 /// How long a finished Job (and its Pod's logs) is kept.
@@ -85,10 +91,10 @@ impl Transfer {
         match self {
             Transfer::Upload => format!(
                 "set -eu\n\
-                 {{ tar -C \"$BACKUP_DIR\" -czf - . || : >/tmp/tar.failed; }} \
-                 | curl -fsS --retry 3 -T - \"${URL_ENV}\"\n\
-                 [ ! -e /tmp/tar.failed ] || {{ echo 'tar of the backup failed' >&2; exit 1; }}\n\
-                 echo 'archive uploaded'\n"
+                 tar -C \"$BACKUP_DIR\" -czf \"$OUTGOING/archive.tar.gz\" . \
+                 || {{ echo 'tar of the backup failed' >&2; exit 1; }}\n\
+                 curl -fsS --retry 3 -T \"$OUTGOING/archive.tar.gz\" \"${URL_ENV}\"\n\
+                 echo \"archive uploaded: $(wc -c < \"$OUTGOING/archive.tar.gz\") bytes\"\n"
             ),
             Transfer::Download => format!(
                 "set -eu\n\
@@ -155,6 +161,7 @@ pub fn transfer_container(archive: &Archive, transfer: Transfer) -> Value {
             env("TMPDIR", "/tmp"),
             // curl keeps nothing in $HOME; the image's home is not writable.
             env("HOME", "/tmp"),
+            env("OUTGOING", OUT_DIR),
             {
                 "name": URL_ENV,
                 "valueFrom": { "secretKeyRef": { "name": archive.secret, "key": URL_KEY } },
@@ -165,10 +172,17 @@ pub fn transfer_container(archive: &Archive, transfer: Transfer) -> Value {
             "requests": { "cpu": "50m", "memory": "64Mi" },
             "limits": { "cpu": "500m", "memory": "256Mi" },
         },
-        "volumeMounts": [
-            mount(DIR_VOLUME, DIR, transfer == Transfer::Upload),
-            mount(TMP_VOLUME, "/tmp", false),
-        ],
+        "volumeMounts": match transfer {
+            Transfer::Upload => json!([
+                mount(DIR_VOLUME, DIR, true),
+                mount(TMP_VOLUME, "/tmp", false),
+                mount(OUT_VOLUME, OUT_DIR, false),
+            ]),
+            Transfer::Download => json!([
+                mount(DIR_VOLUME, DIR, false),
+                mount(TMP_VOLUME, "/tmp", false),
+            ]),
+        },
     })
 }
 
@@ -263,6 +277,9 @@ pub fn job(archive: &Archive, spec: &JobSpec) -> Value {
         json!({ "name": DIR_VOLUME, "emptyDir": {} }),
         json!({ "name": TMP_VOLUME, "emptyDir": { "sizeLimit": "256Mi" } }),
     ];
+    if spec.transfer == Transfer::Upload {
+        volumes.push(json!({ "name": OUT_VOLUME, "emptyDir": {} }));
+    }
     volumes.extend(spec.volumes.iter().cloned());
     let mut pod = json!({
         "restartPolicy": "Never",

@@ -201,6 +201,11 @@ fn test(root: &Path) -> Result<()> {
         apt_install(&["mariadb-server", "mariadb-client"])
             .context("installing MariaDB for the WooCommerce backup test")?;
     }
+    // The SDK's upload-script test runs the transfer container's script
+    // (sh, tar, curl) against a local server.
+    if !on_path("curl") {
+        apt_install(&["curl"]).context("installing curl for the SDK's transfer test")?;
+    }
     if !on_path("npm") {
         bail!("Node.js 20 or newer with npm is needed (the Medusa and browser tests)");
     }

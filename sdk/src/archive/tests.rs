@@ -78,19 +78,23 @@ fn backup_runs_the_parts_first_and_uploads_last() {
     assert_eq!(url_readers(pod), ["upload"]);
     let upload = &pod["containers"][0];
     assert_eq!(upload["image"], "curlimages/curl:8.11.1");
-    assert_eq!(upload["env"][3]["name"], URL_ENV);
+    assert_eq!(upload["env"][4]["name"], URL_ENV);
     assert_eq!(
-        upload["env"][3]["valueFrom"]["secretKeyRef"]["name"],
+        upload["env"][4]["valueFrom"]["secretKeyRef"]["name"],
         "archive-0f1e2d3c"
     );
     let script = upload["command"][2].as_str().unwrap();
     assert!(
-        script.contains("tar -C \"$BACKUP_DIR\" -czf - ."),
+        script.contains("curl -fsS --retry 3 -T \"$OUTGOING/archive.tar.gz\" \"$ARCHIVE_URL\""),
         "{script}"
     );
     assert!(
-        script.contains("curl -fsS --retry 3 -T - \"$ARCHIVE_URL\""),
-        "{script}"
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == OUT_VOLUME),
+        "the upload packs into a volume of its own"
     );
     // The parts write the directory; the upload only reads it.
     assert_eq!(
@@ -199,4 +203,87 @@ fn egress_policy_selects_the_given_pods() {
     assert_eq!(policy["kind"], "NetworkPolicy");
     assert_eq!(policy["spec"]["podSelector"]["matchLabels"]["a"], "b");
     assert_eq!(policy["spec"]["policyTypes"], json!(["Egress"]));
+}
+
+/// The upload script, run for real (sh, tar, curl) against a local HTTP
+/// server: the archive is sent with a `Content-Length` (S3's presigned PUT
+/// needs one) and is the gzip'd tar of the backup directory.
+#[test]
+fn the_upload_script_sends_the_packed_directory_with_its_length() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let work = std::env::temp_dir().join(format!("sp-upload-{}", std::process::id()));
+    let (dir, out) = (work.join("backup"), work.join("outgoing"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(dir.join("manifest"), "format storeplane-backup/1\n").unwrap();
+    std::fs::write(dir.join("database.dump"), vec![7_u8; 70_000]).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_owned());
+        }
+        let length: usize = head
+            .iter()
+            .find_map(|h| {
+                let (k, v) = h.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .expect("a Content-Length header");
+        let mut body = vec![0_u8; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        (head, body)
+    });
+    let archive = Archive {
+        id: "0f1e2d3c".into(),
+        secret: "archive-0f1e2d3c".into(),
+        transfer_image: "curl".into(),
+    };
+    let container = transfer_container(&archive, Transfer::Upload);
+    let status = std::process::Command::new("sh")
+        .args(["-c", container["command"][2].as_str().unwrap()])
+        .env("BACKUP_DIR", &dir)
+        .env("OUTGOING", &out)
+        .env(
+            URL_ENV,
+            format!("http://127.0.0.1:{port}/v1/archives/x?signature=s"),
+        )
+        .status()
+        .expect("sh runs");
+    assert!(status.success());
+    let (head, body) = server.join().unwrap();
+    assert!(
+        head[0].starts_with("PUT /v1/archives/x?signature=s "),
+        "{head:?}"
+    );
+    // The body is the directory, packed: unpack it and compare.
+    let unpacked = work.join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    std::fs::write(work.join("got.tar.gz"), &body).unwrap();
+    let untar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&unpacked)
+        .arg("-xzf")
+        .arg(work.join("got.tar.gz"))
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    assert_eq!(
+        std::fs::read(unpacked.join("database.dump")).unwrap().len(),
+        70_000
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }
