@@ -19,7 +19,14 @@
 //!    at the backup, the order and the product back in the running
 //!    backend's APIs; then the database dropped and recreated empty,
 //!    restored, and the backend started again on it;
-//! 6. on a fresh database an init killed in the middle of the seed and run
+//! 6. a clone, as the platform makes one from that backup: a store of the
+//!    same configuration with Secrets, a database and a Redis of its own;
+//!    the engine's restore Job (`restore.sh`, then `after-restore.sh`) on
+//!    its empty database, the init Job run again with the clone's Secrets,
+//!    the backend started: the admin logs in with the clone's password
+//!    only, the storefront works with the clone's publishable key only, the
+//!    order and the backup's rows are there;
+//! 7. on a fresh database an init killed in the middle of the seed and run
 //!    again converges to the same rows.
 //!
 //! A failure names the step. Needs what `cargo xtask test` provides: the
@@ -50,6 +57,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use storeplane_chart::{Chart, RenderOptions};
 use storeplane_plugin_medusa::{Medusa, Names};
+use storeplane_plugin_sdk::Archive;
 use storeplane_plugin_sdk::testing::{FakeHost, Harness, store_context};
 use support::backup::{self, TableState};
 use support::native_image::{self, NativeImage};
@@ -64,12 +72,16 @@ fn target_dir() -> PathBuf {
         .join("medusa")
 }
 
+/// The store's configuration; a clone made from its backup has the same.
+fn config() -> Value {
+    json!({"admin_email": "owner@example.com", "region": "eu", "seed_demo_data": true})
+}
+
 /// A store's values and generated Secrets, from the engine's own provision.
+/// Each call generates new Secrets, as the platform does for a new store.
 fn provision() -> Result<(Release, Names, Value)> {
     let host = FakeHost::for_engine::<Medusa>().with_charts(&["medusa"]);
-    let context = store_context(json!({
-        "admin_email": "owner@example.com", "region": "eu", "seed_demo_data": true
-    }));
+    let context = store_context(config());
     Harness::<Medusa>::new()
         .provision(&host, &context)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -98,6 +110,32 @@ fn provision() -> Result<(Release, Names, Value)> {
     Ok((Release { objects, secrets }, Names::new(&release), values))
 }
 
+/// The restore Job the engine applies for a store of [`config`], with the
+/// ConfigMap of scripts it mounts: its name and the objects.
+fn restore_job() -> Result<(String, Vec<Value>)> {
+    let host = FakeHost::for_engine::<Medusa>().with_charts(&["medusa"]);
+    let archive = Archive {
+        id: "7f3a9c01-5d2e-4b6f-8a90-123456789abc".into(),
+        secret: "test-shop-archive-7f3a9c01".into(),
+        transfer_image: "curlimages/curl:8.11.1".into(),
+    };
+    Harness::<Medusa>::new()
+        .restore(&host, &store_context(config()), &archive)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let jobs = host.objects_of("Job");
+    let job = jobs
+        .iter()
+        .find(|j| j["metadata"]["labels"]["app.kubernetes.io/component"] == "restore")
+        .context("the engine applied no restore Job")?;
+    let name = str_at(job, "/metadata/name")?.to_owned();
+    Ok((
+        name,
+        jobs.into_iter()
+            .chain(host.objects_of("ConfigMap"))
+            .collect(),
+    ))
+}
+
 /// 32 characters of the platform's alphabet, as its Secret generator makes.
 fn random_value() -> String {
     use std::hash::{BuildHasher as _, RandomState};
@@ -108,24 +146,42 @@ fn random_value() -> String {
         .collect()
 }
 
-/// The init Job's container, ready to run: its command with the ConfigMap
-/// volume written out, its environment over the image's.
-struct InitJob {
+/// A Job's container, ready to run: its command with the ConfigMap volumes
+/// written out under `run_dir`, its environment.
+struct JobContainer {
     argv: Vec<String>,
     env: BTreeMap<String, String>,
 }
 
+/// The init Job's container, its environment over the image's.
 fn init_job(
     release: &Release,
     job_name: &str,
     image: &NativeImage,
     run_dir: &Path,
-) -> Result<InitJob> {
+) -> Result<JobContainer> {
+    let mut job = job_container(release, job_name, "init", run_dir)?;
+    let mut env = image.env.clone();
+    env.append(&mut job.env);
+    // The image's WORKDIR (/app), where init.sh changes to, on this machine.
+    env.insert("MEDUSA_DIR".into(), image.workdir.display().to_string());
+    job.env = env;
+    Ok(job)
+}
+
+/// Container `name` of Job `job_name`, with only the environment the Job
+/// gives it.
+fn job_container(
+    release: &Release,
+    job_name: &str,
+    name: &str,
+    run_dir: &Path,
+) -> Result<JobContainer> {
     let job = release.find("Job", job_name)?;
-    let container = release.container(job, "init")?;
+    let container = release.container(job, name)?;
     let mut argv: Vec<String> = container["command"]
         .as_array()
-        .context("the init container has no command")?
+        .with_context(|| format!("container {name} of Job {job_name} has no command"))?
         .iter()
         .filter_map(|a| a.as_str().map(str::to_owned))
         .collect();
@@ -156,11 +212,39 @@ fn init_job(
             }
         }
     }
-    let mut env = image.env.clone();
-    env.extend(release.env(container)?);
-    // The image's WORKDIR (/app), where init.sh changes to, on this machine.
-    env.insert("MEDUSA_DIR".into(), image.workdir.display().to_string());
-    Ok(InitJob { argv, env })
+    Ok(JobContainer {
+        argv,
+        env: release.env(container)?,
+    })
+}
+
+/// Redis as the chart's Deployment runs it, on a loopback port: the process
+/// and its port.
+fn start_redis(release: &Release, names: &Names, dir: &Path) -> Result<(Process, u16)> {
+    let port = free_port()?;
+    let container = release.container(release.find("Deployment", &names.redis)?, "redis")?;
+    let mut argv: Vec<String> = container["command"]
+        .as_array()
+        .context("the Redis container has no command")?
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    if let Some(script) = argv.last_mut() {
+        script.push_str(&format!(" --port {port} --bind 127.0.0.1"));
+    }
+    let mut process = Process::start(
+        "redis-server",
+        &argv,
+        dir,
+        &release.env(container)?,
+        &dir.join("redis.log"),
+    )
+    .context("starting Redis (is redis-server installed?)")?;
+    wait_until("Redis to listen", Duration::from_secs(20), || {
+        process.alive()?;
+        Ok(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    })?;
+    Ok((process, port))
 }
 
 /// Row counts of what the init Job creates (and of orders), soft-deleted
@@ -198,6 +282,17 @@ fn row_counts(url: &str) -> Result<BTreeMap<String, i64>> {
         &format!("SELECT json_build_object({})", fields.join(", ")),
     )?;
     Ok(serde_json::from_str(&out)?)
+}
+
+/// A clone's PostgreSQL is a server of its own in the cluster, holding the
+/// chart's database and user; on the tests' one server its database and
+/// role get a suffix instead, so the source store's stay apart.
+fn own_server(env: &mut BTreeMap<String, String>) {
+    for name in ["DB_NAME", "DB_USER", "POSTGRES_DB", "POSTGRES_USER"] {
+        if let Some(value) = env.get_mut(name) {
+            value.push_str("_clone");
+        }
+    }
 }
 
 /// `server` (a superuser URL) on another database.
@@ -585,31 +680,8 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
     let backend = release.find("Deployment", &names.backend)?;
     let job_name = names.init_job(values["init"]["jobSuffix"].as_str().unwrap_or_default());
 
-    // Redis as the chart's Deployment runs it, on a loopback port.
-    let redis_port = free_port()?;
-    let redis_container = release.container(redis, "redis")?;
-    let mut redis_argv: Vec<String> = redis_container["command"]
-        .as_array()
-        .context("step 3: the Redis container has no command")?
-        .iter()
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect();
-    if let Some(script) = redis_argv.last_mut() {
-        script.push_str(&format!(" --port {redis_port} --bind 127.0.0.1"));
-    }
-    let mut redis_process = Process::start(
-        "redis-server",
-        &redis_argv,
-        &run_dir,
-        &release.env(redis_container)?,
-        &run_dir.join("redis.log"),
-    )
-    .context("step 3: starting Redis (is redis-server installed?)")?;
-    wait_until("Redis to listen", Duration::from_secs(20), || {
-        redis_process.alive()?;
-        Ok(std::net::TcpStream::connect(("127.0.0.1", redis_port)).is_ok())
-    })
-    .context("step 3: starting Redis")?;
+    let (redis_process, redis_port) =
+        start_redis(&release, &names, &run_dir).context("step 3: starting Redis")?;
 
     let postgres_service = release.service_port(&names.postgres, postgres)?;
     let redis_service = release.service_port(&names.redis, redis)?;
@@ -618,7 +690,7 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         .and_then(|(_, rest)| rest.split('/').next())
         .and_then(|p| p.parse().ok())
         .context("STOREPLANE_TEST_PG has no port")?;
-    let network = |env: &mut BTreeMap<String, String>, what: &str| -> Result<()> {
+    let network = |env: &mut BTreeMap<String, String>, what: &str, redis_port: u16| -> Result<()> {
         ensure!(
             route(env, &names.postgres, postgres_service, pg_port)? == 1,
             "{what}: no *_HOST names the PostgreSQL Service {}",
@@ -634,7 +706,7 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
 
     let mut job = init_job(&release, &job_name, &image, &run_dir)
         .context("step 4: the init Job from the render")?;
-    network(&mut job.env, "the init Job")?;
+    network(&mut job.env, "the init Job", redis_port)?;
 
     // From an empty database to the first order.
     fresh_database(&pg, &postgres_env).context("step 4: an empty database")?;
@@ -658,7 +730,7 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
     // Deployment's environment.
     let mut backend_env = image.env.clone();
     backend_env.extend(release.env(release.container(backend, "backend")?)?);
-    network(&mut backend_env, "the backend")?;
+    network(&mut backend_env, "the backend", redis_port)?;
     let container_port = release.container(backend, "backend")?["ports"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "http"))
@@ -675,7 +747,7 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
     let wait = release.container(backend, "wait-for-migrations")?;
     let mut wait_env = image.env.clone();
     wait_env.extend(release.env(wait)?);
-    network(&mut wait_env, "wait-for-migrations")?;
+    network(&mut wait_env, "wait-for-migrations", redis_port)?;
     let wait_argv: Vec<String> = wait["command"]
         .as_array()
         .context("wait-for-migrations has no command")?
@@ -884,27 +956,240 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         .context("step 10: the backend started on the restored database")?;
     medusa.kill();
 
+    // A clone, as the platform makes one from the backup: a new store with
+    // the backup's configuration (so the same admin e-mail) and Secrets of
+    // its own, its own PostgreSQL (empty) and Redis. The engine's restore
+    // Job loads the backup (restore.sh) and removes the restored admin
+    // login (after-restore.sh); once it completed the engine runs the init
+    // Job again, now with the clone's Secrets.
+    let (clone, _, _) = provision().context("step 11: provisioning the clone")?;
+    let clone_dir = run_dir.join("clone");
+    fs::create_dir_all(&clone_dir)?;
+    let (clone_redis, clone_redis_port) =
+        start_redis(&clone, &names, &clone_dir).context("step 11: the clone's Redis")?;
+    let mut clone_postgres_env =
+        clone.env(clone.container(clone.find("StatefulSet", &names.postgres)?, "postgres")?)?;
+    own_server(&mut clone_postgres_env);
+    fresh_database(&pg, &clone_postgres_env).context("step 11: the clone's empty database")?;
+    let clone_db = on_database(&pg, &clone_postgres_env["POSTGRES_DB"])?;
+
+    // The restore Job's containers with the clone's Secrets; the archive
+    // as the download container leaves it: the step-10 backup's files.
+    let (restore_name, restore_objects) =
+        restore_job().context("step 11: the engine's restore Job")?;
+    let restore_release = Release {
+        objects: restore_objects,
+        secrets: clone.secrets.clone(),
+    };
+    let restore_env = |container: JobContainer| -> Result<JobContainer> {
+        let mut env = container.env;
+        ensure!(
+            route(&mut env, &names.postgres, postgres_service, pg_port)? == 1,
+            "step 11: the restore Job's DB_HOST does not name the PostgreSQL Service"
+        );
+        own_server(&mut env);
+        env.insert("BACKUP_DIR".into(), backup_dir.display().to_string());
+        env.insert("WAIT_SECONDS".into(), "30".into());
+        Ok(JobContainer {
+            argv: container.argv,
+            env,
+        })
+    };
+    let load = restore_env(job_container(
+        &restore_release,
+        &restore_name,
+        "db",
+        &clone_dir,
+    )?)?;
+    ensure!(
+        load.argv.last().is_some_and(|a| a.ends_with("/restore.sh")),
+        "step 11: the restore Job's db container runs {:?}",
+        load.argv
+    );
+    let clone_restore_run = backup::run_script("restore.sh", &load.env, &backup_dir)?
+        .ok("step 11: restore.sh into the clone's empty database")?;
+    let clone_restored = backup::tables(&clone_db)?;
+    ensure!(
+        clone_restored == at_backup,
+        "step 11: the clone's restored tables differ from the backup's: {:?}",
+        changed_tables(&at_backup, &clone_restored)
+    );
+
+    let unlink = restore_env(job_container(
+        &restore_release,
+        &restore_name,
+        "clone",
+        &clone_dir,
+    )?)?;
+    ensure!(
+        unlink.env.get("ADMIN_EMAIL") == Some(admin_email),
+        "step 11: the restore Job removes the login of {:?}, the store's admin is {admin_email}",
+        unlink.env.get("ADMIN_EMAIL")
+    );
+    let unlink_started = Instant::now();
+    let unlinked = run_job(
+        &unlink.argv,
+        &clone_dir,
+        &unlink.env,
+        &clone_dir.join("after-restore.log"),
+        None,
+    )?;
+    ensure!(
+        unlinked.is_some_and(|s| s.success()),
+        "step 11: after-restore.sh failed:\n{}",
+        stack::tail(&clone_dir.join("after-restore.log"), 25)
+    );
+    let unlink_time = unlink_started.elapsed();
+    let without_login = row_counts(&clone_db)?;
+    ensure!(
+        without_login["login identities"] == after["login identities"] - 1
+            && without_login["users"] == after["users"],
+        "step 11: after-restore.sh should remove exactly the admin's login: {without_login:?}, \
+         at the backup {after:?}"
+    );
+
+    // The init Job again, with the clone's Secrets.
+    let mut clone_job =
+        init_job(&clone, &job_name, &image, &clone_dir).context("step 11: the clone's init Job")?;
+    network(&mut clone_job.env, "the clone's init Job", clone_redis_port)?;
+    own_server(&mut clone_job.env);
+    let clone_password = clone_job.env["ADMIN_PASSWORD"].clone();
+    ensure!(
+        clone_password != job.env["ADMIN_PASSWORD"]
+            && clone_job.env["PUBLISHABLE_KEY_SECRET"] != job.env["PUBLISHABLE_KEY_SECRET"],
+        "step 11: the clone's Secrets should be its own"
+    );
+    let clone_init_started = Instant::now();
+    let status = run_job(
+        &clone_job.argv,
+        &image.workdir,
+        &clone_job.env,
+        &clone_dir.join("init.log"),
+        None,
+    )?;
+    ensure!(
+        status.is_some_and(|s| s.success()),
+        "step 11: the init Job on the clone's restored database failed:\n{}",
+        stack::tail(&clone_dir.join("init.log"), 25)
+    );
+    let clone_init_time = clone_init_started.elapsed();
+    let clone_counts = row_counts(&clone_db)?;
+    ensure!(
+        clone_counts == after,
+        "step 11: the clone's rows differ from the backup's: {clone_counts:?} vs {after:?}"
+    );
+    let clone_initialised = backup::tables(&clone_db)?;
+
+    // The clone's backend, the Deployment's environment with its Secrets.
+    let mut clone_backend_env = image.env.clone();
+    clone_backend_env
+        .extend(clone.env(clone.container(clone.find("Deployment", &names.backend)?, "backend")?)?);
+    network(
+        &mut clone_backend_env,
+        "the clone's backend",
+        clone_redis_port,
+    )?;
+    own_server(&mut clone_backend_env);
+    let clone_port = free_port()?;
+    clone_backend_env.insert("PORT".into(), clone_port.to_string());
+    let mut clone_medusa = Process::start(
+        "medusa start (the clone)",
+        &image.cmd,
+        &image.workdir,
+        &clone_backend_env,
+        &clone_dir.join("backend.log"),
+    )?;
+    let clone_api = Api::new(&format!("http://127.0.0.1:{clone_port}"));
+    let clone_boot = wait_until(
+        "the clone's startup probe",
+        Duration::from_secs(180),
+        || {
+            clone_medusa.alive()?;
+            Ok(matches!(clone_api.call("GET", startup, None), Ok((200, _))))
+        },
+    )
+    .context("step 11: medusa start on the clone's database")?;
+
+    // The admin: the clone's password logs in, the source's does not, nor
+    // does a token the source store signed.
+    let login = clone_api
+        .post(
+            "/auth/user/emailpass",
+            &json!({"email": admin_email, "password": clone_password}),
+        )
+        .context("step 11: admin login to the clone with the clone's password")?;
+    let clone_admin = Api {
+        bearer: Some(str_at(&login, "/token")?.to_owned()),
+        ..Api::new(&clone_api.base)
+    };
+    let (source_password, body) = clone_api.call(
+        "POST",
+        "/auth/user/emailpass",
+        Some(&json!({"email": admin_email, "password": job.env["ADMIN_PASSWORD"]})),
+    )?;
+    ensure!(
+        source_password == 401,
+        "step 11: the source store's admin password must not log in to the clone, answered \
+         {source_password}: {body}"
+    );
+    let (source_token, body) = Api {
+        bearer: admin.bearer.clone(),
+        ..Api::new(&clone_api.base)
+    }
+    .call("GET", "/admin/orders?fields=id", None)?;
+    ensure!(
+        source_token == 401,
+        "step 11: the source store's admin token must not work on the clone, answered \
+         {source_token}: {body}"
+    );
+
+    // The storefront: the clone's key lists the backup's products (and
+    // the admin the order), the source's key is refused.
+    let clone_store = Api {
+        key: Some(format!(
+            "pk_{}",
+            clone.secrets[&names.app_secret]
+                .get("publishable-key")
+                .context("step 11: the clone's app Secret has no publishable-key")?
+        )),
+        ..Api::new(&clone_api.base)
+    };
+    check_store_is_back(&clone_store, &clone_admin, &products, &order)
+        .context("step 11: the clone with its own key and admin")?;
+    let (source_key, body) = Api {
+        key: store.key.clone(),
+        ..Api::new(&clone_api.base)
+    }
+    .call("GET", "/store/products?fields=id", None)?;
+    ensure!(
+        (400..500).contains(&source_key),
+        "step 11: the source store's publishable key must not work on the clone, answered \
+         {source_key}: {body}"
+    );
+    clone_medusa.kill();
+    drop(clone_redis);
+
     // A fresh database; the init killed in the middle of the seed, then run
     // to the end: the same rows as a clean run, less the order.
     fresh_database(&pg, &postgres_env)?;
     let completed = init("init-killed.log", Some("storeplane: tax regions"))
-        .context("step 11: the init Job killed in the seed")?;
+        .context("step 12: the init Job killed in the seed")?;
     ensure!(
         !completed,
-        "step 11: the init Job finished before it could be killed"
+        "step 12: the init Job finished before it could be killed"
     );
     let half = row_counts(&db)?;
     ensure!(
         half["setup markers"] < before["setup markers"] && half["regions"] == 1,
-        "step 11: the kill did not land between the region and the seed's marker: {half:?}"
+        "step 12: the kill did not land between the region and the seed's marker: {half:?}"
     );
-    init("init-rerun.log", None).context("step 11: the init Job run again after the kill")?;
+    init("init-rerun.log", None).context("step 12: the init Job run again after the kill")?;
     let converged = row_counts(&db)?;
     let mut expected = before.clone();
     expected.insert("orders".into(), 0);
     ensure!(
         converged == expected,
-        "step 11: after a killed seed the rows differ from a clean run: {converged:?} vs {expected:?}"
+        "step 12: after a killed seed the rows differ from a clean run: {converged:?} vs {expected:?}"
     );
     drop(redis_process);
 
@@ -928,8 +1213,27 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         reboot.as_secs_f64()
     );
     eprintln!(
+        "clone: restore.sh into its empty database {:.1} s; after-restore.sh {:.1} s; init {:.1} s; \
+         backend up in {:.1} s; the admin logs in with the clone's password (the source's: {source_password}, \
+         the source's token: {source_token}); the clone's key lists the backup's {} products (the source's \
+         key: {source_key})",
+        clone_restore_run.took.as_secs_f64(),
+        unlink_time.as_secs_f64(),
+        clone_init_time.as_secs_f64(),
+        clone_boot.as_secs_f64(),
+        products.len()
+    );
+    eprintln!(
         "rows at the backup:                   {}",
         report_rows(&at_backup)
+    );
+    eprintln!(
+        "rows restored into the clone:         {}",
+        report_rows(&clone_restored)
+    );
+    eprintln!(
+        "what the clone's init changed:        {}",
+        changed_tables(&clone_restored, &clone_initialised).join(", ")
     );
     eprintln!(
         "rows changed after it:                {}",
@@ -944,6 +1248,8 @@ fn a_store_built_from_its_image_steps_takes_an_order_and_its_init_converges() ->
         report_rows(&restored_empty)
     );
     eprintln!("rows before the second init: {before:?}");
+    eprintln!("rows in the clone without the admin's login: {without_login:?}");
+    eprintln!("rows in the clone after its init:            {clone_counts:?}");
     eprintln!("rows after the second init:  {after:?}");
     eprintln!("rows after a killed seed:    {half:?}");
     eprintln!("rows after its re-run:       {converged:?}");
