@@ -27,6 +27,7 @@ on_both_backends!(
     migrate_command_prepares_the_database,
     custom_domains_are_checked_and_unique_on_the_platform,
     suspend_and_resume_change_the_desired_state_once,
+    backup_requests_are_checked_before_anything_is_written,
 );
 
 async fn create_returns_a_provisioning_store_with_every_field(backend: Backend) -> Result<()> {
@@ -768,8 +769,148 @@ async fn suspend_and_resume_change_the_desired_state_once(backend: Backend) -> R
         .into_inner()
         .engines;
     for engine in &engines {
-        assert_eq!(engine.operations, ["suspend", "resume"], "{}", engine.id);
+        assert_eq!(
+            engine.operations,
+            ["suspend", "resume", "backup", "restore"],
+            "{}",
+            engine.id
+        );
         assert_eq!(engine.plugin_api, "0.2.0", "{}", engine.id);
     }
+    Ok(())
+}
+
+/// The backup RPCs' checks, on a control plane that records stores only
+/// (so none is ever Ready): each refusal names its field or precondition and
+/// writes nothing. The runs themselves are in tests/provisioning.rs.
+async fn backup_requests_are_checked_before_anything_is_written(backend: Backend) -> Result<()> {
+    let server = Server::start(backend).await?;
+    let mut stores = server.stores().await?;
+    stores.create_store(create_request("keeper")).await?;
+
+    // Not Ready: nothing to dump yet.
+    let status = stores
+        .create_backup(pb::CreateBackupRequest {
+            store_name: "keeper".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("provisioning");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("only a Ready store"),
+        "{status:?}"
+    );
+    let listed = stores
+        .list_backups(pb::ListBackupsRequest::default())
+        .await?
+        .into_inner();
+    assert!(listed.backups.is_empty(), "{listed:?}");
+    let store = stores
+        .get_store(pb::GetStoreRequest {
+            name: "keeper".into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!(
+        store.operation, None,
+        "a refused backup leaves no operation"
+    );
+
+    // Ids: malformed is INVALID_ARGUMENT naming the field, unknown NOT_FOUND.
+    let bad = stores
+        .get_backup(pb::GetBackupRequest {
+            id: "yesterday".into(),
+        })
+        .await
+        .expect_err("not an id");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&bad), ["id"]);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for status in [
+        stores
+            .get_backup(pb::GetBackupRequest {
+                id: unknown.clone(),
+            })
+            .await
+            .expect_err("unknown"),
+        stores
+            .delete_backup(pb::DeleteBackupRequest {
+                id: unknown.clone(),
+            })
+            .await
+            .expect_err("unknown"),
+        stores
+            .restore_store(pb::RestoreStoreRequest {
+                name: "keeper".into(),
+                backup: unknown.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("unknown"),
+    ] {
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    }
+    let mut clone = create_request("keeper-copy");
+    clone.from_backup = "last-week".into();
+    let status = stores
+        .create_store(clone.clone())
+        .await
+        .expect_err("not an id");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        violated_fields(&status).contains(&"from_backup".to_owned()),
+        "{status:?}"
+    );
+    clone.from_backup = unknown;
+    let status = stores
+        .create_store(clone)
+        .await
+        .expect_err("unknown backup");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = stores
+        .get_store(pb::GetStoreRequest {
+            name: "keeper-copy".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("nothing was created");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Schedules: checked fields, then kept on the store; an empty cron
+    // removes it.
+    let schedule = |cron: &str, retention| pb::SetStoreBackupScheduleRequest {
+        name: "keeper".into(),
+        schedule: Some(pb::BackupSchedule {
+            cron: cron.into(),
+            retention,
+        }),
+        ..Default::default()
+    };
+    let status = stores
+        .set_store_backup_schedule(schedule("0 3 * *", 500))
+        .await
+        .expect_err("four fields, too many kept");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let mut fields = violated_fields(&status);
+    fields.sort();
+    assert_eq!(fields, ["schedule.cron", "schedule.retention"]);
+    let set = stores
+        .set_store_backup_schedule(schedule("30 2 * * 0", 4))
+        .await?
+        .into_inner();
+    assert_eq!(
+        set.backup_schedule,
+        Some(pb::BackupSchedule {
+            cron: "30 2 * * 0".into(),
+            retention: 4
+        })
+    );
+    let removed = stores
+        .set_store_backup_schedule(schedule("", 0))
+        .await?
+        .into_inner();
+    assert_eq!(removed.backup_schedule, None);
     Ok(())
 }
