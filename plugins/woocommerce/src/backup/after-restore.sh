@@ -29,6 +29,10 @@ WP_PATH="${WP_PATH:-/var/www/html}"
 # Plugins and themes stay unloaded: their hooks have no business here.
 wp_() { wp --path="$WP_PATH" --skip-plugins --skip-themes "$@"; }
 
+# Checked first: a restore that cannot give the admin this store's
+# password changes nothing else either.
+wp_ user get "$ADMIN_USER" --field=ID >/dev/null ||
+  fail "the restored shop has no user ${ADMIN_USER}"
 old="$(wp_ option get home)" || fail "reading the restored home option"
 old="${old%/}"
 if [ "$old" = "$STORE_URL" ]; then
@@ -46,8 +50,6 @@ wp_ option update home "$STORE_URL" >/dev/null || fail "setting home"
 wp_ option update siteurl "$STORE_URL" >/dev/null || fail "setting siteurl"
 
 log "== administrator ${ADMIN_USER}: this store's password"
-wp_ user get "$ADMIN_USER" --field=ID >/dev/null ||
-  fail "the restored shop has no user ${ADMIN_USER}"
 printf '%s\n' "$ADMIN_PASSWORD" | wp_ user update "$ADMIN_USER" --prompt=user_pass --skip-email >/dev/null ||
   fail "setting the password of ${ADMIN_USER}"
 wp_ cache flush >/dev/null 2>&1 || true
