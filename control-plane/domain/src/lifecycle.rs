@@ -293,12 +293,10 @@ impl Store {
         Ok(Some(NewEvent::info("BackupScheduleChanged", message)))
     }
 
-    /// Refuses an operation unless the store is Ready (or, `provisioning`,
-    /// Provisioning) and runs none.
-    fn refuse_busy(&self, what: &str, provisioning: bool) -> Result<()> {
-        self.refuse_deleting()?;
-        if let Some(op) = &self.operation {
-            return Err(Error::FailedPrecondition {
+    /// Refuses a change while a backup or restore runs.
+    fn refuse_operation_in_flight(&self) -> Result<()> {
+        match &self.operation {
+            Some(op) => Err(Error::FailedPrecondition {
                 kind: "OPERATION_IN_PROGRESS",
                 subject: format!("stores/{}", self.id),
                 description: format!(
@@ -310,8 +308,16 @@ impl Store {
                     },
                     op.backup
                 ),
-            });
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// Refuses an operation unless the store is Ready (or, `provisioning`,
+    /// Provisioning) and runs none.
+    fn refuse_busy(&self, what: &str, provisioning: bool) -> Result<()> {
+        self.refuse_deleting()?;
+        self.refuse_operation_in_flight()?;
         if self.phase != Phase::Ready && !(provisioning && self.phase == Phase::Provisioning) {
             return Err(Error::FailedPrecondition {
                 kind: "STORE_PHASE",
@@ -462,6 +468,9 @@ impl Store {
         if self.suspended {
             return Ok(None);
         }
+        // A paused store's operation would never be run again (a Suspended
+        // store has no work): let the backup or restore end first.
+        self.refuse_operation_in_flight()?;
         self.suspended = true;
         self.restart();
         Ok(Some(NewEvent::info(
@@ -829,6 +838,9 @@ mod tests {
             refused_kind(s.start_backup(Uuid::now_v7(), BackupTrigger::Manual, None, now())),
             "OPERATION_IN_PROGRESS"
         );
+        // Paused, it would never run again.
+        assert_eq!(refused_kind(s.suspend()), "OPERATION_IN_PROGRESS");
+        assert!(!s.suspended);
         let done = OperationOutcome {
             succeeded: true,
             size_bytes: Some(42),
