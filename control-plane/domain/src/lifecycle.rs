@@ -318,6 +318,15 @@ impl Store {
     fn refuse_busy(&self, what: &str, provisioning: bool) -> Result<()> {
         self.refuse_deleting()?;
         self.refuse_operation_in_flight()?;
+        if self.suspended {
+            // Paused or being paused: its Jobs could not reach a running
+            // database, and a Suspended store runs no operation.
+            return Err(Error::FailedPrecondition {
+                kind: "STORE_PHASE",
+                subject: format!("stores/{}", self.id),
+                description: format!("store {} is paused; resume it to {what}", self.name),
+            });
+        }
         if self.phase != Phase::Ready && !(provisioning && self.phase == Phase::Provisioning) {
             return Err(Error::FailedPrecondition {
                 kind: "STORE_PHASE",
@@ -841,6 +850,13 @@ mod tests {
         // Paused, it would never run again.
         assert_eq!(refused_kind(s.suspend()), "OPERATION_IN_PROGRESS");
         assert!(!s.suspended);
+        let mut pausing = s.clone();
+        pausing.operation = None;
+        assert!(pausing.suspend().is_ok());
+        assert_eq!(
+            refused_kind(pausing.start_backup(Uuid::now_v7(), BackupTrigger::Manual, None, now())),
+            "STORE_PHASE"
+        );
         let done = OperationOutcome {
             succeeded: true,
             size_bytes: Some(42),
