@@ -1069,50 +1069,69 @@ async fn a_store_is_paused_resumed_and_served_at_its_custom_domain(env: Env) -> 
     Ok(())
 }
 
+/// Asks `check` every `period` until it answers `Ok(value)`; after
+/// `patience`, fails with its last `Err(why)`.
+async fn poll<T, Fut>(
+    patience: Duration,
+    period: Duration,
+    mut check: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<std::result::Result<T, String>>>,
+{
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match check().await? {
+            Ok(value) => return Ok(value),
+            Err(why) => ensure!(std::time::Instant::now() < deadline, "{why}"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
 /// Waits until backup `id` has ended (Succeeded or Failed).
 async fn finished_backup(env: Env, server: &Server, id: &str) -> Result<pb::Backup> {
-    let mut stores = server.stores().await?;
-    let deadline = std::time::Instant::now() + env.patience();
-    loop {
-        let backup = stores
-            .get_backup(pb::GetBackupRequest { id: id.into() })
-            .await?
-            .into_inner();
-        let phase = pb::BackupPhase::try_from(backup.phase)?;
-        if matches!(phase, pb::BackupPhase::Succeeded | pb::BackupPhase::Failed) {
-            return Ok(backup);
+    let stores = server.stores().await?;
+    poll(env.patience(), Duration::from_millis(200), || {
+        let mut stores = stores.clone();
+        async move {
+            let backup = stores
+                .get_backup(pb::GetBackupRequest { id: id.into() })
+                .await?
+                .into_inner();
+            let phase = pb::BackupPhase::try_from(backup.phase)?;
+            Ok(
+                if matches!(phase, pb::BackupPhase::Succeeded | pb::BackupPhase::Failed) {
+                    Ok(backup)
+                } else {
+                    Err(format!("backup {id} still {phase:?}: {}", backup.message))
+                },
+            )
         }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "backup {id} still {phase:?}: {}",
-            backup.message
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until the store runs no backup or restore.
 async fn idle(env: Env, server: &Server, name: &str) -> Result<pb::Store> {
-    let mut stores = server.stores().await?;
-    let deadline = std::time::Instant::now() + env.patience();
-    loop {
-        let store = stores
-            .get_store(pb::GetStoreRequest {
-                name: name.into(),
-                ..Default::default()
+    let stores = server.stores().await?;
+    poll(env.patience(), Duration::from_millis(200), || {
+        let mut stores = stores.clone();
+        async move {
+            let store = stores
+                .get_store(pb::GetStoreRequest {
+                    name: name.into(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok(match &store.operation {
+                None => Ok(store),
+                Some(op) => Err(format!("{name} still runs {op:?}")),
             })
-            .await?
-            .into_inner();
-        if store.operation.is_none() {
-            return Ok(store);
         }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "{name} still runs {:?}",
-            store.operation
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// A WooCommerce store's backup: a Job from the engine wired to the archive
@@ -1389,28 +1408,28 @@ async fn a_scheduled_backup_is_taken_at_its_slot(env: Env) -> Result<()> {
             retention: 7
         })
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(75);
-    let taken = loop {
-        let backups = stores
-            .list_backups(pb::ListBackupsRequest {
-                store_name: name.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .backups;
-        if let Some(b) = backups.into_iter().find(|b| {
-            b.trigger == pb::BackupTrigger::Scheduled as i32
-                && b.phase == pb::BackupPhase::Succeeded as i32
-        }) {
-            break b;
+    let taken = poll(Duration::from_secs(75), Duration::from_millis(500), || {
+        let mut stores = stores.clone();
+        let name = name.clone();
+        async move {
+            let backups = stores
+                .list_backups(pb::ListBackupsRequest {
+                    store_name: name,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .backups;
+            Ok(backups
+                .into_iter()
+                .find(|b| {
+                    b.trigger == pb::BackupTrigger::Scheduled as i32
+                        && b.phase == pb::BackupPhase::Succeeded as i32
+                })
+                .ok_or_else(|| "no scheduled backup within a minute".to_owned()))
         }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "no scheduled backup within a minute"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    })
+    .await?;
     ensure!(taken.size_bytes > 0, "{taken:?}");
     let removed = stores
         .set_store_backup_schedule(schedule("", 0))
