@@ -43,6 +43,8 @@ pub(super) const CHANGE_LOG_LOCK: i64 = 0x5354_4f52_4550_4c4e;
 /// Pruning runs at most when a change's sequence number is a multiple of
 /// this (more often when the history kept is shorter).
 const PRUNE_EVERY: i64 = 128;
+/// Ids per query of [`StoreRepository::existing`].
+const EXISTING_CHUNK: usize = 500;
 
 /// sea-orm implementation of the store repository.
 pub struct SqlStoreRepository {
@@ -500,6 +502,15 @@ impl StoreRepository for SqlStoreRepository {
     }
 
     async fn changes_since(&self, seq: i64, limit: u64) -> Result<ChangesSince> {
+        // The common case, one statement: the log continues right after
+        // `seq`, so nothing was pruned past it and it was not reset. Each
+        // commit wakes the change hub, which reads here; the bounds checks
+        // below (a transaction and two more statements) were a third of
+        // its cost in a burst of creates.
+        let rows = changes_after(&self.db, seq, limit).await?;
+        if rows.first().is_some_and(|first| first.seq == seq + 1) {
+            return decode_changes(rows);
+        }
         let txn = self.begin_read().await?;
         let oldest = min_seq(&txn).await?;
         let newest = max_seq(&txn).await?;
@@ -509,36 +520,30 @@ impl StoreRepository for SqlStoreRepository {
             txn.commit().await.map_err(db("end read transaction"))?;
             return Ok(ChangesSince::Gone);
         }
-        let rows = store_changes::Entity::find()
-            .filter(store_changes::Column::Seq.gt(seq))
-            .order_by_asc(store_changes::Column::Seq)
-            .limit(limit)
-            .all(&txn)
-            .await
-            .map_err(db("read change log"))?;
+        let rows = changes_after(&txn, seq, limit).await?;
         txn.commit().await.map_err(db("end read transaction"))?;
-        rows.into_iter()
-            .map(|row| {
-                let store: Store = serde_json::from_str(&row.snapshot)
-                    .map_err(|e| Error::internal("decode store snapshot", e))?;
-                let change_type = ChangeType::parse(&row.change_type).ok_or_else(|| {
-                    Error::internal(
-                        "decode change type",
-                        format!("unknown change type {:?}", row.change_type),
-                    )
-                })?;
-                Ok(StoreChange {
-                    seq: row.seq,
-                    change_type,
-                    store,
-                })
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(ChangesSince::Changes)
+        decode_changes(rows)
     }
 
     async fn latest_seq(&self) -> Result<i64> {
         max_seq(&self.db).await
+    }
+
+    async fn existing(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>> {
+        let mut found = std::collections::HashSet::new();
+        // Chunks stay under every database's limit of bound parameters.
+        for chunk in ids.chunks(EXISTING_CHUNK) {
+            let rows: Vec<String> = stores::Entity::find()
+                .select_only()
+                .column(stores::Column::Id)
+                .filter(stores::Column::Id.is_in(chunk.iter().map(Uuid::to_string)))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db("check which stores exist"))?;
+            found.extend(rows.iter().filter_map(|id| Uuid::parse_str(id).ok()));
+        }
+        Ok(found)
     }
 
     async fn needing_work(&self) -> Result<Vec<Uuid>> {
@@ -674,6 +679,43 @@ impl StoreRepository for SqlStoreRepository {
 // the hub reads the bounds after every commit.
 
 /// The newest position in the change log (0 when it is empty).
+/// Up to `limit` changes of the log after position `seq`, in order.
+async fn changes_after<C: ConnectionTrait>(
+    conn: &C,
+    seq: i64,
+    limit: u64,
+) -> Result<Vec<store_changes::Model>> {
+    store_changes::Entity::find()
+        .filter(store_changes::Column::Seq.gt(seq))
+        .order_by_asc(store_changes::Column::Seq)
+        .limit(limit)
+        .all(conn)
+        .await
+        .map_err(db("read change log"))
+}
+
+/// The log's rows as changes.
+fn decode_changes(rows: Vec<store_changes::Model>) -> Result<ChangesSince> {
+    rows.into_iter()
+        .map(|row| {
+            let store: Store = serde_json::from_str(&row.snapshot)
+                .map_err(|e| Error::internal("decode store snapshot", e))?;
+            let change_type = ChangeType::parse(&row.change_type).ok_or_else(|| {
+                Error::internal(
+                    "decode change type",
+                    format!("unknown change type {:?}", row.change_type),
+                )
+            })?;
+            Ok(StoreChange {
+                seq: row.seq,
+                change_type,
+                store,
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(ChangesSince::Changes)
+}
+
 async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
     let newest = log_end(
         conn,
@@ -1101,6 +1143,55 @@ mod tests {
         assert_eq!(
             moved.custom_domains,
             ["www.example.org", "shop.example.org"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_change_log_reads_on_from_a_position_and_says_gone_when_it_cannot() {
+        let db = super::super::connect("sqlite::memory:").await.expect("db");
+        super::super::migrate(&db).await.expect("migrate");
+        // Four changes kept: pruned every fourth.
+        let repo =
+            super::super::repository(db, Arc::new(Notify::new()), 4, GlobalLimits::default());
+        for i in 0..3 {
+            create(&repo, new_store("default", &format!("shop-{i}"), "e"))
+                .await
+                .expect("create");
+        }
+        let seqs = |changes: ChangesSince| match changes {
+            ChangesSince::Changes(changes) => changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            ChangesSince::Gone => panic!("gone"),
+        };
+        // From the start, from the middle, in batches, at the end.
+        assert_eq!(
+            seqs(repo.changes_since(0, 10).await.expect("read")),
+            [1, 2, 3]
+        );
+        assert_eq!(seqs(repo.changes_since(1, 1).await.expect("read")), [2]);
+        assert_eq!(
+            seqs(repo.changes_since(3, 10).await.expect("read")),
+            Vec::<i64>::new()
+        );
+        // Past the end: the log was reset under this position.
+        assert!(matches!(
+            repo.changes_since(9, 10).await.expect("read"),
+            ChangesSince::Gone
+        ));
+        // Change 4 prunes what is 4 behind it (nothing yet), change 8 the
+        // changes up to 4: a reader at 1 lost 2 to 4.
+        for i in 3..8 {
+            create(&repo, new_store("default", &format!("shop-{i}"), "e"))
+                .await
+                .expect("create");
+        }
+        assert!(matches!(
+            repo.changes_since(1, 10).await.expect("read"),
+            ChangesSince::Gone
+        ));
+        // Right before the oldest kept change is still a position.
+        assert_eq!(
+            seqs(repo.changes_since(4, 10).await.expect("read")),
+            [5, 6, 7, 8]
         );
     }
 }
