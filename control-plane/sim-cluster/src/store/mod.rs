@@ -214,7 +214,9 @@ impl Store {
         }
     }
 
-    /// Objects of `res`, in one namespace or all, matching `filter`, a page at a time.
+    /// Objects of `res`, in one namespace or all, matching `filter`, a page
+    /// at a time. [`ListPage::remaining`] counts what is left only without
+    /// a filter; with one it is 1 when more match, else 0.
     pub fn list(
         &self,
         res: ResId,
@@ -248,14 +250,24 @@ impl Store {
             {
                 continue;
             }
-            if filtered && !filter.matches(&parse(obj)) {
-                continue;
-            }
             if items.len() < limit {
+                if filtered && !filter.matches(&parse(obj)) {
+                    continue;
+                }
                 items.push(obj.clone());
                 last_key = Some(key.clone());
-            } else {
+            } else if !filtered {
+                // Keys only: counting what is left parses nothing.
                 remaining += 1;
+            } else if filter.matches(&parse(obj)) {
+                // With a selector the count is never reported (as the
+                // apiserver's), only whether there is more: the first
+                // match after the page says so. Counting every match
+                // parsed the rest of the kind on each page, so a paged
+                // list of n objects parsed n²/limit of them: 26 s to
+                // re-list a watch of 10,000 stores' objects.
+                remaining = 1;
+                break;
             }
         }
         let continue_token = (remaining > 0)

@@ -387,6 +387,37 @@ async fn lists_paginate_with_limit_and_continue() {
 }
 
 #[tokio::test]
+async fn a_selected_page_says_more_only_when_more_match() {
+    let (_cluster, client) = instant_cluster();
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    for (name, page) in [("a-0", "yes"), ("a-1", "yes"), ("a-2", "no"), ("a-3", "no")] {
+        maps.create(
+            &PostParams::default(),
+            &object(json!({ "metadata": { "name": name, "labels": { "page": page } } })),
+        )
+        .await
+        .unwrap();
+    }
+    let selected = ListParams::default().labels("page=yes");
+    // The last match fills the page; what follows matches nothing.
+    let full = maps.list(&selected.clone().limit(2)).await.unwrap();
+    let names = |list: &kube::core::ObjectList<ConfigMap>| -> Vec<String> {
+        list.items
+            .iter()
+            .filter_map(|m| m.metadata.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&full), ["a-0", "a-1"]);
+    assert!(full.metadata.continue_.as_deref().is_none_or(str::is_empty));
+    let first = maps.list(&selected.limit(1)).await.unwrap();
+    assert_eq!(names(&first), ["a-0"]);
+    assert!(first.metadata.continue_.is_some_and(|c| !c.is_empty()));
+    // Without a selector: the rest counted (with `kube-root-ca.crt`).
+    let unselected = maps.list(&ListParams::default().limit(1)).await.unwrap();
+    assert_eq!(unselected.metadata.remaining_item_count, Some(4));
+}
+
+#[tokio::test]
 async fn watch_resumes_after_a_resource_version() {
     let (_cluster, client) = instant_cluster();
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
