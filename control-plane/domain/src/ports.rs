@@ -99,6 +99,10 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// deleting, or ready with a newer generation), of every tenant.
     async fn needing_work(&self) -> Result<Vec<Uuid>>;
 
+    /// Which of `ids` have a store record (of any tenant): one read however
+    /// many, for checks over a whole cluster list.
+    async fn existing(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>>;
+
     /// Takes (or renews) the lease on a store for `holder` for `ttl`; says
     /// who holds it and until when when another replica has an unexpired
     /// lease, so the caller can come back when it lapses.

@@ -114,6 +114,10 @@ impl StoreRepository for RoutedStoreRepository {
         self.checked(self.reader.needing_work().await)
     }
 
+    async fn existing(&self, ids: &[Uuid]) -> Result<std::collections::HashSet<Uuid>> {
+        self.checked(self.reader.existing(ids).await)
+    }
+
     async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Claim> {
         self.checked(self.writer.claim(id, holder, ttl).await)
     }

@@ -76,34 +76,86 @@ impl Orphans {
 /// deletion of an orphan. Only a definite "no such store" makes an orphan:
 /// a database error changes nothing.
 pub async fn observe(ctx: &Arc<Context>, namespace: &Value, deleted: bool) {
-    let Some(name) = namespace["metadata"]["name"].as_str() else {
+    let Some(found) = candidate(ctx, namespace, deleted) else {
         return;
     };
-    let Some((store, installation)) = claimed_by(namespace) else {
-        return;
+    match ctx.repo.get(&Scope::All, &StoreRef::Id(found.id)).await {
+        Err(Error::NotFound { .. }) => record(ctx, namespace, found),
+        Ok(_) => {
+            if ctx.orphans.forget(found.name) {
+                update_metric(ctx);
+            }
+        }
+        Err(err) => {
+            warn!(namespace = found.name, error = %err, "cannot check whether a store namespace is orphaned");
+        }
+    }
+}
+
+/// [`observe`] for the namespaces of a watch's list, with one read of the
+/// database for all of them rather than one each: a relist of 100,000
+/// store namespaces is 200 queries, not 100,000.
+pub async fn observe_listed(ctx: &Arc<Context>, namespaces: &[Value]) {
+    let candidates: Vec<_> = namespaces
+        .iter()
+        .filter_map(|ns| candidate(ctx, ns, false).map(|c| (ns, c)))
+        .collect();
+    let ids: Vec<Uuid> = candidates.iter().map(|(_, found)| found.id).collect();
+    let existing = match ctx.repo.existing(&ids).await {
+        Ok(existing) => existing,
+        Err(err) => {
+            warn!(namespaces = ids.len(), error = %err, "cannot check whether store namespaces are orphaned");
+            return;
+        }
     };
+    for (namespace, found) in candidates {
+        if existing.contains(&found.id) {
+            if ctx.orphans.forget(found.name) {
+                update_metric(ctx);
+            }
+        } else {
+            record(ctx, namespace, found);
+        }
+    }
+}
+
+/// A live store namespace, from its labels.
+struct Candidate<'v> {
+    name: &'v str,
+    id: Uuid,
+    /// The store label as written.
+    store: String,
+    installation: Option<String>,
+}
+
+/// A live store namespace to check. A deleted or terminating one is
+/// forgotten instead.
+fn candidate<'v>(ctx: &Context, namespace: &'v Value, deleted: bool) -> Option<Candidate<'v>> {
+    let name = namespace["metadata"]["name"].as_str()?;
+    let (store, installation) = claimed_by(namespace)?;
     if deleted || !namespace["metadata"]["deletionTimestamp"].is_null() {
         if ctx.orphans.forget(name) {
             update_metric(ctx);
         }
-        return;
+        return None;
     }
-    let Ok(id) = Uuid::parse_str(&store) else {
-        return;
-    };
-    match ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
-        Err(Error::NotFound { .. }) => {}
-        Ok(_) => {
-            if ctx.orphans.forget(name) {
-                update_metric(ctx);
-            }
-            return;
-        }
-        Err(err) => {
-            warn!(namespace = name, error = %err, "cannot check whether a store namespace is orphaned");
-            return;
-        }
-    }
+    let id = Uuid::parse_str(&store).ok()?;
+    Some(Candidate {
+        name,
+        id,
+        store,
+        installation,
+    })
+}
+
+/// A namespace whose store has no record: an orphan.
+fn record(ctx: &Arc<Context>, namespace: &Value, found: Candidate<'_>) {
+    let Candidate {
+        name,
+        id,
+        store,
+        installation,
+    } = found;
     let this = installation
         .as_deref()
         .is_some_and(|label| ctx.is_this_installation(label));

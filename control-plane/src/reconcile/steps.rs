@@ -1158,6 +1158,12 @@ mod tests {
         async fn needing_work(&self) -> crate::domain::Result<Vec<Uuid>> {
             self.inner.needing_work().await
         }
+        async fn existing(
+            &self,
+            ids: &[Uuid],
+        ) -> crate::domain::Result<std::collections::HashSet<Uuid>> {
+            self.inner.existing(ids).await
+        }
         async fn claim(
             &self,
             id: Uuid,

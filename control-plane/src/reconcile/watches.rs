@@ -43,10 +43,16 @@ const DRIFT_ONLY: [(&str, &str); 2] = [("v1", "Service"), ("networking.k8s.io/v1
 
 /// Starts one watcher per kind; they end with `cancel`.
 pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
-    let kinds = std::iter::once(("v1", "Namespace"))
+    let kinds: Vec<_> = std::iter::once(("v1", "Namespace"))
         .chain(WORKLOADS)
         .chain(BASELINE)
-        .chain(DRIFT_ONLY);
+        .chain(DRIFT_ONLY)
+        .collect();
+    // Every kind is listed as not synced before any watch starts, so the
+    // metric never shows a partial set of kinds as complete.
+    for (_, kind) in &kinds {
+        ctx.metrics.watch_synced(kind, false);
+    }
     for (api_version, kind) in kinds {
         let ctx = Arc::clone(&ctx);
         let queue = queue.clone();
@@ -63,6 +69,9 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
             let config = watcher::Config::default().labels(LABEL_STORE);
             let mut events = watcher(api, config).default_backoff().boxed();
             let mut statuses = StatusMemory::default();
+            // Namespaces of the current list, checked for orphans together
+            // once it is complete.
+            let mut listed_namespaces = Vec::new();
             let mut edits = EditMemory::default();
             let corrected = drift::CORRECTED.iter().any(|(_, k)| *k == kind);
             let drift_only = DRIFT_ONLY.iter().any(|(_, k)| *k == kind);
@@ -77,7 +86,18 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                                 watcher::Event::Apply(o) => (o, false, false),
                                 watcher::Event::InitApply(o) => (o, false, true),
                                 watcher::Event::Delete(o) => (o, true, false),
-                                watcher::Event::Init | watcher::Event::InitDone => continue,
+                                watcher::Event::Init => {
+                                    ctx.metrics.watch_synced(kind, false);
+                                    continue;
+                                }
+                                watcher::Event::InitDone => {
+                                    if !listed_namespaces.is_empty() {
+                                        orphans::observe_listed(&ctx, &listed_namespaces).await;
+                                        listed_namespaces = Vec::new();
+                                    }
+                                    ctx.metrics.watch_synced(kind, true);
+                                    continue;
+                                }
                             };
                             if corrected {
                                 note_drift(&ctx, &queue, kind, &object, deleted, &mut edits);
@@ -94,7 +114,8 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                             {
                                 continue;
                             }
-                            handle(&ctx, &queue, api_version, kind, object, deleted).await;
+                            let listed = listed.then_some(&mut listed_namespaces);
+                            handle(&ctx, &queue, api_version, kind, object, deleted, listed).await;
                         }
                     }
                 }
@@ -145,6 +166,8 @@ fn note_drift(
     queue.enqueue(id);
 }
 
+/// One watch event. `listed` holds the namespaces of a list in progress
+/// (`None`: a live event).
 async fn handle(
     ctx: &Arc<Context>,
     queue: &Queue,
@@ -152,6 +175,7 @@ async fn handle(
     kind: &str,
     object: DynamicObject,
     deleted: bool,
+    listed: Option<&mut Vec<serde_json::Value>>,
 ) {
     let label = |key: &str| {
         object
@@ -186,11 +210,28 @@ async fn handle(
         if let Some(name) = value["metadata"]["name"].as_str() {
             namespace::seen(ctx, name, (!deleted).then_some(&value));
         }
-        orphans::observe(ctx, &value, deleted).await;
-        if ours && !deleted && namespace::drifted(ctx, &value) {
+        let drifted = ours && !deleted && namespace::drifted(ctx, &value);
+        if drifted {
             ctx.mark_drifted(id);
         }
-        queue.enqueue(id);
+        match listed {
+            Some(listed) => {
+                // A (re)list: a namespace as its run left it needs no run.
+                // Start-up queues every store with work anyway; after a
+                // lost watch, what changed meanwhile is drift or a
+                // deletion under way. Queuing every listed store made a
+                // relist of n stores n runs (a lease taken and given back
+                // each).
+                if drifted || !value["metadata"]["deletionTimestamp"].is_null() {
+                    queue.enqueue(id);
+                }
+                listed.push(value);
+            }
+            None => {
+                orphans::observe(ctx, &value, deleted).await;
+                queue.enqueue(id);
+            }
+        }
         return;
     }
     // A baseline object. Status updates (the quota's usage) are not drift
