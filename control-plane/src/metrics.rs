@@ -72,6 +72,7 @@ pub struct Metrics {
     database_available: Gauge,
     audit_pruned: Counter,
     drift_corrections: Family<KindLabels, Counter>,
+    watch_synced: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -163,8 +164,16 @@ impl Metrics {
             "Audit entries deleted for being older than the retention",
             audit_pruned.clone(),
         );
+        let watch_synced = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "cluster_watch_synced",
+            "1 when the watch of this kind holds the cluster's current list (its initial \
+             list, or its relist after the watch was lost, is complete), else 0",
+            watch_synced.clone(),
+        );
         Self {
             registry,
+            watch_synced,
             refused_calls,
             unauthenticated_calls,
             refused_connections,
@@ -185,6 +194,13 @@ impl Metrics {
     /// (metrics stay a leaf: they import nothing of the reconciler's).
     pub fn queue_depth(&self) -> Gauge {
         self.queue_depth.clone()
+    }
+
+    /// Whether the reconciler's watch of `kind` holds a complete list.
+    pub fn watch_synced(&self, kind: &str, synced: bool) {
+        self.watch_synced
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .set(i64::from(synced));
     }
 
     /// An engine object of `kind` that drifted was re-applied.

@@ -8,8 +8,16 @@
 //! - CPU while idle over `STOREPLANE_BENCH_IDLE` seconds (default 60), of
 //!   the control plane and of the simulated API server: nothing polls, so
 //!   both must stay near zero;
+//! - resident memory of a control plane without a cluster serving the same
+//!   database (after walking every page), and the difference per store;
 //! - start-up to serving: the control plane stopped (SIGTERM) and started
 //!   again on the same database, until it answers a `ListStores`;
+//! - a full resync: from that start until every watch of the reconciler
+//!   holds the cluster's complete list again (every store's namespace,
+//!   workloads, baseline and engine objects re-listed; the
+//!   `storeplane_cluster_watch_synced` gauge of each kind is 1);
+//! - a burst of 1,000 creates → all Ready, at provisioning concurrency 16
+//!   and 64 (a control plane restarted with each);
 //! - `ListStores` pages of 100 walked from first to last, p50 / p99;
 //! - a change's delivery to `STOREPLANE_BENCH_WATCHERS` (default 1,000)
 //!   concurrent `WatchStores` clients resumed at the current position (no
@@ -66,9 +74,12 @@ struct Row {
     backend: &'static str,
     stores: usize,
     rss_mib: f64,
+    records_rss_mib: f64,
     idle_cp_ms_per_s: f64,
     idle_sim_ms_per_s: f64,
     restart_s: f64,
+    resync_s: f64,
+    bursts: (f64, f64),
     list: (f64, f64, usize),
     delivery: (f64, f64, usize),
 }
@@ -87,13 +98,13 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
     let idle = Duration::from_secs(env_number("STOREPLANE_BENCH_IDLE", 60));
     let watchers = usize::try_from(env_number("STOREPLANE_BENCH_WATCHERS", 1000)).unwrap_or(1000);
     println!(
-        "| database | Ready stores | control plane RSS | idle CPU (control plane / sim API server) | start-up to serving | ListStores page p50 / p99 | change → {watchers} watchers p50 / p99 |"
+        "| database | Ready stores | control plane RSS | record-only RSS (same database) | per store above the records | idle CPU (control plane / sim API server) | start-up to serving | full resync | ListStores page p50 / p99 | change → {watchers} watchers p50 / p99 | burst of 1,000 → all Ready at concurrency 16 / 64 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for backend in backends {
         let cluster = SimClusterProcess::start("0s").await?;
         let database = fresh_database(backend).await?;
-        let mut server = start(&cluster, &database, None).await?;
+        let mut server = start(&cluster, &database, None, None).await?;
         let token = server.admin_token.clone();
         let mut total = 0;
         for &count in &counts {
@@ -106,7 +117,7 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
             total += 1;
             server.terminate().await?;
             let started = Instant::now();
-            server = start(&cluster, &database, Some(token.clone())).await?;
+            server = start(&cluster, &database, Some(token.clone()), None).await?;
             server
                 .stores()
                 .await?
@@ -116,6 +127,23 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
                 })
                 .await?;
             let restart = started.elapsed().as_secs_f64();
+            synced(&server).await?;
+            let resync = started.elapsed().as_secs_f64();
+            let mut bursts = Vec::new();
+            for concurrency in ["16", "64"] {
+                server.terminate().await?;
+                server = start(&cluster, &database, Some(token.clone()), Some(concurrency)).await?;
+                synced(&server).await?;
+                let started = Instant::now();
+                let to = total + 1000;
+                grow(&server, &mut total, to).await?;
+                bursts.push(started.elapsed().as_secs_f64());
+            }
+            // The same records served by a control plane without a cluster:
+            // what managing the stores costs beyond keeping their records.
+            server.terminate().await?;
+            let records = record_only_rss(&database, &token).await?;
+            server = start(&cluster, &database, Some(token.clone()), None).await?;
             print_row(&Row {
                 backend: match backend {
                     Backend::Sqlite => "SQLite",
@@ -123,9 +151,12 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
                 },
                 stores: count,
                 rss_mib: rss,
+                records_rss_mib: records,
                 idle_cp_ms_per_s: cp,
                 idle_sim_ms_per_s: sim,
                 restart_s: restart,
+                resync_s: resync,
+                bursts: (bursts[0], bursts[1]),
                 list,
                 delivery,
             });
@@ -137,27 +168,42 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
 /// One line of the table, printed as soon as it is measured.
 fn print_row(row: &Row) {
     println!(
-        "| {} | {} | {:.1} MiB | {:.2} / {:.2} ms per s | {:.2} s | {:.2} / {:.2} ms ({} pages) | {:.1} / {:.1} ms |",
+        "| {} | {} | {:.1} MiB | {:.1} MiB | {:.2} KiB | {:.2} / {:.2} ms per s | {:.2} s | {:.2} s | {:.2} / {:.2} ms ({} pages) | {:.1} / {:.1} ms | {:.1} / {:.1} s |",
         row.backend,
         row.stores,
         row.rss_mib,
+        row.records_rss_mib,
+        (row.rss_mib - row.records_rss_mib) * 1024.0 / row.stores as f64,
         row.idle_cp_ms_per_s,
         row.idle_sim_ms_per_s,
         row.restart_s,
+        row.resync_s,
         row.list.0,
         row.list.1,
         row.list.2,
         row.delivery.0,
         row.delivery.1,
+        row.bursts.0,
+        row.bursts.1,
     );
 }
 
+/// A control plane managing the stores of `database` on `cluster`, with
+/// its metrics served; `concurrency` overrides the provisioning
+/// concurrency.
 async fn start(
     cluster: &SimClusterProcess,
     database: &str,
     token: Option<String>,
+    concurrency: Option<&str>,
 ) -> Result<Server> {
     let mut args = managed_args(cluster);
+    if let Some(concurrency) = concurrency
+        && let Some(at) = args.iter().position(|a| a == "--reconcile-concurrency")
+    {
+        args[at + 1] = concurrency.to_owned();
+    }
+    args.extend(["--metrics-listen".to_owned(), "127.0.0.1:0".to_owned()]);
     // A thousand watchers of one tenant: no read limits or watch cap.
     for flag in [
         "--read-rate-limit-per-tenant",
@@ -173,6 +219,49 @@ async fn start(
         server.admin_token = token;
     }
     Ok(server)
+}
+
+/// Resident memory of a control plane with no cluster serving the
+/// records of `database`, once it has walked every `ListStores` page.
+async fn record_only_rss(database: &str, token: &str) -> Result<f64> {
+    let mut server = Server::start_logging(
+        database,
+        &[
+            "--read-rate-limit-per-tenant",
+            "0",
+            "--read-rate-limit-per-address",
+            "0",
+        ],
+        "warn",
+    )
+    .await?;
+    server.admin_token = token.to_owned();
+    list_pages(&server).await?;
+    let rss = rss_mib(server.pid().context("pid")?);
+    server.terminate().await?;
+    Ok(rss)
+}
+
+/// Waits until every watch of the reconciler holds its complete list
+/// (each kind's `storeplane_cluster_watch_synced` is 1). The gauge is read
+/// every 10 ms: the bench polls, the control plane does not.
+async fn synced(server: &Server) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let metrics = server.metrics().await?;
+        let kinds: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("storeplane_cluster_watch_synced{"))
+            .collect();
+        if !kinds.is_empty() && kinds.iter().all(|l| l.ends_with(" 1")) {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the watches never synced: {kinds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Creates stores in bursts of 1,000 until `count` are Ready.
