@@ -35,13 +35,16 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&root),
-        Some("plugins") => plugins::build(&root, cargo).map(|b| {
-            eprintln!(
-                "xtask: engines in {}, with the test plugins in {}",
-                b.product.display(),
-                b.all.display()
-            )
-        }),
+        Some("plugins") => {
+            ensure_wasm_targets()?;
+            plugins::build(&root, cargo).map(|b| {
+                eprintln!(
+                    "xtask: engines in {}, with the test plugins in {}",
+                    b.product.display(),
+                    b.all.display()
+                )
+            })
+        }
         Some("dashboard") => {
             ensure_wasm_targets()?;
             web::build_dashboard(&root, &root.join("target/dashboard"))
