@@ -194,7 +194,7 @@ pub struct Context {
     pub drifted: Mutex<HashSet<Uuid>>,
     /// The last store version each reconcile run wrote: its echo from the
     /// change hub wakes nobody (the run that wrote it already acted on it).
-    pub own_writes: Mutex<HashMap<Uuid, i64>>,
+    pub own_writes: OwnWrites,
     /// Store namespaces as the namespace watch last saw them (owner labels
     /// and whether terminating), so a run need not read its namespace to
     /// know it is still its own.
@@ -241,7 +241,7 @@ impl Context {
             orphans: Arc::default(),
             orphan_deletion: None,
             drifted: Mutex::default(),
-            own_writes: Mutex::default(),
+            own_writes: OwnWrites::default(),
             namespaces: Mutex::default(),
             abandon: CancellationToken::new(),
             backoff: backoff::Policy::DEFAULT,
@@ -266,24 +266,12 @@ impl Context {
 
     /// Records that a run wrote version `resource_version` of store `id`.
     fn wrote(&self, id: Uuid, resource_version: i64) {
-        self.own_writes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, resource_version);
+        self.own_writes.record(id, resource_version);
     }
 
-    /// Whether a change is the echo of a run's own write (forgets it).
+    /// Whether a change is the echo of a run's own write.
     fn is_own_write(&self, id: Uuid, resource_version: i64) -> bool {
-        let mut own = self
-            .own_writes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if own.get(&id) == Some(&resource_version) {
-            own.remove(&id);
-            true
-        } else {
-            false
-        }
+        self.own_writes.is_echo(id, resource_version)
     }
 
     /// Whether the baseline drifted since the last call (clears the mark).
@@ -292,6 +280,46 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id)
+    }
+}
+
+/// The last store version each reconcile run wrote, so that its echo from
+/// the change hub wakes nobody (the run that wrote it already acted on it).
+#[derive(Default)]
+pub struct OwnWrites(Mutex<HashMap<Uuid, i64>>);
+
+impl OwnWrites {
+    /// Records that a run wrote version `resource_version` of store `id`.
+    pub fn record(&self, id: Uuid, resource_version: i64) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, resource_version);
+    }
+
+    /// Whether a change is the echo of a recorded write. A write is
+    /// forgotten once its echo, or any later version, went by: every change
+    /// passes here (those that need no run too, such as the write that
+    /// marks a store Ready), so no entry outlives its echo.
+    pub fn is_echo(&self, id: Uuid, resource_version: i64) -> bool {
+        let mut own = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match own.get(&id) {
+            Some(&wrote) if wrote <= resource_version => {
+                own.remove(&id);
+                wrote == resource_version
+            }
+            _ => false,
+        }
+    }
+
+    /// How many writes await their echo.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether no write awaits its echo.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -348,7 +376,8 @@ impl Reconciler {
                     message = changes.recv() => match message {
                         Ok(HubMessage::Change(change)) => {
                             let store = &change.store;
-                            if store.needs_reconcile() && !hub_ctx.is_own_write(store.id, store.resource_version) {
+                            let own = hub_ctx.is_own_write(store.id, store.resource_version);
+                            if store.needs_reconcile() && !own {
                                 hub_queue.enqueue(store.id);
                             }
                         }
@@ -438,4 +467,25 @@ async fn enqueue_all(ctx: &Context, queue: &Queue) {
 /// Parses a store id from a label value.
 fn store_id(label: &str) -> Option<Uuid> {
     Uuid::parse_str(label).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_is_forgotten_once_its_echo_or_a_later_version_went_by() {
+        let writes = OwnWrites::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        writes.record(a, 3);
+        writes.record(b, 7);
+        // An older change (another writer's, delivered late) is not the echo.
+        assert!(!writes.is_echo(a, 2));
+        assert!(writes.is_echo(a, 3));
+        // Once only: the same version again is not ours any more.
+        assert!(!writes.is_echo(a, 3));
+        // A later version went by first (the echo was missed): forgotten.
+        assert!(!writes.is_echo(b, 8));
+        assert!(writes.is_empty());
+    }
 }
