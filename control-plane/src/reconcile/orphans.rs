@@ -80,27 +80,24 @@ pub async fn observe(ctx: &Arc<Context>, namespace: &Value, deleted: bool) {
         return;
     };
     match ctx.repo.get(&Scope::All, &StoreRef::Id(found.id)).await {
-        Err(Error::NotFound { .. }) => record(ctx, namespace, found),
+        Err(Error::NotFound { .. }) => record(ctx, found),
         Ok(_) => {
-            if ctx.orphans.forget(found.name) {
+            if ctx.orphans.forget(&found.name) {
                 update_metric(ctx);
             }
         }
         Err(err) => {
-            warn!(namespace = found.name, error = %err, "cannot check whether a store namespace is orphaned");
+            warn!(namespace = %found.name, error = %err, "cannot check whether a store namespace is orphaned");
         }
     }
 }
 
-/// [`observe`] for the namespaces of a watch's list, with one read of the
-/// database for all of them rather than one each: a relist of 100,000
-/// store namespaces is 200 queries, not 100,000.
-pub async fn observe_listed(ctx: &Arc<Context>, namespaces: &[Value]) {
-    let candidates: Vec<_> = namespaces
-        .iter()
-        .filter_map(|ns| candidate(ctx, ns, false).map(|c| (ns, c)))
-        .collect();
-    let ids: Vec<Uuid> = candidates.iter().map(|(_, found)| found.id).collect();
+/// [`observe`] for the namespaces of a watch's list (each kept as its
+/// [`candidate`] while the list lasts, not as the whole object), with one
+/// read of the database for all of them rather than one each: a relist of
+/// 100,000 store namespaces is 200 queries, not 100,000.
+pub async fn observe_listed(ctx: &Arc<Context>, candidates: Vec<Candidate>) {
+    let ids: Vec<Uuid> = candidates.iter().map(|found| found.id).collect();
     let existing = match ctx.repo.existing(&ids).await {
         Ok(existing) => existing,
         Err(err) => {
@@ -108,20 +105,22 @@ pub async fn observe_listed(ctx: &Arc<Context>, namespaces: &[Value]) {
             return;
         }
     };
-    for (namespace, found) in candidates {
+    for found in candidates {
         if existing.contains(&found.id) {
-            if ctx.orphans.forget(found.name) {
+            if ctx.orphans.forget(&found.name) {
                 update_metric(ctx);
             }
         } else {
-            record(ctx, namespace, found);
+            record(ctx, found);
         }
     }
 }
 
-/// A live store namespace, from its labels.
-struct Candidate<'v> {
-    name: &'v str,
+/// A live store namespace: what the orphan check needs of it.
+pub struct Candidate {
+    name: String,
+    /// Its uid: a deletion after the grace period deletes this one only.
+    uid: Option<String>,
     id: Uuid,
     /// The store label as written.
     store: String,
@@ -130,7 +129,7 @@ struct Candidate<'v> {
 
 /// A live store namespace to check. A deleted or terminating one is
 /// forgotten instead.
-fn candidate<'v>(ctx: &Context, namespace: &'v Value, deleted: bool) -> Option<Candidate<'v>> {
+pub fn candidate(ctx: &Context, namespace: &Value, deleted: bool) -> Option<Candidate> {
     let name = namespace["metadata"]["name"].as_str()?;
     let (store, installation) = claimed_by(namespace)?;
     if deleted || !namespace["metadata"]["deletionTimestamp"].is_null() {
@@ -141,7 +140,8 @@ fn candidate<'v>(ctx: &Context, namespace: &'v Value, deleted: bool) -> Option<C
     }
     let id = Uuid::parse_str(&store).ok()?;
     Some(Candidate {
-        name,
+        name: name.to_owned(),
+        uid: namespace["metadata"]["uid"].as_str().map(str::to_owned),
         id,
         store,
         installation,
@@ -149,9 +149,10 @@ fn candidate<'v>(ctx: &Context, namespace: &'v Value, deleted: bool) -> Option<C
 }
 
 /// A namespace whose store has no record: an orphan.
-fn record(ctx: &Arc<Context>, namespace: &Value, found: Candidate<'_>) {
+fn record(ctx: &Arc<Context>, found: Candidate) {
     let Candidate {
         name,
+        uid,
         id,
         store,
         installation,
@@ -167,7 +168,7 @@ fn record(ctx: &Arc<Context>, namespace: &Value, found: Candidate<'_>) {
         _ => None,
     };
     let orphan = Orphan {
-        namespace: name.to_owned(),
+        namespace: name.clone(),
         store_id: store,
         installation,
         this_installation: this,
@@ -176,10 +177,10 @@ fn record(ctx: &Arc<Context>, namespace: &Value, found: Candidate<'_>) {
     };
     let new = {
         let mut found = ctx.orphans.lock();
-        if found.contains_key(name) {
+        if found.contains_key(&name) {
             false
         } else {
-            found.insert(name.to_owned(), orphan.clone());
+            found.insert(name.clone(), orphan.clone());
             true
         }
     };
@@ -188,18 +189,17 @@ fn record(ctx: &Arc<Context>, namespace: &Value, found: Candidate<'_>) {
     }
     update_metric(ctx);
     warn!(
-        namespace = name,
+        namespace = %name,
         store = %orphan.store_id,
         installation = orphan.installation.as_deref().unwrap_or("none"),
         this_installation = this,
         delete_after = ?delete_after,
         "orphaned store namespace: labelled as storeplane's, no store record in this database"
     );
-    if let Some(uid) = namespace["metadata"]["uid"].as_str()
+    if let Some(uid) = uid
         && let Some(grace) = ctx.orphan_deletion.filter(|_| this)
     {
         let ctx = Arc::clone(ctx);
-        let (name, uid) = (name.to_owned(), uid.to_owned());
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             delete_if_still_orphaned(&ctx, &name, &uid, id).await;

@@ -92,8 +92,8 @@ pub fn spawn(ctx: Arc<Context>, queue: Queue, cancel: CancellationToken) {
                                 }
                                 watcher::Event::InitDone => {
                                     if !listed_namespaces.is_empty() {
-                                        orphans::observe_listed(&ctx, &listed_namespaces).await;
-                                        listed_namespaces = Vec::new();
+                                        let listed = std::mem::take(&mut listed_namespaces);
+                                        orphans::observe_listed(&ctx, listed).await;
                                     }
                                     ctx.metrics.watch_synced(kind, true);
                                     continue;
@@ -175,7 +175,7 @@ async fn handle(
     kind: &str,
     object: DynamicObject,
     deleted: bool,
-    listed: Option<&mut Vec<serde_json::Value>>,
+    listed: Option<&mut Vec<orphans::Candidate>>,
 ) {
     let label = |key: &str| {
         object
@@ -225,7 +225,7 @@ async fn handle(
                 if drifted || !value["metadata"]["deletionTimestamp"].is_null() {
                     queue.enqueue(id);
                 }
-                listed.push(value);
+                listed.extend(orphans::candidate(ctx, &value, false));
             }
             None => {
                 orphans::observe(ctx, &value, deleted).await;
