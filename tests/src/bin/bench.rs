@@ -30,6 +30,9 @@
 //! start-up, `ListStores` pages and a change's delivery to 1,000 watchers
 //! at each store count (see `scale.rs`).
 //!
+//! `bench watch-memory [stores] [watchers]` prints what each open
+//! `WatchStores` stream costs the control plane (see `watch_memory.rs`).
+//!
 //! `bench scale-out` runs several replicas on one PostgreSQL under SIGKILLs
 //! and a rolling restart (see `scale_out.rs`).
 
@@ -43,6 +46,8 @@ mod real_cluster;
 mod scale;
 #[path = "bench/scale_out.rs"]
 mod scale_out;
+#[path = "bench/watch_memory.rs"]
+mod watch_memory;
 
 use std::{
     collections::HashMap,
@@ -371,6 +376,10 @@ async fn main() -> Result<()> {
             .filter_map(|a| a.parse().ok())
             .collect();
         return scale::run(counts).await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("watch-memory") {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return watch_memory::run(&args).await;
     }
     if std::env::args().nth(1).as_deref() == Some("scale-out") {
         let args: Vec<String> = std::env::args().skip(2).collect();
