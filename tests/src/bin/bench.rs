@@ -486,17 +486,7 @@ async fn main() -> Result<()> {
     );
 
     // For comparison: recording stores only, no cluster.
-    let record_only = Server::start_logging(
-        &fresh_database(Backend::Sqlite).await?,
-        &[
-            "--rate-limit-per-tenant",
-            "0",
-            "--rate-limit-per-address",
-            "0",
-        ],
-        quiet,
-    )
-    .await?;
+    let record_only = record_only(quiet).await?;
     let pid = record_only.pid().context("pid")?;
     let mut client = record_only.stores().await?;
     let mut records_first_rss = f64::NAN;
@@ -535,6 +525,22 @@ async fn main() -> Result<()> {
     }
     drop((watchers, record_watchers));
     Ok(())
+}
+
+/// A control plane without a cluster on a fresh SQLite database, with no
+/// write limits: stores are recorded only.
+async fn record_only(log_filter: &str) -> Result<Server> {
+    Server::start_logging(
+        &fresh_database(Backend::Sqlite).await?,
+        &[
+            "--rate-limit-per-tenant",
+            "0",
+            "--rate-limit-per-address",
+            "0",
+        ],
+        log_filter,
+    )
+    .await
 }
 
 /// Opens `n` `WatchStores` streams and reads each to the end of its

@@ -10,24 +10,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
-use storeplane_e2e::{Backend, Server, create_request, fresh_database};
+use storeplane_e2e::create_request;
 
-use super::{open_watches, rss_mib};
+use super::{open_watches, record_only, rss_mib};
 
 pub async fn run(args: &[String]) -> Result<()> {
     let stores: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let watchers: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let server = Server::start_logging(
-        &fresh_database(Backend::Sqlite).await?,
-        &[
-            "--rate-limit-per-tenant",
-            "0",
-            "--rate-limit-per-address",
-            "0",
-        ],
-        "warn",
-    )
-    .await?;
+    let server = record_only("warn").await?;
     let pid = server.pid().context("pid")?;
     let client = server.stores().await?;
     // 16 creates at a time: the records, not the burst, are measured here.
