@@ -695,7 +695,6 @@ impl StoreRepository for SqlStoreRepository {
 // key from the index's end, but scans the whole table for the pair, and
 // the hub reads the bounds after every commit.
 
-/// The newest position in the change log (0 when it is empty).
 /// Up to `limit` changes of the log after position `seq`, in order. Each
 /// row is decoded as it arrives (as in `snapshot`): a batch is then held
 /// once, as changes, not also as the driver's rows and the models.
@@ -736,6 +735,7 @@ fn decode_change(row: store_changes::Model) -> Result<StoreChange> {
     })
 }
 
+/// The newest position in the change log (0 when it is empty).
 async fn max_seq<C: ConnectionTrait>(conn: &C) -> Result<i64> {
     let newest = log_end(
         conn,
