@@ -509,13 +509,16 @@ try {
   });
 
   await step("a provisioned store's admin login is shown on request, then hidden", async () => {
-    // A second server that really provisions: the simulated cluster with no
-    // kubelet delay and the built engine plugins. It stays up for the
-    // day-2 steps below.
+    // A second server that really provisions: the simulated cluster and
+    // the built engine plugins. It stays up for the day-2 steps below.
+    // Pods become ready after 300 ms, so that a transition the page must
+    // show (Pausing…, Resuming…) lasts several frames: with no delay a
+    // resume could reach Ready in the same render as its first event, and
+    // the page never showed Resuming… (seen once in CI).
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storeplane-e2e-provision-"));
     const extra = [
-      "--cluster", "simulated", "--sim-delay", "0s", "--sim-apiserver-addr", "127.0.0.1:0",
+      "--cluster", "simulated", "--sim-delay", "300ms", "--sim-apiserver-addr", "127.0.0.1:0",
       "--plugins-dir", PLUGINS, "--plugin-cache", path.join(root, "target/plugin-cache"),
       // The dashboard is served from the first server's origin.
       "--cors-allow-origins", appUrl,
