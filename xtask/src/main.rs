@@ -35,20 +35,14 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&root),
-        Some("plugins") => {
-            ensure_wasm_targets()?;
-            plugins::build(&root, cargo).map(|b| {
-                eprintln!(
-                    "xtask: engines in {}, with the test plugins in {}",
-                    b.product.display(),
-                    b.all.display()
-                )
-            })
-        }
-        Some("dashboard") => {
-            ensure_wasm_targets()?;
-            web::build_dashboard(&root, &root.join("target/dashboard"))
-        }
+        Some("plugins") => plugins::build(&root, cargo).map(|b| {
+            eprintln!(
+                "xtask: engines in {}, with the test plugins in {}",
+                b.product.display(),
+                b.all.display()
+            )
+        }),
+        Some("dashboard") => web::build_dashboard(&root, &root.join("target/dashboard")),
         Some("cluster") => cluster::main(&root, &args[1..]),
         // The `storeplane` binary (server and client) into cargo's bin
         // directory (`~/.cargo/bin`, on the PATH of a rustup install).
@@ -126,7 +120,6 @@ fn run(extra: &[String]) -> Result<()> {
     let root = env::current_dir()?;
     let real = extra.iter().any(|a| a == "--real-cluster");
     let extra: Vec<&String> = extra.iter().filter(|a| *a != "--real-cluster").collect();
-    ensure_wasm_targets()?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     let bundles = plugins::build(&root, cargo)?;
     let dashboard = root.join("target/dashboard");
@@ -166,7 +159,6 @@ fn run(extra: &[String]) -> Result<()> {
 
 fn test(root: &Path) -> Result<()> {
     let target = root.join("target");
-    ensure_wasm_targets()?;
     let (python, grpcurl) = ensure_python_tools(&target)?;
 
     sh(cargo().args(["fmt", "--all", "--", "--check"]))
@@ -270,7 +262,10 @@ pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     postgres::apt(&args)
 }
 
-fn ensure_wasm_targets() -> Result<()> {
+/// Adds the wasm targets the plugins and the dashboard build for, when
+/// missing; [`plugins::build`] and [`web::build_dashboard`] call it, so every
+/// command that builds either has them.
+pub(crate) fn ensure_wasm_targets() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()

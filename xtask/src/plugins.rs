@@ -56,6 +56,7 @@ pub struct Bundles {
 
 /// Builds every plugin and writes its bundles.
 pub fn build(root: &Path, cargo: impl Fn() -> Command) -> Result<Bundles> {
+    crate::ensure_wasm_targets()?;
     let crates = plugin_crates(root)?;
     if crates.is_empty() {
         bail!("no plugin crates under plugins/");

@@ -39,6 +39,7 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// Builds the dashboard of the repository at `root` into `out` (created if
 /// missing; previous build outputs in it are replaced).
 pub fn build_dashboard(root: &Path, out: &Path) -> Result<()> {
+    crate::ensure_wasm_targets()?;
     let web = root.join(WEB_DIR);
     ensure!(
         web.join("Cargo.toml").is_file(),

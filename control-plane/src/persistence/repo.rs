@@ -487,22 +487,14 @@ impl StoreRepository for SqlStoreRepository {
     }
 
     async fn snapshot(&self, scope: &Scope) -> Result<Snapshot> {
-        use futures::TryStreamExt as _;
         let txn = self.begin_read().await?;
-        // Row by row, each row a `Store` as soon as it arrives: reading all
-        // rows first held every driver row, then every model, beside the
-        // stores (a watch's initial list of 10,000 stores peaked at 57 MiB).
-        let mut stores = Vec::new();
-        {
-            let mut rows = scoped(stores::Entity::find(), scope)
-                .order_by_asc(stores::Column::Id)
-                .stream(&txn)
-                .await
-                .map_err(db("list stores"))?;
-            while let Some(row) = rows.try_next().await.map_err(db("list stores"))? {
-                stores.push(to_domain(row)?);
-            }
-        }
+        let stores = decoded(
+            scoped(stores::Entity::find(), scope).order_by_asc(stores::Column::Id),
+            &txn,
+            "list stores",
+            to_domain,
+        )
+        .await?;
         let seq = max_seq(&txn).await?;
         txn.commit().await.map_err(db("end read transaction"))?;
         Ok(Snapshot { stores, seq })
@@ -695,27 +687,45 @@ impl StoreRepository for SqlStoreRepository {
 // key from the index's end, but scans the whole table for the pair, and
 // the hub reads the bounds after every commit.
 
-/// Up to `limit` changes of the log after position `seq`, in order. Each
-/// row is decoded as it arrives (as in `snapshot`): a batch is then held
-/// once, as changes, not also as the driver's rows and the models.
+/// Up to `limit` changes of the log after position `seq`, in order.
 async fn changes_after<C: ConnectionTrait + sea_orm::StreamTrait>(
     conn: &C,
     seq: i64,
     limit: u64,
 ) -> Result<Vec<StoreChange>> {
+    decoded(
+        store_changes::Entity::find()
+            .filter(store_changes::Column::Seq.gt(seq))
+            .order_by_asc(store_changes::Column::Seq)
+            .limit(limit),
+        conn,
+        "read change log",
+        decode_change,
+    )
+    .await
+}
+
+/// The rows `select` reads, each decoded as it arrives. Reading them all
+/// first (`.all()`) held every driver row, then every model, beside what
+/// they decode to: a watch's initial list of 10,000 stores peaked at
+/// 57 MiB that way.
+async fn decoded<E, C, T>(
+    select: Select<E>,
+    conn: &C,
+    what: &'static str,
+    decode: impl Fn(E::Model) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait + sea_orm::StreamTrait + Send,
+{
     use futures::TryStreamExt as _;
-    let mut rows = store_changes::Entity::find()
-        .filter(store_changes::Column::Seq.gt(seq))
-        .order_by_asc(store_changes::Column::Seq)
-        .limit(limit)
-        .stream(conn)
-        .await
-        .map_err(db("read change log"))?;
-    let mut changes = Vec::new();
-    while let Some(row) = rows.try_next().await.map_err(db("read change log"))? {
-        changes.push(decode_change(row)?);
+    let mut rows = select.stream(conn).await.map_err(db(what))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(db(what))? {
+        out.push(decode(row)?);
     }
-    Ok(changes)
+    Ok(out)
 }
 
 /// One row of the log as a change.

@@ -264,16 +264,6 @@ impl Context {
         Uuid::parse_str(label).is_ok_and(|id| id == self.installation)
     }
 
-    /// Records that a run wrote version `resource_version` of store `id`.
-    fn wrote(&self, id: Uuid, resource_version: i64) {
-        self.own_writes.record(id, resource_version);
-    }
-
-    /// Whether a change is the echo of a run's own write.
-    fn is_own_write(&self, id: Uuid, resource_version: i64) -> bool {
-        self.own_writes.is_echo(id, resource_version)
-    }
-
     /// Whether the baseline drifted since the last call (clears the mark).
     fn take_drifted(&self, id: Uuid) -> bool {
         self.drifted
@@ -312,14 +302,13 @@ impl OwnWrites {
         }
     }
 
-    /// How many writes await their echo.
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    /// Whether no write awaits its echo.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether no write awaits its echo (for tests: nothing else needs it).
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 }
 
@@ -376,7 +365,9 @@ impl Reconciler {
                     message = changes.recv() => match message {
                         Ok(HubMessage::Change(change)) => {
                             let store = &change.store;
-                            let own = hub_ctx.is_own_write(store.id, store.resource_version);
+                            // Asked of every change, not only of those that
+                            // need a run: that is where a write is forgotten.
+                            let own = hub_ctx.own_writes.is_echo(store.id, store.resource_version);
                             if store.needs_reconcile() && !own {
                                 hub_queue.enqueue(store.id);
                             }

@@ -80,7 +80,7 @@ pub(super) async fn step(
         ..outcome
     };
     let written = ctx.repo.finish_operation(store.id, &outcome).await?;
-    ctx.wrote(written.id, written.resource_version);
+    ctx.own_writes.record(written.id, written.resource_version);
     info!(store = %store.name, backup = %operation.backup, kind = ?operation.kind, succeeded = outcome.succeeded, "{}", outcome.message);
     Ok(Step::Finished {
         store: Box::new(written),

@@ -483,7 +483,7 @@ async fn write(
 ) -> Result<Store, Halt> {
     let (written, wrote) = write_change(ctx.repo.as_ref(), store, change).await?;
     if wrote {
-        ctx.wrote(written.id, written.resource_version);
+        ctx.own_writes.record(written.id, written.resource_version);
     }
     Ok(written)
 }

@@ -363,27 +363,17 @@ async fn storm() -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("storm") {
-        return storm().await;
-    }
-    if std::env::args().nth(1).as_deref() == Some("real-cluster") {
-        let args: Vec<String> = std::env::args().skip(2).collect();
-        return real_cluster::run(&args).await;
-    }
-    if std::env::args().nth(1).as_deref() == Some("scale") {
-        let counts = std::env::args()
-            .skip(2)
-            .filter_map(|a| a.parse().ok())
-            .collect();
-        return scale::run(counts).await;
-    }
-    if std::env::args().nth(1).as_deref() == Some("watch-memory") {
-        let args: Vec<String> = std::env::args().skip(2).collect();
-        return watch_memory::run(&args).await;
-    }
-    if std::env::args().nth(1).as_deref() == Some("scale-out") {
-        let args: Vec<String> = std::env::args().skip(2).collect();
-        return scale_out::run_bench(&args).await;
+    let mode: Vec<String> = std::env::args().skip(1).collect();
+    let rest = mode.get(1..).unwrap_or_default();
+    match mode.first().map(String::as_str) {
+        Some("storm") => return storm().await,
+        Some("real-cluster") => return real_cluster::run(rest).await,
+        Some("scale") => {
+            return scale::run(rest.iter().filter_map(|a| a.parse().ok()).collect()).await;
+        }
+        Some("watch-memory") => return watch_memory::run(rest).await,
+        Some("scale-out") => return scale_out::run_bench(rest).await,
+        _ => {}
     }
     let args: Vec<usize> = std::env::args()
         .skip(1)
