@@ -20,11 +20,16 @@ use commands::{
 mod cli;
 mod commands;
 
-/// mimalloc instead of glibc's malloc: a provisioning burst allocates many
+/// jemalloc instead of glibc's malloc: a provisioning burst allocates many
 /// short-lived values on every thread, where glibc spent about a third of
-/// the process's CPU (see the provisioning benchmark).
+/// the process's CPU (see the provisioning benchmark). jemalloc rather
+/// than mimalloc (the allocator before it, as fast in a burst): its
+/// background threads give the memory a burst freed back to the system
+/// once it has been unused for a few seconds, whichever thread freed it,
+/// where mimalloc kept the burst's high-water mark resident (92 against
+/// 75 MiB managing 3,050 stores, idle; ARCHITECTURE.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// storeplane: provisions isolated e-commerce stores on Kubernetes.
 #[derive(Parser)]

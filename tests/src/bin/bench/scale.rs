@@ -4,12 +4,15 @@
 //! stores) grows to each count in turn (default 1,000 then 10,000), and at
 //! each count the table gets:
 //!
-//! - resident memory of the control plane;
+//! - resident memory of the control plane, at the end of the idle window
+//!   below (an idle control plane's, once its allocator handed back what
+//!   the bursts freed);
 //! - CPU while idle over `STOREPLANE_BENCH_IDLE` seconds (default 60), of
 //!   the control plane and of the simulated API server: nothing polls, so
 //!   both must stay near zero;
 //! - resident memory of a control plane without a cluster serving the same
-//!   database (after walking every page), and the difference per store;
+//!   database (after walking every page and [`SETTLE`](super::SETTLE)
+//!   idle), and the difference per store;
 //! - start-up to serving: the control plane stopped (SIGTERM) and started
 //!   again on the same database, until it answers a `ListStores`;
 //! - a full resync: from that start until every watch of the reconciler
@@ -38,7 +41,7 @@ use pb::watch_stores_response::EventType;
 use storeplane_e2e::{Backend, Server, SimClusterProcess, fresh_database, v1 as pb};
 use tokio::sync::Barrier;
 
-use super::{create_all, managed_args, pct, rss_mib};
+use super::{create_all, managed_args, pct, rss_mib, settled_rss_mib};
 
 /// CPU time (user + system) a process has used so far.
 fn cpu_time(pid: u32) -> Duration {
@@ -110,8 +113,10 @@ pub async fn run(counts: Vec<usize>) -> Result<()> {
         for &count in &counts {
             grow(&server, &mut total, count).await?;
             let pid = server.pid().context("pid")?;
-            let rss = rss_mib(pid);
+            // Idle first: the resident memory is that of an idle control
+            // plane, after its allocator handed back what the bursts freed.
             let (cp, sim) = idle_cpu(pid, cluster.pid().context("sim pid")?, idle).await;
+            let rss = rss_mib(pid);
             let list = list_pages(&server).await?;
             let delivery = deliver(&server, watchers).await?;
             total += 1;
@@ -237,7 +242,7 @@ async fn record_only_rss(database: &str, token: &str) -> Result<f64> {
     .await?;
     server.admin_token = token.to_owned();
     list_pages(&server).await?;
-    let rss = rss_mib(server.pid().context("pid")?);
+    let rss = settled_rss_mib(server.pid().context("pid")?).await;
     server.terminate().await?;
     Ok(rss)
 }
