@@ -23,6 +23,7 @@ mod m20261205_000002_key_releases_by_store;
 mod m20261205_000003_add_event_trace_id;
 mod m20261206_000001_add_suspension_and_domains;
 mod m20261206_000002_create_backups;
+mod m20261206_000003_index_stores_by_phase;
 
 /// Runs storeplane's migrations in order.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000003_add_event_trace_id::Migration),
             Box::new(m20261206_000001_add_suspension_and_domains::Migration),
             Box::new(m20261206_000002_create_backups::Migration),
+            Box::new(m20261206_000003_index_stores_by_phase::Migration),
         ]
     }
 }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, SqlErr, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, SqlErr, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -204,22 +204,14 @@ impl SqlStoreRepository {
         quota: &Quota,
         new_store: bool,
     ) -> Result<()> {
-        let provisioning = stores::Column::Phase.eq(Phase::Provisioning.as_str());
-        let of_tenant = stores::Column::TenantId.eq(tenant.0.as_str());
         let mut violations = Vec::new();
         for check in quota.checks(tenant, &self.limits, new_store) {
-            let query = match check.counts {
-                Counted::TenantStores => stores::Entity::find().filter(of_tenant.clone()),
-                Counted::TenantProvisioning => stores::Entity::find()
-                    .filter(of_tenant.clone())
-                    .filter(provisioning.clone()),
-                Counted::PlatformStores => stores::Entity::find(),
-                Counted::PlatformProvisioning => {
-                    stores::Entity::find().filter(provisioning.clone())
-                }
-            };
-            let used = query.count(txn).await.map_err(db("count stores"))?;
-            violations.extend(check.violation(used));
+            let used: Option<i64> = quota_count(check.counts, tenant)
+                .into_tuple()
+                .one(txn)
+                .await
+                .map_err(db("count stores"))?;
+            violations.extend(check.violation(used.unwrap_or(0).try_into().unwrap_or(0)));
         }
         if violations.is_empty() {
             Ok(())
@@ -239,6 +231,23 @@ impl SqlStoreRepository {
                 name: tenant.resource_name(),
             })?;
         Ok(super::tenants::to_tenant(row)?.quota)
+    }
+}
+
+/// The `count(*)` of what a quota check counts for `tenant`: a plain count
+/// the `(phase, tenant_id)` index answers from the provisioning stores
+/// alone (sea-orm's `count` wraps the query in a subquery of every column).
+fn quota_count(counts: Counted, tenant: &TenantId) -> Select<stores::Entity> {
+    let provisioning = stores::Column::Phase.eq(Phase::Provisioning.as_str());
+    let of_tenant = stores::Column::TenantId.eq(tenant.0.as_str());
+    let query = stores::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("count(*)"), "used");
+    match counts {
+        Counted::TenantStores => query.filter(of_tenant),
+        Counted::TenantProvisioning => query.filter(provisioning).filter(of_tenant),
+        Counted::PlatformStores => query,
+        Counted::PlatformProvisioning => query.filter(provisioning),
     }
 }
 
@@ -1016,6 +1025,51 @@ mod tests {
 
     async fn create(repo: &SqlStoreRepository, new: NewStore) -> Result<Store> {
         repo.create(new, None).await.map(Created::into_store)
+    }
+
+    /// Each quota count is answered from an index (the provisioning ones
+    /// from the provisioning stores alone), never by reading every store:
+    /// they run inside the write transaction of every create.
+    #[tokio::test]
+    async fn quota_counts_search_an_index_instead_of_reading_every_store() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let tenant = TenantId("default".into());
+        for (counts, index, search) in [
+            (Counted::TenantStores, "idx_stores_tenant_id", true),
+            (
+                Counted::TenantProvisioning,
+                "idx_stores_phase_tenant_id",
+                true,
+            ),
+            (
+                Counted::PlatformProvisioning,
+                "idx_stores_phase_tenant_id",
+                true,
+            ),
+            // Every store is what it counts; from an index, not the rows.
+            (Counted::PlatformStores, "", false),
+        ] {
+            let query = quota_count(counts, &tenant).build(DbBackend::Sqlite);
+            let plan = repo
+                .db
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    format!("EXPLAIN QUERY PLAN {}", query.sql),
+                    query.values.clone().map(|v| v.0).unwrap_or_default(),
+                ))
+                .await
+                .expect("explain");
+            let plan: Vec<String> = plan
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+                .collect();
+            let [step] = plan.as_slice() else {
+                panic!("{counts:?}: one step expected: {plan:?}");
+            };
+            assert!(step.contains("COVERING INDEX"), "{counts:?}: {step}");
+            assert!(step.contains(index), "{counts:?}: {step}");
+            assert_eq!(step.starts_with("SEARCH"), search, "{counts:?}: {step}");
+        }
     }
 
     #[tokio::test]
