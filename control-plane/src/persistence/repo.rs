@@ -15,7 +15,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     AccessMode, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, SqlErr, TransactionTrait, sea_query::Expr,
+    QuerySelect, Select, SqlErr, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -992,6 +992,8 @@ fn to_domain(row: stores::Model) -> Result<Store> {
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::QueryTrait as _;
+
     use super::*;
     use crate::domain::{
         Readiness,

@@ -4,7 +4,9 @@
 //! after the other, each read to the end of its initial list; the
 //! server's resident memory is printed after each, and after all are
 //! closed again. The first shows the high-water mark of reading and
-//! sending one list; the next ones what each open stream keeps.
+//! sending one list; the next ones what each open stream keeps, and the
+//! figure after [`SETTLE`] idle what stays once the allocator has handed
+//! the lists' memory back.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
 use storeplane_e2e::create_request;
 
-use super::{open_watches, record_only, rss_mib};
+use super::{SETTLE, open_watches, record_only, rss_mib, settled_rss_mib};
 
 pub async fn run(args: &[String]) -> Result<()> {
     let stores: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
@@ -46,6 +48,11 @@ pub async fn run(args: &[String]) -> Result<()> {
             (rss - before) / i as f64
         );
     }
+    let settled = settled_rss_mib(pid).await;
+    println!(
+        "{watchers} open, idle {SETTLE:?}: {settled:.1} MiB, {:.2} MiB per watch",
+        (settled - before) / watchers as f64
+    );
     drop(open);
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("all closed again: {:.1} MiB", rss_mib(pid));
