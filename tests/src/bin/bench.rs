@@ -11,7 +11,7 @@
 //!   all N are Ready;
 //! - the control plane's resident memory once it manages M Ready stores
 //!   (with 10 open watches), and the same for a record-only control plane
-//!   (no cluster) for comparison.
+//!   (no cluster) for comparison, each read after [`SETTLE`] idle.
 //!
 //! `cargo run --release -p storeplane-e2e --bin bench -- [burst=1000] [stores=10000]`
 //!
