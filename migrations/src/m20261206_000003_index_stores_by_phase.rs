@@ -1,10 +1,11 @@
-//! Stores indexed by phase (then tenant). Every create and every provision
-//! counts the stores in `Provisioning` when a concurrent-provisions limit
-//! is set, of the tenant and of the platform; without this index each
-//! count read every store of the tenant or the whole table, inside the
-//! one write transaction, so a burst of creates cost in proportion to all
-//! the stores ever created. With it a count reads the provisioning stores
-//! only. `ListStores` filtered by phase uses it too.
+//! Stores indexed by phase (then tenant). Every create, and every write
+//! that moves a store into `Provisioning` (an upgrade, a resume), counts
+//! the stores in `Provisioning` when a concurrent-provisions limit is set,
+//! of the tenant and of the platform; without this index each count read
+//! every store of the tenant or the whole table, inside the one write
+//! transaction, so each such write cost in proportion to all the stores
+//! there are. With it a count reads the provisioning stores only.
+//! `ListStores` filtered by phase uses it too.
 
 use sea_orm_migration::prelude::*;
 

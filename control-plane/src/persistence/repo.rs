@@ -211,7 +211,7 @@ impl SqlStoreRepository {
                 .one(txn)
                 .await
                 .map_err(db("count stores"))?;
-            violations.extend(check.violation(used.unwrap_or(0).try_into().unwrap_or(0)));
+            violations.extend(check.violation(used.map_or(0, i64::unsigned_abs)));
         }
         if violations.is_empty() {
             Ok(())
@@ -234,9 +234,10 @@ impl SqlStoreRepository {
     }
 }
 
-/// The `count(*)` of what a quota check counts for `tenant`: a plain count
-/// the `(phase, tenant_id)` index answers from the provisioning stores
-/// alone (sea-orm's `count` wraps the query in a subquery of every column).
+/// The `count(*)` of what a quota check counts for `tenant`, which the
+/// `(phase, tenant_id)` index answers from the provisioning stores alone.
+/// A statement of its own (not sea-orm's `count`) so that the test can
+/// explain exactly the statement the check runs.
 fn quota_count(counts: Counted, tenant: &TenantId) -> Select<stores::Entity> {
     let provisioning = stores::Column::Phase.eq(Phase::Provisioning.as_str());
     let of_tenant = stores::Column::TenantId.eq(tenant.0.as_str());
@@ -1036,20 +1037,19 @@ mod tests {
     async fn quota_counts_search_an_index_instead_of_reading_every_store() {
         let (repo, _) = repo(GlobalLimits::default()).await;
         let tenant = TenantId("default".into());
-        for (counts, index, search) in [
-            (Counted::TenantStores, "idx_stores_tenant_id", true),
+        // The index searched; `None`: every store is what it counts, so
+        // any covering index scanned will do.
+        for (counts, index) in [
+            (Counted::TenantStores, Some("idx_stores_tenant_id")),
             (
                 Counted::TenantProvisioning,
-                "idx_stores_phase_tenant_id",
-                true,
+                Some("idx_stores_phase_tenant_id"),
             ),
             (
                 Counted::PlatformProvisioning,
-                "idx_stores_phase_tenant_id",
-                true,
+                Some("idx_stores_phase_tenant_id"),
             ),
-            // Every store is what it counts; from an index, not the rows.
-            (Counted::PlatformStores, "", false),
+            (Counted::PlatformStores, None),
         ] {
             let query = quota_count(counts, &tenant).build(DbBackend::Sqlite);
             let plan = repo
@@ -1069,8 +1069,13 @@ mod tests {
                 panic!("{counts:?}: one step expected: {plan:?}");
             };
             assert!(step.contains("COVERING INDEX"), "{counts:?}: {step}");
-            assert!(step.contains(index), "{counts:?}: {step}");
-            assert_eq!(step.starts_with("SEARCH"), search, "{counts:?}: {step}");
+            match index {
+                Some(index) => assert!(
+                    step.starts_with("SEARCH") && step.contains(index),
+                    "{counts:?}: {step}"
+                ),
+                None => assert!(step.starts_with("SCAN"), "{counts:?}: {step}"),
+            }
         }
     }
 

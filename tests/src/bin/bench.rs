@@ -495,6 +495,9 @@ async fn main() -> Result<()> {
     let mut records_first_rss = f64::NAN;
     for i in 0..total {
         if i == first_total {
+            // Not settled, unlike the managing side's figure at the same
+            // count: these creates come one at a time, with no burst's
+            // high-water to hand back.
             records_first_rss = rss_mib(pid);
         }
         client
