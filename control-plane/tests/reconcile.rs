@@ -732,6 +732,35 @@ async fn a_hand_edit_of_a_ready_store_is_reapplied_and_recorded() {
 }
 
 #[tokio::test]
+async fn a_run_with_nothing_to_do_takes_no_lease() {
+    let f = fixture(|_| {}).await;
+    let id = f.create("idle").await;
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    // Another replica holds the Ready store's lease.
+    let other = storeplane::domain::ports::Claim::Held;
+    assert_eq!(
+        f.ctx
+            .repo
+            .claim(id, "other-replica", Duration::from_secs(600))
+            .await
+            .unwrap(),
+        other
+    );
+    // A wake-up with nothing to do (a pod of the store restarted) ends at
+    // once: no claim, so no wait for that lease and no write of its own.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Done);
+    // Work does take the lease: drift waits for the other replica's.
+    f.ctx
+        .drift
+        .record(id, drift("Deployment", "web", Some("kubectl-edit")));
+    assert!(
+        matches!(run_once(&f.ctx, id).await, Next::After(_)),
+        "a run with work waits for the other replica's lease"
+    );
+    assert_eq!(provisions(&f.engine), 1);
+}
+
+#[tokio::test]
 async fn a_deletion_counts_only_for_an_object_of_the_current_revision() {
     let f = fixture(|_| {}).await;
     let id = f.create("pruned").await;

@@ -158,6 +158,14 @@ impl DriftLog {
         drifts.push(drift);
     }
 
+    /// Whether drift of store `id` waits for a run (leaves it there).
+    pub fn is_pending(&self, id: Uuid) -> bool {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+    }
+
     /// Takes the store's pending drift.
     pub fn take(&self, id: Uuid) -> Vec<Drift> {
         self.pending

@@ -264,6 +264,14 @@ impl Context {
         Uuid::parse_str(label).is_ok_and(|id| id == self.installation)
     }
 
+    /// Whether the store's baseline is marked as drifted (keeps the mark).
+    fn is_drift_marked(&self, id: Uuid) -> bool {
+        self.drifted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
+    }
+
     /// Whether the baseline drifted since the last call (clears the mark).
     fn take_drifted(&self, id: Uuid) -> bool {
         self.drifted

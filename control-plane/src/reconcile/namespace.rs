@@ -329,34 +329,35 @@ pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError
     if known {
         return Ok(Claimed::Existing);
     }
+    // Create first, and never apply: an apply would take over a namespace
+    // someone else made. A new store's namespace is absent, so reading it
+    // first cost every provision a request; one that exists answers 409
+    // (a terminating one too) and is read and judged.
     for _ in 0..2 {
-        match current(ctx, store).await? {
-            Some((live, ownership)) => {
-                return match ownership {
-                    Ownership::Foreign(why) => Err(conflict(store, &why)),
-                    _ if !live["metadata"]["deletionTimestamp"].is_null() => {
-                        Err(PrepareError::Terminating(ns))
-                    }
-                    Ownership::Ours | Ownership::Legacy => Ok(Claimed::Existing),
-                };
-            }
-            None => {
-                // Create, never apply: an apply would take over a namespace
-                // someone created between the read above and now.
-                match ctx
-                    .kube
-                    .create(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
-                    .await
-                {
-                    Ok(_) => return Ok(Claimed::Created),
-                    // Created meanwhile: read it again and judge it.
-                    Err(err) if err.is_conflict() => continue,
-                    Err(err) => return Err(err.into()),
+        match ctx
+            .kube
+            .create(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
+            .await
+        {
+            Ok(_) => return Ok(Claimed::Created),
+            Err(err) if err.is_conflict() => {}
+            Err(err) => return Err(err.into()),
+        }
+        // Gone between the two requests: create it again.
+        if let Some((live, ownership)) = current(ctx, store).await? {
+            return match ownership {
+                Ownership::Foreign(why) => Err(conflict(store, &why)),
+                _ if !live["metadata"]["deletionTimestamp"].is_null() => {
+                    Err(PrepareError::Terminating(ns))
                 }
-            }
+                Ownership::Ours | Ownership::Legacy => Ok(Claimed::Existing),
+            };
         }
     }
-    Err(conflict(store, "it was created by someone else meanwhile"))
+    Err(conflict(
+        store,
+        "it was created and deleted by someone else meanwhile",
+    ))
 }
 
 /// Applies the namespace labels (unless `claimed` says the namespace was

@@ -72,6 +72,9 @@ async fn run_in(ctx: &Context, id: Uuid) -> Next {
 }
 
 async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
+    if idle(ctx, id).await {
+        return Ok(Next::Done);
+    }
     let store = match take(ctx.repo.as_ref(), &ctx.replica, ctx.platform.lease, id).await? {
         Taken::Store(store) => *store,
         Taken::Busy(wait) => return Ok(Next::After(wait)),
@@ -135,6 +138,27 @@ enum Taken {
     Busy(Duration),
     /// The store is gone.
     Gone,
+}
+
+/// Whether the store has nothing for a run to do, read without its lease:
+/// a Ready store whose workloads' status changed (the echo of its own
+/// provision, a pod restarting), with no drift noted and no desired state
+/// it has not acted on. Such a run used to claim and release the lease,
+/// two writes on the database's one writer, to do nothing: in a burst of
+/// provisions that was a second run for almost every store.
+///
+/// Skipping it on a read without the lease loses no work: whatever gives
+/// the store work afterwards (a write that needs a run, drift seen by a
+/// watch) queues it again once it is there, and a store queued while its
+/// run is in flight runs once more. An error reading it is left to the
+/// leased path, which reports it.
+async fn idle(ctx: &Context, id: Uuid) -> bool {
+    match ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
+        Ok(store) => {
+            !store.needs_reconcile() && !ctx.is_drift_marked(id) && !ctx.drift.is_pending(id)
+        }
+        Err(_) => false,
+    }
 }
 
 /// Claims the store's lease for `replica`, then reads the store.
