@@ -116,6 +116,16 @@ pub async fn connect_reader(
 
 /// A pool of up to `max` connections beside the writer of [`connect`] (see
 /// [`connect_reader`]); on SQLite read-only when `read_only`.
+/// Page cache of each read-only SQLite connection, in SQLite's notation
+/// (negative: KiB): 512 KiB instead of the default 2 MiB. In WAL mode a
+/// reader's cache is dropped at every read transaction that follows a
+/// commit, so on a control plane that writes all the time a big cache
+/// holds little that is read again, but it stays resident: ten open
+/// `WatchStores` streams, whose initial lists read every store on these
+/// connections, left 17 MiB more resident after 12 s idle with the
+/// default, 7 MiB with this (`bench 1000 10000`).
+const READER_CACHE_SIZE: &str = "-512";
+
 async fn connect_beside(
     url: &str,
     writer: &DatabaseConnection,
@@ -136,9 +146,15 @@ async fn connect_beside(
             .idle_timeout(None::<Duration>)
             .max_lifetime(None::<Duration>)
             .map_sqlx_sqlite_opts(move |o| {
-                o.read_only(read_only)
+                let o = o
+                    .read_only(read_only)
                     .create_if_missing(false)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                if read_only {
+                    o.pragma("cache_size", READER_CACHE_SIZE)
+                } else {
+                    o
+                }
             });
     } else {
         options
