@@ -41,29 +41,7 @@ use pb::watch_stores_response::EventType;
 use storeplane_e2e::{Backend, Server, SimClusterProcess, fresh_database, v1 as pb};
 use tokio::sync::Barrier;
 
-use super::{create_all, managed_args, pct, rss_mib, settled_rss_mib};
-
-/// CPU time (user + system) a process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // Fields after the parenthesised command name; utime and stime
-            // are the 14th and 15th of the whole line.
-            let rest = stat.rsplit_once(')')?.1.to_owned();
-            let fields: Vec<u64> = rest
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            Some(fields.iter().sum::<u64>())
-        })
-        .unwrap_or(0);
-    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every platform
-    // this runs on.
-    Duration::from_millis(ticks * 10)
-}
+use super::{cpu_time, create_all, managed_args, pct, rss_mib, settled_rss_mib};
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
