@@ -737,14 +737,13 @@ async fn a_run_with_nothing_to_do_takes_no_lease() {
     let id = f.create("idle").await;
     assert_eq!(run_once(&f.ctx, id).await, Next::Done);
     // Another replica holds the Ready store's lease.
-    let other = storeplane::domain::ports::Claim::Held;
     assert_eq!(
         f.ctx
             .repo
             .claim(id, "other-replica", Duration::from_secs(600))
             .await
             .unwrap(),
-        other
+        storeplane::domain::ports::Claim::Held
     );
     // A wake-up with nothing to do (a pod of the store restarted) ends at
     // once: no claim, so no wait for that lease and no write of its own.

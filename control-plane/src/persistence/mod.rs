@@ -114,8 +114,6 @@ pub async fn connect_reader(
     connect_beside(url, writer, max, true).await
 }
 
-/// A pool of up to `max` connections beside the writer of [`connect`] (see
-/// [`connect_reader`]); on SQLite read-only when `read_only`.
 /// Page cache of each read-only SQLite connection, in SQLite's notation
 /// (negative: KiB): 512 KiB instead of the default 2 MiB. In WAL mode a
 /// reader's cache is dropped at every read transaction that follows a
@@ -123,9 +121,11 @@ pub async fn connect_reader(
 /// holds little that is read again, but it stays resident: ten open
 /// `WatchStores` streams, whose initial lists read every store on these
 /// connections, left 17 MiB more resident after 12 s idle with the
-/// default, 7 MiB with this (`bench 1000 10000`).
+/// default, 7–9 MiB with this (`bench 1000 10000`).
 const READER_CACHE_SIZE: &str = "-512";
 
+/// A pool of up to `max` connections beside the writer of [`connect`] (see
+/// [`connect_reader`]); on SQLite read-only when `read_only`.
 async fn connect_beside(
     url: &str,
     writer: &DatabaseConnection,

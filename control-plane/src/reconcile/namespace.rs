@@ -343,7 +343,7 @@ pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError
             Err(err) if err.is_conflict() => {}
             Err(err) => return Err(err.into()),
         }
-        // Gone between the two requests: create it again.
+        // Judge what is there; gone again by now, it is created again.
         if let Some((live, ownership)) = current(ctx, store).await? {
             return match ownership {
                 Ownership::Foreign(why) => Err(conflict(store, &why)),

