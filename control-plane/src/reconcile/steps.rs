@@ -144,8 +144,9 @@ enum Taken {
 /// a Ready store whose workloads' status changed (the echo of its own
 /// provision, a pod restarting), with no drift noted and no desired state
 /// it has not acted on. Such a run used to claim and release the lease,
-/// two writes on the database's one writer, to do nothing: in a burst of
-/// 1,000 provisions, about 400 such runs.
+/// two writes on the database's one writer, to do nothing (an estimate of
+/// how often: in one logged burst of 1,000 provisions, 422 of 2,738 runs
+/// ended within 5 ms).
 ///
 /// Skipping it on a read without the lease loses no work: whatever gives
 /// the store work afterwards (a write that needs a run, drift seen by a

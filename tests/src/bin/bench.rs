@@ -495,8 +495,8 @@ async fn main() -> Result<()> {
     let answered_secs = started.elapsed().as_secs_f64();
     wait_ready(&ready, &names, Duration::from_secs(3600)).await?;
     let burst_secs = started.elapsed().as_secs_f64();
-    // CPU time is steadier than wall time on a busy machine: it says what
-    // a store costs each side, whatever else ran meanwhile.
+    // How the burst's cost splits between the two processes. Not steadier
+    // than wall time: on a machine whose speed changes, both swing alike.
     let per_store_ms = |now: Duration, before: Duration| {
         now.saturating_sub(before).as_secs_f64() * 1000.0 / burst as f64
     };
