@@ -42,6 +42,18 @@ fn pod_is_active(pod: &Value) -> bool {
     )
 }
 
+/// Whether modifying an object of `group`/`plural` can change what it
+/// consumes or which quotas count it. Only pods, services and claims are
+/// charged by what they hold (and only pods by scope); any other object
+/// counts as one of its kind whatever it holds, so its modifications need
+/// no accounting, and the store skips parsing their previous state.
+pub(crate) fn modification_can_change_usage(group: &str, plural: &str) -> bool {
+    matches!(
+        (group, plural),
+        ("", "pods" | "services" | "persistentvolumeclaims")
+    )
+}
+
 /// What `obj` (of `group`/`plural`) consumes, by quota resource name.
 pub(crate) fn usage(group: &str, plural: &str, obj: &Value) -> ResourceList {
     let mut used = ResourceList::new();

@@ -376,6 +376,12 @@ impl Store {
         old: Option<&Bytes>,
         object: &Value,
     ) {
+        let info = self.info(res);
+        if kind == EventType::Modified
+            && !quota::modification_can_change_usage(info.group, info.plural)
+        {
+            return;
+        }
         let quota_keys: Vec<Key> = Self::stored_in(st, self.ids.quotas, &key.0)
             .map(|(k, _)| k.clone())
             .filter(|k| !(res == self.ids.quotas && k == key))
@@ -383,7 +389,6 @@ impl Store {
         if quota_keys.is_empty() {
             return;
         }
-        let info = self.info(res);
         let before = match kind {
             EventType::Added => None,
             EventType::Modified => old.map(|json| parse(json)),
