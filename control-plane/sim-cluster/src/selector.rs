@@ -175,6 +175,32 @@ impl Filter {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
+
+    /// [`Filter::matches`] on an object's stored JSON. A label selector
+    /// alone (what controllers' watches use) reads only the labels: the
+    /// rest of the text is skipped, not built into a `Value`, which was a
+    /// twentieth of the simulated cluster's CPU in a burst of provisions.
+    pub fn matches_json(&self, json: &[u8]) -> bool {
+        if !self.fields.is_empty() {
+            return self.matches(&crate::store::parse(json));
+        }
+        #[derive(serde::Deserialize)]
+        struct Object {
+            #[serde(default)]
+            metadata: Metadata,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct Metadata {
+            #[serde(default)]
+            labels: Option<serde_json::Map<String, Value>>,
+        }
+        let labels = serde_json::from_slice::<Object>(json)
+            .ok()
+            .and_then(|o| o.metadata.labels)
+            .map_or(Value::Null, Value::Object);
+        self.labels
+            .matches(&serde_json::json!({ "metadata": { "labels": labels } }))
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +239,40 @@ mod tests {
         assert!(!sel.matches(&pod(
             json!({ "env": "prod", "release": "1", "legacy": "y" })
         )));
+    }
+
+    #[test]
+    fn matching_stored_json_agrees_with_matching_the_parsed_object() {
+        let objects = [
+            pod(json!({ "app": "web", "tier": "fe" })),
+            pod(json!({ "app": "api" })),
+            pod(json!({})),
+            pod(Value::Null),
+            json!({ "metadata": { "name": "bare", "namespace": "ns" } }),
+            json!({ "metadata": null, "spec": { "nested": { "labels": { "app": "web" } } } }),
+            json!({ "kind": "NoMetadata" }),
+        ];
+        let filters = [
+            ("app=web", ""),
+            ("!app", ""),
+            ("tier notin (db),app", ""),
+            ("", "metadata.name=p"),
+            ("app=web", "metadata.namespace!=other"),
+        ];
+        for (labels, fields) in filters {
+            let filter = Filter {
+                labels: LabelSelector::parse(labels).unwrap(),
+                fields: FieldSelector::parse(fields).unwrap(),
+            };
+            for object in &objects {
+                let text = serde_json::to_vec(object).unwrap();
+                assert_eq!(
+                    filter.matches_json(&text),
+                    filter.matches(object),
+                    "{labels:?} {fields:?} on {object}"
+                );
+            }
+        }
     }
 
     #[test]

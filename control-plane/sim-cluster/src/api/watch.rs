@@ -69,15 +69,14 @@ impl Selection {
             // The common case needs no parsing: the stored text goes out as is.
             return Some(self.line(record.kind.as_str(), Raw::Json(&record.object)));
         }
-        let object = parse(&record.object);
-        let now = self.filter.matches(&object);
+        let now = self.filter.matches_json(&record.object);
         let kind = match record.kind {
             EventType::Added | EventType::Deleted if now => record.kind,
             EventType::Modified => {
                 let before = record
                     .old
                     .as_ref()
-                    .map_or(now, |old| self.filter.matches(&parse(old)));
+                    .map_or(now, |old| self.filter.matches_json(old));
                 match (before, now) {
                     (true, true) => EventType::Modified,
                     (false, true) => EventType::Added,
@@ -87,7 +86,8 @@ impl Selection {
             }
             _ => return None,
         };
-        Some(self.line(kind.as_str(), Raw::Value(&object)))
+        // Filtering changes nothing in the object: its stored text goes out.
+        Some(self.line(kind.as_str(), Raw::Json(&record.object)))
     }
 
     fn line(&self, kind: &str, object: Raw<'_>) -> Bytes {

@@ -389,17 +389,21 @@ impl Store {
         if quota_keys.is_empty() {
             return;
         }
+        let previous = match kind {
+            EventType::Modified => old.map(|json| st.parsed.get(json)),
+            EventType::Added | EventType::Deleted => None,
+        };
         let before = match kind {
             EventType::Added => None,
-            EventType::Modified => old.map(|json| parse(json)),
-            EventType::Deleted => Some(object.clone()),
+            EventType::Modified => previous.as_deref(),
+            EventType::Deleted => Some(object),
         };
         let after = (kind != EventType::Deleted).then_some(object);
         let usage_of = |obj: Option<&Value>| {
             obj.map(|o| quota::usage(info.group, info.plural, o))
                 .unwrap_or_default()
         };
-        let (used_before, used_after) = (usage_of(before.as_ref()), usage_of(after));
+        let (used_before, used_after) = (usage_of(before), usage_of(after));
         if used_before == used_after {
             return;
         }
@@ -411,7 +415,7 @@ impl Store {
             let in_scope = |obj: Option<&Value>| {
                 obj.is_some_and(|o| quota::matches(&quota_obj, info.group, info.plural, o))
             };
-            let removed = if in_scope(before.as_ref()) {
+            let removed = if in_scope(before) {
                 used_before.clone()
             } else {
                 ResourceList::new()

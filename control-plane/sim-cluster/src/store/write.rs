@@ -281,9 +281,7 @@ impl Store {
             if info.namespaced { namespace } else { "" }.to_owned(),
             name.to_owned(),
         );
-        let current = st.objects[res]
-            .get(&key)
-            .map(|json| Arc::new(super::parse(json)));
+        let current = st.objects[res].get(&key).map(|json| st.parsed.get(json));
         if let PatchKind::Apply { force } = kind {
             let mut config = body.clone();
             check_type(info, &mut config)?;
@@ -383,7 +381,7 @@ impl Store {
         let ns = if info.namespaced { namespace } else { "" };
         st.objects[res]
             .get(&(ns.to_owned(), name.to_owned()))
-            .map(|json| Arc::new(super::parse(json)))
+            .map(|json| st.parsed.get(json))
             .ok_or_else(|| ApiError::not_found(info, name))
     }
 
@@ -659,7 +657,7 @@ impl Store {
                 if !contains(json, uid.as_bytes()) {
                     continue;
                 }
-                let candidate = Arc::new(super::parse(json));
+                let candidate = st.parsed.get(json);
                 let owned = candidate
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
