@@ -332,7 +332,7 @@ impl Sim {
         if !interesting {
             return;
         }
-        let obj = &*self.store.parsed(&record.object);
+        let obj = &parse(&record.object);
         let ns = meta::namespace(obj).unwrap_or("").to_owned();
         let name = meta::name(obj).unwrap_or("").to_owned();
         if record.res == self.ids.namespaces {

@@ -390,12 +390,12 @@ impl Store {
             return;
         }
         let previous = match kind {
-            EventType::Modified => old.map(|json| st.parsed.get(json)),
+            EventType::Modified => old.map(|json| parse(json)),
             EventType::Added | EventType::Deleted => None,
         };
         let before = match kind {
             EventType::Added => None,
-            EventType::Modified => previous.as_deref(),
+            EventType::Modified => previous.as_ref(),
             EventType::Deleted => Some(object),
         };
         let after = (kind != EventType::Deleted).then_some(object);

@@ -5,8 +5,7 @@
 //! Objects are held as their compact JSON text (`Bytes`), not as parsed
 //! `serde_json::Value`s: a `Value` tree of a typical object takes ten times
 //! its text, and lists and watches send the text as it is. Reads parse on
-//! demand; the objects of the latest commits are kept parsed too (see
-//! [`Parsed`]), because the controllers read what was just written.
+//! demand.
 //!
 //! All state sits behind one mutex held only for short, non-async sections;
 //! every change is published to watchers (a broadcast channel) and to the
@@ -16,7 +15,7 @@ mod admit;
 mod defaults;
 mod write;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -73,51 +72,7 @@ pub(crate) fn parse(json: &[u8]) -> Value {
     serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
-/// How many of the latest committed objects [`Parsed`] keeps.
-const PARSED_RECENT: usize = 256;
-
-/// The parsed form of the objects of the latest [`PARSED_RECENT`] commits,
-/// by the address of their stored text. Controllers react to a change by
-/// reading the object just written, its owner and its siblings, and
-/// parsing that text again was a quarter of the simulated cluster's CPU
-/// in a burst of provisions. Bounded, so a cluster of many objects keeps
-/// its text-only footprint; each entry holds its text, so the address is
-/// not reused while the entry lives.
-#[derive(Default)]
-struct Parsed {
-    by_text: HashMap<usize, (Bytes, Arc<Value>)>,
-    order: VecDeque<usize>,
-}
-
-impl Parsed {
-    fn insert(&mut self, text: &Bytes, object: &Arc<Value>) {
-        let at = text.as_ptr() as usize;
-        if self
-            .by_text
-            .insert(at, (text.clone(), Arc::clone(object)))
-            .is_none()
-        {
-            self.order.push_back(at);
-        }
-        while self.order.len() > PARSED_RECENT {
-            if let Some(old) = self.order.pop_front() {
-                self.by_text.remove(&old);
-            }
-        }
-    }
-
-    /// `text` parsed: the kept value when it is a recent commit's text.
-    fn get(&self, text: &Bytes) -> Arc<Value> {
-        self.by_text
-            .get(&(text.as_ptr() as usize))
-            .filter(|(kept, _)| kept.len() == text.len())
-            .map_or_else(|| Arc::new(parse(text)), |(_, value)| Arc::clone(value))
-    }
-}
-
 struct State {
-    /// Recent objects, parsed.
-    parsed: Parsed,
     rv: u64,
     objects: Vec<BTreeMap<Key, Bytes>>,
     history: VecDeque<Arc<Record>>,
@@ -207,7 +162,6 @@ impl Store {
         let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
         Self {
             state: Mutex::new(State {
-                parsed: Parsed::default(),
                 rv: 0,
                 objects,
                 history: VecDeque::new(),
@@ -248,7 +202,7 @@ impl Store {
         let st = self.lock();
         st.objects[res]
             .get(&(namespace.to_owned(), name.to_owned()))
-            .map(|json| st.parsed.get(json))
+            .map(|json| Arc::new(parse(json)))
             .ok_or_else(|| ApiError::not_found(self.info(res), name))
     }
 
@@ -345,7 +299,7 @@ impl Store {
             .range::<Key, _>((namespace.to_owned(), String::new())..)
             .take_while(|(k, _)| k.0 == namespace)
             .filter(|(_, json)| write::contains(json, needle.as_bytes()))
-            .map(|(_, json)| st.parsed.get(json))
+            .map(|(_, json)| Arc::new(parse(json)))
             .collect()
     }
 
@@ -436,10 +390,6 @@ impl Store {
         let mut text = serde_json::to_vec(&object).unwrap_or_default();
         text.shrink_to_fit();
         let json = Bytes::from(text);
-        let object = Arc::new(object);
-        if kind != EventType::Deleted {
-            st.parsed.insert(&json, &object);
-        }
         let old = match kind {
             EventType::Deleted => {
                 st.objects[res].remove(&key);
@@ -475,12 +425,7 @@ impl Store {
         if !key.0.is_empty() {
             self.account(st, res, &key, kind, old.as_ref(), &object);
         }
-        object
-    }
-
-    /// A stored object's text parsed, from [`Parsed`] when it is recent.
-    pub fn parsed(&self, text: &Bytes) -> Arc<Value> {
-        self.lock().parsed.get(text)
+        Arc::new(object)
     }
 }
 
@@ -530,49 +475,4 @@ pub(crate) fn decode_continue(token: &str) -> Result<Key, ApiError> {
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (ns, name) = text.split_once('/').ok_or_else(bad)?;
     Ok((ns.to_owned(), name.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn parsed_objects_are_kept_for_the_latest_commits_only() {
-        let mut parsed = Parsed::default();
-        let commits: Vec<(Bytes, Arc<Value>)> = (0..PARSED_RECENT + 10)
-            .map(|i| {
-                let object = json!({ "metadata": { "name": format!("o-{i}") } });
-                let text = Bytes::from(serde_json::to_vec(&object).unwrap());
-                (text, Arc::new(object))
-            })
-            .collect();
-        for (text, object) in &commits {
-            parsed.insert(text, object);
-        }
-        assert_eq!(parsed.by_text.len(), PARSED_RECENT);
-        assert_eq!(parsed.order.len(), PARSED_RECENT);
-
-        let (text, object) = commits.last().unwrap();
-        assert!(
-            Arc::ptr_eq(&parsed.get(text), object),
-            "a recent commit's value is kept"
-        );
-        let copy = Bytes::copy_from_slice(text);
-        let reparsed = parsed.get(&copy);
-        assert!(
-            !Arc::ptr_eq(&reparsed, object),
-            "only the committed text is looked up"
-        );
-        assert_eq!(*reparsed, **object);
-
-        let (text, object) = &commits[0];
-        let evicted = parsed.get(text);
-        assert!(
-            !Arc::ptr_eq(&evicted, object),
-            "the oldest commits are evicted"
-        );
-        assert_eq!(*evicted, **object);
-    }
 }

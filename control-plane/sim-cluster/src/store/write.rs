@@ -281,7 +281,9 @@ impl Store {
             if info.namespaced { namespace } else { "" }.to_owned(),
             name.to_owned(),
         );
-        let current = st.objects[res].get(&key).map(|json| st.parsed.get(json));
+        let current = st.objects[res]
+            .get(&key)
+            .map(|json| Arc::new(super::parse(json)));
         if let PatchKind::Apply { force } = kind {
             let mut config = body.clone();
             check_type(info, &mut config)?;
@@ -381,7 +383,7 @@ impl Store {
         let ns = if info.namespaced { namespace } else { "" };
         st.objects[res]
             .get(&(ns.to_owned(), name.to_owned()))
-            .map(|json| st.parsed.get(json))
+            .map(|json| Arc::new(super::parse(json)))
             .ok_or_else(|| ApiError::not_found(info, name))
     }
 
@@ -657,7 +659,7 @@ impl Store {
                 if !contains(json, uid.as_bytes()) {
                     continue;
                 }
-                let candidate = st.parsed.get(json);
+                let candidate = Arc::new(super::parse(json));
                 let owned = candidate
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
