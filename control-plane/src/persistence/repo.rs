@@ -521,8 +521,8 @@ impl StoreRepository for SqlStoreRepository {
             return Ok(ChangesSince::Changes(changes));
         }
         if changes.is_empty() {
-            // Caught up (the last read of every wake), or past the end of a
-            // log that was reset. Nothing after `seq` means nothing was
+            // Caught up (a wake for a commit an earlier read already had),
+            // or past the end of a log that was reset. Nothing after `seq` means nothing was
             // pruned past it either, so the end alone decides.
             return if seq > max_seq(&self.db).await? {
                 Ok(ChangesSince::Gone)

@@ -57,10 +57,6 @@ impl ChangeHub {
                 }
                 loop {
                     match repo.changes_since(last, BATCH).await {
-                        Ok(ChangesSince::Changes(changes)) if changes.is_empty() => {
-                            retry = RETRY_FIRST_DELAY;
-                            break;
-                        }
                         Ok(ChangesSince::Changes(changes)) => {
                             retry = RETRY_FIRST_DELAY;
                             let short = (changes.len() as u64) < BATCH;
@@ -69,10 +65,10 @@ impl ChangeHub {
                                 // No receivers is fine: nobody is watching.
                                 let _ = tx.send(HubMessage::Change(Arc::new(change)));
                             }
-                            // A short batch is the log's end as of this read.
-                            // A commit since then has left `wake` a permit,
-                            // so the next read comes at once; reading on
-                            // until an empty batch cost every commit two
+                            // A short (or empty) batch is the log's end as of
+                            // this read. A commit since then has left `wake` a
+                            // permit, so the next read comes at once; reading
+                            // on until an empty batch cost every commit two
                             // more statements (the empty read and its bounds
                             // check): a sixth of the control plane's SQLite
                             // statements in a burst of creates.

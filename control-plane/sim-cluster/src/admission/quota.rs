@@ -46,7 +46,9 @@ fn pod_is_active(pod: &Value) -> bool {
 /// consumes or which quotas count it. Only pods, services and claims are
 /// charged by what they hold (and only pods by scope); any other object
 /// counts as one of its kind whatever it holds, so its modifications need
-/// no accounting, and the store skips parsing their previous state.
+/// no accounting, and the store skips parsing their previous state. Keep
+/// in step with the arms of [`usage`] and the pod-only scopes of
+/// [`matches`].
 pub(crate) fn modification_can_change_usage(group: &str, plural: &str) -> bool {
     matches!(
         (group, plural),

@@ -389,10 +389,9 @@ impl Store {
         if quota_keys.is_empty() {
             return;
         }
-        let previous = match kind {
-            EventType::Modified => old.map(|json| parse(json)),
-            EventType::Added | EventType::Deleted => None,
-        };
+        let previous = old
+            .filter(|_| kind == EventType::Modified)
+            .map(|json| parse(json));
         let before = match kind {
             EventType::Added => None,
             EventType::Modified => previous.as_ref(),
