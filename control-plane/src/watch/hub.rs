@@ -109,3 +109,75 @@ impl ChangeHub {
         self.tx.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{ChangeHub, HubMessage};
+    use crate::domain::{NewStore, TenantId, ports::StoreRepository, tenancy::GlobalLimits};
+    use crate::persistence::scripted::Scripted;
+
+    fn new_store(name: &str) -> NewStore {
+        NewStore {
+            tenant: TenantId::default_tenant(),
+            name: name.into(),
+            engine: "static-site".into(),
+            config: Default::default(),
+            custom_domains: Vec::new(),
+            from_backup: None,
+            backup_schedule: None,
+        }
+    }
+
+    /// The hub reads the log once per wake and stops at a short batch. A
+    /// commit that lands after that read but before the hub waits again
+    /// must still reach watchers without any later commit to wake the hub:
+    /// its wake-up is the permit `Notify` keeps for the next wait.
+    #[tokio::test]
+    async fn a_commit_during_the_hubs_read_is_delivered_without_another_wake() {
+        let db = crate::persistence::connect("sqlite::memory:")
+            .await
+            .expect("db");
+        crate::persistence::migrate(&db).await.expect("migrate");
+        let wake = Arc::new(Notify::new());
+        let repo: Arc<dyn StoreRepository> =
+            crate::persistence::repository(db, Arc::clone(&wake), 100, GlobalLimits::default());
+        let scripted = Arc::new(Scripted::new(Arc::clone(&repo)));
+        let cancel = CancellationToken::new();
+        let hub = ChangeHub::spawn(
+            Arc::clone(&scripted) as Arc<dyn StoreRepository>,
+            wake,
+            0,
+            cancel.clone(),
+        );
+        let mut changes = hub.subscribe();
+        // The first commit wakes the hub; right after the hub has read it
+        // (a short batch, so the read ends there), a second one commits.
+        let during = Arc::clone(&repo);
+        *scripted.after_changes_read.lock().await = Some(Box::pin(async move {
+            during
+                .create(new_store("second"), None)
+                .await
+                .expect("create during the read");
+        }));
+        repo.create(new_store("first"), None).await.expect("create");
+
+        let mut names = Vec::new();
+        while names.len() < 2 {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), changes.recv())
+                .await
+                .expect("the change committed during the hub's read was not delivered")
+                .expect("hub open");
+            match message {
+                HubMessage::Change(change) => names.push(change.store.name.clone()),
+                HubMessage::Gone => panic!("the log is not behind"),
+            }
+        }
+        assert_eq!(names, ["first", "second"]);
+        cancel.cancel();
+    }
+}

@@ -7,9 +7,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{SqlStoreRepository, db, now, parse_id, scoped_backups, to_active, to_domain};
+use super::{SqlStoreRepository, db, now, parse_id, scoped_backups, to_domain};
 use crate::domain::{
-    ChangeType, Error, Result, Store, TenantId,
+    Error, Result, Store, TenantId,
     backup::{Backup, BackupPhase, BackupTrigger, OperationKind, OperationOutcome, StoreOperation},
     ports::{BackupFilter, ScheduledStore},
     tenancy::Scope,
@@ -137,12 +137,7 @@ impl SqlStoreRepository {
         }
         store.resource_version += 1;
         store.updated_at = now();
-        stores::Entity::update(to_active(&store)?)
-            .exec(&txn)
-            .await
-            .map_err(db("update store"))?;
-        self.insert_event(&txn, &store, event).await?;
-        self.log_change(&txn, ChangeType::Modified, &store).await?;
+        self.record_update(&txn, &store, event).await?;
         self.commit(txn).await?;
         Ok(store)
     }
