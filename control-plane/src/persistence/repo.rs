@@ -142,9 +142,9 @@ impl SqlStoreRepository {
     }
 
     /// Ends a write of `store` inside `txn`: runs `writes` (the write
-    /// itself, when nothing in between needs its result), adds `event` to
-    /// the store's timeline and `change` to the change log (announced on
-    /// PostgreSQL).
+    /// itself, when nothing in between needs its result; each changes one
+    /// row, or the write fails), adds `event` to the store's timeline and
+    /// `change` to the change log (announced on PostgreSQL).
     ///
     /// On SQLite the statements go to the connection as one batch. Each
     /// statement sent on its own is a round trip to sqlx's worker thread
@@ -178,14 +178,18 @@ impl SqlStoreRepository {
         let seq = if backend == DbBackend::Sqlite {
             // The change-log row last: the batch's rowid is its `seq`.
             writes.push(store_changes::Entity::insert(row).build(backend));
+            let statements = writes.len() as u64;
             let written = txn
                 .execute_raw(sqlite_batch(writes))
                 .await
                 .map_err(db("write store"))?;
+            // SQLite sums the rows each statement of the list changed.
+            one_row_each(written.rows_affected(), statements)?;
             i64::try_from(written.last_insert_id()).unwrap_or(i64::MAX)
         } else {
             for write in writes {
-                txn.execute_raw(write).await.map_err(db("write store"))?;
+                let written = txn.execute_raw(write).await.map_err(db("write store"))?;
+                one_row_each(written.rows_affected(), 1)?;
             }
             store_changes::Entity::insert(row)
                 .exec(txn)
@@ -741,12 +745,21 @@ impl StoreRepository for SqlStoreRepository {
     }
 }
 
-// The log's two ends are read by two queries, never by one selecting both
-// `min(seq)` and `max(seq)`: SQLite answers a lone `min` or `max` of the
-// key from the index's end, but scans the whole table for the pair, and
-// the hub reads the bounds after every commit.
+/// Checks that `statements` writes, each meant to change one row, changed
+/// `rows` rows: an update of a row that is not there must not leave a
+/// timeline entry or a change behind (the store was read in the same
+/// transaction, so this is a guard, not a path).
+fn one_row_each(rows: u64, statements: u64) -> Result<()> {
+    if rows == statements {
+        Ok(())
+    } else {
+        Err(Error::internal(
+            "write store",
+            format!("{statements} statements changed {rows} rows"),
+        ))
+    }
+}
 
-/// Up to `limit` changes of the log after position `seq`, in order.
 /// `statements` as one SQLite statement list: their placeholders are
 /// positional (`?`), and sqlx binds a list's values in order across its
 /// statements, so the values concatenate as the text does.
@@ -763,6 +776,12 @@ fn sqlite_batch(statements: Vec<Statement>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
+// The log's two ends are read by two queries, never by one selecting both
+// `min(seq)` and `max(seq)`: SQLite answers a lone `min` or `max` of the
+// key from the index's end, but scans the whole table for the pair, and
+// the hub reads the bounds after every commit.
+
+/// Up to `limit` changes of the log after position `seq`, in order.
 async fn changes_after<C: ConnectionTrait + sea_orm::StreamTrait>(
     conn: &C,
     seq: i64,
@@ -1093,6 +1112,74 @@ mod tests {
 
     async fn create(repo: &SqlStoreRepository, new: NewStore) -> Result<Store> {
         repo.create(new, None).await.map(Created::into_store)
+    }
+
+    /// A store write sends its update, event and change-log entry to SQLite
+    /// as one statement list: all three land, and an update that finds no
+    /// row fails the write instead of leaving an event and a change for a
+    /// store that is not there.
+    #[tokio::test]
+    async fn a_store_write_lands_with_its_event_and_change_or_not_at_all() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let store = create(&repo, new_store("default", "batched", "static-site"))
+            .await
+            .expect("create");
+        let rows = |id: Uuid| {
+            let db = repo.db.clone();
+            async move {
+                let events = store_events::Entity::find()
+                    .filter(store_events::Column::StoreId.eq(id.to_string()))
+                    .all(&db)
+                    .await
+                    .expect("events");
+                let changes = store_changes::Entity::find()
+                    .filter(store_changes::Column::StoreId.eq(id.to_string()))
+                    .all(&db)
+                    .await
+                    .expect("changes");
+                (events.len(), changes.len())
+            }
+        };
+        assert_eq!(rows(store.id).await, (1, 1), "the create's own");
+
+        let updated = repo
+            .update(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
+                s.suspended = true;
+                Ok(Some(NewEvent::info("Suspended", "paused by its owner")))
+            })
+            .await
+            .expect("update");
+        assert_eq!(rows(store.id).await, (2, 2));
+        let read = repo
+            .get(&Scope::All, &StoreRef::Id(store.id))
+            .await
+            .expect("read");
+        assert!(read.suspended);
+        assert_eq!(read.resource_version, updated.resource_version);
+        let log = repo.changes_since(0, 10).await.expect("log");
+        let ChangesSince::Changes(log) = log else {
+            panic!("the log is complete");
+        };
+        assert_eq!(
+            log.last().expect("change").store.resource_version,
+            updated.resource_version
+        );
+
+        let mut ghost = read.clone();
+        ghost.id = Uuid::now_v7();
+        let txn = repo.begin_write().await.expect("begin");
+        let err = repo
+            .record_update(&txn, &ghost, NewEvent::info("Suspended", "nobody"))
+            .await
+            .expect_err("an update of no row");
+        assert!(
+            matches!(err, Error::Internal { .. })
+                && format!("{err:?}").contains("3 statements changed 2 rows"),
+            "{err:?}"
+        );
+        drop(txn);
+        assert_eq!(rows(ghost.id).await, (0, 0));
+        assert_eq!(rows(store.id).await, (2, 2));
     }
 
     /// Each quota count is answered from an index (the provisioning ones
