@@ -80,9 +80,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
         // No ping before each use (sqlx's default): a SQLite connection is
         // an open file that cannot hang up, and the ping is a round trip to
         // the connection's worker thread, two thread switches, on every
-        // statement outside a transaction and every transaction (a
-        // fifth of the control plane's thread switches in a burst of
-        // creates went to acquiring and returning connections).
+        // statement outside a transaction and every transaction (without
+        // it, the control plane's threads switched a fifth less often in
+        // a burst of creates: about 190k against 230–266k).
         options
             .max_connections(1)
             .min_connections(1)
