@@ -141,9 +141,10 @@ impl SqlStoreRepository {
         Ok(())
     }
 
-    /// Ends a write of `store` inside `txn`: runs `writes` (the write
-    /// itself, when nothing in between needs its result; each changes one
-    /// row, or the write fails), adds `event` to the store's timeline and
+    /// Ends a write of `store` inside `txn`: runs `write` (the store row's
+    /// own statement, when nothing in between needs its result; it and
+    /// each statement after it change one row, or the write fails), adds
+    /// `event` to the store's timeline and
     /// `change` to the change log (announced on PostgreSQL).
     ///
     /// On SQLite the statements go to the connection as one batch. Each
@@ -158,12 +159,13 @@ impl SqlStoreRepository {
     async fn record(
         &self,
         txn: &DatabaseTransaction,
-        mut writes: Vec<Statement>,
+        write: Option<Statement>,
         store: &Store,
         event: NewEvent,
         change: ChangeType,
     ) -> Result<()> {
         let backend = self.backend();
+        let mut writes: Vec<Statement> = write.into_iter().collect();
         writes.push(self.event_insert(store, event));
         let snapshot = serde_json::to_string(store)
             .map_err(|e| Error::internal("serialize store snapshot", e))?;
@@ -225,7 +227,7 @@ impl SqlStoreRepository {
             .validate()
             .map_err(db("update store"))?
             .build(self.backend());
-        self.record(txn, vec![update], store, event, ChangeType::Modified)
+        self.record(txn, Some(update), store, event, ChangeType::Modified)
             .await
     }
 
@@ -406,7 +408,7 @@ impl StoreRepository for SqlStoreRepository {
                 .map_err(db("remember idempotency key"))?;
         }
         let created = store.created_event();
-        self.record(&txn, Vec::new(), &store, created, ChangeType::Added)
+        self.record(&txn, None, &store, created, ChangeType::Added)
             .await?;
         self.commit(txn).await?;
         Ok(Created::New(store))
@@ -509,7 +511,7 @@ impl StoreRepository for SqlStoreRepository {
             .await
             .map_err(db("free the store's domains"))?;
         backups::fail_unfinished(&txn, id).await?;
-        self.record(&txn, Vec::new(), &store, event, ChangeType::Deleted)
+        self.record(&txn, None, &store, event, ChangeType::Deleted)
             .await?;
         self.commit(txn).await
     }
@@ -1089,8 +1091,7 @@ mod tests {
     async fn repo(
         limits: GlobalLimits,
     ) -> (Arc<SqlStoreRepository>, super::super::SqlTenantRepository) {
-        let db = super::super::connect("sqlite::memory:").await.expect("db");
-        super::super::migrate(&db).await.expect("migrate");
+        let db = super::super::scripted::memory_db().await;
         let tenants = super::super::SqlTenantRepository::new(db.clone());
         (
             super::super::repository(db, Arc::new(Notify::new()), 100, limits),
@@ -1101,12 +1102,8 @@ mod tests {
     fn new_store(tenant: &str, name: &str, engine: &str) -> NewStore {
         NewStore {
             tenant: TenantId(tenant.into()),
-            name: name.into(),
             engine: engine.into(),
-            config: Config::new(),
-            custom_domains: Vec::new(),
-            from_backup: None,
-            backup_schedule: None,
+            ..super::super::scripted::new_store(name)
         }
     }
 
@@ -1391,8 +1388,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_change_log_reads_on_from_a_position_and_says_gone_when_it_cannot() {
-        let db = super::super::connect("sqlite::memory:").await.expect("db");
-        super::super::migrate(&db).await.expect("migrate");
+        let db = super::super::scripted::memory_db().await;
         // Four changes kept: pruned every fourth.
         let repo =
             super::super::repository(db, Arc::new(Notify::new()), 4, GlobalLimits::default());

@@ -1,5 +1,6 @@
-//! A scriptable [`StoreRepository`] for tests: a real repository whose
-//! calls can fail or let another writer act at a chosen moment.
+//! Test helpers over the real repository: a migrated in-memory database,
+//! a store to create, and a scriptable [`StoreRepository`] whose calls can
+//! fail or let another writer act at a chosen moment.
 
 use std::{
     sync::{
@@ -10,14 +11,43 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use tokio::sync::Mutex;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
+use super::SqlStoreRepository;
 use crate::domain::{
-    NewEvent, NewStore, Store, StoreRef,
+    NewEvent, NewStore, Store, StoreRef, TenantId,
     ports::{Claim, StoreRepository},
-    tenancy::Scope,
+    tenancy::{GlobalLimits, Scope},
 };
+
+/// A fresh in-memory SQLite database with every migration applied.
+pub(crate) async fn memory_db() -> DatabaseConnection {
+    let db = super::connect("sqlite::memory:").await.expect("db");
+    super::migrate(&db).await.expect("migrate");
+    db
+}
+
+/// A repository over [`memory_db`] (a change log of 100, the default
+/// limits) whose commits wake `wake`.
+pub(crate) async fn memory_repo(wake: Arc<Notify>) -> Arc<SqlStoreRepository> {
+    super::repository(memory_db().await, wake, 100, GlobalLimits::default())
+}
+
+/// A store named `name` of the default tenant, on `static-site`, with an
+/// empty config.
+pub(crate) fn new_store(name: &str) -> NewStore {
+    NewStore {
+        tenant: TenantId::default_tenant(),
+        name: name.into(),
+        engine: "static-site".into(),
+        config: Default::default(),
+        custom_domains: Vec::new(),
+        from_backup: None,
+        backup_schedule: None,
+    }
+}
 
 /// A repository over `inner` whose `claim` can fail (the database does
 /// not answer) or first let "another replica" finish its run (the moment a

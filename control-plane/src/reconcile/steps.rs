@@ -1076,33 +1076,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::{NewStore, TenantId, tenancy::GlobalLimits};
-    use crate::persistence::scripted::Scripted;
+    use crate::persistence::scripted::{Scripted, memory_repo, new_store};
 
     async fn repo_with_store() -> (Arc<dyn StoreRepository>, Uuid) {
-        let db = crate::persistence::connect("sqlite::memory:")
-            .await
-            .expect("db");
-        crate::persistence::migrate(&db).await.expect("migrate");
-        let repo: Arc<dyn StoreRepository> = crate::persistence::repository(
-            db,
-            Arc::new(tokio::sync::Notify::new()),
-            100,
-            GlobalLimits::default(),
-        );
+        let repo: Arc<dyn StoreRepository> =
+            memory_repo(Arc::new(tokio::sync::Notify::new())).await;
         let created = repo
-            .create(
-                NewStore {
-                    tenant: TenantId::default_tenant(),
-                    name: "leased".into(),
-                    engine: "static-site".into(),
-                    config: Default::default(),
-                    custom_domains: Vec::new(),
-                    from_backup: None,
-                    backup_schedule: None,
-                },
-                None,
-            )
+            .create(new_store("leased"), None)
             .await
             .expect("create");
         (repo, created.into_store().id)

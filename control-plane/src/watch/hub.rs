@@ -118,20 +118,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::{ChangeHub, HubMessage};
-    use crate::domain::{NewStore, TenantId, ports::StoreRepository, tenancy::GlobalLimits};
-    use crate::persistence::scripted::Scripted;
-
-    fn new_store(name: &str) -> NewStore {
-        NewStore {
-            tenant: TenantId::default_tenant(),
-            name: name.into(),
-            engine: "static-site".into(),
-            config: Default::default(),
-            custom_domains: Vec::new(),
-            from_backup: None,
-            backup_schedule: None,
-        }
-    }
+    use crate::domain::ports::StoreRepository;
+    use crate::persistence::scripted::{Scripted, memory_repo, new_store};
 
     /// The hub reads the log once per wake and stops at a short batch. A
     /// commit that lands after that read but before the hub waits again
@@ -139,13 +127,8 @@ mod tests {
     /// its wake-up is the permit `Notify` keeps for the next wait.
     #[tokio::test]
     async fn a_commit_during_the_hubs_read_is_delivered_without_another_wake() {
-        let db = crate::persistence::connect("sqlite::memory:")
-            .await
-            .expect("db");
-        crate::persistence::migrate(&db).await.expect("migrate");
         let wake = Arc::new(Notify::new());
-        let repo: Arc<dyn StoreRepository> =
-            crate::persistence::repository(db, Arc::clone(&wake), 100, GlobalLimits::default());
+        let repo: Arc<dyn StoreRepository> = memory_repo(Arc::clone(&wake)).await;
         let scripted = Arc::new(Scripted::new(Arc::clone(&repo)));
         let cancel = CancellationToken::new();
         let hub = ChangeHub::spawn(
