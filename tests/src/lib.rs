@@ -509,6 +509,13 @@ pub struct SimClusterProcess {
 impl SimClusterProcess {
     /// Starts one with every simulated delay set to `delay` (e.g. `0s`).
     pub async fn start(delay: &str) -> Result<Self> {
+        Self::start_with_workers(delay, None).await
+    }
+
+    /// [`Self::start`] with `workers` tokio worker threads (tokio's
+    /// default, one per core, when `None`). The benchmarks run it on one:
+    /// see `SIM_WORKERS` in the bench binary.
+    pub async fn start_with_workers(delay: &str, workers: Option<usize>) -> Result<Self> {
         let dir = repo_root()
             .join("target/e2e")
             .join(uuid::Uuid::new_v4().simple().to_string());
@@ -518,6 +525,8 @@ impl SimClusterProcess {
             .args(["sim-cluster", "--listen", "127.0.0.1:0", "--delay", delay])
             .arg("--write-kubeconfig")
             .arg(&kubeconfig)
+            // Read by `#[tokio::main]`'s runtime builder.
+            .envs(workers.map(|n| ("TOKIO_WORKER_THREADS", n.to_string())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
