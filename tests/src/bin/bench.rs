@@ -72,11 +72,14 @@ type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 /// core) the two processes' threads take turns on the same cores and each
 /// pays for the other's switches. Four alternating pairs of `bench 1000
 /// 1050` on 2 cores (2026-12-07), one worker against two: the control
-/// plane's CPU per store 6.3, 6.2, 5.5 against 8.1, 7.7 ms, the
-/// simulator's 5.2, 5.1, 4.9 against 6.0, 5.8 ms, all Ready 7.4, 7.3, 6.9
-/// against 7.8, 7.6 s. A real API server runs on machines of its own; one
-/// thread keeps the stand-in's cost out of the control plane's figures as
-/// far as one machine can.
+/// plane's CPU per store 6.3, 6.2, 6.8, 6.2 against 8.1, 7.7, 7.8, 8.2 ms,
+/// the simulator's 5.2, 5.1, 5.6, 5.2 against 6.0, 5.8, 6.0, 6.3 ms, all
+/// Ready 7.4, 7.3, 7.8, 7.3 against 7.8, 7.6, 7.8 s (the fourth ran beside
+/// another process and is left out). A real API server runs on machines
+/// of its own; one thread keeps the stand-in's cost out of the control
+/// plane's figures as far as one machine can. With one thread the
+/// simulator is also the burst's bound: it works ~85 % of its one core
+/// throughout, the control plane ~80 % of one of its two.
 const SIM_WORKERS: Option<usize> = Some(1);
 
 fn request(name: &str) -> pb::CreateStoreRequest {
