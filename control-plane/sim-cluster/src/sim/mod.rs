@@ -379,6 +379,17 @@ impl Sim {
         let Some(kind) = self.ids.kind(record.res) else {
             return;
         };
+        // The Deployment controller's own writes (its status, the revision
+        // annotation): the run that wrote one goes on to its end with
+        // everything else, and a run on the echo compares the ReplicaSets
+        // and pods again, rebuilds the same status and writes nothing. A
+        // Deployment's next step comes from someone else's change to it, a
+        // pod or ReplicaSet deleted, or its own timers. The other
+        // controllers still run on their own writes: a StatefulSet's or
+        // Job's progress may follow its status.
+        if kind == Kind::Deployment && record.updated_by.as_deref() == Some(CONTROLLER) {
+            return;
+        }
         let key = (kind, ns, name);
         if record.kind == EventType::Deleted {
             self.seen.remove(&key);

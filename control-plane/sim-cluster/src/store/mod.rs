@@ -64,6 +64,9 @@ pub(crate) struct Record {
     /// The object before a modification; lets filtered watches turn a change
     /// into or out of their selection into ADDED/DELETED, as the apiserver does.
     pub old: Option<Bytes>,
+    /// For a modification, the field manager that wrote it: a simulated
+    /// controller's own writes need no reaction from that controller.
+    pub updated_by: Option<Box<str>>,
 }
 
 /// Parses stored JSON. Stored text was serialised from a `Value`, so this
@@ -332,6 +335,7 @@ impl Store {
                         namespace: key.0.clone(),
                         object: obj.clone(),
                         old: None,
+                        updated_by: None,
                     })
                 })
                 .collect()
@@ -377,7 +381,19 @@ impl Store {
     /// Commits one change: assigns the next resourceVersion, stores or removes
     /// the object, appends to the history and tells watchers and controllers.
     /// Returns the object as committed.
-    fn commit(&self, st: &mut State, res: ResId, kind: EventType, mut object: Value) -> Arc<Value> {
+    fn commit(&self, st: &mut State, res: ResId, kind: EventType, object: Value) -> Arc<Value> {
+        self.commit_by(st, res, kind, object, None)
+    }
+
+    /// [`Self::commit`] of an update by the field manager `updated_by`.
+    fn commit_by(
+        &self,
+        st: &mut State,
+        res: ResId,
+        kind: EventType,
+        mut object: Value,
+        updated_by: Option<&str>,
+    ) -> Arc<Value> {
         drop_empty_metadata(&mut object);
         st.rv += 1;
         let rv = st.rv;
@@ -411,6 +427,7 @@ impl Store {
             } else {
                 None
             },
+            updated_by: updated_by.map(Box::from),
         });
         st.history.push_back(Arc::clone(&record));
         while st.history.len() > self.history_cap {
