@@ -431,14 +431,23 @@ impl HostBackend for PlatformBackend {
         // lease ran out, say) must not write two different passwords, the
         // second after a database was initialised with the first. The
         // loser of a create reads the winner's values.
-        for _ in 0..2 {
-            let existing = self
-                .kube
-                .get(Some(&store.namespace), "v1", "Secret", name)
-                .await?;
+        //
+        // The create goes first: a new store's Secret is absent, and one
+        // request (the create) beats two (a read that finds nothing, then
+        // the create) on every provision of a new store; a Secret that is
+        // there (an upgrade, a drift correction) costs a refused create
+        // before the read instead.
+        let mut existing = None;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                existing = self
+                    .kube
+                    .get(Some(&store.namespace), "v1", "Secret", name)
+                    .await?;
+            }
             let mut data = existing
                 .as_ref()
-                .and_then(|s| s["data"].as_object().cloned())
+                .and_then(|s: &Value| s["data"].as_object().cloned())
                 .unwrap_or_default();
             let mut added = false;
             for key in keys {
