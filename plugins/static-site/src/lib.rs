@@ -134,6 +134,15 @@ impl Engine for StaticSite {
             .admin_url(store.url("/admin/"))
             .credentials_secret(admin_secret_name(store))),
             WorkloadHealth::Failed { reason, message } => Ok(Observation::failed(reason, message)),
+            // No replica counted yet: no Pod to be stuck, and listing them
+            // would be a request for nothing (the first look, right after
+            // the install, is usually this one). The status write that
+            // counts the first replica wakes the store again.
+            WorkloadHealth::Progressing { message }
+                if deployment["status"]["replicas"].as_i64().unwrap_or(0) == 0 =>
+            {
+                Ok(Observation::provisioning(message))
+            }
             // The Deployment only gives up after its progress deadline
             // (minutes); a Pod stuck pulling its image says so at once.
             WorkloadHealth::Progressing { message } => {

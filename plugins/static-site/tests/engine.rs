@@ -180,6 +180,19 @@ fn observe_reports_image_pull_back_off_before_the_deadline() {
 }
 
 #[test]
+fn observe_lists_no_pods_before_the_deployment_counts_a_replica() {
+    let host = host()
+        .with_release("test-shop", "static-site")
+        .with_object(deployment(json!({})));
+    let waiting = plugin().observe(&host, &store()).unwrap();
+    assert_eq!(waiting.phase, Phase::Provisioning, "{waiting:?}");
+    assert_eq!(
+        host.call_summaries(),
+        ["helm.status test-shop", "kube.get Deployment/test-shop"]
+    );
+}
+
+#[test]
 fn deprovision_uninstalls_the_release_and_deletes_the_secret_idempotently() {
     let host = host();
     plugin().provision(&host, &store()).unwrap();
