@@ -437,14 +437,15 @@ impl HostBackend for PlatformBackend {
         // the create) on every provision of a new store; a Secret that is
         // there (an upgrade, a drift correction) costs a refused create
         // before the read instead.
-        let mut existing = None;
         for attempt in 0..3 {
-            if attempt > 0 {
-                existing = self
-                    .kube
-                    .get(Some(&store.namespace), "v1", "Secret", name)
-                    .await?;
-            }
+            let existing = match attempt {
+                0 => None,
+                _ => {
+                    self.kube
+                        .get(Some(&store.namespace), "v1", "Secret", name)
+                        .await?
+                }
+            };
             let mut data = existing
                 .as_ref()
                 .and_then(|s: &Value| s["data"].as_object().cloned())
