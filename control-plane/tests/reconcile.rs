@@ -279,7 +279,16 @@ async fn fixture(platform: impl FnOnce(&mut PlatformConfig)) -> Fixture {
 }
 
 impl Fixture {
+    /// A new store, after its first run (which creates its namespace and
+    /// yields).
     async fn create(&self, name: &str) -> Uuid {
+        let id = self.create_new(name).await;
+        assert_eq!(run_once(&self.ctx, id).await, Next::Yield);
+        id
+    }
+
+    /// A new store's record, before any run.
+    async fn create_new(&self, name: &str) -> Uuid {
         let mut config = Config::new();
         config.insert("title".into(), "Shop".into());
         self.ctx
@@ -368,9 +377,24 @@ fn retryable(message: &str) -> CallError {
 }
 
 #[tokio::test]
-async fn a_fresh_store_becomes_ready_in_one_run() {
+async fn a_fresh_store_gets_its_namespace_first_and_is_ready_after_its_next_run() {
     let f = fixture(|_| {}).await;
-    let id = f.create("fresh").await;
+    let id = f.create_new("fresh").await;
+    // The first run creates the namespace and nothing else: no plugin call,
+    // no write to the record.
+    assert_eq!(run_once(&f.ctx, id).await, Next::Yield);
+    assert!(f.namespace("fresh").await.is_some());
+    assert!(f.engine.calls().is_empty());
+    let first = f.store(id).await.unwrap();
+    assert_eq!(
+        (first.phase, first.provisioning_since),
+        (Phase::Provisioning, None)
+    );
+    assert_eq!(
+        f.timeline(id).await.len(),
+        1,
+        "only the creation is on record"
+    );
     assert_eq!(run_once(&f.ctx, id).await, Next::Done);
     let store = f.store(id).await.unwrap();
     assert_eq!(store.phase, Phase::Ready);

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    ChangesSince, Config, FieldViolation, IdempotencyKey, NewEvent, NewStore, Result, Snapshot,
-    Store, StoreEvent, StoreFilter, StoreRef, TenantId,
+    ChangesSince, Config, Error, FieldViolation, IdempotencyKey, NewEvent, NewStore, Result,
+    Snapshot, Store, StoreEvent, StoreFilter, StoreRef, TenantId,
     backup::{Backup, BackupPhase, BackupSchedule, BackupTrigger, OperationOutcome},
     engine::Engine,
     release::Revision,
@@ -111,6 +111,28 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// Gives the lease up early.
     async fn release(&self, id: Uuid, holder: &str) -> Result<()>;
 
+    /// [`claim`](Self::claim)s the lease, then reads the store as the
+    /// claim left it: in that order, so that the store read is never older
+    /// than the last holder's writes (they commit before it lets go). A
+    /// read that fails gives the lease back. A database that can does both
+    /// in one statement.
+    async fn take(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Taken> {
+        match self.claim(id, holder, ttl).await? {
+            Claim::Held => {}
+            Claim::NoStore => return Ok(Taken::Gone),
+            Claim::Taken { holder, until } => return Ok(Taken::Busy { holder, until }),
+        }
+        match self.get(&Scope::All, &StoreRef::Id(id)).await {
+            Ok(store) => Ok(Taken::Store(Box::new(store))),
+            Err(Error::NotFound { .. }) => Ok(Taken::Gone),
+            Err(err) => {
+                // One that cannot be released expires by itself.
+                let _ = self.release(id, holder).await;
+                Err(err)
+            }
+        }
+    }
+
     /// Adds a timeline entry without changing the store.
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()>;
 
@@ -191,6 +213,22 @@ pub enum Claim {
     },
     /// There is no such store.
     NoStore,
+}
+
+/// The outcome of [`StoreRepository::take`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Taken {
+    /// The caller holds the lease; the store as the claim left it.
+    Store(Box<Store>),
+    /// Another replica holds an unexpired lease.
+    Busy {
+        /// Its holder.
+        holder: String,
+        /// When it lapses unless renewed.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// There is no such store.
+    Gone,
 }
 
 /// Tenants and their tokens.

@@ -34,7 +34,7 @@ use crate::domain::{
     backup::{Backup, OperationOutcome},
     lifecycle::claims_provisioning_slot,
     needs_reconcile,
-    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository},
+    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
     tenancy::{Counted, GlobalLimits, Quota, Scope},
 };
 
@@ -250,6 +250,29 @@ impl SqlStoreRepository {
                 resource_type: "store",
                 name: store.to_string(),
             })
+    }
+
+    /// Whose the lease of store `id` is, after a claim that did not take
+    /// it: say whose and until when, so the caller comes back when it lapses
+    /// (its holder may have died) instead of guessing.
+    async fn lease_elsewhere(&self, id: Uuid, now: DateTime<Utc>) -> Result<Claim> {
+        let lease: Option<(String, Option<DateTime<Utc>>)> =
+            stores::Entity::find_by_id(id.to_string())
+                .select_only()
+                .column(stores::Column::LeaseHolder)
+                .column(stores::Column::LeaseUntil)
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(db("read store lease"))?;
+        Ok(match lease {
+            None => Claim::NoStore,
+            // Released or lapsed in between: worth trying again at once.
+            Some((holder, until)) => Claim::Taken {
+                holder,
+                until: until.unwrap_or(now),
+            },
+        })
     }
 
     /// Counts, inside `txn`, what the tenant's quota and the platform's
@@ -646,44 +669,37 @@ impl StoreRepository for SqlStoreRepository {
 
     async fn claim(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Claim> {
         let now = now();
-        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60));
-        // One conditional UPDATE: of two replicas claiming at once, the
-        // second waits for the first's row lock and then sees its lease
-        // (PostgreSQL re-checks the condition on the updated row).
-        let claimed = stores::Entity::update_many()
-            .col_expr(stores::Column::LeaseHolder, holder.into())
-            .col_expr(stores::Column::LeaseUntil, Some(until).into())
-            .filter(stores::Column::Id.eq(id.to_string()))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(stores::Column::LeaseUntil.is_null())
-                    .add(stores::Column::LeaseUntil.lt(now))
-                    .add(stores::Column::LeaseHolder.eq(holder)),
-            )
+        let claimed = lease_update(id, holder, ttl, now)
             .exec(&self.db)
             .await
             .map_err(db("claim store lease"))?;
         if claimed.rows_affected == 1 {
             return Ok(Claim::Held);
         }
-        // Not ours: say whose and until when, so the caller comes back when
-        // it lapses (its holder may have died) instead of guessing.
-        let lease: Option<(String, Option<DateTime<Utc>>)> =
-            stores::Entity::find_by_id(id.to_string())
-                .select_only()
-                .column(stores::Column::LeaseHolder)
-                .column(stores::Column::LeaseUntil)
-                .into_tuple()
-                .one(&self.db)
-                .await
-                .map_err(db("read store lease"))?;
-        Ok(match lease {
-            None => Claim::NoStore,
-            // Released or lapsed in between: worth trying again at once.
-            Some((holder, until)) => Claim::Taken {
-                holder,
-                until: until.unwrap_or(now),
-            },
+        self.lease_elsewhere(id, now).await
+    }
+
+    async fn take(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Taken> {
+        let now = now();
+        // The claim's UPDATE returns the row it wrote: the store as the
+        // claim left it, without a read of its own.
+        let claimed = lease_update(id, holder, ttl, now)
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(db("claim store lease"))?;
+        if let Some(row) = claimed.into_iter().next() {
+            return match to_domain(row) {
+                Ok(store) => Ok(Taken::Store(Box::new(store))),
+                Err(err) => {
+                    // One that cannot be released expires by itself.
+                    let _ = self.release(id, holder).await;
+                    Err(err)
+                }
+            };
+        }
+        Ok(match self.lease_elsewhere(id, now).await? {
+            Claim::Taken { holder, until } => Taken::Busy { holder, until },
+            Claim::Held | Claim::NoStore => Taken::Gone,
         })
     }
 
@@ -907,6 +923,29 @@ fn name_taken(name: &str) -> Error {
 /// ones of `before` it no longer has. A domain another store holds fails
 /// the whole write with `ALREADY_EXISTS` naming the field, not the store
 /// (which may be another tenant's).
+/// The conditional UPDATE that takes (or renews) a store's lease for
+/// `holder`: of two replicas claiming at once, the second waits for the
+/// first's row lock and then sees its lease (PostgreSQL re-checks the
+/// condition on the updated row).
+fn lease_update(
+    id: Uuid,
+    holder: &str,
+    ttl: std::time::Duration,
+    now: DateTime<Utc>,
+) -> sea_orm::UpdateMany<stores::Entity> {
+    let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::seconds(60));
+    stores::Entity::update_many()
+        .col_expr(stores::Column::LeaseHolder, holder.into())
+        .col_expr(stores::Column::LeaseUntil, Some(until).into())
+        .filter(stores::Column::Id.eq(id.to_string()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(stores::Column::LeaseUntil.is_null())
+                .add(stores::Column::LeaseUntil.lt(now))
+                .add(stores::Column::LeaseHolder.eq(holder)),
+        )
+}
+
 async fn claim_domains(txn: &DatabaseTransaction, store: &Store, before: &[String]) -> Result<()> {
     let gone: Vec<&String> = before
         .iter()
@@ -1226,6 +1265,40 @@ mod tests {
                 None => assert!(step.starts_with("SCAN"), "{counts:?}: {step}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn take_returns_the_store_as_its_claim_left_it_or_says_whose_it_is() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let store = create(&repo, new_store("default", "leased", "static-site"))
+            .await
+            .expect("create");
+        let lease = std::time::Duration::from_secs(30);
+        let Taken::Store(taken) = repo.take(store.id, "one", lease).await.expect("take") else {
+            panic!("a free store is taken");
+        };
+        assert_eq!(*taken, store, "the store as it was written");
+        match repo.take(store.id, "two", lease).await.expect("take") {
+            Taken::Busy { holder, until } => {
+                assert_eq!(holder, "one");
+                assert!(until > Utc::now());
+            }
+            other => panic!("another replica's store is not taken: {other:?}"),
+        }
+        // The holder renews it; after a release anyone takes it.
+        assert!(matches!(
+            repo.take(store.id, "one", lease).await,
+            Ok(Taken::Store(_))
+        ));
+        repo.release(store.id, "one").await.expect("release");
+        assert!(matches!(
+            repo.take(store.id, "two", lease).await,
+            Ok(Taken::Store(_))
+        ));
+        assert_eq!(
+            repo.take(Uuid::now_v7(), "one", lease).await.expect("take"),
+            Taken::Gone
+        );
     }
 
     #[tokio::test]

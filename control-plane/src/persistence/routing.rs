@@ -24,7 +24,7 @@ use crate::domain::{
     ChangesSince, IdempotencyKey, NewEvent, NewStore, Result, Snapshot, Store, StoreEvent,
     StoreFilter, StoreRef,
     backup::{Backup, OperationOutcome},
-    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository},
+    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
     tenancy::Scope,
 };
 
@@ -124,6 +124,12 @@ impl StoreRepository for RoutedStoreRepository {
 
     async fn release(&self, id: Uuid, holder: &str) -> Result<()> {
         self.checked(self.writer.release(id, holder).await)
+    }
+
+    async fn take(&self, id: Uuid, holder: &str, ttl: std::time::Duration) -> Result<Taken> {
+        // On the writer: its claim returns the row it wrote (one statement
+        // instead of a claim and a read on the reader).
+        self.checked(self.writer.take(id, holder, ttl).await)
     }
 
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()> {

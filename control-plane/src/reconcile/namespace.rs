@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::Context;
 use crate::{
     cluster::{
-        Error as ClusterError, ErrorKind, LABEL_INSTANCE, LABEL_STORE, Owner, Ownership,
-        PLATFORM_FIELD_MANAGER,
+        Error as ClusterError, ErrorKind, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_STORE,
+        LABEL_TENANT, Owner, Ownership, PLATFORM_FIELD_MANAGER,
     },
     domain::Store,
 };
@@ -175,6 +175,29 @@ pub struct Seen {
     pub instance: Option<String>,
     /// Whether it has a deletion timestamp.
     pub terminating: bool,
+    /// [`fingerprint`] of its labels.
+    pub labels: u64,
+}
+
+/// The labels storeplane sets on a store namespace.
+const SET_LABELS: [&str; 5] = [
+    LABEL_STORE,
+    LABEL_TENANT,
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    POD_SECURITY_ENFORCE,
+];
+
+/// The values of [`SET_LABELS`] in `labels`, as one number: whether a
+/// namespace the watch saw has the labels storeplane would apply, kept in
+/// eight bytes per store rather than as strings.
+fn fingerprint(labels: &Value) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for key in SET_LABELS {
+        labels[key].as_str().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl Seen {
@@ -185,6 +208,7 @@ impl Seen {
             store: labels[LABEL_STORE].as_str().map(str::to_owned),
             instance: labels[LABEL_INSTANCE].as_str().map(str::to_owned),
             terminating: !namespace["metadata"]["deletionTimestamp"].is_null(),
+            labels: fingerprint(labels),
         }
     }
 
@@ -360,19 +384,32 @@ pub async fn claim(ctx: &Context, store: &Store) -> Result<Claimed, PrepareError
     ))
 }
 
-/// Applies the namespace labels (unless `claimed` says the namespace was
-/// just created with them) and every baseline object under the platform's
-/// field manager (with `force`: these fields are the platform's). The
-/// namespace must be this store's ([`claim`] first).
+/// Whether the namespace watch last saw the store's namespace, not
+/// terminating, with every label storeplane sets as it would set it.
+fn labelled(ctx: &Context, store: &Store, desired: &Value) -> bool {
+    let want = fingerprint(&desired["metadata"]["labels"]);
+    ctx.namespaces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&store.namespace())
+        .is_some_and(|seen| !seen.terminating && seen.labels == want)
+}
+
+/// Applies the namespace labels (unless the namespace was just created
+/// with them, or the watch shows them as they should be) and every
+/// baseline object under the platform's field manager (with `force`:
+/// these fields are the platform's). The namespace must be this store's
+/// ([`claim`] first).
 pub async fn apply_baseline(
     ctx: &Context,
     store: &Store,
     claimed: Claimed,
 ) -> Result<(), ClusterError> {
     let ns = store.namespace();
-    if claimed == Claimed::Existing {
+    let desired = desired_namespace(ctx, store);
+    if claimed == Claimed::Existing && !labelled(ctx, store, &desired) {
         ctx.kube
-            .apply_as(PLATFORM_FIELD_MANAGER, None, &desired_namespace(ctx, store))
+            .apply_as(PLATFORM_FIELD_MANAGER, None, &desired)
             .await?;
     }
     let labels = owner(ctx, store).labels();

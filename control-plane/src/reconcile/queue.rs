@@ -40,10 +40,16 @@ pub enum Next {
     Done,
     /// Run again after this long (retry with backoff, or a resync).
     After(Duration),
+    /// Run again as soon as no key queued by an event or a timer is
+    /// waiting: the rest of a step split so that what is urgent for other
+    /// keys goes first (a new store's namespace before an older store's
+    /// engine install).
+    Yield,
 }
 
 enum Msg {
     Enqueue(Uuid),
+    EnqueueYielded(Uuid),
     EnqueueAfter(Uuid, Duration),
     Finished(Uuid, Next),
 }
@@ -107,6 +113,13 @@ impl Queue {
         let _ = self.tx.send(Msg::Enqueue(id));
     }
 
+    /// Queues `id` behind every key queued with [`Queue::enqueue`] (as a
+    /// run returning [`Next::Yield`] is); a key queued already keeps its
+    /// place.
+    pub fn enqueue_yielded(&self, id: Uuid) {
+        let _ = self.tx.send(Msg::EnqueueYielded(id));
+    }
+
     /// Queues `id` after `delay` (unless it is queued earlier).
     pub fn enqueue_after(&self, id: Uuid, delay: Duration) {
         let _ = self.tx.send(Msg::EnqueueAfter(id, delay));
@@ -130,11 +143,11 @@ async fn run<F, Fut>(
     let mut stopping = false;
     loop {
         // Start what can start.
-        while !stopping && !state.ready.is_empty() {
+        while !stopping && state.due() > 0 {
             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                 break;
             };
-            let Some(id) = state.ready.pop_first() else {
+            let Some(id) = state.pop() else {
                 break;
             };
             state.running.insert(id);
@@ -157,7 +170,7 @@ async fn run<F, Fut>(
         depth.set(if stopping {
             0
         } else {
-            i64::try_from(state.ready.len()).unwrap_or(i64::MAX)
+            i64::try_from(state.due()).unwrap_or(i64::MAX)
         });
         if stopping && state.running.is_empty() {
             drained.cancel();
@@ -176,6 +189,7 @@ async fn run<F, Fut>(
                     return;
                 }
                 Some(Msg::Enqueue(id)) => if !stopping { state.schedule(id) },
+                Some(Msg::EnqueueYielded(id)) => if !stopping { state.schedule_yielded(id) },
                 Some(Msg::EnqueueAfter(id, after)) => if !stopping { state.schedule_after(id, after) },
                 Some(Msg::Finished(id, next)) => state.finished(id, next),
             },
@@ -199,29 +213,64 @@ struct State {
     /// together once every store's first run is done (first in, first out
     /// did that: a store's next step queued behind every younger store's
     /// first one).
+    ///
+    /// A store's next step can also wait behind every key in `ready`
+    /// ([`Next::Yield`], in `yielded`): a new store's first run creates
+    /// its namespace and yields, so in a burst every store gets its
+    /// namespace while it is being created rather than after every older
+    /// store's engine install.
     ready: BTreeSet<Uuid>,
+    /// Due once `ready` is empty, oldest store first.
+    yielded: BTreeSet<Uuid>,
     running: HashSet<Uuid>,
-    dirty: HashSet<Uuid>,
+    /// Running keys queued meanwhile (`true`: with [`Queue::enqueue`]).
+    dirty: HashMap<Uuid, bool>,
     delayed: DelayQueue<Uuid>,
     delay_keys: HashMap<Uuid, delay_queue::Key>,
 }
 
 impl State {
-    /// Queues `id` now (a running key runs again when it finishes).
-    fn schedule(&mut self, id: Uuid) {
+    /// How many keys are due.
+    fn due(&self) -> usize {
+        self.ready.len() + self.yielded.len()
+    }
+
+    /// The next key to run.
+    fn pop(&mut self) -> Option<Uuid> {
+        self.ready.pop_first().or_else(|| self.yielded.pop_first())
+    }
+
+    /// Forgets a delayed requeue of `id`.
+    fn undelay(&mut self, id: Uuid) {
         if let Some(key) = self.delay_keys.remove(&id) {
             self.delayed.remove(&key);
         }
+    }
+
+    /// Queues `id` now (a running key runs again when it finishes).
+    fn schedule(&mut self, id: Uuid) {
+        self.undelay(id);
         if self.running.contains(&id) {
-            self.dirty.insert(id);
+            self.dirty.insert(id, true);
         } else {
+            self.yielded.remove(&id);
             self.ready.insert(id);
+        }
+    }
+
+    /// Queues `id` behind the keys in `ready`, unless it is due already.
+    fn schedule_yielded(&mut self, id: Uuid) {
+        if self.running.contains(&id) {
+            self.dirty.entry(id).or_insert(false);
+        } else if !self.ready.contains(&id) {
+            self.undelay(id);
+            self.yielded.insert(id);
         }
     }
 
     /// Queues `id` after `after`, unless it is queued or running already.
     fn schedule_after(&mut self, id: Uuid, after: Duration) {
-        if self.ready.contains(&id) || self.running.contains(&id) {
+        if self.ready.contains(&id) || self.yielded.contains(&id) || self.running.contains(&id) {
             return;
         }
         match self.delay_keys.get(&id) {
@@ -235,10 +284,11 @@ impl State {
 
     fn finished(&mut self, id: Uuid, next: Next) {
         self.running.remove(&id);
-        if self.dirty.remove(&id) {
-            self.schedule(id);
-        } else if let Next::After(after) = next {
-            self.schedule_after(id, after);
+        match (self.dirty.remove(&id), next) {
+            (Some(true), _) => self.schedule(id),
+            (Some(false), _) | (None, Next::Yield) => self.schedule_yielded(id),
+            (None, Next::After(after)) => self.schedule_after(id, after),
+            (None, Next::Done) => {}
         }
     }
 }
@@ -250,6 +300,31 @@ mod tests {
     use super::*;
 
     type Log = Arc<Mutex<Vec<(Uuid, &'static str)>>>;
+
+    /// Lets `runs` gated runs end, one after the other.
+    async fn let_run(
+        gate: &tokio::sync::Notify,
+        done_rx: &mut mpsc::UnboundedReceiver<Uuid>,
+        runs: usize,
+    ) {
+        for _ in 0..runs {
+            gate.notify_one();
+            done_rx.recv().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The keys in the order their runs started.
+    fn starts(log: &Log) -> Vec<Uuid> {
+        log.lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|(_, e)| *e == "start")
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 
     /// A queue whose runs log their start, wait for `gate`, log their end
     /// and report on the returned receiver.
@@ -320,21 +395,42 @@ mod tests {
             queue.enqueue(id);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        for _ in 0..4 {
-            gate.notify_one();
-            done_rx.recv().await;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let ran: Vec<Uuid> = log
-            .lock()
-            .map(|l| {
-                l.iter()
-                    .filter(|(_, e)| *e == "start")
-                    .map(|(id, _)| *id)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let_run(&gate, &mut done_rx, 4).await;
+        let ran = starts(&log);
         assert_eq!(ran, [ids[3], ids[0], ids[1], ids[2]]);
+    }
+
+    #[tokio::test]
+    async fn a_yielded_key_waits_behind_every_key_queued_by_an_event() {
+        let (queue, log, gate, mut done_rx) = gated_queue(1);
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+        // The oldest two continue a step (yielded), the youngest two are
+        // new; one more request for a yielded key does not move it ahead.
+        queue.enqueue(ids[3]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        queue.enqueue_yielded(ids[0]);
+        queue.enqueue_yielded(ids[1]);
+        queue.enqueue(ids[2]);
+        queue.enqueue_yielded(ids[0]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let_run(&gate, &mut done_rx, 4).await;
+        let ran = starts(&log);
+        assert_eq!(ran, [ids[3], ids[2], ids[0], ids[1]]);
+    }
+
+    #[tokio::test]
+    async fn an_event_moves_a_yielded_key_ahead() {
+        let (queue, log, gate, mut done_rx) = gated_queue(1);
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        queue.enqueue(ids[2]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        queue.enqueue_yielded(ids[0]);
+        queue.enqueue(ids[1]);
+        queue.enqueue(ids[0]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let_run(&gate, &mut done_rx, 3).await;
+        let ran = starts(&log);
+        assert_eq!(ran, [ids[2], ids[0], ids[1]]);
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use crate::domain::{
     conditions::{
         ENGINE_DEPROVISIONED, ENGINE_PROVISIONED, NAMESPACE_READY, PRE_UPGRADE_BACKUP, READY,
     },
-    ports::{Claim, StoreRepository},
+    ports::{self, Claim, StoreRepository},
     release::ObjectRef,
     tenancy::Scope,
 };
@@ -162,40 +162,27 @@ async fn idle(ctx: &Context, id: Uuid) -> bool {
     }
 }
 
-/// Claims the store's lease for `replica`, then reads the store.
-///
-/// In that order: a store read before the claim can predate the last run
-/// of the replica that held the lease until just now, and acting on it
-/// would repeat that run's steps (a second `provision` of a store
-/// provisioned a moment ago). That replica's writes commit before it
-/// releases, so a read after the claim sees them.
+/// Claims the store's lease for `replica`, then reads the store (in that
+/// order: see [`StoreRepository::take`]).
 async fn take(
     repo: &dyn StoreRepository,
     replica: &str,
     lease: Duration,
     id: Uuid,
 ) -> Result<Taken, domain::Error> {
-    match repo.claim(id, replica, lease).await? {
-        Claim::Held => {}
-        Claim::NoStore => return Ok(Taken::Gone),
-        Claim::Taken { holder, until } => {
+    Ok(match repo.take(id, replica, lease).await? {
+        ports::Taken::Store(store) => Taken::Store(store),
+        ports::Taken::Gone => Taken::Gone,
+        ports::Taken::Busy { holder, until } => {
             // Another replica works on it, and its writes wake us when there
             // is more to do. Come back when its lease lapses anyway: it may
             // have died holding it, and then nobody else would.
             let wait = (until - Utc::now()).to_std().unwrap_or_default() + TAKEOVER_MARGIN;
             let wait = wait.min(lease + TAKEOVER_MARGIN);
             debug!(store = %id, %holder, wait_ms = wait.as_millis() as u64, "leased by another replica");
-            return Ok(Taken::Busy(wait));
+            Taken::Busy(wait)
         }
-    }
-    match repo.get(&Scope::All, &StoreRef::Id(id)).await {
-        Ok(store) => Ok(Taken::Store(Box::new(store))),
-        Err(domain::Error::NotFound { .. }) => Ok(Taken::Gone),
-        Err(err) => {
-            release(repo, replica, id).await;
-            Err(err)
-        }
-    }
+    })
 }
 
 /// Gives the lease back; one that cannot be released expires by itself.
@@ -515,6 +502,29 @@ async fn write(
 
 async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Halt> {
     let now = Utc::now();
+    // A new store's first run creates its namespace and ends there, before
+    // it writes anything: the rest waits behind every other store's first
+    // run (`Next::Yield`), so in a burst of creates every store gets its
+    // namespace as its create arrives rather than after every older
+    // store's install. The next run finds the namespace as it left it and
+    // carries on from there (what the claim found is used below either
+    // way: it is not asked twice).
+    let mut claimed_early = None;
+    if store.provisioning_since.is_none()
+        && !store.is_done(NAMESPACE_READY)
+        && ctx.engines.version(&store.engine).is_some()
+    {
+        let claimed = namespace::claim(ctx, &store)
+            .instrument(tracing::info_span!(
+                "prepare namespace",
+                otel.name = "prepare namespace"
+            ))
+            .await;
+        if matches!(claimed, Ok(Claimed::Created)) {
+            return Ok(Next::Yield);
+        }
+        claimed_early = Some(claimed);
+    }
     if store.provisioning_since.is_none() {
         store = write(ctx, &store, |s| s.begin_provisioning(now)).await?;
     }
@@ -545,13 +555,18 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     // Every run checks that the namespace is still this store's before a
     // plugin acts in it: it may have been deleted or replaced meanwhile.
     let step = Instant::now();
-    let claimed = match namespace::claim(ctx, &store)
-        .instrument(tracing::info_span!(
-            "prepare namespace",
-            otel.name = "prepare namespace"
-        ))
-        .await
-    {
+    let claimed = match claimed_early {
+        Some(claimed) => claimed,
+        None => {
+            namespace::claim(ctx, &store)
+                .instrument(tracing::info_span!(
+                    "prepare namespace",
+                    otel.name = "prepare namespace"
+                ))
+                .await
+        }
+    };
+    let claimed = match claimed {
         Ok(claimed) => claimed,
         Err(PrepareError::Conflict(message)) => {
             return fail(ctx, &store, "NamespaceConflict", message).await;
@@ -579,10 +594,10 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
         }
     };
+    let prepared = store.is_done(NAMESPACE_READY);
     if let Err(err) = namespace::ensure_access(ctx, &store, claimed).await {
         return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
     }
-    let prepared = store.is_done(NAMESPACE_READY);
     if !prepared || drifted || claimed == Claimed::Created {
         if let Err(err) = namespace::apply_baseline(ctx, &store, claimed).await {
             if drifted {

@@ -229,7 +229,15 @@ async fn handle(
             }
             None => {
                 orphans::observe(ctx, &value, deleted).await;
-                queue.enqueue(id);
+                // A namespace gone, going or drifted is urgent for its
+                // store; one just created (the echo of its store's first
+                // run, which queued the store already) or changed harmlessly
+                // waits behind what is.
+                if deleted || drifted || !value["metadata"]["deletionTimestamp"].is_null() {
+                    queue.enqueue(id);
+                } else {
+                    queue.enqueue_yielded(id);
+                }
             }
         }
         return;
