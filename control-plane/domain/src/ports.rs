@@ -36,6 +36,11 @@ impl Created {
 pub type ChangeFn<'f> =
     dyn for<'s> Fn(&'s mut Store) -> Result<Option<NewEvent>> + Send + Sync + 'f;
 
+/// A change to a store recording any number of timeline events, in order:
+/// none when there is nothing to do (then nothing is written).
+pub type ChangeEventsFn<'f> =
+    dyn for<'s> Fn(&'s mut Store) -> Result<Vec<NewEvent>> + Send + Sync + 'f;
+
 /// Durable store state. Every method that reads or writes a tenant's stores
 /// takes the tenant, so isolation holds below the handlers. Every write
 /// appends to the change log in the same transaction and wakes watchers.
@@ -69,8 +74,28 @@ pub trait StoreRepository: Send + Sync + 'static {
     /// [`crate::lifecycle::claims_provisioning_slot`]) has the tenant's and
     /// the platform's concurrent-provisioning limits checked in the same
     /// transaction.
-    async fn update(&self, scope: &Scope, store: &StoreRef, change: &ChangeFn<'_>)
-    -> Result<Store>;
+    async fn update(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        change: &ChangeFn<'_>,
+    ) -> Result<Store> {
+        self.update_events(scope, store, &|s: &mut Store| {
+            Ok(change(s)?.into_iter().collect())
+        })
+        .await
+    }
+
+    /// [`update`](Self::update) with several timeline events in one write
+    /// (steps that follow each other in one run are recorded together:
+    /// each write is a transaction, a change-log entry and a change sent to
+    /// every watcher).
+    async fn update_events(
+        &self,
+        scope: &Scope,
+        store: &StoreRef,
+        change: &ChangeEventsFn<'_>,
+    ) -> Result<Store>;
 
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()>;

@@ -34,7 +34,7 @@ use crate::domain::{
     backup::{Backup, OperationOutcome},
     lifecycle::claims_provisioning_slot,
     needs_reconcile,
-    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
+    ports::{BackupFilter, ChangeEventsFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
     tenancy::{Counted, GlobalLimits, Quota, Scope},
 };
 
@@ -144,7 +144,7 @@ impl SqlStoreRepository {
     /// Ends a write of `store` inside `txn`: runs `write` (the store row's
     /// own statement, when nothing in between needs its result; it and
     /// each statement after it change one row, or the write fails), adds
-    /// `event` to the store's timeline and
+    /// `events` to the store's timeline and
     /// `change` to the change log (announced on PostgreSQL).
     ///
     /// On SQLite the statements go to the connection as one batch. Each
@@ -161,12 +161,16 @@ impl SqlStoreRepository {
         txn: &DatabaseTransaction,
         write: Option<Statement>,
         store: &Store,
-        event: NewEvent,
+        events: Vec<NewEvent>,
         change: ChangeType,
     ) -> Result<()> {
         let backend = self.backend();
         let mut writes: Vec<Statement> = write.into_iter().collect();
-        writes.push(self.event_insert(store, event));
+        writes.extend(
+            events
+                .into_iter()
+                .map(|event| self.event_insert(store, event)),
+        );
         let snapshot = serde_json::to_string(store)
             .map_err(|e| Error::internal("serialize store snapshot", e))?;
         let row = store_changes::ActiveModel {
@@ -221,13 +225,13 @@ impl SqlStoreRepository {
         &self,
         txn: &DatabaseTransaction,
         store: &Store,
-        event: NewEvent,
+        events: Vec<NewEvent>,
     ) -> Result<()> {
         let update = stores::Entity::update(to_active(store)?)
             .validate()
             .map_err(db("update store"))?
             .build(self.backend());
-        self.record(txn, Some(update), store, event, ChangeType::Modified)
+        self.record(txn, Some(update), store, events, ChangeType::Modified)
             .await
     }
 
@@ -431,7 +435,7 @@ impl StoreRepository for SqlStoreRepository {
                 .map_err(db("remember idempotency key"))?;
         }
         let created = store.created_event();
-        self.record(&txn, None, &store, created, ChangeType::Added)
+        self.record(&txn, None, &store, vec![created], ChangeType::Added)
             .await?;
         self.commit(txn).await?;
         Ok(Created::New(store))
@@ -470,22 +474,23 @@ impl StoreRepository for SqlStoreRepository {
             .collect()
     }
 
-    async fn update(
+    async fn update_events(
         &self,
         scope: &Scope,
         store: &StoreRef,
-        change: &ChangeFn<'_>,
+        change: &ChangeEventsFn<'_>,
     ) -> Result<Store> {
         let txn = self.begin_write().await?;
         let mut current = to_domain(self.find(&txn, scope, store).await?)?;
         let before = current.phase;
         let domains_before = current.custom_domains.clone();
         let operation_before = current.operation.clone();
-        let Some(event) = change(&mut current)? else {
+        let events = change(&mut current)?;
+        if events.is_empty() {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
             return Ok(current);
-        };
+        }
         if claims_provisioning_slot(before, current.phase) {
             let quota = self.quota(&txn, &current.tenant).await?;
             self.check_quota(&txn, &current.tenant, &quota, false)
@@ -500,7 +505,7 @@ impl StoreRepository for SqlStoreRepository {
             claim_domains(&txn, &current, &domains_before).await?;
         }
         backups::sync_operation(&txn, operation_before.as_ref(), &current).await?;
-        self.record_update(&txn, &current, event).await?;
+        self.record_update(&txn, &current, events).await?;
         self.commit(txn).await?;
         Ok(current)
     }
@@ -534,7 +539,7 @@ impl StoreRepository for SqlStoreRepository {
             .await
             .map_err(db("free the store's domains"))?;
         backups::fail_unfinished(&txn, id).await?;
-        self.record(&txn, None, &store, event, ChangeType::Deleted)
+        self.record(&txn, None, &store, vec![event], ChangeType::Deleted)
             .await?;
         self.commit(txn).await
     }
@@ -1123,7 +1128,7 @@ mod tests {
     use super::*;
     use crate::domain::{
         Readiness,
-        ports::TenantRepository,
+        ports::{ChangeFn, TenantRepository},
         tenancy::{Quota, Scope},
     };
 
@@ -1205,7 +1210,7 @@ mod tests {
         ghost.id = Uuid::now_v7();
         let txn = repo.begin_write().await.expect("begin");
         let err = repo
-            .record_update(&txn, &ghost, NewEvent::info("Suspended", "nobody"))
+            .record_update(&txn, &ghost, vec![NewEvent::info("Suspended", "nobody")])
             .await
             .expect_err("an update of no row");
         assert!(

@@ -24,7 +24,7 @@ use crate::domain::{
     ChangesSince, IdempotencyKey, NewEvent, NewStore, Result, Snapshot, Store, StoreEvent,
     StoreFilter, StoreRef,
     backup::{Backup, OperationOutcome},
-    ports::{BackupFilter, ChangeFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
+    ports::{BackupFilter, ChangeEventsFn, Claim, Created, ScheduledStore, StoreRepository, Taken},
     tenancy::Scope,
 };
 
@@ -75,13 +75,13 @@ impl StoreRepository for RoutedStoreRepository {
         self.checked(self.reader.list(scope, filter, after, limit).await)
     }
 
-    async fn update(
+    async fn update_events(
         &self,
         scope: &Scope,
         store: &StoreRef,
-        change: &ChangeFn<'_>,
+        change: &ChangeEventsFn<'_>,
     ) -> Result<Store> {
-        self.checked(self.writer.update(scope, store, change).await)
+        self.checked(self.writer.update_events(scope, store, change).await)
     }
 
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {

@@ -97,13 +97,13 @@ impl StoreRepository for Scripted {
     ) -> crate::domain::Result<Vec<Store>> {
         self.inner.list(scope, filter, after, limit).await
     }
-    async fn update(
+    async fn update_events(
         &self,
         scope: &Scope,
         store: &StoreRef,
-        change: &crate::domain::ports::ChangeFn<'_>,
+        change: &crate::domain::ports::ChangeEventsFn<'_>,
     ) -> crate::domain::Result<Store> {
-        self.inner.update(scope, store, change).await
+        self.inner.update_events(scope, store, change).await
     }
     async fn remove(&self, id: Uuid, event: NewEvent) -> crate::domain::Result<()> {
         self.inner.remove(id, event).await

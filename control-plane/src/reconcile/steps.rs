@@ -464,21 +464,21 @@ impl From<domain::Error> for Halt {
 async fn write_change(
     repo: &dyn StoreRepository,
     store: &Store,
-    change: impl Fn(&mut Store) -> domain::Result<Option<NewEvent>> + Send + Sync,
+    change: impl Fn(&mut Store) -> domain::Result<Vec<NewEvent>> + Send + Sync,
 ) -> Result<(Store, bool), Halt> {
     let generation = store.generation;
     let phase = store.phase;
     let wrote = std::sync::atomic::AtomicBool::new(false);
     let superseded = std::sync::atomic::AtomicBool::new(false);
     let written = repo
-        .update(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
+        .update_events(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
             if s.generation != generation || s.phase != phase {
                 superseded.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Ok(None);
+                return Ok(Vec::new());
             }
-            let event = change(s)?;
-            wrote.store(event.is_some(), std::sync::atomic::Ordering::Relaxed);
-            Ok(event)
+            let events = change(s)?;
+            wrote.store(!events.is_empty(), std::sync::atomic::Ordering::Relaxed);
+            Ok(events)
         })
         .await?;
     if superseded.load(std::sync::atomic::Ordering::Relaxed) {
@@ -487,11 +487,21 @@ async fn write_change(
     Ok((written, wrote.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
-/// [`write_change`], remembering what the run wrote (its echo wakes nobody).
+/// [`write_change`] with at most one event, remembering what the run
+/// wrote (its echo wakes nobody).
 async fn write(
     ctx: &Context,
     store: &Store,
     change: impl Fn(&mut Store) -> domain::Result<Option<NewEvent>> + Send + Sync,
+) -> Result<Store, Halt> {
+    write_events(ctx, store, |s| Ok(change(s)?.into_iter().collect())).await
+}
+
+/// [`write_change`], remembering what the run wrote (its echo wakes nobody).
+async fn write_events(
+    ctx: &Context,
+    store: &Store,
+    change: impl Fn(&mut Store) -> domain::Result<Vec<NewEvent>> + Send + Sync,
 ) -> Result<Store, Halt> {
     let (written, wrote) = write_change(ctx.repo.as_ref(), store, change).await?;
     if wrote {
@@ -650,6 +660,11 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     }
 
     let plugin_ctx = store_context(ctx, &store);
+    // The engine's step, once applied, is recorded with the first look at
+    // the store when that look finds it still waiting (the common case:
+    // workloads just applied are not ready yet), in one write instead of
+    // two; otherwise on its own first, as the step it is.
+    let mut applied = None;
     if !store.is_done(ENGINE_PROVISIONED) {
         let step = Instant::now();
         // One line per plugin call and one per recorded result: with the
@@ -663,58 +678,25 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             return call_failed(ctx, &store, "Provision", err).await;
         }
         let version = engine_version;
-        let recorded = write(ctx, &store, |s| {
-            s.set_condition(
-                ENGINE_PROVISIONED,
-                ConditionStatus::True,
-                "Applied",
-                &format!("{} {} applied its resources", s.engine, version),
-                Utc::now(),
-            );
-            let (reason, message) = match &action {
-                EngineAction::Suspend => (
-                    "EngineSuspended",
-                    format!("{} {version} is pausing the store", s.engine),
-                ),
-                EngineAction::Resume => (
-                    "EngineResumed",
-                    format!("{} {version} is bringing the store back", s.engine),
-                ),
-                EngineAction::Upgrade(from) => (
-                    "EngineUpgraded",
-                    format!("upgraded from {} {from} to {version}", s.engine),
-                ),
-                EngineAction::Provision => (
-                    "EngineProvisioned",
-                    format!("{} {version} applied the store's resources", s.engine),
-                ),
-            };
-            if !matches!(action, EngineAction::Suspend | EngineAction::Resume) {
-                s.engine_version = version.clone();
-            }
-            Ok(Some(NewEvent {
-                reason: reason.into(),
-                message,
-                outcome: Outcome::Succeeded,
-                duration_ms: ms(step),
-            }))
-        })
-        .await;
-        store = match recorded {
-            Ok(store) => store,
-            Err(halt) => {
-                // Applied but not on record: the next run provisions again
-                // (at least once; an engine's `provision` is idempotent).
-                warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision not recorded");
-                return Err(halt);
-            }
-        };
-        if store.is_done(ENGINE_PROVISIONED) {
-            info!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision recorded");
-        }
+        let duration_ms = ms(step);
+        applied = Some(move |s: &mut Store| engine_applied(s, &action, &version, duration_ms));
     }
 
-    let observed = match ctx.engines.observe(&store.engine, &plugin_ctx).await {
+    let observed = ctx.engines.observe(&store.engine, &plugin_ctx).await;
+    let waiting = observed.as_ref().is_ok_and(|observed| {
+        matches!(
+            (observed.phase, store.suspended),
+            (ObservedPhase::Provisioning, _)
+                | (ObservedPhase::Ready, true)
+                | (ObservedPhase::Suspended, false)
+        )
+    });
+    if let Some(applied) = &applied
+        && !waiting
+    {
+        store = record_applied(ctx, &store, |s| Ok(vec![applied(s)])).await?;
+    }
+    let observed = match observed {
         Ok(observed) => observed,
         Err(err) => return call_failed(ctx, &store, "Observe", err).await,
     };
@@ -790,19 +772,27 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
         }
         // Still moving between running and paused (a store to be paused
         // that still runs, or one resuming that is still paused): wait, as
-        // for provisioning.
+        // for provisioning. This is `waiting`: an engine step just applied
+        // is recorded here.
         ObservedPhase::Provisioning | ObservedPhase::Ready | ObservedPhase::Suspended => {
-            write(ctx, &store, |s| {
-                Ok(s.set_condition(
+            let wait = |s: &mut Store| {
+                let mut events: Vec<NewEvent> = applied.iter().map(|applied| applied(s)).collect();
+                if s.set_condition(
                     READY,
                     ConditionStatus::False,
                     "Provisioning",
                     &observed.message,
                     Utc::now(),
-                )
-                .then(|| NewEvent::info("Waiting", observed.message.clone())))
-            })
-            .await?;
+                ) {
+                    events.push(NewEvent::info("Waiting", observed.message.clone()));
+                }
+                Ok(events)
+            };
+            if applied.is_some() {
+                record_applied(ctx, &store, wait).await?;
+            } else {
+                write_events(ctx, &store, wait).await?;
+            }
             // Watches wake the store as its workloads change; the timer is
             // only the resync, or the overall deadline when that is sooner,
             // so a timeout fires on time.
@@ -812,6 +802,74 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             ))
         }
     }
+}
+
+/// Records an engine step `action` that applied `version`'s resources in
+/// `duration_ms`: its condition, the version now running, and the event
+/// that says so.
+fn engine_applied(
+    s: &mut Store,
+    action: &EngineAction,
+    version: &str,
+    duration_ms: i64,
+) -> NewEvent {
+    s.set_condition(
+        ENGINE_PROVISIONED,
+        ConditionStatus::True,
+        "Applied",
+        &format!("{} {} applied its resources", s.engine, version),
+        Utc::now(),
+    );
+    let (reason, message) = match action {
+        EngineAction::Suspend => (
+            "EngineSuspended",
+            format!("{} {version} is pausing the store", s.engine),
+        ),
+        EngineAction::Resume => (
+            "EngineResumed",
+            format!("{} {version} is bringing the store back", s.engine),
+        ),
+        EngineAction::Upgrade(from) => (
+            "EngineUpgraded",
+            format!("upgraded from {} {from} to {version}", s.engine),
+        ),
+        EngineAction::Provision => (
+            "EngineProvisioned",
+            format!("{} {version} applied the store's resources", s.engine),
+        ),
+    };
+    if !matches!(action, EngineAction::Suspend | EngineAction::Resume) {
+        s.engine_version = version.to_owned();
+    }
+    NewEvent {
+        reason: reason.into(),
+        message,
+        outcome: Outcome::Succeeded,
+        duration_ms,
+    }
+}
+
+/// Writes `change`, which records an engine step that was applied: one not
+/// on record is applied again by the next run (at least once; an engine's
+/// `provision` is idempotent), and both are logged.
+async fn record_applied(
+    ctx: &Context,
+    store: &Store,
+    change: impl Fn(&mut Store) -> domain::Result<Vec<NewEvent>> + Send + Sync,
+) -> Result<Store, Halt> {
+    let recorded = write_events(ctx, store, change).await;
+    match &recorded {
+        Ok(written)
+            if written.is_done(ENGINE_PROVISIONED) && !store.is_done(ENGINE_PROVISIONED) =>
+        {
+            info!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision recorded");
+        }
+        Ok(_) => {}
+        Err(_) => {
+            warn!(store = %store.id, generation = store.generation, replica = %ctx.replica, "engine provision not recorded");
+        }
+    }
+    recorded
 }
 
 /// Cloudron's rule: a backup before every upgrade of the engine version
@@ -1154,7 +1212,8 @@ mod tests {
         .await
         .expect("delete");
         let written = write_change(repo.as_ref(), &read, |s| {
-            s.mark_ready(Readiness::default(), 0, Utc::now()).map(Some)
+            s.mark_ready(Readiness::default(), 0, Utc::now())
+                .map(|event| vec![event])
         })
         .await;
         assert!(
@@ -1172,7 +1231,7 @@ mod tests {
                 "removed",
                 Utc::now(),
             );
-            Ok(Some(NewEvent::info("EngineDeprovisioned", "removed")))
+            Ok(vec![NewEvent::info("EngineDeprovisioned", "removed")])
         })
         .await
         .expect("write");

@@ -137,7 +137,7 @@ impl SqlStoreRepository {
         }
         store.resource_version += 1;
         store.updated_at = now();
-        self.record_update(&txn, &store, event).await?;
+        self.record_update(&txn, &store, vec![event]).await?;
         self.commit(txn).await?;
         Ok(store)
     }
