@@ -57,7 +57,7 @@ use crate::config::{
 };
 use crate::meta;
 use crate::registry::ResId;
-use crate::store::{EventType, Record, Store, parse};
+use crate::store::{Committed, EventType, Record, Store, parse};
 
 /// Failures injected through the Rust API.
 pub(crate) type Failures = Arc<Mutex<HashMap<FailureTarget, Failure>>>;
@@ -251,7 +251,7 @@ impl Sim {
         store: Arc<Store>,
         config: SimConfig,
         failures: Failures,
-        records: mpsc::UnboundedReceiver<Arc<Record>>,
+        records: mpsc::UnboundedReceiver<Committed>,
         tx: mpsc::UnboundedSender<Msg>,
         msgs: mpsc::UnboundedReceiver<Msg>,
         shutdown: tokio::sync::oneshot::Receiver<()>,
@@ -276,7 +276,7 @@ impl Sim {
 
     async fn run(
         mut self,
-        mut records: mpsc::UnboundedReceiver<Arc<Record>>,
+        mut records: mpsc::UnboundedReceiver<Committed>,
         mut msgs: mpsc::UnboundedReceiver<Msg>,
         mut shutdown: tokio::sync::oneshot::Receiver<()>,
     ) {
@@ -284,7 +284,7 @@ impl Sim {
             tokio::select! {
                 _ = &mut shutdown => return,
                 record = records.recv() => match record {
-                    Some(record) => self.on_record(&record),
+                    Some(change) => self.on_record(&change.record, &change.object),
                     None => return,
                 },
                 msg = msgs.recv() => match msg {
@@ -314,7 +314,7 @@ impl Sim {
         }
     }
 
-    fn on_record(&mut self, record: &Record) {
+    fn on_record(&mut self, record: &Record, obj: &Value) {
         if (record.res == self.ids.limit_ranges || record.res == self.ids.quotas)
             && self.failed_creates.keys().any(|k| k.1 == record.namespace)
         {
@@ -332,7 +332,6 @@ impl Sim {
         if !interesting {
             return;
         }
-        let obj = &parse(&record.object);
         let ns = meta::namespace(obj).unwrap_or("").to_owned();
         let name = meta::name(obj).unwrap_or("").to_owned();
         if record.res == self.ids.namespaces {
