@@ -97,6 +97,19 @@ pub trait StoreRepository: Send + Sync + 'static {
         change: &ChangeEventsFn<'_>,
     ) -> Result<Store>;
 
+    /// [`update_events`](Self::update_events) of the store as the caller
+    /// last read or wrote it (`seen`; the reconciler holding its lease):
+    /// `change` is applied to `seen` and written on the condition that the
+    /// store is still at `seen`'s resource version, without reading it
+    /// again; when it is not (another writer came in between), as
+    /// `update_events` does. `change` must not depend on fields only
+    /// another writer sets unless it checks them (the reconciler checks
+    /// generation and phase). A change with no event writes nothing.
+    async fn update_seen(&self, seen: &Store, change: &ChangeEventsFn<'_>) -> Result<Store> {
+        self.update_events(&Scope::All, &StoreRef::Id(seen.id), change)
+            .await
+    }
+
     /// Removes a store's record (its timeline stays) and logs `Deleted`.
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()>;
 

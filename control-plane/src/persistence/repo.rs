@@ -153,7 +153,9 @@ impl SqlStoreRepository {
     /// a burst of creates the database was ~45 % of the control plane's
     /// CPU, most of it those hand-offs and not SQLite's work (a `perf`
     /// profile with call graphs). A store update was six round trips
-    /// (begin, read, update, event, change, commit) and is four.
+    /// (begin, read, update, event, change, commit) and is four; a create
+    /// without quotas was six (begin, name check, tenant read, insert,
+    /// event and change, commit) and is four (the row joins the batch).
     /// PostgreSQL's extended protocol takes one statement per message, so
     /// there they go one by one.
     async fn record(
@@ -164,6 +166,26 @@ impl SqlStoreRepository {
         events: Vec<NewEvent>,
         change: ChangeType,
     ) -> Result<()> {
+        match self.try_record(txn, write, store, events, change).await? {
+            Recorded::Written => Ok(()),
+            Recorded::Missed { statements, rows } => Err(Error::internal(
+                "write store",
+                format!("{statements} statements changed {rows} rows"),
+            )),
+        }
+    }
+
+    /// [`Self::record`], saying whether a statement changed no row (a
+    /// conditional update whose condition did not hold) instead of failing:
+    /// the transaction must then be rolled back.
+    async fn try_record(
+        &self,
+        txn: &DatabaseTransaction,
+        write: Option<Statement>,
+        store: &Store,
+        events: Vec<NewEvent>,
+        change: ChangeType,
+    ) -> Result<Recorded> {
         let backend = self.backend();
         let mut writes: Vec<Statement> = write.into_iter().collect();
         writes.extend(
@@ -188,14 +210,23 @@ impl SqlStoreRepository {
             let written = txn
                 .execute_raw(sqlite_batch(writes))
                 .await
-                .map_err(db("write store"))?;
+                .map_err(write_failed(store))?;
             // SQLite sums the rows each statement of the list changed.
-            one_row_each(written.rows_affected(), statements)?;
+            let rows = written.rows_affected();
+            if rows != statements {
+                return Ok(Recorded::Missed { statements, rows });
+            }
             i64::try_from(written.last_insert_id()).unwrap_or(i64::MAX)
         } else {
             for write in writes {
-                let written = txn.execute_raw(write).await.map_err(db("write store"))?;
-                one_row_each(written.rows_affected(), 1)?;
+                let written = txn.execute_raw(write).await.map_err(write_failed(store))?;
+                let rows = written.rows_affected();
+                if rows != 1 {
+                    return Ok(Recorded::Missed {
+                        statements: 1,
+                        rows,
+                    });
+                }
             }
             store_changes::Entity::insert(row)
                 .exec(txn)
@@ -216,7 +247,7 @@ impl SqlStoreRepository {
                 .await
                 .map_err(db("notify change"))?;
         }
-        Ok(())
+        Ok(Recorded::Written)
     }
 
     /// Writes `store`'s row as it is now, with `event` and its change-log
@@ -233,6 +264,60 @@ impl SqlStoreRepository {
             .build(self.backend());
         self.record(txn, Some(update), store, events, ChangeType::Modified)
             .await
+    }
+
+    /// [`Self::record_update`] on the condition that the row is still at
+    /// resource version `was`.
+    async fn record_update_if(
+        &self,
+        txn: &DatabaseTransaction,
+        store: &Store,
+        was: i64,
+        events: Vec<NewEvent>,
+    ) -> Result<Recorded> {
+        let update = stores::Entity::update(to_active(store)?)
+            .validate()
+            .map_err(db("update store"))?
+            .filter(stores::Column::ResourceVersion.eq(was))
+            .build(self.backend());
+        self.try_record(txn, Some(update), store, events, ChangeType::Modified)
+            .await
+    }
+
+    /// The write of [`StoreRepository::update_events`] once the change is
+    /// applied to `current` (`before` is the store it was applied to):
+    /// quota, domains and backup rows, then the row with its events and
+    /// change-log entry (on the condition that the row is still at
+    /// `before`'s resource version when `conditional`).
+    async fn write_update(
+        &self,
+        txn: &DatabaseTransaction,
+        before: &Store,
+        current: &mut Store,
+        events: Vec<NewEvent>,
+        conditional: bool,
+    ) -> Result<Recorded> {
+        if claims_provisioning_slot(before.phase, current.phase) {
+            let quota = self.quota(txn, &current.tenant).await?;
+            self.check_quota(txn, &current.tenant, &quota, false)
+                .await?;
+        }
+        current.resource_version = before.resource_version + 1;
+        current.updated_at = now();
+        // Domains and backup rows first: their errors (a domain taken, a
+        // backup gone) are the caller's, and the row's update waits for
+        // them in the same transaction either way.
+        if current.custom_domains != before.custom_domains {
+            claim_domains(txn, current, &before.custom_domains).await?;
+        }
+        backups::sync_operation(txn, before.operation.as_ref(), current).await?;
+        if conditional {
+            self.record_update_if(txn, current, before.resource_version, events)
+                .await
+        } else {
+            self.record_update(txn, current, events).await?;
+            Ok(Recorded::Written)
+        }
     }
 
     async fn find<C: ConnectionTrait>(
@@ -398,27 +483,20 @@ impl StoreRepository for SqlStoreRepository {
             }
         }
 
-        let taken = stores::Entity::find()
-            .filter(stores::Column::Name.eq(new.name.as_str()))
-            .one(&txn)
-            .await
-            .map_err(db("check store name"))?;
-        if taken.is_some() {
-            return Err(name_taken(&new.name));
-        }
         let quota = self.quota(&txn, &new.tenant).await?;
         quota.check_engine(&new.tenant, &new.engine)?;
         self.check_quota(&txn, &new.tenant, &quota, true).await?;
 
         let now = now();
         let store = Store::new(Uuid::now_v7(), new, now);
-        stores::Entity::insert(to_active(&store)?)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => name_taken(&store.name),
-                _ => Error::internal("insert store", e),
-            })?;
+        // The row goes with its timeline's first event and its change-log
+        // entry (one batch on SQLite); a taken name is the unique index's
+        // answer (a name check of its own was one more round trip on the
+        // one writer connection per create: see `record`).
+        let insert = stores::Entity::insert(to_active(&store)?).build(self.backend());
+        let created = store.created_event();
+        self.record(&txn, Some(insert), &store, vec![created], ChangeType::Added)
+            .await?;
         claim_domains(&txn, &store, &[]).await?;
         backups::sync_operation(&txn, None, &store).await?;
         if let Some(key) = key {
@@ -434,9 +512,6 @@ impl StoreRepository for SqlStoreRepository {
                 .await
                 .map_err(db("remember idempotency key"))?;
         }
-        let created = store.created_event();
-        self.record(&txn, None, &store, vec![created], ChangeType::Added)
-            .await?;
         self.commit(txn).await?;
         Ok(Created::New(store))
     }
@@ -481,33 +556,46 @@ impl StoreRepository for SqlStoreRepository {
         change: &ChangeEventsFn<'_>,
     ) -> Result<Store> {
         let txn = self.begin_write().await?;
-        let mut current = to_domain(self.find(&txn, scope, store).await?)?;
-        let before = current.phase;
-        let domains_before = current.custom_domains.clone();
-        let operation_before = current.operation.clone();
+        let before = to_domain(self.find(&txn, scope, store).await?)?;
+        let mut current = before.clone();
         let events = change(&mut current)?;
         if events.is_empty() {
             // Nothing to write: end the transaction without a change.
             txn.rollback().await.map_err(db("end transaction"))?;
             return Ok(current);
         }
-        if claims_provisioning_slot(before, current.phase) {
-            let quota = self.quota(&txn, &current.tenant).await?;
-            self.check_quota(&txn, &current.tenant, &quota, false)
-                .await?;
-        }
-        current.resource_version += 1;
-        current.updated_at = now();
-        // Domains and backup rows first: their errors (a domain taken, a
-        // backup gone) are the caller's, and the row's update waits for
-        // them in the same transaction either way.
-        if current.custom_domains != domains_before {
-            claim_domains(&txn, &current, &domains_before).await?;
-        }
-        backups::sync_operation(&txn, operation_before.as_ref(), &current).await?;
-        self.record_update(&txn, &current, events).await?;
+        self.write_update(&txn, &before, &mut current, events, false)
+            .await?;
         self.commit(txn).await?;
         Ok(current)
+    }
+
+    async fn update_seen(&self, seen: &Store, change: &ChangeEventsFn<'_>) -> Result<Store> {
+        let mut current = seen.clone();
+        let events = change(&mut current)?;
+        if events.is_empty() {
+            return Ok(current);
+        }
+        // Begin, the row's batch, commit: the read `update_events` starts
+        // with is one writer round trip of four.
+        let txn = self.begin_write().await?;
+        match self
+            .write_update(&txn, seen, &mut current, events, true)
+            .await?
+        {
+            Recorded::Written => {
+                self.commit(txn).await?;
+                Ok(current)
+            }
+            Recorded::Missed { .. } => {
+                tracing::debug!(store = %seen.id, version = seen.resource_version, "written since seen; reading it again");
+                // Written by someone else since `seen`: read it and apply
+                // the change to what it is now.
+                txn.rollback().await.map_err(db("end transaction"))?;
+                self.update_events(&Scope::All, &StoreRef::Id(seen.id), change)
+                    .await
+            }
+        }
     }
 
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {
@@ -768,19 +856,16 @@ impl StoreRepository for SqlStoreRepository {
     }
 }
 
-/// Checks that `statements` writes, each meant to change one row, changed
-/// `rows` rows: an update of a row that is not there must not leave a
-/// timeline entry or a change behind (the store was read in the same
-/// transaction, so this is a guard, not a path).
-fn one_row_each(rows: u64, statements: u64) -> Result<()> {
-    if rows == statements {
-        Ok(())
-    } else {
-        Err(Error::internal(
-            "write store",
-            format!("{statements} statements changed {rows} rows"),
-        ))
-    }
+/// Whether a store write's statements, each meant to change one row, did.
+/// An update of a row that is not there, or no longer at the version it
+/// was read at, must not leave a timeline entry or a change behind: the
+/// caller rolls back (for a row read in the same transaction this is a
+/// guard, not a path).
+enum Recorded {
+    /// Every statement changed its row.
+    Written,
+    /// `statements` statements changed `rows` rows.
+    Missed { statements: u64, rows: u64 },
 }
 
 /// `statements` as one SQLite statement list: their placeholders are
@@ -907,6 +992,16 @@ pub(super) fn now() -> DateTime<Utc> {
 
 pub(super) fn db(context: &'static str) -> impl FnOnce(DbErr) -> Error {
     move |e| Error::internal(context, e)
+}
+
+/// The error of a statement writing `store` (its row, its timeline, its
+/// change-log entry): a unique index can only refuse the row's name, the
+/// other keys being generated.
+fn write_failed(store: &Store) -> impl FnOnce(DbErr) -> Error + '_ {
+    move |e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => name_taken(&store.name),
+        _ => Error::internal("write store", e),
+    }
 }
 
 /// The same answer whoever holds the name, the caller's tenant or another:
@@ -1127,7 +1222,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{
-        Readiness,
+        ConditionStatus, Readiness,
         ports::{ChangeFn, TenantRepository},
         tenancy::{Quota, Scope},
     };
@@ -1304,6 +1399,76 @@ mod tests {
             repo.take(Uuid::now_v7(), "one", lease).await.expect("take"),
             Taken::Gone
         );
+    }
+
+    /// A write of the store as the caller last saw it lands without a
+    /// read while nobody else wrote it, and is applied to the store as it
+    /// is now when somebody did: nothing the other writer wrote is lost,
+    /// and each event is in the timeline once.
+    #[tokio::test]
+    async fn a_write_of_the_store_as_seen_applies_to_what_it_is_now() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let seen = create(&repo, new_store("default", "seen", "static-site"))
+            .await
+            .expect("create");
+        // Counts the calls of the change: once without a read, twice with.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let condition = |kind: &'static str| {
+            let calls = &calls;
+            move |s: &mut Store| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                s.set_condition(kind, ConditionStatus::True, "Done", "done", Utc::now());
+                Ok(vec![NewEvent::info(kind, "done")])
+            }
+        };
+        let first = repo
+            .update_seen(&seen, &condition("First"))
+            .await
+            .expect("write");
+        assert_eq!(first.resource_version, seen.resource_version + 1);
+        assert_eq!(
+            calls.swap(0, std::sync::atomic::Ordering::Relaxed),
+            1,
+            "not read again"
+        );
+        // Another writer, after `first` was seen.
+        repo.update_events(&Scope::All, &StoreRef::Id(seen.id), &|s: &mut Store| {
+            s.suspended = true;
+            Ok(vec![NewEvent::info("Suspended", "by another writer")])
+        })
+        .await
+        .expect("other write");
+        let second = repo
+            .update_seen(&first, &condition("Second"))
+            .await
+            .expect("write over a newer store");
+        assert_eq!(second.resource_version, seen.resource_version + 3);
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "read again"
+        );
+        assert!(second.suspended, "the other writer's change is kept");
+        let read = repo
+            .get(&Scope::All, &StoreRef::Id(seen.id))
+            .await
+            .expect("read");
+        assert_eq!(read, second);
+        assert!(read.is_done("First") && read.is_done("Second"));
+        let reasons: Vec<String> = repo
+            .events(&Scope::All, &StoreRef::Id(seen.id), None, 100)
+            .await
+            .expect("timeline")
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(reasons, ["Created", "First", "Suspended", "Second"]);
+        // No event, no write.
+        let unchanged = repo
+            .update_seen(&read, &|_: &mut Store| Ok(Vec::new()))
+            .await
+            .expect("no write");
+        assert_eq!(unchanged.resource_version, read.resource_version);
     }
 
     #[tokio::test]

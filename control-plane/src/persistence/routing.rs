@@ -84,6 +84,10 @@ impl StoreRepository for RoutedStoreRepository {
         self.checked(self.writer.update_events(scope, store, change).await)
     }
 
+    async fn update_seen(&self, seen: &Store, change: &ChangeEventsFn<'_>) -> Result<Store> {
+        self.checked(self.writer.update_seen(seen, change).await)
+    }
+
     async fn remove(&self, id: Uuid, event: NewEvent) -> Result<()> {
         self.checked(self.writer.remove(id, event).await)
     }
