@@ -399,6 +399,20 @@ async fn a_fresh_store_gets_its_namespace_first_and_is_ready_after_its_next_run(
     let store = f.store(id).await.unwrap();
     assert_eq!(store.phase, Phase::Ready);
     assert_eq!(store.observed_generation, store.generation);
+    // Three writes: the start with the prepared namespace, the engine's
+    // step, Ready.
+    assert_eq!(store.resource_version, first.resource_version + 3);
+    let reasons: Vec<String> = f.timeline(id).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        reasons,
+        [
+            "Created",
+            "ProvisioningStarted",
+            "NamespacePrepared",
+            "EngineProvisioned",
+            "Ready"
+        ]
+    );
     assert_eq!(store.engine_version, "1.0.0");
     assert_eq!(store.urls.storefront, "http://fresh.localhost");
     assert_eq!(store.credentials_secret.as_deref(), Some("admin"));

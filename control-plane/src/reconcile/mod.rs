@@ -192,6 +192,10 @@ pub struct Context {
     pub orphan_deletion: Option<Duration>,
     /// Stores whose platform baseline a watch saw drift.
     pub drifted: Mutex<HashSet<Uuid>>,
+    /// Stores queued because they are known to have work (a committed
+    /// change that needs a run, a run that yielded, the start-up catch-up):
+    /// their next run skips the read that asks whether there is any.
+    pub work_known: Mutex<HashSet<Uuid>>,
     /// The last store version each reconcile run wrote: its echo from the
     /// change hub wakes nobody (the run that wrote it already acted on it).
     pub own_writes: OwnWrites,
@@ -241,6 +245,7 @@ impl Context {
             orphans: Arc::default(),
             orphan_deletion: None,
             drifted: Mutex::default(),
+            work_known: Mutex::default(),
             own_writes: OwnWrites::default(),
             namespaces: Mutex::default(),
             abandon: CancellationToken::new(),
@@ -256,6 +261,24 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id);
+    }
+
+    /// Notes that store `id` has work for its next run (see
+    /// [`Context::work_known`]).
+    pub fn mark_work(&self, id: Uuid) {
+        self.work_known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id);
+    }
+
+    /// Whether store `id` was noted to have work since its last run
+    /// (clears the note).
+    fn take_work(&self, id: Uuid) -> bool {
+        self.work_known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id)
     }
 
     /// Whether an `storeplane.dev/instance` label value names this
@@ -377,6 +400,7 @@ impl Reconciler {
                             // need a run: that is where a write is forgotten.
                             let own = hub_ctx.own_writes.is_echo(store.id, store.resource_version);
                             if store.needs_reconcile() && !own {
+                                hub_ctx.mark_work(store.id);
                                 hub_queue.enqueue(store.id);
                             }
                         }
@@ -456,6 +480,7 @@ async fn enqueue_all(ctx: &Context, queue: &Queue) {
                 "reconciling every store that needs work"
             );
             for id in ids {
+                ctx.mark_work(id);
                 queue.enqueue(id);
             }
         }

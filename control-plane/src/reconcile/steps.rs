@@ -72,7 +72,10 @@ async fn run_in(ctx: &Context, id: Uuid) -> Next {
 }
 
 async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
-    if idle(ctx, id).await {
+    // Asking whether there is work is a read per run; a run queued
+    // because there is work (most runs of a store being provisioned)
+    // skips it.
+    if !ctx.take_work(id) && idle(ctx, id).await {
         return Ok(Next::Done);
     }
     let store = match take(ctx.repo.as_ref(), &ctx.replica, ctx.platform.lease, id).await? {
@@ -471,7 +474,7 @@ async fn write_change(
     let wrote = std::sync::atomic::AtomicBool::new(false);
     let superseded = std::sync::atomic::AtomicBool::new(false);
     let written = repo
-        .update_events(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
+        .update_seen(store, &|s: &mut Store| {
             if s.generation != generation || s.phase != phase {
                 superseded.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Ok(Vec::new());
@@ -510,6 +513,12 @@ async fn write_events(
     Ok(written)
 }
 
+/// Records that the store's provisioning of its current generation began
+/// at `now`.
+async fn begin(ctx: &Context, store: &Store, now: chrono::DateTime<Utc>) -> Result<Store, Halt> {
+    write(ctx, store, |s| s.begin_provisioning(now)).await
+}
+
 async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Halt> {
     let now = Utc::now();
     // A new store's first run creates its namespace and ends there, before
@@ -531,12 +540,21 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             ))
             .await;
         if matches!(claimed, Ok(Claimed::Created)) {
+            ctx.mark_work(store.id);
             return Ok(Next::Yield);
         }
         claimed_early = Some(claimed);
     }
+    // The start of a new store's provisioning is recorded with its
+    // namespace's preparation, in one write, when this run gets that far
+    // (the common case); a run that stops on the way records it first.
+    let mut starting = false;
     if store.provisioning_since.is_none() {
-        store = write(ctx, &store, |s| s.begin_provisioning(now)).await?;
+        if matches!(claimed_early, Some(Ok(_))) && !store.is_done(NAMESPACE_READY) {
+            starting = true;
+        } else {
+            store = begin(ctx, &store, now).await?;
+        }
     }
     let since = store.provisioning_since.unwrap_or(now);
     let elapsed = store.provisioning_elapsed(now);
@@ -606,6 +624,9 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     };
     let prepared = store.is_done(NAMESPACE_READY);
     if let Err(err) = namespace::ensure_access(ctx, &store, claimed).await {
+        if starting {
+            store = begin(ctx, &store, now).await?;
+        }
         return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
     }
     if !prepared || drifted || claimed == Claimed::Created {
@@ -613,12 +634,19 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             if drifted {
                 ctx.mark_drifted(store.id);
             }
+            if starting {
+                store = begin(ctx, &store, now).await?;
+            }
             return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
         }
         if prepared {
             restored_event(ctx, &store, step).await?;
         } else {
-            store = write(ctx, &store, |s| {
+            store = write_events(ctx, &store, |s| {
+                let mut events = Vec::new();
+                if starting {
+                    events.extend(s.begin_provisioning(now)?);
+                }
                 s.set_condition(
                     NAMESPACE_READY,
                     ConditionStatus::True,
@@ -626,7 +654,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                     "namespace, quota, limits and network policies applied",
                     Utc::now(),
                 );
-                Ok(Some(NewEvent {
+                events.push(NewEvent {
                     reason: "NamespacePrepared".into(),
                     message: format!(
                         "namespace {} with quota, limit range, network policies and Pod Security {}",
@@ -635,7 +663,8 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
                     ),
                     outcome: Outcome::Succeeded,
                     duration_ms: ms(step),
-                }))
+                });
+                Ok(events)
             })
             .await?;
         }
