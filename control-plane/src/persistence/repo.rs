@@ -483,16 +483,34 @@ impl StoreRepository for SqlStoreRepository {
             }
         }
 
-        let quota = self.quota(&txn, &new.tenant).await?;
-        quota.check_engine(&new.tenant, &new.engine)?;
-        self.check_quota(&txn, &new.tenant, &quota, true).await?;
+        let admitted = async {
+            let quota = self.quota(&txn, &new.tenant).await?;
+            quota.check_engine(&new.tenant, &new.engine)?;
+            self.check_quota(&txn, &new.tenant, &quota, true).await
+        }
+        .await;
+        if let Err(refused) = admitted {
+            // A taken name is the answer whatever else refuses the create
+            // (a full platform, an engine the tenant may not use): asked
+            // only then, the unique index answers it on the way in.
+            let taken = stores::Entity::find()
+                .filter(stores::Column::Name.eq(new.name.as_str()))
+                .one(&txn)
+                .await
+                .map_err(db("check store name"))?;
+            return Err(if taken.is_some() {
+                name_taken(&new.name)
+            } else {
+                refused
+            });
+        }
 
         let now = now();
         let store = Store::new(Uuid::now_v7(), new, now);
         // The row goes with its timeline's first event and its change-log
         // entry (one batch on SQLite); a taken name is the unique index's
-        // answer (a name check of its own was one more round trip on the
-        // one writer connection per create: see `record`).
+        // answer (a name check before every create was one more round trip
+        // on the one writer connection: see `record`).
         let insert = stores::Entity::insert(to_active(&store)?).build(self.backend());
         let created = store.created_event();
         self.record(&txn, Some(insert), &store, vec![created], ChangeType::Added)
@@ -1551,6 +1569,25 @@ mod tests {
             panic!("over quota: {over:?}");
         };
         assert_eq!(violations[0].subject, "tenants/acme");
+        // A taken name is the answer however else the create is refused,
+        // and without a quota in the way too (the unique index's).
+        for (tenant, engine) in [
+            ("acme", "static-site"),
+            ("acme", "medusa"),
+            ("default", "e"),
+        ] {
+            let taken = create(&repo, new_store(tenant, "small", engine)).await;
+            assert!(
+                matches!(
+                    taken,
+                    Err(Error::AlreadyExists {
+                        resource_type: "store",
+                        ..
+                    })
+                ),
+                "{tenant} {engine}: {taken:?}"
+            );
+        }
         // Nothing was written for the refused creates.
         let all = repo
             .list(&Scope::All, &StoreFilter::default(), None, 10)
