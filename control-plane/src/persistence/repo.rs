@@ -143,7 +143,7 @@ impl SqlStoreRepository {
 
     /// Ends a write of `store` inside `txn`: runs `write` (the store row's
     /// own statement, when nothing in between needs its result; it and
-    /// each statement after it change one row, or the write fails), adds
+    /// each statement after it are to change one row each), adds
     /// `events` to the store's timeline and
     /// `change` to the change log (announced on PostgreSQL).
     ///
@@ -153,32 +153,17 @@ impl SqlStoreRepository {
     /// a burst of creates the database was ~45 % of the control plane's
     /// CPU, most of it those hand-offs and not SQLite's work (a `perf`
     /// profile with call graphs). A store update was six round trips
-    /// (begin, read, update, event, change, commit) and is four; a create
+    /// (begin, read, update, event, change, commit) and is four, three
+    /// without the read (`update_seen`); a create
     /// without quotas was six (begin, name check, tenant read, insert,
     /// event and change, commit) and is four (the row joins the batch).
     /// PostgreSQL's extended protocol takes one statement per message, so
     /// there they go one by one.
+    ///
+    /// Says whether a statement changed no row (a conditional update whose
+    /// condition did not hold) rather than failing: the transaction must
+    /// then be rolled back ([`Recorded::written`] makes it an error).
     async fn record(
-        &self,
-        txn: &DatabaseTransaction,
-        write: Option<Statement>,
-        store: &Store,
-        events: Vec<NewEvent>,
-        change: ChangeType,
-    ) -> Result<()> {
-        match self.try_record(txn, write, store, events, change).await? {
-            Recorded::Written => Ok(()),
-            Recorded::Missed { statements, rows } => Err(Error::internal(
-                "write store",
-                format!("{statements} statements changed {rows} rows"),
-            )),
-        }
-    }
-
-    /// [`Self::record`], saying whether a statement changed no row (a
-    /// conditional update whose condition did not hold) instead of failing:
-    /// the transaction must then be rolled back.
-    async fn try_record(
         &self,
         txn: &DatabaseTransaction,
         write: Option<Statement>,
@@ -258,29 +243,28 @@ impl SqlStoreRepository {
         store: &Store,
         events: Vec<NewEvent>,
     ) -> Result<()> {
-        let update = stores::Entity::update(to_active(store)?)
-            .validate()
-            .map_err(db("update store"))?
-            .build(self.backend());
-        self.record(txn, Some(update), store, events, ChangeType::Modified)
-            .await
+        self.record_update_if(txn, store, None, events)
+            .await?
+            .written()
     }
 
-    /// [`Self::record_update`] on the condition that the row is still at
-    /// resource version `was`.
+    /// [`Self::record_update`], on the condition that the row is still at
+    /// resource version `was` when one is given.
     async fn record_update_if(
         &self,
         txn: &DatabaseTransaction,
         store: &Store,
-        was: i64,
+        was: Option<i64>,
         events: Vec<NewEvent>,
     ) -> Result<Recorded> {
-        let update = stores::Entity::update(to_active(store)?)
+        let mut update = stores::Entity::update(to_active(store)?)
             .validate()
-            .map_err(db("update store"))?
-            .filter(stores::Column::ResourceVersion.eq(was))
-            .build(self.backend());
-        self.try_record(txn, Some(update), store, events, ChangeType::Modified)
+            .map_err(db("update store"))?;
+        if let Some(was) = was {
+            update = update.filter(stores::Column::ResourceVersion.eq(was));
+        }
+        let update = update.build(self.backend());
+        self.record(txn, Some(update), store, events, ChangeType::Modified)
             .await
     }
 
@@ -311,13 +295,8 @@ impl SqlStoreRepository {
             claim_domains(txn, current, &before.custom_domains).await?;
         }
         backups::sync_operation(txn, before.operation.as_ref(), current).await?;
-        if conditional {
-            self.record_update_if(txn, current, before.resource_version, events)
-                .await
-        } else {
-            self.record_update(txn, current, events).await?;
-            Ok(Recorded::Written)
-        }
+        let was = conditional.then_some(before.resource_version);
+        self.record_update_if(txn, current, was, events).await
     }
 
     async fn find<C: ConnectionTrait>(
@@ -514,7 +493,8 @@ impl StoreRepository for SqlStoreRepository {
         let insert = stores::Entity::insert(to_active(&store)?).build(self.backend());
         let created = store.created_event();
         self.record(&txn, Some(insert), &store, vec![created], ChangeType::Added)
-            .await?;
+            .await?
+            .written()?;
         claim_domains(&txn, &store, &[]).await?;
         backups::sync_operation(&txn, None, &store).await?;
         if let Some(key) = key {
@@ -583,7 +563,8 @@ impl StoreRepository for SqlStoreRepository {
             return Ok(current);
         }
         self.write_update(&txn, &before, &mut current, events, false)
-            .await?;
+            .await?
+            .written()?;
         self.commit(txn).await?;
         Ok(current)
     }
@@ -646,7 +627,8 @@ impl StoreRepository for SqlStoreRepository {
             .map_err(db("free the store's domains"))?;
         backups::fail_unfinished(&txn, id).await?;
         self.record(&txn, None, &store, vec![event], ChangeType::Deleted)
-            .await?;
+            .await?
+            .written()?;
         self.commit(txn).await
     }
 
@@ -884,6 +866,19 @@ enum Recorded {
     Written,
     /// `statements` statements changed `rows` rows.
     Missed { statements: u64, rows: u64 },
+}
+
+impl Recorded {
+    /// A miss as the error of a write that expected none.
+    fn written(self) -> Result<()> {
+        match self {
+            Recorded::Written => Ok(()),
+            Recorded::Missed { statements, rows } => Err(Error::internal(
+                "write store",
+                format!("{statements} statements changed {rows} rows"),
+            )),
+        }
+    }
 }
 
 /// `statements` as one SQLite statement list: their placeholders are
