@@ -190,12 +190,13 @@ pub struct Context {
     /// `--delete-orphans`: delete this installation's orphans after this
     /// grace period; `None` (the default): report them only.
     pub orphan_deletion: Option<Duration>,
-    /// Stores whose platform baseline a watch saw drift.
-    pub drifted: Mutex<HashSet<Uuid>>,
+    /// Stores whose platform baseline a watch saw drift: their next run
+    /// re-applies it.
+    pub drifted: StoreMarks,
     /// Stores queued because they are known to have work (a committed
     /// change that needs a run, a run that yielded, the start-up catch-up):
     /// their next run skips the read that asks whether there is any.
-    pub work_known: Mutex<HashSet<Uuid>>,
+    pub work_known: StoreMarks,
     /// The last store version each reconcile run wrote: its echo from the
     /// change hub wakes nobody (the run that wrote it already acted on it).
     pub own_writes: OwnWrites,
@@ -244,8 +245,8 @@ impl Context {
             installation,
             orphans: Arc::default(),
             orphan_deletion: None,
-            drifted: Mutex::default(),
-            work_known: Mutex::default(),
+            drifted: StoreMarks::default(),
+            work_known: StoreMarks::default(),
             own_writes: OwnWrites::default(),
             namespaces: Mutex::default(),
             abandon: CancellationToken::new(),
@@ -255,52 +256,36 @@ impl Context {
         }
     }
 
-    /// Marks a store's baseline as drifted; its next run re-applies it.
-    pub fn mark_drifted(&self, id: Uuid) {
-        self.drifted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id);
-    }
-
-    /// Notes that store `id` has work for its next run (see
-    /// [`Context::work_known`]).
-    pub fn mark_work(&self, id: Uuid) {
-        self.work_known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id);
-    }
-
-    /// Whether store `id` was noted to have work since its last run
-    /// (clears the note).
-    fn take_work(&self, id: Uuid) -> bool {
-        self.work_known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id)
-    }
-
     /// Whether an `storeplane.dev/instance` label value names this
     /// installation (compared without formatting the id per event).
     fn is_this_installation(&self, label: &str) -> bool {
         Uuid::parse_str(label).is_ok_and(|id| id == self.installation)
     }
+}
 
-    /// Whether the store's baseline is marked as drifted (keeps the mark).
-    fn is_drift_marked(&self, id: Uuid) -> bool {
-        self.drifted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(&id)
+/// Stores marked for their next run (drift seen, work known): a mark
+/// stays until a run takes it.
+#[derive(Default)]
+pub struct StoreMarks(Mutex<HashSet<Uuid>>);
+
+impl StoreMarks {
+    /// Marks store `id`.
+    pub fn mark(&self, id: Uuid) {
+        self.set().insert(id);
     }
 
-    /// Whether the baseline drifted since the last call (clears the mark).
-    fn take_drifted(&self, id: Uuid) -> bool {
-        self.drifted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id)
+    /// Whether store `id` is marked (keeps the mark).
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.set().contains(&id)
+    }
+
+    /// Whether store `id` was marked (clears the mark).
+    pub fn take(&self, id: Uuid) -> bool {
+        self.set().remove(&id)
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -400,7 +385,7 @@ impl Reconciler {
                             // need a run: that is where a write is forgotten.
                             let own = hub_ctx.own_writes.is_echo(store.id, store.resource_version);
                             if store.needs_reconcile() && !own {
-                                hub_ctx.mark_work(store.id);
+                                hub_ctx.work_known.mark(store.id);
                                 hub_queue.enqueue(store.id);
                             }
                         }
@@ -480,7 +465,7 @@ async fn enqueue_all(ctx: &Context, queue: &Queue) {
                 "reconciling every store that needs work"
             );
             for id in ids {
-                ctx.mark_work(id);
+                ctx.work_known.mark(id);
                 queue.enqueue(id);
             }
         }

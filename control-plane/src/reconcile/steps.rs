@@ -75,7 +75,7 @@ async fn reconcile(ctx: &Context, id: Uuid) -> Result<Next, Error> {
     // Asking whether there is work is a read per run; a run queued
     // because there is work (most runs of a store being provisioned)
     // skips it.
-    if !ctx.take_work(id) && idle(ctx, id).await {
+    if !ctx.work_known.take(id) && idle(ctx, id).await {
         return Ok(Next::Done);
     }
     let store = match take(ctx.repo.as_ref(), &ctx.replica, ctx.platform.lease, id).await? {
@@ -159,7 +159,7 @@ enum Taken {
 async fn idle(ctx: &Context, id: Uuid) -> bool {
     match ctx.repo.get(&Scope::All, &StoreRef::Id(id)).await {
         Ok(store) => {
-            !store.needs_reconcile() && !ctx.is_drift_marked(id) && !ctx.drift.is_pending(id)
+            !store.needs_reconcile() && !ctx.drifted.contains(id) && !ctx.drift.is_pending(id)
         }
         Err(_) => false,
     }
@@ -197,7 +197,7 @@ async fn release(repo: &dyn StoreRepository, replica: &str, id: Uuid) {
 
 /// What a run does once it holds the store's lease.
 async fn run_leased(ctx: &Context, store: Store) -> Result<Next, Halt> {
-    let drifted = ctx.take_drifted(store.id);
+    let drifted = ctx.drifted.take(store.id);
     // A store being provisioned or deleted has its objects applied or
     // removed anyway: drift seen meanwhile is moot.
     let engine_drift = ctx.drift.take(store.id);
@@ -401,7 +401,7 @@ async fn restore_baseline(ctx: &Context, store: &Store) -> Result<(), Error> {
         Ok(false) => Ok(()),
         Err(err) => {
             warn!(store = %store.name, error = %err, "cannot re-apply the platform baseline; retrying");
-            ctx.mark_drifted(store.id);
+            ctx.drifted.mark(store.id);
             Err(Error::Cluster {
                 doing: "re-apply the platform baseline",
                 source: err,
@@ -519,6 +519,24 @@ async fn begin(ctx: &Context, store: &Store, now: chrono::DateTime<Utc>) -> Resu
     write(ctx, store, |s| s.begin_provisioning(now)).await
 }
 
+/// The namespace could not be prepared: a retry, after the start of the
+/// store's provisioning when it is `starting` (not on record yet, being
+/// meant to go with the prepared namespace).
+async fn prepare_failed(
+    ctx: &Context,
+    store: Store,
+    starting: bool,
+    now: chrono::DateTime<Utc>,
+    message: &str,
+) -> Result<Next, Halt> {
+    let store = if starting {
+        begin(ctx, &store, now).await?
+    } else {
+        store
+    };
+    retry(ctx, &store, "PrepareNamespace", message, true).await
+}
+
 async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Next, Halt> {
     let now = Utc::now();
     // A new store's first run creates its namespace and ends there, before
@@ -540,7 +558,7 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
             ))
             .await;
         if matches!(claimed, Ok(Claimed::Created)) {
-            ctx.mark_work(store.id);
+            ctx.work_known.mark(store.id);
             return Ok(Next::Yield);
         }
         claimed_early = Some(claimed);
@@ -624,20 +642,14 @@ async fn provision(ctx: &Context, mut store: Store, drifted: bool) -> Result<Nex
     };
     let prepared = store.is_done(NAMESPACE_READY);
     if let Err(err) = namespace::ensure_access(ctx, &store, claimed).await {
-        if starting {
-            store = begin(ctx, &store, now).await?;
-        }
-        return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
+        return prepare_failed(ctx, store, starting, now, &err.to_string()).await;
     }
     if !prepared || drifted || claimed == Claimed::Created {
         if let Err(err) = namespace::apply_baseline(ctx, &store, claimed).await {
             if drifted {
-                ctx.mark_drifted(store.id);
+                ctx.drifted.mark(store.id);
             }
-            if starting {
-                store = begin(ctx, &store, now).await?;
-            }
-            return retry(ctx, &store, "PrepareNamespace", &err.to_string(), true).await;
+            return prepare_failed(ctx, store, starting, now, &err.to_string()).await;
         }
         if prepared {
             restored_event(ctx, &store, step).await?;

@@ -212,7 +212,7 @@ async fn handle(
         }
         let drifted = ours && !deleted && namespace::drifted(ctx, &value);
         if drifted {
-            ctx.mark_drifted(id);
+            ctx.drifted.mark(id);
         }
         match listed {
             Some(listed) => {
@@ -245,7 +245,7 @@ async fn handle(
     // A baseline object. Status updates (the quota's usage) are not drift
     // and need no run.
     if ours && (deleted || namespace::drifted(ctx, &value)) {
-        ctx.mark_drifted(id);
+        ctx.drifted.mark(id);
         queue.enqueue(id);
     }
 }
