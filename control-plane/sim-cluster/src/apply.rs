@@ -409,34 +409,45 @@ fn collect_leaves(value: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<Fiel
     }
 }
 
-/// The leaf paths a write in `subresource` scope owns in `obj`.
-fn tracked_paths(obj: &Value, subresource: Option<&str>, has_status: bool) -> BTreeSet<FieldPath> {
-    let mut out = BTreeSet::new();
+/// Where the fields a write in `subresource` scope owns start in `obj`:
+/// `status` for the status subresource; otherwise every top-level field
+/// but `apiVersion`, `kind` and (for a kind with a status subresource)
+/// `status`, and of `metadata` only labels, annotations, finalizers and
+/// owner references.
+fn tracked_roots(obj: &Value, subresource: Option<&str>, has_status: bool) -> Vec<FieldPath> {
     let Some(map) = obj.as_object() else {
-        return out;
+        return Vec::new();
     };
     if subresource == Some("status") {
-        if let Some(status) = map.get("status") {
-            collect_leaves(status, &mut vec!["status".to_owned()], &mut out);
-        }
-        return out;
+        return map
+            .get("status")
+            .map(|_| vec!["status".to_owned()])
+            .into_iter()
+            .collect();
     }
+    let mut roots = Vec::new();
     for (key, value) in map {
         match key.as_str() {
             "apiVersion" | "kind" => {}
             "status" if has_status => {}
-            "metadata" => {
-                for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    if let Some(v) = value.get(field) {
-                        collect_leaves(
-                            v,
-                            &mut vec!["metadata".to_owned(), field.to_owned()],
-                            &mut out,
-                        );
-                    }
-                }
-            }
-            _ => collect_leaves(value, &mut vec![key.clone()], &mut out),
+            "metadata" => roots.extend(
+                ["labels", "annotations", "finalizers", "ownerReferences"]
+                    .into_iter()
+                    .filter(|field| value.get(field).is_some())
+                    .map(|field| vec!["metadata".to_owned(), field.to_owned()]),
+            ),
+            _ => roots.push(vec![key.clone()]),
+        }
+    }
+    roots
+}
+
+/// The leaf paths a write in `subresource` scope owns in `obj`.
+fn tracked_paths(obj: &Value, subresource: Option<&str>, has_status: bool) -> BTreeSet<FieldPath> {
+    let mut out = BTreeSet::new();
+    for mut root in tracked_roots(obj, subresource, has_status) {
+        if let Some(value) = value_at(obj, &root) {
+            collect_leaves(value, &mut root, &mut out);
         }
     }
     out
@@ -466,47 +477,14 @@ fn tracked_changes(
     has_status: bool,
 ) -> Changes {
     let mut changes = Changes::default();
-    fn child<'a>(obj: Option<&'a Value>, key: &str) -> Option<&'a Value> {
-        obj.and_then(|o| o.get(key))
-    }
-    if subresource == Some("status") {
-        let mut prefix = vec!["status".to_owned()];
-        diff(
-            child(old, "status"),
-            new.get("status"),
-            &mut prefix,
-            &mut changes,
-        );
-        return changes;
-    }
-    let keys: BTreeSet<&String> = [old, Some(new)]
+    let roots: BTreeSet<FieldPath> = [old, Some(new)]
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
-        .flat_map(|map| map.keys())
+        .flat_map(|obj| tracked_roots(obj, subresource, has_status))
         .collect();
-    for key in keys {
-        match key.as_str() {
-            "apiVersion" | "kind" => {}
-            "status" if has_status => {}
-            "metadata" => {
-                for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    let mut prefix = vec!["metadata".to_owned(), field.to_owned()];
-                    diff(
-                        child(child(old, "metadata"), field),
-                        child(new.get("metadata"), field),
-                        &mut prefix,
-                        &mut changes,
-                    );
-                }
-            }
-            _ => diff(
-                child(old, key),
-                new.get(key),
-                &mut vec![key.clone()],
-                &mut changes,
-            ),
-        }
+    for mut root in roots {
+        let was = old.and_then(|old| value_at(old, &root));
+        diff(was, value_at(new, &root), &mut root, &mut changes);
     }
     changes
 }
@@ -780,37 +758,24 @@ fn record_create(
 /// The `FieldsV1` tree of the leaves [`tracked_paths`] finds in `obj`.
 fn tracked_tree(obj: &Value, subresource: Option<&str>, has_status: bool) -> Map<String, Value> {
     let mut tree = Map::new();
-    let Some(map) = obj.as_object() else {
-        return tree;
-    };
-    let add = |tree: &mut Map<String, Value>, key: &str, value: &Value| {
-        if let Some(below) = leaf_tree(value, key) {
-            tree.insert(format!("f:{key}"), Value::Object(below));
+    for root in tracked_roots(obj, subresource, has_status) {
+        let (Some(value), Some((last, parents))) = (value_at(obj, &root), root.split_last()) else {
+            continue;
+        };
+        let Some(below) = leaf_tree(value, last) else {
+            continue;
+        };
+        let mut node = &mut tree;
+        for segment in parents {
+            node = match node
+                .entry(format!("f:{segment}"))
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
+                Value::Object(map) => map,
+                _ => unreachable!("only maps are inserted here"),
+            };
         }
-    };
-    if subresource == Some("status") {
-        if let Some(status) = map.get("status") {
-            add(&mut tree, "status", status);
-        }
-        return tree;
-    }
-    for (key, value) in map {
-        match key.as_str() {
-            "apiVersion" | "kind" => {}
-            "status" if has_status => {}
-            "metadata" => {
-                let mut metadata = Map::new();
-                for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    if let Some(v) = value.get(field) {
-                        add(&mut metadata, field, v);
-                    }
-                }
-                if !metadata.is_empty() {
-                    tree.insert("f:metadata".to_owned(), Value::Object(metadata));
-                }
-            }
-            _ => add(&mut tree, key, value),
-        }
+        node.insert(format!("f:{last}"), Value::Object(below));
     }
     tree
 }
