@@ -498,7 +498,14 @@ impl Store {
         if ctx.dry_run {
             return Ok(Arc::new(new));
         }
-        Ok(self.commit_by(st, res, EventType::Modified, new, Some(ctx.manager)))
+        Ok(self.commit_by(
+            st,
+            res,
+            EventType::Modified,
+            new,
+            Some(ctx.manager),
+            Some(current),
+        ))
     }
 
     /// Deletes an object, honouring finalizers; namespaces go `Terminating`.
