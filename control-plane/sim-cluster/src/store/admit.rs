@@ -32,19 +32,6 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
 }
 
-/// The object a change replaced, as its committer has it: parsed when
-/// the update had it in hand (quota accounting would parse it again),
-/// else the stored text.
-#[derive(Clone, Copy)]
-pub(super) enum Replaced<'a> {
-    /// No object (a create, a delete).
-    Nothing,
-    /// The replaced object, parsed.
-    Parsed(&'a Value),
-    /// The replaced object's stored text.
-    Stored(&'a Bytes),
-}
-
 impl Store {
     /// The objects of `res` in `namespace`, as stored.
     fn stored_in<'a>(
@@ -386,7 +373,7 @@ impl Store {
         res: ResId,
         key: &Key,
         kind: EventType,
-        replaced: Replaced<'_>,
+        old: Option<&Bytes>,
         object: &Value,
     ) {
         let info = self.info(res);
@@ -402,15 +389,13 @@ impl Store {
         if quota_keys.is_empty() {
             return;
         }
-        let parsed;
-        let before = match (kind, replaced) {
-            (EventType::Added, _) | (EventType::Modified, Replaced::Nothing) => None,
-            (EventType::Modified, Replaced::Parsed(was)) => Some(was),
-            (EventType::Modified, Replaced::Stored(json)) => {
-                parsed = parse(json);
-                Some(&parsed)
-            }
-            (EventType::Deleted, _) => Some(object),
+        let previous = old
+            .filter(|_| kind == EventType::Modified)
+            .map(|json| parse(json));
+        let before = match kind {
+            EventType::Added => None,
+            EventType::Modified => previous.as_ref(),
+            EventType::Deleted => Some(object),
         };
         let after = (kind != EventType::Deleted).then_some(object);
         let usage_of = |obj: Option<&Value>| {

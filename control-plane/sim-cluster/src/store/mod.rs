@@ -391,12 +391,10 @@ impl Store {
     /// the object, appends to the history and tells watchers and controllers.
     /// Returns the object as committed.
     fn commit(&self, st: &mut State, res: ResId, kind: EventType, object: Value) -> Arc<Value> {
-        self.commit_by(st, res, kind, object, None, None)
+        self.commit_by(st, res, kind, object, None)
     }
 
-    /// [`Self::commit`] of an update by the field manager `updated_by`;
-    /// `was` is the object it replaces, parsed, when the writer has it in
-    /// hand (quota accounting needs it and would parse it again).
+    /// [`Self::commit`] of an update by the field manager `updated_by`.
     fn commit_by(
         &self,
         st: &mut State,
@@ -404,7 +402,6 @@ impl Store {
         kind: EventType,
         mut object: Value,
         updated_by: Option<&str>,
-        was: Option<&Value>,
     ) -> Arc<Value> {
         drop_empty_metadata(&mut object);
         st.rv += 1;
@@ -451,12 +448,7 @@ impl Store {
         // channel only happens while the cluster shuts down.
         let _ = self.watchers.send(Arc::clone(&record));
         if !key.0.is_empty() {
-            let replaced = match (was, old.as_ref()) {
-                (Some(was), _) => admit::Replaced::Parsed(was),
-                (None, Some(json)) => admit::Replaced::Stored(json),
-                (None, None) => admit::Replaced::Nothing,
-            };
-            self.account(st, res, &key, kind, replaced, &object);
+            self.account(st, res, &key, kind, old.as_ref(), &object);
         }
         let object = Arc::new(object);
         let _ = self.controllers.send(Committed {

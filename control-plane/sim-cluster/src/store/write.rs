@@ -498,14 +498,7 @@ impl Store {
         if ctx.dry_run {
             return Ok(Arc::new(new));
         }
-        Ok(self.commit_by(
-            st,
-            res,
-            EventType::Modified,
-            new,
-            Some(ctx.manager),
-            Some(current),
-        ))
+        Ok(self.commit_by(st, res, EventType::Modified, new, Some(ctx.manager)))
     }
 
     /// Deletes an object, honouring finalizers; namespaces go `Terminating`.
