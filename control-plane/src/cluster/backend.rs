@@ -224,7 +224,9 @@ impl PlatformBackend {
                 annotations.retain(|k, _| !k.starts_with("helm.sh/hook"));
             }
             self.label(store, &mut object, Some(release));
-            self.kube.apply(Some(&store.namespace), &object).await?;
+            self.kube
+                .apply_unread(Some(&store.namespace), &object)
+                .await?;
             applied.push(ObjectRef {
                 api_version,
                 kind,
@@ -478,7 +480,9 @@ impl HostBackend for PlatformBackend {
             } else if added {
                 // Only new keys are generated; existing values are sent back
                 // unchanged.
-                self.kube.apply(Some(&store.namespace), &secret).await?;
+                self.kube
+                    .apply_unread(Some(&store.namespace), &secret)
+                    .await?;
             }
             let mut all: Vec<String> = data.keys().cloned().collect();
             all.sort();

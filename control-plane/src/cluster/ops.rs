@@ -6,7 +6,8 @@ use std::{collections::HashMap, sync::RwLock};
 use kube::{
     Client,
     api::{
-        Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
+        Api, DeleteParams, DynamicObject, GetParams, ListParams, Patch, PatchParams, PostParams,
+        Preconditions,
     },
     core::{ApiResource, GroupVersion},
     discovery::{self, Scope},
@@ -132,19 +133,50 @@ impl KubeOps {
     }
 
     /// Server-side applies `object` (in `namespace` when namespaced) as the
-    /// plugins' field manager.
+    /// plugins' field manager, and returns the object as applied.
     pub async fn apply(&self, namespace: Option<&str>, object: &Value) -> Result<Value, Error> {
-        self.apply_as(FIELD_MANAGER, namespace, object).await
+        let text = self.apply_request(FIELD_MANAGER, namespace, object).await?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// [`Self::apply`] for a caller that does not read the object as
+    /// applied (a chart's objects): the answer is checked for an error and
+    /// not parsed. A store's provision applies a dozen objects whose
+    /// answers (each with its `managedFields`) were parsed and converted
+    /// only to be dropped.
+    pub async fn apply_unread(&self, namespace: Option<&str>, object: &Value) -> Result<(), Error> {
+        self.apply_request(FIELD_MANAGER, namespace, object)
+            .await
+            .map(drop)
     }
 
     /// Server-side applies `object` as `manager`, taking over conflicting
     /// fields (`force`): the caller has checked that the object is its own.
+    /// The object as applied is not read (see [`Self::apply_unread`]).
     pub async fn apply_as(
         &self,
         manager: &str,
         namespace: Option<&str>,
         object: &Value,
-    ) -> Result<Value, Error> {
+    ) -> Result<(), Error> {
+        self.apply_request(manager, namespace, object)
+            .await
+            .map(drop)
+    }
+
+    /// The server-side apply of `object` as `manager` (with `force`), and
+    /// the API server's answer as it came: the object as applied.
+    ///
+    /// The request is built as `Api::patch` builds it, but the answer is
+    /// not deserialized into a `DynamicObject` (typed metadata, every
+    /// `managedFields` entry) to be serialized back into a `Value`, which
+    /// is what `Api::patch` and a conversion cost on every apply.
+    async fn apply_request(
+        &self,
+        manager: &str,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<String, Error> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"]
@@ -152,18 +184,22 @@ impl KubeOps {
             .ok_or_else(|| Error::new(ErrorKind::Invalid, "object has no metadata.name"))
             .and_then(path_segment)?;
         let api = self.api(namespace, api_version, kind).await?;
-        let applied = api
+        let mut request = kube::core::Request::new(api.resource_url())
             .patch(
                 name,
                 &PatchParams::apply(manager).force(),
                 &Patch::Apply(object),
             )
-            .await?;
-        Ok(serde_json::to_value(applied)?)
+            .map_err(kube::Error::BuildRequest)?;
+        // What `Api::patch` marks its requests with (the client's trace
+        // spans name the verb from it).
+        request.extensions_mut().insert("patch");
+        Ok(self.client.request_text(request).await?)
     }
 
     /// Creates `object`; `Conflict` when it already exists (unlike apply,
-    /// never takes over an existing object).
+    /// never takes over an existing object). The answer is parsed straight
+    /// into a `Value` (see [`Self::apply_request`]).
     pub async fn create(
         &self,
         manager: &str,
@@ -172,23 +208,26 @@ impl KubeOps {
     ) -> Result<Value, Error> {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
-        let api = self.api(namespace, api_version, kind).await?;
-        let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| {
-            Error::with_source(
+        if !object["metadata"].is_object() {
+            return Err(Error::new(
                 ErrorKind::Invalid,
-                format!("not a Kubernetes object: {e}"),
-                e,
-            )
-        })?;
+                "not a Kubernetes object: it has no metadata",
+            ));
+        }
+        let api = self.api(namespace, api_version, kind).await?;
         let params = PostParams {
             field_manager: Some(manager.to_owned()),
             ..PostParams::default()
         };
-        let created = api.create(&params, &object).await?;
-        Ok(serde_json::to_value(created)?)
+        let mut request = kube::core::Request::new(api.resource_url())
+            .create(&params, serde_json::to_vec(object)?)
+            .map_err(kube::Error::BuildRequest)?;
+        request.extensions_mut().insert("create");
+        Ok(self.client.request::<Value>(request).await?)
     }
 
-    /// Reads an object; `None` when absent.
+    /// Reads an object; `None` when absent. The answer is parsed straight
+    /// into a `Value` (see [`Self::apply_request`]).
     pub async fn get(
         &self,
         namespace: Option<&str>,
@@ -197,9 +236,14 @@ impl KubeOps {
         name: &str,
     ) -> Result<Option<Value>, Error> {
         let api = self.api(namespace, api_version, kind).await?;
-        match api.get_opt(path_segment(name)?).await? {
-            Some(o) => Ok(Some(serde_json::to_value(o)?)),
-            None => Ok(None),
+        let mut request = kube::core::Request::new(api.resource_url())
+            .get(path_segment(name)?, &GetParams::default())
+            .map_err(kube::Error::BuildRequest)?;
+        request.extensions_mut().insert("get");
+        match self.client.request::<Value>(request).await {
+            Ok(object) => Ok(Some(object)),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
+            Err(err) => Err(err.into()),
         }
     }
 
