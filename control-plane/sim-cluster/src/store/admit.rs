@@ -13,6 +13,7 @@
 //! and never drifts. A namespace without quotas costs one map lookup.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -51,9 +52,9 @@ impl Store {
             .is_some()
     }
 
-    fn parsed_in(st: &State, res: ResId, namespace: &str) -> Vec<Value> {
+    fn parsed_in(st: &State, res: ResId, namespace: &str) -> Vec<Arc<Value>> {
         Self::stored_in(st, res, namespace)
-            .map(|(_, json)| parse(json))
+            .map(|(key, json)| st.recent.parsed(res, key, json))
             .collect()
     }
 
@@ -410,7 +411,7 @@ impl Store {
             let Some(json) = st.objects[self.ids.quotas].get(&quota_key) else {
                 continue;
             };
-            let mut quota_obj = parse(json);
+            let mut quota_obj = Value::clone(&st.recent.parsed(self.ids.quotas, &quota_key, json));
             let in_scope = |obj: Option<&Value>| {
                 obj.is_some_and(|o| quota::matches(&quota_obj, info.group, info.plural, o))
             };

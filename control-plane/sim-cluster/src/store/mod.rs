@@ -13,6 +13,7 @@
 
 mod admit;
 mod defaults;
+mod recent;
 mod write;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -95,6 +96,8 @@ struct State {
     compacted: u64,
     next_cluster_ip: u32,
     next_node_port: u32,
+    /// What was committed lately, as parsed then (see [`recent`]).
+    recent: recent::Recent,
 }
 
 /// Whether a namespace can take new objects.
@@ -172,6 +175,7 @@ impl Store {
         };
         let (watchers, _) = broadcast::channel(history_cap.clamp(1024, 65_536));
         let objects = (0..registry.len()).map(|_| BTreeMap::new()).collect();
+        let recent = recent::Recent::new(registry.len());
         Self {
             state: Mutex::new(State {
                 rv: 0,
@@ -181,6 +185,7 @@ impl Store {
                 compacted: 0,
                 next_cluster_ip: 10,
                 next_node_port: 30_000,
+                recent,
             }),
             registry,
             watchers,
@@ -212,9 +217,10 @@ impl Store {
 
     pub fn get(&self, res: ResId, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
         let st = self.lock();
+        let key = (namespace.to_owned(), name.to_owned());
         st.objects[res]
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .map(|json| Arc::new(parse(json)))
+            .get(&key)
+            .map(|json| st.recent.parsed(res, &key, json))
             .ok_or_else(|| ApiError::not_found(self.info(res), name))
     }
 
@@ -311,7 +317,7 @@ impl Store {
             .range::<Key, _>((namespace.to_owned(), String::new())..)
             .take_while(|(k, _)| k.0 == namespace)
             .filter(|(_, json)| write::contains(json, needle.as_bytes()))
-            .map(|(_, json)| Arc::new(parse(json)))
+            .map(|(key, json)| st.recent.parsed(res, key, json))
             .collect()
     }
 
@@ -418,6 +424,7 @@ impl Store {
         let old = match kind {
             EventType::Deleted => {
                 st.objects[res].remove(&key);
+                st.recent.forget(res, &key);
                 None
             }
             EventType::Added | EventType::Modified => {
@@ -430,7 +437,7 @@ impl Store {
             res,
             kind,
             namespace: key.0.clone(),
-            object: json,
+            object: json.clone(),
             old: if kind == EventType::Modified {
                 old.clone()
             } else {
@@ -451,6 +458,10 @@ impl Store {
             self.account(st, res, &key, kind, old.as_ref(), &object);
         }
         let object = Arc::new(object);
+        if kind != EventType::Deleted {
+            st.recent
+                .remember(res, &key, &json, &object, res == self.ids.quotas);
+        }
         let _ = self.controllers.send(Committed {
             record,
             object: Arc::clone(&object),

@@ -283,7 +283,7 @@ impl Store {
         );
         let current = st.objects[res]
             .get(&key)
-            .map(|json| Arc::new(super::parse(json)));
+            .map(|json| st.recent.parsed(res, &key, json));
         if let PatchKind::Apply { force } = kind {
             let mut config = body.clone();
             check_type(info, &mut config)?;
@@ -381,9 +381,10 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let info = self.info(res);
         let ns = if info.namespaced { namespace } else { "" };
+        let key = (ns.to_owned(), name.to_owned());
         st.objects[res]
-            .get(&(ns.to_owned(), name.to_owned()))
-            .map(|json| Arc::new(super::parse(json)))
+            .get(&key)
+            .map(|json| st.recent.parsed(res, &key, json))
             .ok_or_else(|| ApiError::not_found(info, name))
     }
 
