@@ -264,5 +264,65 @@ pub async fn run(t: &Target, steps: &mut Steps) -> Result<()> {
         "plugin-takes-its-field-back",
         json!({"code": back.status, "data": back.body["data"], "managers": normalize::managers(&back.body)}),
     );
+    quantities(t, steps, &ns).await
+}
+
+/// Quantities as written (numbers and non-canonical strings stored
+/// canonically) and values that are no quantity, refused differently by
+/// verb: a create's 400, an apply's 500 without a reason (which
+/// storeplane must not take for an outage), a merge patch's 422.
+async fn quantities(t: &Target, steps: &mut Steps, ns: &str) -> Result<()> {
+    let limits = format!("/api/v1/namespaces/{ns}/limitranges");
+    let lots = json!({"apiVersion": "v1", "kind": "LimitRange",
+        "metadata": {"name": "lots"},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "lots"}}]}});
+    steps.record(
+        "quantity-create-not-a-quantity",
+        normalize::status(&t.post(&limits, &lots).await?),
+    );
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "lots"},
+        "spec": {"selector": {"matchLabels": {"app": "lots"}},
+            "template": {"metadata": {"labels": {"app": "lots"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx",
+                    "resources": {"limits": {"cpu": "lots"}}}]}}}});
+    steps.record(
+        "quantity-apply-not-a-quantity",
+        normalize::status(
+            &t.apply(
+                &format!("/apis/apps/v1/namespaces/{ns}/deployments/lots"),
+                PLUGIN,
+                true,
+                &deployment,
+            )
+            .await?,
+        ),
+    );
+    let numbers = json!({"apiVersion": "v1", "kind": "LimitRange",
+        "metadata": {"name": "numbers", "namespace": ns},
+        "spec": {"limits": [{"type": "Container",
+            "max": {"cpu": 0.5, "memory": "1024Mi"}, "min": {"cpu": 0}}]}});
+    let applied = t
+        .apply(&format!("{limits}/numbers"), PLUGIN, true, &numbers)
+        .await?;
+    steps.record(
+        "quantity-apply-numbers-are-stored-canonically",
+        json!({"code": applied.status, "spec": applied.body["spec"]}),
+    );
+    // The message quotes the whole patched object as its Go type prints
+    // it (uid, times, managedFields): the simulator's differs (README).
+    let patched = t
+        .merge_patch(
+            &format!("{limits}/numbers"),
+            &json!({"spec": {"limits": [{"type": "Container", "max": {"cpu": "lots"}}]}}),
+        )
+        .await?;
+    let refused = normalize::status(&patched);
+    steps.record(
+        "quantity-merge-patch-not-a-quantity",
+        json!({"code": refused["code"], "reason": refused["reason"],
+            "says": refused["message"].as_str().is_some_and(|m| m.ends_with(
+                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"))}),
+    );
     Ok(())
 }

@@ -319,6 +319,42 @@ impl ApiError {
         error
     }
 
+    /// `400`: a create or update body that does not decode into the kind's
+    /// Go type (the apiserver's `transformDecodeError`), `reason` being the
+    /// decoder's error.
+    pub fn undecodable(info: &ResourceInfo, reason: &str) -> Self {
+        Self::new(
+            400,
+            "BadRequest",
+            format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {reason}",
+                kind = info.kind,
+                version = info.version,
+            ),
+        )
+    }
+
+    /// `500` with no reason: a server-side apply whose merged object does
+    /// not convert into the kind's Go type. `namespace` is the applied
+    /// configuration's own (empty when it names none), as the apiserver
+    /// prints it.
+    pub fn unconvertible_apply(
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        reason: &str,
+    ) -> Self {
+        let gvk = format!("{}/{}, Kind={}", info.group, info.version, info.kind);
+        Self::new(
+            500,
+            "",
+            format!(
+                "failed to convert new object ({namespace}/{name}; {gvk}) to proper version: \
+                 unable to convert unstructured object to {gvk}: {reason}"
+            ),
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
     }

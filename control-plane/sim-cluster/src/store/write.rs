@@ -106,6 +106,10 @@ impl Store {
         body: Value,
         ctx: WriteCtx<'_>,
     ) -> Result<Arc<Value>, ApiError> {
+        let mut body = body;
+        let info = self.info(res);
+        check_type(info, &mut body)?;
+        decode_quantities(info, &mut body)?;
         let mut st = self.lock();
         self.create_locked(
             &mut st,
@@ -242,6 +246,7 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let info = self.info(res);
         check_type(info, &mut body)?;
+        decode_quantities(info, &mut body)?;
         if let Some(body_name) = meta::name(&body)
             && body_name != name
         {
@@ -298,7 +303,7 @@ impl Store {
                     meta::metadata_mut(&mut config).insert("name".to_owned(), json!(name));
                 }
             }
-            let merged = apply::apply(
+            let mut merged = apply::apply(
                 current.as_deref(),
                 &config,
                 ctx.manager,
@@ -306,6 +311,14 @@ impl Store {
                 subresource,
                 info,
             )?;
+            if types::quantities::canonicalize(&mut merged).is_err() {
+                return Err(ApiError::unconvertible_apply(
+                    info,
+                    meta::namespace(&config).unwrap_or(""),
+                    name,
+                    types::quantities::FORMAT_WRONG,
+                ));
+            }
             return match current {
                 None if subresource.is_some() => Err(ApiError::not_found(info, name)),
                 None => {
@@ -332,6 +345,15 @@ impl Store {
         }
         if kind != PatchKind::Json {
             check_resource_version(info, &current, body)?;
+        }
+        if types::quantities::canonicalize(&mut patched).is_err() {
+            // The apiserver quotes the patched object as its Go type prints
+            // it; this is the simulator's text of it (see the README).
+            return Err(ApiError::invalid_patch(format!(
+                "\"\" is invalid: patch: Invalid value: {:?}: {}",
+                patched.to_string(),
+                types::quantities::FORMAT_WRONG
+            )));
         }
         self.finish_update(
             &mut st,
@@ -781,6 +803,14 @@ fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// A create or update body's quantities canonically, or the `400` a real
+/// apiserver answers when one is not a quantity (see
+/// [`types::quantities`]).
+fn decode_quantities(info: &ResourceInfo, body: &mut Value) -> Result<(), ApiError> {
+    types::quantities::canonicalize(body)
+        .map_err(|_| ApiError::undecodable(info, types::quantities::FORMAT_WRONG))
 }
 
 /// 409 when the body carries a resourceVersion that is not the current one.

@@ -6,6 +6,7 @@
 //! stored object the way the apiserver's Go types would print it.
 
 pub(crate) mod encode;
+pub(crate) mod quantities;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
