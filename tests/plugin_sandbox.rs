@@ -17,7 +17,10 @@ use k8s_openapi::api::{
 use kube::api::{Api, ListParams};
 use storeplane_e2e::{clusters::Env, engine_request as request, on_both_clusters, v1 as pb};
 
-on_both_clusters!(every_escape_attempt_is_refused_reported_and_leaves_the_cluster_as_it_was);
+on_both_clusters!(
+    every_escape_attempt_is_refused_reported_and_leaves_the_cluster_as_it_was,
+    an_object_the_cluster_cannot_decode_fails_the_store_at_once_with_its_words,
+);
 
 /// The misbehave plugin's escape modes (plugins/testing/misbehave).
 const MODES: [&str; 8] = [
@@ -137,5 +140,68 @@ async fn every_escape_attempt_is_refused_reported_and_leaves_the_cluster_as_it_w
             "{mode}: an Ingress for another host exists"
         );
     }
+    Ok(())
+}
+
+/// A plugin applies what the sandbox allows but no API server can decode
+/// (a Deployment asking for `cpu: lots`). A real API server refuses that
+/// apply with a 500 that has no reason; taken for an outage, the store was
+/// retried eight times with backoff before failing, and on the simulated
+/// cluster, which took the value, it went Ready. Both now refuse it, and
+/// the store fails on its first attempt with the server's words.
+async fn an_object_the_cluster_cannot_decode_fails_the_store_at_once_with_its_words(
+    env: Env,
+) -> Result<()> {
+    let server = env.start(&[]).await?;
+    let name = env.name("bad-quantity");
+    server
+        .stores()
+        .await?
+        .create_store(request(
+            &name,
+            "misbehave",
+            serde_json::json!({"mode": "bad-quantity"}),
+        ))
+        .await?;
+    let failed = env
+        .wait_for(&server, &[name.as_str()], pb::StorePhase::Failed)
+        .await?;
+    let store = &failed[0];
+    ensure!(
+        store.failure_reason == "HostRejectedRequest"
+            && store
+                .failure_message
+                .contains("quantities must match the regular expression"),
+        "not the cluster's refusal: {}: {}",
+        store.failure_reason,
+        store.failure_message
+    );
+    let timeline = server
+        .stores()
+        .await?
+        .list_store_events(pb::ListStoreEventsRequest {
+            name: store.name.clone(),
+            page_size: 200,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .events;
+    ensure!(
+        !timeline.iter().any(|e| e.reason.ends_with("Retrying")),
+        "retried as if the cluster had failed: {:?}",
+        timeline.iter().map(|e| &e.reason).collect::<Vec<_>>()
+    );
+    let kube = env.kube(&server).await?;
+    let deployments = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+        kube,
+        &format!("store-{}", store.name),
+    )
+    .list(&ListParams::default())
+    .await?;
+    ensure!(
+        deployments.items.is_empty(),
+        "the cluster stored the Deployment"
+    );
     Ok(())
 }

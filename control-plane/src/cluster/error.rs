@@ -96,6 +96,22 @@ impl Error {
     }
 }
 
+/// How the API server's server-side apply begins the messages of its
+/// `500`s (no reason) for an applied configuration that does not fit its
+/// kind's type: a field of the wrong shape (`.spec.hard: expected map`)
+/// or a value that does not convert (`quantities must match the regular
+/// expression …`). They come from apimachinery's structured-merge apply
+/// (`managedfields/internal/structuredmerge.go`) as plain errors, hence
+/// the 500, but retrying them cannot help: they are the object's fault,
+/// so they are `Invalid`, and a chart with `cpu: lots` fails its store at
+/// once with that message instead of being retried as an outage. The
+/// simulated cluster answers the same (its conformance steps
+/// `ssa/quantity-*`).
+const APPLY_REFUSALS: [&str; 2] = [
+    "failed to create typed patch object (",
+    "failed to convert new object (",
+];
+
 impl From<kube::Error> for Error {
     fn from(err: kube::Error) -> Self {
         let (kind, message) = match &err {
@@ -105,6 +121,11 @@ impl From<kube::Error> for Error {
                     409 => ErrorKind::Conflict,
                     400 | 422 => ErrorKind::Invalid,
                     403 => ErrorKind::Denied,
+                    500 if status.reason.is_empty()
+                        && APPLY_REFUSALS.iter().any(|p| status.message.starts_with(p)) =>
+                    {
+                        ErrorKind::Invalid
+                    }
                     _ => ErrorKind::Unavailable,
                 },
                 status.message.clone(),
@@ -187,5 +208,32 @@ mod tests {
             );
             assert_eq!(HostError::from(err), host);
         }
+    }
+
+    #[test]
+    fn an_apply_the_api_server_cannot_convert_is_invalid_not_an_outage() {
+        // The real API server's answers (1.37.2) to an apply of a
+        // Deployment with `cpu: lots` and of a quota whose `hard` is a string.
+        let refused = |message: &str| {
+            let mut status = kube::core::Status::failure(message, "");
+            status.code = 500;
+            Error::from(kube::Error::Api(Box::new(status)))
+        };
+        for message in [
+            "failed to convert new object (/web; apps/v1, Kind=Deployment) to proper version: \
+             unable to convert unstructured object to apps/v1, Kind=Deployment: quantities must \
+             match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+            "failed to create typed patch object (s/q; /v1, Kind=ResourceQuota): .spec.hard: \
+             expected map, got &{lots}",
+        ] {
+            let err = refused(message);
+            assert_eq!(err.kind(), ErrorKind::Invalid, "{message}");
+            assert_eq!(HostError::from(err), HostError::Invalid(message.into()));
+        }
+        // Any other 500 is still the cluster's failure.
+        assert_eq!(
+            refused("etcdserver: request timed out").kind(),
+            ErrorKind::Unavailable
+        );
     }
 }

@@ -26,6 +26,8 @@
 //! | `path-like-name`  | `kube.get`/`kube.delete` of `../../secrets/x` and `a/b`       |
 //! | `log-flood`       | logs 100 warnings of 10,000 characters, returns Ok            |
 //! | `bad-url`         | provisions fine; `observe` reports a `javascript:` admin URL  |
+//! | `bad-quantity`    | applies a Deployment asking for `cpu: lots`; the cluster's    |
+//! |                   | refusal is returned as it came                                |
 //!
 //! The optional operations of plugin API 0.2, for the host's version tests:
 //! `suspend` and `resume` apply ConfigMap `misbehave-suspension` (`state`:
@@ -92,6 +94,8 @@ pub enum Mode {
     LogFlood,
     /// Report a `javascript:` URL from `observe`.
     BadUrl,
+    /// Apply a Deployment whose container asks for `cpu: lots`.
+    BadQuantity,
     /// `backup` reports a checksum that is not SHA-256.
     BadChecksum,
 }
@@ -145,7 +149,7 @@ impl Engine for Misbehave {
                              "host-path", "lift-quota", "delete-netpol",
                              "foreign-host-ingress", "rbac-object", "endpoints",
                              "symlink-file", "path-like-name", "log-flood", "bad-url",
-                             "bad-checksum"],
+                             "bad-checksum", "bad-quantity"],
                     "default": "ok"
                 }
             }
@@ -230,6 +234,12 @@ impl Engine for Misbehave {
                 }
                 Ok(())
             }
+            Mode::BadQuantity => {
+                host.kube_apply(&bad_quantity_deployment())?;
+                Err(escaped(
+                    "the cluster took a Deployment asking for cpu: lots",
+                ))
+            }
             Mode::BadUrl | Mode::BadChecksum => Ok(()),
         }
     }
@@ -311,6 +321,25 @@ fn privileged_pod() -> Value {
         "kind": "Pod",
         "metadata": { "name": "misbehave-privileged" },
         "spec": { "containers": [container] }
+    })
+}
+
+/// A Deployment the sandbox allows but no cluster can decode: its
+/// container asks for `cpu: lots`, which is no quantity.
+fn bad_quantity_deployment() -> Value {
+    let mut container = hardened_container("web");
+    container["resources"] = json!({ "limits": { "cpu": "lots" } });
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": "misbehave-bad-quantity" },
+        "spec": {
+            "selector": { "matchLabels": { "app": "misbehave-bad-quantity" } },
+            "template": {
+                "metadata": { "labels": { "app": "misbehave-bad-quantity" } },
+                "spec": { "containers": [container] }
+            }
+        }
     })
 }
 
