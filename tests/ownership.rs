@@ -41,17 +41,7 @@ fn namespace(name: &str, labels: &[(&str, &str)]) -> Namespace {
 }
 
 async fn events(server: &Server, name: &str) -> Result<Vec<pb::StoreEvent>> {
-    Ok(server
-        .stores()
-        .await?
-        .list_store_events(pb::ListStoreEventsRequest {
-            name: name.into(),
-            page_size: 200,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .events)
+    server.timeline(name).await
 }
 
 async fn eventually<F, Fut>(env: &Env, what: &str, mut check: F) -> Result<()>

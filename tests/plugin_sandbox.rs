@@ -15,7 +15,9 @@ use k8s_openapi::api::{
     rbac::v1::Role,
 };
 use kube::api::{Api, ListParams};
-use storeplane_e2e::{clusters::Env, engine_request as request, on_both_clusters, v1 as pb};
+use storeplane_e2e::{
+    Server, clusters::Env, engine_request as request, on_both_clusters, v1 as pb,
+};
 
 on_both_clusters!(
     every_escape_attempt_is_refused_reported_and_leaves_the_cluster_as_it_was,
@@ -62,21 +64,10 @@ async fn every_escape_attempt_is_refused_reported_and_leaves_the_cluster_as_it_w
             text.contains("denied") || text.contains("invalid"),
             "{mode}: not the host's refusal: {text}"
         );
-        let timeline = server
-            .stores()
-            .await?
-            .list_store_events(pb::ListStoreEventsRequest {
-                name: store.name.clone(),
-                page_size: 200,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .events;
+        let timeline = reasons(&server, &store.name).await?;
         ensure!(
-            timeline.iter().any(|e| e.reason == "PluginDenied"),
-            "{mode}: no PluginDenied on the timeline: {:?}",
-            timeline.iter().map(|e| &e.reason).collect::<Vec<_>>()
+            timeline.iter().any(|r| r == "PluginDenied"),
+            "{mode}: no PluginDenied on the timeline: {timeline:?}"
         );
 
         // The cluster shows nothing got through.
@@ -176,21 +167,10 @@ async fn an_object_the_cluster_cannot_decode_fails_the_store_at_once_with_its_wo
         store.failure_reason,
         store.failure_message
     );
-    let timeline = server
-        .stores()
-        .await?
-        .list_store_events(pb::ListStoreEventsRequest {
-            name: store.name.clone(),
-            page_size: 200,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .events;
+    let timeline = reasons(&server, &store.name).await?;
     ensure!(
-        !timeline.iter().any(|e| e.reason.ends_with("Retrying")),
-        "retried as if the cluster had failed: {:?}",
-        timeline.iter().map(|e| &e.reason).collect::<Vec<_>>()
+        !timeline.iter().any(|r| r.ends_with("Retrying")),
+        "retried as if the cluster had failed: {timeline:?}"
     );
     let kube = env.kube(&server).await?;
     let deployments = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
@@ -204,4 +184,14 @@ async fn an_object_the_cluster_cannot_decode_fails_the_store_at_once_with_its_wo
         "the cluster stored the Deployment"
     );
     Ok(())
+}
+
+/// The reasons on a store's timeline (its first page).
+async fn reasons(server: &Server, name: &str) -> Result<Vec<String>> {
+    Ok(server
+        .timeline(name)
+        .await?
+        .into_iter()
+        .map(|e| e.reason)
+        .collect())
 }

@@ -41,17 +41,7 @@ on_both_clusters!(
 on_both_backends!(fifty_concurrent_creates_all_become_ready);
 
 async fn timeline(server: &Server, name: &str) -> Result<Vec<pb::StoreEvent>> {
-    Ok(server
-        .stores()
-        .await?
-        .list_store_events(pb::ListStoreEventsRequest {
-            name: name.into(),
-            page_size: 200,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .events)
+    server.timeline(name).await
 }
 
 async fn events(server: &Server, name: &str) -> Result<Vec<String>> {

@@ -23,17 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(90);
 async fn plugin_denied_recorded(server: &Server, name: &str) -> Result<bool> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let timeline = server
-            .stores()
-            .await?
-            .list_store_events(pb::ListStoreEventsRequest {
-                name: name.to_owned(),
-                page_size: 200,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .events;
+        let timeline = server.timeline(name).await?;
         if timeline.iter().any(|e| e.reason == "PluginDenied") {
             return Ok(true);
         }

@@ -329,6 +329,22 @@ impl Server {
         self.stores_as(&self.admin_token).await
     }
 
+    /// The first page (200 entries) of a store's timeline, as the
+    /// administrator reads it.
+    pub async fn timeline(&self, name: &str) -> Result<Vec<v1::StoreEvent>> {
+        Ok(self
+            .stores()
+            .await?
+            .list_store_events(v1::ListStoreEventsRequest {
+                name: name.to_owned(),
+                page_size: 200,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .events)
+    }
+
     /// A StoreService client sending `token`.
     pub async fn stores_as(&self, token: &str) -> Result<StoreServiceClient<Authed>> {
         Ok(StoreServiceClient::new(self.authed(token).await?))
