@@ -169,8 +169,8 @@ impl KubeOps {
     ///
     /// The request is built as `Api::patch` builds it, but the answer is
     /// not deserialized into a `DynamicObject` (typed metadata, every
-    /// `managedFields` entry) to be serialized back into a `Value`, which
-    /// is what `Api::patch` and a conversion cost on every apply.
+    /// `managedFields` entry) and serialized back into a `Value`, as
+    /// `Api::patch` and the conversion after it did on every apply.
     async fn apply_request(
         &self,
         manager: &str,

@@ -13,9 +13,10 @@
 //! else holds it (above all the change on its way to the simulated
 //! controllers, so while they are behind there is much to reuse), and
 //! nothing stays parsed for the cache's sake (a parsed object takes about
-//! ten times its text), but for the last few ResourceQuotas (see [`HELD`]). An entry is used only while the stored text is the
-//! very text committed with it (the same allocation), so it can never
-//! answer for another version of the object.
+//! ten times its text), but for the last few ResourceQuotas (see
+//! [`HELD`]). An entry is used only while the stored text is the very
+//! text committed with it (the same allocation), so it can never answer
+//! for another version of the object.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};

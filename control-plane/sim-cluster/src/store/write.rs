@@ -103,10 +103,9 @@ impl Store {
         &self,
         res: ResId,
         namespace: Option<&str>,
-        body: Value,
+        mut body: Value,
         ctx: WriteCtx<'_>,
     ) -> Result<Arc<Value>, ApiError> {
-        let mut body = body;
         let info = self.info(res);
         check_type(info, &mut body)?;
         decode_quantities(info, &mut body)?;
