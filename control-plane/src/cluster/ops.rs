@@ -145,9 +145,7 @@ impl KubeOps {
     /// answers (each with its `managedFields`) were parsed and converted
     /// only to be dropped.
     pub async fn apply_unread(&self, namespace: Option<&str>, object: &Value) -> Result<(), Error> {
-        self.apply_request(FIELD_MANAGER, namespace, object)
-            .await
-            .map(drop)
+        self.apply_as(FIELD_MANAGER, namespace, object).await
     }
 
     /// Server-side applies `object` as `manager`, taking over conflicting
