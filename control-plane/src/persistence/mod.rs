@@ -77,16 +77,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
         // more. A burst of creates commits several times per store, and
         // an fsync per commit was 6 % of the control plane's CPU in one.
         //
-        // No ping before each use (sqlx's default): a SQLite connection is
-        // an open file that cannot hang up, and the ping is a round trip to
-        // the connection's worker thread, two thread switches, on every
-        // statement outside a transaction and every transaction (without
-        // it, the control plane's threads switched a fifth less often in
-        // a burst of creates: about 190k against 230–266k).
+        // No ping before each use or after (sqlx's default): a SQLite
+        // connection is an open file that cannot hang up, and the ping is a
+        // round trip to the connection's worker thread, two thread
+        // switches, on every statement outside a transaction and every
+        // transaction. Without the ping before use, the control plane's
+        // threads switched a fifth less often in a burst of creates (about
+        // 190k against 230–266k). The ping on release is unconditional in
+        // sqlx 0.9: `test_on_release` is our patch (see
+        // `control-plane/vendor/PATCHES.md`), and the connection goes back
+        // to the pool without a task of its own.
         options
             .max_connections(1)
             .min_connections(1)
             .test_before_acquire(false)
+            .map_sqlx_sqlite_pool_opts(|o| o.test_on_release(false))
             .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .idle_timeout(None::<Duration>)
             .max_lifetime(None::<Duration>)
@@ -151,9 +156,11 @@ async fn connect_beside(
         if sqlite_path(url).is_none() {
             return Ok(writer.clone());
         }
-        // No ping before each use, as for the writer (see [`connect`]).
+        // No ping before or after each use, as for the writer (see
+        // [`connect`]).
         options
             .test_before_acquire(false)
+            .map_sqlx_sqlite_pool_opts(|o| o.test_on_release(false))
             .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
             .idle_timeout(None::<Duration>)
             .max_lifetime(None::<Duration>)
