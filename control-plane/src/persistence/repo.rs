@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 mod backups;
+mod write;
+
+use write::{WriteTxn, sqlite_batch};
 
 use super::CHANGES_CHANNEL;
 use super::entities::{
@@ -80,8 +83,10 @@ impl SqlStoreRepository {
         self.db.get_database_backend()
     }
 
-    async fn begin_write(&self) -> Result<DatabaseTransaction> {
-        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
+    async fn begin_write(&self) -> Result<WriteTxn> {
+        let txn = WriteTxn::begin(&self.db)
+            .await
+            .map_err(db("begin transaction"))?;
         if self.backend() == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK})"))
                 .await
@@ -105,7 +110,7 @@ impl SqlStoreRepository {
         txn.map_err(db("begin read transaction"))
     }
 
-    async fn commit(&self, txn: DatabaseTransaction) -> Result<()> {
+    async fn commit(&self, txn: WriteTxn) -> Result<()> {
         txn.commit().await.map_err(db("commit"))?;
         self.wake.notify_one();
         Ok(())
@@ -128,12 +133,7 @@ impl SqlStoreRepository {
     }
 
     /// Adds `event` to the store's timeline, inside `txn`.
-    async fn insert_event(
-        &self,
-        txn: &DatabaseTransaction,
-        store: &Store,
-        event: NewEvent,
-    ) -> Result<()> {
+    async fn insert_event(&self, txn: &WriteTxn, store: &Store, event: NewEvent) -> Result<()> {
         txn.execute_raw(self.event_insert(store, event))
             .await
             .map_err(db("record store event"))?;
@@ -153,41 +153,27 @@ impl SqlStoreRepository {
     /// a burst of creates the database was ~45 % of the control plane's
     /// CPU, most of it those hand-offs and not SQLite's work (a `perf`
     /// profile with call graphs). A store update was six round trips
-    /// (begin, read, update, event, change, commit) and is four, three
-    /// without the read (`update_seen`); a create
-    /// without quotas was six (begin, name check, tenant read, insert,
-    /// event and change, commit) and is four (the row joins the batch).
-    /// PostgreSQL's extended protocol takes one statement per message, so
-    /// there they go one by one.
+    /// (begin, read, update, event, change, commit) and is two, one
+    /// without the read (`update_seen`); a create without quotas was six
+    /// (begin, name check, tenant read, insert, event and change, commit)
+    /// and is two (the row joins the batch, the `BEGIN` and `COMMIT` travel
+    /// with the first and last statements: see [`Self::record_last`] and
+    /// [`write`]). PostgreSQL's extended protocol takes one statement per
+    /// message, so there they go one by one.
     ///
     /// Says whether a statement changed no row (a conditional update whose
     /// condition did not hold) rather than failing: the transaction must
     /// then be rolled back ([`Recorded::written`] makes it an error).
     async fn record(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         write: Option<Statement>,
         store: &Store,
         events: Vec<NewEvent>,
         change: ChangeType,
     ) -> Result<Recorded> {
         let backend = self.backend();
-        let mut writes: Vec<Statement> = write.into_iter().collect();
-        writes.extend(
-            events
-                .into_iter()
-                .map(|event| self.event_insert(store, event)),
-        );
-        let snapshot = serde_json::to_string(store)
-            .map_err(|e| Error::internal("serialize store snapshot", e))?;
-        let row = store_changes::ActiveModel {
-            store_id: Set(store.id.to_string()),
-            tenant_id: Set(store.tenant.0.clone()),
-            change_type: Set(change.as_str().to_owned()),
-            snapshot: Set(snapshot),
-            created_at: Set(now()),
-            ..Default::default()
-        };
+        let (mut writes, row) = self.record_writes(write, store, events, change)?;
         let seq = if backend == DbBackend::Sqlite {
             // The change-log row last: the batch's rowid is its `seq`.
             writes.push(store_changes::Entity::insert(row).build(backend));
@@ -220,13 +206,7 @@ impl SqlStoreRepository {
                 .last_insert_id
         };
         crate::telemetry::follow_store(store.id, store.phase);
-        if seq % PRUNE_EVERY.min(self.history) == 0 {
-            store_changes::Entity::delete_many()
-                .filter(store_changes::Column::Seq.lte(seq - self.history))
-                .exec(txn)
-                .await
-                .map_err(db("prune change log"))?;
-        }
+        self.prune(txn, seq).await?;
         if backend == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
                 .await
@@ -235,11 +215,92 @@ impl SqlStoreRepository {
         Ok(Recorded::Written)
     }
 
+    /// [`Self::record`] as the transaction's last write, and the
+    /// transaction's end: committed when every statement changed its row,
+    /// rolled back otherwise. On SQLite the statements and the `COMMIT`
+    /// (and the `BEGIN`, when nothing ran before) are one round trip
+    /// ([`write::Held::finish`]), and a miss commits nothing; there the
+    /// change log is pruned after the commit, on its own.
+    async fn record_last(
+        &self,
+        txn: WriteTxn,
+        write: Option<Statement>,
+        store: &Store,
+        events: Vec<NewEvent>,
+        change: ChangeType,
+    ) -> Result<Recorded> {
+        let WriteTxn::Held(held) = txn else {
+            let recorded = self.record(&txn, write, store, events, change).await?;
+            match recorded {
+                Recorded::Written => self.commit(txn).await?,
+                Recorded::Missed { .. } => txn.rollback().await.map_err(db("end transaction"))?,
+            }
+            return Ok(recorded);
+        };
+        let (mut writes, row) = self.record_writes(write, store, events, change)?;
+        writes.push(store_changes::Entity::insert(row).build(DbBackend::Sqlite));
+        let statements = writes.len() as u64;
+        let results = held.finish(writes).await.map_err(write_failed(store))?;
+        let rows = results.iter().map(|r| r.rows_affected()).sum();
+        if rows != statements {
+            return Ok(Recorded::Missed { statements, rows });
+        }
+        self.wake.notify_one();
+        crate::telemetry::follow_store(store.id, store.phase);
+        let seq = results.last().map_or(0, |r| r.last_insert_rowid());
+        // Committed: a failed prune leaves more history, not a failed write.
+        if let Err(err) = self.prune(&self.db, seq).await {
+            tracing::warn!(error = %err, "cannot prune the change log; retried with a later change");
+        }
+        Ok(Recorded::Written)
+    }
+
+    /// The statements of a store write: `write` (the row's own) and the
+    /// timeline's `events`, and the change-log row of `change`.
+    fn record_writes(
+        &self,
+        write: Option<Statement>,
+        store: &Store,
+        events: Vec<NewEvent>,
+        change: ChangeType,
+    ) -> Result<(Vec<Statement>, store_changes::ActiveModel)> {
+        let mut writes: Vec<Statement> = write.into_iter().collect();
+        writes.extend(
+            events
+                .into_iter()
+                .map(|event| self.event_insert(store, event)),
+        );
+        let snapshot = serde_json::to_string(store)
+            .map_err(|e| Error::internal("serialize store snapshot", e))?;
+        let row = store_changes::ActiveModel {
+            store_id: Set(store.id.to_string()),
+            tenant_id: Set(store.tenant.0.clone()),
+            change_type: Set(change.as_str().to_owned()),
+            snapshot: Set(snapshot),
+            created_at: Set(now()),
+            ..Default::default()
+        };
+        Ok((writes, row))
+    }
+
+    /// Drops the changes older than the history kept, when change `seq`
+    /// is one of every [`PRUNE_EVERY`].
+    async fn prune<C: ConnectionTrait>(&self, conn: &C, seq: i64) -> Result<()> {
+        if seq % PRUNE_EVERY.min(self.history) == 0 {
+            store_changes::Entity::delete_many()
+                .filter(store_changes::Column::Seq.lte(seq - self.history))
+                .exec(conn)
+                .await
+                .map_err(db("prune change log"))?;
+        }
+        Ok(())
+    }
+
     /// Writes `store`'s row as it is now, with `event` and its change-log
     /// entry, inside `txn` (see [`Self::record`]).
     async fn record_update(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         store: &Store,
         events: Vec<NewEvent>,
     ) -> Result<()> {
@@ -252,38 +313,45 @@ impl SqlStoreRepository {
     /// resource version `was` when one is given.
     async fn record_update_if(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         store: &Store,
         was: Option<i64>,
         events: Vec<NewEvent>,
     ) -> Result<Recorded> {
+        let update = self.update_statement(store, was)?;
+        self.record(txn, Some(update), store, events, ChangeType::Modified)
+            .await
+    }
+
+    /// The update of `store`'s row, on the condition that the row is still
+    /// at resource version `was` when one is given.
+    fn update_statement(&self, store: &Store, was: Option<i64>) -> Result<Statement> {
         let mut update = stores::Entity::update(to_active(store)?)
             .validate()
             .map_err(db("update store"))?;
         if let Some(was) = was {
             update = update.filter(stores::Column::ResourceVersion.eq(was));
         }
-        let update = update.build(self.backend());
-        self.record(txn, Some(update), store, events, ChangeType::Modified)
-            .await
+        Ok(update.build(self.backend()))
     }
 
     /// The write of [`StoreRepository::update_events`] once the change is
     /// applied to `current` (`before` is the store it was applied to):
     /// quota, domains and backup rows, then the row with its events and
     /// change-log entry (on the condition that the row is still at
-    /// `before`'s resource version when `conditional`).
+    /// `before`'s resource version when `conditional`), ending the
+    /// transaction (see [`Self::record_last`]).
     async fn write_update(
         &self,
-        txn: &DatabaseTransaction,
+        txn: WriteTxn,
         before: &Store,
         current: &mut Store,
         events: Vec<NewEvent>,
         conditional: bool,
     ) -> Result<Recorded> {
         if claims_provisioning_slot(before.phase, current.phase) {
-            let quota = self.quota(txn, &current.tenant).await?;
-            self.check_quota(txn, &current.tenant, &quota, false)
+            let quota = self.quota(&txn, &current.tenant).await?;
+            self.check_quota(&txn, &current.tenant, &quota, false)
                 .await?;
         }
         current.resource_version = before.resource_version + 1;
@@ -292,11 +360,13 @@ impl SqlStoreRepository {
         // backup gone) are the caller's, and the row's update waits for
         // them in the same transaction either way.
         if current.custom_domains != before.custom_domains {
-            claim_domains(txn, current, &before.custom_domains).await?;
+            claim_domains(&txn, current, &before.custom_domains).await?;
         }
-        backups::sync_operation(txn, before.operation.as_ref(), current).await?;
+        backups::sync_operation(&txn, before.operation.as_ref(), current).await?;
         let was = conditional.then_some(before.resource_version);
-        self.record_update_if(txn, current, was, events).await
+        let update = self.update_statement(current, was)?;
+        self.record_last(txn, Some(update), current, events, ChangeType::Modified)
+            .await
     }
 
     async fn find<C: ConnectionTrait>(
@@ -348,7 +418,7 @@ impl SqlStoreRepository {
     /// counts when `new_store`, concurrent provisions always.
     async fn check_quota(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTxn,
         tenant: &TenantId,
         quota: &Quota,
         new_store: bool,
@@ -370,7 +440,7 @@ impl SqlStoreRepository {
     }
 
     /// The tenant's quota, read inside `txn`.
-    async fn quota(&self, txn: &DatabaseTransaction, tenant: &TenantId) -> Result<Quota> {
+    async fn quota(&self, txn: &WriteTxn, tenant: &TenantId) -> Result<Quota> {
         let row = tenants::Entity::find_by_id(tenant.0.clone())
             .one(txn)
             .await
@@ -462,41 +532,36 @@ impl StoreRepository for SqlStoreRepository {
             }
         }
 
+        let now = now();
+        let store = Store::new(Uuid::now_v7(), new, now);
+        // The custom domains' and the operation's rows before the store's
+        // own: its row's batch then ends the transaction, in one round trip
+        // with the commit on SQLite (see `record_last`).
         let admitted = async {
-            let quota = self.quota(&txn, &new.tenant).await?;
-            quota.check_engine(&new.tenant, &new.engine)?;
-            self.check_quota(&txn, &new.tenant, &quota, true).await
+            let quota = self.quota(&txn, &store.tenant).await?;
+            quota.check_engine(&store.tenant, &store.engine)?;
+            self.check_quota(&txn, &store.tenant, &quota, true).await?;
+            claim_domains(&txn, &store, &[]).await?;
+            backups::sync_operation(&txn, None, &store).await
         }
         .await;
         if let Err(refused) = admitted {
             // A taken name is the answer whatever else refuses the create
-            // (a full platform, an engine the tenant may not use): asked
+            // (a full platform, an engine the tenant may not use, a domain
+            // another store serves): asked
             // only then, the unique index answers it on the way in.
             let taken = stores::Entity::find()
-                .filter(stores::Column::Name.eq(new.name.as_str()))
+                .filter(stores::Column::Name.eq(store.name.as_str()))
                 .one(&txn)
                 .await
                 .map_err(db("check store name"))?;
             return Err(if taken.is_some() {
-                name_taken(&new.name)
+                name_taken(&store.name)
             } else {
                 refused
             });
         }
 
-        let now = now();
-        let store = Store::new(Uuid::now_v7(), new, now);
-        // The row goes with its timeline's first event and its change-log
-        // entry (one batch on SQLite); a taken name is the unique index's
-        // answer (a name check before every create was one more round trip
-        // on the one writer connection: see `record`).
-        let insert = stores::Entity::insert(to_active(&store)?).build(self.backend());
-        let created = store.created_event();
-        self.record(&txn, Some(insert), &store, vec![created], ChangeType::Added)
-            .await?
-            .written()?;
-        claim_domains(&txn, &store, &[]).await?;
-        backups::sync_operation(&txn, None, &store).await?;
         if let Some(key) = key {
             let row = idempotency_keys::ActiveModel {
                 tenant_id: Set(store.tenant.0.clone()),
@@ -510,7 +575,15 @@ impl StoreRepository for SqlStoreRepository {
                 .await
                 .map_err(db("remember idempotency key"))?;
         }
-        self.commit(txn).await?;
+        // The row goes with its timeline's first event and its change-log
+        // entry (one batch on SQLite); a taken name is the unique index's
+        // answer (a name check before every create was one more round trip
+        // on the one writer connection: see `record`).
+        let insert = stores::Entity::insert(to_active(&store)?).build(self.backend());
+        let created = store.created_event();
+        self.record_last(txn, Some(insert), &store, vec![created], ChangeType::Added)
+            .await?
+            .written()?;
         Ok(Created::New(store))
     }
 
@@ -562,10 +635,9 @@ impl StoreRepository for SqlStoreRepository {
             txn.rollback().await.map_err(db("end transaction"))?;
             return Ok(current);
         }
-        self.write_update(&txn, &before, &mut current, events, false)
+        self.write_update(txn, &before, &mut current, events, false)
             .await?
             .written()?;
-        self.commit(txn).await?;
         Ok(current)
     }
 
@@ -575,22 +647,18 @@ impl StoreRepository for SqlStoreRepository {
         if events.is_empty() {
             return Ok(current);
         }
-        // Begin, the row's batch, commit: the read `update_events` starts
-        // with is one writer round trip of four.
+        // Without the read `update_events` starts with: on SQLite one
+        // round trip (begin, the row's batch, commit) where that is two.
         let txn = self.begin_write().await?;
         match self
-            .write_update(&txn, seen, &mut current, events, true)
+            .write_update(txn, seen, &mut current, events, true)
             .await?
         {
-            Recorded::Written => {
-                self.commit(txn).await?;
-                Ok(current)
-            }
+            Recorded::Written => Ok(current),
             Recorded::Missed { .. } => {
                 tracing::debug!(store = %seen.id, version = seen.resource_version, "written since seen; reading it again");
-                // Written by someone else since `seen`: read it and apply
-                // the change to what it is now.
-                txn.rollback().await.map_err(db("end transaction"))?;
+                // Written by someone else since `seen` (and rolled back):
+                // read it and apply the change to what it is now.
                 self.update_events(&Scope::All, &StoreRef::Id(seen.id), change)
                     .await
             }
@@ -813,7 +881,9 @@ impl StoreRepository for SqlStoreRepository {
     async fn record_event(&self, id: Uuid, event: NewEvent) -> Result<()> {
         // Read and insert in one transaction: a store deleted in between
         // gets no event written after its removal.
-        let txn = self.db.begin().await.map_err(db("begin transaction"))?;
+        let txn = WriteTxn::begin(&self.db)
+            .await
+            .map_err(db("begin transaction"))?;
         let Some(row) = stores::Entity::find_by_id(id.to_string())
             .one(&txn)
             .await
@@ -879,22 +949,6 @@ impl Recorded {
             )),
         }
     }
-}
-
-/// `statements` as one SQLite statement list: their placeholders are
-/// positional (`?`), and sqlx binds a list's values in order across its
-/// statements, so the values concatenate as the text does.
-fn sqlite_batch(statements: Vec<Statement>) -> Statement {
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    for statement in statements {
-        if !sql.is_empty() {
-            sql.push_str(";\n");
-        }
-        sql.push_str(&statement.sql);
-        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-    }
-    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
 // The log's two ends are read by two queries, never by one selecting both
@@ -1059,7 +1113,7 @@ fn lease_update(
         )
 }
 
-async fn claim_domains(txn: &DatabaseTransaction, store: &Store, before: &[String]) -> Result<()> {
+async fn claim_domains(txn: &WriteTxn, store: &Store, before: &[String]) -> Result<()> {
     let gone: Vec<&String> = before
         .iter()
         .filter(|d| !store.custom_domains.contains(d))
@@ -1476,12 +1530,73 @@ mod tests {
             .map(|e| e.reason)
             .collect();
         assert_eq!(reasons, ["Created", "First", "Suspended", "Second"]);
+        // The write that missed left no change behind either.
+        let ChangesSince::Changes(log) = repo.changes_since(0, 100).await.expect("log") else {
+            panic!("the log is complete");
+        };
+        let versions: Vec<i64> = log.iter().map(|c| c.store.resource_version).collect();
+        assert_eq!(
+            versions,
+            (0..4)
+                .map(|n| seen.resource_version + n)
+                .collect::<Vec<_>>()
+        );
         // No event, no write.
         let unchanged = repo
             .update_seen(&read, &|_: &mut Store| Ok(Vec::new()))
             .await
             .expect("no write");
         assert_eq!(unchanged.resource_version, read.resource_version);
+    }
+
+    /// A write whose call is dropped mid-way (a client that hangs up) is
+    /// rolled back whole on its connection before anyone else writes on
+    /// it: on SQLite that is the one writer connection, and a transaction
+    /// left open there would swallow every later write.
+    #[tokio::test]
+    async fn a_write_dropped_mid_way_is_rolled_back_and_the_next_writes_land() {
+        let (repo, _) = repo(GlobalLimits::default()).await;
+        let store = create(&repo, new_store("default", "dropped", "static-site"))
+            .await
+            .expect("create");
+        let suspend = |s: &mut Store| {
+            s.suspended = true;
+            Ok(vec![NewEvent::info("Suspended", "dropped mid-way")])
+        };
+        let id = StoreRef::Id(store.id);
+        for _ in 0..3 {
+            let write = repo.update_events(&Scope::All, &id, &suspend);
+            futures::pin_mut!(write);
+            // One poll: its first round trip (the `BEGIN` and the read) is
+            // on its way when the call is dropped.
+            let _ = futures::poll!(&mut write);
+        }
+        let read = repo
+            .get(&Scope::All, &StoreRef::Id(store.id))
+            .await
+            .expect("read");
+        let next = repo
+            .update_events(&Scope::All, &StoreRef::Id(store.id), &|s: &mut Store| {
+                s.suspended = false;
+                Ok(vec![NewEvent::info("Resumed", "after")])
+            })
+            .await
+            .expect("a write after the dropped ones");
+        assert_eq!(next.resource_version, read.resource_version + 1);
+        let reasons: Vec<String> = repo
+            .events(&Scope::All, &StoreRef::Id(store.id), None, 100)
+            .await
+            .expect("timeline")
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        // Each dropped write landed whole or not at all.
+        let suspended = reasons.iter().filter(|r| *r == "Suspended").count();
+        assert_eq!(
+            i64::try_from(suspended).expect("count"),
+            read.resource_version - store.resource_version
+        );
+        assert_eq!(reasons.last().map(String::as_str), Some("Resumed"));
     }
 
     #[tokio::test]

@@ -2,8 +2,7 @@
 //! transaction as the store whose operation they are.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use uuid::Uuid;
 
@@ -21,7 +20,7 @@ use crate::persistence::entities::{backups, stores};
 /// a new restore checks, in the same transaction, that its backup is still
 /// there and restorable (a concurrent delete loses).
 pub(super) async fn sync_operation(
-    txn: &DatabaseTransaction,
+    txn: &super::WriteTxn,
     before: Option<&StoreOperation>,
     store: &Store,
 ) -> Result<()> {
@@ -55,7 +54,7 @@ pub(super) async fn sync_operation(
 }
 
 /// Marks the unfinished backups of a store whose record goes as Failed.
-pub(super) async fn fail_unfinished(txn: &DatabaseTransaction, store: Uuid) -> Result<()> {
+pub(super) async fn fail_unfinished(txn: &super::WriteTxn, store: Uuid) -> Result<()> {
     backups::Entity::update_many()
         .col_expr(backups::Column::Phase, BackupPhase::Failed.as_str().into())
         .col_expr(backups::Column::FailureReason, Some("StoreDeleted").into())
