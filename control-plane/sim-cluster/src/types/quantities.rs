@@ -12,6 +12,8 @@
 //! so a chart with `cpu: lots` provisioned on it and failed on a real
 //! cluster.
 
+use std::{collections::HashSet, sync::OnceLock};
+
 use serde_json::{Map, Value};
 
 use super::{Schema, Type, schema};
@@ -41,12 +43,57 @@ pub(crate) fn canonicalize(object: &mut Value) -> Result<(), NotAQuantity> {
         (Some(version), Some(kind)) => format!("{version}/{kind}"),
         _ => return Ok(()),
     };
-    let Some(message) = schema.kinds.get(&kind).filter(|m| m.starts_with("api/")) else {
+    let Some(message) = schema
+        .kinds
+        .get(&kind)
+        .filter(|m| m.starts_with("api/") && holding().contains(m.as_str()))
+    else {
         return Ok(());
     };
     match object {
         Value::Object(map) => fields(schema, message, map, 0),
         _ => Ok(()),
+    }
+}
+
+/// The messages that hold a quantity, in a field of their own or of a
+/// message inside them: the walk goes down no other (object metadata, a
+/// Service, most of a pod's fields), which was most of its cost.
+fn holding() -> &'static HashSet<String> {
+    static HOLDING: OnceLock<HashSet<String>> = OnceLock::new();
+    HOLDING.get_or_init(|| {
+        let schema = schema();
+        let mut holding = HashSet::new();
+        // Until no message is added: a message holds a quantity when one
+        // of its fields is one or is a message that holds one.
+        loop {
+            let before = holding.len();
+            for (name, fields) in &schema.messages {
+                if holding.contains(name) {
+                    continue;
+                }
+                let holds = fields.iter().any(|field| match element(&field.ty) {
+                    Type::Quantity => true,
+                    Type::Message(inner) => holding.contains(inner),
+                    _ => false,
+                });
+                if holds {
+                    holding.insert(name.clone());
+                }
+            }
+            if holding.len() == before {
+                return holding;
+            }
+        }
+    })
+}
+
+/// The type of a field's values: a map's value type, the type itself
+/// otherwise.
+fn element(ty: &Type) -> &Type {
+    match ty {
+        Type::Map(_, value_type) => value_type.as_ref(),
+        other => other,
     }
 }
 
@@ -62,7 +109,14 @@ fn fields(
     let Some(list) = schema.messages.get(name) else {
         return Ok(());
     };
+    let holding = holding();
     for field in list {
+        let element = element(&field.ty);
+        match element {
+            Type::Quantity => {}
+            Type::Message(inner) if holding.contains(inner) => {}
+            _ => continue,
+        }
         if field.inline {
             if let Type::Message(inner) = &field.ty {
                 fields(schema, inner, map, depth + 1)?;
@@ -71,10 +125,6 @@ fn fields(
         }
         let Some(value) = map.get_mut(&field.json) else {
             continue;
-        };
-        let element = match &field.ty {
-            Type::Map(_, value_type) => value_type.as_ref(),
-            other => other,
         };
         let collection = field.repeated || field.wrapper || matches!(field.ty, Type::Map(..));
         let items: Box<dyn Iterator<Item = &mut Value>> = match (collection, value) {
@@ -117,6 +167,30 @@ mod tests {
     fn limit_range(max: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"},
                "spec": {"limits": [{"type": "Container", "max": max}]}})
+    }
+
+    #[test]
+    fn the_walk_goes_down_only_messages_that_hold_a_quantity() {
+        let holding = holding();
+        for holds in [
+            "api/apps/v1.Deployment",
+            "api/core/v1.PodSpec",
+            "api/core/v1.ResourceQuota",
+            "api/core/v1.ResourceRequirements",
+        ] {
+            assert!(holding.contains(holds), "{holds}");
+        }
+        for holds_none in [
+            "apimachinery/pkg/apis/meta/v1.ObjectMeta",
+            "api/core/v1.Service",
+            "api/core/v1.ConfigMap",
+        ] {
+            assert!(!holding.contains(holds_none), "{holds_none}");
+        }
+        // A quantity-shaped string where the Go type has none stays as sent.
+        let mut map = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"cpu": "0.5"}});
+        canonicalize(&mut map).unwrap();
+        assert_eq!(map["data"]["cpu"], "0.5");
     }
 
     #[test]
