@@ -534,21 +534,20 @@ impl StoreRepository for SqlStoreRepository {
 
         let now = now();
         let store = Store::new(Uuid::now_v7(), new, now);
-        // The custom domains' and the operation's rows before the store's
-        // own: its row's batch then ends the transaction, in one round trip
-        // with the commit on SQLite (see `record_last`).
         let admitted = async {
             let quota = self.quota(&txn, &store.tenant).await?;
             quota.check_engine(&store.tenant, &store.engine)?;
-            self.check_quota(&txn, &store.tenant, &quota, true).await?;
-            claim_domains(&txn, &store, &[]).await?;
-            backups::sync_operation(&txn, None, &store).await
+            self.check_quota(&txn, &store.tenant, &quota, true).await
         }
         .await;
         if let Err(refused) = admitted {
+            // A database that failed answers as itself, at once (a locked
+            // file has already cost the busy timeout once).
+            if matches!(refused, Error::Internal { .. }) {
+                return Err(refused);
+            }
             // A taken name is the answer whatever else refuses the create
-            // (a full platform, an engine the tenant may not use, a domain
-            // another store serves): asked
+            // (a full platform, an engine the tenant may not use): asked
             // only then, the unique index answers it on the way in.
             let taken = stores::Entity::find()
                 .filter(stores::Column::Name.eq(store.name.as_str()))
@@ -562,6 +561,13 @@ impl StoreRepository for SqlStoreRepository {
             });
         }
 
+        // The custom domains' and the operation's rows before the store's
+        // own: its row's batch then ends the transaction, in one round trip
+        // with the commit on SQLite (see `record_last`). So a domain another
+        // store serves is the answer before a taken name; the failed
+        // statement ends a PostgreSQL transaction, which cannot ask more.
+        claim_domains(&txn, &store, &[]).await?;
+        backups::sync_operation(&txn, None, &store).await?;
         if let Some(key) = key {
             let row = idempotency_keys::ActiveModel {
                 tenant_id: Set(store.tenant.0.clone()),
@@ -1313,6 +1319,16 @@ mod tests {
         }
     }
 
+    /// The reasons of a store's timeline, oldest first.
+    async fn timeline(repo: &SqlStoreRepository, id: Uuid) -> Vec<String> {
+        repo.events(&Scope::All, &StoreRef::Id(id), None, 100)
+            .await
+            .expect("timeline")
+            .into_iter()
+            .map(|e| e.reason)
+            .collect()
+    }
+
     async fn create(repo: &SqlStoreRepository, new: NewStore) -> Result<Store> {
         repo.create(new, None).await.map(Created::into_store)
     }
@@ -1522,13 +1538,7 @@ mod tests {
             .expect("read");
         assert_eq!(read, second);
         assert!(read.is_done("First") && read.is_done("Second"));
-        let reasons: Vec<String> = repo
-            .events(&Scope::All, &StoreRef::Id(seen.id), None, 100)
-            .await
-            .expect("timeline")
-            .into_iter()
-            .map(|e| e.reason)
-            .collect();
+        let reasons = timeline(&repo, seen.id).await;
         assert_eq!(reasons, ["Created", "First", "Suspended", "Second"]);
         // The write that missed left no change behind either.
         let ChangesSince::Changes(log) = repo.changes_since(0, 100).await.expect("log") else {
@@ -1583,13 +1593,7 @@ mod tests {
             .await
             .expect("a write after the dropped ones");
         assert_eq!(next.resource_version, read.resource_version + 1);
-        let reasons: Vec<String> = repo
-            .events(&Scope::All, &StoreRef::Id(store.id), None, 100)
-            .await
-            .expect("timeline")
-            .into_iter()
-            .map(|e| e.reason)
-            .collect();
+        let reasons = timeline(&repo, store.id).await;
         // Each dropped write landed whole or not at all.
         let suspended = reasons.iter().filter(|r| *r == "Suspended").count();
         assert_eq!(
