@@ -196,7 +196,7 @@ impl HeldState {
             }
             return Err(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err))));
         }
-        if begin {
+        if begin && !results.is_empty() {
             results.remove(0);
         }
         if commit {
